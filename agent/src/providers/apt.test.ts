@@ -1,0 +1,73 @@
+import { AptProvider } from './apt';
+import { execFile } from './exec';
+import { recordingExec } from '../__testUtils__/recordingExec';
+
+describe('AptProvider', () => {
+  it('installs a pinned version, downgrades only on rollback, and passes its apt options', async () => {
+    const exec = recordingExec([
+      [/dpkg-query -W -f=\$\{db:Status-Abbrev\}/, { stdout: 'ii \t1.1-1' }],
+    ]);
+    const apt = new AptProvider({
+      exec,
+      options: ['Dir::Etc::sourcelist=/tmp/x.list'],
+      lockTimeoutSeconds: 5,
+    });
+    await apt.install('tiny', '1.1-1');
+    await apt.rollback('tiny', '1.0-1');
+    const [install, rollback] = exec.calls;
+    expect(install).toEqual(
+      expect.arrayContaining([
+        'apt-get',
+        '-o',
+        'Dir::Etc::sourcelist=/tmp/x.list',
+        'DPkg::Lock::Timeout=5',
+        'install',
+        'tiny=1.1-1',
+      ]),
+    );
+    expect(install).not.toContain('--allow-downgrades');
+    expect(rollback).toEqual(
+      expect.arrayContaining(['--allow-downgrades', 'tiny=1.0-1']),
+    );
+    expect(await apt.verify('tiny', '1.1-1')).toEqual({
+      ok: true,
+      installedVersion: '1.1-1',
+      expectedVersion: '1.1-1',
+    });
+    expect((await apt.verify('tiny', '1.2-1')).ok).toBe(false);
+  });
+
+  it('treats removed-but-configured packages as not installed', async () => {
+    const exec = recordingExec([[/dpkg-query/, { stdout: 'rc \t1.1-1' }]]);
+    expect(
+      await new AptProvider({ exec }).installedVersion('tiny'),
+    ).toBeUndefined();
+  });
+
+  it('refuses package arguments that could be options', async () => {
+    const apt = new AptProvider({ exec: recordingExec([]) });
+    await expect(apt.install('-oFoo=bar', '1')).rejects.toThrow(
+      /Refusing package name/,
+    );
+    await expect(apt.install('tiny', '1 2')).rejects.toThrow(
+      /Refusing version/,
+    );
+  });
+
+  const onDebian =
+    process.platform === 'linux' &&
+    require('node:fs').existsSync('/usr/bin/dpkg-query');
+  (onDebian ? describe : describe.skip)('on this Debian machine', () => {
+    it('reads the real dpkg database (read-only)', async () => {
+      const apt = new AptProvider({ exec: execFile });
+      const inventory = await apt.inventory();
+      expect(inventory.length).toBeGreaterThan(10);
+      const dpkg = inventory.find(p => p.name === 'dpkg')!;
+      expect(await apt.installedVersion('dpkg')).toBe(dpkg.version);
+      expect(
+        await apt.installedVersion('surely-not-a-package-name'),
+      ).toBeUndefined();
+      expect((await apt.os()).family).toBe('debian');
+    });
+  });
+});

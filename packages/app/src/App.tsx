@@ -1,0 +1,16 @@
+import { createApp } from '@backstage/frontend-defaults';
+import catalogPlugin from '@backstage/plugin-catalog/alpha';
+import orgPlugin from '@backstage/plugin-org/alpha';
+import notificationsPlugin from '@backstage/plugin-notifications/alpha';
+import signalsPlugin from '@backstage/plugin-signals/alpha';
+import patchPlugin from '@patchbay/plugin-patch/alpha';
+
+export default createApp({
+  features: [
+    catalogPlugin,
+    orgPlugin,
+    notificationsPlugin,
+    signalsPlugin,
+    patchPlugin,
+  ],
+});

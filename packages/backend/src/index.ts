@@ -1,0 +1,39 @@
+/*
+ * The Patchbay demo and development backend: the Backstage core plugins a
+ * portal needs, plus the Patchbay backend plugin and catalog module.
+ */
+
+import { createBackend } from '@backstage/backend-defaults';
+import { permissionModulePatchPolicy } from '@patchbay/plugin-patch-backend';
+
+const backend = createBackend();
+
+backend.add(import('@backstage/plugin-app-backend'));
+
+// Sign-in: guest for the embedded default (see app-config.yaml).
+backend.add(import('@backstage/plugin-auth-backend'));
+backend.add(import('@backstage/plugin-auth-backend-module-guest-provider'));
+
+// Catalog, with Patchbay's kinds and entity providers.
+backend.add(import('@backstage/plugin-catalog-backend'));
+backend.add(import('@backstage/plugin-catalog-backend-module-logs'));
+backend.add(import('@patchbay/plugin-catalog-backend-module-patch'));
+
+// Permissions.
+backend.add(import('@backstage/plugin-permission-backend'));
+// Patchbay's default policy: owners decide on their requests, operations run
+// rollouts and enrollment, security reads the audit trail; everything that
+// is not Patchbay's stays allowed.
+backend.add(permissionModulePatchPolicy);
+
+// The events bus the catalog and signals subscribe to.
+backend.add(import('@backstage/plugin-events-backend'));
+
+// Notifications and signals, which Patchbay uses to reach owners.
+backend.add(import('@backstage/plugin-notifications-backend'));
+backend.add(import('@backstage/plugin-signals-backend'));
+
+// Patchbay.
+backend.add(import('@patchbay/plugin-patch-backend'));
+
+backend.start();

@@ -1,0 +1,504 @@
+/*
+ * Check-in benchmark: `yarn bench:checkin [--agents N] [--duration S]
+ * [--concurrency C] [--pg postgresql://user@host:port]`.
+ *
+ * 1. Creates a database of its own (patchbay_bench_<pid>) on PostgreSQL.
+ * 2. Starts a backend with the patch plugin on it (the real thing: Backstage's
+ *    HTTP stack, auth middleware, OpenAPI validation, knex).
+ * 3. A driver in a child process (so that load generation does not share the
+ *    server's event loop) creates an enrollment token through the portal API,
+ *    enrolls N simulated agents over HTTP, uploads an (empty) inventory for
+ *    each, then drives check-ins for S seconds with C requests in flight,
+ *    round-robin over the agents, after a short warm-up.
+ * 4. Measures the platform's ceiling in the same run and the same way: a bare
+ *    Node HTTP server that does one PostgreSQL upsert per request, on a pool
+ *    of the same size, driven by the same driver with the same requests.
+ * 5. Drops its database. The last line is
+ *    `checkins_per_s=<n> p99_ms=<n> ceiling_per_s=<n> ratio=<n>`.
+ */
+
+/* eslint-disable no-console */
+
+import { ChildProcess, fork } from 'node:child_process';
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+
+interface Args {
+  agents: number;
+  duration: number;
+  concurrency: number;
+  warmup: number;
+  pg: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const get = (name: string) => {
+    const i = argv.indexOf(`--${name}`);
+    if (i >= 0) return argv[i + 1];
+    const eq = argv.find(a => a.startsWith(`--${name}=`));
+    return eq?.slice(name.length + 3);
+  };
+  return {
+    agents: Number(get('agents') ?? 2000),
+    duration: Number(get('duration') ?? 20),
+    concurrency: Number(get('concurrency') ?? 32),
+    warmup: Number(get('warmup') ?? 3),
+    pg:
+      get('pg') ??
+      process.env.PATCHBAY_BENCH_PG ??
+      'postgresql://postgres@127.0.0.1:5432',
+  };
+}
+
+/** Pool size of both servers, so that the ratio compares like with like. */
+const POOL_MAX = 10;
+
+// ---------------------------------------------------------------- driver --
+
+interface DriveResult {
+  ok: number;
+  shed: number;
+  errors: number;
+  seconds: number;
+  p50: number;
+  p99: number;
+}
+
+interface Credential {
+  auth: string;
+}
+
+function request(
+  agent: http.Agent,
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        agent,
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          ...headers,
+        },
+      },
+      res => {
+        const chunks: Buffer[] = [];
+        res.on('data', c => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function pool<T>(
+  n: number,
+  concurrency: number,
+  fn: (i: number) => Promise<T>,
+): Promise<T[]> {
+  const out: T[] = new Array(n);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, n) }, async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= n) return;
+        out[i] = await fn(i);
+      }
+    }),
+  );
+  return out;
+}
+
+async function runDriver() {
+  let creds: Credential[] = [];
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+  process.on('message', async (msg: any) => {
+    try {
+      if (msg.cmd === 'enroll') {
+        const base = msg.baseUrl as string;
+        const tokenRes = await request(
+          agent,
+          new URL(`${base}/enrollment-tokens`),
+          'POST',
+          { authorization: `Bearer ${msg.portalToken}` },
+          JSON.stringify({ maxUses: msg.agents + 10, description: 'bench' }),
+        );
+        if (tokenRes.status !== 201) {
+          throw new Error(`token: ${tokenRes.status} ${tokenRes.body}`);
+        }
+        const { token } = JSON.parse(tokenRes.body);
+        creds = await pool(msg.agents, 16, async i => {
+          const res = await request(
+            agent,
+            new URL(`${base}/agent/v1/enroll`),
+            'POST',
+            {},
+            JSON.stringify({
+              token,
+              machineId: `bench-${i}`,
+              hostname: `bench-${i}.example.com`,
+              os: { family: 'debian', name: 'Debian', version: '12' },
+              labels: { location: `site-${i % 10}` },
+            }),
+          );
+          if (res.status !== 201) {
+            throw new Error(`enroll: ${res.status} ${res.body}`);
+          }
+          const { agentId, secret } = JSON.parse(res.body);
+          const auth = `Agent ${agentId}.${secret}`;
+          const inv = await request(
+            agent,
+            new URL(`${base}/agent/v1/inventory`),
+            'PUT',
+            { authorization: auth },
+            JSON.stringify({ hash: 'bench', packages: [], pending: [] }),
+          );
+          if (inv.status !== 200) {
+            throw new Error(`inventory: ${inv.status} ${inv.body}`);
+          }
+          return { auth };
+        });
+        process.send!({ ok: true, enrolled: creds.length });
+      } else if (msg.cmd === 'drive') {
+        const result = await drive(
+          agent,
+          new URL(msg.url),
+          creds,
+          msg.concurrency,
+          msg.warmup,
+          msg.duration,
+        );
+        process.send!({ ok: true, result });
+      } else if (msg.cmd === 'exit') {
+        agent.destroy();
+        process.exit(0);
+      }
+    } catch (error) {
+      process.send!({ ok: false, error: String(error) });
+    }
+  });
+  process.send!({ ok: true, ready: true });
+}
+
+async function drive(
+  agent: http.Agent,
+  url: URL,
+  creds: Credential[],
+  concurrency: number,
+  warmup: number,
+  duration: number,
+): Promise<DriveResult> {
+  const body = JSON.stringify({ inventoryHash: 'bench', maxJobs: 1 });
+  let next = 0;
+  let measuring = false;
+  let stop = false;
+  let ok = 0;
+  let shed = 0;
+  let errors = 0;
+  const latencies: number[] = [];
+  let firstError: string | undefined;
+
+  const worker = async () => {
+    while (!stop) {
+      const cred = creds[next++ % creds.length];
+      const t0 = process.hrtime.bigint();
+      try {
+        const res = await request(
+          agent,
+          url,
+          'POST',
+          { authorization: cred.auth },
+          body,
+        );
+        const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+        if (!measuring) continue;
+        if (res.status === 200) {
+          ok++;
+          latencies.push(ms);
+        } else if (res.status === 429 || res.status === 503) {
+          shed++;
+        } else {
+          errors++;
+          firstError ??= `${res.status} ${res.body.slice(0, 200)}`;
+        }
+      } catch (error) {
+        if (measuring) {
+          errors++;
+          firstError ??= String(error);
+        }
+      }
+    }
+  };
+  const workers = Array.from({ length: concurrency }, worker);
+  await new Promise(r => setTimeout(r, warmup * 1000));
+  measuring = true;
+  const started = process.hrtime.bigint();
+  await new Promise(r => setTimeout(r, duration * 1000));
+  measuring = false;
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  stop = true;
+  await Promise.all(workers);
+  if (firstError) console.error(`first error: ${firstError}`);
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) =>
+    latencies.length
+      ? latencies[
+          Math.min(latencies.length - 1, Math.floor(p * latencies.length))
+        ]
+      : NaN;
+  return { ok, shed, errors, seconds, p50: pct(0.5), p99: pct(0.99) };
+}
+
+// ---------------------------------------------------------------- servers --
+
+async function startPatchBackend(
+  connection: ReturnType<typeof pgConnection>,
+  database: string,
+  portalToken: string,
+): Promise<{ baseUrl: string; stop: () => Promise<void> }> {
+  process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'warn';
+  const { createBackend } = require('@backstage/backend-defaults');
+  const {
+    coreServices,
+    createServiceFactory,
+  } = require('@backstage/backend-plugin-api');
+  const { ConfigReader } = require('@backstage/config');
+  const port = 20000 + (process.pid % 20000);
+  const config = new ConfigReader({
+    backend: {
+      baseUrl: `http://127.0.0.1:${port}`,
+      listen: { port, host: '127.0.0.1' },
+      database: {
+        client: 'pg',
+        connection,
+        knexConfig: { pool: { min: 2, max: POOL_MAX } },
+        plugin: { patch: { connection: { database } } },
+      },
+      auth: {
+        externalAccess: [
+          {
+            type: 'static',
+            options: { token: portalToken, subject: 'bench' },
+          },
+        ],
+      },
+    },
+    permission: { enabled: false },
+    patch: {
+      agent: {
+        // The catalog is not part of this benchmark.
+        claimCatalogEntities: false,
+      },
+    },
+  });
+  const backend = createBackend();
+  backend.add(
+    createServiceFactory({
+      service: coreServices.rootConfig,
+      deps: {},
+      factory: () => config,
+    }),
+  );
+  backend.add(require('../src').default);
+  await backend.start();
+  return {
+    baseUrl: `http://127.0.0.1:${port}/api/patch`,
+    stop: () => backend.stop(),
+  };
+}
+
+async function startCeilingServer(
+  connection: ReturnType<typeof pgConnection>,
+  database: string,
+): Promise<{ url: string; stop: () => Promise<void> }> {
+  const { Pool } = require('pg');
+  const db = new Pool({ ...connection, database, max: POOL_MAX });
+  db.on('error', () => undefined);
+  await db.query(
+    'CREATE TABLE IF NOT EXISTS bench_ceiling (id text PRIMARY KEY, last_seen_at timestamptz NOT NULL, hash text)',
+  );
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', c => chunks.push(c));
+    req.on('end', async () => {
+      try {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        const id = String(req.headers.authorization ?? '').slice(6, 42);
+        await db.query(
+          'INSERT INTO bench_ceiling (id, last_seen_at, hash) VALUES ($1, now(), $2) ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at, hash = excluded.hash',
+          [id, body.inventoryHash],
+        );
+        const out = JSON.stringify({
+          inventoryRequested: false,
+          jobs: [],
+          nextCheckInSeconds: 60,
+        });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(out);
+      } catch (error) {
+        res.writeHead(500);
+        res.end(String(error));
+      }
+    });
+  });
+  await new Promise<void>(r => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/checkin`,
+    stop: async () => {
+      await new Promise(r => server.close(r));
+      await db.end();
+    },
+  };
+}
+
+function pgConnection(connectionString: string) {
+  const url = new URL(connectionString);
+  return {
+    host: url.hostname,
+    port: Number(url.port || 5432),
+    user: decodeURIComponent(url.username || 'postgres'),
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+  };
+}
+
+// ------------------------------------------------------------------- main --
+
+function ask(child: ChildProcess, msg: unknown): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (reply: any) => {
+      // The node transform also talks on this channel (`type: 'watch'`).
+      if (typeof reply?.ok !== 'boolean') return;
+      child.off('message', onMessage);
+      if (reply.ok) resolve(reply);
+      else reject(new Error(reply.error));
+    };
+    child.on('message', onMessage);
+    child.send(msg as any);
+  });
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const connection = pgConnection(args.pg);
+  const database = `patchbay_bench_${process.pid}`;
+  const { Client } = require('pg');
+  const admin = new Client({ ...connection, database: 'postgres' });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${database}`);
+  console.log(
+    `bench: database ${database}; ${args.agents} agents, ${args.duration} s, ${args.concurrency} in flight`,
+  );
+
+  const child = fork(__filename, ['--driver'], { stdio: 'inherit' });
+  await new Promise<void>(r =>
+    child.on('message', (m: any) => {
+      if (m?.ready) r();
+    }),
+  );
+  const portalToken = randomBytes(24).toString('base64url');
+  let backend: Awaited<ReturnType<typeof startPatchBackend>> | undefined;
+  let ceiling: Awaited<ReturnType<typeof startCeilingServer>> | undefined;
+  try {
+    backend = await startPatchBackend(connection, database, portalToken);
+    const t0 = Date.now();
+    await ask(child, {
+      cmd: 'enroll',
+      baseUrl: backend.baseUrl,
+      portalToken,
+      agents: args.agents,
+    });
+    console.log(
+      `bench: enrolled ${args.agents} agents in ${(
+        (Date.now() - t0) /
+        1000
+      ).toFixed(1)} s`,
+    );
+    const { result: b } = await ask(child, {
+      cmd: 'drive',
+      url: `${backend.baseUrl}/agent/v1/checkin`,
+      concurrency: args.concurrency,
+      warmup: args.warmup,
+      duration: args.duration,
+    });
+    console.log(
+      `bench: backend  ${b.ok} check-ins in ${b.seconds.toFixed(
+        1,
+      )} s, p50 ${b.p50.toFixed(1)} ms, p99 ${b.p99.toFixed(1)} ms, shed ${
+        b.shed
+      }, errors ${b.errors}`,
+    );
+    await backend.stop();
+    backend = undefined;
+
+    if (process.env.PATCHBAY_BENCH_SKIP_CEILING) return; // profiling aid
+    ceiling = await startCeilingServer(connection, database);
+    const { result: c } = await ask(child, {
+      cmd: 'drive',
+      url: ceiling.url,
+      concurrency: args.concurrency,
+      warmup: args.warmup,
+      duration: args.duration,
+    });
+    console.log(
+      `bench: ceiling  ${c.ok} upserts in ${c.seconds.toFixed(
+        1,
+      )} s, p50 ${c.p50.toFixed(1)} ms, p99 ${c.p99.toFixed(1)} ms, errors ${
+        c.errors
+      }`,
+    );
+    await ceiling.stop();
+    ceiling = undefined;
+
+    const checkins = b.ok / b.seconds;
+    const ceilingPerS = c.ok / c.seconds;
+    console.log(
+      `checkins_per_s=${Math.round(checkins)} p99_ms=${b.p99.toFixed(
+        1,
+      )} ceiling_per_s=${Math.round(ceilingPerS)} ratio=${(
+        checkins / ceilingPerS
+      ).toFixed(2)}`,
+    );
+  } finally {
+    child.send({ cmd: 'exit' });
+    child.kill();
+    await backend?.stop().catch(() => undefined);
+    await ceiling?.stop().catch(() => undefined);
+    // Connections a pool still holds are cut by the drop; that is expected.
+    process.on('uncaughtException', error => {
+      if (!/terminating connection/.test(String(error))) throw error;
+    });
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+if (process.argv.includes('--driver')) {
+  runDriver();
+} else {
+  main().then(
+    () => process.exit(0),
+    error => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,119 @@
+import { resolvePackagePath } from '@backstage/backend-plugin-api';
+import { TestDatabases } from '@backstage/backend-test-utils';
+import { EndpointStore } from '../endpoints/EndpointStore';
+import {
+  AgentAuth,
+  AgentAuthError,
+  AGENT_AUTH_FAILURE_MESSAGE,
+  generateSecret,
+  hashSecret,
+} from './AgentAuth';
+
+jest.setTimeout(60_000);
+
+const migrationsDir = resolvePackagePath(
+  '@patchbay/plugin-patch-backend',
+  'migrations',
+);
+
+describe('AgentAuth', () => {
+  const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
+
+  it('makes 256-bit secrets and hex SHA-256 hashes', () => {
+    const a = generateSecret();
+    expect(a).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(Buffer.from(a, 'base64url')).toHaveLength(32);
+    expect(generateSecret()).not.toBe(a);
+    expect(hashSecret('abc')).toBe(
+      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    );
+  });
+
+  it.each(databases.eachSupportedId())(
+    'accepts the right secret only, with one message for every failure, on %p',
+    async databaseId => {
+      const knex = await databases.init(databaseId);
+      await knex.migrate.latest({ directory: migrationsDir });
+      const secret = generateSecret();
+      await knex('patch_endpoints').insert({
+        id: 'agent-1',
+        machine_id: 'machine-1',
+        hostname: 'h',
+        entity_ref: 'resource:default/h',
+        secret_hash: hashSecret(secret),
+        enrolled_at: new Date().toISOString(),
+      });
+      let now = 0;
+      const store = new EndpointStore(knex);
+      const reads = jest.spyOn(store, 'getCredentials');
+      const auth = new AgentAuth(store, { cacheSeconds: 30, now: () => now });
+
+      await expect(
+        auth.authenticate(`Agent agent-1.${secret}`, {
+          machineId: 'machine-1',
+        }),
+      ).resolves.toEqual({
+        agentId: 'agent-1',
+        machineId: 'machine-1',
+        secretHash: hashSecret(secret),
+      });
+
+      const failures: Array<[string | undefined, object, string]> = [
+        [undefined, {}, 'malformed or missing credentials'],
+        [`Bearer ${secret}`, {}, 'malformed or missing credentials'],
+        [`Agent agent-1.${generateSecret()}`, {}, 'wrong secret'],
+        [`Agent agent-2.${secret}`, {}, 'unknown agent'],
+        [
+          `Agent agent-1.${secret}`,
+          { machineId: 'machine-2' },
+          'credential presented by another machine (machine-2): cloned identity',
+        ],
+      ];
+      for (const [header, options, reason] of failures) {
+        const error = await auth
+          .authenticate(header, options)
+          .catch((e: AgentAuthError) => e);
+        expect(error).toBeInstanceOf(AgentAuthError);
+        expect((error as AgentAuthError).message).toBe(
+          AGENT_AUTH_FAILURE_MESSAGE,
+        );
+        expect((error as AgentAuthError).reason).toBe(reason);
+      }
+
+      // Cached: agent-1 was read once (agent-2, unknown, once).
+      expect(reads.mock.calls.map(c => c[0])).toEqual(['agent-1', 'agent-2']);
+
+      // A revocation is seen at once after invalidate, and after the TTL anyway.
+      await store.revoke('agent-1');
+      await expect(
+        auth.authenticate(`Agent agent-1.${secret}`),
+      ).resolves.toBeTruthy();
+      now += 31_000;
+      await expect(
+        auth.authenticate(`Agent agent-1.${secret}`),
+      ).rejects.toThrow(AGENT_AUTH_FAILURE_MESSAGE);
+      await knex('patch_endpoints').update({ revoked_at: null });
+      await auth.authenticate(`Agent agent-1.${secret}`, { fresh: true });
+      await store.revoke('agent-1');
+      auth.invalidate('agent-1');
+      const revoked = await auth
+        .authenticate(`Agent agent-1.${secret}`)
+        .catch((e: AgentAuthError) => e);
+      expect((revoked as AgentAuthError).reason).toBe('revoked agent');
+
+      // The heartbeat re-checks hash and revocation in the database itself.
+      expect(
+        await store.checkIn('agent-1', hashSecret(secret)),
+      ).toBeUndefined();
+      await knex('patch_endpoints').update({ revoked_at: null });
+      expect(
+        await store.checkIn('agent-1', hashSecret('other')),
+      ).toBeUndefined();
+      expect(await store.checkIn('agent-1', hashSecret(secret))).toEqual({
+        inventoryHash: undefined,
+        hasLiveJobs: false,
+      });
+      await knex.destroy();
+    },
+  );
+});

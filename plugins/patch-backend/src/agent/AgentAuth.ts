@@ -1,0 +1,165 @@
+/*
+ * Agent credentials.
+ *
+ * Construction. At enrollment an agent receives its id (a UUID) and a secret
+ * of 256 random bits from the operating system's CSPRNG, base64url-encoded.
+ * The backend stores only SHA-256(secret) as hex. A fast hash is the right
+ * tool here: the secret has 256 bits of entropy, so nobody can guess it or
+ * search for it, with or without the hash in hand; a slow KDF (scrypt,
+ * bcrypt, argon2) only protects low-entropy secrets such as passwords, and
+ * would cost tens of milliseconds of CPU on every check-in, 1,667 times a
+ * second at 100,000 endpoints. Hashes are compared with timingSafeEqual.
+ *
+ * The header is `Authorization: Agent <agentId>.<secret>`. Anything else,
+ * including a Backstage `Bearer` token, is refused with the one 401 answer
+ * below, whatever the cause: a caller learns nothing from it.
+ *
+ * Caching. The stored hash and machine id of an agent are cached in memory
+ * for a short time (patch.agent.authCacheSeconds, default 30), which saves
+ * the check-in a database read. A revocation or a re-enrollment in this
+ * process drops the entry at once; on another replica the check-in's
+ * heartbeat update re-checks the hash and the revocation in its WHERE
+ * clause, so it takes effect at once there too.
+ */
+
+import { Response } from 'express';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { EndpointStore } from '../endpoints/EndpointStore';
+
+/** The one message of every agent authentication failure. @public */
+export const AGENT_AUTH_FAILURE_MESSAGE = 'Invalid agent credentials';
+
+/** The one body of every agent authentication failure. @public */
+export const AGENT_AUTH_FAILURE_BODY = {
+  error: { name: 'AuthenticationError', message: AGENT_AUTH_FAILURE_MESSAGE },
+} as const;
+
+/** Thrown by AgentAuth; the routes answer it with the one 401. @public */
+export class AgentAuthError extends Error {
+  /** Why, for the audit log only; never sent to the caller. */
+  readonly reason: string;
+  /** The agent id the caller claimed, when it parsed. */
+  readonly agentId?: string;
+  constructor(reason: string, agentId?: string) {
+    super(AGENT_AUTH_FAILURE_MESSAGE);
+    this.name = 'AuthenticationError';
+    this.reason = reason;
+    this.agentId = agentId;
+  }
+}
+
+/** An authenticated agent. @public */
+export interface AgentIdentity {
+  agentId: string;
+  /** Hex SHA-256 of the presented secret (equal to the stored one). */
+  secretHash: string;
+  machineId: string;
+}
+
+/** Hex SHA-256 of a secret or token. @public */
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+/** A fresh 256-bit secret, base64url. @public */
+export function generateSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** Sends the one 401 of the agent API. @public */
+export function sendAgentUnauthorized(res: Response): void {
+  res.setHeader('WWW-Authenticate', 'Agent');
+  res.status(401).json(AGENT_AUTH_FAILURE_BODY);
+}
+
+const HEADER = /^Agent ([A-Za-z0-9-]{1,64})\.([A-Za-z0-9_-]{16,128})$/;
+
+interface CacheEntry {
+  secretHash: Buffer;
+  secretHashHex: string;
+  machineId: string;
+  until: number;
+}
+
+/**
+ * Authenticates agent requests. See the note at the top of the file.
+ * @public
+ */
+export class AgentAuth {
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly ttlMs: number;
+  private readonly maxEntries: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly endpoints: EndpointStore,
+    options: {
+      cacheSeconds?: number;
+      maxEntries?: number;
+      now?: () => number;
+    } = {},
+  ) {
+    this.ttlMs = (options.cacheSeconds ?? 30) * 1000;
+    // Room for the whole fleet of one process, 100,000 agents, with margin.
+    this.maxEntries = options.maxEntries ?? 200_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Checks an Authorization header. `fresh` skips the cache (for routes
+   * that change state and do not re-check in their own query).
+   * Throws AgentAuthError.
+   */
+  async authenticate(
+    header: string | undefined,
+    options: { fresh?: boolean; machineId?: string } = {},
+  ): Promise<AgentIdentity> {
+    const match = header ? HEADER.exec(header) : null;
+    if (!match) throw new AgentAuthError('malformed or missing credentials');
+    const [, agentId, secret] = match;
+    const presented = createHash('sha256').update(secret, 'utf8').digest();
+
+    let entry = options.fresh ? undefined : this.cache.get(agentId);
+    if (entry && entry.until < this.now()) {
+      this.cache.delete(agentId);
+      entry = undefined;
+    }
+    if (!entry) {
+      const creds = await this.endpoints.getCredentials(agentId);
+      if (!creds) throw new AgentAuthError('unknown agent', agentId);
+      if (creds.revoked) throw new AgentAuthError('revoked agent', agentId);
+      entry = {
+        secretHash: Buffer.from(creds.secretHash, 'hex'),
+        secretHashHex: creds.secretHash,
+        machineId: creds.machineId,
+        until: this.now() + this.ttlMs,
+      };
+      if (this.ttlMs > 0) {
+        if (this.cache.size >= this.maxEntries) this.cache.clear();
+        this.cache.set(agentId, entry);
+      }
+    }
+    if (
+      entry.secretHash.length !== presented.length ||
+      !timingSafeEqual(entry.secretHash, presented)
+    ) {
+      throw new AgentAuthError('wrong secret', agentId);
+    }
+    if (options.machineId && options.machineId !== entry.machineId) {
+      throw new AgentAuthError(
+        `credential presented by another machine (${options.machineId}): cloned identity`,
+        agentId,
+      );
+    }
+    return {
+      agentId,
+      secretHash: entry.secretHashHex,
+      machineId: entry.machineId,
+    };
+  }
+
+  /** Drops a cached credential: after a revocation or a secret rotation. */
+  invalidate(agentId: string): void {
+    this.cache.delete(agentId);
+  }
+}

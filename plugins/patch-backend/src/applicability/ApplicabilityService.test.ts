@@ -1,0 +1,247 @@
+import { resolvePackagePath } from '@backstage/backend-plugin-api';
+import { mockServices, TestDatabases } from '@backstage/backend-test-utils';
+import { PatchEntity } from '@patchbay/plugin-patch-common';
+import { Knex } from 'knex';
+import { ApplicabilityService } from './ApplicabilityService';
+import { ApplicabilityStore } from './ApplicabilityStore';
+
+jest.setTimeout(60_000);
+
+const migrationsDir = resolvePackagePath(
+  '@patchbay/plugin-patch-backend',
+  'migrations',
+);
+
+function patch(name: string, targets: PatchEntity['spec']['targets']) {
+  return {
+    ref: `patch:default/${name}`,
+    entity: {
+      apiVersion: 'patchbay.dev/v1alpha1',
+      kind: 'Patch',
+      metadata: { name },
+      spec: {
+        type: 'security',
+        severity: 'high',
+        owner: 'group:default/ops',
+        targets,
+      },
+    } as PatchEntity,
+  };
+}
+
+const PATCHES = [
+  // Real AlmaLinux 9 fixed versions (ALSA-2026:39316, ALSA-2026:39317), epoch included.
+  patch('cups', [
+    {
+      ecosystem: 'rpm',
+      release: 'almalinux:9',
+      package: 'cups',
+      fixedVersion: '1:2.3.3op2-39.el9_8',
+    },
+    {
+      ecosystem: 'rpm',
+      release: 'almalinux:8',
+      package: 'cups',
+      fixedVersion: '1:2.2.6-60.el8_10',
+    },
+  ]),
+  patch('libxml2', [
+    {
+      ecosystem: 'rpm',
+      release: 'almalinux:9',
+      package: 'libxml2',
+      fixedVersion: '2.9.13-14.el9_8.2',
+    },
+  ]),
+  patch('openssl-deb', [
+    {
+      ecosystem: 'deb',
+      release: 'debian:12',
+      package: 'openssl',
+      fixedVersion: '3.0.15-1~deb12u1',
+    },
+  ]),
+  patch('kb', [
+    {
+      ecosystem: 'windows-kb',
+      release: 'windows',
+      package: 'KB5034441',
+      fixedVersion: 'KB5034441',
+    },
+  ]),
+];
+
+async function seed(db: Knex) {
+  const now = new Date().toISOString();
+  const endpoint = (
+    id: string,
+    os_family: string,
+    os_name: string,
+    os_version: string | null,
+  ) => ({
+    id,
+    machine_id: `m-${id}`,
+    hostname: id,
+    entity_ref: `resource:default/${id}`,
+    os_family,
+    os_name,
+    os_version,
+    secret_hash: 'x',
+    enrolled_at: now,
+  });
+  await db('patch_endpoints').insert([
+    endpoint('alma9-old', 'rhel', 'AlmaLinux', '9.6'),
+    endpoint('alma9-new', 'rhel', 'AlmaLinux', '9.6'),
+    endpoint('alma8', 'rhel', 'AlmaLinux', '8.10'),
+    endpoint('deb12', 'debian', 'Debian GNU/Linux', '12'),
+    endpoint('unknown', 'rhel', 'AlmaLinux', null),
+    endpoint('win', 'windows', 'Windows 11', '10.0.22631'),
+  ]);
+  const pkg = (
+    endpoint_id: string,
+    ecosystem: string,
+    name: string,
+    version: string,
+    arch = 'x86_64',
+  ) => ({
+    endpoint_id,
+    ecosystem,
+    name,
+    version,
+    arch,
+  });
+  await db('patch_inventory_packages').insert([
+    pkg('alma9-old', 'rpm', 'cups', '1:2.3.3op2-33.el9'),
+    pkg('alma9-old', 'rpm', 'libxml2', '2.9.13-14.el9_8.2', 'x86_64'),
+    pkg('alma9-old', 'rpm', 'libxml2', '2.9.13-9.el9', 'i686'), // one arch behind: needed
+    pkg('alma9-new', 'rpm', 'cups', '1:2.3.3op2-39.el9_8'),
+    pkg('alma9-new', 'rpm', 'bash', '5.1.8-9.el9'),
+    pkg('alma8', 'rpm', 'cups', '1:2.2.6-50.el8'),
+    pkg('alma8', 'rpm', 'libxml2', '2.9.7-1.el8'), // no almalinux:8 target: not applicable
+    pkg('deb12', 'deb', 'openssl', '3.0.11-1~deb12u2'),
+    pkg('unknown', 'rpm', 'cups', '1:2.3.3op2-39.el9_8'), // release unknown: both targets match
+    pkg('win', 'windows-kb', 'KB5034441', '1'),
+  ]);
+}
+
+const sorted = (rows: any[]) =>
+  rows
+    .map(
+      r =>
+        `${r.endpointId}|${r.patchRef}|${r.package}|${r.state}|${r.installedVersion}|${r.fixedVersion}`,
+    )
+    .sort();
+
+describe('ApplicabilityService', () => {
+  const databases = TestDatabases.create();
+
+  it.each(databases.eachSupportedId())(
+    'full and incremental paths agree on %p',
+    async databaseId => {
+      const db = await databases.init(databaseId);
+      await db.migrate.latest({ directory: migrationsDir });
+      await seed(db);
+      const store = new ApplicabilityStore(db);
+      const service = new ApplicabilityService(
+        store,
+        mockServices.logger.mock(),
+      );
+
+      // Patch path: syncPatches stores the targets and refreshes each patch.
+      const changed = await service.syncPatches(PATCHES);
+      expect(changed.sort()).toEqual(PATCHES.map(p => p.ref).sort());
+      const viaPatches = sorted(await store.list({}));
+      expect(viaPatches).toEqual(
+        [
+          'alma8|patch:default/cups|cups|needed|1:2.2.6-50.el8|1:2.2.6-60.el8_10',
+          'alma9-new|patch:default/cups|cups|installed|1:2.3.3op2-39.el9_8|1:2.3.3op2-39.el9_8',
+          'alma9-old|patch:default/cups|cups|needed|1:2.3.3op2-33.el9|1:2.3.3op2-39.el9_8',
+          'alma9-old|patch:default/libxml2|libxml2|needed|2.9.13-14.el9_8.2|2.9.13-14.el9_8.2',
+          'deb12|patch:default/openssl-deb|openssl|needed|3.0.11-1~deb12u2|3.0.15-1~deb12u1',
+          // Unknown release: both targets match, the row keeps the lowest fixed version; at or above both, installed.
+          'unknown|patch:default/cups|cups|installed|1:2.3.3op2-39.el9_8|1:2.2.6-60.el8_10',
+          'win|patch:default/kb|KB5034441|installed|1|KB5034441',
+        ].sort(),
+      );
+
+      // Full path from scratch gives the same rows.
+      await db('patch_applicability').delete();
+      const full = await service.refreshAll();
+      expect(full.upserted).toBe(viaPatches.length);
+      expect(sorted(await store.list({}))).toEqual(viaPatches);
+
+      // Endpoint path from scratch gives the same rows too.
+      await db('patch_applicability').delete();
+      for (const id of [
+        'alma9-old',
+        'alma9-new',
+        'alma8',
+        'deb12',
+        'unknown',
+        'win',
+      ]) {
+        await service.refreshEndpoint(id);
+      }
+      expect(sorted(await store.list({}))).toEqual(viaPatches);
+
+      // An inventory change: only that endpoint's rows move, and listeners hear of it.
+      const heard: string[][] = [];
+      service.onChanged(c => {
+        heard.push(c.endpointIds);
+      });
+      await db('patch_inventory_packages')
+        .where({ endpoint_id: 'alma9-old', name: 'cups' })
+        .update({ version: '1:2.3.3op2-40.el9_8' });
+      const diff = await service.refreshEndpoint('alma9-old');
+      expect(diff.upserted.map(r => `${r.patchRef}|${r.state}`)).toEqual([
+        'patch:default/cups|installed',
+      ]);
+      expect(heard).toEqual([['alma9-old']]);
+      expect(await service.refreshEndpoint('alma9-old')).toEqual({
+        upserted: [],
+        deleted: [],
+      });
+
+      // Drift behind the hooks' back: the full recompute repairs it, and nothing else.
+      await db('patch_inventory_packages')
+        .where({ endpoint_id: 'deb12' })
+        .delete();
+      await db('patch_pending_updates').insert({
+        endpoint_id: 'alma8',
+        ecosystem: 'windows-kb',
+        name: 'KB5034441',
+        current_version: '',
+        available_version: 'KB5034441',
+      });
+      const repair = await service.refreshAll();
+      expect(repair).toEqual({ upserted: 1, deleted: 1 });
+      expect(await store.neededEndpoints('patch:default/openssl-deb')).toEqual(
+        [],
+      );
+      // A pending KB is needed.
+      expect(await store.neededEndpoints('patch:default/kb')).toEqual([
+        'alma8',
+      ]);
+      expect(await service.refreshAll()).toEqual({ upserted: 0, deleted: 0 });
+
+      // A patch whose targets change in the catalog is refreshed alone; a removed patch loses its rows.
+      const bumped = patch('libxml2', [
+        {
+          ecosystem: 'rpm',
+          release: 'almalinux:9',
+          package: 'libxml2',
+          fixedVersion: '2.9.13-9.el9',
+        },
+      ]);
+      expect(
+        await service.syncPatches([PATCHES[0], bumped, PATCHES[3]]),
+      ).toEqual(['patch:default/libxml2', 'patch:default/openssl-deb']);
+      expect(
+        (await store.list({ patchRef: 'patch:default/libxml2' })).map(
+          r => r.state,
+        ),
+      ).toEqual(['installed']);
+      await db.destroy();
+    },
+  );
+});

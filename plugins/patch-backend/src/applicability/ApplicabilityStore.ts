@@ -1,0 +1,711 @@
+/*
+ * Storage of applicability.
+ *
+ * Design note. The fleet is large (100,000 endpoints × ~300 packages = 30M
+ * inventory rows) and the patch set moderate (1,000 patches), so the full
+ * recompute never compares versions per inventory row. It:
+ *   1. reads the distinct (ecosystem, name, version) triples of the inventory
+ *      for the targeted packages only (index on (ecosystem, name, version)),
+ *   2. decides needed / installed once per triple and target in JavaScript
+ *      with `compareVersions`, into a small staging table of verdicts,
+ *   3. lets the database join inventory × verdicts × endpoint release keys
+ *      and apply the difference to `patch_applicability` in set operations
+ *      (on PostgreSQL one statement; SQLite runs an upsert and a delete).
+ * The incremental path (one endpoint, one patch) does the same in memory
+ * for a few hundred rows and writes only the rows that changed.
+ */
+import { Knex } from 'knex';
+import { toDbTime } from '../database/time';
+import { endpointMatchKey } from './release';
+import { ApplicabilityState } from './verdict';
+
+/** One patch target as stored for applicability. */
+export interface StoredTarget {
+  patchRef: string;
+  ecosystem: string;
+  release: string;
+  package: string;
+  fixedVersion: string;
+}
+
+/** One stored applicability row. */
+export interface ApplicabilityRow {
+  endpointId: string;
+  patchRef: string;
+  package: string;
+  ecosystem: string;
+  installedVersion: string;
+  fixedVersion: string;
+  state: ApplicabilityState;
+}
+
+/** One verdict of the full recompute. */
+export interface Verdict {
+  ecosystem: string;
+  package: string;
+  version: string;
+  matchKey: string;
+  patchRef: string;
+  fixedVersion: string;
+  state: ApplicabilityState;
+}
+
+/** What a refresh changed. */
+export interface ApplicabilityDiff {
+  upserted: ApplicabilityRow[];
+  deleted: Array<Pick<ApplicabilityRow, 'endpointId' | 'patchRef' | 'package'>>;
+}
+
+const rowKey = (r: { endpointId: string; patchRef: string; package: string }) =>
+  `${r.endpointId}\u0000${r.patchRef}\u0000${r.package}`;
+
+/**
+ * Knex store of `patch_applicability` and its helper tables. Reads the
+ * inventory tables of the agent API area, never writes them.
+ */
+export class ApplicabilityStore {
+  constructor(private readonly db: Knex) {}
+
+  /** Whether the inventory tables of the agent API exist yet. */
+  async hasInventory(): Promise<boolean> {
+    return this.db.schema.hasTable('patch_inventory_packages');
+  }
+
+  /** The stored targets. */
+  async listTargets(): Promise<StoredTarget[]> {
+    const rows = await this.db('patch_applicability_targets').select();
+    return rows.map(r => ({
+      patchRef: r.patch_ref,
+      ecosystem: r.ecosystem,
+      release: r.release,
+      package: r.package,
+      fixedVersion: r.fixed_version,
+    }));
+  }
+
+  /** Replaces the stored targets of the given patches. */
+  async replaceTargets(
+    patchRefs: string[],
+    targets: StoredTarget[],
+  ): Promise<void> {
+    await this.db.transaction(async trx => {
+      for (const chunk of chunks(patchRefs, 500)) {
+        await trx('patch_applicability_targets')
+          .whereIn('patch_ref', chunk)
+          .delete();
+      }
+      const seen = new Set<string>();
+      const rows = [];
+      for (const t of targets) {
+        const key = `${t.patchRef}\u0000${t.ecosystem}\u0000${t.release}\u0000${t.package}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        rows.push({
+          patch_ref: t.patchRef,
+          ecosystem: t.ecosystem,
+          release: t.release,
+          package: t.package,
+          fixed_version: t.fixedVersion,
+        });
+      }
+      for (const chunk of chunks(rows, 150)) {
+        await trx('patch_applicability_targets').insert(chunk);
+      }
+    });
+  }
+
+  /** The distinct reported OS combinations of the fleet (a handful). */
+  async listOsCombos(): Promise<
+    Array<{ family: string; name: string; version: string }>
+  > {
+    const rows = await this.db('patch_endpoints')
+      .whereNull('revoked_at')
+      .distinct('os_family', 'os_name', 'os_version');
+    return rows.map(r => ({
+      family: r.os_family ?? '',
+      name: r.os_name ?? '',
+      version: r.os_version ?? '',
+    }));
+  }
+
+  /**
+   * Brings `patch_endpoint_releases` in line with the fleet, in the
+   * database: the key of each OS combination is computed once in
+   * JavaScript and joined to the endpoints, so 100,000 endpoints never
+   * travel to the backend. Returns the number of rows changed.
+   */
+  async syncReleaseKeysByOs(
+    combos: Array<{
+      family: string;
+      name: string;
+      version: string;
+      key: string;
+    }>,
+  ): Promise<number> {
+    const changed = await this.db.transaction(async trx => {
+      let n = 0;
+      if (combos.length > 0) {
+        const values = combos.map(() => '(?, ?, ?, ?)').join(', ');
+        const bindings = combos.flatMap(c => [
+          c.family,
+          c.name,
+          c.version,
+          c.key,
+        ]);
+        const keyed = `WITH m(f, n, v, k) AS (VALUES ${values})
+          SELECT e.id AS endpoint_id, m.k AS match_key
+          FROM patch_endpoints e
+          JOIN m ON COALESCE(e.os_family, '') = m.f AND COALESCE(e.os_name, '') = m.n AND COALESCE(e.os_version, '') = m.v
+          WHERE e.revoked_at IS NULL`;
+        // One upsert that writes only changed keys; an anti-join on a
+        // freshly filled table made PostgreSQL misestimate and crawl.
+        n += Number(
+          rowCount(
+            await trx.raw(
+              `INSERT INTO patch_endpoint_releases (endpoint_id, match_key)
+               SELECT x.endpoint_id, x.match_key FROM (${keyed}) x WHERE true
+               ON CONFLICT (endpoint_id) DO UPDATE SET match_key = excluded.match_key
+               WHERE patch_endpoint_releases.match_key <> excluded.match_key`,
+              bindings,
+            ),
+          ),
+        );
+      }
+      n += Number(
+        rowCount(
+          await trx.raw(
+            `DELETE FROM patch_endpoint_releases
+             WHERE NOT EXISTS (
+               SELECT 1 FROM patch_endpoints e
+               WHERE e.id = patch_endpoint_releases.endpoint_id AND e.revoked_at IS NULL)`,
+          ),
+        ),
+      );
+      return n;
+    });
+    if (changed > 0) await this.analyze('patch_endpoint_releases');
+    return changed;
+  }
+
+  /** Reported OS of one endpoint; undefined when unknown or revoked. */
+  async getEndpointOs(
+    endpointId: string,
+  ): Promise<
+    | { family?: string; name?: string; version?: string; matchKey?: string }
+    | undefined
+  > {
+    const r = await this.db('patch_endpoints as e')
+      .leftJoin('patch_endpoint_releases as r', 'r.endpoint_id', 'e.id')
+      .where('e.id', endpointId)
+      .whereNull('e.revoked_at')
+      .first('e.os_family', 'e.os_name', 'e.os_version', 'r.match_key');
+    if (!r) return undefined;
+    return {
+      family: r.os_family ?? undefined,
+      name: r.os_name ?? undefined,
+      version: r.os_version ?? undefined,
+      matchKey: r.match_key ?? undefined,
+    };
+  }
+
+  /** Sets the release key of one endpoint. */
+  async setReleaseKey(
+    endpointId: string,
+    matchKey: string,
+    trx?: Knex.Transaction,
+  ): Promise<void> {
+    await (trx ?? this.db)('patch_endpoint_releases')
+      .insert({ endpoint_id: endpointId, match_key: matchKey })
+      .onConflict('endpoint_id')
+      .merge(['match_key']);
+  }
+
+  /** Distinct release keys in the fleet. */
+  async listReleaseKeys(): Promise<string[]> {
+    const rows = await this.db('patch_endpoint_releases').distinct('match_key');
+    return rows.map(r => r.match_key);
+  }
+
+  /**
+   * The distinct installed versions of every targeted package: the only
+   * version pairs the full recompute compares.
+   */
+  async listTargetedVersions(): Promise<
+    Array<{ ecosystem: string; name: string; version: string }>
+  > {
+    const targeted = this.db('patch_applicability_targets')
+      .distinct('ecosystem', 'package')
+      .as('t');
+    return this.db
+      .from(targeted)
+      .join('patch_inventory_packages as i', function on() {
+        this.on('i.ecosystem', '=', 't.ecosystem').andOn(
+          'i.name',
+          '=',
+          't.package',
+        );
+      })
+      .distinct(
+        'i.ecosystem as ecosystem',
+        'i.name as name',
+        'i.version as version',
+      );
+  }
+
+  /** Replaces the verdict staging table. */
+  async replaceVerdicts(verdicts: Verdict[]): Promise<void> {
+    if (this.db.client.config.client === 'pg') {
+      // One round trip: the columns as arrays, unnested by the server.
+      const col = (f: (v: Verdict) => string) => verdicts.map(f);
+      await this.db.transaction(async trx => {
+        await trx.raw('TRUNCATE patch_applicability_verdicts');
+        await trx.raw(
+          `INSERT INTO patch_applicability_verdicts
+             (ecosystem, package, version, match_key, patch_ref, fixed_version, state)
+           SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])`,
+          [
+            col(v => v.ecosystem),
+            col(v => v.package),
+            col(v => v.version),
+            col(v => v.matchKey),
+            col(v => v.patchRef),
+            col(v => v.fixedVersion),
+            col(v => v.state),
+          ],
+        );
+      });
+      await this.analyze('patch_applicability_verdicts');
+      return;
+    }
+    await this.db.transaction(async trx => {
+      await trx('patch_applicability_verdicts').delete();
+      const rows = verdicts.map(v => ({
+        ecosystem: v.ecosystem,
+        package: v.package,
+        version: v.version,
+        match_key: v.matchKey,
+        patch_ref: v.patchRef,
+        fixed_version: v.fixedVersion,
+        state: v.state,
+      }));
+      for (const chunk of chunks(rows, 140)) {
+        await trx('patch_applicability_verdicts').insert(chunk);
+      }
+    });
+    await this.analyze('patch_applicability_verdicts');
+  }
+
+  /**
+   * Refreshes the planner's statistics of a table the full recompute just
+   * rewrote; with stale ones PostgreSQL picks nested loops over millions of
+   * rows. SQLite plans from its indexes and needs nothing here.
+   */
+  private async analyze(table: string): Promise<void> {
+    if (this.db.client.config.client === 'pg') {
+      await this.db.raw(`ANALYZE ${table}`);
+    }
+  }
+
+  /**
+   * Applies the staged verdicts to the whole fleet: inserts and updates the
+   * rows whose state, version or fixed version changed and deletes the rows
+   * no longer applicable. Returns the number of rows changed.
+   */
+  async applyVerdicts(
+    now: Date,
+  ): Promise<{ upserted: number; deleted: number }> {
+    const ts = toDbTime(now);
+    const pg = this.db.client.config.client === 'pg';
+    // Byte order on both databases, so MIN() picks what the in-memory path picks.
+    const c = pg ? ' COLLATE "C"' : '';
+    const desired = `
+      SELECT endpoint_id, patch_ref, package,
+             MIN(ecosystem${c}) AS ecosystem,
+             MIN(installed_version${c}) AS installed_version,
+             MIN(fixed_version${c}) AS fixed_version,
+             CASE WHEN MAX(rnk) = 2 THEN 'needed' ELSE 'installed' END AS state
+      FROM (
+        SELECT i.endpoint_id, v.patch_ref, v.package, v.ecosystem,
+               i.version AS installed_version, v.fixed_version,
+               CASE WHEN v.state = 'needed' THEN 2
+                    WHEN v.ecosystem = 'windows-kb' THEN 3 ELSE 1 END AS rnk
+        FROM patch_applicability_verdicts v
+        JOIN patch_inventory_packages i
+          ON i.ecosystem = v.ecosystem AND i.name = v.package AND i.version = v.version
+        JOIN patch_endpoint_releases r
+          ON r.endpoint_id = i.endpoint_id AND r.match_key = v.match_key
+        UNION ALL
+        SELECT p.endpoint_id, t.patch_ref, t.package, t.ecosystem,
+               p.current_version, t.fixed_version, 2
+        FROM patch_applicability_targets t
+        JOIN patch_pending_updates p
+          ON p.ecosystem = t.ecosystem AND p.name = t.package
+        WHERE t.ecosystem = 'windows-kb'
+      ) c
+      GROUP BY endpoint_id, patch_ref, package`;
+    const changedSet = `
+      ON CONFLICT (endpoint_id, patch_ref, package) DO UPDATE SET
+        installed_version = excluded.installed_version,
+        fixed_version = excluded.fixed_version,
+        state = excluded.state,
+        updated_at = excluded.updated_at
+      WHERE patch_applicability.state <> excluded.state
+         OR patch_applicability.installed_version <> excluded.installed_version
+         OR patch_applicability.fixed_version <> excluded.fixed_version`;
+    if (pg) {
+      return this.db.transaction(async trx => {
+        // The aggregate and the joins are hash work over every candidate
+        // row; keep them in memory.
+        await trx.raw(`SET LOCAL work_mem = '256MB'`);
+        const result = await trx.raw(
+          `WITH desired AS MATERIALIZED (${desired}),
+           diff AS MATERIALIZED (
+             SELECT d.endpoint_id, d.patch_ref, d.package, d.ecosystem, d.installed_version,
+                    d.fixed_version, d.state,
+                    a.endpoint_id AS a_endpoint_id, a.patch_ref AS a_patch_ref, a.package AS a_package
+             FROM desired d
+             FULL JOIN patch_applicability a
+               ON a.endpoint_id = d.endpoint_id AND a.patch_ref = d.patch_ref AND a.package = d.package
+             WHERE d.endpoint_id IS NULL OR a.endpoint_id IS NULL
+                OR a.state <> d.state OR a.installed_version <> d.installed_version
+                OR a.fixed_version <> d.fixed_version
+           ),
+           ins AS (
+             INSERT INTO patch_applicability
+               (endpoint_id, patch_ref, package, ecosystem, installed_version, fixed_version, state, updated_at)
+             SELECT endpoint_id, patch_ref, package, ecosystem, installed_version, fixed_version, state, ?::timestamptz
+             FROM diff WHERE endpoint_id IS NOT NULL
+             ON CONFLICT (endpoint_id, patch_ref, package) DO UPDATE SET
+               ecosystem = excluded.ecosystem,
+               installed_version = excluded.installed_version,
+               fixed_version = excluded.fixed_version,
+               state = excluded.state,
+               updated_at = excluded.updated_at
+             RETURNING 1
+           ),
+           del AS (
+             DELETE FROM patch_applicability a
+             USING diff
+             WHERE diff.endpoint_id IS NULL
+               AND a.endpoint_id = diff.a_endpoint_id AND a.patch_ref = diff.a_patch_ref AND a.package = diff.a_package
+             RETURNING 1
+           )
+           SELECT (SELECT COUNT(*) FROM ins) AS upserted, (SELECT COUNT(*) FROM del) AS deleted`,
+          [ts],
+        );
+        const row = result.rows[0];
+        return { upserted: Number(row.upserted), deleted: Number(row.deleted) };
+      });
+    }
+    return this.db.transaction(async trx => {
+      await trx.raw('DROP TABLE IF EXISTS temp.patch_applicability_desired');
+      await trx.raw(
+        `CREATE TEMP TABLE patch_applicability_desired AS ${desired}`,
+      );
+      const before = await trx.raw('SELECT total_changes() AS n');
+      await trx.raw(
+        `INSERT INTO patch_applicability
+           (endpoint_id, patch_ref, package, ecosystem, installed_version, fixed_version, state, updated_at)
+         SELECT endpoint_id, patch_ref, package, ecosystem, installed_version, fixed_version, state, ?
+         FROM temp.patch_applicability_desired WHERE true
+         ${changedSet}`,
+        [ts],
+      );
+      const mid = await trx.raw('SELECT total_changes() AS n');
+      await trx.raw(
+        `DELETE FROM patch_applicability
+         WHERE NOT EXISTS (
+           SELECT 1 FROM temp.patch_applicability_desired d
+           WHERE d.endpoint_id = patch_applicability.endpoint_id
+             AND d.patch_ref = patch_applicability.patch_ref
+             AND d.package = patch_applicability.package)`,
+      );
+      const after = await trx.raw('SELECT total_changes() AS n');
+      await trx.raw('DROP TABLE temp.patch_applicability_desired');
+      return {
+        upserted: Number(mid[0].n) - Number(before[0].n),
+        deleted: Number(after[0].n) - Number(mid[0].n),
+      };
+    });
+  }
+
+  /** Installed packages of one endpoint, for targeted package names only when given. */
+  async getInventory(
+    endpointId: string,
+  ): Promise<Array<{ ecosystem: string; name: string; version: string }>> {
+    return this.db('patch_inventory_packages')
+      .where({ endpoint_id: endpointId })
+      .select('ecosystem', 'name', 'version');
+  }
+
+  /** Pending Windows KBs of one endpoint. */
+  async getPendingKbs(
+    endpointId: string,
+  ): Promise<Array<{ name: string; currentVersion: string }>> {
+    const rows = await this.db('patch_pending_updates')
+      .where({ endpoint_id: endpointId, ecosystem: 'windows-kb' })
+      .select('name', 'current_version');
+    return rows.map(r => ({ name: r.name, currentVersion: r.current_version }));
+  }
+
+  /**
+   * Inventory rows of the given packages across the fleet, with each
+   * endpoint's release key: the input of a per-patch refresh.
+   */
+  async getInventoryForPackages(
+    packages: Array<{ ecosystem: string; name: string }>,
+  ): Promise<
+    Array<{
+      endpointId: string;
+      ecosystem: string;
+      name: string;
+      version: string;
+      matchKey: string;
+    }>
+  > {
+    const out = [];
+    // The key of each OS combination is computed once; the release table may
+    // not know an endpoint yet when a patch arrives before its first refresh.
+    const keys = new Map<string, string>();
+    for (const chunk of chunks(packages, 200)) {
+      const rows = await this.db('patch_inventory_packages as i')
+        .join('patch_endpoints as e', 'e.id', 'i.endpoint_id')
+        .whereNull('e.revoked_at')
+        .where(q => {
+          for (const p of chunk) {
+            q.orWhere(w =>
+              w.where('i.ecosystem', p.ecosystem).andWhere('i.name', p.name),
+            );
+          }
+        })
+        .select(
+          'i.endpoint_id',
+          'i.ecosystem',
+          'i.name',
+          'i.version',
+          'e.os_family',
+          'e.os_name',
+          'e.os_version',
+        );
+      for (const r of rows) {
+        const os = `${r.os_family ?? ''}\u0000${r.os_name ?? ''}\u0000${
+          r.os_version ?? ''
+        }`;
+        let matchKey = keys.get(os);
+        if (!matchKey) {
+          matchKey = endpointMatchKey({
+            family: r.os_family,
+            name: r.os_name,
+            version: r.os_version,
+          });
+          keys.set(os, matchKey);
+        }
+        out.push({
+          endpointId: r.endpoint_id,
+          ecosystem: r.ecosystem,
+          name: r.name,
+          version: r.version,
+          matchKey,
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Pending KBs of the given names across the fleet. */
+  async getPendingForKbs(
+    names: string[],
+  ): Promise<
+    Array<{ endpointId: string; name: string; currentVersion: string }>
+  > {
+    const out = [];
+    for (const chunk of chunks(names, 500)) {
+      const rows = await this.db('patch_pending_updates')
+        .where('ecosystem', 'windows-kb')
+        .whereIn('name', chunk)
+        .select('endpoint_id', 'name', 'current_version');
+      for (const r of rows) {
+        out.push({
+          endpointId: r.endpoint_id,
+          name: r.name,
+          currentVersion: r.current_version,
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Stored rows of one endpoint. */
+  async rowsForEndpoint(
+    endpointId: string,
+    trx?: Knex.Transaction,
+  ): Promise<ApplicabilityRow[]> {
+    const rows = await (trx ?? this.db)('patch_applicability')
+      .where({ endpoint_id: endpointId })
+      .select();
+    return rows.map(toRow);
+  }
+
+  /** Stored rows of some patches. */
+  async rowsForPatches(
+    patchRefs: string[],
+    trx?: Knex.Transaction,
+  ): Promise<ApplicabilityRow[]> {
+    const out: ApplicabilityRow[] = [];
+    for (const chunk of chunks(patchRefs, 500)) {
+      const rows = await (trx ?? this.db)('patch_applicability')
+        .whereIn('patch_ref', chunk)
+        .select();
+      out.push(...rows.map(toRow));
+    }
+    return out;
+  }
+
+  /**
+   * Writes the difference between `existing` and `desired` and returns it:
+   * only rows whose state or versions changed are touched.
+   */
+  async applyDiff(
+    existing: ApplicabilityRow[],
+    desired: ApplicabilityRow[],
+    now: Date,
+  ): Promise<ApplicabilityDiff> {
+    const before = new Map(existing.map(r => [rowKey(r), r]));
+    const upserted: ApplicabilityRow[] = [];
+    const keep = new Set<string>();
+    for (const r of desired) {
+      const key = rowKey(r);
+      keep.add(key);
+      const old = before.get(key);
+      if (
+        !old ||
+        old.state !== r.state ||
+        old.installedVersion !== r.installedVersion ||
+        old.fixedVersion !== r.fixedVersion
+      ) {
+        upserted.push(r);
+      }
+    }
+    const deleted = existing
+      .filter(r => !keep.has(rowKey(r)))
+      .map(r => ({
+        endpointId: r.endpointId,
+        patchRef: r.patchRef,
+        package: r.package,
+      }));
+    if (upserted.length === 0 && deleted.length === 0) {
+      return { upserted, deleted };
+    }
+    const ts = toDbTime(now);
+    const write = async (trx: Knex | Knex.Transaction) => {
+      for (const chunk of chunks(upserted, 100)) {
+        await trx('patch_applicability')
+          .insert(
+            chunk.map(r => ({
+              endpoint_id: r.endpointId,
+              patch_ref: r.patchRef,
+              package: r.package,
+              ecosystem: r.ecosystem,
+              installed_version: r.installedVersion,
+              fixed_version: r.fixedVersion,
+              state: r.state,
+              updated_at: ts,
+            })),
+          )
+          .onConflict(['endpoint_id', 'patch_ref', 'package'])
+          .merge([
+            'ecosystem',
+            'installed_version',
+            'fixed_version',
+            'state',
+            'updated_at',
+          ]);
+      }
+      for (const chunk of chunks(deleted, 200)) {
+        await trx('patch_applicability')
+          .where(q => {
+            for (const d of chunk) {
+              q.orWhere({
+                endpoint_id: d.endpointId,
+                patch_ref: d.patchRef,
+                package: d.package,
+              });
+            }
+          })
+          .delete();
+      }
+    };
+    // One statement needs no transaction: a round trip less on the hot path.
+    if (upserted.length <= 100 && deleted.length === 0) await write(this.db);
+    else if (upserted.length === 0 && deleted.length <= 200)
+      await write(this.db);
+    else await this.db.transaction(write);
+    return { upserted, deleted };
+  }
+
+  /** Endpoints that need a patch (at least one package row needed). */
+  async neededEndpoints(patchRef: string): Promise<string[]> {
+    const rows = await this.db('patch_applicability')
+      .where({ patch_ref: patchRef, state: 'needed' })
+      .distinct('endpoint_id')
+      .orderBy('endpoint_id');
+    return rows.map(r => r.endpoint_id);
+  }
+
+  /** Every (endpoint, patch) pair that is needed. */
+  async listNeeded(
+    patchRefs?: string[],
+  ): Promise<Array<{ endpointId: string; patchRef: string }>> {
+    const q = this.db('patch_applicability')
+      .where({ state: 'needed' })
+      .distinct('endpoint_id', 'patch_ref');
+    if (patchRefs) q.whereIn('patch_ref', patchRefs);
+    const rows = await q;
+    return rows.map(r => ({
+      endpointId: r.endpoint_id,
+      patchRef: r.patch_ref,
+    }));
+  }
+
+  /** Rows of one endpoint or one patch, for the API. */
+  async list(filter: {
+    endpointId?: string;
+    patchRef?: string;
+    state?: string;
+  }): Promise<ApplicabilityRow[]> {
+    const q = this.db('patch_applicability')
+      .select()
+      .orderBy(['endpoint_id', 'patch_ref', 'package']);
+    if (filter.endpointId) q.where('endpoint_id', filter.endpointId);
+    if (filter.patchRef) q.where('patch_ref', filter.patchRef);
+    if (filter.state) q.where('state', filter.state);
+    return (await q.limit(10000)).map(toRow);
+  }
+}
+
+/** Rows affected by a raw statement, on either database. */
+function rowCount(result: any): number {
+  if (typeof result?.rowCount === 'number') return result.rowCount;
+  if (typeof result?.changes === 'number') return result.changes;
+  return 0;
+}
+
+function toRow(r: any): ApplicabilityRow {
+  return {
+    endpointId: r.endpoint_id,
+    patchRef: r.patch_ref,
+    package: r.package,
+    ecosystem: r.ecosystem,
+    installedVersion: r.installed_version,
+    fixedVersion: r.fixed_version,
+    state: r.state,
+  };
+}
+
+/** Splits an array into chunks of at most `size`. */
+export function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size)
+    out.push(items.slice(i, i + size));
+  return out;
+}

@@ -1,0 +1,442 @@
+import { PermissionCriteria } from '@backstage/plugin-permission-common';
+import { randomUUID } from 'node:crypto';
+import { Knex } from 'knex';
+import { fromDbJson, fromDbTime, toDbTime } from '../database/time';
+import { chunks } from '../applicability/ApplicabilityStore';
+
+/** States of an approval request. */
+export type ApprovalState =
+  | 'pending'
+  | 'approved'
+  | 'rejected'
+  | 'deferred'
+  | 'expired'
+  | 'auto-approved';
+
+/** Actions recorded in the decisions table. */
+export type ApprovalAction =
+  | 'approve'
+  | 'reject'
+  | 'defer'
+  | 'auto-approve'
+  | 'expire'
+  | 'reopen';
+
+/** Stage name of the owning groups' requests; extra stages use the policy's names. */
+export const OWNERS_STAGE = 'owners';
+
+/** One endpoint a request covers. */
+export interface RequestEndpoint {
+  endpointId: string;
+  endpointRef?: string;
+  systemRef?: string;
+  /** Components, Systems or the Resource the group owns that concern the endpoint. */
+  entityRefs: string[];
+}
+
+/** An approval request: one per (patch, approving group, stage). */
+export interface ApprovalRequest {
+  id: string;
+  patchRef: string;
+  groupRef: string;
+  stage: string;
+  state: ApprovalState;
+  severity?: string;
+  knownExploited: boolean;
+  dueAt?: string;
+  deferredUntil?: string;
+  decidedAt?: string;
+  decidedBy?: string;
+  comment?: string;
+  createdAt: string;
+  updatedAt: string;
+  dueSoonNotifiedAt?: string;
+  overdueNotifiedAt?: string;
+  endpoints: RequestEndpoint[];
+}
+
+/** One recorded decision. */
+export interface ApprovalDecision {
+  id: string;
+  requestId: string;
+  action: ApprovalAction;
+  fromState: ApprovalState;
+  toState: ApprovalState;
+  actor: string;
+  comment?: string;
+  deferredUntil?: string;
+  decidedAt: string;
+}
+
+/** The database form of the permission rule's query (see permissions/rules.ts). */
+export type ApprovalQuery = { key: 'group_ref'; values: string[] };
+
+/** Filters of a request list. */
+export interface RequestFilter {
+  ids?: string[];
+  patchRef?: string;
+  groupRefs?: string[];
+  states?: ApprovalState[];
+  severity?: string[];
+  knownExploited?: boolean;
+  dueBefore?: string;
+  systemRef?: string;
+  /** Requests touching this entity: the endpoint Resource, a Component or a System. */
+  entityRef?: string;
+  /** The conditional permission decision, turned into SQL. */
+  permission?: PermissionCriteria<ApprovalQuery>;
+  limit?: number;
+  offset?: number;
+}
+
+/** Knex store of approval requests, their endpoints and decisions. */
+export class ApprovalStore {
+  constructor(private readonly db: Knex) {}
+
+  /** The knex client, for transactions spanning audit entries. */
+  get knex(): Knex {
+    return this.db;
+  }
+
+  /** Requests matching a filter, endpoints included. */
+  async list(
+    filter: RequestFilter = {},
+    trx?: Knex.Transaction,
+  ): Promise<ApprovalRequest[]> {
+    const db = trx ?? this.db;
+    const q = db('patch_approval_requests as r').select('r.*');
+    if (filter.ids) q.whereIn('r.id', filter.ids);
+    if (filter.patchRef) q.where('r.patch_ref', filter.patchRef);
+    if (filter.groupRefs) q.whereIn('r.group_ref', filter.groupRefs);
+    if (filter.states) q.whereIn('r.state', filter.states);
+    if (filter.severity) q.whereIn('r.severity', filter.severity);
+    if (filter.knownExploited !== undefined)
+      q.where('r.known_exploited', filter.knownExploited);
+    if (filter.dueBefore) q.where('r.due_at', '<', toDbTime(filter.dueBefore));
+    if (filter.systemRef) {
+      const systemRef = filter.systemRef;
+      q.whereExists(function sub() {
+        this.select(db.raw('1'))
+          .from('patch_approval_request_endpoints as e')
+          .whereRaw('e.request_id = r.id')
+          .andWhere(w =>
+            w
+              .where('e.system_ref', systemRef)
+              .orWhere(
+                'e.entity_refs',
+                'like',
+                `%${JSON.stringify(systemRef)}%`,
+              ),
+          );
+      });
+    }
+    if (filter.entityRef) {
+      const entityRef = filter.entityRef;
+      q.whereExists(function sub() {
+        this.select(db.raw('1'))
+          .from('patch_approval_request_endpoints as e')
+          .whereRaw('e.request_id = r.id')
+          .andWhere(w =>
+            w
+              .where('e.endpoint_ref', entityRef)
+              .orWhere('e.system_ref', entityRef)
+              .orWhere(
+                'e.entity_refs',
+                'like',
+                `%${JSON.stringify(entityRef)}%`,
+              ),
+          );
+      });
+    }
+    if (filter.permission) applyCriteria(q, filter.permission);
+    q.orderBy([
+      { column: 'r.due_at', order: 'asc' },
+      { column: 'r.created_at', order: 'asc' },
+      { column: 'r.id', order: 'asc' },
+    ]);
+    if (filter.limit) q.limit(filter.limit);
+    if (filter.offset) q.offset(filter.offset);
+    const rows = await q;
+    return this.withEndpoints(rows, trx);
+  }
+
+  /** One request, or undefined. */
+  async get(
+    id: string,
+    trx?: Knex.Transaction,
+  ): Promise<ApprovalRequest | undefined> {
+    return (await this.list({ ids: [id] }, trx))[0];
+  }
+
+  private async withEndpoints(
+    rows: any[],
+    trx?: Knex.Transaction,
+  ): Promise<ApprovalRequest[]> {
+    const byId = new Map<string, RequestEndpoint[]>();
+    for (const chunk of chunks(
+      rows.map(r => r.id as string),
+      500,
+    )) {
+      const links = await (trx ?? this.db)('patch_approval_request_endpoints')
+        .whereIn('request_id', chunk)
+        .orderBy('endpoint_id');
+      for (const l of links) {
+        const list = byId.get(l.request_id) ?? [];
+        list.push({
+          endpointId: l.endpoint_id,
+          endpointRef: l.endpoint_ref ?? undefined,
+          systemRef: l.system_ref ?? undefined,
+          entityRefs: fromDbJson<string[]>(l.entity_refs) ?? [],
+        });
+        byId.set(l.request_id, list);
+      }
+    }
+    return rows.map(r => toRequest(r, byId.get(r.id) ?? []));
+  }
+
+  /** Creates a pending request. */
+  async create(
+    req: {
+      patchRef: string;
+      groupRef: string;
+      stage: string;
+      severity?: string;
+      knownExploited: boolean;
+      dueAt?: Date;
+    },
+    now: Date,
+    trx?: Knex.Transaction,
+  ): Promise<string> {
+    const id = randomUUID();
+    await (trx ?? this.db)('patch_approval_requests').insert({
+      id,
+      patch_ref: req.patchRef,
+      group_ref: req.groupRef,
+      stage: req.stage,
+      state: 'pending',
+      severity: req.severity ?? null,
+      known_exploited: req.knownExploited,
+      due_at: req.dueAt ? toDbTime(req.dueAt) : null,
+      created_at: toDbTime(now),
+      updated_at: toDbTime(now),
+    });
+    return id;
+  }
+
+  /** Updates the facts copied from the patch (severity, due date). */
+  async updateFacts(
+    id: string,
+    facts: { severity?: string; knownExploited: boolean; dueAt?: Date },
+    trx?: Knex.Transaction,
+  ): Promise<void> {
+    await (trx ?? this.db)('patch_approval_requests')
+      .where({ id })
+      .update({
+        severity: facts.severity ?? null,
+        known_exploited: facts.knownExploited,
+        due_at: facts.dueAt ? toDbTime(facts.dueAt) : null,
+      });
+  }
+
+  /** Replaces the endpoints of a request. */
+  async replaceEndpoints(
+    requestId: string,
+    endpoints: RequestEndpoint[],
+    trx?: Knex.Transaction,
+  ): Promise<void> {
+    const db = trx ?? this.db;
+    await db('patch_approval_request_endpoints')
+      .where({ request_id: requestId })
+      .delete();
+    const rows = endpoints.map(e => ({
+      request_id: requestId,
+      endpoint_id: e.endpointId,
+      endpoint_ref: e.endpointRef ?? null,
+      system_ref: e.systemRef ?? null,
+      entity_refs: JSON.stringify(e.entityRefs),
+    }));
+    for (const chunk of chunks(rows, 150)) {
+      await db('patch_approval_request_endpoints').insert(chunk);
+    }
+  }
+
+  /**
+   * Moves a request to a new state and records the decision, in one
+   * transaction with the caller's audit entry. The state it moves from is
+   * checked, so two deciders racing cannot both win.
+   */
+  async transition(
+    trx: Knex.Transaction,
+    req: { id: string; from: ApprovalState; to: ApprovalState },
+    decision: {
+      action: ApprovalAction;
+      actor: string;
+      comment?: string;
+      deferredUntil?: string;
+    },
+    now: Date,
+  ): Promise<boolean> {
+    const human = !['expire', 'reopen'].includes(decision.action);
+    const updated = await trx('patch_approval_requests')
+      .where({ id: req.id, state: req.from })
+      .update({
+        state: req.to,
+        updated_at: toDbTime(now),
+        deferred_until: decision.deferredUntil
+          ? toDbTime(decision.deferredUntil)
+          : null,
+        ...(human
+          ? {
+              decided_at: toDbTime(now),
+              decided_by: decision.actor,
+              comment: decision.comment ?? null,
+            }
+          : {}),
+        ...(decision.action === 'reopen'
+          ? { due_soon_notified_at: null, overdue_notified_at: null }
+          : {}),
+      });
+    if (updated !== 1) return false;
+    await trx('patch_approval_decisions').insert({
+      request_id: req.id,
+      action: decision.action,
+      from_state: req.from,
+      to_state: req.to,
+      actor: decision.actor,
+      comment: decision.comment ?? null,
+      deferred_until: decision.deferredUntil
+        ? toDbTime(decision.deferredUntil)
+        : null,
+      decided_at: toDbTime(now),
+    });
+    return true;
+  }
+
+  /** Decisions of a request, oldest first. */
+  async decisions(requestId: string): Promise<ApprovalDecision[]> {
+    const rows = await this.db('patch_approval_decisions')
+      .where({ request_id: requestId })
+      .orderBy('id', 'asc');
+    return rows.map(r => ({
+      id: String(r.id),
+      requestId: r.request_id,
+      action: r.action,
+      fromState: r.from_state,
+      toState: r.to_state,
+      actor: r.actor,
+      comment: r.comment ?? undefined,
+      deferredUntil: fromDbTime(r.deferred_until),
+      decidedAt: fromDbTime(r.decided_at),
+    }));
+  }
+
+  /** Whether anyone objected (rejected or deferred) to a request. */
+  async hasObjection(requestId: string): Promise<boolean> {
+    const row = await this.db('patch_approval_decisions')
+      .where({ request_id: requestId })
+      .whereIn('action', ['reject', 'defer'])
+      .first();
+    return Boolean(row);
+  }
+
+  /** Marks notices as sent. */
+  async markNotified(
+    ids: string[],
+    column: 'due_soon_notified_at' | 'overdue_notified_at',
+    now: Date,
+  ): Promise<void> {
+    for (const chunk of chunks(ids, 500)) {
+      await this.db('patch_approval_requests')
+        .whereIn('id', chunk)
+        .update({ [column]: toDbTime(now) });
+    }
+  }
+
+  /**
+   * Endpoints that need the patch and whose every request (owning groups
+   * and extra stages) is approved or auto-approved.
+   */
+  async approvedEndpoints(patchRef: string): Promise<string[]> {
+    const rows = await this.db('patch_approval_request_endpoints as e')
+      .join('patch_approval_requests as r', 'r.id', 'e.request_id')
+      .where('r.patch_ref', patchRef)
+      .whereIn(
+        'e.endpoint_id',
+        this.db('patch_applicability')
+          .where({ patch_ref: patchRef, state: 'needed' })
+          .select('endpoint_id'),
+      )
+      .groupBy('e.endpoint_id')
+      .havingRaw(
+        "SUM(CASE WHEN r.state IN ('approved', 'auto-approved') THEN 0 ELSE 1 END) = 0",
+      )
+      .select('e.endpoint_id')
+      .orderBy('e.endpoint_id');
+    return rows.map(r => r.endpoint_id);
+  }
+
+  /**
+   * Endpoints that need the patch and hold no active exception: those the
+   * owning groups' requests cover, as of the last reconcile.
+   */
+  async neededEndpoints(patchRef: string): Promise<string[]> {
+    const rows = await this.db('patch_approval_request_endpoints as e')
+      .join('patch_approval_requests as r', 'r.id', 'e.request_id')
+      .where({ 'r.patch_ref': patchRef, 'r.stage': OWNERS_STAGE })
+      .whereIn(
+        'e.endpoint_id',
+        this.db('patch_applicability')
+          .where({ patch_ref: patchRef, state: 'needed' })
+          .select('endpoint_id'),
+      )
+      .distinct('e.endpoint_id')
+      .orderBy('e.endpoint_id');
+    return rows.map(r => r.endpoint_id);
+  }
+}
+
+/** Turns permission criteria into a knex where clause (allOf / anyOf / not). */
+export function applyCriteria(
+  q: Knex.QueryBuilder,
+  criteria: PermissionCriteria<ApprovalQuery>,
+): void {
+  if ('allOf' in criteria) {
+    q.where(w => {
+      for (const c of criteria.allOf)
+        w.andWhere(inner => applyCriteria(inner, c));
+    });
+  } else if ('anyOf' in criteria) {
+    q.where(w => {
+      for (const c of criteria.anyOf)
+        w.orWhere(inner => applyCriteria(inner, c));
+    });
+  } else if ('not' in criteria) {
+    q.whereNot(w => applyCriteria(w, criteria.not));
+  } else if (criteria.values.length === 0) {
+    q.whereRaw('1 = 0');
+  } else {
+    q.whereIn(`r.${criteria.key}`, criteria.values);
+  }
+}
+
+function toRequest(r: any, endpoints: RequestEndpoint[]): ApprovalRequest {
+  return {
+    id: r.id,
+    patchRef: r.patch_ref,
+    groupRef: r.group_ref,
+    stage: r.stage,
+    state: r.state,
+    severity: r.severity ?? undefined,
+    knownExploited: Boolean(r.known_exploited),
+    dueAt: fromDbTime(r.due_at),
+    deferredUntil: fromDbTime(r.deferred_until),
+    decidedAt: fromDbTime(r.decided_at),
+    decidedBy: r.decided_by ?? undefined,
+    comment: r.comment ?? undefined,
+    createdAt: fromDbTime(r.created_at),
+    updatedAt: fromDbTime(r.updated_at),
+    dueSoonNotifiedAt: fromDbTime(r.due_soon_notified_at),
+    overdueNotifiedAt: fromDbTime(r.overdue_notified_at),
+    endpoints,
+  };
+}

@@ -1,0 +1,27 @@
+/**
+ * The Patchbay backend plugin.
+ *
+ * @packageDocumentation
+ */
+
+export { patchPlugin as default } from './plugin';
+export type { PatchStore } from './database/PatchStore';
+export { DatabasePatchStore } from './database/DatabasePatchStore';
+export { patchItsmExtensionPoint, WebhookItsmConnector } from './rollouts/itsm';
+export type {
+  PatchItsmConnector,
+  PatchItsmExtensionPoint,
+  PatchItsmIncident,
+} from './rollouts/itsm';
+export {
+  permissionModulePatchPolicy,
+  PatchbayPermissionPolicy,
+} from './permissions/policy';
+export {
+  patchApprovalConditions,
+  createPatchApprovalConditionalDecision,
+} from './permissions/conditions';
+export {
+  isApprovingGroupMember,
+  patchApprovalResourceRef,
+} from './permissions/rules';

@@ -1,0 +1,57 @@
+import {
+  createPermissionResourceRef,
+  createPermissionRule,
+} from '@backstage/plugin-permission-node';
+import { PATCH_APPROVAL_RESOURCE_TYPE } from '@patchbay/plugin-patch-common';
+// zod/v3: the API @backstage/plugin-permission-node's rule types are written
+// against; the same module instance, so the types compare cheaply.
+import { z } from 'zod/v3';
+import { ApprovalQuery, ApprovalRequest } from '../approvals/ApprovalStore';
+
+/**
+ * The `patch-approval` resource of the permission framework: an approval
+ * request, queried in the database with {@link ApprovalQuery}.
+ * @public
+ */
+export const patchApprovalResourceRef = createPermissionResourceRef<
+  ApprovalRequest,
+  ApprovalQuery
+>().with({
+  pluginId: 'patch',
+  resourceType: PATCH_APPROVAL_RESOURCE_TYPE,
+});
+
+/** Parameters of {@link isApprovingGroupMember}. */
+const claimsSchema: z.ZodType<{ claims: string[] }> = z.object({
+  claims: z
+    .array(z.string())
+    .describe(
+      'Entity refs the user owns through: the user and its groups (ownershipEntityRefs)',
+    ),
+});
+
+/**
+ * Allows the request when the user belongs to its approving group: one of
+ * the given refs (the user's ownership claims) is the request's group.
+ * `toQuery` keeps the inbox filtered in the database.
+ * @public
+ */
+export const isApprovingGroupMember = createPermissionRule<
+  typeof patchApprovalResourceRef,
+  { claims: string[] }
+>({
+  name: 'IS_APPROVING_GROUP_MEMBER',
+  description:
+    'Allow when the user is a member of the group the approval request is for',
+  resourceRef: patchApprovalResourceRef,
+  paramsSchema: claimsSchema,
+  apply: (request: ApprovalRequest, { claims }) =>
+    claims.includes(request.groupRef),
+  toQuery: ({ claims }) => ({ key: 'group_ref', values: claims }),
+});
+
+/**
+ * Every rule of the `patch-approval` resource.
+ * @public
+ */
+export const patchApprovalRules = { isApprovingGroupMember };

@@ -1,0 +1,580 @@
+/*
+ * Compliance reports along the catalog's hierarchy.
+ *
+ * Freshness: the figures are pre-aggregated by `recompute()`, which the
+ * report task (reportTask.ts) runs on the SchedulerService every minute by
+ * default (`patch.reports.schedule`); one run at 100,000 endpoints takes
+ * under two seconds, and only one replica runs it at a time. Every answer
+ * carries `computedAt`. Drill-downs (a node's missing patches, its endpoint
+ * list, time to patch, exports) query the live tables and are exact at the
+ * moment of the request; the node figures are as of `computedAt`.
+ */
+import { AuthService, LoggerService } from '@backstage/backend-plugin-api';
+import { Entity } from '@backstage/catalog-model';
+import { NotFoundError } from '@backstage/errors';
+import { CatalogService } from '@backstage/plugin-catalog-node';
+import {
+  aggregateNodes,
+  buildHierarchy,
+  FLEET_REF,
+  NodeScope,
+  ReportMetrics,
+  ReportNodeKind,
+} from './hierarchy';
+import {
+  EndpointPatchRow,
+  EndpointReportRow,
+  InstallRow,
+  MissingInstallRow,
+  MissingPatchRow,
+  ReportStore,
+  StoredNode,
+} from './ReportStore';
+import {
+  PatchFacts,
+  patchFactsFromEntity,
+  Severity,
+  SEVERITIES,
+  SlaDaysBySeverity,
+  slaDaysFromPolicies,
+} from './sla';
+
+/** A node's figures as the API returns them. */
+export interface ReportNodeView {
+  ref: string;
+  kind: ReportNodeKind;
+  title: string;
+  parentRef?: string;
+  endpoints: number;
+  compliant: number;
+  /** compliant / endpoints, or null without endpoints. */
+  compliantShare: number | null;
+  withinSla: number;
+  withinSlaShare: number | null;
+  missing: ReportMetrics['missing'];
+  overdue: number;
+  verifiedInstalls: number;
+  /** Mean hours from publication to verified install, or null. */
+  meanTimeToPatchHours: number | null;
+}
+
+/** One day of a node's history, as the API returns it. */
+export interface TrendPointView
+  extends Omit<ReportNodeView, 'ref' | 'kind' | 'title' | 'parentRef'> {
+  day: string;
+}
+
+/** Filters that select endpoints: each one narrows (AND). */
+export interface ScopeFilter {
+  /** Any node ref (fleet, domain, system, component, group). */
+  node?: string;
+  /** A System ref. */
+  system?: string;
+  /** A Group ref (with its sub-groups). */
+  group?: string;
+}
+
+/** Result of one recompute. */
+export interface RecomputeSummary {
+  computedAt: string;
+  durationMs: number;
+  endpoints: number;
+  nodes: number;
+  patches: number;
+}
+
+const round = (n: number, digits = 4) => {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+};
+
+/** Turns stored figures into the API's view. */
+export function metricsView(m: ReportMetrics) {
+  return {
+    endpoints: m.endpoints,
+    compliant: m.compliant,
+    compliantShare: m.endpoints ? round(m.compliant / m.endpoints) : null,
+    withinSla: m.withinSla,
+    withinSlaShare: m.endpoints ? round(m.withinSla / m.endpoints) : null,
+    missing: m.missing,
+    overdue: m.overdue,
+    verifiedInstalls: m.ttpCount,
+    meanTimeToPatchHours: m.ttpCount
+      ? round(m.ttpSumSeconds / m.ttpCount / 3600, 2)
+      : null,
+  };
+}
+
+function nodeView(n: StoredNode): ReportNodeView {
+  return {
+    ref: n.ref,
+    kind: n.kind,
+    title: n.title,
+    parentRef: n.parentRef,
+    ...metricsView(n.metrics),
+  };
+}
+
+const HIERARCHY_FIELDS = [
+  'kind',
+  'metadata.name',
+  'metadata.namespace',
+  'metadata.title',
+  'spec.domain',
+  'spec.system',
+  'spec.owner',
+  'spec.parent',
+  'spec.children',
+  'spec.dependsOn',
+  'spec.profile.displayName',
+  'relations',
+];
+
+/**
+ * The reports' domain rules: recompute from the catalog and the plugin's
+ * tables, read the pre-aggregated nodes, and resolve filters to scopes.
+ */
+export class ReportService {
+  private readonly store: ReportStore;
+  private readonly catalog: CatalogService;
+  private readonly auth: AuthService;
+  private readonly logger: LoggerService;
+  private readonly slaPolicyRef?: string;
+  private readonly retentionDays: number;
+  private lastSla?: SlaDaysBySeverity;
+
+  constructor(options: {
+    store: ReportStore;
+    catalog: CatalogService;
+    auth: AuthService;
+    logger: LoggerService;
+    /** Entity ref of the RolloutPolicy whose SLA days apply. */
+    slaPolicyRef?: string;
+    /** Days of daily snapshots kept (default 400). */
+    retentionDays?: number;
+  }) {
+    this.store = options.store;
+    this.catalog = options.catalog;
+    this.auth = options.auth;
+    this.logger = options.logger;
+    this.slaPolicyRef = options.slaPolicyRef;
+    this.retentionDays = options.retentionDays ?? 400;
+  }
+
+  private async entities(
+    kinds: string[],
+    fields?: string[],
+  ): Promise<Entity[]> {
+    const credentials = await this.auth.getOwnServiceCredentials();
+    const { items } = await this.catalog.getEntities(
+      { filter: kinds.map(kind => ({ kind })), fields },
+      { credentials },
+    );
+    return items.filter((e): e is Entity => !!e);
+  }
+
+  /** The SLA days in force, read from the catalog's rollout policies. */
+  async slaDays(): Promise<SlaDaysBySeverity> {
+    const policies = await this.entities(
+      ['RolloutPolicy'],
+      ['kind', 'metadata.name', 'metadata.namespace', 'spec.approval'],
+    );
+    this.lastSla = slaDaysFromPolicies(policies, this.slaPolicyRef);
+    return this.lastSla;
+  }
+
+  /** Reads the catalog and rewrites every pre-aggregated figure. */
+  async recompute(now: Date = new Date()): Promise<RecomputeSummary> {
+    const started = Date.now();
+    const [hierarchy, patchEntities, sla] = await Promise.all([
+      this.entities(
+        ['Domain', 'System', 'Component', 'Group'],
+        HIERARCHY_FIELDS,
+      ),
+      this.entities(
+        ['Patch'],
+        [
+          'kind',
+          'metadata.name',
+          'metadata.namespace',
+          'metadata.title',
+          'spec.severity',
+          'spec.published',
+          'spec.kevDueDate',
+        ],
+      ),
+      this.slaDays(),
+    ]);
+    const patches: PatchFacts[] = [];
+    const seen = new Set<string>();
+    for (const entity of patchEntities) {
+      const facts = patchFactsFromEntity(entity, sla);
+      if (!facts || seen.has(facts.patchRef)) continue;
+      seen.add(facts.patchRef);
+      patches.push(facts);
+    }
+    const nodes = buildHierarchy(hierarchy);
+    const result = await this.store.recompute({
+      patches,
+      now,
+      retentionDays: this.retentionDays,
+      buildNodes: endpoints => aggregateNodes(nodes, endpoints),
+    });
+    const summary = {
+      computedAt: now.toISOString(),
+      durationMs: Date.now() - started,
+      endpoints: result.endpoints,
+      nodes: result.nodes,
+      patches: patches.length,
+    };
+    this.logger.debug(
+      `Reports recomputed: ${summary.endpoints} endpoints, ${summary.nodes} nodes, ${summary.patches} patches in ${summary.durationMs} ms`,
+    );
+    return summary;
+  }
+
+  /** Nodes of one kind, or the children of one node. */
+  async listNodes(filter: {
+    kind?: ReportNodeKind;
+    parentRef?: string;
+  }): Promise<{ computedAt?: string; nodes: ReportNodeView[] }> {
+    const nodes = await this.store.listNodes({
+      kind: filter.kind,
+      parentRef: filter.parentRef?.toLocaleLowerCase('en-US'),
+    });
+    return {
+      computedAt: nodes[0]?.computedAt,
+      nodes: nodes.map(nodeView),
+    };
+  }
+
+  private async requireNode(ref: string): Promise<StoredNode> {
+    const node = await this.store.getNode(ref.toLocaleLowerCase('en-US'));
+    if (!node) {
+      throw new NotFoundError(
+        `No report for ${ref}; it is not in the catalog or reports have not been computed yet`,
+      );
+    }
+    return node;
+  }
+
+  /**
+   * A node with its children and its trend: pre-aggregated only, so it is
+   * fast at any size. Its missing patches are the SLA report's drill-down.
+   */
+  async nodeReport(
+    ref: string,
+    options: { now?: Date; trendDays?: number } = {},
+  ): Promise<{
+    computedAt: string;
+    node: ReportNodeView;
+    children: ReportNodeView[];
+    trend: TrendPointView[];
+  }> {
+    const now = options.now ?? new Date();
+    const node = await this.requireNode(ref);
+    const [children, trend] = await Promise.all([
+      this.store.listNodes({ parentRef: node.ref }),
+      this.trend(node.ref, now, options.trendDays ?? 90),
+    ]);
+    return {
+      computedAt: node.computedAt,
+      node: nodeView(node),
+      children: children.map(nodeView),
+      trend,
+    };
+  }
+
+  /** A node's daily history over the last `days` days. */
+  async trend(ref: string, now: Date, days: number): Promise<TrendPointView[]> {
+    const fromDay = new Date(now.getTime() - days * 86_400_000)
+      .toISOString()
+      .slice(0, 10);
+    const points: TrendPointView[] = [];
+    for await (const p of this.store.listSnapshots({
+      nodeRefs: [ref.toLocaleLowerCase('en-US')],
+      fromDay,
+    })) {
+      points.push({ day: p.day, ...metricsView(p.metrics) });
+    }
+    return points;
+  }
+
+  /**
+   * Turns filters into scopes. A ref that has no node yet still selects by
+   * its own column (system, owner, resource), so a filter is never ignored.
+   */
+  async resolveScopes(filter: ScopeFilter): Promise<NodeScope[]> {
+    const scopes: NodeScope[] = [];
+    const refs = [filter.node, filter.system, filter.group].filter(
+      (r): r is string => !!r,
+    );
+    for (const raw of refs) {
+      const ref = raw.toLocaleLowerCase('en-US');
+      if (ref === FLEET_REF) continue;
+      const node = await this.store.getNode(ref);
+      if (node) {
+        scopes.push(node.scope);
+        continue;
+      }
+      const empty = { systemRefs: [], ownerRefs: [], resourceRefs: [] };
+      if (ref.startsWith('system:'))
+        scopes.push({ ...empty, systemRefs: [ref] });
+      else if (ref.startsWith('group:'))
+        scopes.push({ ...empty, ownerRefs: [ref] });
+      else if (ref.startsWith('resource:')) {
+        scopes.push({ ...empty, resourceRefs: [ref] });
+      } else throw new NotFoundError(`No report for ${raw}`);
+    }
+    return scopes;
+  }
+
+  /** A page of the endpoints selected by the filters, by id. */
+  async endpoints(
+    filter: ScopeFilter,
+    page: { limit: number; after?: string },
+  ): Promise<{
+    total: number;
+    items: EndpointReportRow[];
+    nextAfter?: string;
+  }> {
+    const scopes = await this.resolveScopes(filter);
+    const [total, items] = await Promise.all([
+      this.store.countEndpoints(scopes),
+      this.store.listEndpoints(scopes, page),
+    ]);
+    return {
+      total,
+      items,
+      nextAfter:
+        items.length === page.limit
+          ? items[items.length - 1].endpointId
+          : undefined,
+    };
+  }
+
+  /** One endpoint with every patch that applies to it. */
+  async endpointReport(
+    endpointId: string,
+    now: Date = new Date(),
+  ): Promise<{ endpoint: EndpointReportRow; patches: EndpointPatchRow[] }> {
+    const endpoint = await this.store.getEndpoint(endpointId);
+    if (!endpoint) throw new NotFoundError(`No endpoint ${endpointId}`);
+    return {
+      endpoint,
+      patches: await this.store.endpointPatches(endpointId, now),
+    };
+  }
+
+  /** Time to patch in the scopes: overall, by severity and by install day. */
+  async timeToPatch(
+    filter: ScopeFilter & { from?: string; to?: string },
+  ): Promise<{
+    installs: number;
+    meanHours: number | null;
+    bySeverity: Array<{
+      severity: Severity;
+      installs: number;
+      meanHours: number | null;
+    }>;
+    byDay: Array<{ day: string; installs: number; meanHours: number | null }>;
+  }> {
+    const scopes = await this.resolveScopes(filter);
+    const buckets = await this.store.timeToPatchBuckets(scopes, filter);
+    const mean = (sum: number, n: number) =>
+      n ? round(sum / n / 3600, 2) : null;
+    let count = 0;
+    let sum = 0;
+    const bySeverity = new Map<Severity, { n: number; s: number }>();
+    const byDay = new Map<string, { n: number; s: number }>();
+    for (const b of buckets) {
+      count += b.count;
+      sum += b.sumSeconds;
+      const sev = bySeverity.get(b.severity) ?? { n: 0, s: 0 };
+      sev.n += b.count;
+      sev.s += b.sumSeconds;
+      bySeverity.set(b.severity, sev);
+      const day = byDay.get(b.day) ?? { n: 0, s: 0 };
+      day.n += b.count;
+      day.s += b.sumSeconds;
+      byDay.set(b.day, day);
+    }
+    return {
+      installs: count,
+      meanHours: mean(sum, count),
+      bySeverity: SEVERITIES.map(severity => {
+        const v = bySeverity.get(severity) ?? { n: 0, s: 0 };
+        return { severity, installs: v.n, meanHours: mean(v.s, v.n) };
+      }),
+      byDay: [...byDay.entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([day, v]) => ({ day, installs: v.n, meanHours: mean(v.s, v.n) })),
+    };
+  }
+
+  /** Missing patches in the scopes against the SLA, soonest due first. */
+  async sla(
+    filter: ScopeFilter,
+    now: Date = new Date(),
+  ): Promise<{
+    slaDays: SlaDaysBySeverity;
+    missingInstalls: number;
+    overdueInstalls: number;
+    overdueBySeverity: Record<Severity, number>;
+    patches: MissingPatchRow[];
+  }> {
+    const scopes = await this.resolveScopes(filter);
+    const [slaDays, patches] = await Promise.all([
+      this.slaDays(),
+      this.store.missingPatches(scopes, now, 10_000),
+    ]);
+    const overdueBySeverity = { critical: 0, high: 0, medium: 0, low: 0 };
+    let missingInstalls = 0;
+    let overdueInstalls = 0;
+    for (const p of patches) {
+      missingInstalls += p.endpoints;
+      overdueInstalls += p.overdueEndpoints;
+      overdueBySeverity[p.severity] += p.overdueEndpoints;
+    }
+    patches.sort(
+      (a, b) =>
+        (a.dueAt ? Date.parse(a.dueAt) : Infinity) -
+          (b.dueAt ? Date.parse(b.dueAt) : Infinity) ||
+        a.patchRef.localeCompare(b.patchRef),
+    );
+    return {
+      slaDays,
+      missingInstalls,
+      overdueInstalls,
+      overdueBySeverity,
+      patches,
+    };
+  }
+
+  /**
+   * Rows of the compliance export: the current nodes, or their daily
+   * snapshots when a time range is given; a system filter keeps the system
+   * and its components, a group filter the group and its sub-groups.
+   */
+  async *complianceRows(
+    filter: ScopeFilter & { kind?: ReportNodeKind; from?: string; to?: string },
+  ): AsyncGenerator<Record<string, unknown>> {
+    const all = await this.store.listNodes({});
+    const keep = this.subtreeFilter(all, filter);
+    const nodes = all.filter(
+      n => keep(n) && (!filter.kind || n.kind === filter.kind),
+    );
+    if (!filter.from && !filter.to) {
+      for (const n of nodes) {
+        yield flatten({ day: n.computedAt.slice(0, 10), ...nodeView(n) });
+      }
+      return;
+    }
+    const byRef = new Map(nodes.map(n => [n.ref, n]));
+    for await (const p of this.store.listSnapshots({
+      nodeRefs: [...byRef.keys()],
+      fromDay: filter.from?.slice(0, 10),
+      toDay: filter.to?.slice(0, 10),
+    })) {
+      const n = byRef.get(p.nodeRef)!;
+      yield flatten({
+        day: p.day,
+        ref: n.ref,
+        kind: n.kind,
+        title: n.title,
+        parentRef: n.parentRef,
+        ...metricsView(p.metrics),
+      });
+    }
+  }
+
+  private subtreeFilter(
+    all: StoredNode[],
+    filter: ScopeFilter,
+  ): (n: StoredNode) => boolean {
+    const roots = [filter.node, filter.system, filter.group]
+      .filter((r): r is string => !!r)
+      .map(r => r.toLocaleLowerCase('en-US'));
+    if (!roots.length) return () => true;
+    const parent = new Map(all.map(n => [n.ref, n.parentRef]));
+    const under = (ref: string, root: string) => {
+      const guard = new Set<string>();
+      for (
+        let r: string | undefined = ref;
+        r && !guard.has(r);
+        r = parent.get(r)
+      ) {
+        if (r === root) return true;
+        guard.add(r);
+      }
+      return false;
+    };
+    return n => roots.every(root => root === FLEET_REF || under(n.ref, root));
+  }
+
+  /** Rows of the endpoints export. */
+  async *endpointRows(
+    filter: ScopeFilter,
+  ): AsyncGenerator<Record<string, unknown>> {
+    const scopes = await this.resolveScopes(filter);
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.store.listEndpoints(scopes, {
+        limit: 500,
+        after,
+      });
+      for (const e of page) {
+        yield flatten({
+          ...e,
+          meanTimeToPatchHours: e.ttpCount
+            ? round(e.ttpSumSeconds / e.ttpCount / 3600, 2)
+            : null,
+          ttpSumSeconds: undefined,
+          ttpCount: undefined,
+          verifiedInstalls: e.ttpCount,
+        });
+      }
+      if (page.length < 500) return;
+      after = page[page.length - 1].endpointId;
+    }
+  }
+
+  /** Rows of the missing-patches export: one per (endpoint, patch). */
+  async *missingRows(
+    filter: ScopeFilter,
+    now: Date = new Date(),
+  ): AsyncGenerator<MissingInstallRow> {
+    yield* this.store.streamMissingInstalls(
+      await this.resolveScopes(filter),
+      now,
+    );
+  }
+
+  /** Rows of the time-to-patch export: one per verified install. */
+  async *installRows(
+    filter: ScopeFilter & { from?: string; to?: string },
+  ): AsyncGenerator<InstallRow> {
+    yield* this.store.streamInstalls(await this.resolveScopes(filter), filter);
+  }
+
+  /** Rows of the SLA export: one per missing patch. */
+  async *slaRows(filter: ScopeFilter): AsyncGenerator<MissingPatchRow> {
+    yield* (await this.sla(filter)).patches;
+  }
+}
+
+/** Flattens nested objects into `a.b` keys and drops undefined values. */
+export function flatten(
+  value: Record<string, unknown>,
+  prefix = '',
+  into: Record<string, unknown> = {},
+): Record<string, unknown> {
+  for (const [key, v] of Object.entries(value)) {
+    if (v === undefined) continue;
+    const name = prefix ? `${prefix}.${key}` : key;
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      flatten(v as Record<string, unknown>, name, into);
+    } else into[name] = v;
+  }
+  return into;
+}

@@ -1,0 +1,144 @@
+import { AuthService } from '@backstage/backend-plugin-api';
+import { CATALOG_FILTER_EXISTS } from '@backstage/catalog-client';
+import { Entity, stringifyEntityRef } from '@backstage/catalog-model';
+import { InputError } from '@backstage/errors';
+import { CatalogService } from '@backstage/plugin-catalog-node';
+import type {
+  MaintenanceWindow,
+  PatchEntity,
+  PilotGroupEntity,
+  RolloutPolicyEntity,
+} from '@patchbay/plugin-patch-common';
+
+/**
+ * Annotation on a System: its own maintenance windows, a JSON array of
+ * `{ name, days, start, durationMinutes, timeZone }`. They replace the
+ * policy's windows for the System's endpoints: a service knows its own quiet
+ * hours best.
+ * @public
+ */
+export const ANNOTATION_MAINTENANCE_WINDOWS =
+  'patchbay.dev/maintenance-windows';
+
+/**
+ * Annotation on a Component: a URL answering 2xx while the service is
+ * healthy. Rings with `requireHealthySignal` watch it through their soak.
+ * @public
+ */
+export const ANNOTATION_HEALTH_URL = 'patchbay.dev/health-url';
+
+/**
+ * What the rollouts read from the catalog: patches, policies, pilot groups,
+ * System windows and Component health URLs. Reads use the plugin's own
+ * service credentials; the routes check the user's permission before.
+ * @internal
+ */
+export class RolloutCatalog {
+  constructor(
+    private readonly catalog: CatalogService,
+    private readonly auth: AuthService,
+  ) {}
+
+  private async options() {
+    return { credentials: await this.auth.getOwnServiceCredentials() };
+  }
+
+  private async get<T extends Entity>(ref: string, kind: string): Promise<T> {
+    const entity = await this.catalog.getEntityByRef(ref, await this.options());
+    if (
+      !entity ||
+      entity.kind.toLocaleLowerCase('en-US') !== kind.toLocaleLowerCase('en-US')
+    ) {
+      throw new InputError(`No ${kind} ${ref} in the catalog`);
+    }
+    return entity as T;
+  }
+
+  /** A Patch entity; InputError when missing. */
+  getPatch(ref: string): Promise<PatchEntity> {
+    return this.get<PatchEntity>(ref, 'Patch');
+  }
+
+  /** A RolloutPolicy entity; InputError when missing. */
+  getPolicy(ref: string): Promise<RolloutPolicyEntity> {
+    return this.get<RolloutPolicyEntity>(ref, 'RolloutPolicy');
+  }
+
+  /** A PilotGroup entity; InputError when missing. */
+  getPilotGroup(ref: string): Promise<PilotGroupEntity> {
+    return this.get<PilotGroupEntity>(ref, 'PilotGroup');
+  }
+
+  /** Patches by ref (missing ones are left out). */
+  async getPatches(refs: string[]): Promise<PatchEntity[]> {
+    if (refs.length === 0) return [];
+    const { items } = await this.catalog.getEntitiesByRefs(
+      { entityRefs: refs },
+      await this.options(),
+    );
+    return items.filter((e): e is PatchEntity => !!e && e.kind === 'Patch');
+  }
+
+  /** Maintenance windows of the Systems that declare their own, by ref. */
+  async systemWindows(
+    systemRefs: string[],
+  ): Promise<Map<string, MaintenanceWindow[]>> {
+    const out = new Map<string, MaintenanceWindow[]>();
+    if (systemRefs.length === 0) return out;
+    const { items } = await this.catalog.getEntitiesByRefs(
+      { entityRefs: systemRefs },
+      await this.options(),
+    );
+    items.forEach((entity, i) => {
+      const raw =
+        entity?.metadata.annotations?.[ANNOTATION_MAINTENANCE_WINDOWS];
+      if (!raw) return;
+      try {
+        const parsed = JSON.parse(raw);
+        if (Array.isArray(parsed) && parsed.length > 0)
+          out.set(systemRefs[i], parsed);
+      } catch {
+        // A broken annotation must not stop a rollout: the policy's windows apply.
+      }
+    });
+    return out;
+  }
+
+  /**
+   * Health URLs of the Components that run on the given endpoints (their
+   * `dependsOn` names one of the endpoint Resources).
+   */
+  async healthUrls(
+    endpointRefs: string[],
+  ): Promise<Array<{ componentRef: string; url: string }>> {
+    if (endpointRefs.length === 0) return [];
+    const wanted = new Set(endpointRefs.map(r => r.toLocaleLowerCase('en-US')));
+    const { items } = await this.catalog.getEntities(
+      {
+        filter: {
+          kind: 'Component',
+          [`metadata.annotations.${ANNOTATION_HEALTH_URL}`]:
+            CATALOG_FILTER_EXISTS,
+        },
+      },
+      await this.options(),
+    );
+    const out: Array<{ componentRef: string; url: string }> = [];
+    for (const component of items) {
+      const url = component.metadata.annotations?.[ANNOTATION_HEALTH_URL];
+      if (!url) continue;
+      const dependsOn = [
+        ...(component.relations ?? [])
+          .filter(r => r.type === 'dependsOn')
+          .map(r => r.targetRef),
+        ...((component.spec?.dependsOn as string[] | undefined) ?? []).map(
+          ref => (ref.includes('/') ? ref : ref.replace(':', ':default/')),
+        ),
+      ].map(r => r.toLocaleLowerCase('en-US'));
+      if (dependsOn.some(r => wanted.has(r))) {
+        out.push({ componentRef: stringifyEntityRef(component), url });
+      }
+    }
+    return out;
+  }
+}

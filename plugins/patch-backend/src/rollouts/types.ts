@@ -1,0 +1,103 @@
+import { JsonObject } from '@backstage/types';
+import type {
+  RingDefinition,
+  RolloutPolicySpec,
+  RolloutRing,
+} from '@patchbay/plugin-patch-common';
+
+/**
+ * States of a rollout.
+ * @public
+ */
+export type RolloutState =
+  | 'running'
+  | 'paused'
+  | 'completed'
+  | 'aborted'
+  | 'rolling_back'
+  | 'rolled_back';
+
+/**
+ * States of a wave: `pending` (not started), `running` (snapshot taken, jobs
+ * being dispatched or in flight), `soaking` (every job finished, waiting out
+ * the soak), `awaiting_promotion` (gate passed, manual ring), `passed`,
+ * `breached` (gate failed), `held` (not enough evidence), `cancelled`.
+ * @public
+ */
+export type WaveState =
+  | 'pending'
+  | 'running'
+  | 'soaking'
+  | 'awaiting_promotion'
+  | 'passed'
+  | 'breached'
+  | 'held'
+  | 'cancelled';
+
+/**
+ * A ring as stored with its rollout: the policy's ring, its pilot group
+ * resolved into members, selector and sampling.
+ * @public
+ */
+export interface ResolvedRing extends RingDefinition {
+  /** The policy's ring settings (soak, sample, limit, promotion). */
+  policy: RolloutRing;
+}
+
+/**
+ * A rollout as stored.
+ * @public
+ */
+export interface Rollout {
+  id: string;
+  patchRef: string;
+  policyRef: string;
+  state: RolloutState;
+  emergency: boolean;
+  /** Index of the ring whose wave is current. */
+  currentRing: number;
+  ringCount: number;
+  /** The policy as it was at creation, emergency profile applied. */
+  policy: RolloutPolicySpec;
+  rings: ResolvedRing[];
+  /** The plan preview stored at creation. */
+  plan?: JsonObject;
+  pauseReason?: string;
+  deadlineAt?: string;
+  deadlineEnforcedAt?: string;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt?: string;
+}
+
+/**
+ * A wave as stored.
+ * @public
+ */
+export interface Wave {
+  id: string;
+  rolloutId: string;
+  ringIndex: number;
+  ringName: string;
+  state: WaveState;
+  size: number;
+  soakMinutes: number;
+  startedAt?: string;
+  finishedAt?: string;
+  soakUntil?: string;
+  decidedAt?: string;
+  promotedBy?: string;
+  gate?: JsonObject;
+  rollbackState?: string;
+}
+
+/**
+ * Where the endpoints eligible for a patch come from: those that need it and
+ * whose every owning group approved it (or that hold an exception). The
+ * approvals area's ApprovalService provides it.
+ * @public
+ */
+export interface RolloutEligibility {
+  approvedEndpoints(patchRef: string): Promise<string[]>;
+}

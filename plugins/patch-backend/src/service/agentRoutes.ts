@@ -1,0 +1,482 @@
+/*
+ * The agent API (`/agent/v1/...`) and the portal routes that manage agent
+ * credentials (enrollment tokens, revocation).
+ *
+ * The plugin adds an `unauthenticated` auth policy for `/agent/v1`, so that
+ * Backstage's middleware lets agents through; this module is then the only
+ * gate. It accepts `Authorization: Agent <agentId>.<secret>` and nothing
+ * else: a Backstage user or service token is not a valid agent credential
+ * and gets the same 401 as a wrong secret, a revoked agent or a cloned one.
+ */
+
+import { BackstageCredentials } from '@backstage/backend-plugin-api';
+import { parseEntityRef, stringifyEntityRef } from '@backstage/catalog-model';
+import {
+  ConflictError,
+  NotAllowedError,
+  NotFoundError,
+} from '@backstage/errors';
+import {
+  AuthorizeResult,
+  BasicPermission,
+} from '@backstage/plugin-permission-common';
+import { patchEnrollmentCreatePermission } from '@patchbay/plugin-patch-common';
+import { Request, Response } from 'express';
+import {
+  AgentAuth,
+  AgentAuthError,
+  AgentIdentity,
+  sendAgentUnauthorized,
+} from '../agent/AgentAuth';
+import { LoadShedder } from '../agent/LoadShedder';
+import {
+  ClaimedEntity,
+  EnrollmentService,
+  readOwnershipRules,
+} from '../enrollment/EnrollmentService';
+import { Job } from '../jobs/JobQueue';
+import { toEndpointResponse } from '../endpoints/responses';
+import { PatchRouter } from './router';
+import { RouterContext } from './types';
+
+/** Annotation of a catalog Resource that stands for an enrolled endpoint. @public */
+export const ENDPOINT_ID_ANNOTATION = 'patchbay.dev/endpoint-id';
+/** Annotation of a catalog Resource that stands for a machine, by machine id. @public */
+export const MACHINE_ID_ANNOTATION = 'patchbay.dev/machine-id';
+
+/**
+ * Registers the agent API and the enrollment-token and revocation routes.
+ * @internal
+ */
+export function registerAgentRoutes(router: PatchRouter, ctx: RouterContext) {
+  const { config } = ctx;
+  const interval =
+    config.getOptionalNumber('patch.agent.checkInIntervalSeconds') ?? 60;
+  const agentAuth = new AgentAuth(ctx.endpoints, {
+    cacheSeconds: config.getOptionalNumber('patch.agent.authCacheSeconds'),
+  });
+  const enrollment = new EnrollmentService({
+    db: ctx.db,
+    audit: ctx.audit,
+    agentAuth,
+    checkInIntervalSeconds: interval,
+    rules: readOwnershipRules(config),
+    findClaimable:
+      config.getOptionalBoolean('patch.agent.claimCatalogEntities') === false
+        ? undefined
+        : (machineId, agentId) => findClaimableEntity(ctx, machineId, agentId),
+  });
+  const checkIns = new LoadShedder(
+    config.getOptionalNumber('patch.agent.maxConcurrentCheckIns') ?? 256,
+  );
+  const uploads = new LoadShedder(
+    config.getOptionalNumber('patch.agent.maxConcurrentUploads') ?? 16,
+  );
+
+  /** Authenticates or answers the one 401 and returns undefined. */
+  async function agentOf(
+    req: Request,
+    res: Response,
+    options: { fresh?: boolean; machineId?: string } = {},
+  ): Promise<AgentIdentity | undefined> {
+    try {
+      return await agentAuth.authenticate(req.headers.authorization, options);
+    } catch (error) {
+      if (!(error instanceof AgentAuthError)) throw error;
+      // Known agents that fail (revoked, cloned, wrong secret) are security
+      // events worth a record; garbage from unknown callers is only logged,
+      // so that it cannot fill the audit table.
+      if (error.agentId && error.reason !== 'unknown agent') {
+        await ctx.audit.record({
+          actor: `agent:${error.agentId}`,
+          action: 'agent-authenticate',
+          outcome: 'denied',
+          targetType: 'endpoint',
+          targetId: error.agentId,
+          message: error.reason,
+          details: { path: req.path },
+        });
+      } else {
+        ctx.logger.debug(`Agent request refused: ${error.reason}`);
+      }
+      sendAgentUnauthorized(res);
+      return undefined;
+    }
+  }
+
+  router.post('/agent/v1/enroll', async (req, res) => {
+    try {
+      const result = await enrollment.enroll(req.body);
+      res.status(201).json({
+        agentId: result.agentId,
+        secret: result.secret,
+        endpointRef: result.endpointRef,
+        checkInIntervalSeconds: result.checkInIntervalSeconds,
+      });
+    } catch (error) {
+      if (error instanceof AgentAuthError) {
+        sendAgentUnauthorized(res);
+        return;
+      }
+      throw error;
+    }
+  });
+
+  router.post('/agent/v1/checkin', async (req, res) => {
+    if (!checkIns.tryAcquire()) {
+      checkIns.shed(res);
+      return;
+    }
+    try {
+      const body = req.body;
+      const agent = await agentOf(req, res, { machineId: body.machineId });
+      if (!agent) return;
+      const beat = await ctx.endpoints.checkIn(
+        agent.agentId,
+        agent.secretHash,
+        body.agentVersion,
+      );
+      if (!beat) {
+        // Revoked or rotated on another replica since it was cached.
+        agentAuth.invalidate(agent.agentId);
+        sendAgentUnauthorized(res);
+        return;
+      }
+      const jobs = beat.hasLiveJobs
+        ? await ctx.jobs.leaseJobs(agent.agentId, body.maxJobs ?? 1)
+        : [];
+      if (jobs.length > 0) {
+        await ctx.audit.record({
+          actor: `agent:${agent.agentId}`,
+          action: 'job-lease',
+          outcome: 'succeeded',
+          targetType: 'endpoint',
+          targetId: agent.agentId,
+          message: `Leased ${jobs.length} job(s)`,
+          details: {
+            jobs: jobs.map(j => ({
+              id: j.id,
+              attempt: j.attempt,
+              kind: j.kind,
+            })),
+          },
+        });
+      }
+      res.json({
+        inventoryRequested: beat.inventoryHash !== body.inventoryHash,
+        jobs: jobs.map(toLeasedJob),
+        // ±20 % jitter, so that agents started together drift apart.
+        nextCheckInSeconds:
+          Math.round(interval * (0.8 + Math.random() * 0.4) * 10) / 10,
+      });
+    } finally {
+      checkIns.release();
+    }
+  });
+
+  router.put('/agent/v1/inventory', async (req, res) => {
+    if (!uploads.tryAcquire()) {
+      uploads.shed(res);
+      return;
+    }
+    try {
+      const agent = await agentOf(req, res, { fresh: true });
+      if (!agent) return;
+      const { hash, packages, pending } = req.body;
+      const event = await ctx.inventory.replaceInventory(agent.agentId, {
+        hash,
+        packages,
+        pending,
+      });
+      await ctx.audit.record({
+        actor: `agent:${agent.agentId}`,
+        action: 'inventory-upload',
+        outcome: 'succeeded',
+        targetType: 'endpoint',
+        targetId: agent.agentId,
+        details: { hash, packages: event.packages, pending: event.pending },
+      });
+      res.json({
+        accepted: true,
+        packages: event.packages,
+        pending: event.pending,
+      });
+    } finally {
+      uploads.release();
+    }
+  });
+
+  router.post('/agent/v1/jobs/:jobId/start', async (req, res) => {
+    const agent = await agentOf(req, res, { fresh: true });
+    if (!agent) return;
+    const { jobId } = req.params;
+    const { attempt } = req.body;
+    try {
+      const answer = await ctx.jobs.startJob(agent.agentId, jobId, attempt);
+      await ctx.audit.record({
+        actor: `agent:${agent.agentId}`,
+        action: 'job-start',
+        outcome: 'succeeded',
+        targetType: 'job',
+        targetId: jobId,
+        details: { attempt },
+      });
+      res.json({ ...answer });
+    } catch (error) {
+      if (error instanceof ConflictError || error instanceof NotFoundError) {
+        await ctx.audit.record({
+          actor: `agent:${agent.agentId}`,
+          action: 'job-start',
+          outcome: 'failed',
+          targetType: 'job',
+          targetId: jobId,
+          message: error.message,
+          details: { attempt },
+        });
+      }
+      throw error;
+    }
+  });
+
+  router.post('/agent/v1/jobs/:jobId/result', async (req, res) => {
+    const agent = await agentOf(req, res, { fresh: true });
+    if (!agent) return;
+    const { jobId } = req.params;
+    const { attempt, ...report } = req.body;
+    try {
+      const answer = await ctx.jobs.reportResult(
+        agent.agentId,
+        jobId,
+        attempt,
+        report,
+      );
+      if (!answer.duplicate) {
+        await ctx.audit.record({
+          actor: `agent:${agent.agentId}`,
+          action: 'job-result',
+          outcome: report.status === 'succeeded' ? 'succeeded' : 'failed',
+          targetType: 'job',
+          targetId: jobId,
+          message: report.message,
+          details: {
+            attempt,
+            status: report.status,
+            ...(report.installedVersion
+              ? { installedVersion: report.installedVersion }
+              : {}),
+          },
+        });
+      }
+      res.json({ ...answer });
+    } catch (error) {
+      if (error instanceof ConflictError) {
+        await ctx.audit.record({
+          actor: `agent:${agent.agentId}`,
+          action: 'job-result',
+          outcome: 'denied',
+          targetType: 'job',
+          targetId: jobId,
+          message: error.message,
+          details: { attempt, status: report.status },
+        });
+      }
+      throw error;
+    }
+  });
+
+  // Portal: enrollment tokens and revocation, for operators.
+
+  router.post('/enrollment-tokens', async (req, res) => {
+    const actor = await authorize(
+      ctx,
+      req,
+      patchEnrollmentCreatePermission,
+      'enrollment-token-create',
+    );
+    const created = await enrollment.createToken(req.body, actor);
+    res.status(201).json({ ...created });
+  });
+
+  router.get('/enrollment-tokens', async (req, res) => {
+    await authorize(
+      ctx,
+      req,
+      patchEnrollmentCreatePermission,
+      'enrollment-token-list',
+    );
+    res.json({
+      items: (await enrollment.listTokens()).map(t => ({ ...t })),
+    });
+  });
+
+  router.delete('/enrollment-tokens/:tokenId', async (req, res) => {
+    const actor = await authorize(
+      ctx,
+      req,
+      patchEnrollmentCreatePermission,
+      'enrollment-token-revoke',
+      req.params.tokenId,
+    );
+    await enrollment.revokeToken(req.params.tokenId, actor);
+    res.status(204).end();
+  });
+
+  router.post('/endpoints/:endpointId/revoke', async (req, res) => {
+    const { endpointId } = req.params;
+    const actor = await authorize(
+      ctx,
+      req,
+      patchEnrollmentCreatePermission,
+      'agent-revoke',
+      endpointId,
+    );
+    const revoked = await ctx.db.transaction(async tx => {
+      const ok = await ctx.endpoints.revoke(endpointId, tx);
+      if (ok) {
+        await ctx.audit.record(
+          {
+            actor,
+            action: 'agent-revoke',
+            outcome: 'succeeded',
+            targetType: 'endpoint',
+            targetId: endpointId,
+            request: req,
+          },
+          tx,
+        );
+      }
+      return ok;
+    });
+    agentAuth.invalidate(endpointId);
+    const endpoint = await ctx.endpoints.getEndpoint(endpointId);
+    if (!endpoint) throw new NotFoundError(`No endpoint ${endpointId}`);
+    if (!revoked && endpoint.state !== 'revoked') {
+      throw new NotFoundError(`No endpoint ${endpointId}`);
+    }
+    res.json(toEndpointResponse(endpoint));
+  });
+}
+
+/**
+ * Checks a portal permission with the caller's credentials; records and
+ * refuses (403) a denial. Returns the actor's name for the audit trail.
+ * @internal
+ */
+export async function authorize(
+  ctx: RouterContext,
+  req: Request,
+  permission: BasicPermission,
+  action: string,
+  targetId?: string,
+): Promise<string> {
+  const credentials = await ctx.httpAuth.credentials(req, {
+    allow: ['user', 'service'],
+  });
+  const actor = actorOf(credentials);
+  const [decision] = await ctx.permissions.authorize([{ permission }], {
+    credentials,
+  });
+  if (decision.result !== AuthorizeResult.ALLOW) {
+    await ctx.audit.record({
+      actor,
+      action,
+      outcome: 'denied',
+      targetId,
+      message: `${permission.name} denied`,
+      request: req,
+    });
+    throw new NotAllowedError(`Not allowed: ${permission.name}`);
+  }
+  return actor;
+}
+
+/** The audit name of a caller: a user's entity ref, or `service:<subject>`. @internal */
+export function actorOf(credentials: BackstageCredentials): string {
+  const p = credentials.principal as {
+    type: string;
+    userEntityRef?: string;
+    subject?: string;
+  };
+  if (p.type === 'user' && p.userEntityRef) return p.userEntityRef;
+  if (p.type === 'service' && p.subject) return `service:${p.subject}`;
+  return p.type;
+}
+
+function toLeasedJob(job: Job) {
+  return {
+    id: job.id,
+    attempt: job.attempt,
+    kind: job.kind,
+    leaseExpiresAt: job.leaseExpiresAt!,
+    timeoutSeconds: job.timeoutSeconds,
+    payload: {
+      ...(job.payload as Record<string, any>),
+      ...(job.patchRef && !job.payload.patchRef
+        ? { patchRef: job.patchRef }
+        : {}),
+      ...(job.rolloutId && !job.payload.rolloutId
+        ? { rolloutId: job.rolloutId }
+        : {}),
+    },
+  };
+}
+
+/**
+ * A catalog Resource that already stands for this machine (annotation
+ * `patchbay.dev/machine-id`) or, on re-enrollment, for this endpoint
+ * (`patchbay.dev/endpoint-id`), but was not emitted by Patchbay's own
+ * provider: the endpoint claims it instead of getting a second entity.
+ */
+async function findClaimableEntity(
+  ctx: RouterContext,
+  machineId: string,
+  agentId?: string,
+): Promise<ClaimedEntity | undefined> {
+  try {
+    const credentials = await ctx.auth.getOwnServiceCredentials();
+    const filter: Record<string, string>[] = [
+      {
+        kind: 'Resource',
+        [`metadata.annotations.${MACHINE_ID_ANNOTATION}`]: machineId,
+      },
+    ];
+    if (agentId) {
+      filter.push({
+        kind: 'Resource',
+        [`metadata.annotations.${ENDPOINT_ID_ANNOTATION}`]: agentId,
+      });
+    }
+    const { items } = await ctx.catalog.getEntities(
+      { filter },
+      { credentials },
+    );
+    const entity = items.find(
+      e =>
+        e.metadata.annotations?.['backstage.io/managed-by-location'] !==
+        'patchbay:endpoints',
+    );
+    if (!entity) return undefined;
+    const spec = (entity.spec ?? {}) as { owner?: string; system?: string };
+    const namespace = entity.metadata.namespace ?? 'default';
+    return {
+      entityRef: `resource:${namespace}/${entity.metadata.name}`,
+      ownerRef: spec.owner
+        ? qualify(spec.owner, 'group', namespace)
+        : undefined,
+      systemRef: spec.system
+        ? qualify(spec.system, 'system', namespace)
+        : undefined,
+    };
+  } catch (error) {
+    // The catalog being away must not stop enrollment; the provider claims
+    // the entity on its next run instead.
+    ctx.logger.warn(`Could not look up claimable catalog entities: ${error}`);
+    return undefined;
+  }
+}
+
+function qualify(ref: string, kind: string, namespace: string): string {
+  return stringifyEntityRef(
+    parseEntityRef(ref, { defaultKind: kind, defaultNamespace: namespace }),
+  );
+}

@@ -1,0 +1,509 @@
+/*
+ * Portal routes of the approvals area: inbox, requests for an entity,
+ * decisions, risk exceptions, the VEX export, applicability and the audit
+ * query. Each handler parses, authenticates, authorizes (conditional
+ * decisions become database filters for lists, and are applied to each
+ * request for decisions), audits refusals, then calls a service.
+ */
+import { BackstageCredentials } from '@backstage/backend-plugin-api';
+import {
+  Entity,
+  getCompoundEntityRef,
+  parseEntityRef,
+  RELATION_OWNED_BY,
+  stringifyEntityRef,
+} from '@backstage/catalog-model';
+import { InputError, NotAllowedError, NotFoundError } from '@backstage/errors';
+import {
+  AuthorizeResult,
+  PolicyDecision,
+} from '@backstage/plugin-permission-common';
+import {
+  createConditionAuthorizer,
+  createConditionTransformer,
+} from '@backstage/plugin-permission-node';
+import {
+  patchApprovalDecidePermission,
+  patchApprovalReadPermission,
+  patchAuditReadPermission,
+  patchExceptionCreatePermission,
+  patchReportReadPermission,
+} from '@patchbay/plugin-patch-common';
+import { Request } from 'express';
+import {
+  ApprovalQuery,
+  ApprovalRequest,
+  ApprovalState,
+} from '../approvals/ApprovalStore';
+import { AuditOutcome } from '../audit/AuditLog';
+import { RiskException, VexJustification } from '../exceptions/ExceptionStore';
+import { buildVexDocument } from '../exceptions/vex';
+import { DEFAULT_SECURITY_GROUP } from '../permissions/policy';
+import { PatchRouter } from './router';
+import { RouterContext } from './types';
+
+/** Express requests of the typed router differ in their generics only. */
+type AnyRequest = Request<any, any, any, any>;
+
+const STATES: ApprovalState[] = [
+  'pending',
+  'approved',
+  'rejected',
+  'deferred',
+  'expired',
+  'auto-approved',
+];
+
+function list(value: string | undefined): string[] | undefined {
+  const items = value
+    ?.split(',')
+    .map(s => s.trim())
+    .filter(Boolean);
+  return items?.length ? items : undefined;
+}
+
+function states(value: string | undefined): ApprovalState[] | undefined {
+  const items = list(value);
+  if (!items) return undefined;
+  for (const s of items) {
+    if (!STATES.includes(s as ApprovalState))
+      throw new InputError(`Unknown state ${s}`);
+  }
+  return items as ApprovalState[];
+}
+
+/** Registers the approvals area's portal routes. */
+export function registerApprovalRoutes(
+  router: PatchRouter,
+  ctx: RouterContext,
+) {
+  const maybeArea = ctx.approvals;
+  if (!maybeArea?.ruleset) {
+    throw new Error('The approvals area is not started in the router context');
+  }
+  const area = maybeArea;
+  const ruleset = maybeArea.ruleset;
+  const transformConditions =
+    createConditionTransformer<ApprovalQuery>(ruleset);
+  const authorizeRequest = createConditionAuthorizer<ApprovalRequest>(ruleset);
+  const securityGroup =
+    ctx.config.getOptionalString('patch.securityGroup') ??
+    DEFAULT_SECURITY_GROUP;
+
+  async function user(req: AnyRequest) {
+    const credentials = await ctx.httpAuth.credentials(req, {
+      allow: ['user'],
+    });
+    const info = ctx.userInfo
+      ? await ctx.userInfo.getUserInfo(credentials)
+      : undefined;
+    const userRef = credentials.principal.userEntityRef;
+    return {
+      credentials,
+      userRef,
+      claims: info?.ownershipEntityRefs ?? [userRef],
+    };
+  }
+
+  async function denied(
+    req: AnyRequest,
+    actor: string,
+    action: string,
+    message: string,
+    target?: { type: string; id?: string; groupRef?: string },
+    outcome: AuditOutcome = 'denied',
+  ): Promise<never> {
+    await ctx.audit.record({
+      actor,
+      action,
+      outcome,
+      targetType: target?.type,
+      targetId: target?.id,
+      groupRef: target?.groupRef,
+      message,
+      request: req as Request,
+    });
+    throw new NotAllowedError(message);
+  }
+
+  async function readDecision(
+    credentials: BackstageCredentials,
+  ): Promise<PolicyDecision> {
+    const [decision] = await ctx.permissions.authorizeConditional(
+      [{ permission: patchApprovalReadPermission }],
+      { credentials },
+    );
+    return decision;
+  }
+
+  /** Lists requests with the read permission applied in the database. */
+  async function readable(
+    credentials: BackstageCredentials,
+    filter: Parameters<typeof area.approvals.list>[0],
+  ) {
+    const decision = await readDecision(credentials);
+    if (decision.result === AuthorizeResult.DENY) return [];
+    if (decision.result === AuthorizeResult.CONDITIONAL) {
+      return area.approvals.list({
+        ...filter,
+        permission: transformConditions(decision.conditions),
+      });
+    }
+    return area.approvals.list(filter);
+  }
+
+  router.get('/approvals/inbox', async (req, res) => {
+    const { credentials, claims } = await user(req);
+    const q = req.query;
+    const items = await readable(credentials, {
+      groupRefs: claims,
+      states: states(q.state) ?? ['pending', 'deferred'],
+      severity: list(q.severity),
+      knownExploited: q.knownExploited,
+      dueBefore: q.dueBefore,
+      systemRef: q.system,
+    });
+    res.json({ items: items.map(toApi) } as any);
+  });
+
+  router.get('/approvals', async (req, res) => {
+    const { credentials } = await user(req);
+    const q = req.query;
+    const items = await readable(credentials, {
+      entityRef: q.entityRef,
+      patchRef: q.patchRef,
+      groupRefs: q.groupRef ? [q.groupRef] : undefined,
+      states: states(q.state),
+      limit: q.limit ?? 500,
+      offset: q.offset,
+    });
+    res.json({ items: items.map(toApi) } as any);
+  });
+
+  router.post('/approvals/decide', async (req, res) => {
+    const { credentials, userRef } = await user(req);
+    const body = req.body;
+    const ids = [...new Set(body.ids)];
+    const found = await area.approvals.list({ ids });
+    const missing = ids.filter(id => !found.some(r => r.id === id));
+    if (missing.length)
+      throw new NotFoundError(`No approval request ${missing.join(', ')}`);
+    const [decision] = await ctx.permissions.authorizeConditional(
+      [{ permission: patchApprovalDecidePermission }],
+      { credentials },
+    );
+    for (const r of found) {
+      const allowed =
+        decision.result === AuthorizeResult.ALLOW ||
+        (decision.result === AuthorizeResult.CONDITIONAL &&
+          authorizeRequest(decision, r));
+      if (!allowed) {
+        await denied(
+          req,
+          userRef,
+          `approval-${body.action}`,
+          `${userRef} may not decide on ${r.patchRef} for ${r.groupRef}`,
+          { type: 'patch-approval', id: r.id, groupRef: r.groupRef },
+        );
+      }
+    }
+    const items = await area.approvals.decide(
+      ids,
+      {
+        action: body.action,
+        comment: body.comment,
+        deferUntil: body.deferUntil,
+      },
+      userRef,
+      req as Request,
+    );
+    res.json({ items: items.map(toApi) } as any);
+  });
+
+  router.get('/approvals/:requestId', async (req, res) => {
+    const { credentials } = await user(req);
+    const [item] = await readable(credentials, { ids: [req.params.requestId] });
+    if (!item)
+      throw new NotFoundError(`No approval request ${req.params.requestId}`);
+    const detail = await area.approvals.get(item.id);
+    res.json({ ...toApi(detail), decisions: detail.decisions } as any);
+  });
+
+  router.get('/applicability', async (req, res) => {
+    const { credentials, userRef } = await user(req);
+    const [d] = await ctx.permissions.authorize(
+      [{ permission: patchReportReadPermission }],
+      { credentials },
+    );
+    if (d.result !== AuthorizeResult.ALLOW) {
+      await denied(
+        req,
+        userRef,
+        'applicability-read',
+        `${userRef} may not read applicability`,
+      );
+    }
+    const items = await area.applicabilityStore.list(req.query);
+    res.json({ items } as any);
+  });
+
+  // Risk exceptions.
+
+  async function scopeOf(
+    scopeRef: string,
+  ): Promise<{ entity: Entity; kind: RiskException['scopeKind'] }> {
+    let ref: string;
+    try {
+      ref = stringifyEntityRef(parseEntityRef(scopeRef));
+    } catch {
+      throw new InputError(`scopeRef ${scopeRef} is not an entity ref`);
+    }
+    const credentials = await ctx.auth.getOwnServiceCredentials();
+    const entity = await ctx.catalog.getEntityByRef(ref, { credentials });
+    if (!entity) throw new InputError(`No entity ${ref} in the catalog`);
+    const kind = entity.kind.toLocaleLowerCase('en-US');
+    if (kind === 'resource') return { entity, kind: 'endpoint' };
+    if (kind === 'component' || kind === 'system') return { entity, kind };
+    throw new InputError(
+      `An exception is for an endpoint Resource, a Component or a System, not a ${entity.kind}`,
+    );
+  }
+
+  function ownerOf(entity: Entity): string | undefined {
+    const rel = entity.relations?.find(r => r.type === RELATION_OWNED_BY);
+    if (rel) return rel.targetRef;
+    const owner = (entity.spec as any)?.owner;
+    if (!owner) return undefined;
+    return stringifyEntityRef(
+      parseEntityRef(owner, {
+        defaultKind: 'group',
+        defaultNamespace: getCompoundEntityRef(entity).namespace,
+      }),
+    );
+  }
+
+  router.get('/exceptions', async (req, res) => {
+    await user(req);
+    const items = await area.exceptions.list({
+      patchRef: req.query.patchRef,
+      scopeRef: req.query.scopeRef,
+      activeAt: req.query.active ? new Date() : undefined,
+    });
+    const now = Date.now();
+    res.json({ items: items.map(e => exceptionToApi(e, now)) });
+  });
+
+  router.post('/exceptions', async (req, res) => {
+    const { credentials, userRef, claims } = await user(req);
+    const body = req.body;
+    const [d] = await ctx.permissions.authorize(
+      [{ permission: patchExceptionCreatePermission }],
+      { credentials },
+    );
+    if (d.result !== AuthorizeResult.ALLOW) {
+      await denied(
+        req,
+        userRef,
+        'exception-create',
+        `${userRef} may not create exceptions`,
+        { type: 'patch-exception' },
+      );
+    }
+    const expires = Date.parse(body.expiresAt);
+    if (Number.isNaN(expires) || expires <= Date.now()) {
+      throw new InputError('expiresAt must be a date in the future');
+    }
+    const { entity, kind } = await scopeOf(body.scopeRef);
+    const scopeRef = stringifyEntityRef(entity);
+    const patch = (await area.patches.getPatches([body.patchRef])).get(
+      body.patchRef,
+    );
+    if (!patch)
+      throw new InputError(`No patch ${body.patchRef} in the catalog`);
+    const isSecurity = claims.includes(securityGroup);
+    const owner = ownerOf(entity);
+    if (!isSecurity && !(owner && claims.includes(owner))) {
+      await denied(
+        req,
+        userRef,
+        'exception-create',
+        `${userRef} does not own ${scopeRef}`,
+        { type: 'patch-exception', id: scopeRef, groupRef: owner },
+      );
+    }
+    if (
+      (patch.spec.severity === 'critical' || patch.spec.knownExploited) &&
+      !isSecurity
+    ) {
+      await denied(
+        req,
+        userRef,
+        'exception-create',
+        `Exceptions for critical or known-exploited patches need the security group (${securityGroup})`,
+        { type: 'patch-exception', id: scopeRef, groupRef: owner },
+      );
+    }
+    const now = new Date();
+    const created = await ctx.db.transaction(async trx => {
+      const e = await area.exceptions.create(
+        {
+          patchRef: body.patchRef,
+          scopeKind: kind,
+          scopeRef,
+          reason: body.reason,
+          approver: body.approver,
+          compensatingControl: body.compensatingControl,
+          vexStatus: body.vexStatus ?? 'not_affected',
+          justification: body.justification as VexJustification | undefined,
+          impactStatement: body.impactStatement,
+          actionStatement: body.actionStatement,
+          expiresAt: new Date(expires).toISOString(),
+          createdBy: userRef,
+        },
+        now,
+        trx,
+      );
+      await ctx.audit.record(
+        {
+          actor: userRef,
+          action: 'exception-create',
+          outcome: 'succeeded',
+          targetType: 'patch-exception',
+          targetId: e.id,
+          groupRef: owner,
+          message: `${userRef} accepted the risk of ${body.patchRef} on ${scopeRef} until ${e.expiresAt}: ${body.reason}`,
+          details: {
+            patchRef: body.patchRef,
+            scopeRef,
+            approver: body.approver,
+            expiresAt: e.expiresAt,
+          },
+          request: req as Request,
+        },
+        trx,
+      );
+      return e;
+    });
+    // The requirement goes away now, not at the next scheduled pass.
+    await area.approvals.reconcile();
+    res.status(201).json(exceptionToApi(created, Date.now()));
+  });
+
+  router.get('/exceptions/:exceptionId', async (req, res) => {
+    await user(req);
+    const e = await area.exceptions.get(req.params.exceptionId);
+    if (!e) throw new NotFoundError(`No exception ${req.params.exceptionId}`);
+    res.json(exceptionToApi(e, Date.now()));
+  });
+
+  router.delete('/exceptions/:exceptionId', async (req, res) => {
+    const { userRef, claims } = await user(req);
+    const e = await area.exceptions.get(req.params.exceptionId);
+    if (!e) throw new NotFoundError(`No exception ${req.params.exceptionId}`);
+    let owner: string | undefined;
+    try {
+      owner = ownerOf((await scopeOf(e.scopeRef)).entity);
+    } catch {
+      owner = undefined;
+    }
+    if (
+      e.createdBy !== userRef &&
+      !claims.includes(securityGroup) &&
+      !(owner && claims.includes(owner))
+    ) {
+      await denied(
+        req,
+        userRef,
+        'exception-revoke',
+        `${userRef} may not revoke exception ${e.id}`,
+        { type: 'patch-exception', id: e.id },
+      );
+    }
+    await ctx.db.transaction(async trx => {
+      await area.exceptions.revoke(e.id, userRef, new Date(), trx);
+      await ctx.audit.record(
+        {
+          actor: userRef,
+          action: 'exception-revoke',
+          outcome: 'succeeded',
+          targetType: 'patch-exception',
+          targetId: e.id,
+          groupRef: owner,
+          message: `${userRef} revoked the exception of ${e.patchRef} on ${e.scopeRef}`,
+          request: req as Request,
+        },
+        trx,
+      );
+    });
+    await area.approvals.reconcile();
+    res.json(exceptionToApi((await area.exceptions.get(e.id))!, Date.now()));
+  });
+
+  router.get('/vex', async (req, res) => {
+    await user(req);
+    const now = new Date();
+    const exceptions = await area.exceptions.list({
+      patchRef: req.query.patchRef,
+      activeAt: now,
+    });
+    const patches = await area.patches.getPatches([
+      ...new Set(exceptions.map(e => e.patchRef)),
+    ]);
+    const doc = buildVexDocument({
+      exceptions,
+      patches,
+      author: ctx.config.getOptionalString('patch.vex.author') ?? 'Patchbay',
+      now,
+    });
+    if (!doc) throw new NotFoundError('No active exception to export');
+    res.json(doc as any);
+  });
+
+  router.get('/audit', async (req, res) => {
+    const { credentials, userRef } = await user(req);
+    const [d] = await ctx.permissions.authorize(
+      [{ permission: patchAuditReadPermission }],
+      { credentials },
+    );
+    if (d.result !== AuthorizeResult.ALLOW) {
+      await denied(
+        req,
+        userRef,
+        'audit-read',
+        `${userRef} may not read the audit trail`,
+        { type: 'audit' },
+      );
+    }
+    const q = req.query;
+    const limit = q.limit ?? 100;
+    const items = await ctx.audit.query({
+      from: q.from,
+      to: q.to,
+      actor: q.actor,
+      action: q.action,
+      outcome: q.outcome,
+      targetType: q.targetType,
+      targetId: q.targetId,
+      groupRef: q.group,
+      systemRef: q.system,
+      q: q.q,
+      before: q.before,
+      limit,
+    });
+    res.json({
+      items: items as any[],
+      ...(items.length === limit
+        ? { nextBefore: items[items.length - 1].id }
+        : {}),
+    });
+  });
+}
+
+function toApi(r: ApprovalRequest) {
+  const { dueSoonNotifiedAt, overdueNotifiedAt, ...rest } = r;
+  return rest;
+}
+
+function exceptionToApi(e: RiskException, now: number) {
+  return { ...e, active: !e.revokedAt && Date.parse(e.expiresAt) > now };
+}

@@ -1,0 +1,201 @@
+/*
+ * Portal routes for enrolled endpoints and their jobs: list and read for any
+ * signed-in user or backend service (the catalog's endpoint provider reads
+ * `GET /endpoints` with service credentials); job creation and cancellation
+ * under `patch.job.create`.
+ */
+
+import { InputError, NotFoundError } from '@backstage/errors';
+import { JsonObject } from '@backstage/types';
+import { patchJobCreatePermission } from '@patchbay/plugin-patch-common';
+import { EndpointFilter } from '../endpoints/EndpointStore';
+import { JobFilter, JobKind, JobState } from '../jobs/JobQueue';
+import { authorize } from './agentRoutes';
+import { toEndpointResponse, toJobResponse } from '../endpoints/responses';
+import { PatchRouter } from './router';
+import { RouterContext } from './types';
+
+/**
+ * Registers the endpoint and job routes of the portal API.
+ * @internal
+ */
+export function registerEndpointRoutes(
+  router: PatchRouter,
+  ctx: RouterContext,
+) {
+  router.get('/endpoints', async (req, res) => {
+    await ctx.httpAuth.credentials(req, { allow: ['user', 'service'] });
+    const q = req.query;
+    const filter: EndpointFilter = {
+      owner: q.owner,
+      system: q.system,
+      labels: parseLabels(q.label),
+      state: q.state,
+      q: q.q,
+      limit: q.limit ? Number(q.limit) : undefined,
+      offset: q.offset ? Number(q.offset) : undefined,
+    };
+    const [items, totalCount] = await Promise.all([
+      ctx.endpoints.listEndpoints(filter),
+      ctx.endpoints.countEndpoints(filter),
+    ]);
+    res.json({ items: items.map(toEndpointResponse), totalCount });
+  });
+
+  router.get('/endpoints/:endpointId', async (req, res) => {
+    await ctx.httpAuth.credentials(req, { allow: ['user', 'service'] });
+    const { endpointId } = req.params;
+    const endpoint = await ctx.endpoints.getEndpoint(endpointId);
+    if (!endpoint) throw new NotFoundError(`No endpoint ${endpointId}`);
+    const [inventory, jobs] = await Promise.all([
+      ctx.inventory.getInventory(endpointId),
+      ctx.jobs.listJobs({ endpointId, limit: 50 }),
+    ]);
+    res.json({
+      ...toEndpointResponse(endpoint),
+      installed: (inventory?.packages ?? []).map(p => ({ ...p })),
+      pending: (inventory?.pending ?? []).map(u => ({
+        ecosystem: u.ecosystem,
+        name: u.name,
+        version: u.currentVersion,
+        availableVersion: u.availableVersion,
+        ...(u.source ? { source: u.source } : {}),
+      })),
+      jobs: jobs.map(toJobResponse),
+    });
+  });
+
+  router.get('/jobs', async (req, res) => {
+    await ctx.httpAuth.credentials(req, { allow: ['user', 'service'] });
+    const q = req.query;
+    const filter: JobFilter = {
+      endpointId: q.endpointId,
+      state: q.state
+        ? (q.state.split(',').map(s => s.trim()) as JobState[])
+        : undefined,
+      kind: q.kind as JobKind | undefined,
+      rolloutId: q.rolloutId,
+      waveId: q.waveId,
+      patchRef: q.patchRef,
+      limit: q.limit ? Number(q.limit) : undefined,
+      offset: q.offset ? Number(q.offset) : undefined,
+    };
+    const [items, totalCount] = await Promise.all([
+      ctx.jobs.listJobs(filter),
+      ctx.jobs.countJobs(filter),
+    ]);
+    res.json({ items: items.map(toJobResponse), totalCount });
+  });
+
+  router.get('/jobs/:jobId', async (req, res) => {
+    await ctx.httpAuth.credentials(req, { allow: ['user', 'service'] });
+    const job = await ctx.jobs.getJob(req.params.jobId);
+    if (!job) throw new NotFoundError(`No job ${req.params.jobId}`);
+    res.json(toJobResponse(job));
+  });
+
+  router.post('/jobs', async (req, res) => {
+    const actor = await authorize(
+      ctx,
+      req,
+      patchJobCreatePermission,
+      'job-create',
+    );
+    const body = req.body;
+    const endpointIds = [...new Set(body.endpointIds)];
+    const known = await ctx.endpoints.listEndpoints({
+      ids: endpointIds,
+      limit: endpointIds.length,
+    });
+    const live = new Set(
+      known.filter(e => e.state !== 'revoked').map(e => e.id),
+    );
+    const missing = endpointIds.filter(id => !live.has(id));
+    if (missing.length > 0) {
+      throw new InputError(
+        `Unknown or revoked endpoints: ${missing.slice(0, 10).join(', ')}${
+          missing.length > 10 ? ` and ${missing.length - 10} more` : ''
+        }`,
+      );
+    }
+    const now = Date.now();
+    const ids = await ctx.db.transaction(async tx => {
+      const created = await ctx.jobs.createJobs(
+        endpointIds.map(endpointId => ({
+          endpointId,
+          kind: body.kind,
+          payload: (body.payload ?? {}) as JsonObject,
+          maxAttempts: body.maxAttempts,
+          timeoutSeconds: body.timeoutSeconds,
+          notBefore: body.notBefore,
+          expiresAt: body.ttlSeconds
+            ? new Date(now + body.ttlSeconds * 1000)
+            : undefined,
+          patchRef: body.patchRef,
+          createdBy: actor,
+        })),
+        tx,
+      );
+      await ctx.audit.record(
+        {
+          actor,
+          action: 'job-create',
+          outcome: 'succeeded',
+          targetType: created.length === 1 ? 'job' : 'endpoint',
+          targetId: created.length === 1 ? created[0] : undefined,
+          message: `Created ${created.length} ${body.kind} job(s)`,
+          details: {
+            kind: body.kind,
+            endpoints: endpointIds.length,
+            ...(endpointIds.length <= 100
+              ? { endpointIds, jobIds: created }
+              : {}),
+          },
+          request: req,
+        },
+        tx,
+      );
+      return created;
+    });
+    res.status(201).json({ jobIds: ids });
+  });
+
+  router.post('/jobs/:jobId/cancel', async (req, res) => {
+    const { jobId } = req.params;
+    const actor = await authorize(
+      ctx,
+      req,
+      patchJobCreatePermission,
+      'job-cancel',
+      jobId,
+    );
+    const before = await ctx.jobs.getJob(jobId);
+    if (!before) throw new NotFoundError(`No job ${jobId}`);
+    const n = await ctx.jobs.cancelJobs(
+      { jobIds: [jobId] },
+      `Cancelled by ${actor}`,
+    );
+    await ctx.audit.record({
+      actor,
+      action: 'job-cancel',
+      outcome: n > 0 ? 'succeeded' : 'failed',
+      targetType: 'job',
+      targetId: jobId,
+      message: n > 0 ? undefined : `The job is ${before.state}`,
+      request: req,
+    });
+    res.json(toJobResponse((await ctx.jobs.getJob(jobId))!));
+  });
+}
+
+function parseLabels(text?: string): Record<string, string> | undefined {
+  if (!text) return undefined;
+  const labels: Record<string, string> = {};
+  for (const pair of text.split(',')) {
+    const i = pair.indexOf('=');
+    if (i <= 0)
+      throw new InputError(`Bad label filter "${pair}": use key=value`);
+    labels[pair.slice(0, i).trim()] = pair.slice(i + 1).trim();
+  }
+  return labels;
+}

@@ -1,0 +1,249 @@
+import { BackstageCredentials } from '@backstage/backend-plugin-api';
+import { InputError, NotAllowedError } from '@backstage/errors';
+import {
+  AuthorizeResult,
+  BasicPermission,
+} from '@backstage/plugin-permission-common';
+import {
+  patchAuditReadPermission,
+  patchReportReadPermission,
+} from '@patchbay/plugin-patch-common';
+import express from 'express';
+import {
+  EXPORT_COLUMNS,
+  ExportFormat,
+  ReportExportName,
+  writeExport,
+} from '../reports/export';
+import { ReportNodeKind } from '../reports/hierarchy';
+import { flatten, ReportService } from '../reports/ReportService';
+import { createReportService } from '../reports/reportTask';
+import { PatchRouter } from './router';
+import { RouterContext } from './types';
+
+function actorOf(credentials: BackstageCredentials): string {
+  const p = credentials.principal as {
+    userEntityRef?: string;
+    subject?: string;
+  };
+  return p.userEntityRef ?? p.subject ?? 'unknown';
+}
+
+async function authorize(
+  ctx: RouterContext,
+  req: express.Request,
+  permission: BasicPermission,
+): Promise<BackstageCredentials> {
+  const credentials = await ctx.httpAuth.credentials(req, {
+    allow: ['user', 'service'],
+  });
+  const [decision] = await ctx.permissions.authorize([{ permission }], {
+    credentials,
+  });
+  if (decision.result !== AuthorizeResult.ALLOW) {
+    throw new NotAllowedError(`Missing permission ${permission.name}`);
+  }
+  return credentials;
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function time(value: unknown, name: string): string | undefined {
+  const text = str(value);
+  if (text === undefined) return undefined;
+  const t = Date.parse(text);
+  if (Number.isNaN(t)) throw new InputError(`${name} is not a date: ${text}`);
+  return new Date(t).toISOString();
+}
+
+function int(value: unknown, fallback: number, max: number): number {
+  const text = str(value);
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new InputError(`Expected a positive integer, got ${text}`);
+  }
+  return Math.min(n, max);
+}
+
+function scopeOf(query: Record<string, unknown>) {
+  return {
+    node: str(query.node),
+    system: str(query.system),
+    group: str(query.group),
+  };
+}
+
+function rangeOf(query: Record<string, unknown>) {
+  const from = time(query.from, 'from');
+  const to = time(query.to, 'to');
+  if (from && to && from > to) throw new InputError('from is after to');
+  return { from, to };
+}
+
+function exportRows(
+  reports: ReportService,
+  report: ReportExportName,
+  query: Record<string, unknown>,
+): AsyncIterable<object> {
+  const scope = scopeOf(query);
+  const range = rangeOf(query);
+  switch (report) {
+    case 'compliance':
+      return reports.complianceRows({
+        ...scope,
+        ...range,
+        kind: str(query.kind) as ReportNodeKind | undefined,
+      });
+    case 'endpoints':
+      return reports.endpointRows(scope);
+    case 'missing':
+      return reports.missingRows(scope);
+    case 'time-to-patch':
+      return reports.installRows({ ...scope, ...range });
+    case 'sla':
+      return reports.slaRows(scope);
+    default:
+      throw new InputError(`Unknown report ${report}`);
+  }
+}
+
+/**
+ * Compliance reports (`patch.report.read`) and the audit export
+ * (`patch.audit.read`). Exports stream; report exports and audit exports
+ * are themselves audited, so who took which data out is on the record.
+ */
+export function registerReportRoutes(
+  router: PatchRouter,
+  ctx: RouterContext,
+  reports: ReportService = createReportService(ctx),
+): void {
+  router.get('/reports/compliance', async (req, res) => {
+    await authorize(ctx, req, patchReportReadPermission);
+    const query = req.query as Record<string, unknown>;
+    res.json(
+      (await reports.listNodes({
+        kind: str(query.kind) as ReportNodeKind | undefined,
+        parentRef: str(query.parent),
+      })) as any,
+    );
+  });
+
+  router.get('/reports/compliance/node', async (req, res) => {
+    await authorize(ctx, req, patchReportReadPermission);
+    const query = req.query as Record<string, unknown>;
+    const ref = str(query.ref);
+    if (!ref) throw new InputError('ref is required');
+    res.json(
+      (await reports.nodeReport(ref, {
+        trendDays: int(query.trendDays, 90, 400),
+      })) as any,
+    );
+  });
+
+  router.get('/reports/endpoints', async (req, res) => {
+    await authorize(ctx, req, patchReportReadPermission);
+    const query = req.query as Record<string, unknown>;
+    res.json(
+      (await reports.endpoints(scopeOf(query), {
+        limit: int(query.limit, 100, 1000),
+        after: str(query.after),
+      })) as any,
+    );
+  });
+
+  router.get('/reports/endpoints/:endpointId', async (req, res) => {
+    await authorize(ctx, req, patchReportReadPermission);
+    res.json((await reports.endpointReport(req.params.endpointId)) as any);
+  });
+
+  router.get('/reports/time-to-patch', async (req, res) => {
+    await authorize(ctx, req, patchReportReadPermission);
+    const query = req.query as Record<string, unknown>;
+    res.json(
+      (await reports.timeToPatch({
+        ...scopeOf(query),
+        ...rangeOf(query),
+      })) as any,
+    );
+  });
+
+  router.get('/reports/sla', async (req, res) => {
+    await authorize(ctx, req, patchReportReadPermission);
+    const query = req.query as Record<string, unknown>;
+    res.json((await reports.sla(scopeOf(query))) as any);
+  });
+
+  router.get('/reports/export/:report', async (req, res) => {
+    const credentials = await authorize(ctx, req, patchReportReadPermission);
+    const query = req.query as Record<string, unknown>;
+    const report = req.params.report as ReportExportName;
+    const format = (str(query.format) ?? 'csv') as ExportFormat;
+    const rows = exportRows(reports, report, query);
+    await ctx.audit.record({
+      actor: actorOf(credentials),
+      action: 'report-export',
+      outcome: 'succeeded',
+      targetType: 'report',
+      targetId: report,
+      groupRef: str(query.group),
+      systemRef: str(query.system),
+      details: flatten({ format, ...scopeOf(query), ...rangeOf(query) }) as any,
+      request: req,
+    });
+    await writeExport(res as unknown as express.Response, {
+      format,
+      filename: `patchbay-${report}`,
+      columns: EXPORT_COLUMNS[report],
+      rows,
+    });
+  });
+
+  router.get('/audit/export', async (req, res) => {
+    const query = req.query as Record<string, unknown>;
+    let credentials: BackstageCredentials;
+    try {
+      credentials = await authorize(ctx, req, patchAuditReadPermission);
+    } catch (error) {
+      if (error instanceof NotAllowedError) {
+        const who = await ctx.httpAuth.credentials(req).catch(() => undefined);
+        await ctx.audit.record({
+          actor: who ? actorOf(who) : 'unknown',
+          action: 'audit-export',
+          outcome: 'denied',
+          targetType: 'audit',
+          request: req,
+        });
+      }
+      throw error;
+    }
+    const format = (str(query.format) ?? 'csv') as ExportFormat;
+    const range = rangeOf(query);
+    const filter = {
+      ...range,
+      groupRef: str(query.group),
+      systemRef: str(query.system),
+      action: str(query.action),
+      actor: str(query.actor),
+    };
+    // Recorded before the stream starts, so the export includes itself.
+    await ctx.audit.record({
+      actor: actorOf(credentials),
+      action: 'audit-export',
+      outcome: 'succeeded',
+      targetType: 'audit',
+      groupRef: filter.groupRef,
+      systemRef: filter.systemRef,
+      details: flatten({ format, ...filter }) as any,
+      request: req,
+    });
+    await writeExport(res as unknown as express.Response, {
+      format,
+      filename: 'patchbay-audit',
+      columns: EXPORT_COLUMNS.audit,
+      rows: ctx.audit.stream(filter),
+    });
+  });
+}

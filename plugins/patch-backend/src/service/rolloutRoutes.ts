@@ -1,0 +1,104 @@
+/*
+ * Portal routes of rollouts: plan preview and creation (patch.rollout.create),
+ * list and detail (any signed-in user or service), the operator controls
+ * (patch.rollout.manage, audited) and predicted impact. Handlers parse,
+ * authorize and call the RolloutService; they never write SQL.
+ */
+import { InputError } from '@backstage/errors';
+import {
+  patchRolloutCreatePermission,
+  patchRolloutManagePermission,
+} from '@patchbay/plugin-patch-common';
+import { rolloutJson, RolloutControl } from '../rollouts/RolloutService';
+import { rolloutsArea } from '../rollouts/area';
+import { RolloutState } from '../rollouts/types';
+import { authorize } from './agentRoutes';
+import { PatchRouter } from './router';
+import { RouterContext } from './types';
+
+const STATES: RolloutState[] = [
+  'running',
+  'paused',
+  'completed',
+  'aborted',
+  'rolling_back',
+  'rolled_back',
+];
+
+/**
+ * Registers the rollout routes of the portal API.
+ * @internal
+ */
+export function registerRolloutRoutes(router: PatchRouter, ctx: RouterContext) {
+  const area = () => rolloutsArea(ctx);
+
+  router.post('/rollouts/preview', async (req, res) => {
+    await authorize(ctx, req, patchRolloutCreatePermission, 'rollout-preview');
+    const preview = await area().service.preview(req.body);
+    res.json(preview as any);
+  });
+
+  router.post('/rollouts', async (req, res) => {
+    const actor = await authorize(
+      ctx,
+      req,
+      patchRolloutCreatePermission,
+      'rollout-create',
+    );
+    const { rollout, preview } = await area().service.create(req.body, {
+      ref: actor,
+      request: req,
+    });
+    res.status(201).json({ rollout: rolloutJson(rollout), preview } as any);
+  });
+
+  router.get('/rollouts', async (req, res) => {
+    await ctx.httpAuth.credentials(req, { allow: ['user', 'service'] });
+    const states = req.query.state
+      ?.split(',')
+      .map(s => s.trim())
+      .filter(Boolean);
+    if (states?.some(s => !STATES.includes(s as RolloutState))) {
+      throw new InputError(`state must be among ${STATES.join(', ')}`);
+    }
+    const items = await area().service.list({
+      state: states as RolloutState[] | undefined,
+      patchRef: req.query.patchRef,
+      limit: req.query.limit,
+    });
+    res.json({ items: items.map(rolloutJson) } as any);
+  });
+
+  router.get('/rollouts/:rolloutId', async (req, res) => {
+    await ctx.httpAuth.credentials(req, { allow: ['user', 'service'] });
+    res.json((await area().service.detail(req.params.rolloutId)) as any);
+  });
+
+  router.get('/rollouts/:rolloutId/impact', async (req, res) => {
+    await ctx.httpAuth.credentials(req, { allow: ['user', 'service'] });
+    res.json((await area().service.rolloutImpact(req.params.rolloutId)) as any);
+  });
+
+  router.post('/rollouts/:rolloutId/actions/:action', async (req, res) => {
+    const { rolloutId, action } = req.params;
+    const actor = await authorize(
+      ctx,
+      req,
+      patchRolloutManagePermission,
+      `rollout-${action}`,
+      rolloutId,
+    );
+    await area().service.control(
+      rolloutId,
+      action as RolloutControl,
+      { ref: actor, request: req },
+      req.body?.reason,
+    );
+    res.json((await area().service.detail(rolloutId)) as any);
+  });
+
+  router.get('/patches/impact', async (req, res) => {
+    await ctx.httpAuth.credentials(req, { allow: ['user', 'service'] });
+    res.json((await area().service.patchImpact(req.query.ref)) as any);
+  });
+}

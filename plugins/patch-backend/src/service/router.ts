@@ -1,0 +1,56 @@
+import { createValidatedOpenApiRouter } from '@backstage/backend-openapi-utils';
+import express from 'express';
+import { spec } from '../schema/openapi.generated';
+import { registerAgentRoutes } from './agentRoutes';
+import { registerEndpointRoutes } from './endpointRoutes';
+import { registerReportRoutes } from './reportRoutes';
+import { registerRolloutRoutes } from './rolloutRoutes';
+import { registerApprovalRoutes } from './approvalRoutes';
+import { RouterContext } from './types';
+import { TypedPatchRouter } from './typedRouter';
+
+/**
+ * The validated router type every route module registers on.
+ * @internal
+ */
+export type PatchRouter = TypedPatchRouter;
+
+/**
+ * Builds the plugin's router. Requests are validated against the OpenAPI
+ * document before they reach a handler; handlers parse, authenticate,
+ * authorize and audit, then call a service; they never write SQL.
+ * @internal
+ */
+export async function createRouter(
+  ctx: RouterContext,
+): Promise<express.Router> {
+  const maxBody =
+    ctx.config.getOptionalString('patch.agent.maxBodySize') ?? '2mb';
+  // Typed through TypedPatchRouter (see typedRouter.ts for why not
+  // `typeof spec`); validated at run time against the same document.
+  const router = createValidatedOpenApiRouter<any>(spec, {
+    middleware: [express.json({ limit: maxBody })],
+    // Agent credentials are checked by the agent routes themselves, so that
+    // a missing header gets the same 401 as every other failure (the
+    // validator would answer 400).
+    validatorOptions: { validateSecurity: false },
+  }) as unknown as PatchRouter;
+
+  router.get('/health', async (_req, res) => {
+    const { migrations } = await ctx.store.ping();
+    res.json({
+      status: 'ok',
+      database: ctx.databaseClient,
+      migrations,
+    });
+  });
+
+  // Each area registers its routes here, one line each.
+  if (ctx.approvals) registerApprovalRoutes(router, ctx);
+  registerAgentRoutes(router, ctx);
+  registerEndpointRoutes(router, ctx);
+  registerReportRoutes(router, ctx);
+  registerRolloutRoutes(router, ctx);
+
+  return router as unknown as express.Router;
+}

@@ -1,0 +1,4 @@
+export * from './osv';
+export * from './kev';
+export * from './epss';
+export { cvssFromVector, severityFromCvss } from './cvss';

@@ -1,0 +1,5 @@
+export * from './sampling';
+export * from './selector';
+export * from './planning';
+export * from './gates';
+export * from './impact';

@@ -1,0 +1,289 @@
+/**
+ * @jest-environment node
+ */
+import type { Entity } from '@backstage/catalog-model';
+import { DefaultPatchApi } from './DefaultPatchApi';
+
+type Handler = (req: Request) => Promise<unknown> | unknown;
+
+/**
+ * A fetch API that behaves like Backstage's in the way that matters here:
+ * more than one layer builds `new Request(input, init)` from the same input,
+ * which throws for a client that hands over a Request with a body (the first
+ * build takes the body).
+ */
+function backstageLikeFetch(routes: Record<string, Handler>) {
+  const seen: Array<{ method: string; url: string; body?: unknown }> = [];
+  const fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
+    // eslint-disable-next-line no-new
+    new Request(input, init);
+    const req = new Request(input, init);
+    const url = new URL(req.url);
+    const body = req.method === 'GET' ? undefined : await req.clone().json();
+    seen.push({
+      method: req.method,
+      url: `${url.pathname}${url.search}`,
+      body,
+    });
+    const handler = routes[`${req.method} ${url.pathname}`];
+    if (!handler) {
+      return new Response(
+        JSON.stringify({
+          error: { name: 'NotFoundError', message: 'no route' },
+        }),
+        { status: 404, headers: { 'content-type': 'application/json' } },
+      );
+    }
+    const result = await handler(req);
+    if (result instanceof Response) return result;
+    return new Response(JSON.stringify(result), {
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+    });
+  };
+  return { fetch: fetch as typeof globalThis.fetch, seen };
+}
+
+const discoveryApi = {
+  getBaseUrl: async () => 'http://backend.test/api/patch',
+};
+
+const patchEntity: Entity = {
+  apiVersion: 'patchbay.dev/v1alpha1',
+  kind: 'Patch',
+  metadata: {
+    name: 'expat',
+    namespace: 'default',
+    title: 'Expat for Debian 12',
+  },
+  spec: {
+    type: 'security',
+    severity: 'high',
+    owner: 'group:default/security',
+    targets: [],
+    cves: ['CVE-2026-1'],
+    knownExploited: true,
+  },
+};
+const tier1System: Entity = {
+  apiVersion: 'backstage.io/v1alpha1',
+  kind: 'System',
+  metadata: {
+    name: 'payments',
+    namespace: 'default',
+    annotations: { 'patchbay.dev/tier': '1' },
+  },
+  spec: { owner: 'team-payments' },
+};
+
+const apiRequest = {
+  id: 'r1',
+  patchRef: 'patch:default/expat',
+  groupRef: 'group:default/team-payments',
+  stage: 'owners',
+  state: 'pending',
+  severity: 'high',
+  knownExploited: true,
+  createdAt: '2026-11-26T00:00:00Z',
+  updatedAt: '2026-11-26T00:00:00Z',
+  endpoints: [
+    {
+      endpointId: 'ep1',
+      endpointRef: 'resource:default/pay-0001',
+      systemRef: 'system:default/payments',
+      entityRefs: [
+        'resource:default/pay-0001',
+        'component:default/checkout-api',
+      ],
+    },
+  ],
+};
+
+describe('DefaultPatchApi', () => {
+  it('reads the inbox and adds the catalog: title, services, risk score', async () => {
+    const { fetch, seen } = backstageLikeFetch({
+      'GET /api/patch/approvals/inbox': () => ({ items: [apiRequest] }),
+    });
+    const catalogApi = {
+      getEntitiesByRefs: jest.fn().mockResolvedValue({
+        items: [patchEntity, tier1System, undefined],
+      }),
+    };
+    const api = new DefaultPatchApi({
+      discoveryApi,
+      fetchApi: { fetch },
+      catalogApi,
+    });
+    const [r] = await api.listInbox({
+      severity: ['critical', 'high'],
+      knownExploited: true,
+    });
+    expect(seen[0].url).toBe(
+      '/api/patch/approvals/inbox?severity=critical%2Chigh&knownExploited=true',
+    );
+    expect(r.patchTitle).toBe('Expat for Debian 12');
+    expect(r.services).toEqual(['component:default/checkout-api']);
+    expect(r.endpoints).toEqual([
+      {
+        id: 'ep1',
+        entityRef: 'resource:default/pay-0001',
+        hostname: 'pay-0001',
+        systemRef: 'system:default/payments',
+      },
+    ]);
+    // riskScore: CVSS stands in from severity high (8/10 × 35), KEV 25,
+    // no EPSS, exposure unknown (0.5 × 15), tier 1 (10).
+    expect(r.risk?.score).toBe(70.5);
+    expect(r.risk?.factors.find(f => f.name === 'tier')?.points).toBe(10);
+  });
+
+  it('sends a decision with its body through a Backstage-like fetch', async () => {
+    const { fetch, seen } = backstageLikeFetch({
+      'POST /api/patch/approvals/decide': () => ({
+        items: [{ ...apiRequest, state: 'approved' }],
+      }),
+    });
+    const api = new DefaultPatchApi({ discoveryApi, fetchApi: { fetch } });
+    const results = await api.decide({
+      requestIds: ['r1'],
+      decision: 'approve',
+      comment: 'ok',
+    });
+    expect(results).toEqual([{ id: 'r1', ok: true, state: 'approved' }]);
+    expect(seen[0].body).toEqual({
+      ids: ['r1'],
+      action: 'approve',
+      comment: 'ok',
+    });
+  });
+
+  it('turns a refusal into an error with the backend message', async () => {
+    const { fetch } = backstageLikeFetch({
+      'POST /api/patch/approvals/decide': () =>
+        new Response(
+          JSON.stringify({
+            error: { name: 'NotAllowedError', message: 'not a member' },
+          }),
+          { status: 403, headers: { 'content-type': 'application/json' } },
+        ),
+    });
+    const api = new DefaultPatchApi({ discoveryApi, fetchApi: { fetch } });
+    await expect(
+      api.decide({ requestIds: ['r1'], decision: 'approve' }),
+    ).rejects.toThrow('not a member');
+  });
+
+  it('maps a rollout: waves, counts in four buckets, the gate and the series', async () => {
+    const { fetch } = backstageLikeFetch({
+      'GET /api/patch/rollouts/ro1': () => ({
+        id: 'ro1',
+        patchRef: 'patch:default/expat',
+        policyRef: 'rolloutpolicy:default/standard',
+        state: 'running',
+        emergency: false,
+        currentRing: 0,
+        ringCount: 2,
+        rings: ['pilot', 'broad'],
+        createdBy: 'user:default/guest',
+        createdAt: '2026-11-26T00:00:00Z',
+        updatedAt: '2026-11-26T00:00:00Z',
+        waves: [
+          {
+            id: 'w1',
+            ring: 'pilot',
+            index: 0,
+            state: 'soaking',
+            size: 10,
+            soakUntil: '2026-11-26T01:00:00Z',
+            gate: {
+              decision: 'wait',
+              reason: 'soaking',
+              finished: 9,
+              failed: 1,
+              failureRate: 0.111,
+              interval: { lower: 0.02, upper: 0.43, confidence: 0.95 },
+              failureLimit: 0.2,
+              minSample: 3,
+            },
+            counts: {
+              undispatched: 0,
+              queued: 0,
+              leased: 1,
+              running: 0,
+              succeeded: 8,
+              failed: 1,
+              expired: 0,
+              cancelled: 0,
+            },
+          },
+        ],
+        gates: [],
+        tickets: [],
+        timeSeries: {
+          bucketSeconds: 60,
+          points: [
+            {
+              at: '2026-11-26T00:01:00Z',
+              succeeded: 8,
+              failed: 1,
+              rolledBack: 0,
+            },
+          ],
+        },
+      }),
+    });
+    const api = new DefaultPatchApi({ discoveryApi, fetchApi: { fetch } });
+    const r = await api.getRollout('ro1');
+    expect(r.patchRefs).toEqual(['patch:default/expat']);
+    expect(r.total).toBe(10);
+    expect(r.counts).toEqual({
+      queued: 0,
+      running: 1,
+      succeeded: 8,
+      failed: 1,
+      cancelled: 0,
+    });
+    expect(r.waves[0].gate).toEqual({
+      decision: 'wait',
+      reason: 'soaking',
+      finished: 9,
+      failed: 1,
+      failureRate: 0.111,
+      lower: 0.02,
+      upper: 0.43,
+      confidence: 0.95,
+      limit: 0.2,
+      minSample: 3,
+      soakUntil: '2026-11-26T01:00:00Z',
+    });
+    expect(r.series).toEqual([
+      { at: '2026-11-26T00:01:00Z', succeeded: 8, failed: 1 },
+    ]);
+  });
+
+  it('sends a rollout control to its action route with the reason', async () => {
+    const { fetch, seen } = backstageLikeFetch({
+      'POST /api/patch/rollouts/ro1/actions/pause': () => ({
+        id: 'ro1',
+        patchRef: 'p',
+        policyRef: 'q',
+        state: 'paused',
+        emergency: false,
+        currentRing: 0,
+        ringCount: 1,
+        rings: ['pilot'],
+        createdBy: 'u',
+        createdAt: 'x',
+        updatedAt: 'x',
+        waves: [],
+        gates: [],
+        tickets: [],
+        timeSeries: { bucketSeconds: 60, points: [] },
+      }),
+    });
+    const api = new DefaultPatchApi({ discoveryApi, fetchApi: { fetch } });
+    const r = await api.controlRollout('ro1', 'pause', 'change freeze');
+    expect(r.state).toBe('paused');
+    expect(seen[0].body).toEqual({ reason: 'change freeze' });
+  });
+});

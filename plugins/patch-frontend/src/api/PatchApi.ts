@@ -1,0 +1,77 @@
+import { createApiRef } from '@backstage/core-plugin-api';
+import type { PatchApiSchemas } from '@patchbay/plugin-patch-common';
+import type {
+  ApprovalRequest,
+  AuditPage,
+  AuditQuery,
+  ComplianceReport,
+  DecideRequest,
+  DecideResult,
+  EndpointDetail,
+  EntityPatchSummary,
+  InboxFilter,
+  PatchStatus,
+  PredictedImpact,
+  RolloutAction,
+  RolloutDetail,
+  RolloutInput,
+  RolloutPlan,
+  RolloutSummary,
+} from './types';
+
+/**
+ * The patch backend's portal API as the frontend uses it. The default
+ * implementation is {@link DefaultPatchApi}; tests pass a partial object.
+ * @public
+ */
+export interface PatchApi {
+  /** Liveness of the backend plugin and its database. */
+  getHealth(): Promise<PatchApiSchemas['Health']>;
+  /** The signed-in user's inbox across their groups. */
+  listInbox(filter?: InboxFilter): Promise<ApprovalRequest[]>;
+  /** Approval requests concerning a catalog entity or a patch. */
+  listApprovals(query: {
+    entityRef?: string;
+    patchRef?: string;
+  }): Promise<ApprovalRequest[]>;
+  /** Predicted failure risk of a patch, with its evidence. */
+  getPatchImpact(patchRef: string): Promise<PredictedImpact>;
+  /** Approve, reject or defer one or many requests. */
+  decide(request: DecideRequest): Promise<DecideResult[]>;
+  /** Rollouts, newest first. */
+  listRollouts(query?: { patchRef?: string }): Promise<RolloutSummary[]>;
+  /** One rollout with its waves and time series. */
+  getRollout(id: string): Promise<RolloutDetail>;
+  /** The plan a rollout would follow. */
+  previewRollout(input: RolloutInput): Promise<RolloutPlan>;
+  /** Start a rollout. */
+  createRollout(input: RolloutInput): Promise<RolloutSummary>;
+  /** Promote, pause, resume, abort or roll back a rollout. */
+  controlRollout(
+    id: string,
+    action: RolloutAction,
+    comment?: string,
+  ): Promise<RolloutSummary>;
+  /** Search the audit trail. */
+  queryAudit(query: AuditQuery): Promise<AuditPage>;
+  /** Export the audit trail as CSV or JSON. */
+  exportAudit(query: AuditQuery, format: 'csv' | 'json'): Promise<Blob>;
+  /** Patch status of a Component, System or Group. */
+  getEntitySummary(entityRef: string): Promise<EntityPatchSummary>;
+  /** An endpoint's inventory, pending updates, jobs and agent health. */
+  getEndpoint(endpointId: string): Promise<EndpointDetail>;
+  /** A patch's applicability, approvals and rollouts. */
+  getPatchStatus(patchRef: string): Promise<PatchStatus>;
+  /** Compliance by the catalog's hierarchy. */
+  getComplianceReport(
+    groupBy: ComplianceReport['groupBy'],
+  ): Promise<ComplianceReport>;
+}
+
+/**
+ * API reference for {@link PatchApi}.
+ * @public
+ */
+export const patchApiRef = createApiRef<PatchApi>({
+  id: 'plugin.patch.service',
+});

@@ -1,0 +1,523 @@
+/*
+ * The shapes the UI works with. They follow the portal API of the patch
+ * backend (plugins/patch-backend/src/schema/openapi.yaml); where a route had
+ * not landed when a screen was written, the shape is the one its issue
+ * describes, and the mapping lives in one place: DefaultPatchApi.
+ */
+
+/** Severity of a patch, most severe first. @public */
+export type Severity = 'critical' | 'high' | 'medium' | 'low';
+
+/** Every severity, most severe first. @public */
+export const SEVERITIES: readonly Severity[] = [
+  'critical',
+  'high',
+  'medium',
+  'low',
+];
+
+/** State of an approval request. @public */
+export type ApprovalState =
+  | 'pending'
+  | 'approved'
+  | 'rejected'
+  | 'deferred'
+  | 'expired'
+  | 'auto-approved';
+
+/** What a group member can decide on a request. @public */
+export type ApprovalDecisionKind = 'approve' | 'reject' | 'defer';
+
+/** An endpoint named by an approval request. @public */
+export interface ApprovalEndpoint {
+  /** Agent id. */
+  id: string;
+  /** Entity ref of the endpoint Resource. */
+  entityRef?: string;
+  /** Host name, for people. */
+  hostname?: string;
+  /** Entity ref of the System the endpoint belongs to. */
+  systemRef?: string;
+}
+
+/** One factor of a risk score, with the reason it weighs what it weighs. @public */
+export interface RiskFactor {
+  /** Short name, e.g. "known exploited". */
+  name: string;
+  /** Points it adds to the score. */
+  points: number;
+  /** Why, e.g. "CVE-2026-1234 is in CISA KEV". */
+  detail?: string;
+}
+
+/** A risk score with the factors behind it. @public */
+export interface RiskScore {
+  /** 0 (no risk) to 100. */
+  score: number;
+  /** The factors that add up to the score. */
+  factors: RiskFactor[];
+}
+
+/**
+ * The predicted failure risk of installing a patch, always with its evidence
+ * (counts and interval), never as a bare number.
+ * @public
+ */
+export interface PredictedImpact {
+  /** Point estimate of the failure rate, 0 to 1 (absent without evidence). */
+  failureRate?: number;
+  /** low, medium, high or unknown. */
+  level?: string;
+  /** Lower bound of the interval. */
+  lower?: number;
+  /** Upper bound of the interval. */
+  upper?: number;
+  /** Installs the estimate is based on. */
+  sample: number;
+  /** Failures among them. */
+  failures: number;
+  /** What the evidence is, e.g. "same package, last 90 days". */
+  basis?: string;
+}
+
+/** A decision recorded on a request. @public */
+export interface ApprovalDecisionRecord {
+  /** Entity ref of the user who decided. */
+  actor: string;
+  /** The decision. */
+  decision: ApprovalDecisionKind | 'auto-approve';
+  /** Why. */
+  comment?: string;
+  /** When (ISO 8601). */
+  at: string;
+}
+
+/** An approval request: one patch, one owning group. @public */
+export interface ApprovalRequest {
+  /** Request id. */
+  id: string;
+  /** Entity ref of the Patch. */
+  patchRef: string;
+  /** Title of the patch, for people. */
+  patchTitle?: string;
+  /** Entity ref of the Group whose approval is asked. */
+  groupRef: string;
+  /** Current state. */
+  state: ApprovalState;
+  /** Approval stage (owners, security, …). */
+  stage?: string;
+  /** Severity of the patch. */
+  severity?: Severity;
+  /** A fixed CVE is in CISA KEV. */
+  knownExploited?: boolean;
+  /** CVEs the patch fixes. */
+  cves?: string[];
+  /** EPSS probability of the most probable CVE, 0 to 1. */
+  epss?: number;
+  /** When the request is due (ISO 8601). */
+  dueAt?: string;
+  /** When the request was opened (ISO 8601). */
+  createdAt?: string;
+  /** Until when a deferral holds (ISO 8601). */
+  deferredUntil?: string;
+  /** Endpoints that need the patch and that the group owns or runs services on. */
+  endpoints: ApprovalEndpoint[];
+  /** Entity refs of the Components running on those endpoints. */
+  services: string[];
+  /** The risk score with its factors. */
+  risk?: RiskScore;
+  /** Predicted impact of installing the patch. */
+  predictedImpact?: PredictedImpact;
+  /** Decisions so far. */
+  decisions?: ApprovalDecisionRecord[];
+}
+
+/** Filters of the approvals inbox. @public */
+export interface InboxFilter {
+  /** Only these severities. */
+  severity?: Severity[];
+  /** Only known-exploited patches. */
+  knownExploited?: boolean;
+  /** Only requests due before this date (ISO 8601). */
+  dueBefore?: string;
+  /** Only requests touching this System (entity ref). */
+  system?: string;
+  /** Only this state (pending by default). */
+  state?: ApprovalState;
+}
+
+/** A decision on one or many requests. @public */
+export interface DecideRequest {
+  /** Request ids. */
+  requestIds: string[];
+  /** The decision. */
+  decision: ApprovalDecisionKind;
+  /** Why; required for reject and defer. */
+  comment?: string;
+  /** For defer: until when (ISO 8601). */
+  deferUntil?: string;
+}
+
+/** Outcome of a decision for one request. @public */
+export interface DecideResult {
+  /** Request id. */
+  id: string;
+  /** Whether the decision was recorded. */
+  ok: boolean;
+  /** State after the decision. */
+  state?: ApprovalState;
+  /** Why it failed. */
+  error?: string;
+}
+
+/** State of a rollout. @public */
+export type RolloutState =
+  | 'running'
+  | 'paused'
+  | 'completed'
+  | 'aborted'
+  | 'rolling_back'
+  | 'rolled_back';
+
+/** Job counts of a wave or rollout. @public */
+export interface JobCounts {
+  /** Waiting to be leased (including outside a maintenance window). */
+  queued: number;
+  /** Leased or running. */
+  running: number;
+  /** Verified installs. */
+  succeeded: number;
+  /** Failed, timed out. */
+  failed: number;
+  /** Cancelled or expired. */
+  cancelled?: number;
+}
+
+/**
+ * A wave's last gate evaluation, with the numbers behind it (the backend's
+ * evaluateGate result from patch-common).
+ * @public
+ */
+export interface GateState {
+  /** pass, breach, hold (not enough evidence yet) or wait (soaking). */
+  decision: 'pass' | 'breach' | 'hold' | 'wait';
+  /** Why, in words. */
+  reason?: string;
+  /** Finished results so far. */
+  finished: number;
+  /** Failures so far. */
+  failed: number;
+  /** Observed failure rate, 0 to 1. */
+  failureRate?: number;
+  /** Lower bound of the confidence interval of the failure rate. */
+  lower?: number;
+  /** Upper bound; the gate passes only when it is under the limit. */
+  upper?: number;
+  /** Confidence of the interval, e.g. 0.95. */
+  confidence?: number;
+  /** Highest failure rate allowed, 0 to 1. */
+  limit?: number;
+  /** Results needed before the gate may pass. */
+  minSample?: number;
+  /** When the soak ends (ISO 8601). */
+  soakUntil?: string;
+}
+
+/** State of a wave. @public */
+export type WaveState =
+  | 'pending'
+  | 'running'
+  | 'soaking'
+  | 'awaiting_promotion'
+  | 'passed'
+  | 'breached'
+  | 'held'
+  | 'cancelled';
+
+/** One wave of a rollout: a snapshot of a ring. @public */
+export interface Wave {
+  /** Wave id. */
+  id: string;
+  /** 0-based position. */
+  index: number;
+  /** Ring name, e.g. pilot. */
+  ring: string;
+  /** Current state. */
+  state: WaveState;
+  /** Endpoints in the wave. */
+  total: number;
+  /** Jobs by state. */
+  counts: JobCounts;
+  /** When the soak ends (ISO 8601). */
+  soakUntil?: string;
+  /** auto or manual promotion. */
+  promotion?: 'auto' | 'manual';
+  /** When the wave started (ISO 8601). */
+  startedAt?: string;
+  /** When it finished (ISO 8601). */
+  finishedAt?: string;
+  /** Its gate. */
+  gate?: GateState;
+}
+
+/** A rollout as it appears in lists. @public */
+export interface RolloutSummary {
+  /** Rollout id. */
+  id: string;
+  /** Entity refs of the patches. */
+  patchRefs: string[];
+  /** Entity ref of the RolloutPolicy. */
+  policyRef: string;
+  /** Current state. */
+  state: RolloutState;
+  /** Runs the policy's emergency profile. */
+  emergency?: boolean;
+  /** When it was created (ISO 8601). */
+  createdAt?: string;
+  /** Entity ref of the user who started it. */
+  createdBy?: string;
+  /** Names of the rings, in order. */
+  rings?: string[];
+  /** Index of the current ring. */
+  currentRing?: number;
+  /** Why the rollout is paused. */
+  pauseReason?: string;
+  /** Endpoints across the waves started so far (when known). */
+  total?: number;
+  /** Jobs by state, across the waves (when known). */
+  counts?: JobCounts;
+}
+
+/** A point of the completions-and-failures series. @public */
+export interface RolloutSeriesPoint {
+  /** Bucket start (ISO 8601). */
+  at: string;
+  /** Verified installs in the bucket. */
+  succeeded: number;
+  /** Failures in the bucket. */
+  failed: number;
+}
+
+/** A rollout with its waves and time series. @public */
+export interface RolloutDetail extends RolloutSummary {
+  /** Waves, in order. */
+  waves: Wave[];
+  /** Completions and failures over time. */
+  series: RolloutSeriesPoint[];
+}
+
+/** A rollout's plan, before it starts. @public */
+export interface RolloutPlan {
+  /** Planned waves. */
+  waves: Array<{
+    /** Ring name. */
+    ring: string;
+    /** Endpoints in the wave. */
+    size: number;
+    /** Systems the wave touches, with the endpoints of each. */
+    systems: Array<{ systemRef: string; endpoints: number }>;
+    /** Endpoints held back so no wave takes too much of one system. */
+    heldBack?: number;
+    /** Soak time in minutes. */
+    soakMinutes?: number;
+    /** auto or manual promotion. */
+    promotion?: 'auto' | 'manual';
+  }>;
+  /** Endpoints across the waves. */
+  total: number;
+  /** Why some endpoints are left out (not approved, in another rollout…). */
+  warnings?: string[];
+  /** Predicted impact of the patch. */
+  impact?: PredictedImpact;
+}
+
+/** What starts a rollout. @public */
+export interface RolloutInput {
+  /** Entity ref of the patch. */
+  patchRef: string;
+  /** Entity ref of the RolloutPolicy. */
+  policyRef: string;
+  /** Use the policy's emergency profile. */
+  emergency?: boolean;
+}
+
+/** A rollout control. @public */
+export type RolloutAction =
+  | 'promote'
+  | 'pause'
+  | 'resume'
+  | 'abort'
+  | 'rollback';
+
+/** An audit event. @public */
+export interface AuditEvent {
+  /** Event id. */
+  id: string;
+  /** When (ISO 8601). */
+  at: string;
+  /** Who: a user entity ref, an agent, or the system. */
+  actor: string;
+  /** What, in kebab case, e.g. approval-decide. */
+  action: string;
+  /** succeeded, failed or denied. */
+  outcome: 'succeeded' | 'failed' | 'denied';
+  /** Kind of target, e.g. approval-request. */
+  targetType?: string;
+  /** Target id. */
+  targetId?: string;
+  /** Group concerned. */
+  groupRef?: string;
+  /** System concerned. */
+  systemRef?: string;
+  /** In words. */
+  message?: string;
+}
+
+/** A query of the audit trail. @public */
+export interface AuditQuery {
+  /** Free text. */
+  q?: string;
+  /** From (ISO 8601). */
+  from?: string;
+  /** To (ISO 8601). */
+  to?: string;
+  /** Only this action. */
+  action?: string;
+  /** Only this actor. */
+  actor?: string;
+  /** Page size. */
+  limit?: number;
+  /** Only events older than this cursor (the previous page's nextBefore). */
+  before?: string;
+}
+
+/** One page of audit events. @public */
+export interface AuditPage {
+  /** The events, newest first. */
+  items: AuditEvent[];
+  /** Pass as `before` for the next (older) page. */
+  nextBefore?: string;
+}
+
+/** Patch status of a Component, System or Group. @public */
+export interface EntityPatchSummary {
+  /** The entity. */
+  entityRef: string;
+  /** Endpoints under it. */
+  endpoints: number;
+  /** Endpoints with every required patch installed. */
+  compliantEndpoints: number;
+  /** Missing patches by severity. */
+  missingBySeverity: Partial<Record<Severity, number>>;
+  /** Patches past their due date. */
+  overdue: number;
+  /** Approval requests open for it. */
+  pendingApprovals: ApprovalRequest[];
+}
+
+/** Health of an endpoint's agent. @public */
+export type AgentHealth = 'healthy' | 'stale' | 'offline' | 'revoked';
+
+/** A job for an endpoint. @public */
+export interface EndpointJob {
+  /** Job id. */
+  id: string;
+  /** scan, install, verify or rollback. */
+  kind: string;
+  /** Current state. */
+  state: string;
+  /** Patch the job is for. */
+  patchRef?: string;
+  /** Rollout the job belongs to. */
+  rolloutId?: string;
+  /** Attempt number. */
+  attempt?: number;
+  /** When it was created (ISO 8601). */
+  createdAt?: string;
+  /** When it finished (ISO 8601). */
+  finishedAt?: string;
+  /** The agent's message. */
+  message?: string;
+}
+
+/** A package on an endpoint. @public */
+export interface EndpointPackage {
+  /** Ecosystem, e.g. deb. */
+  ecosystem: string;
+  /** Package name. */
+  name: string;
+  /** Installed version. */
+  version: string;
+  /** Version the package manager offers, for pending updates. */
+  availableVersion?: string;
+  /** Patch that requires the update, if any. */
+  patchRef?: string;
+}
+
+/** An endpoint with its inventory, pending updates, jobs and agent health. @public */
+export interface EndpointDetail {
+  /** Agent id. */
+  id: string;
+  /** Host name. */
+  hostname: string;
+  /** Entity ref of the endpoint Resource. */
+  entityRef?: string;
+  /** OS, for people. */
+  os?: string;
+  /** Agent version. */
+  agentVersion?: string;
+  /** Last check-in (ISO 8601). */
+  lastSeenAt?: string;
+  /** Enrollment (ISO 8601). */
+  enrolledAt?: string;
+  /** Health of the agent. */
+  health: AgentHealth;
+  /** Installed packages. */
+  installed: EndpointPackage[];
+  /** Pending updates and needed patches. */
+  pending: EndpointPackage[];
+  /** Recent jobs, newest first. */
+  jobs: EndpointJob[];
+}
+
+/** A patch's status across the fleet. @public */
+export interface PatchStatus {
+  /** The patch. */
+  patchRef: string;
+  /** Applicability by owning group. */
+  applicability: Array<{ ownerRef: string; needed: number; installed: number }>;
+  /** Approval requests, one per team. */
+  approvals: ApprovalRequest[];
+  /** Rollouts of the patch. */
+  rollouts: RolloutSummary[];
+}
+
+/** A node of the compliance report. @public */
+export interface ComplianceRow {
+  /** The catalog entity. */
+  entityRef: string;
+  /** Its title. */
+  title?: string;
+  /** Endpoints under it. */
+  endpoints: number;
+  /** Compliant share, 0 to 1. */
+  compliance: number;
+  /** Missing patches by severity. */
+  missingBySeverity: Partial<Record<Severity, number>>;
+  /** Overdue against the SLA. */
+  overdue: number;
+  /** Mean time to patch in days. */
+  meanTimeToPatchDays?: number;
+}
+
+/** A compliance report. @public */
+export interface ComplianceReport {
+  /** Grouping: by system, by owning group, … */
+  groupBy: 'system' | 'group' | 'domain' | 'component';
+  /** When the figures were computed (ISO 8601). */
+  computedAt?: string;
+  /** Rows. */
+  rows: ComplianceRow[];
+  /** Fleet-wide compliant share over time. */
+  trend?: Array<{ at: string; compliance: number }>;
+}

@@ -1,0 +1,7 @@
+export { ApprovalsTab } from './ApprovalsTab';
+export { ApprovalTable, approvalColumns } from './ApprovalTable';
+export {
+  ApprovalDetails,
+  RiskFactors,
+  PredictedImpactView,
+} from './ApprovalDetails';

@@ -1,0 +1,176 @@
+import { useState } from 'react';
+import Box from '@material-ui/core/Box';
+import Button from '@material-ui/core/Button';
+import TextField from '@material-ui/core/TextField';
+import Tooltip from '@material-ui/core/Tooltip';
+import GetAppIcon from '@material-ui/icons/GetApp';
+import useDebounce from 'react-use/esm/useDebounce';
+import {
+  EmptyState,
+  Progress,
+  ResponseErrorPanel,
+  Table,
+  TableColumn,
+} from '@backstage/core-components';
+import { alertApiRef, useApi } from '@backstage/core-plugin-api';
+import { usePermission } from '@backstage/plugin-permission-react';
+import { patchAuditReadPermission } from '@patchbay/plugin-patch-common';
+import { AuditEvent, AuditQuery, patchApiRef } from '../../api';
+import { useLiveAsync } from '../../hooks';
+import { dateTime } from '../common';
+
+/** Columns of the audit trail, declared once. */
+export const auditColumns: TableColumn<AuditEvent>[] = [
+  { title: 'When', field: 'at', render: e => dateTime(e.at) },
+  { title: 'Who', field: 'actor' },
+  { title: 'Action', field: 'action' },
+  { title: 'Outcome', field: 'outcome' },
+  { title: 'Target', render: e => `${e.targetType} ${e.targetId}` },
+  { title: 'Group', field: 'groupRef' },
+  { title: 'System', field: 'systemRef' },
+  { title: 'Message', field: 'message' },
+];
+
+const toIso = (date: string, endOfDay: boolean) =>
+  date ? `${date}T${endOfDay ? '23:59:59.999' : '00:00:00.000'}Z` : undefined;
+
+/** Starts a download of a blob under a file name. */
+function download(blob: Blob, name: string) {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  URL.revokeObjectURL(url);
+}
+
+/** Export buttons, disabled without patch.audit.read. */
+export const AuditExportButtons = (props: { query: AuditQuery }) => {
+  const api = useApi(patchApiRef);
+  const alertApi = useApi(alertApiRef);
+  const { allowed, loading } = usePermission({
+    permission: patchAuditReadPermission,
+  });
+  const [busy, setBusy] = useState(false);
+  const exportAs = async (format: 'csv' | 'json') => {
+    setBusy(true);
+    try {
+      const blob = await api.exportAudit(props.query, format);
+      download(blob, `patchbay-audit.${format}`);
+    } catch (e) {
+      alertApi.post({ message: (e as Error).message, severity: 'error' });
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Tooltip
+      title={
+        !allowed && !loading
+          ? 'Exporting the audit trail needs patch.audit.read'
+          : ''
+      }
+    >
+      <span>
+        {(['csv', 'json'] as const).map(format => (
+          <Button
+            key={format}
+            startIcon={<GetAppIcon />}
+            disabled={!allowed || loading || busy}
+            onClick={() => exportAs(format)}
+          >
+            Export {format.toUpperCase()}
+          </Button>
+        ))}
+      </span>
+    </Tooltip>
+  );
+};
+
+/** The audit trail: searchable by text and time, exportable. */
+export const AuditTab = () => {
+  const api = useApi(patchApiRef);
+  const [text, setText] = useState('');
+  const [q, setQ] = useState('');
+  const [from, setFrom] = useState('');
+  const [to, setTo] = useState('');
+  // Search as the user types, but one request per pause, not per key.
+  useDebounce(() => setQ(text), 300, [text]);
+  const query: AuditQuery = {
+    q: q || undefined,
+    from: toIso(from, false),
+    to: toIso(to, true),
+    limit: 200,
+  };
+  const key = JSON.stringify(query);
+  const events = useLiveAsync(() => api.queryAudit(query), [api, key]);
+
+  return (
+    <>
+      <Box
+        display="flex"
+        flexWrap="wrap"
+        alignItems="center"
+        style={{ gap: 16 }}
+        mb={2}
+        role="search"
+        aria-label="Search the audit trail"
+      >
+        <TextField
+          id="patch-audit-search"
+          label="Search"
+          placeholder="actor, action, target, message"
+          value={text}
+          onChange={e => setText(e.target.value)}
+          style={{ minWidth: 280 }}
+        />
+        <TextField
+          id="patch-audit-from"
+          label="From"
+          type="date"
+          value={from}
+          InputLabelProps={{ shrink: true }}
+          onChange={e => setFrom(e.target.value)}
+        />
+        <TextField
+          id="patch-audit-to"
+          label="To"
+          type="date"
+          value={to}
+          InputLabelProps={{ shrink: true }}
+          onChange={e => setTo(e.target.value)}
+        />
+        <Box flexGrow={1} />
+        <AuditExportButtons query={{ ...query, limit: undefined }} />
+      </Box>
+      {events.loading && <Progress />}
+      {events.error && !events.value && (
+        <ResponseErrorPanel error={events.error} />
+      )}
+      {events.value && (
+        <Table<AuditEvent>
+          title={`Audit trail (${events.value.items.length}${
+            events.value.nextBefore ? '+' : ''
+          } events)`}
+          options={{
+            paging: true,
+            pageSize: 20,
+            search: false,
+            padding: 'dense',
+          }}
+          columns={auditColumns}
+          data={events.value.items}
+          emptyContent={
+            <EmptyState
+              missing="data"
+              title="No audit events match"
+              description="Every decision and rollout transition is recorded here. Widen the time range or clear the search."
+            />
+          }
+        />
+      )}
+    </>
+  );
+};

@@ -1,0 +1,150 @@
+import Chip from '@material-ui/core/Chip';
+import Grid from '@material-ui/core/Grid';
+import {
+  InfoCard,
+  Progress,
+  ResponseErrorPanel,
+  StructuredMetadataTable,
+  Table,
+  TableColumn,
+} from '@backstage/core-components';
+import { useApi } from '@backstage/core-plugin-api';
+import {
+  EntityRefLink,
+  MissingAnnotationEmptyState,
+  useEntity,
+} from '@backstage/plugin-catalog-react';
+import {
+  AgentHealth,
+  EndpointJob,
+  EndpointPackage,
+  patchApiRef,
+} from '../../api';
+import { useLiveAsync } from '../../hooks';
+import { RolloutLink, dateTime, relative } from '../common';
+
+/** The annotation naming the agent of an endpoint Resource. */
+export const ANNOTATION_ENDPOINT_ID = 'patchbay.dev/endpoint-id';
+
+const pendingColumns: TableColumn<EndpointPackage>[] = [
+  { title: 'Package', field: 'name', highlight: true },
+  { title: 'Ecosystem', field: 'ecosystem' },
+  { title: 'Installed', field: 'version' },
+  { title: 'Available', field: 'availableVersion' },
+  {
+    title: 'Patch',
+    render: p => (p.patchRef ? <EntityRefLink entityRef={p.patchRef} /> : '—'),
+  },
+];
+
+const installedColumns: TableColumn<EndpointPackage>[] = [
+  { title: 'Package', field: 'name', highlight: true },
+  { title: 'Ecosystem', field: 'ecosystem' },
+  { title: 'Version', field: 'version' },
+];
+
+const jobColumns: TableColumn<EndpointJob>[] = [
+  { title: 'Created', field: 'createdAt', render: j => dateTime(j.createdAt) },
+  { title: 'Kind', field: 'kind' },
+  { title: 'State', field: 'state' },
+  { title: 'Attempt', field: 'attempt', type: 'numeric' },
+  {
+    title: 'Patch',
+    render: j => (j.patchRef ? <EntityRefLink entityRef={j.patchRef} /> : '—'),
+  },
+  {
+    title: 'Rollout',
+    render: j => (j.rolloutId ? <RolloutLink id={j.rolloutId} /> : '—'),
+  },
+  { title: 'Message', field: 'message' },
+];
+
+const healthColor: Record<AgentHealth, 'primary' | 'secondary' | 'default'> = {
+  healthy: 'primary',
+  stale: 'default',
+  offline: 'secondary',
+  revoked: 'secondary',
+};
+
+/**
+ * The Patches tab of an endpoint Resource: agent health, pending updates,
+ * installed packages and job history.
+ */
+export const EndpointPatchesContent = () => {
+  const { entity } = useEntity();
+  const endpointId = entity.metadata.annotations?.[ANNOTATION_ENDPOINT_ID];
+  const api = useApi(patchApiRef);
+  const endpoint = useLiveAsync(
+    async () => (endpointId ? api.getEndpoint(endpointId) : undefined),
+    [api, endpointId],
+    30_000,
+  );
+
+  if (!endpointId) {
+    return <MissingAnnotationEmptyState annotation={ANNOTATION_ENDPOINT_ID} />;
+  }
+  if (endpoint.loading) return <Progress />;
+  if (endpoint.error && !endpoint.value) {
+    return <ResponseErrorPanel error={endpoint.error} />;
+  }
+  const e = endpoint.value!;
+  return (
+    <Grid container spacing={3}>
+      <Grid item xs={12} md={5}>
+        <InfoCard title="Agent">
+          <StructuredMetadataTable
+            metadata={{
+              health: (
+                <Chip
+                  size="small"
+                  label={e.health}
+                  color={healthColor[e.health]}
+                />
+              ),
+              hostname: e.hostname,
+              os: e.os ?? '—',
+              'agent version': e.agentVersion ?? '—',
+              'last check-in': relative(e.lastSeenAt),
+              enrolled: dateTime(e.enrolledAt),
+            }}
+          />
+        </InfoCard>
+      </Grid>
+      <Grid item xs={12} md={7}>
+        <Table<EndpointPackage>
+          title={`Pending (${e.pending.length})`}
+          options={{
+            paging: e.pending.length > 10,
+            pageSize: 10,
+            padding: 'dense',
+          }}
+          columns={pendingColumns}
+          data={e.pending}
+          emptyContent="Up to date: no pending update and no needed patch."
+        />
+      </Grid>
+      <Grid item xs={12}>
+        <Table<EndpointJob>
+          title="Job history"
+          options={{
+            paging: e.jobs.length > 10,
+            pageSize: 10,
+            padding: 'dense',
+          }}
+          columns={jobColumns}
+          data={e.jobs}
+          emptyContent="No job has run here yet. Jobs appear when a rollout reaches this endpoint."
+        />
+      </Grid>
+      <Grid item xs={12}>
+        <Table<EndpointPackage>
+          title={`Installed (${e.installed.length})`}
+          options={{ paging: true, pageSize: 10, padding: 'dense' }}
+          columns={installedColumns}
+          data={e.installed}
+          emptyContent="The agent has not sent an inventory yet."
+        />
+      </Grid>
+    </Grid>
+  );
+};

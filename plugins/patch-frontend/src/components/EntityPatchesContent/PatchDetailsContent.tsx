@@ -1,0 +1,208 @@
+import Box from '@material-ui/core/Box';
+import Grid from '@material-ui/core/Grid';
+import Typography from '@material-ui/core/Typography';
+import { stringifyEntityRef } from '@backstage/catalog-model';
+import {
+  InfoCard,
+  Link,
+  Progress,
+  ResponseErrorPanel,
+  StructuredMetadataTable,
+  Table,
+  TableColumn,
+} from '@backstage/core-components';
+import { useApi } from '@backstage/core-plugin-api';
+import { EntityRefLink, useEntity } from '@backstage/plugin-catalog-react';
+import { PatchStatus, RolloutSummary, Severity, patchApiRef } from '../../api';
+import { useLiveAsync } from '../../hooks';
+import {
+  RolloutProgress,
+  KevChip,
+  RolloutLink,
+  SeverityChip,
+  dateTime,
+  percent,
+} from '../common';
+import { ApprovalTable } from '../ApprovalsTab';
+import { StateLabel } from '../RolloutsTab/RolloutStateChip';
+
+/** The fields of a Patch entity's spec that the tab shows. */
+interface PatchSpecView {
+  type?: string;
+  severity?: Severity;
+  cves?: string[];
+  cvss?: { score: number; vector?: string; version?: string };
+  knownExploited?: boolean;
+  kevDueDate?: string;
+  epss?: { score: number; percentile: number; cve?: string };
+  published?: string;
+  vendor?: string;
+  advisoryId?: string;
+  rebootRequired?: boolean;
+  rollbackNotes?: string;
+  targets?: Array<{
+    ecosystem: string;
+    release: string;
+    package: string;
+    fixedVersion: string;
+  }>;
+  references?: Array<{ type?: string; url: string }>;
+}
+
+type Target = NonNullable<PatchSpecView['targets']>[number];
+type Applicability = PatchStatus['applicability'][number];
+
+const targetColumns: TableColumn<Target>[] = [
+  { title: 'Ecosystem', field: 'ecosystem' },
+  { title: 'Release', field: 'release' },
+  { title: 'Package', field: 'package', highlight: true },
+  { title: 'Fixed in', field: 'fixedVersion' },
+];
+
+const applicabilityColumns: TableColumn<Applicability>[] = [
+  {
+    title: 'Owner',
+    highlight: true,
+    render: a => <EntityRefLink entityRef={a.ownerRef} defaultKind="group" />,
+  },
+  { title: 'Needed', field: 'needed', type: 'numeric' },
+  { title: 'Installed', field: 'installed', type: 'numeric' },
+  {
+    title: 'Done',
+    render: a =>
+      percent(
+        a.needed + a.installed > 0
+          ? a.installed / (a.needed + a.installed)
+          : undefined,
+      ),
+  },
+];
+
+const patchRolloutColumns: TableColumn<RolloutSummary>[] = [
+  { title: 'Rollout', render: r => <RolloutLink id={r.id} /> },
+  { title: 'Policy', render: r => <EntityRefLink entityRef={r.policyRef} /> },
+  { title: 'State', render: r => <StateLabel state={r.state} /> },
+  {
+    title: 'Progress',
+    render: r => <RolloutProgress rollout={r} />,
+  },
+  { title: 'Started', render: r => dateTime(r.createdAt) },
+];
+
+const CveLinks = (props: { cves?: string[] }) =>
+  props.cves?.length ? (
+    <>
+      {props.cves.map((cve, i) => (
+        <span key={cve}>
+          {i > 0 && ', '}
+          <Link to={`https://www.cve.org/CVERecord?id=${cve}`}>{cve}</Link>
+        </span>
+      ))}
+    </>
+  ) : (
+    <>none</>
+  );
+
+/**
+ * The Patches tab of a Patch: what it is (CVEs, KEV, EPSS, targets), where
+ * it applies by owner, each team's approval, and its rollouts.
+ */
+export const PatchDetailsContent = () => {
+  const { entity } = useEntity();
+  const patchRef = stringifyEntityRef(entity);
+  const spec = (entity.spec ?? {}) as PatchSpecView;
+  const api = useApi(patchApiRef);
+  const status = useLiveAsync(
+    () => api.getPatchStatus(patchRef),
+    [api, patchRef],
+    30_000,
+  );
+
+  return (
+    <Grid container spacing={3}>
+      <Grid item xs={12} md={6}>
+        <InfoCard title="Patch">
+          <StructuredMetadataTable
+            metadata={{
+              severity: (
+                <Box display="flex" style={{ gap: 4 }}>
+                  <SeverityChip severity={spec.severity} />
+                  <KevChip knownExploited={spec.knownExploited} />
+                </Box>
+              ),
+              type: spec.type ?? '—',
+              CVEs: <CveLinks cves={spec.cves} />,
+              CVSS: spec.cvss
+                ? `${spec.cvss.score}${
+                    spec.cvss.vector ? ` (${spec.cvss.vector})` : ''
+                  }`
+                : '—',
+              'known exploited (KEV)': spec.knownExploited
+                ? `yes${spec.kevDueDate ? `, due ${spec.kevDueDate}` : ''}`
+                : 'no',
+              EPSS: spec.epss
+                ? `${percent(spec.epss.score, 1)} (percentile ${percent(
+                    spec.epss.percentile,
+                  )})${spec.epss.cve ? ` for ${spec.epss.cve}` : ''}`
+                : '—',
+              published: dateTime(spec.published),
+              vendor: spec.vendor ?? '—',
+              advisory: spec.advisoryId ?? '—',
+              'reboot required': spec.rebootRequired ? 'yes' : 'no',
+            }}
+          />
+          {spec.rollbackNotes && (
+            <Typography variant="body2" style={{ marginTop: 8 }}>
+              Rollback: {spec.rollbackNotes}
+            </Typography>
+          )}
+        </InfoCard>
+      </Grid>
+      <Grid item xs={12} md={6}>
+        <Table<Target>
+          title="Targets"
+          options={{ paging: false, search: false, padding: 'dense' }}
+          columns={targetColumns}
+          data={spec.targets ?? []}
+          emptyContent="This patch names no target, so it applies nowhere."
+        />
+      </Grid>
+      <Grid item xs={12}>
+        {status.loading && <Progress />}
+        {status.error && !status.value && (
+          <ResponseErrorPanel error={status.error} />
+        )}
+      </Grid>
+      {status.value && (
+        <>
+          <Grid item xs={12} md={6}>
+            <Table<Applicability>
+              title="Applicability by owner"
+              options={{ paging: false, search: false, padding: 'dense' }}
+              columns={applicabilityColumns}
+              data={status.value.applicability}
+              emptyContent="No enrolled endpoint has a package this patch fixes."
+            />
+          </Grid>
+          <Grid item xs={12} md={6}>
+            <Table<RolloutSummary>
+              title="Rollouts"
+              options={{ paging: false, search: false, padding: 'dense' }}
+              columns={patchRolloutColumns}
+              data={status.value.rollouts}
+              emptyContent="Not rolled out yet. Operations start a rollout from the Patches page once the teams approved."
+            />
+          </Grid>
+          <Grid item xs={12}>
+            <ApprovalTable
+              title="Approvals per team"
+              requests={status.value.approvals}
+              onChanged={status.reload}
+              emptyMessage="No team has been asked yet: requests open when the patch applies to an endpoint."
+            />
+          </Grid>
+        </>
+      )}
+    </Grid>
+  );
+};

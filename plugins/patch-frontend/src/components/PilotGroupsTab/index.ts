@@ -1,0 +1,1 @@
+export { PilotGroupsTab } from './PilotGroupsTab';

@@ -1,0 +1,180 @@
+import { useState } from 'react';
+import Grid from '@material-ui/core/Grid';
+import Tab from '@material-ui/core/Tab';
+import Tabs from '@material-ui/core/Tabs';
+import { useTheme } from '@material-ui/core/styles';
+import {
+  Bar,
+  BarChart,
+  CartesianGrid,
+  Line,
+  LineChart,
+  ResponsiveContainer,
+  Tooltip,
+  XAxis,
+  YAxis,
+} from 'recharts';
+import { DateTime } from 'luxon';
+import {
+  humanizeEntityRef,
+  EntityRefLink,
+} from '@backstage/plugin-catalog-react';
+import { parseEntityRef } from '@backstage/catalog-model';
+import {
+  EmptyState,
+  InfoCard,
+  Progress,
+  ResponseErrorPanel,
+  Table,
+  TableColumn,
+} from '@backstage/core-components';
+import { useApi } from '@backstage/core-plugin-api';
+import { ComplianceReport, ComplianceRow, patchApiRef } from '../../api';
+import { useLiveAsync } from '../../hooks';
+import { percent } from '../common';
+
+/** Columns of the compliance report, declared once. */
+export const complianceColumns: TableColumn<ComplianceRow>[] = [
+  {
+    title: 'Entity',
+    highlight: true,
+    render: r => <EntityRefLink entityRef={r.entityRef} />,
+  },
+  { title: 'Endpoints', field: 'endpoints', type: 'numeric' },
+  {
+    title: 'Compliant',
+    field: 'compliance',
+    type: 'numeric',
+    defaultSort: 'asc',
+    render: r => percent(r.compliance),
+  },
+  {
+    title: 'Missing (critical / high / medium / low)',
+    render: r =>
+      (['critical', 'high', 'medium', 'low'] as const)
+        .map(s => r.missingBySeverity[s] ?? 0)
+        .join(' / '),
+  },
+  { title: 'Overdue', field: 'overdue', type: 'numeric' },
+  {
+    title: 'Mean time to patch',
+    field: 'meanTimeToPatchDays',
+    type: 'numeric',
+    render: r =>
+      r.meanTimeToPatchDays === undefined
+        ? '—'
+        : `${r.meanTimeToPatchDays.toFixed(1)} d`,
+  },
+];
+
+const GROUPINGS: Array<{ value: ComplianceReport['groupBy']; label: string }> =
+  [
+    { value: 'system', label: 'By system' },
+    { value: 'group', label: 'By owning group' },
+    { value: 'component', label: 'By component' },
+    { value: 'domain', label: 'By domain' },
+  ];
+
+const ReportCharts = (props: { report: ComplianceReport }) => {
+  const theme = useTheme();
+  const bars = props.report.rows.map(r => ({
+    name: r.title ?? humanizeEntityRef(parseEntityRef(r.entityRef)),
+    compliant: Math.round(r.compliance * 100),
+  }));
+  const trend = (props.report.trend ?? []).map(p => ({
+    at: DateTime.fromISO(p.at).toISODate(),
+    compliant: Math.round(p.compliance * 100),
+  }));
+  return (
+    <Grid container spacing={3}>
+      <Grid item xs={12} md={6}>
+        <InfoCard title="Compliant endpoints">
+          <figure style={{ margin: 0 }} aria-label="Compliant share by entity">
+            <ResponsiveContainer width="100%" height={240}>
+              <BarChart data={bars}>
+                <CartesianGrid strokeDasharray="3 3" />
+                <XAxis dataKey="name" />
+                <YAxis domain={[0, 100]} unit="%" />
+                <Tooltip />
+                <Bar
+                  dataKey="compliant"
+                  fill={theme.palette.primary.main}
+                  isAnimationActive={false}
+                />
+              </BarChart>
+            </ResponsiveContainer>
+          </figure>
+        </InfoCard>
+      </Grid>
+      <Grid item xs={12} md={6}>
+        <InfoCard title="Compliance over time">
+          {trend.length ? (
+            <figure style={{ margin: 0 }} aria-label="Compliance over time">
+              <ResponsiveContainer width="100%" height={240}>
+                <LineChart data={trend}>
+                  <CartesianGrid strokeDasharray="3 3" />
+                  <XAxis dataKey="at" />
+                  <YAxis domain={[0, 100]} unit="%" />
+                  <Tooltip />
+                  <Line
+                    dataKey="compliant"
+                    stroke={theme.palette.primary.main}
+                    isAnimationActive={false}
+                  />
+                </LineChart>
+              </ResponsiveContainer>
+            </figure>
+          ) : (
+            'The trend appears after the first daily snapshot.'
+          )}
+        </InfoCard>
+      </Grid>
+    </Grid>
+  );
+};
+
+/** Compliance reports along the catalog's hierarchy. */
+export const ReportsTab = () => {
+  const api = useApi(patchApiRef);
+  const [groupBy, setGroupBy] = useState<ComplianceReport['groupBy']>('system');
+  const report = useLiveAsync(
+    () => api.getComplianceReport(groupBy),
+    [api, groupBy],
+  );
+  return (
+    <>
+      <Tabs
+        value={groupBy}
+        onChange={(_, v) => setGroupBy(v)}
+        aria-label="Group the report"
+        indicatorColor="primary"
+      >
+        {GROUPINGS.map(g => (
+          <Tab key={g.value} value={g.value} label={g.label} />
+        ))}
+      </Tabs>
+      {report.loading && <Progress />}
+      {report.error && !report.value && (
+        <ResponseErrorPanel error={report.error} />
+      )}
+      {report.value && (
+        <>
+          <ReportCharts report={report.value} />
+          <Table<ComplianceRow>
+            title="Compliance"
+            options={{ paging: false, padding: 'dense' }}
+            columns={complianceColumns}
+            data={report.value.rows}
+            emptyContent={
+              <EmptyState
+                missing="data"
+                title="No endpoints reported yet"
+                description="Enroll agents (see the README) and the report fills in as they send their inventory."
+              />
+            }
+          />
+        </>
+      )}
+    </>
+  );
+};

@@ -1,0 +1,90 @@
+import Timeline from '@material-ui/lab/Timeline';
+import TimelineConnector from '@material-ui/lab/TimelineConnector';
+import TimelineContent from '@material-ui/lab/TimelineContent';
+import TimelineDot from '@material-ui/lab/TimelineDot';
+import TimelineItem from '@material-ui/lab/TimelineItem';
+import TimelineOppositeContent from '@material-ui/lab/TimelineOppositeContent';
+import TimelineSeparator from '@material-ui/lab/TimelineSeparator';
+import Typography from '@material-ui/core/Typography';
+import type { GateState, Wave } from '../../api';
+import { JobProgress, dateTime, percent, relative } from '../common';
+import { StateLabel } from './RolloutStateChip';
+
+const dotColor = (w: Wave): 'grey' | 'primary' | 'secondary' | 'inherit' => {
+  if (w.state === 'passed') return 'primary';
+  if (w.state === 'breached' || w.state === 'cancelled') return 'secondary';
+  return w.state === 'pending' ? 'grey' : 'inherit';
+};
+
+const GATE_WORDS: Record<GateState['decision'], string> = {
+  pass: 'passed',
+  breach: 'breached',
+  hold: 'holding (not enough evidence yet)',
+  wait: 'soaking',
+};
+
+/** The gate's state with the numbers behind it. */
+export const GateSummary = (props: { gate?: GateState }) => {
+  const g = props.gate;
+  if (!g) return null;
+  return (
+    <Typography variant="body2" component="div" aria-label="Gate">
+      Gate <strong>{GATE_WORDS[g.decision] ?? g.decision}</strong>: {g.failed}{' '}
+      failed of {g.finished} finished
+      {g.minSample !== undefined ? ` (minimum sample ${g.minSample})` : ''}
+      {g.upper !== undefined
+        ? `; failure rate upper bound ${percent(g.upper, 1)}`
+        : ''}
+      {g.limit !== undefined ? ` vs. limit ${percent(g.limit, 1)}` : ''}
+      {g.confidence !== undefined
+        ? ` (Wilson, ${percent(g.confidence)} confidence)`
+        : ''}
+      {g.soakUntil && g.decision === 'wait'
+        ? `; soak ends ${relative(g.soakUntil)}`
+        : ''}
+      {g.reason ? `. ${g.reason}` : ''}
+    </Typography>
+  );
+};
+
+/** The rings of a rollout as a timeline, each with its progress and gate. */
+export const WaveTimeline = (props: { waves: Wave[] }) => (
+  <Timeline align="left" aria-label="Rings">
+    {props.waves.map((w, i) => (
+      <TimelineItem key={w.id}>
+        <TimelineOppositeContent style={{ flex: 0.2 }}>
+          <Typography variant="body2" color="textSecondary">
+            {w.startedAt ? dateTime(w.startedAt) : 'not started'}
+          </Typography>
+        </TimelineOppositeContent>
+        <TimelineSeparator>
+          <TimelineDot color={dotColor(w)} />
+          {i < props.waves.length - 1 && <TimelineConnector />}
+        </TimelineSeparator>
+        <TimelineContent>
+          <section aria-label={`Ring ${w.ring}`}>
+            <Typography variant="subtitle1" component="h3">
+              {w.ring} <StateLabel state={w.state} />
+            </Typography>
+            <Typography variant="caption" color="textSecondary">
+              {w.total} endpoints · {w.promotion ?? 'auto'} promotion ·{' '}
+              {w.counts.queued} queued, {w.counts.running} running,{' '}
+              {w.counts.succeeded} succeeded, {w.counts.failed} failed
+            </Typography>
+            <JobProgress
+              counts={w.counts}
+              total={w.total}
+              label={`Progress of ring ${w.ring}`}
+            />
+            <GateSummary gate={w.gate} />
+            {!w.gate && w.soakUntil && (
+              <Typography variant="body2">
+                Soak ends {relative(w.soakUntil)}
+              </Typography>
+            )}
+          </section>
+        </TimelineContent>
+      </TimelineItem>
+    ))}
+  </Timeline>
+);

@@ -1,0 +1,8 @@
+export {
+  RolloutsTab,
+  RolloutsList,
+  RolloutDetailView,
+  StartRolloutButton,
+  rolloutColumns,
+} from './RolloutsTab';
+export { RolloutControls } from './RolloutControls';

@@ -1,0 +1,5 @@
+export { SeverityChip, KevChip } from './SeverityChip';
+export { JobProgress, RolloutProgress } from './JobProgress';
+export { ConfirmDialog } from './ConfirmDialog';
+export { relative, dateTime, isPast, percent } from './format';
+export { RolloutLink } from './RolloutLink';
