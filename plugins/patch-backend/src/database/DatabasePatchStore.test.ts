@@ -20,4 +20,27 @@ describe('DatabasePatchStore', () => {
       expect((await store.ping()).migrations).toBeGreaterThanOrEqual(1);
     },
   );
+
+  it.each(databases.eachSupportedId())(
+    'waits for a migration lock held by another replica on %p',
+    async databaseId => {
+      const knex = await databases.init(databaseId);
+      // Another replica is migrating: knex's lock is taken.
+      await knex.schema.createTable('knex_migrations_lock', t => {
+        t.increments('index').primary();
+        t.integer('is_locked');
+      });
+      await knex('knex_migrations_lock').insert({ is_locked: 1 });
+      const creating = DatabasePatchStore.create({
+        database: mockServices.database({ knex }),
+      });
+      const released = new Promise(r => setTimeout(r, 700)).then(() =>
+        knex('knex_migrations_lock').update({ is_locked: 0 }),
+      );
+      const store = await creating;
+      await released;
+      expect((await store.ping()).migrations).toBeGreaterThanOrEqual(1);
+      expect(await knex.schema.hasTable('patch_meta')).toBe(true);
+    },
+  );
 });

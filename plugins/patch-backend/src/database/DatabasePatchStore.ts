@@ -11,6 +11,23 @@ const migrationsDir = resolvePackagePath(
 );
 
 /**
+ * Runs the pending migrations. Replicas that start together race for knex's
+ * migration lock (and for creating its tables): the loser fails, waits and
+ * tries again, and by then usually finds nothing left to run.
+ */
+async function migrateLatest(client: Knex, attempts = 8): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.migrate.latest({ directory: migrationsDir });
+      return;
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      await new Promise(r => setTimeout(r, 250 * attempt));
+    }
+  }
+}
+
+/**
  * The knex implementation of {@link PatchStore}, on SQLite or PostgreSQL.
  * @public
  */
@@ -22,7 +39,7 @@ export class DatabasePatchStore implements PatchStore {
     const { database } = options;
     const client = await database.getClient();
     if (!database.migrations?.skip) {
-      await client.migrate.latest({ directory: migrationsDir });
+      await migrateLatest(client);
     }
     return new DatabasePatchStore(client);
   }

@@ -162,7 +162,9 @@ export class Scenario {
     } finally {
       await admin.destroy();
     }
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    // PATCH_KEEP_SCENARIO=1 keeps the configs and process logs for a look.
+    if (!process.env.PATCH_KEEP_SCENARIO)
+      fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
