@@ -142,7 +142,7 @@ test.beforeAll(async ({ request }) => {
             r.state === 'pending',
         ).length;
       },
-      { timeout: 240_000, intervals: [5_000] },
+      { timeout: 240_000, intervals: [3_000] },
     )
     .toBeGreaterThan(0);
 });
