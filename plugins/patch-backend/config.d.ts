@@ -145,6 +145,15 @@ export interface Config {
         /** Time limit of one call, ms. Default 10000. */
         timeoutMs?: number;
       };
+      /** Retries of a failed connector call (the incident waits in an outbox table). */
+      retry?: {
+        /** Calls per incident and connector before giving up. Default 10. */
+        maxAttempts?: number;
+        /** Wait after the first failure, seconds; doubles after each. Default 30. */
+        initialDelaySeconds?: number;
+        /** Longest wait between calls, seconds. Default 1800. */
+        maxDelaySeconds?: number;
+      };
     };
   };
 }

@@ -8,7 +8,9 @@
  * terminal result: `succeeded`, `failed` or `timed_out`. The server ends jobs
  * too: `expired` (time-to-live passed before dispatch), `timed_out` (running
  * past its timeout), `failed` (leases ran out on the last attempt) and
- * `cancelled` (by an operator or a rollout).
+ * `cancelled` (by an operator or a rollout). A queued job of a paused
+ * rollout is `held` (`holdJobs`): never leased until `releaseJobs` puts it
+ * back in the queue on resume, or `cancelJobs` ends it on abort.
  *
  * Delivery guarantees. At least once delivery: a lease that runs out before
  * the job starts puts it back in the queue (the next lease is a new attempt).
@@ -49,6 +51,7 @@ export type JobKind = 'scan' | 'install' | 'verify' | 'rollback';
 /** Every state of a job. @public */
 export type JobState =
   | 'queued'
+  | 'held'
   | 'leased'
   | 'running'
   | 'succeeded'
@@ -60,6 +63,7 @@ export type JobState =
 /** States in which a job is still waiting or in progress. @public */
 export const LIVE_JOB_STATES: readonly JobState[] = [
   'queued',
+  'held',
   'leased',
   'running',
 ];
@@ -172,7 +176,7 @@ export interface JobFilter {
   order?: 'asc' | 'desc';
 }
 
-/** Selects jobs to cancel; at least one field. @public */
+/** Selects jobs to cancel, hold or release; at least one field. @public */
 export interface CancelSelector {
   rolloutId?: string;
   waveId?: string;
@@ -252,7 +256,8 @@ export class JobQueue {
     this.leaseSeconds = options.leaseSeconds ?? 300;
     this.defaultTtlSeconds = options.defaultTtlSeconds ?? 7 * 24 * 3600;
     this.defaultTimeoutSeconds = options.defaultTimeoutSeconds ?? 3600;
-    this.now = options.now ?? Date.now;
+    // Read at each call, so a test that moves the process clock moves the queue's.
+    this.now = options.now ?? (() => Date.now());
     this.isPg = String(db.client.config.client).includes('pg');
   }
 
@@ -361,6 +366,48 @@ export class JobQueue {
     return ids;
   }
 
+  /**
+   * Creates one queued job per row of `source`, a query on `trx` that
+   * selects `endpoint_id`, `payload` (JSON text) and `not_before`, in one
+   * INSERT ... SELECT: a rollout wave of 100,000 jobs never passes through
+   * this process. PostgreSQL only (ids from `gen_random_uuid()`); returns
+   * how many jobs were created.
+   */
+  async createJobsFromQuery(
+    source: Knex.QueryBuilder,
+    common: Omit<NewJob, 'endpointId' | 'payload' | 'notBefore' | 'expiresAt'>,
+    trx: Knex.Transaction,
+  ): Promise<number> {
+    if (!this.isPg) throw new Error('createJobsFromQuery needs PostgreSQL');
+    const now = this.now();
+    const nowIso = toDbTime(now);
+    const result = await trx.raw(
+      `insert into patch_jobs (id, endpoint_id, kind, state, payload, attempt,
+         max_attempts, not_before, expires_at, timeout_seconds, rollout_id,
+         wave_id, patch_ref, created_by, created_at, updated_at)
+       select gen_random_uuid()::text, s.endpoint_id, ?, 'queued', s.payload, 0,
+         ?, s.not_before, ?::timestamptz, ?, ?, ?, ?, ?, ?::timestamptz, ?::timestamptz
+       from ? as s`,
+      [
+        common.kind,
+        Math.max(1, common.maxAttempts ?? 3),
+        toDbTime(now + this.defaultTtlSeconds * 1000),
+        Math.max(
+          1,
+          Math.floor(common.timeoutSeconds ?? this.defaultTimeoutSeconds),
+        ),
+        common.rolloutId ?? null,
+        common.waveId ?? null,
+        common.patchRef ?? null,
+        common.createdBy,
+        nowIso,
+        nowIso,
+        source,
+      ],
+    );
+    return Number(result.rowCount ?? 0);
+  }
+
   /** One job, with its terminal result when it has one. */
   async getJob(id: string): Promise<Job | undefined> {
     const row = await this.db('patch_jobs').where({ id }).first();
@@ -401,9 +448,9 @@ export class JobQueue {
   }
 
   /**
-   * Cancels the selected jobs that are queued or leased; returns how many.
-   * Running jobs are left alone: an install cannot be stopped halfway, and
-   * its result is the truth about the endpoint.
+   * Cancels the selected jobs that are queued, held or leased; returns how
+   * many. Running jobs are left alone: an install cannot be stopped halfway,
+   * and its result is the truth about the endpoint.
    */
   async cancelJobs(
     selector: CancelSelector,
@@ -425,7 +472,11 @@ export class JobQueue {
       : [undefined];
     const run = async (tx: Knex.Transaction) => {
       for (const ids of idChunks) {
-        const q = tx('patch_jobs').whereIn('state', ['queued', 'leased']);
+        const q = tx('patch_jobs').whereIn('state', [
+          'queued',
+          'held',
+          'leased',
+        ]);
         if (ids) q.whereIn('id', ids);
         if (selector.rolloutId) q.where('rollout_id', selector.rolloutId);
         if (selector.waveId) q.where('wave_id', selector.waveId);
@@ -454,6 +505,56 @@ export class JobQueue {
       await this.emitRows(finished);
     }
     return finished.length;
+  }
+
+  /**
+   * Holds the selected queued jobs (a rollout paused): `held` jobs are never
+   * leased. Leased and running jobs are in flight and go on. Returns how
+   * many were held. Inside `trx` when given, so the hold commits with the
+   * pause that causes it.
+   */
+  async holdJobs(
+    selector: CancelSelector,
+    trx?: Knex.Transaction,
+  ): Promise<number> {
+    return this.moveJobs(selector, 'queued', 'held', trx);
+  }
+
+  /** Puts the selected held jobs back in the queue (a rollout resumed); returns how many. */
+  async releaseJobs(
+    selector: CancelSelector,
+    trx?: Knex.Transaction,
+  ): Promise<number> {
+    return this.moveJobs(selector, 'held', 'queued', trx);
+  }
+
+  private async moveJobs(
+    selector: CancelSelector,
+    from: JobState,
+    to: JobState,
+    trx?: Knex.Transaction,
+  ): Promise<number> {
+    if (
+      !selector.rolloutId &&
+      !selector.waveId &&
+      !selector.jobIds &&
+      !selector.endpointId
+    ) {
+      throw new Error(`Moving jobs to ${to} needs a selector`);
+    }
+    const nowIso = toDbTime(this.now());
+    let moved = 0;
+    for (const ids of selector.jobIds
+      ? chunk(selector.jobIds, ID_BATCH)
+      : [undefined]) {
+      const q = (trx ?? this.db)('patch_jobs').where('state', from);
+      if (ids) q.whereIn('id', ids);
+      if (selector.rolloutId) q.where('rollout_id', selector.rolloutId);
+      if (selector.waveId) q.where('wave_id', selector.waveId);
+      if (selector.endpointId) q.where('endpoint_id', selector.endpointId);
+      moved += await q.update({ state: to, updated_at: nowIso });
+    }
+    return moved;
   }
 
   /**
@@ -520,6 +621,7 @@ export class JobQueue {
             .whereIn('id', candidates)
             .where('state', 'queued')
             .where('expires_at', '>', nowIso)
+            .whereNotExists(stoppedRollout(this.db))
             .forUpdate()
             .skipLocked(),
         )
@@ -530,6 +632,7 @@ export class JobQueue {
         .whereIn('id', candidates)
         .where('state', 'queued')
         .where('expires_at', '>', nowIso)
+        .whereNotExists(stoppedRollout(this.db))
         .update(update)
         .returning(JOB_COLUMNS);
     }
@@ -865,6 +968,20 @@ export class JobQueue {
       }
     }
   }
+}
+
+/**
+ * The job's rollout is paused or aborted. Pause and abort hold or cancel the
+ * rollout's queued jobs in their own transaction; this catches the one job
+ * that becomes queued again afterwards (a lease that ran out before its
+ * start goes back to the queue), so nothing of a stopped rollout is handed
+ * out. The lookup is by primary key, for the few candidates of one endpoint.
+ */
+function stoppedRollout(db: Knex) {
+  return db('patch_rollouts')
+    .select(db.raw('1'))
+    .whereRaw('patch_rollouts.id = patch_jobs.rollout_id')
+    .whereIn('patch_rollouts.state', ['paused', 'aborted']);
 }
 
 function isOverdue(row: any, now: number): boolean {

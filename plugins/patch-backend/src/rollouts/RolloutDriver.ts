@@ -16,6 +16,17 @@
  *                        breach → pause, notify, ITSM ticket; hold → pause.
  * Rolling-back rollouts get rollback jobs, last ring first.
  *
+ * Pause and abort. Every pause (an operator's, a gate's, the health
+ * signal's) holds the rollout's queued jobs in the transaction that pauses
+ * it, and a resume or a promotion out of the pause releases them; an abort
+ * cancels them. Jobs already leased or running are in flight and report as
+ * usual. The job queue never leases a job of a paused or aborted rollout,
+ * which also covers a lease that runs out during the pause.
+ *
+ * Tickets. A pause that calls for an ITSM ticket writes it to the outbox in
+ * the same transaction (see itsm.ts); each tick ends by delivering the due
+ * incidents, with retries, one replica per row.
+ *
  * Replicas. The SchedulerService runs the task on one replica at a time, but
  * correctness does not rest on it: every transition is a guarded UPDATE ...
  * WHERE state = <expected> and only the writer that changed a row acts on
@@ -27,6 +38,7 @@
  * row) is ordered strictly before or after each dispatch.
  */
 import { JsonObject } from '@backstage/types';
+import { Knex } from 'knex';
 import {
   earliestStart,
   evaluateGate,
@@ -36,7 +48,7 @@ import {
 } from '@patchbay/plugin-patch-common';
 import { NewJob } from '../jobs/JobQueue';
 import { RolloutDeps, notify } from './deps';
-import { openIncidents } from './itsm';
+import { ItsmDeliveryReport, PatchItsmIncident } from './itsm';
 import { Rollout, Wave } from './types';
 
 const SYSTEM_ACTOR = 'system:patch-rollout-driver';
@@ -49,6 +61,8 @@ export interface TickReport {
   wavesStarted: number;
   jobsDispatched: number;
   transitions: number;
+  /** ITSM incidents delivered, waiting for a retry, given up. */
+  itsm?: ItsmDeliveryReport;
 }
 
 /**
@@ -89,6 +103,8 @@ export class RolloutDriver {
         );
       }
     }
+    // Last, so a breach found in this tick gets its ticket in this tick.
+    report.itsm = await this.deps.outbox.deliverDue();
     return report;
   }
 
@@ -322,7 +338,7 @@ export class RolloutDriver {
         ? await store.applicability(rollout.patchRef, ids, trx)
         : await store.waveApplicability(rollout.patchRef, wave.id, trx);
       const patchTarget = (rollout.plan?.target ?? {}) as JsonObject;
-      const now = new Date();
+      const now = new Date(Date.now());
       const newJobs: NewJob[] = [];
       for (const endpointId of ids) {
         const need = needs.get(endpointId);
@@ -423,6 +439,7 @@ export class RolloutDriver {
     return {
       undispatched,
       queued: byState.queued ?? 0,
+      held: byState.held ?? 0,
       leased: byState.leased ?? 0,
       running: byState.running ?? 0,
       succeeded: byState.succeeded ?? 0,
@@ -442,7 +459,7 @@ export class RolloutDriver {
     const { store } = this.deps;
     const ring = rollout.rings[wave.ringIndex].policy;
     const c = await this.waveCounts(wave);
-    const pending = c.undispatched + c.queued + c.leased + c.running;
+    const pending = c.undispatched + c.queued + c.held + c.leased + c.running;
 
     if (wave.state === 'running' && pending === 0) {
       // Every job finished: the soak starts now.
@@ -556,6 +573,7 @@ export class RolloutDriver {
   ): Promise<boolean> {
     const { store } = this.deps;
     const breach = gate.decision === 'breach';
+    const owners = await store.waveOwners(wave.id);
     const won = await store.knex.transaction(async trx => {
       const paused = await store.transitionRollout(
         rollout.id,
@@ -572,6 +590,18 @@ export class RolloutDriver {
         { decided: true, gate: gateJson },
         trx,
       );
+      await this.deps.jobs.holdJobs({ rolloutId: rollout.id }, trx);
+      if (breach) {
+        await this.enqueueTicket(
+          trx,
+          rollout,
+          wave,
+          'gate-breach',
+          gate,
+          owners,
+          gate.reason,
+        );
+      }
       await this.deps.audit.record(
         {
           actor: SYSTEM_ACTOR,
@@ -588,7 +618,6 @@ export class RolloutDriver {
     });
     if (!won) return false;
     await this.recordGate(rollout, wave, gate);
-    const owners = await store.waveOwners(wave.id);
     const link = `${this.deps.settings.linkBase}/${rollout.id}`;
     await notify(
       this.deps,
@@ -602,63 +631,44 @@ export class RolloutDriver {
         severity: breach ? 'critical' : 'high',
       },
     );
-    if (breach) {
-      await this.openTicket(
-        rollout,
-        wave,
-        'gate-breach',
-        gate,
-        owners,
-        gate.reason,
-      );
-    }
     return true;
   }
 
-  private async openTicket(
+  /** Writes the incident to the ITSM outbox inside the pausing transaction. */
+  private async enqueueTicket(
+    trx: Knex.Transaction,
     rollout: Rollout,
     wave: Wave,
-    kind: 'gate-breach' | 'unhealthy',
+    kind: PatchItsmIncident['kind'],
     gate: GateResult | undefined,
     owners: string[],
     description: string,
   ): Promise<void> {
-    await openIncidents(
-      this.deps.itsm,
-      {
-        kind,
-        title: `Rollout of ${rollout.patchRef} paused in ring ${wave.ringName}`,
-        description,
-        severity: rollout.emergency ? 'critical' : 'high',
-        rolloutId: rollout.id,
-        patchRef: rollout.patchRef,
-        policyRef: rollout.policyRef,
-        ring: wave.ringName,
-        waveId: wave.id,
-        evidence: {
-          finished: gate?.finished ?? 0,
-          failed: gate?.failed ?? 0,
-          failureRate: gate?.failureRate ?? 0,
-          lowerBound: gate?.interval.lower ?? 0,
-          upperBound: gate?.interval.upper ?? 1,
-          confidence:
-            gate?.interval.confidence ?? this.deps.settings.confidence,
-          failureLimit:
-            gate?.failureLimit ??
-            rollout.rings[wave.ringIndex].policy.failureLimit,
-        },
-        owners,
-        link: `${this.deps.settings.linkBase}/${rollout.id}`,
-        detectedAt: new Date().toISOString(),
+    await this.deps.outbox.enqueue(trx, {
+      kind,
+      title: `Rollout of ${rollout.patchRef} paused in ring ${wave.ringName}`,
+      description,
+      severity: rollout.emergency ? 'critical' : 'high',
+      rolloutId: rollout.id,
+      patchRef: rollout.patchRef,
+      policyRef: rollout.policyRef,
+      ring: wave.ringName,
+      waveId: wave.id,
+      evidence: {
+        finished: gate?.finished ?? 0,
+        failed: gate?.failed ?? 0,
+        failureRate: gate?.failureRate ?? 0,
+        lowerBound: gate?.interval.lower ?? 0,
+        upperBound: gate?.interval.upper ?? 1,
+        confidence: gate?.interval.confidence ?? this.deps.settings.confidence,
+        failureLimit:
+          gate?.failureLimit ??
+          rollout.rings[wave.ringIndex].policy.failureLimit,
       },
-      this.deps.logger,
-      entry =>
-        this.deps.store.recordTicket({
-          rolloutId: rollout.id,
-          waveId: wave.id,
-          ...entry,
-        }),
-    );
+      owners,
+      link: `${this.deps.settings.linkBase}/${rollout.id}`,
+      detectedAt: new Date(Date.now()).toISOString(),
+    });
   }
 
   private async recordGate(
@@ -710,16 +720,46 @@ export class RolloutDriver {
     const reason = `Ring ${wave.ringName}: unhealthy ${unhealthy
       .map(u => `${u.componentRef} (${u.problem})`)
       .join(', ')}`;
-    const won = await this.deps.store.transitionRollout(
-      rollout.id,
-      ['running'],
-      'paused',
-      {
-        pauseReason: reason,
-      },
-    );
+    const { store } = this.deps;
+    const owners = await store.waveOwners(wave.id);
+    const won = await store.knex.transaction(async trx => {
+      const paused = await store.transitionRollout(
+        rollout.id,
+        ['running'],
+        'paused',
+        { pauseReason: reason },
+        trx,
+      );
+      if (!paused) return false;
+      await this.deps.jobs.holdJobs({ rolloutId: rollout.id }, trx);
+      await this.deps.audit.record(
+        {
+          actor: SYSTEM_ACTOR,
+          action: 'rollout-health-pause',
+          outcome: 'succeeded',
+          targetType: 'rollout',
+          targetId: rollout.id,
+          message: reason,
+          details: {
+            waveId: wave.id,
+            unhealthy: unhealthy.map(u => u.componentRef),
+          },
+        },
+        trx,
+      );
+      await this.enqueueTicket(
+        trx,
+        rollout,
+        wave,
+        'unhealthy',
+        undefined,
+        owners,
+        reason,
+      );
+      return true;
+    });
     if (!won) return;
-    await this.deps.store.recordGate({
+    await store.recordGate({
       rolloutId: rollout.id,
       waveId: wave.id,
       decision: 'unhealthy',
@@ -730,19 +770,6 @@ export class RolloutDriver {
       failureLimit: rollout.rings[wave.ringIndex].policy.failureLimit,
       reason,
     });
-    await this.deps.audit.record({
-      actor: SYSTEM_ACTOR,
-      action: 'rollout-health-pause',
-      outcome: 'succeeded',
-      targetType: 'rollout',
-      targetId: rollout.id,
-      message: reason,
-      details: {
-        waveId: wave.id,
-        unhealthy: unhealthy.map(u => u.componentRef),
-      },
-    });
-    const owners = await this.deps.store.waveOwners(wave.id);
     await notify(
       this.deps,
       [...owners, this.deps.settings.operationsGroup, rollout.policy.owner],
@@ -752,14 +779,6 @@ export class RolloutDriver {
         link: `${this.deps.settings.linkBase}/${rollout.id}`,
         severity: 'critical',
       },
-    );
-    await this.openTicket(
-      rollout,
-      wave,
-      'unhealthy',
-      undefined,
-      owners,
-      reason,
     );
   }
 
@@ -795,6 +814,9 @@ export class RolloutDriver {
         trx,
       );
       if (!passed) return false;
+      // Out of a pause: the jobs it held go on (or end with the rollout).
+      if (resumeFromPaused)
+        await this.deps.jobs.releaseJobs({ rolloutId: rollout.id }, trx);
       if (isLast) {
         await store.transitionRollout(
           rollout.id,
@@ -934,6 +956,6 @@ export function toGateJson(
     failureLimit: gate.failureLimit,
     minSample: gate.minSample,
     counts,
-    evaluatedAt: new Date().toISOString(),
+    evaluatedAt: new Date(Date.now()).toISOString(),
   };
 }

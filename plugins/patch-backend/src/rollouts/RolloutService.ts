@@ -313,7 +313,11 @@ export class RolloutService {
       ...rolloutJson(rollout),
       waves: waveDetails,
       gates: await this.deps.store.listGates(id),
-      tickets: await this.deps.store.listTickets(id),
+      // Opened or given up, then those still waiting for their connector.
+      tickets: [
+        ...(await this.deps.store.listTickets(id)),
+        ...((await this.deps.outbox.pending(id)) as JsonObject[]),
+      ],
       timeSeries: await this.timeSeries(id),
     };
   }
@@ -449,8 +453,15 @@ export class RolloutService {
             },
             trx,
           );
-          if (moved) await audit('succeeded', 'Rollout paused', trx);
-          return moved;
+          if (!moved) return false;
+          // Queued jobs wait with the rollout; those in flight go on.
+          const held = await this.deps.jobs.holdJobs({ rolloutId: id }, trx);
+          await audit(
+            'succeeded',
+            `Rollout paused; ${held} queued jobs held`,
+            trx,
+          );
+          return true;
         });
         if (!ok)
           await conflict(`Rollout ${id} is ${rollout.state}, not running`);
@@ -484,7 +495,15 @@ export class RolloutService {
               trx,
             );
           }
-          await audit('succeeded', 'Rollout resumed', trx);
+          const released = await this.deps.jobs.releaseJobs(
+            { rolloutId: id },
+            trx,
+          );
+          await audit(
+            'succeeded',
+            `Rollout resumed; ${released} held jobs queued again`,
+            trx,
+          );
           return true;
         });
         if (!ok)
@@ -543,7 +562,7 @@ export class RolloutService {
           );
           await audit(
             'succeeded',
-            `Rollout aborted; ${cancelled} queued jobs cancelled`,
+            `Rollout aborted; ${cancelled} queued, held or leased jobs cancelled`,
             trx,
           );
           return true;

@@ -2,7 +2,7 @@ import { readSchedulerServiceTaskScheduleDefinitionFromConfig } from '@backstage
 import { ApprovalStore } from '../approvals/ApprovalStore';
 import { RouterContext } from '../service/types';
 import { RolloutDeps } from './deps';
-import { PatchItsmConnector, WebhookItsmConnector } from './itsm';
+import { ItsmOutbox, PatchItsmConnector, WebhookItsmConnector } from './itsm';
 import { RolloutCatalog } from './RolloutCatalog';
 import { RolloutDriver } from './RolloutDriver';
 import { RolloutService } from './RolloutService';
@@ -43,17 +43,30 @@ export function rolloutsArea(
   const itsm = [...(options.itsm ?? [])];
   const webhook = WebhookItsmConnector.fromConfig(ctx.config);
   if (webhook) itsm.push(webhook);
+  const logger = ctx.logger.child({ area: 'rollouts' });
+  const seconds = (key: string) => {
+    const value = ctx.config.getOptionalNumber(key);
+    return value === undefined ? undefined : value * 1000;
+  };
+  const outbox = new ItsmOutbox(ctx.db, itsm, logger, {
+    maxAttempts: ctx.config.getOptionalNumber('patch.itsm.retry.maxAttempts'),
+    initialDelayMs: seconds('patch.itsm.retry.initialDelaySeconds'),
+    maxDelayMs: seconds('patch.itsm.retry.maxDelaySeconds'),
+  });
   const deps: RolloutDeps = {
     store,
     jobs: ctx.jobs,
     eligibility: options.eligibility ?? {
       approvedEndpoints: patchRef => approvals.approvedEndpoints(patchRef),
+      approvedEndpointsQuery: (patchRef, db) =>
+        approvals.approvedEndpointsQuery(patchRef, db),
     },
     catalog: new RolloutCatalog(ctx.catalog, ctx.auth),
     audit: ctx.audit,
-    logger: ctx.logger.child({ area: 'rollouts' }),
+    logger,
     notifications: ctx.notifications,
     itsm,
+    outbox,
     settings: {
       operationsGroup: ctx.config.getOptionalString('patch.operationsGroup'),
       confidence:

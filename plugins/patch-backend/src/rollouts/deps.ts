@@ -2,7 +2,7 @@ import { LoggerService } from '@backstage/backend-plugin-api';
 import { NotificationService } from '@backstage/plugin-notifications-node';
 import { AuditLog } from '../audit/AuditLog';
 import { JobQueue } from '../jobs/JobQueue';
-import { PatchItsmConnector } from './itsm';
+import { ItsmOutbox, PatchItsmConnector } from './itsm';
 import { RolloutCatalog } from './RolloutCatalog';
 import { RolloutStore } from './RolloutStore';
 import { RolloutEligibility } from './types';
@@ -38,6 +38,8 @@ export interface RolloutDeps {
   notifications?: NotificationService;
   /** Filled by the `patch.itsm` extension point and the webhook config. */
   itsm: PatchItsmConnector[];
+  /** Where pauses record the incidents for the connectors; the driver delivers them. */
+  outbox: ItsmOutbox;
   settings: RolloutSettings;
 }
 

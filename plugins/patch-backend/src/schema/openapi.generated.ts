@@ -516,6 +516,7 @@ export const spec = {
             "type": "string",
             "enum": [
               "queued",
+              "held",
               "leased",
               "running",
               "succeeded",
@@ -989,6 +990,7 @@ export const spec = {
             "type": "string",
             "enum": [
               "queued",
+              "held",
               "leased",
               "running",
               "succeeded",
@@ -2586,6 +2588,7 @@ export const spec = {
         "required": [
           "undispatched",
           "queued",
+          "held",
           "leased",
           "running",
           "succeeded",
@@ -2599,6 +2602,10 @@ export const spec = {
           },
           "queued": {
             "type": "integer"
+          },
+          "held": {
+            "type": "integer",
+            "description": "Queued jobs held while the rollout is paused; queued again on resume, cancelled on abort."
           },
           "leased": {
             "type": "integer"
@@ -3623,7 +3630,7 @@ export const spec = {
         "tags": [
           "portal"
         ],
-        "description": "Cancel a queued or leased job (a running one runs to its end). Permission patch.job.create.",
+        "description": "Cancel a queued, held or leased job (a running one runs to its end). Permission patch.job.create.",
         "parameters": [
           {
             "name": "jobId",
@@ -5053,7 +5060,7 @@ export const spec = {
         "tags": [
           "portal"
         ],
-        "description": "An operator control. `promote` passes the current ring (awaiting promotion, held, breached or soaking);\n`pause` / `resume`; `abort` (nothing is dispatched once it committed; queued jobs are cancelled, running\nones still report); `rollback` (rollback jobs for every endpoint that took the patch, last ring first).\nPermission patch.rollout.manage; audited.\n",
+        "description": "An operator control. `promote` passes the current ring (awaiting promotion, held, breached or soaking);\n`pause` (queued jobs are held, jobs in flight go on) / `resume` (held jobs are queued again); `abort`\n(nothing is dispatched once it committed; queued, held and leased jobs are cancelled, running\nones still report); `rollback` (rollback jobs for every endpoint that took the patch, last ring first).\nPermission patch.rollout.manage; audited.\n",
         "parameters": [
           {
             "name": "rolloutId",

@@ -237,7 +237,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description Cancel a queued or leased job (a running one runs to its end). Permission patch.job.create. */
+        /** @description Cancel a queued, held or leased job (a running one runs to its end). Permission patch.job.create. */
         post: operations["CancelJob"];
         delete?: never;
         options?: never;
@@ -630,7 +630,8 @@ export interface paths {
         put?: never;
         /**
          * @description An operator control. `promote` passes the current ring (awaiting promotion, held, breached or soaking);
-         *     `pause` / `resume`; `abort` (nothing is dispatched once it committed; queued jobs are cancelled, running
+         *     `pause` (queued jobs are held, jobs in flight go on) / `resume` (held jobs are queued again); `abort`
+         *     (nothing is dispatched once it committed; queued, held and leased jobs are cancelled, running
          *     ones still report); `rollback` (rollback jobs for every endpoint that took the patch, last ring first).
          *     Permission patch.rollout.manage; audited.
          */
@@ -802,7 +803,7 @@ export interface components {
             jobId: string;
             attempt: number;
             /** @enum {string} */
-            state: "queued" | "leased" | "running" | "succeeded" | "failed" | "timed_out" | "expired" | "cancelled";
+            state: "queued" | "held" | "leased" | "running" | "succeeded" | "failed" | "timed_out" | "expired" | "cancelled";
             /** @description True when this report had already been stored; the answer is the stored one. */
             duplicate?: boolean;
         };
@@ -944,7 +945,7 @@ export interface components {
             /** @enum {string} */
             kind: "scan" | "install" | "verify" | "rollback";
             /** @enum {string} */
-            state: "queued" | "leased" | "running" | "succeeded" | "failed" | "timed_out" | "expired" | "cancelled";
+            state: "queued" | "held" | "leased" | "running" | "succeeded" | "failed" | "timed_out" | "expired" | "cancelled";
             payload: components["schemas"]["JobPayload"];
             attempt: number;
             maxAttempts: number;
@@ -1402,6 +1403,8 @@ export interface components {
         WaveCounts: {
             undispatched: number;
             queued: number;
+            /** @description Queued jobs held while the rollout is paused; queued again on resume, cancelled on abort. */
+            held: number;
             leased: number;
             running: number;
             succeeded: number;
