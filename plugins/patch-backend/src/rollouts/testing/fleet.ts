@@ -276,10 +276,13 @@ export async function checkInAll(
     Array.from({ length: concurrency }, async () => {
       while (next < agents.length) {
         const agent = agents[next++];
-        handled += await agent.checkIn({
+        // Awaited first: `handled += await ...` would read `handled`
+        // before the await and lose the other workers' counts.
+        const n = await agent.checkIn({
           run: options.run,
           finish: options.finish,
         });
+        handled += n;
       }
     }),
   );
