@@ -22,6 +22,7 @@ export {
   createPatchApprovalConditionalDecision,
 } from './permissions/conditions';
 export {
+  isApprovalDelegate,
   isApprovingGroupMember,
   patchApprovalResourceRef,
 } from './permissions/rules';

@@ -28,6 +28,17 @@ export const patchApprovalDecidePermission = createPermission({
 });
 
 /**
+ * Delegate an owning group's approvals to another group or user for a
+ * period, and revoke such a delegation. The backend also checks that the
+ * user is a member of the group that delegates.
+ * @public
+ */
+export const patchApprovalDelegatePermission = createPermission({
+  name: 'patch.approval.delegate',
+  attributes: { action: 'create' },
+});
+
+/**
  * Create a risk exception for a patch on an endpoint, component or system.
  * @public
  */
@@ -97,6 +108,7 @@ export const patchAuditReadPermission = createPermission({
 export const patchPermissions = [
   patchApprovalReadPermission,
   patchApprovalDecidePermission,
+  patchApprovalDelegatePermission,
   patchExceptionCreatePermission,
   patchRolloutCreatePermission,
   patchRolloutManagePermission,

@@ -331,7 +331,7 @@ export class ApprovalService {
           if (
             rule &&
             (days === 0 || now.getTime() - since >= days * DAY_MS) &&
-            !(await this.o.store.hasObjection(old.id))
+            !(await this.o.store.hasObjection(old.id, trx))
           ) {
             await this.autoApprove(
               trx,
@@ -434,6 +434,8 @@ export class ApprovalService {
   /**
    * Applies one decision to many requests, all or nothing. Permission is
    * checked by the caller per request; this checks the rules of the states.
+   * `claims` (the actor's ownership refs) tell a member from a delegate of
+   * the request's group; a delegate's decision says so in the audit trail.
    */
   async decide(
     ids: string[],
@@ -441,6 +443,7 @@ export class ApprovalService {
     actor: string,
     request?: Request,
     now = new Date(),
+    claims?: string[],
   ): Promise<ApprovalRequest[]> {
     if (ids.length === 0) throw new InputError('No approval request given');
     const comment = input.comment?.trim();
@@ -484,6 +487,11 @@ export class ApprovalService {
         );
         if (!ok)
           throw new ConflictError(`Request ${id} changed meanwhile; try again`);
+        // Through a delegation: the actor is not a member of the group.
+        const delegate =
+          claims && !claims.includes(req.groupRef)
+            ? req.delegates.find(d => claims.includes(d))
+            : undefined;
         await this.o.audit.record(
           {
             actor,
@@ -494,14 +502,15 @@ export class ApprovalService {
             groupRef: req.groupRef,
             systemRef: req.endpoints[0]?.systemRef,
             message: `${actor} ${to} ${req.patchRef} for ${req.groupRef}${
-              comment ? `: ${comment}` : ''
-            }`,
+              delegate ? ` as delegate (${delegate})` : ''
+            }${comment ? `: ${comment}` : ''}`,
             details: {
               patchRef: req.patchRef,
               stage: req.stage,
               from: req.state,
               to,
               ...(deferUntil ? { deferUntil } : {}),
+              ...(delegate ? { delegate } : {}),
             },
             request,
           },

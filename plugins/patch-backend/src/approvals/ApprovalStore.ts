@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Knex } from 'knex';
 import { fromDbJson, fromDbTime, toDbTime } from '../database/time';
 import { chunks } from '../applicability/ApplicabilityStore';
+import { DelegationStore, whereActive } from './DelegationStore';
 
 /** States of an approval request. */
 export type ApprovalState =
@@ -53,6 +54,8 @@ export interface ApprovalRequest {
   dueSoonNotifiedAt?: string;
   overdueNotifiedAt?: string;
   endpoints: RequestEndpoint[];
+  /** Groups or users the group's approvals are delegated to, as of the read. */
+  delegates: string[];
 }
 
 /** One recorded decision. */
@@ -68,8 +71,14 @@ export interface ApprovalDecision {
   decidedAt: string;
 }
 
-/** The database form of the permission rule's query (see permissions/rules.ts). */
-export type ApprovalQuery = { key: 'group_ref'; values: string[] };
+/**
+ * The database form of the permission rules' queries (see
+ * permissions/rules.ts): the request's group is one of `values`, or the
+ * group's approvals are delegated, now, to one of `values`.
+ */
+export type ApprovalQuery =
+  | { key: 'group_ref'; values: string[] }
+  | { key: 'delegate'; values: string[] };
 
 /** Filters of a request list. */
 export interface RequestFilter {
@@ -91,7 +100,11 @@ export interface RequestFilter {
 
 /** Knex store of approval requests, their endpoints and decisions. */
 export class ApprovalStore {
-  constructor(private readonly db: Knex) {}
+  private readonly delegations: DelegationStore;
+
+  constructor(private readonly db: Knex) {
+    this.delegations = new DelegationStore(db);
+  }
 
   /** The knex client, for transactions spanning audit entries. */
   get knex(): Knex {
@@ -148,7 +161,7 @@ export class ApprovalStore {
           );
       });
     }
-    if (filter.permission) applyCriteria(q, filter.permission);
+    if (filter.permission) applyCriteria(q, filter.permission, db, new Date());
     q.orderBy([
       { column: 'r.due_at', order: 'asc' },
       { column: 'r.created_at', order: 'asc' },
@@ -191,7 +204,14 @@ export class ApprovalStore {
         byId.set(l.request_id, list);
       }
     }
-    return rows.map(r => toRequest(r, byId.get(r.id) ?? []));
+    const delegates = await this.delegations.activeDelegates(
+      rows.map(r => r.group_ref as string),
+      new Date(),
+      trx,
+    );
+    return rows.map(r =>
+      toRequest(r, byId.get(r.id) ?? [], delegates.get(r.group_ref) ?? []),
+    );
   }
 
   /** Creates a pending request. */
@@ -330,9 +350,16 @@ export class ApprovalStore {
     }));
   }
 
-  /** Whether anyone objected (rejected or deferred) to a request. */
-  async hasObjection(requestId: string): Promise<boolean> {
-    const row = await this.db('patch_approval_decisions')
+  /**
+   * Whether anyone objected (rejected or deferred) to a request. Inside a
+   * transaction pass it: SQLite has one connection, and a read beside the
+   * open transaction waits for it until the pool times out.
+   */
+  async hasObjection(
+    requestId: string,
+    trx?: Knex.Transaction,
+  ): Promise<boolean> {
+    const row = await (trx ?? this.db)('patch_approval_decisions')
       .where({ request_id: requestId })
       .whereIn('action', ['reject', 'defer'])
       .first();
@@ -357,12 +384,24 @@ export class ApprovalStore {
    * and extra stages) is approved or auto-approved.
    */
   async approvedEndpoints(patchRef: string): Promise<string[]> {
-    const rows = await this.db('patch_approval_request_endpoints as e')
+    const rows = await this.approvedEndpointsQuery(patchRef).orderBy(
+      'e.endpoint_id',
+    );
+    return rows.map(r => r.endpoint_id);
+  }
+
+  /**
+   * `approvedEndpoints` as a query of one column, `endpoint_id`, for use as
+   * a subquery (a rollout wave of 100,000 endpoints is taken in one
+   * INSERT ... SELECT), on `db` (a transaction) when given.
+   */
+  approvedEndpointsQuery(patchRef: string, db: Knex = this.db) {
+    return db('patch_approval_request_endpoints as e')
       .join('patch_approval_requests as r', 'r.id', 'e.request_id')
       .where('r.patch_ref', patchRef)
       .whereIn(
         'e.endpoint_id',
-        this.db('patch_applicability')
+        db('patch_applicability')
           .where({ patch_ref: patchRef, state: 'needed' })
           .select('endpoint_id'),
       )
@@ -370,9 +409,7 @@ export class ApprovalStore {
       .havingRaw(
         "SUM(CASE WHEN r.state IN ('approved', 'auto-approved') THEN 0 ELSE 1 END) = 0",
       )
-      .select('e.endpoint_id')
-      .orderBy('e.endpoint_id');
-    return rows.map(r => r.endpoint_id);
+      .select('e.endpoint_id');
   }
 
   /**
@@ -395,31 +432,49 @@ export class ApprovalStore {
   }
 }
 
-/** Turns permission criteria into a knex where clause (allOf / anyOf / not). */
+/**
+ * Turns permission criteria into a knex where clause (allOf / anyOf / not)
+ * on `patch_approval_requests as r`; delegations count when active at `now`.
+ */
 export function applyCriteria(
   q: Knex.QueryBuilder,
   criteria: PermissionCriteria<ApprovalQuery>,
+  db: Knex | Knex.Transaction,
+  now: Date,
 ): void {
   if ('allOf' in criteria) {
     q.where(w => {
       for (const c of criteria.allOf)
-        w.andWhere(inner => applyCriteria(inner, c));
+        w.andWhere(inner => applyCriteria(inner, c, db, now));
     });
   } else if ('anyOf' in criteria) {
     q.where(w => {
       for (const c of criteria.anyOf)
-        w.orWhere(inner => applyCriteria(inner, c));
+        w.orWhere(inner => applyCriteria(inner, c, db, now));
     });
   } else if ('not' in criteria) {
-    q.whereNot(w => applyCriteria(w, criteria.not));
+    q.whereNot(w => applyCriteria(w, criteria.not, db, now));
   } else if (criteria.values.length === 0) {
     q.whereRaw('1 = 0');
+  } else if (criteria.key === 'delegate') {
+    const values = criteria.values;
+    q.whereExists(function sub() {
+      this.select(db.raw('1'))
+        .from('patch_approval_delegations as d')
+        .whereRaw('d.group_ref = r.group_ref')
+        .whereIn('d.delegate_ref', values);
+      whereActive(this, 'd', now);
+    });
   } else {
     q.whereIn(`r.${criteria.key}`, criteria.values);
   }
 }
 
-function toRequest(r: any, endpoints: RequestEndpoint[]): ApprovalRequest {
+function toRequest(
+  r: any,
+  endpoints: RequestEndpoint[],
+  delegates: string[],
+): ApprovalRequest {
   return {
     id: r.id,
     patchRef: r.patch_ref,
@@ -438,5 +493,6 @@ function toRequest(r: any, endpoints: RequestEndpoint[]): ApprovalRequest {
     dueSoonNotifiedAt: fromDbTime(r.due_soon_notified_at),
     overdueNotifiedAt: fromDbTime(r.overdue_notified_at),
     endpoints,
+    delegates,
   };
 }

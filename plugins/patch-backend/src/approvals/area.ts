@@ -20,6 +20,7 @@ import {
 import { RouterContext } from '../service/types';
 import { ApprovalService } from './ApprovalService';
 import { ApprovalQuery, ApprovalRequest, ApprovalStore } from './ApprovalStore';
+import { DelegationStore } from './DelegationStore';
 
 /**
  * The services of the approvals area, built once per plugin instance.
@@ -30,6 +31,8 @@ export interface ApprovalsArea {
   applicabilityStore: ApplicabilityStore;
   approvals: ApprovalService;
   approvalStore: ApprovalStore;
+  /** Delegated approvers: groups handing their approvals to others for a period. */
+  delegations: DelegationStore;
   exceptions: ExceptionStore;
   patches: CatalogPatchSource;
   /** The registered rules of the `patch-approval` resource, once started. */
@@ -66,6 +69,7 @@ export function createApprovalsArea(ctx: RouterContext): ApprovalsArea {
     applicabilityStore,
     approvals,
     approvalStore,
+    delegations: new DelegationStore(ctx.db),
     exceptions,
     patches,
     async sync() {

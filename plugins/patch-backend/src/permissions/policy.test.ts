@@ -36,9 +36,18 @@ describe('PatchbayPermissionPolicy', () => {
       pluginId: 'patch',
       resourceType: 'patch-approval',
       conditions: {
-        rule: 'IS_APPROVING_GROUP_MEMBER',
-        resourceType: 'patch-approval',
-        params: { claims: ['user:default/u', 'group:default/team-a'] },
+        anyOf: [
+          {
+            rule: 'IS_APPROVING_GROUP_MEMBER',
+            resourceType: 'patch-approval',
+            params: { claims: ['user:default/u', 'group:default/team-a'] },
+          },
+          {
+            rule: 'IS_APPROVAL_DELEGATE',
+            resourceType: 'patch-approval',
+            params: { claims: ['user:default/u', 'group:default/team-a'] },
+          },
+        ],
       },
     });
     // Operations read every request but decide only for their own groups.

@@ -38,7 +38,10 @@ const OPERATIONS_PERMISSIONS = new Set([
  *
  * - `patch.approval.read` / `patch.approval.decide`: conditional on being a
  *   member of the request's approving group (the security group decides its
- *   own stage the same way); operations and security read every request.
+ *   own stage the same way) or an active delegate of that group; operations
+ *   and security read every request.
+ * - `patch.approval.delegate`: everyone signed in (the delegations route
+ *   checks that the user is a member of the group that delegates).
  * - rollouts, enrollment and jobs: members of `patch.operationsGroup`.
  * - `patch.audit.read`: members of `patch.securityGroup`.
  * - `patch.report.read` and `patch.exception.create`: everyone signed in
@@ -90,14 +93,17 @@ export class PatchbayPermissionPolicy implements PermissionPolicy {
       if (permission.attributes.action === 'read' && (isOps || isSecurity)) {
         return { result: AuthorizeResult.ALLOW };
       }
-      return createPatchApprovalConditionalDecision(
-        permission,
-        patchApprovalConditions.isApprovingGroupMember({ claims }),
-      );
+      return createPatchApprovalConditionalDecision(permission, {
+        anyOf: [
+          patchApprovalConditions.isApprovingGroupMember({ claims }),
+          patchApprovalConditions.isApprovalDelegate({ claims }),
+        ],
+      });
     }
     switch (permission.name) {
       case 'patch.report.read':
       case 'patch.exception.create':
+      case 'patch.approval.delegate':
         return { result: AuthorizeResult.ALLOW };
       case 'patch.audit.read':
         return {

@@ -51,7 +51,30 @@ export const isApprovingGroupMember = createPermissionRule<
 });
 
 /**
+ * Allows the request when its group's approvals are delegated, at the time
+ * of the check, to the user or one of its groups (see DelegationStore).
+ * `toQuery` keeps the inbox filtered in the database.
+ * @public
+ */
+export const isApprovalDelegate = createPermissionRule<
+  typeof patchApprovalResourceRef,
+  { claims: string[] }
+>({
+  name: 'IS_APPROVAL_DELEGATE',
+  description:
+    "Allow when the request's group delegated its approvals to the user or one of its groups",
+  resourceRef: patchApprovalResourceRef,
+  paramsSchema: claimsSchema,
+  apply: (request: ApprovalRequest, { claims }) =>
+    (request.delegates ?? []).some(d => claims.includes(d)),
+  toQuery: ({ claims }) => ({ key: 'delegate', values: claims }),
+});
+
+/**
  * Every rule of the `patch-approval` resource.
  * @public
  */
-export const patchApprovalRules = { isApprovingGroupMember };
+export const patchApprovalRules = {
+  isApprovingGroupMember,
+  isApprovalDelegate,
+};

@@ -1774,6 +1774,120 @@ export const spec = {
             "items": {
               "$ref": "#/components/schemas/ApprovalRequestEndpoint"
             }
+          },
+          "delegates": {
+            "type": "array",
+            "description": "Groups or users the group's approvals are delegated to now.",
+            "items": {
+              "type": "string"
+            }
+          }
+        }
+      },
+      "ApprovalDelegation": {
+        "type": "object",
+        "description": "An owning group's approvals delegated to another group or a user for a period. While active (started,\nnot ended, not revoked) the delegate reads and decides the group's requests as a member would.\n",
+        "required": [
+          "id",
+          "groupRef",
+          "delegateRef",
+          "startsAt",
+          "endsAt",
+          "reason",
+          "createdBy",
+          "createdAt",
+          "active"
+        ],
+        "properties": {
+          "id": {
+            "type": "string"
+          },
+          "groupRef": {
+            "type": "string",
+            "description": "The owning group that delegates."
+          },
+          "delegateRef": {
+            "type": "string",
+            "description": "Entity ref of the group or user that decides in its place."
+          },
+          "startsAt": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "endsAt": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "reason": {
+            "type": "string"
+          },
+          "createdBy": {
+            "type": "string"
+          },
+          "createdAt": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "revokedAt": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "revokedBy": {
+            "type": "string"
+          },
+          "active": {
+            "type": "boolean"
+          }
+        }
+      },
+      "ApprovalDelegationList": {
+        "type": "object",
+        "required": [
+          "items"
+        ],
+        "properties": {
+          "items": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/ApprovalDelegation"
+            }
+          }
+        }
+      },
+      "NewApprovalDelegation": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "groupRef",
+          "delegateRef",
+          "endsAt",
+          "reason"
+        ],
+        "properties": {
+          "groupRef": {
+            "type": "string",
+            "maxLength": 255,
+            "description": "The owning group that delegates; the caller must be a member."
+          },
+          "delegateRef": {
+            "type": "string",
+            "maxLength": 255,
+            "description": "Entity ref of a Group or User of the catalog."
+          },
+          "startsAt": {
+            "type": "string",
+            "format": "date-time",
+            "description": "Default now."
+          },
+          "endsAt": {
+            "type": "string",
+            "format": "date-time",
+            "description": "After startsAt and in the future."
+          },
+          "reason": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 4096
           }
         }
       },
@@ -4193,7 +4307,7 @@ export const spec = {
         "tags": [
           "portal"
         ],
-        "description": "The signed-in user's inbox: open requests (pending, deferred) of every group the user belongs to\n(ownership claims), filtered in the database by `patch.approval.read`.\n",
+        "description": "The signed-in user's inbox: open requests (pending, deferred) of every group the user belongs to\n(ownership claims) or whose approvals are delegated to the user or its groups now, filtered in the database\nby `patch.approval.read`.\n",
         "parameters": [
           {
             "name": "severity",
@@ -4375,7 +4489,7 @@ export const spec = {
         "tags": [
           "portal"
         ],
-        "description": "Approve, reject or defer one or many requests, all or nothing. Needs `patch.approval.decide` on every request\n(members of its group); a refusal is audited and answers 403. Reject and defer need a comment.\n",
+        "description": "Approve, reject or defer one or many requests, all or nothing. Needs `patch.approval.decide` on every request\n(members of its group, or an active delegate of the group); a refusal is audited and answers 403. Reject and\ndefer need a comment.\n",
         "requestBody": {
           "required": true,
           "content": {
@@ -4429,6 +4543,152 @@ export const spec = {
           },
           "409": {
             "description": "The request's state does not allow the decision.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/approval-delegations": {
+      "get": {
+        "operationId": "ListApprovalDelegations",
+        "tags": [
+          "portal"
+        ],
+        "description": "Delegations of approvals, latest start first.",
+        "parameters": [
+          {
+            "name": "groupRef",
+            "in": "query",
+            "description": "The delegating group.",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "delegateRef",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "active",
+            "in": "query",
+            "description": "Only the delegations active now.",
+            "schema": {
+              "type": "boolean"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The delegations.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ApprovalDelegationList"
+                }
+              }
+            }
+          }
+        }
+      },
+      "post": {
+        "operationId": "CreateApprovalDelegation",
+        "tags": [
+          "portal"
+        ],
+        "description": "Delegate an owning group's approvals to another group or a user for a period. Needs\n`patch.approval.delegate` and membership of the group; a delegate cannot delegate further.\nA refusal is audited and answers 403.\n",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/NewApprovalDelegation"
+              }
+            }
+          }
+        },
+        "responses": {
+          "201": {
+            "description": "Created.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ApprovalDelegation"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "Invalid period or delegate.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "Not a member of the group.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/approval-delegations/{delegationId}": {
+      "delete": {
+        "operationId": "RevokeApprovalDelegation",
+        "tags": [
+          "portal"
+        ],
+        "description": "Revoke a delegation at once. Members of the delegating group, or its creator.",
+        "parameters": [
+          {
+            "name": "delegationId",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The revoked delegation.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ApprovalDelegation"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "Not allowed.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such delegation.",
             "content": {
               "application/json": {
                 "schema": {

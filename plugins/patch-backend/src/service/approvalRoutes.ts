@@ -24,6 +24,7 @@ import {
 } from '@backstage/plugin-permission-node';
 import {
   patchApprovalDecidePermission,
+  patchApprovalDelegatePermission,
   patchApprovalReadPermission,
   patchAuditReadPermission,
   patchExceptionCreatePermission,
@@ -35,6 +36,7 @@ import {
   ApprovalRequest,
   ApprovalState,
 } from '../approvals/ApprovalStore';
+import { ApprovalDelegation } from '../approvals/DelegationStore';
 import { AuditOutcome } from '../audit/AuditLog';
 import { RiskException, VexJustification } from '../exceptions/ExceptionStore';
 import { buildVexDocument } from '../exceptions/vex';
@@ -155,8 +157,13 @@ export function registerApprovalRoutes(
   router.get('/approvals/inbox', async (req, res) => {
     const { credentials, claims } = await user(req);
     const q = req.query;
+    // The user's groups, and the groups that delegated their approvals to it now.
+    const delegated = await area.delegations.delegatedGroups(
+      claims,
+      new Date(),
+    );
     const items = await readable(credentials, {
-      groupRefs: claims,
+      groupRefs: [...new Set([...claims, ...delegated])],
       states: states(q.state) ?? ['pending', 'deferred'],
       severity: list(q.severity),
       knownExploited: q.knownExploited,
@@ -181,7 +188,7 @@ export function registerApprovalRoutes(
   });
 
   router.post('/approvals/decide', async (req, res) => {
-    const { credentials, userRef } = await user(req);
+    const { credentials, userRef, claims } = await user(req);
     const body = req.body;
     const ids = [...new Set(body.ids)];
     const found = await area.approvals.list({ ids });
@@ -216,8 +223,147 @@ export function registerApprovalRoutes(
       },
       userRef,
       req as Request,
+      undefined,
+      claims,
     );
     res.json({ items: items.map(toApi) } as any);
+  });
+
+  // Delegated approvers.
+
+  router.get('/approval-delegations', async (req, res) => {
+    await user(req);
+    const q = req.query;
+    const now = new Date();
+    const items = await area.delegations.list({
+      groupRefs: q.groupRef ? [q.groupRef] : undefined,
+      delegateRefs: q.delegateRef ? [q.delegateRef] : undefined,
+      activeAt: q.active ? now : undefined,
+    });
+    res.json({ items: items.map(d => delegationToApi(d, now.getTime())) });
+  });
+
+  router.post('/approval-delegations', async (req, res) => {
+    const { credentials, userRef, claims } = await user(req);
+    const body = req.body;
+    const [d] = await ctx.permissions.authorize(
+      [{ permission: patchApprovalDelegatePermission }],
+      { credentials },
+    );
+    if (d.result !== AuthorizeResult.ALLOW) {
+      await denied(
+        req,
+        userRef,
+        'approval-delegate',
+        `${userRef} may not delegate approvals`,
+        { type: 'patch-approval-delegation' },
+      );
+    }
+    const groupRef = entityRefOf(body.groupRef, 'group', 'groupRef');
+    const delegateRef = entityRefOf(body.delegateRef, 'user', 'delegateRef');
+    // Only the group's own members delegate it; a delegate's claims do not
+    // include the group, so a delegation cannot be passed on.
+    if (!claims.includes(groupRef)) {
+      await denied(
+        req,
+        userRef,
+        'approval-delegate',
+        `${userRef} is not a member of ${groupRef} and may not delegate its approvals`,
+        { type: 'patch-approval-delegation', groupRef },
+      );
+    }
+    const now = new Date();
+    const startsAt = body.startsAt ? Date.parse(body.startsAt) : now.getTime();
+    const endsAt = Date.parse(body.endsAt);
+    if (Number.isNaN(startsAt) || Number.isNaN(endsAt)) {
+      throw new InputError('startsAt and endsAt must be dates');
+    }
+    if (endsAt <= startsAt || endsAt <= now.getTime()) {
+      throw new InputError('endsAt must be after startsAt and in the future');
+    }
+    if (delegateRef === groupRef) {
+      throw new InputError('A group cannot delegate its approvals to itself');
+    }
+    const kind = parseEntityRef(delegateRef).kind.toLocaleLowerCase('en-US');
+    if (kind !== 'group' && kind !== 'user') {
+      throw new InputError('The delegate is a Group or a User');
+    }
+    const service = await ctx.auth.getOwnServiceCredentials();
+    if (
+      !(await ctx.catalog.getEntityByRef(delegateRef, { credentials: service }))
+    ) {
+      throw new InputError(`No entity ${delegateRef} in the catalog`);
+    }
+    const created = await ctx.db.transaction(async trx => {
+      const e = await area.delegations.create(
+        {
+          groupRef,
+          delegateRef,
+          startsAt: new Date(startsAt).toISOString(),
+          endsAt: new Date(endsAt).toISOString(),
+          reason: body.reason,
+          createdBy: userRef,
+        },
+        now,
+        trx,
+      );
+      await ctx.audit.record(
+        {
+          actor: userRef,
+          action: 'approval-delegate',
+          outcome: 'succeeded',
+          targetType: 'patch-approval-delegation',
+          targetId: e.id,
+          groupRef,
+          message: `${userRef} delegated the approvals of ${groupRef} to ${delegateRef} from ${e.startsAt} until ${e.endsAt}: ${e.reason}`,
+          details: {
+            delegateRef,
+            startsAt: e.startsAt,
+            endsAt: e.endsAt,
+          },
+          request: req as Request,
+        },
+        trx,
+      );
+      return e;
+    });
+    res.status(201).json(delegationToApi(created, Date.now()));
+  });
+
+  router.delete('/approval-delegations/:delegationId', async (req, res) => {
+    const { userRef, claims } = await user(req);
+    const e = await area.delegations.get(req.params.delegationId);
+    if (!e) {
+      throw new NotFoundError(`No delegation ${req.params.delegationId}`);
+    }
+    if (e.createdBy !== userRef && !claims.includes(e.groupRef)) {
+      await denied(
+        req,
+        userRef,
+        'approval-delegation-revoke',
+        `${userRef} may not revoke delegation ${e.id} of ${e.groupRef}`,
+        { type: 'patch-approval-delegation', id: e.id, groupRef: e.groupRef },
+      );
+    }
+    await ctx.db.transaction(async trx => {
+      if (!(await area.delegations.revoke(e.id, userRef, new Date(), trx))) {
+        return;
+      }
+      await ctx.audit.record(
+        {
+          actor: userRef,
+          action: 'approval-delegation-revoke',
+          outcome: 'succeeded',
+          targetType: 'patch-approval-delegation',
+          targetId: e.id,
+          groupRef: e.groupRef,
+          message: `${userRef} revoked the delegation of ${e.groupRef}'s approvals to ${e.delegateRef}`,
+          request: req as Request,
+        },
+        trx,
+      );
+    });
+    res.json(delegationToApi((await area.delegations.get(e.id))!, Date.now()));
   });
 
   router.get('/approvals/:requestId', async (req, res) => {
@@ -502,6 +648,27 @@ export function registerApprovalRoutes(
 function toApi(r: ApprovalRequest) {
   const { dueSoonNotifiedAt, overdueNotifiedAt, ...rest } = r;
   return rest;
+}
+
+function delegationToApi(d: ApprovalDelegation, now: number) {
+  return {
+    ...d,
+    active:
+      !d.revokedAt &&
+      Date.parse(d.startsAt) <= now &&
+      Date.parse(d.endsAt) > now,
+  };
+}
+
+/** A normalized entity ref, or a 400 naming the field. */
+function entityRefOf(value: string, defaultKind: string, field: string) {
+  try {
+    return stringifyEntityRef(
+      parseEntityRef(value, { defaultKind, defaultNamespace: 'default' }),
+    );
+  } catch {
+    throw new InputError(`${field} ${value} is not an entity ref`);
+  }
 }
 
 function exceptionToApi(e: RiskException, now: number) {

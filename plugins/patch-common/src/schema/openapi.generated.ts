@@ -395,7 +395,8 @@ export interface paths {
         };
         /**
          * @description The signed-in user's inbox: open requests (pending, deferred) of every group the user belongs to
-         *     (ownership claims), filtered in the database by `patch.approval.read`.
+         *     (ownership claims) or whose approvals are delegated to the user or its groups now, filtered in the database
+         *     by `patch.approval.read`.
          */
         get: operations["GetApprovalInbox"];
         put?: never;
@@ -451,10 +452,50 @@ export interface paths {
         put?: never;
         /**
          * @description Approve, reject or defer one or many requests, all or nothing. Needs `patch.approval.decide` on every request
-         *     (members of its group); a refusal is audited and answers 403. Reject and defer need a comment.
+         *     (members of its group, or an active delegate of the group); a refusal is audited and answers 403. Reject and
+         *     defer need a comment.
          */
         post: operations["DecideApprovals"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/approval-delegations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Delegations of approvals, latest start first. */
+        get: operations["ListApprovalDelegations"];
+        put?: never;
+        /**
+         * @description Delegate an owning group's approvals to another group or a user for a period. Needs
+         *     `patch.approval.delegate` and membership of the group; a delegate cannot delegate further.
+         *     A refusal is audited and answers 403.
+         */
+        post: operations["CreateApprovalDelegation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/approval-delegations/{delegationId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** @description Revoke a delegation at once. Members of the delegating group, or its creator. */
+        delete: operations["RevokeApprovalDelegation"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1178,6 +1219,51 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
             endpoints: components["schemas"]["ApprovalRequestEndpoint"][];
+            /** @description Groups or users the group's approvals are delegated to now. */
+            delegates?: string[];
+        };
+        /**
+         * @description An owning group's approvals delegated to another group or a user for a period. While active (started,
+         *     not ended, not revoked) the delegate reads and decides the group's requests as a member would.
+         */
+        ApprovalDelegation: {
+            id: string;
+            /** @description The owning group that delegates. */
+            groupRef: string;
+            /** @description Entity ref of the group or user that decides in its place. */
+            delegateRef: string;
+            /** Format: date-time */
+            startsAt: string;
+            /** Format: date-time */
+            endsAt: string;
+            reason: string;
+            createdBy: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            revokedAt?: string;
+            revokedBy?: string;
+            active: boolean;
+        };
+        ApprovalDelegationList: {
+            items: components["schemas"]["ApprovalDelegation"][];
+        };
+        NewApprovalDelegation: {
+            /** @description The owning group that delegates; the caller must be a member. */
+            groupRef: string;
+            /** @description Entity ref of a Group or User of the catalog. */
+            delegateRef: string;
+            /**
+             * Format: date-time
+             * @description Default now.
+             */
+            startsAt?: string;
+            /**
+             * Format: date-time
+             * @description After startsAt and in the future.
+             */
+            endsAt: string;
+            reason: string;
         };
         ApprovalDecision: {
             id: string;
@@ -2454,6 +2540,114 @@ export interface operations {
             };
             /** @description The request's state does not allow the decision. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    ListApprovalDelegations: {
+        parameters: {
+            query?: {
+                /** @description The delegating group. */
+                groupRef?: string;
+                delegateRef?: string;
+                /** @description Only the delegations active now. */
+                active?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delegations. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalDelegationList"];
+                };
+            };
+        };
+    };
+    CreateApprovalDelegation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewApprovalDelegation"];
+            };
+        };
+        responses: {
+            /** @description Created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalDelegation"];
+                };
+            };
+            /** @description Invalid period or delegate. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not a member of the group. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    RevokeApprovalDelegation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                delegationId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The revoked delegation. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApprovalDelegation"];
+                };
+            };
+            /** @description Not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such delegation. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
