@@ -138,7 +138,11 @@ async function generate(db: Knex) {
     );
   }
   // Inventory: P packages per endpoint, name and version from a hash of (endpoint, slot).
-  // Versions: 1.0 (below the fix), 1.1 (the fix), 1.2 (above).
+  // Versions: 1.0 (below the fix), 1.1 (the fix), 1.2 (above). One endpoint's
+  // rows are written together, as an inventory upload writes them (LATERAL
+  // keeps the endpoint the outer loop); a plain cross join let the planner
+  // interleave endpoints, one row per heap page, which no upload produces.
+  // Measured: p99 of one endpoint's refresh 6.0 ms on the interleaved layout.
   await db.raw(
     `INSERT INTO patch_inventory_packages (endpoint_id, ecosystem, name, version, arch)
      SELECT 'ep-' || e,
@@ -146,7 +150,7 @@ async function generate(db: Knex) {
             'pkg' || (abs(hashint4(e * 1000 + j)) % ?),
             '1.' || (abs(hashint4(e * 7919 + j * 31)) % 3) || '-1' || (ARRAY['.el8', '.el9', '', ''])[e % 4 + 1],
             'x86_64'
-     FROM generate_series(0, ? - 1) AS e, generate_series(0, ? - 1) AS j`,
+     FROM generate_series(0, ? - 1) AS e CROSS JOIN LATERAL generate_series(0, ? - 1 + 0 * e) AS j`,
     [UNIVERSE, ENDPOINTS, PACKAGES],
   );
   for (const ix of indexes.rows) await db.raw(ix.indexdef);

@@ -170,6 +170,35 @@ describe('ApplicabilityService', () => {
       expect(full.upserted).toBe(viaPatches.length);
       expect(sorted(await store.list({}))).toEqual(viaPatches);
 
+      // PostgreSQL folds only flagged keys in steady state, every key on a
+      // cold start; both give the same rows, on an empty table and after drift.
+      const setBased = new ApplicabilityService(
+        new ApplicabilityStore(db, { flaggedLimit: 0 }),
+        mockServices.logger.mock(),
+      );
+      await db('patch_applicability').delete();
+      expect((await setBased.refreshAll()).upserted).toBe(viaPatches.length);
+      expect(sorted(await store.list({}))).toEqual(viaPatches);
+      await db('patch_applicability')
+        .where({ endpoint_id: 'alma9-old', package: 'libxml2' })
+        .update({ state: 'installed', installed_version: '0' });
+      await db('patch_applicability')
+        .where({ endpoint_id: 'alma9-new' })
+        .delete();
+      await db('patch_applicability').insert({
+        endpoint_id: 'alma8',
+        patch_ref: 'patch:default/libxml2',
+        package: 'libxml2',
+        ecosystem: 'rpm',
+        installed_version: '2.9.7-1.el8',
+        fixed_version: '2.9.13-14.el9_8.2',
+        state: 'needed',
+        updated_at: new Date().toISOString(),
+      });
+      expect(await service.refreshAll()).toEqual({ upserted: 2, deleted: 1 });
+      expect(sorted(await store.list({}))).toEqual(viaPatches);
+      expect(await service.refreshAll()).toEqual({ upserted: 0, deleted: 0 });
+
       // Endpoint path from scratch gives the same rows too.
       await db('patch_applicability').delete();
       for (const id of [

@@ -148,13 +148,9 @@ export class ApplicabilityService {
     endpointId: string,
     now = new Date(),
   ): Promise<ApplicabilityDiff> {
-    // The reads are independent: one round trip of latency, not four.
-    const [index, os, existing, inventory, pendingKbs] = await Promise.all([
+    const [index, { os, existing, inventory, pendingKbs }] = await Promise.all([
       this.getTargetIndex(),
-      this.store.getEndpointOs(endpointId),
-      this.store.rowsForEndpoint(endpointId),
-      this.store.getInventory(endpointId),
-      this.store.getPendingKbs(endpointId),
+      this.store.endpointSnapshot(endpointId),
     ]);
     if (!os) {
       // Revoked or gone: nothing applies any more.

@@ -56,6 +56,13 @@ export interface ApplicabilityDiff {
   deleted: Array<Pick<ApplicabilityRow, 'endpointId' | 'patchRef' | 'package'>>;
 }
 
+/**
+ * Above this many flagged keys the full recompute takes the set-based path
+ * (folding every key at once), e.g. on a cold start; below, it folds the
+ * flagged keys only. 1% of a 100,000-endpoint fleet flags ~10,000.
+ */
+const FLAGGED_LIMIT = 50_000;
+
 const rowKey = (r: { endpointId: string; patchRef: string; package: string }) =>
   `${r.endpointId}\u0000${r.patchRef}\u0000${r.package}`;
 
@@ -64,7 +71,19 @@ const rowKey = (r: { endpointId: string; patchRef: string; package: string }) =>
  * inventory tables of the agent API area, never writes them.
  */
 export class ApplicabilityStore {
-  constructor(private readonly db: Knex) {}
+  private readonly flaggedLimit: number;
+
+  /**
+   * `flaggedLimit`: above this many flagged keys the full recompute on
+   * PostgreSQL folds every key at once instead of the flagged ones (see
+   * {@link ApplicabilityStore.applyVerdicts}); default 50,000.
+   */
+  constructor(
+    private readonly db: Knex,
+    options: { flaggedLimit?: number } = {},
+  ) {
+    this.flaggedLimit = options.flaggedLimit ?? FLAGGED_LIMIT;
+  }
 
   /** Whether the inventory tables of the agent API exist yet. */
   async hasInventory(): Promise<boolean> {
@@ -157,19 +176,32 @@ export class ApplicabilityStore {
           FROM patch_endpoints e
           JOIN m ON COALESCE(e.os_family, '') = m.f AND COALESCE(e.os_name, '') = m.n AND COALESCE(e.os_version, '') = m.v
           WHERE e.revoked_at IS NULL`;
-        // One upsert that writes only changed keys; an anti-join on a
-        // freshly filled table made PostgreSQL misestimate and crawl.
-        n += Number(
-          rowCount(
-            await trx.raw(
-              `INSERT INTO patch_endpoint_releases (endpoint_id, match_key)
-               SELECT x.endpoint_id, x.match_key FROM (${keyed}) x WHERE true
-               ON CONFLICT (endpoint_id) DO UPDATE SET match_key = excluded.match_key
-               WHERE patch_endpoint_releases.match_key <> excluded.match_key`,
-              bindings,
-            ),
-          ),
+        // In steady state nothing differs: a read-only hash join says so in
+        // a fraction of what the upsert's 100,000 conflict probes cost.
+        const differs = await trx.raw(
+          `SELECT EXISTS (
+             SELECT 1 FROM (${keyed}) x
+             LEFT JOIN patch_endpoint_releases r ON r.endpoint_id = x.endpoint_id
+             WHERE r.match_key IS NULL OR r.match_key <> x.match_key) AS d`,
+          bindings,
         );
+        const row = Array.isArray(differs) ? differs[0] : differs.rows[0];
+        // true on PostgreSQL, 1 on SQLite.
+        if (row?.d === true || Number(row?.d) === 1) {
+          // One upsert that writes only changed keys; an anti-join on a
+          // freshly filled table made PostgreSQL misestimate and crawl.
+          n += Number(
+            rowCount(
+              await trx.raw(
+                `INSERT INTO patch_endpoint_releases (endpoint_id, match_key)
+                 SELECT x.endpoint_id, x.match_key FROM (${keyed}) x WHERE true
+                 ON CONFLICT (endpoint_id) DO UPDATE SET match_key = excluded.match_key
+                 WHERE patch_endpoint_releases.match_key <> excluded.match_key`,
+                bindings,
+              ),
+            ),
+          );
+        }
       }
       n += Number(
         rowCount(
@@ -233,6 +265,29 @@ export class ApplicabilityStore {
   async listTargetedVersions(): Promise<
     Array<{ ecosystem: string; name: string; version: string }>
   > {
+    if (this.db.client.config.client === 'pg') {
+      // A loose index scan: one probe of the (ecosystem, name, version)
+      // index per distinct version and package, where DISTINCT would read
+      // every installation of every targeted package (1.5M index entries
+      // for 100,000 endpoints, against ~15,000 probes).
+      const result = await this.db.raw(
+        `WITH RECURSIVE t AS (
+           SELECT DISTINCT ecosystem, package FROM patch_applicability_targets
+         ), v AS (
+           SELECT t.ecosystem, t.package,
+                  (SELECT min(i.version) FROM patch_inventory_packages i
+                   WHERE i.ecosystem = t.ecosystem AND i.name = t.package) AS version
+           FROM t
+           UNION ALL
+           SELECT v.ecosystem, v.package,
+                  (SELECT min(i.version) FROM patch_inventory_packages i
+                   WHERE i.ecosystem = v.ecosystem AND i.name = v.package AND i.version > v.version)
+           FROM v WHERE v.version IS NOT NULL
+         )
+         SELECT ecosystem, package AS name, version FROM v WHERE version IS NOT NULL`,
+      );
+      return result.rows;
+    }
     const targeted = this.db('patch_applicability_targets')
       .distinct('ecosystem', 'package')
       .as('t');
@@ -309,7 +364,9 @@ export class ApplicabilityStore {
   /**
    * Applies the staged verdicts to the whole fleet: inserts and updates the
    * rows whose state, version or fixed version changed and deletes the rows
-   * no longer applicable. Returns the number of rows changed.
+   * no longer applicable. Returns the number of rows changed. On
+   * PostgreSQL, in steady state, only the keys a full join flags are folded
+   * (see `flaggedKeys`); on a cold start, and on SQLite, every key is.
    */
   async applyVerdicts(
     now: Date,
@@ -354,9 +411,15 @@ export class ApplicabilityStore {
          OR patch_applicability.fixed_version <> excluded.fixed_version`;
     if (pg) {
       return this.db.transaction(async trx => {
-        // The aggregate and the joins are hash work over every candidate
-        // row; keep them in memory.
+        // The joins are hash work over every candidate row; keep them in memory.
         await trx.raw(`SET LOCAL work_mem = '256MB'`);
+        // Each inventory probe is for a distinct (package, version), so
+        // Memoize only adds a 90 MB cache that never hits; JIT compilation
+        // of these plans costs more than it saves.
+        await trx.raw('SET LOCAL enable_memoize = off');
+        await trx.raw('SET LOCAL jit = off');
+        const flagged = await this.flaggedKeys(trx);
+        if (flagged) return this.applyFlagged(trx, flagged, ts);
         const result = await trx.raw(
           `WITH desired AS MATERIALIZED (${desired}),
            diff AS MATERIALIZED (
@@ -427,6 +490,213 @@ export class ApplicabilityStore {
         deleted: Number(after[0].n) - Number(mid[0].n),
       };
     });
+  }
+
+  /**
+   * PostgreSQL, step 1 of the steady-state full recompute: the keys whose
+   * stored row may be wrong, found without aggregating the fleet. Each raw
+   * candidate (inventory row × verdict) is compared with the stored row of
+   * its key in one hash full join. A key whose every candidate equals its
+   * stored row is right: folding equal candidates gives that row. Flagged
+   * are the keys with a differing candidate (a real change, or several
+   * candidates that differ, e.g. two architectures), no candidate (to
+   * delete) or no stored row (to insert). Step 2 folds the flagged keys
+   * exactly. Undefined when more than `flaggedLimit` keys are flagged (a
+   * cold start): the set-based path is cheaper then.
+   */
+  private async flaggedKeys(
+    trx: Knex.Transaction,
+  ): Promise<Array<[string, string, string]> | undefined> {
+    const result = await trx.raw(
+      `WITH cand AS (
+         SELECT i.endpoint_id, v.patch_ref, v.package, v.ecosystem,
+                i.version AS installed_version, v.fixed_version,
+                CASE WHEN v.state = 'needed' THEN 'needed' ELSE 'installed' END AS state
+         FROM patch_applicability_verdicts v
+         JOIN patch_inventory_packages i
+           ON i.ecosystem = v.ecosystem AND i.name = v.package AND i.version = v.version
+         JOIN patch_endpoint_releases r
+           ON r.endpoint_id = i.endpoint_id AND r.match_key = v.match_key
+         UNION ALL
+         SELECT p.endpoint_id, t.patch_ref, t.package, t.ecosystem,
+                p.current_version, t.fixed_version, 'needed'
+         FROM patch_applicability_targets t
+         JOIN patch_pending_updates p ON p.ecosystem = t.ecosystem AND p.name = t.package
+         WHERE t.ecosystem = 'windows-kb'
+       )
+       SELECT COALESCE(c.endpoint_id, a.endpoint_id) AS e,
+              COALESCE(c.patch_ref, a.patch_ref) AS p,
+              COALESCE(c.package, a.package) AS k
+       FROM cand c
+       FULL JOIN patch_applicability a
+         ON a.endpoint_id = c.endpoint_id AND a.patch_ref = c.patch_ref AND a.package = c.package
+       WHERE c.endpoint_id IS NULL OR a.endpoint_id IS NULL OR a.state <> c.state
+          OR a.installed_version <> c.installed_version OR a.fixed_version <> c.fixed_version
+          OR a.ecosystem <> c.ecosystem
+       LIMIT ?`,
+      [this.flaggedLimit + 1],
+    );
+    if (result.rows.length > this.flaggedLimit) return undefined;
+    const keys = new Map<string, [string, string, string]>();
+    for (const r of result.rows) {
+      keys.set(`${r.e}\u0000${r.p}\u0000${r.k}`, [r.e, r.p, r.k]);
+    }
+    return [...keys.values()];
+  }
+
+  /**
+   * PostgreSQL, step 2: folds the candidates of the flagged keys, as the
+   * set-based path does for every key, and writes the rows that differ.
+   */
+  private async applyFlagged(
+    trx: Knex.Transaction,
+    keys: Array<[string, string, string]>,
+    ts: string,
+  ): Promise<{ upserted: number; deleted: number }> {
+    if (keys.length === 0) return { upserted: 0, deleted: 0 };
+    const result = await trx.raw(
+      `WITH f AS MATERIALIZED (
+         SELECT * FROM unnest(?::text[], ?::text[], ?::text[]) AS f(endpoint_id, patch_ref, package)
+       ),
+       desired AS MATERIALIZED (
+         SELECT endpoint_id, patch_ref, package,
+                MIN(ecosystem COLLATE "C") AS ecosystem,
+                MIN(installed_version COLLATE "C") AS installed_version,
+                MIN(fixed_version COLLATE "C") AS fixed_version,
+                CASE WHEN MAX(rnk) = 2 THEN 'needed' ELSE 'installed' END AS state
+         FROM (
+           SELECT f.endpoint_id, v.patch_ref, v.package, v.ecosystem,
+                  i.version AS installed_version, v.fixed_version,
+                  CASE WHEN v.state = 'needed' THEN 2
+                       WHEN v.ecosystem = 'windows-kb' THEN 3 ELSE 1 END AS rnk
+           FROM f
+           JOIN patch_endpoint_releases r ON r.endpoint_id = f.endpoint_id
+           JOIN patch_applicability_verdicts v
+             ON v.patch_ref = f.patch_ref AND v.package = f.package AND v.match_key = r.match_key
+           JOIN patch_inventory_packages i
+             ON i.ecosystem = v.ecosystem AND i.name = v.package AND i.version = v.version
+            AND i.endpoint_id = f.endpoint_id
+           UNION ALL
+           SELECT f.endpoint_id, t.patch_ref, t.package, t.ecosystem,
+                  p.current_version, t.fixed_version, 2
+           FROM f
+           JOIN patch_applicability_targets t
+             ON t.patch_ref = f.patch_ref AND t.package = f.package AND t.ecosystem = 'windows-kb'
+           JOIN patch_pending_updates p
+             ON p.endpoint_id = f.endpoint_id AND p.ecosystem = t.ecosystem AND p.name = t.package
+         ) c
+         GROUP BY endpoint_id, patch_ref, package
+       ),
+       diff AS MATERIALIZED (
+         SELECT f.endpoint_id, f.patch_ref, f.package, d.ecosystem, d.installed_version,
+                d.fixed_version, d.state, d.endpoint_id IS NULL AS gone
+         FROM f
+         LEFT JOIN desired d
+           ON d.endpoint_id = f.endpoint_id AND d.patch_ref = f.patch_ref AND d.package = f.package
+         LEFT JOIN patch_applicability a
+           ON a.endpoint_id = f.endpoint_id AND a.patch_ref = f.patch_ref AND a.package = f.package
+         WHERE (d.endpoint_id IS NULL) <> (a.endpoint_id IS NULL)
+            OR a.state <> d.state OR a.installed_version <> d.installed_version
+            OR a.fixed_version <> d.fixed_version
+       ),
+       ins AS (
+         INSERT INTO patch_applicability
+           (endpoint_id, patch_ref, package, ecosystem, installed_version, fixed_version, state, updated_at)
+         SELECT endpoint_id, patch_ref, package, ecosystem, installed_version, fixed_version, state, ?::timestamptz
+         FROM diff WHERE NOT gone
+         ON CONFLICT (endpoint_id, patch_ref, package) DO UPDATE SET
+           ecosystem = excluded.ecosystem,
+           installed_version = excluded.installed_version,
+           fixed_version = excluded.fixed_version,
+           state = excluded.state,
+           updated_at = excluded.updated_at
+         RETURNING 1
+       ),
+       del AS (
+         DELETE FROM patch_applicability a
+         USING diff
+         WHERE diff.gone
+           AND a.endpoint_id = diff.endpoint_id AND a.patch_ref = diff.patch_ref AND a.package = diff.package
+         RETURNING 1
+       )
+       SELECT (SELECT COUNT(*) FROM ins) AS upserted, (SELECT COUNT(*) FROM del) AS deleted`,
+      [keys.map(k => k[0]), keys.map(k => k[1]), keys.map(k => k[2]), ts],
+    );
+    const row = result.rows[0];
+    return { upserted: Number(row.upserted), deleted: Number(row.deleted) };
+  }
+
+  /**
+   * Everything the refresh of one endpoint reads: its reported OS and
+   * release key (undefined when unknown or revoked), its stored rows, its
+   * inventory and its pending KBs. One statement and one round trip on
+   * PostgreSQL, where four concurrent reads each waited for a backend on a
+   * busy machine; four reads on SQLite.
+   */
+  async endpointSnapshot(endpointId: string): Promise<{
+    os?: {
+      family?: string;
+      name?: string;
+      version?: string;
+      matchKey?: string;
+    };
+    existing: ApplicabilityRow[];
+    inventory: Array<{ ecosystem: string; name: string; version: string }>;
+    pendingKbs: Array<{ name: string; currentVersion: string }>;
+  }> {
+    if (this.db.client.config.client !== 'pg') {
+      const [os, existing, inventory, pendingKbs] = await Promise.all([
+        this.getEndpointOs(endpointId),
+        this.rowsForEndpoint(endpointId),
+        this.getInventory(endpointId),
+        this.getPendingKbs(endpointId),
+      ]);
+      return { os, existing, inventory, pendingKbs };
+    }
+    const result = await this.db.raw(
+      `SELECT
+         (SELECT json_build_array(e.os_family, e.os_name, e.os_version, r.match_key)
+          FROM patch_endpoints e
+          LEFT JOIN patch_endpoint_releases r ON r.endpoint_id = e.id
+          WHERE e.id = :id AND e.revoked_at IS NULL) AS os,
+         (SELECT json_agg(json_build_array(patch_ref, package, ecosystem, installed_version, fixed_version, state))
+          FROM patch_applicability WHERE endpoint_id = :id) AS existing,
+         (SELECT json_agg(json_build_array(ecosystem, name, version))
+          FROM patch_inventory_packages WHERE endpoint_id = :id) AS inventory,
+         (SELECT json_agg(json_build_array(name, current_version))
+          FROM patch_pending_updates WHERE endpoint_id = :id AND ecosystem = 'windows-kb') AS kbs`,
+      { id: endpointId },
+    );
+    const row = result.rows[0];
+    const os = row.os as Array<string | null> | null;
+    return {
+      os: os
+        ? {
+            family: os[0] ?? undefined,
+            name: os[1] ?? undefined,
+            version: os[2] ?? undefined,
+            matchKey: os[3] ?? undefined,
+          }
+        : undefined,
+      existing: ((row.existing ?? []) as string[][]).map(r => ({
+        endpointId,
+        patchRef: r[0],
+        package: r[1],
+        ecosystem: r[2],
+        installedVersion: r[3],
+        fixedVersion: r[4],
+        state: r[5] as ApplicabilityState,
+      })),
+      inventory: ((row.inventory ?? []) as string[][]).map(r => ({
+        ecosystem: r[0],
+        name: r[1],
+        version: r[2],
+      })),
+      pendingKbs: ((row.kbs ?? []) as string[][]).map(r => ({
+        name: r[0],
+        currentVersion: r[1],
+      })),
+    };
   }
 
   /** Installed packages of one endpoint, for targeted package names only when given. */
@@ -597,6 +867,10 @@ export class ApplicabilityStore {
       return { upserted, deleted };
     }
     const ts = toDbTime(now);
+    if (this.db.client.config.client === 'pg') {
+      await this.writeDiffPg(upserted, deleted, ts);
+      return { upserted, deleted };
+    }
     const write = async (trx: Knex | Knex.Transaction) => {
       for (const chunk of chunks(upserted, 100)) {
         await trx('patch_applicability')
@@ -641,6 +915,66 @@ export class ApplicabilityStore {
       await write(this.db);
     else await this.db.transaction(write);
     return { upserted, deleted };
+  }
+
+  /**
+   * PostgreSQL: writes a diff in one statement and one round trip, the rows
+   * as column arrays. Applicability is derived data that the full
+   * recompute rebuilds, so its commit does not wait for the WAL flush
+   * (`synchronous_commit` off for this statement's own transaction only):
+   * a crash may lose the last fraction of a second of these writes, never
+   * anything else. On a busy disk the flush was most of the incremental
+   * path's time.
+   */
+  private async writeDiffPg(
+    upserted: ApplicabilityRow[],
+    deleted: Array<
+      Pick<ApplicabilityRow, 'endpointId' | 'patchRef' | 'package'>
+    >,
+    ts: string,
+  ): Promise<void> {
+    const col = <T>(rows: T[], f: (r: T) => string) => rows.map(f);
+    await this.db.raw(
+      `WITH s AS MATERIALIZED (
+         SELECT set_config('synchronous_commit', 'off', true) AS v
+       ),
+       ins AS (
+         INSERT INTO patch_applicability
+           (endpoint_id, patch_ref, package, ecosystem, installed_version, fixed_version, state, updated_at)
+         SELECT u.endpoint_id, u.patch_ref, u.package, u.ecosystem, u.installed_version,
+                u.fixed_version, u.state, ?::timestamptz
+         FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
+              AS u(endpoint_id, patch_ref, package, ecosystem, installed_version, fixed_version, state)
+         CROSS JOIN s
+         ON CONFLICT (endpoint_id, patch_ref, package) DO UPDATE SET
+           ecosystem = excluded.ecosystem,
+           installed_version = excluded.installed_version,
+           fixed_version = excluded.fixed_version,
+           state = excluded.state,
+           updated_at = excluded.updated_at
+         RETURNING 1
+       ),
+       del AS (
+         DELETE FROM patch_applicability a
+         USING unnest(?::text[], ?::text[], ?::text[]) AS d(endpoint_id, patch_ref, package), s
+         WHERE a.endpoint_id = d.endpoint_id AND a.patch_ref = d.patch_ref AND a.package = d.package
+         RETURNING 1
+       )
+       SELECT (SELECT COUNT(*) FROM ins) AS upserted, (SELECT COUNT(*) FROM del) AS deleted`,
+      [
+        ts,
+        col(upserted, r => r.endpointId),
+        col(upserted, r => r.patchRef),
+        col(upserted, r => r.package),
+        col(upserted, r => r.ecosystem),
+        col(upserted, r => r.installedVersion),
+        col(upserted, r => r.fixedVersion),
+        col(upserted, r => r.state),
+        col(deleted, r => r.endpointId),
+        col(deleted, r => r.patchRef),
+        col(deleted, r => r.package),
+      ],
+    );
   }
 
   /** Endpoints that need a patch (at least one package row needed). */
