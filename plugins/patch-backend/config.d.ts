@@ -153,6 +153,8 @@ export interface Config {
         initialDelaySeconds?: number;
         /** Longest wait between calls, seconds. Default 1800. */
         maxDelaySeconds?: number;
+        /** Longest wait for one connector call, seconds (the driver waits for it). Default 60. */
+        callTimeoutSeconds?: number;
       };
     };
   };

@@ -52,6 +52,7 @@ export function rolloutsArea(
     maxAttempts: ctx.config.getOptionalNumber('patch.itsm.retry.maxAttempts'),
     initialDelayMs: seconds('patch.itsm.retry.initialDelaySeconds'),
     maxDelayMs: seconds('patch.itsm.retry.maxDelaySeconds'),
+    callTimeoutMs: seconds('patch.itsm.retry.callTimeoutSeconds'),
   });
   const deps: RolloutDeps = {
     store,

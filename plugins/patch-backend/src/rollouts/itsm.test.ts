@@ -162,4 +162,53 @@ describe('ITSM outbox', () => {
       await receiver.close();
     },
   );
+
+  it.each(databases.eachSupportedId())(
+    'a connector that never answers does not stall the driver or the other connectors on %p',
+    async databaseId => {
+      const receiver = await startReceiver();
+      let hung = 0;
+      const env = await startRolloutEnv(databases, databaseId, {
+        policySpec: breachingPolicy,
+        connectors: [
+          {
+            name: 'hangs',
+            openIncident: () => {
+              hung++;
+              return new Promise(() => {});
+            },
+          },
+        ],
+        patchConfig: {
+          itsm: {
+            webhook: { url: receiver.url },
+            retry: { callTimeoutSeconds: 1 },
+          },
+        },
+      });
+      const agents = await startFleet(env, 60);
+      for (const agent of agents) agent.failureRate = 0.7;
+      const id = await createRollout(env);
+      const started = Date.now();
+      const paused = await drive(env, agents, id, ['paused']);
+      expect(paused.state).toBe('paused');
+      // The tick gave up on the hung call after its second.
+      expect(Date.now() - started).toBeLessThan(30_000);
+      expect(hung).toBe(1);
+      expect(receiver.calls).toHaveLength(1);
+      expect(paused.tickets).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ connector: 'webhook', outcome: 'opened' }),
+          expect.objectContaining({
+            connector: 'hangs',
+            outcome: 'pending',
+            attempts: 1,
+            message: expect.stringContaining('No answer within 1 s'),
+          }),
+        ]),
+      );
+      await env.stop();
+      await receiver.close();
+    },
+  );
 });

@@ -167,7 +167,13 @@ export interface ItsmRetryOptions {
   initialDelayMs?: number;
   /** Longest wait between two calls. Default 30 min. */
   maxDelayMs?: number;
-  /** How long a claimed row belongs to the replica calling it. Default 2 min. */
+  /**
+   * Longest wait for one connector call. Default 60 s. The driver's tick
+   * waits for the calls, so a connector that never answers must not stall
+   * the rollouts.
+   */
+  callTimeoutMs?: number;
+  /** How long a claimed row belongs to the replica calling it. Default 2 min, at least twice the call timeout. */
   claimMs?: number;
 }
 
@@ -186,6 +192,7 @@ export class ItsmOutbox {
   private readonly maxAttempts: number;
   private readonly initialDelayMs: number;
   private readonly maxDelayMs: number;
+  private readonly callTimeoutMs: number;
   private readonly claimMs: number;
 
   constructor(
@@ -198,7 +205,8 @@ export class ItsmOutbox {
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 10);
     this.initialDelayMs = options.initialDelayMs ?? 30_000;
     this.maxDelayMs = options.maxDelayMs ?? 30 * 60_000;
-    this.claimMs = options.claimMs ?? 120_000;
+    this.callTimeoutMs = options.callTimeoutMs ?? 60_000;
+    this.claimMs = Math.max(options.claimMs ?? 120_000, 2 * this.callTimeoutMs);
   }
 
   /**
@@ -285,7 +293,11 @@ export class ItsmOutbox {
       error = `No ITSM connector named ${row.connector} is installed`;
     } else {
       try {
-        ({ reference } = await connector.openIncident(incident));
+        ({ reference } = await withTimeout(
+          connector.openIncident(incident),
+          this.callTimeoutMs,
+          `No answer within ${this.callTimeoutMs / 1000} s`,
+        ));
       } catch (e) {
         error = String(e);
       }
@@ -376,5 +388,24 @@ export class ItsmOutbox {
       message: r.last_error ?? null,
       createdAt: fromDbTime(r.created_at)!,
     }));
+  }
+}
+
+/** The promise's value, or a rejection with `message` after `ms`. */
+async function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  message: string,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(message)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }

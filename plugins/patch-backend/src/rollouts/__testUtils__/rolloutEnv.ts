@@ -11,7 +11,10 @@ import {
   startTestBackend,
   TestDatabases,
 } from '@backstage/backend-test-utils';
-import { createServiceFactory } from '@backstage/backend-plugin-api';
+import {
+  createBackendModule,
+  createServiceFactory,
+} from '@backstage/backend-plugin-api';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { notificationService } from '@backstage/plugin-notifications-node';
 import { Entity } from '@backstage/catalog-model';
@@ -19,6 +22,7 @@ import { Knex } from 'knex';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { patchPlugin } from '../../plugin';
+import { PatchItsmConnector, patchItsmExtensionPoint } from '../itsm';
 import { checkInAll, enrollFleet, SimulatedAgent } from '../testing/fleet';
 
 /** The patch every scenario rolls out. @internal */
@@ -162,6 +166,8 @@ export interface RolloutEnvOptions {
   patchConfig?: Record<string, unknown>;
   /** An existing database (a second replica on the same one). */
   knex?: Knex;
+  /** ITSM connectors a module adds through the `patch.itsm` extension point. */
+  connectors?: PatchItsmConnector[];
 }
 
 /**
@@ -182,6 +188,18 @@ export async function startRolloutEnv(
   const backend = await startTestBackend({
     features: [
       patchPlugin,
+      createBackendModule({
+        pluginId: 'patch',
+        moduleId: 'test-itsm',
+        register(reg) {
+          reg.registerInit({
+            deps: { itsm: patchItsmExtensionPoint },
+            async init({ itsm }) {
+              itsm.addConnector(...(options.connectors ?? []));
+            },
+          });
+        },
+      }),
       mockServices.database.factory({ knex }),
       catalogServiceMock.factory({
         entities: catalogEntities(options.policySpec, options.entities),
