@@ -186,4 +186,62 @@ describe('pause and abort', () => {
       await env.stop();
     },
   );
+
+  it.each(databases.eachSupportedId())(
+    'a gate breach holds the queued jobs; promoting the breached ring releases them on %p',
+    async databaseId => {
+      const gate = {
+        soakMinutes: 0,
+        minSample: 5,
+        successThreshold: 0.5,
+        failureLimit: 0.1,
+        promotion: 'auto',
+      };
+      const env = await startRolloutEnv(databases, databaseId, {
+        policySpec: {
+          rings: [
+            { name: 'first', percent: 50, ...gate },
+            { name: 'second', ...gate },
+          ],
+        },
+      });
+      const agents = await startFleet(env, 20);
+      const id = await createRollout(env);
+      await env.tick();
+      const first = (await detail(env, id)).waves[0];
+      const queued = new Set(
+        (
+          await env
+            .knex('patch_jobs')
+            .where({ rollout_id: id })
+            .select('endpoint_id')
+        ).map((j: any) => j.endpoint_id),
+      );
+      expect(queued.size).toBe(first.size);
+      const inWave = agents.filter(a => queued.has(a.id));
+      // Five installs fail: a clear breach while the rest is still queued.
+      const failing = inWave.slice(0, 5);
+      for (const a of failing) {
+        a.failureRate = 1;
+        await a.checkIn();
+      }
+      await env.tick();
+      let d = await detail(env, id);
+      expect(d.state).toBe('paused');
+      expect(d.waves[0].state).toBe('breached');
+      const rest = inWave.length - 5;
+      expect(d.waves[0].counts).toMatchObject({ held: rest, queued: 0 });
+      expect(await checkInAll(agents)).toBe(0);
+
+      // The operator accepts the ring: its held jobs go on with the next ring.
+      const promoted = await env.post(`/rollouts/${id}/actions/promote`);
+      expect(promoted.status).toBe(200);
+      expect(promoted.body.state).toBe('running');
+      d = await detail(env, id);
+      expect(d.waves[0]).toMatchObject({ state: 'passed' });
+      expect(d.waves[0].counts).toMatchObject({ held: 0, queued: rest });
+      expect(await checkInAll(inWave.slice(5))).toBe(rest);
+      await env.stop();
+    },
+  );
 });
