@@ -2,12 +2,13 @@ import { Knex } from 'knex';
 import { fromDbJson, fromDbTime, toDbTime } from '../database/time';
 import {
   AggregatedNode,
-  EndpointFacts,
+  EndpointClassFacts,
   NodeScope,
   ReportMetrics,
   ReportNodeKind,
 } from './hierarchy';
 import {
+  ActiveException,
   EndpointPatchRow,
   EndpointReportRow,
   InstallRow,
@@ -15,13 +16,19 @@ import {
   MissingPatchRow,
   ReportStore,
   SnapshotPoint,
+  ExceptionScopeRow,
   StoredNode,
   TimeToPatchBucket,
 } from './ReportStore';
 import { PatchFacts, Severity } from './sla';
 
-/** Rows per INSERT: well under SQLite's bound-variable limit. */
+/** Rows per INSERT on SQLite: well under its bound-variable limit. */
 const INSERT_CHUNK = 100;
+/**
+ * Rows per INSERT on PostgreSQL (65,535 bound values per statement): fewer
+ * round trips for the 1,000 patches and the nodes of a large catalog.
+ */
+const PG_INSERT_CHUNK = 1_000;
 /** Endpoints per page of a streamed export. */
 const STREAM_PAGE = 500;
 /** Values per `in (...)` list. */
@@ -37,6 +44,7 @@ const METRIC_COLUMNS = [
   'missing_low',
   'missing_total',
   'overdue',
+  'excepted',
   'ttp_sum_seconds',
   'ttp_count',
 ] as const;
@@ -60,6 +68,7 @@ function metricsToRow(m: ReportMetrics): Record<string, number> {
     missing_low: m.missing.low,
     missing_total: m.missing.total,
     overdue: m.overdue,
+    excepted: m.excepted,
     ttp_sum_seconds: m.ttpSumSeconds,
     ttp_count: m.ttpCount,
   };
@@ -78,6 +87,7 @@ function rowToMetrics(row: any): ReportMetrics {
       total: Number(row.missing_total),
     },
     overdue: Number(row.overdue),
+    excepted: Number(row.excepted ?? 0),
     ttpSumSeconds: Number(row.ttp_sum_seconds),
     ttpCount: Number(row.ttp_count),
   };
@@ -118,6 +128,7 @@ function rowToEndpoint(row: any): EndpointReportRow {
       total: Number(row.missing_total ?? 0),
     },
     overdue: Number(row.overdue ?? 0),
+    excepted: Number(row.excepted ?? 0),
     ttpSumSeconds: Number(row.ttp_sum_seconds ?? 0),
     ttpCount: Number(row.ttp_count ?? 0),
   };
@@ -139,6 +150,7 @@ const ENDPOINT_COLUMNS = [
   's.missing_low',
   's.missing_total',
   's.overdue',
+  's.excepted',
   's.ttp_sum_seconds',
   's.ttp_count',
 ];
@@ -217,24 +229,77 @@ export class DatabaseReportStore implements ReportStore {
       .groupBy('endpoint_id', 'patch_ref');
   }
 
+  /**
+   * SQL true when an active risk exception covers the (endpoint, patch)
+   * pair of the row: `patchColumn` and the endpoint `alias` name it; one
+   * binding (now).
+   */
+  private exceptedSql(patchColumn: string, alias = 'e'): string {
+    return `exists (
+      select 1 from patch_report_exception_scopes xs
+      join patch_exceptions xe on xe.id = xs.exception_id
+      where xs.patch_ref = ${patchColumn}
+        and xe.revoked_at is null and xe.expires_at > ?
+        and ((xs.match_kind = 'system' and xs.match_ref = lower(${alias}.system_ref))
+          or (xs.match_kind = 'resource' and xs.match_ref = lower(${alias}.entity_ref))))`;
+  }
+
+  /**
+   * Figures per (endpoint, patch) set, summed per endpoint: `pairs` selects
+   * distinct `endpoint_id, patch_ref`; binds now once.
+   */
+  private pairFiguresSql(pairs: string): string {
+    return `select x.endpoint_id,
+             sum(case when p.severity = 'critical' then 1 else 0 end) as critical,
+             sum(case when p.severity = 'high' then 1 else 0 end) as high,
+             sum(case when p.severity = 'medium' then 1 else 0 end) as medium,
+             sum(case when p.severity = 'low' then 1 else 0 end) as low,
+             count(*) as total,
+             sum(case when p.due_at < ? then 1 else 0 end) as overdue
+           from (${pairs}) x
+           join patch_report_patches p on p.patch_ref = x.patch_ref
+           group by x.endpoint_id`;
+  }
+
+  async activeExceptions(now: Date): Promise<ActiveException[]> {
+    const rows = await this.db('patch_exceptions')
+      .whereNull('revoked_at')
+      .where('expires_at', '>', toDbTime(now))
+      .select('id', 'patch_ref', 'scope_kind', 'scope_ref')
+      .orderBy('id');
+    return rows.map((r: any) => ({
+      id: r.id,
+      patchRef: r.patch_ref,
+      scopeKind: r.scope_kind,
+      scopeRef: r.scope_ref,
+    }));
+  }
+
   async recompute(options: {
     patches: PatchFacts[];
+    exceptionScopes: ExceptionScopeRow[];
+    resourceRefs: string[];
     now: Date;
-    buildNodes: (endpoints: EndpointFacts[]) => AggregatedNode[];
+    buildNodes: (classes: EndpointClassFacts[]) => AggregatedNode[];
     retentionDays: number;
   }): Promise<{ endpoints: number; nodes: number }> {
     const now = toDbTime(options.now);
     const day = now.slice(0, 10);
+    const chunkSize = this.isPostgres ? PG_INSERT_CHUNK : INSERT_CHUNK;
     return this.db.transaction(async trx => {
       if (this.isPostgres) {
-        // At 100,000 endpoints the per-endpoint aggregate hashes a million
-        // (endpoint, patch) pairs: with the default 4 MB it spills to disk.
-        // JIT compilation costs more than it saves on these one-off plans.
-        await trx.raw(`set local work_mem = '64MB'`);
+        // At 100,000 endpoints the per-endpoint figures go through a million
+        // (endpoint, patch) pairs. Hash aggregation of the pairs costs about
+        // a third more than walking the applicability primary key, which is
+        // already in (endpoint, patch) order, and sorting; with 128 MB the
+        // sort of the pairs stays in memory. JIT compilation costs more than
+        // it saves on these one-off plans.
+        await trx.raw(`set local work_mem = '128MB'`);
+        await trx.raw('set local enable_hashagg = off');
         await trx.raw('set local jit = off');
       }
       await trx('patch_report_patches').delete();
-      for (const chunk of chunks(options.patches, INSERT_CHUNK)) {
+      for (const chunk of chunks(options.patches, chunkSize)) {
         await trx('patch_report_patches').insert(
           chunk.map(p => ({
             patch_ref: p.patchRef,
@@ -245,32 +310,58 @@ export class DatabaseReportStore implements ReportStore {
           })),
         );
       }
+      await trx('patch_report_exception_scopes').delete();
+      for (const chunk of chunks(options.exceptionScopes, chunkSize)) {
+        await trx('patch_report_exception_scopes')
+          .insert(
+            chunk.map(x => ({
+              patch_ref: x.patchRef,
+              match_kind: x.matchKind,
+              match_ref: x.matchRef,
+              exception_id: x.exceptionId,
+            })),
+          )
+          .onConflict()
+          .ignore();
+      }
 
       // Per-endpoint figures in one statement: the applicability rows and
-      // the job history never leave the database.
+      // the job history never leave the database. Excepted pairs are a
+      // subset of the needed ones, counted apart and subtracted: with few
+      // exceptions that is a small join, not a lookup per needed pair.
+      const covered = (kind: 'system' | 'resource', column: string) =>
+        `select ce.id as endpoint_id, xs.patch_ref
+         from patch_report_exception_scopes xs
+         join patch_endpoints ce on lower(ce.${column}) = xs.match_ref
+         where xs.match_kind = '${kind}'`;
       await trx('patch_report_endpoint_stats').delete();
       await trx.raw(
         `insert into patch_report_endpoint_stats
            (endpoint_id, missing_critical, missing_high, missing_medium,
-            missing_low, missing_total, overdue, ttp_sum_seconds, ttp_count)
+            missing_low, missing_total, overdue, excepted, ttp_sum_seconds,
+            ttp_count)
          select e.id,
-           coalesce(n.critical, 0), coalesce(n.high, 0), coalesce(n.medium, 0),
-           coalesce(n.low, 0), coalesce(n.total, 0), coalesce(n.overdue, 0),
+           coalesce(n.critical, 0) - coalesce(x.critical, 0),
+           coalesce(n.high, 0) - coalesce(x.high, 0),
+           coalesce(n.medium, 0) - coalesce(x.medium, 0),
+           coalesce(n.low, 0) - coalesce(x.low, 0),
+           coalesce(n.total, 0) - coalesce(x.total, 0),
+           coalesce(n.overdue, 0) - coalesce(x.overdue, 0),
+           coalesce(x.total, 0),
            coalesce(t.sum_seconds, 0), coalesce(t.installs, 0)
          from patch_endpoints e
-         left join (
-           select x.endpoint_id,
-             sum(case when p.severity = 'critical' then 1 else 0 end) as critical,
-             sum(case when p.severity = 'high' then 1 else 0 end) as high,
-             sum(case when p.severity = 'medium' then 1 else 0 end) as medium,
-             sum(case when p.severity = 'low' then 1 else 0 end) as low,
-             count(*) as total,
-             sum(case when p.due_at < ? then 1 else 0 end) as overdue
-           from (select distinct endpoint_id, patch_ref
-                 from patch_applicability where state = 'needed') x
-           join patch_report_patches p on p.patch_ref = x.patch_ref
-           group by x.endpoint_id
-         ) n on n.endpoint_id = e.id
+         left join (${this.pairFiguresSql(
+           `select distinct endpoint_id, patch_ref
+            from patch_applicability where state = 'needed'`,
+         )}) n on n.endpoint_id = e.id
+         left join (${this.pairFiguresSql(
+           `select distinct a.endpoint_id, a.patch_ref
+            from (${covered('system', 'system_ref')}
+                  union ${covered('resource', 'entity_ref')}) c
+            join patch_applicability a
+              on a.endpoint_id = c.endpoint_id and a.patch_ref = c.patch_ref
+            where a.state = 'needed'`,
+         )}) x on x.endpoint_id = e.id
          left join (
            select i.endpoint_id,
              sum(${this.ttpSql(
@@ -284,29 +375,47 @@ export class DatabaseReportStore implements ReportStore {
            group by i.endpoint_id
          ) t on t.endpoint_id = e.id
          where e.revoked_at is null`,
-        [now],
+        [now, now],
       );
 
-      const rows = await trx('patch_endpoints as e')
-        .join('patch_report_endpoint_stats as s', 's.endpoint_id', 'e.id')
-        .select(ENDPOINT_COLUMNS);
-      const facts: EndpointFacts[] = rows.map(row => {
-        const r = rowToEndpoint(row);
-        return {
-          id: r.endpointId,
-          entityRef: r.entityRef,
-          ownerRef: r.ownerRef,
-          systemRef: r.systemRef,
-          missing: r.missing,
-          overdue: r.overdue,
-          ttpSumSeconds: r.ttpSumSeconds,
-          ttpCount: r.ttpCount,
-        };
-      });
-      const nodes = options.buildNodes(facts);
+      // The endpoints summed into classes (see EndpointClassFacts): a few
+      // thousand rows reach Node instead of one per endpoint.
+      const refs = this.isPostgres
+        ? 'select json_array_elements_text(cast(? as json)) as ref'
+        : 'select value as ref from json_each(?)';
+      const classRows = await trx.raw(
+        `select lower(e.system_ref) as system_ref, lower(e.owner_ref) as owner_ref,
+           r.ref as entity_ref,
+           count(*) as endpoints,
+           sum(case when s.missing_total = 0 then 1 else 0 end) as compliant,
+           sum(case when s.overdue = 0 then 1 else 0 end) as within_sla,
+           sum(s.missing_critical) as missing_critical,
+           sum(s.missing_high) as missing_high,
+           sum(s.missing_medium) as missing_medium,
+           sum(s.missing_low) as missing_low,
+           sum(s.missing_total) as missing_total,
+           sum(s.overdue) as overdue,
+           sum(s.excepted) as excepted,
+           sum(s.ttp_sum_seconds) as ttp_sum_seconds,
+           sum(s.ttp_count) as ttp_count
+         from patch_report_endpoint_stats s
+         join patch_endpoints e on e.id = s.endpoint_id
+         left join (${refs}) r on r.ref = lower(e.entity_ref)
+         group by lower(e.system_ref), lower(e.owner_ref), r.ref`,
+        [JSON.stringify(options.resourceRefs)],
+      );
+      const classes: EndpointClassFacts[] = (
+        this.isPostgres ? classRows.rows : classRows
+      ).map((row: any) => ({
+        systemRef: row.system_ref ?? undefined,
+        ownerRef: row.owner_ref ?? undefined,
+        entityRef: row.entity_ref ?? undefined,
+        metrics: rowToMetrics(row),
+      }));
+      const nodes = options.buildNodes(classes);
 
       await trx('patch_report_nodes').delete();
-      for (const chunk of chunks(nodes, INSERT_CHUNK)) {
+      for (const chunk of chunks(nodes, chunkSize)) {
         await trx('patch_report_nodes').insert(
           chunk.map(n => ({
             node_ref: n.ref,
@@ -338,7 +447,8 @@ export class DatabaseReportStore implements ReportStore {
         .toISOString()
         .slice(0, 10);
       await trx('patch_report_snapshots').where('day', '<', cutoff).delete();
-      return { endpoints: facts.length, nodes: nodes.length };
+      const endpoints = classes.reduce((n, c) => n + c.metrics.endpoints, 0);
+      return { endpoints, nodes: nodes.length };
     });
   }
 
@@ -440,7 +550,16 @@ export class DatabaseReportStore implements ReportStore {
   ): Promise<MissingPatchRow[]> {
     const needed = whereInScopes(
       this.db('patch_applicability as a')
-        .distinct('a.endpoint_id', 'a.patch_ref')
+        .distinct(
+          'a.endpoint_id',
+          'a.patch_ref',
+          this.db.raw(
+            `case when ${this.exceptedSql(
+              'a.patch_ref',
+            )} then 1 else 0 end as excepted`,
+            [toDbTime(now)],
+          ),
+        )
         .join('patch_endpoints as e', 'e.id', 'a.endpoint_id')
         .where('a.state', 'needed')
         .whereNull('e.revoked_at'),
@@ -455,8 +574,9 @@ export class DatabaseReportStore implements ReportStore {
         'p.severity',
         'p.published_at',
         'p.due_at',
+        this.db.raw('sum(1 - x.excepted) as endpoints'),
+        this.db.raw('sum(x.excepted) as excepted_endpoints'),
       )
-      .count({ endpoints: '*' })
       .groupBy(
         'x.patch_ref',
         'p.title',
@@ -481,6 +601,7 @@ export class DatabaseReportStore implements ReportStore {
         dueAt,
         endpoints,
         overdueEndpoints: dueAt && Date.parse(dueAt) < nowMs ? endpoints : 0,
+        exceptedEndpoints: Number(row.excepted_endpoints),
       };
     });
   }
@@ -524,16 +645,27 @@ export class DatabaseReportStore implements ReportStore {
       const byId = new Map(page.map(e => [e.id, e]));
       const rows = await this.db
         .from(
-          this.db('patch_applicability')
-            .distinct('endpoint_id', 'patch_ref')
-            .where('state', 'needed')
-            .whereIn('endpoint_id', [...byId.keys()])
+          this.db('patch_applicability as a')
+            .join('patch_endpoints as e', 'e.id', 'a.endpoint_id')
+            .distinct(
+              'a.endpoint_id',
+              'a.patch_ref',
+              this.db.raw(
+                `case when ${this.exceptedSql(
+                  'a.patch_ref',
+                )} then 1 else 0 end as excepted`,
+                [toDbTime(now)],
+              ),
+            )
+            .where('a.state', 'needed')
+            .whereIn('a.endpoint_id', [...byId.keys()])
             .as('x'),
         )
         .join('patch_report_patches as p', 'p.patch_ref', 'x.patch_ref')
         .select(
           'x.endpoint_id',
           'x.patch_ref',
+          'x.excepted',
           'p.severity',
           'p.published_at',
           'p.due_at',
@@ -543,6 +675,7 @@ export class DatabaseReportStore implements ReportStore {
       for (const row of rows) {
         const e = byId.get(row.endpoint_id)!;
         const dueAt = fromDbTime(row.due_at);
+        const excepted = Number(row.excepted) === 1;
         yield {
           endpointId: e.id,
           hostname: e.hostname,
@@ -553,7 +686,8 @@ export class DatabaseReportStore implements ReportStore {
           severity: row.severity,
           publishedAt: fromDbTime(row.published_at),
           dueAt,
-          overdue: !!dueAt && Date.parse(dueAt) < nowMs,
+          overdue: !excepted && !!dueAt && Date.parse(dueAt) < nowMs,
+          excepted,
         };
       }
     }
@@ -666,6 +800,15 @@ export class DatabaseReportStore implements ReportStore {
         fromDbTime(r.installed_at),
       ]),
     );
+    const excepted = new Set<string>(
+      (
+        await this.db('patch_applicability as a')
+          .join('patch_endpoints as e', 'e.id', 'a.endpoint_id')
+          .where('a.endpoint_id', endpointId)
+          .whereRaw(this.exceptedSql('a.patch_ref'), [toDbTime(now)])
+          .distinct('a.patch_ref')
+      ).map((r: any) => r.patch_ref),
+    );
     const byPatch = new Map<string, EndpointPatchRow>();
     const nowMs = now.getTime();
     for (const row of rows) {
@@ -681,6 +824,7 @@ export class DatabaseReportStore implements ReportStore {
           publishedAt: fromDbTime(row.published_at),
           dueAt,
           overdue: false,
+          excepted: false,
           installedAt: installed.get(row.patch_ref),
         };
         byPatch.set(row.patch_ref, entry);
@@ -688,11 +832,14 @@ export class DatabaseReportStore implements ReportStore {
       if (row.package && !entry.packages.includes(row.package)) {
         entry.packages.push(row.package);
       }
-      // A patch is missing while any of its packages is.
+      // A patch is missing while any of its packages is, unless an active
+      // risk exception accepts that.
       if (row.state === 'needed') {
         entry.state = 'needed';
         entry.installedAt = undefined;
-        entry.overdue = !!entry.dueAt && Date.parse(entry.dueAt) < nowMs;
+        entry.excepted = excepted.has(row.patch_ref);
+        entry.overdue =
+          !entry.excepted && !!entry.dueAt && Date.parse(entry.dueAt) < nowMs;
       }
     }
     return [...byPatch.values()];

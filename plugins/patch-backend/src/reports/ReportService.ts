@@ -8,6 +8,16 @@
  * carries `computedAt`. Drill-downs (a node's missing patches, its endpoint
  * list, time to patch, exports) query the live tables and are exact at the
  * moment of the request; the node figures are as of `computedAt`.
+ *
+ * Risk exceptions: an (endpoint, patch) pair that an active (neither revoked
+ * nor expired) exception covers counts as excepted, not missing, the rule
+ * of the approvals area (`covers()` in ApprovalService.ts): an endpoint
+ * exception covers its Resource, a component exception the endpoints the
+ * component runs on, a system exception the endpoints of the system and of
+ * its components. The recompute resolves each exception to those endpoints
+ * through the catalog's hierarchy; drill-downs check revocation and expiry
+ * live, so an exception created since the last recompute shows from the
+ * next one.
  */
 import { AuthService, LoggerService } from '@backstage/backend-plugin-api';
 import { Entity } from '@backstage/catalog-model';
@@ -17,12 +27,16 @@ import {
   aggregateNodes,
   buildHierarchy,
   FLEET_REF,
+  HierarchyNode,
   NodeScope,
   ReportMetrics,
   ReportNodeKind,
+  scopedResourceRefs,
 } from './hierarchy';
 import {
+  ActiveException,
   EndpointPatchRow,
+  ExceptionScopeRow,
   EndpointReportRow,
   InstallRow,
   MissingInstallRow,
@@ -53,6 +67,8 @@ export interface ReportNodeView {
   withinSlaShare: number | null;
   missing: ReportMetrics['missing'];
   overdue: number;
+  /** Needed installs accepted by an active risk exception (not missing). */
+  excepted: number;
   verifiedInstalls: number;
   /** Mean hours from publication to verified install, or null. */
   meanTimeToPatchHours: number | null;
@@ -98,6 +114,7 @@ export function metricsView(m: ReportMetrics) {
     withinSlaShare: m.endpoints ? round(m.withinSla / m.endpoints) : null,
     missing: m.missing,
     overdue: m.overdue,
+    excepted: m.excepted,
     verifiedInstalls: m.ttpCount,
     meanTimeToPatchHours: m.ttpCount
       ? round(m.ttpSumSeconds / m.ttpCount / 3600, 2)
@@ -214,11 +231,14 @@ export class ReportService {
       patches.push(facts);
     }
     const nodes = buildHierarchy(hierarchy);
+    const exceptions = await this.store.activeExceptions(now);
     const result = await this.store.recompute({
       patches,
+      exceptionScopes: exceptionScopes(exceptions, nodes),
+      resourceRefs: scopedResourceRefs(nodes),
       now,
       retentionDays: this.retentionDays,
-      buildNodes: endpoints => aggregateNodes(nodes, endpoints),
+      buildNodes: classes => aggregateNodes(nodes, classes),
     });
     const summary = {
       computedAt: now.toISOString(),
@@ -420,6 +440,7 @@ export class ReportService {
     slaDays: SlaDaysBySeverity;
     missingInstalls: number;
     overdueInstalls: number;
+    exceptedInstalls: number;
     overdueBySeverity: Record<Severity, number>;
     patches: MissingPatchRow[];
   }> {
@@ -431,9 +452,11 @@ export class ReportService {
     const overdueBySeverity = { critical: 0, high: 0, medium: 0, low: 0 };
     let missingInstalls = 0;
     let overdueInstalls = 0;
+    let exceptedInstalls = 0;
     for (const p of patches) {
       missingInstalls += p.endpoints;
       overdueInstalls += p.overdueEndpoints;
+      exceptedInstalls += p.exceptedEndpoints;
       overdueBySeverity[p.severity] += p.overdueEndpoints;
     }
     patches.sort(
@@ -446,6 +469,7 @@ export class ReportService {
       slaDays,
       missingInstalls,
       overdueInstalls,
+      exceptedInstalls,
       overdueBySeverity,
       patches,
     };
@@ -561,6 +585,43 @@ export class ReportService {
   async *slaRows(filter: ScopeFilter): AsyncGenerator<MissingPatchRow> {
     yield* (await this.sla(filter)).patches;
   }
+}
+
+/**
+ * The endpoints each active exception covers, as match rules over the
+ * endpoint table, with the hierarchy's own scopes (see the note at the top).
+ * A component that is not in the catalog covers nothing; a system that is
+ * not still covers the endpoints whose own system it is.
+ */
+export function exceptionScopes(
+  exceptions: ActiveException[],
+  nodes: HierarchyNode[],
+): ExceptionScopeRow[] {
+  const byRef = new Map(nodes.map(n => [n.ref, n]));
+  const out: ExceptionScopeRow[] = [];
+  for (const x of exceptions) {
+    const ref = x.scopeRef.toLocaleLowerCase('en-US');
+    const add = (matchKind: 'system' | 'resource', refs: string[]) => {
+      for (const matchRef of refs) {
+        out.push({
+          exceptionId: x.id,
+          patchRef: x.patchRef,
+          matchKind,
+          matchRef,
+        });
+      }
+    };
+    if (x.scopeKind === 'endpoint') {
+      add('resource', [ref]);
+    } else if (x.scopeKind === 'component') {
+      add('resource', byRef.get(ref)?.scope.resourceRefs ?? []);
+    } else if (x.scopeKind === 'system') {
+      const scope = byRef.get(ref)?.scope;
+      add('system', scope?.systemRefs ?? [ref]);
+      add('resource', scope?.resourceRefs ?? []);
+    }
+  }
+  return out;
 }
 
 /** Flattens nested objects into `a.b` keys and drops undefined values. */

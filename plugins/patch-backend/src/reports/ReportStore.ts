@@ -1,6 +1,6 @@
 import {
   AggregatedNode,
-  EndpointFacts,
+  EndpointClassFacts,
   HierarchyNode,
   MissingCounts,
   NodeScope,
@@ -34,6 +34,8 @@ export interface EndpointReportRow {
   lastSeenAt?: string;
   missing: MissingCounts;
   overdue: number;
+  /** Needed patches an active risk exception covers (not in `missing`). */
+  excepted: number;
   ttpSumSeconds: number;
   ttpCount: number;
 }
@@ -48,6 +50,8 @@ export interface MissingPatchRow {
   endpoints: number;
   /** Endpoints that miss it past its due date (all or none). */
   overdueEndpoints: number;
+  /** Endpoints that need it under an active risk exception (not in `endpoints`). */
+  exceptedEndpoints: number;
 }
 
 /** One (endpoint, patch) that is missing: the export's grain. */
@@ -61,7 +65,10 @@ export interface MissingInstallRow {
   severity: Severity;
   publishedAt?: string;
   dueAt?: string;
+  /** Never true for an excepted pair. */
   overdue: boolean;
+  /** Covered by an active risk exception: accepted, not missing. */
+  excepted: boolean;
 }
 
 /** One verified install with its time to patch. */
@@ -95,7 +102,29 @@ export interface EndpointPatchRow {
   publishedAt?: string;
   dueAt?: string;
   overdue: boolean;
+  /** Needed, but covered by an active risk exception. */
+  excepted: boolean;
   installedAt?: string;
+}
+
+/** An active risk exception, as the reports need it. */
+export interface ActiveException {
+  id: string;
+  patchRef: string;
+  scopeKind: 'endpoint' | 'component' | 'system';
+  scopeRef: string;
+}
+
+/**
+ * The endpoints one exception covers, as one match rule: endpoints whose
+ * `system_ref` (`system`) or `entity_ref` (`resource`) is `matchRef`.
+ */
+export interface ExceptionScopeRow {
+  exceptionId: string;
+  patchRef: string;
+  matchKind: 'system' | 'resource';
+  /** Lower case. */
+  matchRef: string;
 }
 
 /**
@@ -103,15 +132,21 @@ export interface EndpointPatchRow {
  * over the other areas' tables that drill-downs and exports need.
  */
 export interface ReportStore {
+  /** Risk exceptions neither revoked nor expired at `now`. */
+  activeExceptions(now: Date): Promise<ActiveException[]>;
+
   /**
-   * Rewrites the patch facts, the per-endpoint figures and the nodes in one
-   * transaction, and upserts today's snapshot of every node.
-   * `buildNodes` turns the endpoint figures into nodes.
+   * Rewrites the patch facts, the exception scopes, the per-endpoint figures
+   * and the nodes in one transaction, and upserts today's snapshot of every
+   * node. The endpoints reach `buildNodes` summed into classes, keyed by
+   * `resourceRefs` (the Resources some node's scope names).
    */
   recompute(options: {
     patches: PatchFacts[];
+    exceptionScopes: ExceptionScopeRow[];
+    resourceRefs: string[];
     now: Date;
-    buildNodes: (endpoints: EndpointFacts[]) => AggregatedNode[];
+    buildNodes: (classes: EndpointClassFacts[]) => AggregatedNode[];
     /** Snapshots older than this many days are deleted. */
     retentionDays: number;
   }): Promise<{ endpoints: number; nodes: number }>;

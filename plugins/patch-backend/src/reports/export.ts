@@ -132,6 +132,7 @@ export const EXPORT_COLUMNS = {
     'missing.low',
     'missing.total',
     'overdue',
+    'excepted',
     'verifiedInstalls',
     'meanTimeToPatchHours',
   ],
@@ -151,6 +152,7 @@ export const EXPORT_COLUMNS = {
     'missing.low',
     'missing.total',
     'overdue',
+    'excepted',
     'verifiedInstalls',
     'meanTimeToPatchHours',
   ],
@@ -165,6 +167,7 @@ export const EXPORT_COLUMNS = {
     'publishedAt',
     'dueAt',
     'overdue',
+    'excepted',
   ],
   'time-to-patch': [
     'endpointId',
@@ -185,6 +188,7 @@ export const EXPORT_COLUMNS = {
     'dueAt',
     'endpoints',
     'overdueEndpoints',
+    'exceptedEndpoints',
   ],
   audit: [
     'id',

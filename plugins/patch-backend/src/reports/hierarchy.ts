@@ -91,22 +91,32 @@ export interface ReportMetrics {
   missing: MissingCounts;
   /** Missing installs past their due date. */
   overdue: number;
+  /**
+   * Needed installs that an active risk exception covers: counted here and
+   * not in `missing`, `overdue`, `compliant` or `withinSla`.
+   */
+  excepted: number;
   /** Sum of published → verified installed, in seconds. */
   ttpSumSeconds: number;
   /** Verified installs behind `ttpSumSeconds`. */
   ttpCount: number;
 }
 
-/** One endpoint's identity and figures, as the recompute reads them. */
-export interface EndpointFacts {
-  id: string;
-  entityRef: string;
-  ownerRef?: string;
+/**
+ * Endpoints that no node scope can tell apart, with their figures summed:
+ * the same system and owner, and the same Resource when some node selects
+ * endpoints by Resource (otherwise none). The recompute aggregates the
+ * fleet into these classes in SQL, so only a few thousand rows reach Node.
+ */
+export interface EndpointClassFacts {
+  /** Lower case, or undefined. */
   systemRef?: string;
-  missing: MissingCounts;
-  overdue: number;
-  ttpSumSeconds: number;
-  ttpCount: number;
+  /** Lower case, or undefined. */
+  ownerRef?: string;
+  /** Lower case; set only for Resources some node's scope names. */
+  entityRef?: string;
+  /** The class's figures: `endpoints` is its size. */
+  metrics: ReportMetrics;
 }
 
 /** A node with its figures. */
@@ -122,6 +132,7 @@ export function emptyMetrics(): ReportMetrics {
     withinSla: 0,
     missing: { critical: 0, high: 0, medium: 0, low: 0, total: 0 },
     overdue: 0,
+    excepted: 0,
     ttpSumSeconds: 0,
     ttpCount: 0,
   };
@@ -344,27 +355,34 @@ export function buildHierarchy(entities: Entity[]): HierarchyNode[] {
   return nodes;
 }
 
-function addEndpoint(into: ReportMetrics, e: EndpointFacts): void {
-  into.endpoints += 1;
-  if (e.missing.total === 0) into.compliant += 1;
-  if (e.overdue === 0) into.withinSla += 1;
-  into.missing.critical += e.missing.critical;
-  into.missing.high += e.missing.high;
-  into.missing.medium += e.missing.medium;
-  into.missing.low += e.missing.low;
-  into.missing.total += e.missing.total;
-  into.overdue += e.overdue;
-  into.ttpSumSeconds += e.ttpSumSeconds;
-  into.ttpCount += e.ttpCount;
+/** Every Resource ref that some node's scope names: the class keys. */
+export function scopedResourceRefs(nodes: HierarchyNode[]): string[] {
+  return uniq(nodes.flatMap(n => n.scope.resourceRefs));
+}
+
+/** Adds figures into a sum. */
+export function addMetrics(into: ReportMetrics, m: ReportMetrics): void {
+  into.endpoints += m.endpoints;
+  into.compliant += m.compliant;
+  into.withinSla += m.withinSla;
+  into.missing.critical += m.missing.critical;
+  into.missing.high += m.missing.high;
+  into.missing.medium += m.missing.medium;
+  into.missing.low += m.missing.low;
+  into.missing.total += m.missing.total;
+  into.overdue += m.overdue;
+  into.excepted += m.excepted;
+  into.ttpSumSeconds += m.ttpSumSeconds;
+  into.ttpCount += m.ttpCount;
 }
 
 /**
- * Sums endpoint figures over every node, counting each endpoint once per
- * node even when several parts of its scope select it.
+ * Sums endpoint classes over every node, counting each class (and so each
+ * endpoint) once per node even when several parts of its scope select it.
  */
 export function aggregateNodes(
   nodes: HierarchyNode[],
-  endpoints: EndpointFacts[],
+  classes: EndpointClassFacts[],
 ): AggregatedNode[] {
   const bySystem = new Map<string, number[]>();
   const byOwner = new Map<string, number[]>();
@@ -380,18 +398,18 @@ export function aggregateNodes(
     if (list) list.push(i);
     else map.set(k, [i]);
   };
-  endpoints.forEach((e, i) => {
-    push(bySystem, e.systemRef, i);
-    push(byOwner, e.ownerRef, i);
-    push(byResource, e.entityRef, i);
+  classes.forEach((c, i) => {
+    push(bySystem, c.systemRef, i);
+    push(byOwner, c.ownerRef, i);
+    push(byResource, c.entityRef, i);
   });
 
-  // One stamp per node marks the endpoints already counted for it.
-  const seen = new Int32Array(endpoints.length).fill(-1);
+  // One stamp per node marks the classes already counted for it.
+  const seen = new Int32Array(classes.length).fill(-1);
   return nodes.map((node, n) => {
     const metrics = emptyMetrics();
     if (node.scope.all) {
-      for (const e of endpoints) addEndpoint(metrics, e);
+      for (const c of classes) addMetrics(metrics, c.metrics);
       return { ...node, metrics };
     }
     const visit = (map: Map<string, number[]>, refs: string[]) => {
@@ -399,7 +417,7 @@ export function aggregateNodes(
         for (const i of map.get(ref) ?? []) {
           if (seen[i] === n) continue;
           seen[i] = n;
-          addEndpoint(metrics, endpoints[i]);
+          addMetrics(metrics, classes[i].metrics);
         }
       }
     };
