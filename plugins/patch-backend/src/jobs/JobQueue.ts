@@ -9,8 +9,9 @@
  * too: `expired` (time-to-live passed before dispatch), `timed_out` (running
  * past its timeout), `failed` (leases ran out on the last attempt) and
  * `cancelled` (by an operator or a rollout). A queued job of a paused
- * rollout is `held` (`holdJobs`): never leased until `releaseJobs` puts it
- * back in the queue on resume, or `cancelJobs` ends it on abort.
+ * rollout is `held` (`holdJobs`): never leased and never expired until
+ * `releaseJobs` puts it back in the queue on resume (its time-to-live moved
+ * on by the time it was held), or `cancelJobs` ends it on abort.
  *
  * Delivery guarantees. At least once delivery: a lease that runs out before
  * the job starts puts it back in the queue (the next lease is a new attempt).
@@ -520,7 +521,10 @@ export class JobQueue {
     return this.moveJobs(selector, 'queued', 'held', trx);
   }
 
-  /** Puts the selected held jobs back in the queue (a rollout resumed); returns how many. */
+  /**
+   * Puts the selected held jobs back in the queue (a rollout resumed), their
+   * time-to-live moved on by the time they were held; returns how many.
+   */
   async releaseJobs(
     selector: CancelSelector,
     trx?: Knex.Transaction,
@@ -544,15 +548,38 @@ export class JobQueue {
     }
     const nowIso = toDbTime(this.now());
     let moved = 0;
+    // A pause does not eat the time-to-live: a released job gets back the
+    // time since `updated_at` (its hold, or its requeue when a lease ran out
+    // during the hold). Otherwise a pause longer than the TTL would expire
+    // the whole wave on resume.
+    const giveBack = this.isPg
+      ? this.db.raw('expires_at + (?::timestamptz - updated_at)', [nowIso])
+      : this.db.raw(
+          "strftime('%Y-%m-%dT%H:%M:%fZ', julianday(expires_at) + julianday(?) - julianday(updated_at))",
+          [nowIso],
+        );
     for (const ids of selector.jobIds
       ? chunk(selector.jobIds, ID_BATCH)
       : [undefined]) {
-      const q = (trx ?? this.db)('patch_jobs').where('state', from);
-      if (ids) q.whereIn('id', ids);
-      if (selector.rolloutId) q.where('rollout_id', selector.rolloutId);
-      if (selector.waveId) q.where('wave_id', selector.waveId);
-      if (selector.endpointId) q.where('endpoint_id', selector.endpointId);
-      moved += await q.update({ state: to, updated_at: nowIso });
+      const scoped = (state: JobState) => {
+        const q = (trx ?? this.db)('patch_jobs').where('state', state);
+        if (ids) q.whereIn('id', ids);
+        if (selector.rolloutId) q.where('rollout_id', selector.rolloutId);
+        if (selector.waveId) q.where('wave_id', selector.waveId);
+        if (selector.endpointId) q.where('endpoint_id', selector.endpointId);
+        return q;
+      };
+      if (from === 'held') {
+        await scoped('queued').update({
+          expires_at: giveBack,
+          updated_at: nowIso,
+        });
+      }
+      moved += await scoped(from).update({
+        state: to,
+        updated_at: nowIso,
+        ...(from === 'held' ? { expires_at: giveBack } : {}),
+      });
     }
     return moved;
   }
@@ -763,7 +790,10 @@ export class JobQueue {
         .where(w =>
           w
             .where(x =>
-              x.where('state', 'queued').where('expires_at', '<=', nowIso),
+              x
+                .where('state', 'queued')
+                .where('expires_at', '<=', nowIso)
+                .whereNotExists(stoppedRollout(this.db, ['paused'])),
             )
             .orWhere(x =>
               x
@@ -810,10 +840,11 @@ export class JobQueue {
       const rows = await q;
       for (const job of rows) {
         if (!isOverdue(job, now)) continue;
-        moved++;
         if (job.state === 'queued') {
+          // A paused rollout's job waits with it (see `releaseJobs`).
           const [row] = await tx('patch_jobs')
             .where({ id: job.id, state: 'queued' })
+            .whereNotExists(stoppedRollout(tx, ['paused']))
             .update({
               state: 'expired',
               updated_at: nowIso,
@@ -823,9 +854,12 @@ export class JobQueue {
               }),
             })
             .returning(JOB_COLUMNS);
-          if (row) finished.push(row);
-          if (row) transitions.push({ job, to: 'expired' });
+          if (!row) continue;
+          moved++;
+          finished.push(row);
+          transitions.push({ job, to: 'expired' });
         } else if (job.state === 'leased' && job.attempt < job.max_attempts) {
+          moved++;
           // At least once: the lease ran out before a start, so the job
           // goes back to the queue; its next lease is a new attempt.
           await tx('patch_jobs').where({ id: job.id }).update({
@@ -835,6 +869,7 @@ export class JobQueue {
           });
           transitions.push({ job, to: 'queued' });
         } else {
+          moved++;
           const status = job.state === 'running' ? 'timed_out' : 'failed';
           transitions.push({ job, to: status });
           finished.push(
@@ -971,17 +1006,19 @@ export class JobQueue {
 }
 
 /**
- * The job's rollout is paused or aborted. Pause and abort hold or cancel the
- * rollout's queued jobs in their own transaction; this catches the one job
- * that becomes queued again afterwards (a lease that ran out before its
- * start goes back to the queue), so nothing of a stopped rollout is handed
- * out. The lookup is by primary key, for the few candidates of one endpoint.
+ * The job's rollout is in one of `states` (paused or aborted). Pause and
+ * abort hold or cancel the rollout's queued jobs in their own transaction;
+ * this catches the one job that becomes queued again afterwards (a lease
+ * that ran out before its start goes back to the queue): the lease never
+ * hands it out, and the reaper does not expire it while the rollout is
+ * paused (the resume gives it back the time it waited). The lookup is by
+ * primary key.
  */
-function stoppedRollout(db: Knex) {
+function stoppedRollout(db: Knex, states = ['paused', 'aborted']) {
   return db('patch_rollouts')
     .select(db.raw('1'))
     .whereRaw('patch_rollouts.id = patch_jobs.rollout_id')
-    .whereIn('patch_rollouts.state', ['paused', 'aborted']);
+    .whereIn('patch_rollouts.state', states);
 }
 
 function isOverdue(row: any, now: number): boolean {

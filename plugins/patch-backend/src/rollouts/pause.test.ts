@@ -18,6 +18,8 @@ import {
 
 jest.setTimeout(240_000);
 
+const REAPER_TASK = 'patch-job-reaper';
+
 /** One ring for everyone, no limits: the first tick queues every job. */
 const oneRing = {
   rings: [
@@ -109,9 +111,23 @@ describe('pause and abort', () => {
         .first();
       expect(audit.message).toContain('14 queued jobs held');
 
+      // A long pause (eight days, past the jobs' seven-day time-to-live)
+      // does not expire the held jobs: the time held is given back.
+      clock.shift(8 * 86400_000);
+      await env.trigger(REAPER_TASK);
+      expect(await checkInAll(agents)).toBe(0);
+      expect((await detail(env, id)).waves[0].counts).toMatchObject({
+        held: 14,
+        queued: 1,
+        expired: 0,
+      });
       const resumed = await env.post(`/rollouts/${id}/actions/resume`);
       expect(resumed.status).toBe(200);
-      expect((await detail(env, id)).waves[0].counts.held).toBe(0);
+      expect((await detail(env, id)).waves[0].counts).toMatchObject({
+        held: 0,
+        queued: 15,
+        expired: 0,
+      });
       const done = await drive(env, agents, id, ['completed']);
       expect(done.state).toBe('completed');
       expect(done.waves[0].counts.succeeded).toBe(20);

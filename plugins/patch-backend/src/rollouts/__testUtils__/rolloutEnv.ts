@@ -254,6 +254,8 @@ export async function startRolloutEnv(
     /** One run of the deadline enforcer. */
     enforceDeadlines: () => scheduler.triggerTask('patch-rollout-deadlines'),
     syncApprovals: () => scheduler.triggerTask('patch-approvals-sync'),
+    /** One run of any scheduled task of the plugin. */
+    trigger: (taskId: string) => scheduler.triggerTask(taskId),
     stop: () => backend.stop(),
   };
 }
