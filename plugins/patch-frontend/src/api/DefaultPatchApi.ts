@@ -63,7 +63,8 @@ const isSeverity = (s?: string): s is Severity =>
 /** Job counts of a wave in the four buckets the UI shows. */
 export function toJobCounts(c: S['WaveCounts']): JobCounts {
   return {
-    queued: c.undispatched + c.queued,
+    // Held: queued jobs of a paused rollout, waiting for its resume.
+    queued: c.undispatched + c.queued + (c.held ?? 0),
     running: c.leased + c.running,
     succeeded: c.succeeded,
     failed: c.failed,
