@@ -366,12 +366,21 @@ export class DatabaseReportStore implements ReportStore {
            select i.endpoint_id,
              sum(${this.ttpSql(
                'i.installed_at',
-               'p.published_at',
+               'i.published_at',
              )}) as sum_seconds,
              count(*) as installs
-           from (${this.installs(trx).toQuery()}) i
-           join patch_report_patches p on p.patch_ref = i.patch_ref
-           where p.published_at is not null
+           from (
+             -- The first verified install per (endpoint, patch), as in
+             -- installs(), joined to the patch before grouping so that one
+             -- sort serves both aggregations.
+             select j.endpoint_id, j.patch_ref, p.published_at,
+               min(j.finished_at) as installed_at
+             from patch_jobs j
+             join patch_report_patches p on p.patch_ref = j.patch_ref
+             where j.state = 'succeeded' and j.kind in ('install', 'verify')
+               and j.finished_at is not null and p.published_at is not null
+             group by j.endpoint_id, j.patch_ref, p.published_at
+           ) i
            group by i.endpoint_id
          ) t on t.endpoint_id = e.id
          where e.revoked_at is null`,
