@@ -210,15 +210,18 @@ export class ApplicabilityService {
       ...c,
       key: endpointMatchKey(c),
     }));
-    await this.store.syncReleaseKeysByOs(combos);
-    mark('releases');
+    // Independent reads and writes side by side: the release keys of the
+    // fleet, the targets, and the distinct installed versions.
+    const [, index, versions] = await Promise.all([
+      this.store.syncReleaseKeysByOs(combos),
+      this.getTargetIndex(true),
+      this.store.listTargetedVersions(),
+    ]);
+    mark('releases+versions');
     // Only keys some endpoint has: each extra key would repeat the join.
     const known = new Set(combos.map(c => c.key));
-    const index = await this.getTargetIndex(true);
     const verdicts: Verdict[] = [];
     const keysByRelease = new Map<string, string[]>();
-    const versions = await this.store.listTargetedVersions();
-    mark('versions');
     for (const v of versions) {
       for (const t of index.get(pkgKey(v.ecosystem, v.name)) ?? []) {
         const state = decideState(t.ecosystem, v.version, t.fixedVersion);

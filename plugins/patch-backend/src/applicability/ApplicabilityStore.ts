@@ -63,6 +63,14 @@ export interface ApplicabilityDiff {
  */
 const FLAGGED_LIMIT = 50_000;
 
+/**
+ * Partitions of the full recompute's comparison on PostgreSQL, by a hash
+ * of the package name; the staged verdicts carry theirs (`part`).
+ */
+const PARTS = 2;
+const PART_OF = (column: string) =>
+  `(((hashtext(${column}) % ${PARTS}) + ${PARTS}) % ${PARTS})`;
+
 const rowKey = (r: { endpointId: string; patchRef: string; package: string }) =>
   `${r.endpointId}\u0000${r.patchRef}\u0000${r.package}`;
 
@@ -316,8 +324,10 @@ export class ApplicabilityStore {
         await trx.raw('TRUNCATE patch_applicability_verdicts');
         await trx.raw(
           `INSERT INTO patch_applicability_verdicts
-             (ecosystem, package, version, match_key, patch_ref, fixed_version, state)
-           SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])`,
+             (ecosystem, package, version, match_key, patch_ref, fixed_version, state, part)
+           SELECT u.*, ${PART_OF('u.package')}
+           FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
+             AS u(ecosystem, package, version, match_key, patch_ref, fixed_version, state)`,
           [
             col(v => v.ecosystem),
             col(v => v.package),
@@ -410,6 +420,7 @@ export class ApplicabilityStore {
          OR patch_applicability.installed_version <> excluded.installed_version
          OR patch_applicability.fixed_version <> excluded.fixed_version`;
     if (pg) {
+      const flagged = await this.flaggedKeys();
       return this.db.transaction(async trx => {
         // The joins are hash work over every candidate row; keep them in memory.
         await trx.raw(`SET LOCAL work_mem = '256MB'`);
@@ -418,7 +429,6 @@ export class ApplicabilityStore {
         // of these plans costs more than it saves.
         await trx.raw('SET LOCAL enable_memoize = off');
         await trx.raw('SET LOCAL jit = off');
-        const flagged = await this.flaggedKeys(trx);
         if (flagged) return this.applyFlagged(trx, flagged, ts);
         const result = await trx.raw(
           `WITH desired AS MATERIALIZED (${desired}),
@@ -504,9 +514,36 @@ export class ApplicabilityStore {
    * exactly. Undefined when more than `flaggedLimit` keys are flagged (a
    * cold start): the set-based path is cheaper then.
    */
-  private async flaggedKeys(
+  private async flaggedKeys(): Promise<
+    Array<[string, string, string]> | undefined
+  > {
+    // The partitions run side by side, each in its own transaction on its
+    // own connection: on a machine with cores to spare the comparison takes
+    // the time of the largest partition.
+    const parts = await Promise.all(
+      Array.from({ length: PARTS }, (_, part) =>
+        this.db.transaction(async trx => {
+          await trx.raw(`SET LOCAL work_mem = '256MB'`);
+          await trx.raw('SET LOCAL enable_memoize = off');
+          await trx.raw('SET LOCAL jit = off');
+          return this.flaggedKeysOf(trx, part);
+        }),
+      ),
+    );
+    if (parts.some(p => !p)) return undefined;
+    const keys = new Map<string, [string, string, string]>();
+    for (const p of parts) {
+      for (const k of p!) keys.set(`${k[0]}\u0000${k[1]}\u0000${k[2]}`, k);
+    }
+    return [...keys.values()];
+  }
+
+  /** Flagged keys of one partition (packages whose hash falls in `part`). */
+  private async flaggedKeysOf(
     trx: Knex.Transaction,
+    part: number,
   ): Promise<Array<[string, string, string]> | undefined> {
+    const limit = Math.ceil(this.flaggedLimit / PARTS);
     const result = await trx.raw(
       `WITH cand AS (
          SELECT i.endpoint_id, v.patch_ref, v.package, v.ecosystem,
@@ -517,31 +554,33 @@ export class ApplicabilityStore {
            ON i.ecosystem = v.ecosystem AND i.name = v.package AND i.version = v.version
          JOIN patch_endpoint_releases r
            ON r.endpoint_id = i.endpoint_id AND r.match_key = v.match_key
+         WHERE v.part = :part
          UNION ALL
          SELECT p.endpoint_id, t.patch_ref, t.package, t.ecosystem,
                 p.current_version, t.fixed_version, 'needed'
          FROM patch_applicability_targets t
          JOIN patch_pending_updates p ON p.ecosystem = t.ecosystem AND p.name = t.package
-         WHERE t.ecosystem = 'windows-kb'
+         WHERE t.ecosystem = 'windows-kb' AND ${PART_OF('t.package')} = :part
+       ),
+       stored AS (
+         SELECT * FROM patch_applicability a WHERE ${PART_OF(
+           'a.package',
+         )} = :part
        )
        SELECT COALESCE(c.endpoint_id, a.endpoint_id) AS e,
               COALESCE(c.patch_ref, a.patch_ref) AS p,
               COALESCE(c.package, a.package) AS k
        FROM cand c
-       FULL JOIN patch_applicability a
+       FULL JOIN stored a
          ON a.endpoint_id = c.endpoint_id AND a.patch_ref = c.patch_ref AND a.package = c.package
        WHERE c.endpoint_id IS NULL OR a.endpoint_id IS NULL OR a.state <> c.state
           OR a.installed_version <> c.installed_version OR a.fixed_version <> c.fixed_version
           OR a.ecosystem <> c.ecosystem
-       LIMIT ?`,
-      [this.flaggedLimit + 1],
+       LIMIT :limit`,
+      { part, limit: limit + 1 },
     );
-    if (result.rows.length > this.flaggedLimit) return undefined;
-    const keys = new Map<string, [string, string, string]>();
-    for (const r of result.rows) {
-      keys.set(`${r.e}\u0000${r.p}\u0000${r.k}`, [r.e, r.p, r.k]);
-    }
-    return [...keys.values()];
+    if (result.rows.length > limit) return undefined;
+    return result.rows.map((r: any) => [r.e, r.p, r.k]);
   }
 
   /**
