@@ -255,6 +255,37 @@ export class DefaultPatchApi implements PatchApi {
     return toPredictedImpact(unwrap(data, error, response));
   }
 
+  async listDelegations(
+    query: { groupRef?: string; active?: boolean } = {},
+  ): Promise<PatchApiSchemas['ApprovalDelegation'][]> {
+    const c = await this.client.raw();
+    const { data, error, response } = await c.GET('/approval-delegations', {
+      params: { query },
+    });
+    return unwrap(data, error, response).items;
+  }
+
+  async createDelegation(
+    input: PatchApiSchemas['NewApprovalDelegation'],
+  ): Promise<PatchApiSchemas['ApprovalDelegation']> {
+    const c = await this.client.raw();
+    const { data, error, response } = await c.POST('/approval-delegations', {
+      body: input,
+    });
+    return unwrap(data, error, response);
+  }
+
+  async revokeDelegation(
+    id: string,
+  ): Promise<PatchApiSchemas['ApprovalDelegation']> {
+    const c = await this.client.raw();
+    const { data, error, response } = await c.DELETE(
+      '/approval-delegations/{delegationId}',
+      { params: { path: { delegationId: id } } },
+    );
+    return unwrap(data, error, response);
+  }
+
   async decide(request: DecideRequest): Promise<DecideResult[]> {
     const c = await this.client.raw();
     const { data, error, response } = await c.POST('/approvals/decide', {

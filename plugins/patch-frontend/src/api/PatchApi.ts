@@ -38,6 +38,17 @@ export interface PatchApi {
   getPatchImpact(patchRef: string): Promise<PredictedImpact>;
   /** Approve, reject or defer one or many requests. */
   decide(request: DecideRequest): Promise<DecideResult[]>;
+  /** Delegations of approvals, latest start first. */
+  listDelegations(query?: {
+    groupRef?: string;
+    active?: boolean;
+  }): Promise<PatchApiSchemas['ApprovalDelegation'][]>;
+  /** Delegate a group's approvals to another group or a user for a period. */
+  createDelegation(
+    input: PatchApiSchemas['NewApprovalDelegation'],
+  ): Promise<PatchApiSchemas['ApprovalDelegation']>;
+  /** Revoke a delegation at once. */
+  revokeDelegation(id: string): Promise<PatchApiSchemas['ApprovalDelegation']>;
   /** Rollouts, newest first. */
   listRollouts(query?: { patchRef?: string }): Promise<RolloutSummary[]>;
   /** One rollout with its waves and time series. */

@@ -10,6 +10,7 @@ import { useApi } from '@backstage/core-plugin-api';
 import { InboxFilter, SEVERITIES, Severity, patchApiRef } from '../../api';
 import { useCatalogKind, useLiveAsync } from '../../hooks';
 import { ApprovalTable } from './ApprovalTable';
+import { DelegationsCard } from './DelegationsCard';
 
 /** Filters of the inbox: severity, known exploited, due date, system. */
 export const InboxFilters = (props: {
@@ -132,6 +133,9 @@ export const ApprovalsTab = () => {
           emptyMessage="No request waits for your teams. New requests appear here when a patch applies to endpoints your teams own or run services on."
         />
       )}
+      <Box mt={3}>
+        <DelegationsCard />
+      </Box>
     </>
   );
 };

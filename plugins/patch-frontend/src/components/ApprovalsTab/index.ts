@@ -5,3 +5,4 @@ export {
   RiskFactors,
   PredictedImpactView,
 } from './ApprovalDetails';
+export { DelegationsCard } from './DelegationsCard';
