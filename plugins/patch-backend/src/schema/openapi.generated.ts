@@ -1224,6 +1224,10 @@ export const spec = {
             "type": "integer",
             "description": "Missing installs past their due date (the earlier of the KEV due date and published + SLA days)."
           },
+          "excepted": {
+            "type": "integer",
+            "description": "Needed installs covered by an active (neither revoked nor expired) risk exception; counted here, not in missing, overdue, compliant or withinSla."
+          },
           "verifiedInstalls": {
             "type": "integer",
             "description": "Verified installs behind the mean time to patch."
@@ -1354,6 +1358,10 @@ export const spec = {
           "overdueEndpoints": {
             "type": "integer",
             "description": "Of those, the ones past the due date."
+          },
+          "exceptedEndpoints": {
+            "type": "integer",
+            "description": "Endpoints in the scope that need it under an active risk exception (not in endpoints)."
           }
         }
       },
@@ -1434,6 +1442,10 @@ export const spec = {
           "overdue": {
             "type": "integer"
           },
+          "excepted": {
+            "type": "integer",
+            "description": "Needed patches covered by an active risk exception (not in missing)."
+          },
           "ttpSumSeconds": {
             "type": "number"
           },
@@ -1511,6 +1523,10 @@ export const spec = {
           },
           "overdue": {
             "type": "boolean"
+          },
+          "excepted": {
+            "type": "boolean",
+            "description": "Needed, but covered by an active risk exception (then never overdue)."
           },
           "installedAt": {
             "type": "string",
@@ -1652,6 +1668,10 @@ export const spec = {
           },
           "missingInstalls": {
             "type": "integer"
+          },
+          "exceptedInstalls": {
+            "type": "integer",
+            "description": "Needed installs covered by an active risk exception (not in missingInstalls)."
           },
           "overdueInstalls": {
             "type": "integer"

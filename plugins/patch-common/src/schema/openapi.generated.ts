@@ -1058,6 +1058,8 @@ export interface components {
             missing: components["schemas"]["MissingCounts"];
             /** @description Missing installs past their due date (the earlier of the KEV due date and published + SLA days). */
             overdue: number;
+            /** @description Needed installs covered by an active (neither revoked nor expired) risk exception; counted here, not in missing, overdue, compliant or withinSla. */
+            excepted?: number;
             /** @description Verified installs behind the mean time to patch. */
             verifiedInstalls: number;
             /** @description Mean hours from the patch's publication to its verified install. */
@@ -1099,6 +1101,8 @@ export interface components {
             endpoints: number;
             /** @description Of those, the ones past the due date. */
             overdueEndpoints: number;
+            /** @description Endpoints in the scope that need it under an active risk exception (not in endpoints). */
+            exceptedEndpoints?: number;
         };
         /** @description A node, its children and its daily trend, all pre-aggregated. Its missing patches are in the SLA report (`/reports/sla?node=`). */
         ComplianceNodeReport: {
@@ -1121,6 +1125,8 @@ export interface components {
             lastSeenAt?: string;
             missing: components["schemas"]["MissingCounts"];
             overdue: number;
+            /** @description Needed patches covered by an active risk exception (not in missing). */
+            excepted?: number;
             ttpSumSeconds: number;
             ttpCount: number;
         };
@@ -1143,6 +1149,8 @@ export interface components {
             /** Format: date-time */
             dueAt?: string;
             overdue: boolean;
+            /** @description Needed, but covered by an active risk exception (then never overdue). */
+            excepted?: boolean;
             /**
              * Format: date-time
              * @description First verified install through Patchbay.
@@ -1178,6 +1186,8 @@ export interface components {
         SlaReport: {
             slaDays: components["schemas"]["SlaDays"];
             missingInstalls: number;
+            /** @description Needed installs covered by an active risk exception (not in missingInstalls). */
+            exceptedInstalls?: number;
             overdueInstalls: number;
             overdueBySeverity: components["schemas"]["SlaDays"];
             /** @description Missing patches, soonest due first. */
