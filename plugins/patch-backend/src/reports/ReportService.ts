@@ -3,8 +3,8 @@
  *
  * Freshness: the figures are pre-aggregated by `recompute()`, which the
  * report task (reportTask.ts) runs on the SchedulerService every minute by
- * default (`patch.reports.schedule`); one run at 100,000 endpoints takes
- * under two seconds, and only one replica runs it at a time. Every answer
+ * default (`patch.reports.schedule`); one run at 100,000 endpoints takes a
+ * few seconds (`yarn bench:report`), and only one replica runs it at a time. Every answer
  * carries `computedAt`. Drill-downs (a node's missing patches, its endpoint
  * list, time to patch, exports) query the live tables and are exact at the
  * moment of the request; the node figures are as of `computedAt`.
