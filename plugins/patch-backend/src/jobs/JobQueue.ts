@@ -42,7 +42,7 @@ import { ConflictError, NotFoundError } from '@backstage/errors';
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { JsonObject } from '@backstage/types';
 import { Knex } from 'knex';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { AuditLog } from '../audit/AuditLog';
 import { fromDbJson, fromDbTime, toDbTime } from '../database/time';
 
@@ -371,8 +371,13 @@ export class JobQueue {
    * Creates one queued job per row of `source`, a query on `trx` that
    * selects `endpoint_id`, `payload` (JSON text) and `not_before`, in one
    * INSERT ... SELECT: a rollout wave of 100,000 jobs never passes through
-   * this process. PostgreSQL only (ids from `gen_random_uuid()`); returns
-   * how many jobs were created.
+   * this process. PostgreSQL only; returns how many jobs were created.
+   *
+   * Ids are UUIDs of version 7 (RFC 9562): this moment in milliseconds,
+   * then 74 bits, random per call except for a row counter in the place
+   * the RFC allows one. They follow one another, so the 100,000 entries
+   * of the primary key go to the end of the index instead of 100,000
+   * random places in it.
    */
   async createJobsFromQuery(
     source: Knex.QueryBuilder,
@@ -386,10 +391,12 @@ export class JobQueue {
       `insert into patch_jobs (id, endpoint_id, kind, state, payload, attempt,
          max_attempts, not_before, expires_at, timeout_seconds, rollout_id,
          wave_id, patch_ref, created_by, created_at, updated_at)
-       select gen_random_uuid()::text, s.endpoint_id, ?, 'queued', s.payload, 0,
+       select ? || lpad(to_hex(row_number() over ()), 7, '0') || ?,
+         s.endpoint_id, ?, 'queued', s.payload, 0,
          ?, s.not_before, ?::timestamptz, ?, ?, ?, ?, ?, ?::timestamptz, ?::timestamptz
        from ? as s`,
       [
+        ...uuid7Parts(now),
         common.kind,
         Math.max(1, common.maxAttempts ?? 3),
         toDbTime(now + this.defaultTtlSeconds * 1000),
@@ -1019,6 +1026,23 @@ function stoppedRollout(db: Knex, states = ['paused', 'aborted']) {
     .select(db.raw('1'))
     .whereRaw('patch_rollouts.id = patch_jobs.rollout_id')
     .whereIn('patch_rollouts.state', states);
+}
+
+/**
+ * A UUID version 7 split around a 7-hex-digit row counter (up to 268
+ * million rows): `tttttttt-tttt-7rrr-vrrr-` + counter + 5 random hex digits.
+ */
+function uuid7Parts(now: number): [string, string] {
+  const time = Math.floor(now).toString(16).padStart(12, '0').slice(-12);
+  const rand = randomBytes(6).toString('hex');
+  const variant = ((parseInt(rand[3], 16) & 0x3) | 0x8).toString(16);
+  return [
+    `${time.slice(0, 8)}-${time.slice(8, 12)}-7${rand.slice(
+      0,
+      3,
+    )}-${variant}${rand.slice(4, 7)}-`,
+    rand.slice(7, 12),
+  ];
 }
 
 function isOverdue(row: any, now: number): boolean {

@@ -49,9 +49,16 @@ import {
 import { NewJob } from '../jobs/JobQueue';
 import { RolloutDeps, notify } from './deps';
 import { ItsmDeliveryReport, PatchItsmIncident } from './itsm';
+import { PayloadExtra } from './RolloutStore';
 import { Rollout, Wave } from './types';
 
 const SYSTEM_ACTOR = 'system:patch-rollout-driver';
+
+/** A wave's maintenance windows: per System, and for the rest. */
+interface WindowSets {
+  fallback?: MaintenanceWindow[];
+  bySystem: Map<string, MaintenanceWindow[]>;
+}
 /** Most endpoints read per dispatch round when limits apply. */
 const CANDIDATE_PAGE = 5000;
 
@@ -182,43 +189,30 @@ export class RolloutDriver {
   /** Takes the wave's snapshot; true when this caller started it. */
   async startWave(rollout: Rollout, wave: Wave): Promise<boolean> {
     const { store, eligibility } = this.deps;
-    const approved = await eligibility.approvedEndpoints(rollout.patchRef);
-    const others = await store.endpointsInOtherRollouts(
-      rollout.patchRef,
-      rollout.id,
-    );
-    const already = await store.endpointsInRollout(rollout.id);
-    const endpoints = await store.planEndpoints(
-      approved.filter(id => !others.has(id)),
-    );
-    const plan = planRings({
-      endpoints,
-      rings: rollout.rings,
-      maxWaveShareOfSystem: rollout.policy.maxWaveShareOfSystem,
-      pilotPercent: rollout.emergency
-        ? rollout.policy.emergency?.pilotPercent
-        : undefined,
-    });
     const isLast = wave.ringIndex === rollout.ringCount - 1;
-    const ids = plan.rings
-      .filter(r => r.index <= wave.ringIndex)
-      .flatMap(r => r.endpointIds)
-      .filter(id => !already.has(id));
     const labelKeys = (rollout.policy.concurrency?.perLabel ?? []).map(
       l => l.label,
     );
-    const byId = new Map(endpoints.map(e => [e.id, e]));
-    const rows = ids.map(id => ({
-      endpointId: id,
-      labelKey:
-        labelKeys.length > 0
-          ? JSON.stringify(
-              Object.fromEntries(
-                labelKeys.map(k => [k, byId.get(id)?.labels?.[k] ?? '']),
-              ),
-            )
-          : undefined,
-    }));
+    const inDb = eligibility.approvedEndpointsQuery;
+    let fill: (trx: Knex.Transaction) => Promise<number>;
+    if (
+      inDb &&
+      takesAllRemaining(rollout, wave.ringIndex) &&
+      store.canSnapshotInDb(labelKeys)
+    ) {
+      // The wave is every endpoint still eligible (a broad ring): taken in
+      // the database in one statement, under the locks below, with no plan
+      // to compute and nothing read into this process.
+      fill = trx =>
+        store.snapshotRemaining(
+          { id: wave.id, rolloutId: rollout.id, patchRef: rollout.patchRef },
+          inDb(rollout.patchRef, trx),
+          labelKeys,
+          trx,
+        );
+    } else {
+      fill = await this.plannedWave(rollout, wave, labelKeys);
+    }
 
     const started = await store.knex.transaction(async trx => {
       if (!(await store.lockIfState(trx, rollout.id, ['running'])))
@@ -234,11 +228,10 @@ export class RolloutDriver {
       ) {
         return false;
       }
-      const size = await store.addWaveEndpoints(
-        { id: wave.id, rolloutId: rollout.id, patchRef: rollout.patchRef },
-        rows,
-        trx,
-      );
+      // One snapshot of the patch at a time: "in no other active rollout"
+      // holds even when two rollouts of the patch start a wave at once.
+      await store.lockPatch(trx, rollout.patchRef);
+      const size = await fill(trx);
       await store.transitionWave(
         wave.id,
         ['running'],
@@ -264,6 +257,66 @@ export class RolloutDriver {
   }
 
   /**
+   * The wave planned in this process (rings with selectors, samples, a
+   * percent or the System cap): returns what fills it inside the snapshot's
+   * transaction.
+   */
+  private async plannedWave(
+    rollout: Rollout,
+    wave: Wave,
+    labelKeys: string[],
+  ): Promise<(trx: Knex.Transaction) => Promise<number>> {
+    const { store, eligibility } = this.deps;
+    const approved = await eligibility.approvedEndpoints(rollout.patchRef);
+    const others = await store.endpointsInOtherRollouts(
+      rollout.patchRef,
+      rollout.id,
+    );
+    const already = await store.endpointsInRollout(rollout.id);
+    const endpoints = await store.planEndpoints(
+      approved.filter(id => !others.has(id)),
+    );
+    const plan = planRings({
+      endpoints,
+      rings: rollout.rings,
+      maxWaveShareOfSystem: rollout.policy.maxWaveShareOfSystem,
+      pilotPercent: rollout.emergency
+        ? rollout.policy.emergency?.pilotPercent
+        : undefined,
+    });
+    const ids = plan.rings
+      .filter(r => r.index <= wave.ringIndex)
+      .flatMap(r => r.endpointIds)
+      .filter(id => !already.has(id));
+    const byId = new Map(endpoints.map(e => [e.id, e]));
+    const rows = ids.map(id => ({
+      endpointId: id,
+      labelKey:
+        labelKeys.length > 0
+          ? JSON.stringify(
+              Object.fromEntries(
+                labelKeys.map(k => [k, byId.get(id)?.labels?.[k] ?? '']),
+              ),
+            )
+          : undefined,
+    }));
+    return async trx => {
+      // Another rollout of the patch may have taken some since the read
+      // above; under the patch lock this read is final.
+      const taken = await store.endpointsInOtherRollouts(
+        rollout.patchRef,
+        rollout.id,
+        trx,
+      );
+      return store.addWaveEndpoints(
+        { id: wave.id, rolloutId: rollout.id, patchRef: rollout.patchRef },
+        taken.size > 0 ? rows.filter(r => !taken.has(r.endpointId)) : rows,
+        trx,
+      );
+    };
+  }
+
+  /**
    * Dispatches install jobs for the wave's endpoints not dispatched yet,
    * within the concurrency limits; returns how many.
    */
@@ -274,7 +327,13 @@ export class RolloutDriver {
     const limited =
       limits.maxInFlightPerWave !== undefined || perLabel.length > 0;
     if ((await store.countUndispatched(wave.id)) === 0) return 0;
-    const windowsFor = await this.windowResolver(rollout, wave);
+    const windowSets = await this.windowSets(rollout, wave);
+    // A wave dispatched whole on PostgreSQL: its jobs are written by one
+    // INSERT ... SELECT, nothing of the wave is read into this process.
+    const inDb = !limited && store.isPg;
+    const windowsFor = inDb
+      ? undefined
+      : await this.windowResolver(wave, windowSets);
 
     return store.knex.transaction(async trx => {
       if (!(await store.lockIfState(trx, rollout.id, ['running']))) return 0;
@@ -282,6 +341,31 @@ export class RolloutDriver {
         w => w.id === wave.id,
       );
       if (!current || current.state !== 'running') return 0;
+      if (!windowsFor) {
+        const n = await jobs.createJobsFromQuery(
+          store.waveJobSource(
+            {
+              waveId: wave.id,
+              rolloutId: rollout.id,
+              patchRef: rollout.patchRef,
+              target: (rollout.plan?.target ?? {}) as JsonObject,
+              ...this.payloadExtras(rollout, windowSets, new Date(Date.now())),
+            },
+            trx,
+          ),
+          {
+            kind: 'install',
+            timeoutSeconds: this.deps.settings.jobTimeoutSeconds,
+            rolloutId: rollout.id,
+            waveId: wave.id,
+            patchRef: rollout.patchRef,
+            createdBy: SYSTEM_ACTOR,
+          },
+          trx,
+        );
+        await store.markAllDispatched(wave.id, trx);
+        return n;
+      }
 
       let chosen: Array<{ endpointId: string; labelKey?: string }>;
       if (!limited) {
@@ -394,39 +478,89 @@ export class RolloutDriver {
   }
 
   /**
-   * Maintenance windows per endpoint: the System's own windows when it
-   * declares some, else the policy's; undefined means any time (no windows,
-   * or an emergency profile that ignores them).
+   * Maintenance windows of a wave: each System's own windows when it
+   * declares some, else the policy's (`fallback`); undefined means any time
+   * (an emergency profile that ignores them).
    */
-  private async windowResolver(
+  private async windowSets(
     rollout: Rollout,
     wave: Wave,
-  ): Promise<(endpointId: string) => MaintenanceWindow[] | undefined> {
+  ): Promise<WindowSets | undefined> {
     if (
       rollout.emergency &&
       rollout.policy.emergency?.ignoreMaintenanceWindows
     ) {
-      return () => undefined;
+      return undefined;
     }
     const policyWindows = (rollout.policy.maintenanceWindows ??
       []) as MaintenanceWindow[];
     const systems = await this.deps.store.undispatchedSystems(wave.id);
-    let systemWindows = new Map<string, MaintenanceWindow[]>();
+    let bySystem = new Map<string, MaintenanceWindow[]>();
     try {
-      systemWindows = await this.deps.catalog.systemWindows(systems);
+      bySystem = await this.deps.catalog.systemWindows(systems);
     } catch (error) {
       this.deps.logger.warn(`Could not read System windows: ${error}`);
     }
     const fallback = policyWindows.length > 0 ? policyWindows : undefined;
-    if (systemWindows.size === 0) {
+    return { fallback, bySystem };
+  }
+
+  /**
+   * Maintenance windows per endpoint, from `windowSets`; undefined means any
+   * time (no windows, or an emergency profile that ignores them).
+   */
+  private async windowResolver(
+    wave: Wave,
+    sets: WindowSets | undefined,
+  ): Promise<(endpointId: string) => MaintenanceWindow[] | undefined> {
+    if (!sets) return () => undefined;
+    const { fallback, bySystem } = sets;
+    if (bySystem.size === 0) {
       // The common case: one set of windows for every endpoint, no lookup.
       return () => fallback;
     }
     const systemOf = await this.deps.store.undispatchedSystemOf(wave.id);
     return endpointId => {
       const system = systemOf.get(endpointId);
-      return (system && systemWindows.get(system)) || fallback;
+      return (system && bySystem.get(system)) || fallback;
     };
+  }
+
+  /**
+   * What the payload of an install job gets besides the package (bandwidth,
+   * maintenance windows) and when it may start, for the endpoints of each
+   * System with windows of its own and for the rest (`fallback`): the same
+   * as the per-endpoint payloads of `dispatch`, per set of windows.
+   */
+  private payloadExtras(
+    rollout: Rollout,
+    sets: WindowSets | undefined,
+    now: Date,
+  ): {
+    fallback: PayloadExtra;
+    bySystem: Map<string, PayloadExtra>;
+  } {
+    const extra = (windows?: MaintenanceWindow[]): PayloadExtra => {
+      const notBefore = windows ? earliestStart(windows, now) : undefined;
+      return {
+        json: {
+          ...(rollout.policy.bandwidthKbps
+            ? { bandwidthKbps: rollout.policy.bandwidthKbps }
+            : {}),
+          ...(windows
+            ? { maintenanceWindows: windows as unknown as JsonObject[] }
+            : {}),
+        },
+        notBefore:
+          notBefore && notBefore.getTime() > now.getTime()
+            ? notBefore
+            : undefined,
+      };
+    };
+    const bySystem = new Map<string, PayloadExtra>();
+    for (const [system, windows] of sets?.bySystem ?? [])
+      bySystem.set(system, extra(windows));
+    return { fallback: extra(sets?.fallback), bySystem };
   }
 
   /** Wave counts from the job queue, the gate's evidence. */
@@ -958,4 +1092,32 @@ export function toGateJson(
     counts,
     evaluatedAt: new Date(Date.now()).toISOString(),
   };
+}
+
+/**
+ * Whether the rings up to `ringIndex` take every eligible endpoint together:
+ * one of them selects all that remain (no members, selector, sample or
+ * percent) and is not held back by the System cap or the emergency pilot
+ * share, both of which apply to the first ring only.
+ * @internal
+ */
+export function takesAllRemaining(
+  rollout: Rollout,
+  ringIndex: number,
+): boolean {
+  const share = rollout.policy.maxWaveShareOfSystem;
+  return rollout.rings.slice(0, ringIndex + 1).some((ring, index) => {
+    if (ring.members?.length || ring.selector !== undefined || ring.sampling)
+      return false;
+    if (ring.percent !== undefined && ring.percent < 100) return false;
+    if (index === 0) {
+      if (share !== undefined && share < 1) return false;
+      if (
+        rollout.emergency &&
+        rollout.policy.emergency?.pilotPercent !== undefined
+      )
+        return false;
+    }
+    return true;
+  });
 }

@@ -26,6 +26,18 @@ const ID_BATCH = 1000;
 /** Rows per INSERT of wave endpoints (6 columns). */
 const INSERT_BATCH = 2000;
 
+/** Whether a label key is unfit for a JSON path or a JSON text as it is. */
+function unsafeLabelKey(key: string): boolean {
+  return [...key].some(c => c === '"' || c === '\\' || c.charCodeAt(0) < 0x20);
+}
+
+/** Endpoint columns that stand in for a missing label of the same name. */
+const WELL_KNOWN_COLUMNS: Record<string, string> = {
+  location: 'location',
+  deviceType: 'device_type',
+  department: 'department',
+};
+
 function chunk<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size)
@@ -284,14 +296,124 @@ export class RolloutStore {
   async endpointsInOtherRollouts(
     patchRef: string,
     rolloutId: string,
+    trx?: Knex.Transaction,
   ): Promise<Set<string>> {
-    const rows = await this.db('patch_wave_endpoints as we')
+    const rows = await (trx ?? this.db)('patch_wave_endpoints as we')
       .join('patch_rollouts as r', 'r.id', 'we.rollout_id')
-      .where('we.patch_ref', patchRef)
-      .whereNot('we.rollout_id', rolloutId)
+      .where('r.patch_ref', patchRef)
+      .whereNot('r.id', rolloutId)
       .whereIn('r.state', ACTIVE_ROLLOUT_STATES)
       .select('we.endpoint_id');
     return new Set(rows.map(r => r.endpoint_id));
+  }
+
+  /**
+   * Serializes wave snapshots of one patch until `trx` ends (PostgreSQL; on
+   * SQLite the single writer already does), so that two rollouts of the
+   * same patch starting a wave at once cannot both take an endpoint.
+   */
+  async lockPatch(trx: Knex.Transaction, patchRef: string): Promise<void> {
+    if (this.isPg)
+      await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [
+        `patch-rollout-snapshot:${patchRef}`,
+      ]);
+  }
+
+  /**
+   * Takes a wave that holds every endpoint still eligible, in one
+   * INSERT ... SELECT, inside `trx`: the approved endpoints (`approved`, a
+   * query of `endpoint_id`), unrevoked, in no other active rollout of the
+   * patch and not already in this rollout. `labelKeys` fills `label_key`
+   * as `addWaveEndpoints` callers do (see `canSnapshotInDb`). Returns the
+   * wave's size.
+   */
+  async snapshotRemaining(
+    wave: { id: string; rolloutId: string; patchRef: string },
+    approved: Knex.QueryBuilder,
+    labelKeys: string[],
+    trx: Knex.Transaction,
+  ): Promise<number> {
+    const labelKey = this.labelKeySql(labelKeys, trx);
+    if (labelKey === undefined)
+      throw new Error(`Label keys not writable in SQL: ${labelKeys}`);
+    const select = trx
+      .from(approved.as('a'))
+      .join('patch_endpoints as e', 'e.id', 'a.endpoint_id')
+      .whereNull('e.revoked_at')
+      .whereNotExists(
+        trx('patch_wave_endpoints as o')
+          .join('patch_rollouts as r', 'r.id', 'o.rollout_id')
+          .whereRaw('o.endpoint_id = a.endpoint_id')
+          .where('r.patch_ref', wave.patchRef)
+          .whereNot('r.id', wave.rolloutId)
+          .whereIn('r.state', ACTIVE_ROLLOUT_STATES)
+          .select(trx.raw('1')),
+      )
+      .whereNotExists(
+        trx('patch_wave_endpoints as m')
+          .where('m.rollout_id', wave.rolloutId)
+          .whereRaw('m.endpoint_id = a.endpoint_id')
+          .select(trx.raw('1')),
+      )
+      .select(
+        trx.raw('cast(? as varchar(64))', [wave.id]),
+        trx.raw('cast(? as varchar(64))', [wave.rolloutId]),
+        trx.raw('cast(? as varchar(255))', [wave.patchRef]),
+        'a.endpoint_id',
+        labelKey,
+      )
+      .orderBy('a.endpoint_id');
+    await trx(
+      trx.raw('?? (??, ??, ??, ??, ??)', [
+        'patch_wave_endpoints',
+        'wave_id',
+        'rollout_id',
+        'patch_ref',
+        'endpoint_id',
+        'label_key',
+      ]),
+    ).insert(select);
+    const [row] = await trx('patch_wave_endpoints')
+      .where({ wave_id: wave.id })
+      .count({ n: '*' });
+    return Number(row.n);
+  }
+
+  /** Whether `snapshotRemaining` can write these label keys in SQL. */
+  canSnapshotInDb(labelKeys: string[]): boolean {
+    return !labelKeys.some(unsafeLabelKey);
+  }
+
+  /**
+   * `label_key` in SQL over `e` (patch_endpoints): the JSON object of the
+   * given labels, text for text as `JSON.stringify` writes it, the
+   * well-known attributes standing in for missing labels as in planning.
+   */
+  private labelKeySql(keys: string[], db: Knex): Knex.Raw | undefined {
+    if (keys.length === 0) return db.raw('cast(null as varchar(255))');
+    if (!this.canSnapshotInDb(keys)) return undefined;
+    const value = (k: string) => {
+      const column = WELL_KNOWN_COLUMNS[k];
+      const label = this.isPg
+        ? db.raw('cast(e.labels as json) ->> cast(? as text)', [k])
+        : db.raw('json_extract(e.labels, ?)', [`$."${k}"`]);
+      return column
+        ? db.raw(`coalesce(?, ??, '')`, [label, `e.${column}`])
+        : db.raw(`coalesce(?, '')`, [label]);
+    };
+    if (!this.isPg) {
+      return db.raw(
+        `json_object(${keys.map(() => '?, ?').join(', ')})`,
+        keys.flatMap(k => [k, value(k)]),
+      );
+    }
+    // PostgreSQL's json_build_object puts spaces around ':'; build the text.
+    return db.raw(
+      `'{' || ${keys
+        .map(() => 'cast(? as text) || to_json(?)::text')
+        .join(` || ',' || `)} || '}'`,
+      keys.flatMap(k => [`${JSON.stringify(k)}:`, value(k)]),
+    );
   }
 
   /** Endpoints already in any wave of this rollout. */
@@ -340,12 +462,11 @@ export class RolloutStore {
     limit: number,
     trx: Knex.Transaction,
   ): Promise<Array<{ endpointId: string; labelKey?: string }>> {
-    const rows = await trx('patch_wave_endpoints')
-      .where({ wave_id: waveId, dispatched: false })
+    const rows = await notDispatched(trx('patch_wave_endpoints'), waveId, trx)
       .orderBy('id', 'asc')
       .limit(limit)
       .select('endpoint_id', 'label_key');
-    return rows.map(r => ({
+    return rows.map((r: any) => ({
       endpointId: r.endpoint_id,
       labelKey: r.label_key ?? undefined,
     }));
@@ -353,17 +474,23 @@ export class RolloutStore {
 
   /** How many endpoints of a wave are not dispatched yet. */
   async countUndispatched(waveId: string): Promise<number> {
-    const [row] = await this.db('patch_wave_endpoints')
-      .where({ wave_id: waveId, dispatched: false })
-      .count({ n: '*' });
+    const [row] = await notDispatched(
+      this.db('patch_wave_endpoints'),
+      waveId,
+      this.db,
+    ).count({ n: '*' });
     return Number(row.n);
   }
 
   /** Systems of a wave's endpoints not dispatched yet. */
   async undispatchedSystems(waveId: string): Promise<string[]> {
-    const rows = await this.db('patch_wave_endpoints as we')
+    const rows = await notDispatched(
+      this.db('patch_wave_endpoints as we'),
+      waveId,
+      this.db,
+      'we',
+    )
       .join('patch_endpoints as e', 'e.id', 'we.endpoint_id')
-      .where({ 'we.wave_id': waveId, 'we.dispatched': false })
       .whereNotNull('e.system_ref')
       .distinct('e.system_ref');
     return rows.map((r: any) => r.system_ref);
@@ -373,23 +500,138 @@ export class RolloutStore {
   async undispatchedSystemOf(
     waveId: string,
   ): Promise<Map<string, string | undefined>> {
-    const rows = await this.db('patch_wave_endpoints as we')
+    const rows = await notDispatched(
+      this.db('patch_wave_endpoints as we'),
+      waveId,
+      this.db,
+      'we',
+    )
       .join('patch_endpoints as e', 'e.id', 'we.endpoint_id')
-      .where({ 'we.wave_id': waveId, 'we.dispatched': false })
       .select('we.endpoint_id', 'e.system_ref');
     return new Map(
       rows.map((r: any) => [r.endpoint_id, r.system_ref ?? undefined]),
     );
   }
 
-  /** Marks every endpoint of a wave dispatched, in one statement. */
+  /**
+   * The install jobs of a wave's undispatched endpoints, as the source of
+   * `JobQueue.createJobsFromQuery` (PostgreSQL): `endpoint_id`, `payload`
+   * and `not_before`, the payload built in SQL as `dispatch` builds it in
+   * Node (the patch's package, or the first of the endpoint's packages by
+   * name with the others in `packages`, and the extras of the endpoint's
+   * System or the fallback's).
+   */
+  waveJobSource(
+    args: {
+      waveId: string;
+      rolloutId: string;
+      patchRef: string;
+      /** The patch's first target, for endpoints without applicability rows. */
+      target: JsonObject;
+      fallback: PayloadExtra;
+      bySystem: Map<string, PayloadExtra>;
+    },
+    trx: Knex.Transaction,
+  ): Knex.QueryBuilder {
+    // The payload is written as text: the constant parts once, here, and
+    // per endpoint only its package fields (to_json quotes them), which
+    // costs the database far less than building and merging jsonb.
+    const json = (v: unknown) =>
+      JSON.stringify(typeof v === 'string' ? v : null);
+    /** The members of an extra object, as `,"k":v...` (or nothing). */
+    const members = (x: PayloadExtra) => {
+      const text = JSON.stringify(x.json).slice(1, -1);
+      return text ? `,${text}` : '';
+    };
+    const systems = [...args.bySystem.entries()];
+    let extra = 'cast(? as text)';
+    let notBefore = 'cast(? as timestamptz)';
+    let systemJoin = '';
+    const systemBindings: unknown[] = [];
+    if (systems.length > 0) {
+      extra = `coalesce(x.extra, ${extra})`;
+      notBefore = `case when x.system_ref is null then ${notBefore} else x.not_before end`;
+      systemJoin = `left join patch_endpoints e on e.id = we.endpoint_id
+        left join (values ${systems
+          .map(
+            () => '(cast(? as text), cast(? as text), cast(? as timestamptz))',
+          )
+          .join(', ')}) as x(system_ref, extra, not_before)
+          on x.system_ref = e.system_ref`;
+      for (const [system, x] of systems)
+        systemBindings.push(
+          system,
+          members(x),
+          x.notBefore ? toDbTime(x.notBefore) : null,
+        );
+    }
+    const bindings: unknown[] = [
+      `{"patchRef":${JSON.stringify(
+        args.patchRef,
+      )},"rolloutId":${JSON.stringify(args.rolloutId)},"ecosystem":`,
+      json(args.target.ecosystem),
+      json(args.target.package),
+      json(args.target.fixedVersion),
+      args.patchRef,
+      members(args.fallback),
+      args.fallback.notBefore ? toDbTime(args.fallback.notBefore) : null,
+      args.patchRef,
+      ...systemBindings,
+      args.waveId,
+      args.waveId,
+    ];
+    const order = 'order by a.package, a.ecosystem';
+    // Per endpoint the first package by name (one index probe), and all of
+    // them only for the few endpoints that need more than one.
+    return trx.select('endpoint_id', 'payload', 'not_before').from(
+      trx.raw(
+        `(select we.endpoint_id,
+            cast(? as text)
+              || coalesce(to_json(n.ecosystem)::text, cast(? as text))
+              || ',"package":' || coalesce(to_json(n.package)::text, cast(? as text))
+              || ',"version":' || coalesce(to_json(n.fixed_version)::text, cast(? as text))
+              || case when n.package is null then ''
+                 else ',"previousVersion":'
+                   || coalesce(to_json(n.installed_version)::text, 'null') end
+              || case when n.cnt > 1 then ',"packages":' ||
+                   (select json_agg(json_build_object('name', a.package,
+                      'version', a.fixed_version,
+                      'previousVersion', a.installed_version) ${order})
+                    from patch_applicability a
+                    where a.endpoint_id = we.endpoint_id and a.patch_ref = ?)::text
+                 else '' end
+              || ${extra} || '}' as payload,
+            ${notBefore} as not_before
+          from patch_wave_endpoints we
+          left join lateral (
+            select a.ecosystem, a.package, a.fixed_version, a.installed_version,
+              count(*) over () as cnt
+            from patch_applicability a
+            where a.endpoint_id = we.endpoint_id and a.patch_ref = ?
+            ${order} limit 1
+          ) n on true
+          ${systemJoin}
+          where we.wave_id = ? and we.dispatched = false
+            and not exists (select 1 from patch_waves wd
+              where wd.id = ? and wd.all_dispatched)
+        ) as src`,
+        bindings as Knex.RawBinding[],
+      ),
+    );
+  }
+
+  /**
+   * Marks every endpoint of a wave dispatched: on the wave's row, one
+   * update however large the wave (its endpoints' own flags stay as they
+   * are; see `notDispatched`).
+   */
   async markAllDispatched(
     waveId: string,
     trx: Knex.Transaction,
   ): Promise<void> {
-    await trx('patch_wave_endpoints')
-      .where({ wave_id: waveId, dispatched: false })
-      .update({ dispatched: true });
+    await trx('patch_waves')
+      .where({ id: waveId })
+      .update({ all_dispatched: true });
   }
 
   /**
@@ -401,13 +643,14 @@ export class RolloutStore {
     waveId: string,
     trx: Knex.Transaction,
   ): Promise<Map<string, NeededPackage[]>> {
-    const rows = await trx('patch_applicability as a')
+    const rows = await notDispatched(
+      trx('patch_applicability as a'),
+      waveId,
+      trx,
+      'we',
+    )
       .join('patch_wave_endpoints as we', 'we.endpoint_id', 'a.endpoint_id')
-      .where({
-        'we.wave_id': waveId,
-        'we.dispatched': false,
-        'a.patch_ref': patchRef,
-      })
+      .where('a.patch_ref', patchRef)
       .select(
         'a.endpoint_id',
         'a.package',
@@ -732,6 +975,28 @@ export class RolloutStore {
   }
 }
 
+/**
+ * Narrows a query on patch_wave_endpoints (as `alias`) to the wave's
+ * endpoints not dispatched yet: not flagged row by row, in a wave not
+ * dispatched whole (`patch_waves.all_dispatched`, checked once).
+ */
+function notDispatched(
+  q: Knex.QueryBuilder,
+  waveId: string,
+  db: Knex,
+  alias = 'patch_wave_endpoints',
+): Knex.QueryBuilder {
+  return q
+    .where(`${alias}.wave_id`, waveId)
+    .where(`${alias}.dispatched`, false)
+    .whereNotExists(
+      db('patch_waves as wd')
+        .where('wd.id', waveId)
+        .where('wd.all_dispatched', true)
+        .select(db.raw('1')),
+    );
+}
+
 function toPlanEndpoint(r: any): PlanEndpoint {
   const labels: Record<string, string> = {
     ...(fromDbJson<Record<string, string>>(r.labels) ?? {}),
@@ -795,6 +1060,16 @@ function toWave(row: any): Wave {
   };
 }
 
+/**
+ * What an install job's payload gets besides the package, and when the job
+ * may start, for a set of endpoints (one System, or the rest).
+ * @internal
+ */
+export interface PayloadExtra {
+  json: JsonObject;
+  notBefore?: Date;
+}
+
 /** One package an endpoint needs of a patch: what it has and what fixes it. */
 export interface NeededPackage {
   package: string;
@@ -818,5 +1093,14 @@ function groupByEndpoint(
     });
     out.set(r.endpoint_id, list);
   }
+  // By package name, so the first one (the payload's package) does not
+  // depend on the order rows come back in; `waveJobSource` does the same.
+  for (const list of out.values())
+    if (list.length > 1)
+      list.sort(
+        (a, b) =>
+          a.package.localeCompare(b.package, 'en-US') ||
+          a.ecosystem.localeCompare(b.ecosystem, 'en-US'),
+      );
   return out;
 }

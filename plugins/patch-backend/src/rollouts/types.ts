@@ -1,4 +1,5 @@
 import { JsonObject } from '@backstage/types';
+import type { Knex } from 'knex';
 import type {
   RingDefinition,
   RolloutPolicySpec,
@@ -100,4 +101,10 @@ export interface Wave {
  */
 export interface RolloutEligibility {
   approvedEndpoints(patchRef: string): Promise<string[]>;
+  /**
+   * The same endpoints as a query of one column, `endpoint_id`, run on `db`
+   * (the rollouts' transaction). When given, a wave that takes every
+   * remaining endpoint is snapshotted in the database, in one statement.
+   */
+  approvedEndpointsQuery?(patchRef: string, db: Knex): Knex.QueryBuilder;
 }
