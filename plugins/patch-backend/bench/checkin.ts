@@ -1,6 +1,6 @@
 /*
  * Check-in benchmark: `yarn bench:checkin [--agents N] [--duration S]
- * [--concurrency C] [--pg postgresql://user@host:port]`.
+ * [--concurrency C] [--rounds R] [--warmup W] [--pg postgresql://user@host:port]`.
  *
  * 1. Creates a database of its own (patchbay_bench_<pid>) on PostgreSQL.
  * 2. Starts a backend with the patch plugin on it (the real thing: Backstage's
@@ -13,6 +13,10 @@
  * 4. Measures the platform's ceiling in the same run and the same way: a bare
  *    Node HTTP server that does one PostgreSQL upsert per request, on a pool
  *    of the same size, driven by the same driver with the same requests.
+ *    The two are driven in alternating rounds (R, default 2, of S/R seconds
+ *    each, after a warm-up of W seconds, default 3), so that other load on a shared machine weighs on both alike.
+ *    Per request, the CPU of the server under test, of the driver and of
+ *    PostgreSQL is printed too: what the ratio is made of.
  * 5. Drops its database. The last line is
  *    `checkins_per_s=<n> p99_ms=<n> ceiling_per_s=<n> ratio=<n>`.
  */
@@ -29,6 +33,7 @@ interface Args {
   duration: number;
   concurrency: number;
   warmup: number;
+  rounds: number;
   pg: string;
 }
 
@@ -44,6 +49,7 @@ function parseArgs(argv: string[]): Args {
     duration: Number(get('duration') ?? 20),
     concurrency: Number(get('concurrency') ?? 32),
     warmup: Number(get('warmup') ?? 3),
+    rounds: Math.max(1, Number(get('rounds') ?? 2)),
     pg:
       get('pg') ??
       process.env.PATCHBAY_BENCH_PG ??
@@ -63,6 +69,10 @@ interface DriveResult {
   seconds: number;
   p50: number;
   p99: number;
+  /** CPU of the driver itself over the measured window, in microseconds. */
+  driverCpuUs: number;
+  /** Latencies of the successful requests, in milliseconds, sorted. */
+  latencies: number[];
 }
 
 interface Credential {
@@ -249,22 +259,62 @@ async function drive(
   };
   const workers = Array.from({ length: concurrency }, worker);
   await new Promise(r => setTimeout(r, warmup * 1000));
+  // The parent samples the server's CPU over the same window.
+  process.send!({ event: 'measure-start' });
+  const cpu0 = process.cpuUsage();
   measuring = true;
   const started = process.hrtime.bigint();
   await new Promise(r => setTimeout(r, duration * 1000));
   measuring = false;
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  process.send!({ event: 'measure-end' });
   stop = true;
   await Promise.all(workers);
   if (firstError) console.error(`first error: ${firstError}`);
   latencies.sort((a, b) => a - b);
-  const pct = (p: number) =>
-    latencies.length
-      ? latencies[
-          Math.min(latencies.length - 1, Math.floor(p * latencies.length))
-        ]
-      : NaN;
-  return { ok, shed, errors, seconds, p50: pct(0.5), p99: pct(0.99) };
+  return {
+    ok,
+    shed,
+    errors,
+    seconds,
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+    driverCpuUs: cpu.user + cpu.system,
+    latencies,
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length
+    ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
+    : NaN;
+}
+
+/** Sums the rounds of one server into one result. */
+function combine(rounds: Measured[]): Measured {
+  const sum = (f: (r: Measured) => number | undefined) =>
+    rounds.some(r => f(r) === undefined)
+      ? undefined
+      : rounds.reduce((a, r) => a + f(r)!, 0);
+  const latencies = rounds.flatMap(r => r.latencies).sort((a, b) => a - b);
+  const seconds = sum(r => r.seconds)!;
+  const busy = sum(r =>
+    r.machineBusy === undefined ? undefined : r.machineBusy * r.seconds,
+  );
+  return {
+    ok: sum(r => r.ok)!,
+    shed: sum(r => r.shed)!,
+    errors: sum(r => r.errors)!,
+    seconds,
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+    driverCpuUs: sum(r => r.driverCpuUs)!,
+    latencies,
+    serverCpuUs: sum(r => r.serverCpuUs)!,
+    machineBusy: busy === undefined ? undefined : busy / seconds,
+    pgCpuUs: sum(r => r.pgCpuUs),
+  };
 }
 
 // ---------------------------------------------------------------- servers --
@@ -382,6 +432,125 @@ function pgConnection(connectionString: string) {
 
 // ------------------------------------------------------------------- main --
 
+/** Busy and total jiffies of the whole machine, from /proc/stat (Linux). */
+function machineJiffies(): { busy: number; total: number } | undefined {
+  try {
+    const line = require('node:fs')
+      .readFileSync('/proc/stat', 'utf8')
+      .split('\n')[0] as string;
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    const idle = f[3] + (f[4] ?? 0);
+    return { busy: total - idle, total };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU time, in microseconds, of the PostgreSQL backends serving `database`
+ * on this machine (Linux; PostgreSQL names the database in each backend's
+ * process title). Undefined when there are none to be seen, e.g. when the
+ * server is on another host. The shared background processes (WAL writer,
+ * checkpointer) are not counted.
+ */
+function postgresCpuUs(database: string): Map<string, number> | undefined {
+  try {
+    const fs = require('node:fs');
+    const out = new Map<string, number>();
+    for (const pid of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      try {
+        const title = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        if (!title.startsWith('postgres:') || !title.includes(database)) {
+          continue;
+        }
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        // utime and stime (fields 14 and 15 of the line) in USER_HZ (100).
+        out.set(pid, (Number(f[11]) + Number(f[12])) * 10_000);
+      } catch {
+        continue; // gone meanwhile
+      }
+    }
+    return out.size > 0 ? out : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function postgresCpuDelta(
+  before: Map<string, number> | undefined,
+  after: Map<string, number> | undefined,
+): number | undefined {
+  if (!after) return undefined;
+  let sum = 0;
+  for (const [pid, us] of after) sum += us - (before?.get(pid) ?? 0);
+  return sum;
+}
+
+/**
+ * Drives one server and samples, over the measured window, this process's
+ * CPU (the server under test: the driver is a child process) and the whole
+ * machine's, so that a result can be read per request: what the server
+ * spends, what the driver spends, and what the rest (PostgreSQL, and any
+ * other load on the machine) spends.
+ */
+async function measuredDrive(
+  child: ChildProcess,
+  msg: Record<string, unknown>,
+): Promise<Measured> {
+  let cpu0 = process.cpuUsage();
+  let cpu = { user: 0, system: 0 };
+  let m0 = machineJiffies();
+  const database = String(msg.database);
+  let pg0 = postgresCpuUs(database);
+  let machineBusy: number | undefined;
+  let pgCpuUs: number | undefined;
+  const onEvent = (m: any) => {
+    if (m?.event === 'measure-start') {
+      cpu0 = process.cpuUsage();
+      m0 = machineJiffies();
+      pg0 = postgresCpuUs(database);
+    } else if (m?.event === 'measure-end') {
+      cpu = process.cpuUsage(cpu0);
+      const m1 = machineJiffies();
+      if (m0 && m1) machineBusy = (m1.busy - m0.busy) / (m1.total - m0.total);
+      pgCpuUs = postgresCpuDelta(pg0, postgresCpuUs(database));
+    }
+  };
+  child.on('message', onEvent);
+  try {
+    const { result } = await ask(child, { cmd: 'drive', ...msg });
+    return {
+      ...result,
+      serverCpuUs: cpu.user + cpu.system,
+      machineBusy,
+      pgCpuUs,
+    };
+  } finally {
+    child.off('message', onEvent);
+  }
+}
+
+type Measured = DriveResult & {
+  serverCpuUs: number;
+  machineBusy?: number;
+  pgCpuUs?: number;
+};
+
+function describeCpu(r: Measured): string {
+  const per = (us: number) => (r.ok ? (us / r.ok).toFixed(0) : 'n/a');
+  const pg = r.pgCpuUs === undefined ? '' : `, postgres ${per(r.pgCpuUs)} us`;
+  const busy =
+    r.machineBusy === undefined
+      ? ''
+      : `; machine ${(100 * r.machineBusy).toFixed(0)} % busy`;
+  return `cpu/req: server ${per(r.serverCpuUs)} us, driver ${per(
+    r.driverCpuUs,
+  )} us${pg}${busy}`;
+}
+
 function ask(child: ChildProcess, msg: unknown): Promise<any> {
   return new Promise((resolve, reject) => {
     const onMessage = (reply: any) => {
@@ -432,39 +601,59 @@ async function main() {
         1000
       ).toFixed(1)} s`,
     );
-    const { result: b } = await ask(child, {
-      cmd: 'drive',
-      url: `${backend.baseUrl}/agent/v1/checkin`,
-      concurrency: args.concurrency,
-      warmup: args.warmup,
-      duration: args.duration,
-    });
+    if (!process.env.PATCHBAY_BENCH_SKIP_CEILING) {
+      ceiling = await startCeilingServer(connection, database);
+    }
+
+    // The two servers are driven in alternating rounds (backend, ceiling,
+    // backend, ceiling, ...) of duration/rounds seconds each, so that a
+    // change of load on a shared machine weighs on both alike. Each server
+    // is warmed up before its first round; later rounds settle for a second.
+    const backendRounds: Measured[] = [];
+    const ceilingRounds: Measured[] = [];
+    const slice = args.duration / args.rounds;
+    for (let round = 0; round < args.rounds; round++) {
+      const warmup = round === 0 ? args.warmup : Math.min(args.warmup, 1);
+      backendRounds.push(
+        await measuredDrive(child, {
+          url: `${backend.baseUrl}/agent/v1/checkin`,
+          concurrency: args.concurrency,
+          warmup,
+          duration: slice,
+          database,
+        }),
+      );
+      if (ceiling) {
+        ceilingRounds.push(
+          await measuredDrive(child, {
+            url: ceiling.url,
+            concurrency: args.concurrency,
+            warmup,
+            duration: slice,
+            database,
+          }),
+        );
+      }
+    }
+    const b = combine(backendRounds);
     console.log(
       `bench: backend  ${b.ok} check-ins in ${b.seconds.toFixed(
         1,
       )} s, p50 ${b.p50.toFixed(1)} ms, p99 ${b.p99.toFixed(1)} ms, shed ${
         b.shed
-      }, errors ${b.errors}`,
+      }, errors ${b.errors}; ${describeCpu(b)}`,
     );
-    await backend.stop();
-    backend = undefined;
-
-    if (process.env.PATCHBAY_BENCH_SKIP_CEILING) return; // profiling aid
-    ceiling = await startCeilingServer(connection, database);
-    const { result: c } = await ask(child, {
-      cmd: 'drive',
-      url: ceiling.url,
-      concurrency: args.concurrency,
-      warmup: args.warmup,
-      duration: args.duration,
-    });
+    if (!ceiling) return; // PATCHBAY_BENCH_SKIP_CEILING: a profiling aid
+    const c = combine(ceilingRounds);
     console.log(
       `bench: ceiling  ${c.ok} upserts in ${c.seconds.toFixed(
         1,
       )} s, p50 ${c.p50.toFixed(1)} ms, p99 ${c.p99.toFixed(1)} ms, errors ${
         c.errors
-      }`,
+      }; ${describeCpu(c)}`,
     );
+    await backend.stop();
+    backend = undefined;
     await ceiling.stop();
     ceiling = undefined;
 

@@ -9,6 +9,8 @@ import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { Entity } from '@backstage/catalog-model';
 import { Knex } from 'knex';
+import { request as httpRequest } from 'node:http';
+import { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { patchPlugin } from '../plugin';
 import { AGENT_AUTH_FAILURE_BODY } from '../agent/AgentAuth';
@@ -731,6 +733,208 @@ describe('agent API', () => {
       expect(row.owner_ref).toBe('group:default/dba');
       expect(row.system_ref).toBe('system:default/billing');
       expect(Boolean(row.claimed)).toBe(true);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'the check-in fast path answers bad bodies as the validated route does, and passes other requests on to it, on %p',
+    async databaseId => {
+      const h = await startBackend(databases, databaseId, {
+        patch: { agent: { maxBodySize: '2kb' } },
+      });
+      const agent = await enrolledAgent(h);
+      const before = await h.knex('patch_endpoints').first();
+
+      // The same bodies through the fast path (plain JSON) and through the
+      // validated route (a media type parameter the fast path leaves to it).
+      const both = async (body: string) => {
+        const fast = await request(h.server)
+          .post('/api/patch/agent/v1/checkin')
+          .set('Authorization', agent.auth)
+          .set('Content-Type', 'application/json')
+          .send(body);
+        const generic = await request(h.server)
+          .post('/api/patch/agent/v1/checkin')
+          .set('Authorization', agent.auth)
+          .set('Content-Type', 'application/json; charset=utf-8; x=y')
+          .send(body);
+
+        return { fast, generic };
+      };
+      for (const [body, message] of [
+        ['{"inventoryHash": 42}', 'request/body/inventoryHash must be string'],
+        [
+          '{"inventoryHash": "h", "dropTables": true}',
+          'request/body must NOT have additional properties',
+        ],
+        [
+          '{"inventoryHash": "h", "maxJobs": 17}',
+          'request/body/maxJobs must be <= 16',
+        ],
+        ['{}', "request/body must have required property 'inventoryHash'"],
+        ['[]', 'request/body must be object'],
+      ]) {
+        const { fast, generic } = await both(body);
+        expect(fast.status).toBe(400);
+        expect(fast.body.error).toEqual({
+          name: 'InputError',
+          message,
+        });
+        expect(generic.status).toBe(400);
+        expect(generic.body.error).toEqual(fast.body.error);
+      }
+
+      // Malformed JSON: 400 with the parser's message.
+      const malformed = await request(h.server)
+        .post('/api/patch/agent/v1/checkin')
+        .set('Authorization', agent.auth)
+        .set('Content-Type', 'application/json')
+        .send('{"inventoryHash": "x",');
+      expect(malformed.status).toBe(400);
+      expect(malformed.body.error.name).toBe('InputError');
+      expect(malformed.body.error.message).toMatch(/JSON/);
+
+      // Over the size limit, whether or not Content-Length says so.
+      const big = JSON.stringify({ inventoryHash: 'x'.repeat(3000) });
+      const declared = await request(h.server)
+        .post('/api/patch/agent/v1/checkin')
+        .set('Authorization', agent.auth)
+        .set('Content-Type', 'application/json')
+        .send(big);
+      expect(declared.status).toBe(400);
+      expect(declared.body.error.message).toBe('request entity too large');
+      const chunked = await new Promise<{ status: number; body: any }>(
+        (resolve, reject) => {
+          const port = (h.server.address() as AddressInfo).port;
+          const req = httpRequest(
+            {
+              port,
+              host: '127.0.0.1',
+              method: 'POST',
+              path: '/api/patch/agent/v1/checkin',
+              headers: {
+                authorization: agent.auth,
+                'content-type': 'application/json',
+                'transfer-encoding': 'chunked',
+              },
+            },
+            res => {
+              let text = '';
+              res.on('data', c => (text += c));
+              res.on('end', () =>
+                resolve({ status: res.statusCode!, body: JSON.parse(text) }),
+              );
+            },
+          );
+          req.on('error', reject);
+          req.write(big.slice(0, 1500));
+          req.end(big.slice(1500));
+        },
+      );
+      expect(chunked.status).toBe(400);
+      expect(chunked.body.error.message).toBe('request entity too large');
+
+      // Nothing of it was written.
+      const after = await h.knex('patch_endpoints').first();
+      expect(after.last_seen_at).toEqual(before.last_seen_at);
+      expect(after.agent_version).toEqual(before.agent_version);
+
+      // What the fast path passes on is served by the validated route.
+      const generic = await request(h.server)
+        .post('/api/patch/agent/v1/checkin')
+        .set('Authorization', agent.auth)
+        .set('Content-Type', 'application/json; charset=utf-8; x=y')
+        .send(JSON.stringify({ inventoryHash: 'h0' }));
+      expect(generic.status).toBe(200);
+      expect(generic.body.jobs).toEqual([]);
+      const query = await request(h.server)
+        .post('/api/patch/agent/v1/checkin?debug=1')
+        .set('Authorization', agent.auth)
+        .send({ inventoryHash: 'h0' });
+      expect(query.status).toBe(400);
+      expect(query.body.error.message).toMatch(/debug/);
+      const text = await request(h.server)
+        .post('/api/patch/agent/v1/checkin')
+        .set('Authorization', agent.auth)
+        .set('Content-Type', 'text/plain')
+        .send('inventoryHash=h0');
+      expect(text.status).toBeGreaterThanOrEqual(400);
+      expect(text.status).toBeLessThan(500);
+
+      // And a good check-in with a charset goes through, answered as JSON.
+      const ok = await request(h.server)
+        .post('/api/patch/agent/v1/checkin')
+        .set('Authorization', agent.auth)
+        .set('Content-Type', 'application/json; charset=utf-8')
+        .send(JSON.stringify({ inventoryHash: 'h0', agentVersion: '9.9.9' }));
+      expect(ok.status).toBe(200);
+      expect(ok.headers['content-type']).toMatch(/^application\/json/);
+      expect(ok.body).toEqual({
+        inventoryRequested: expect.any(Boolean),
+        jobs: [],
+        nextCheckInSeconds: expect.any(Number),
+      });
+      const seen = await h.knex('patch_endpoints').first();
+      expect(seen.agent_version).toBe('9.9.9');
+      expect(seen.last_seen_at).not.toEqual(before.last_seen_at);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'serves concurrent check-ins of many agents each with its own answer (batched on PostgreSQL) on %p',
+    async databaseId => {
+      const h = await startBackend(databases, databaseId);
+      const token = await createToken(h);
+      const agents = [];
+      for (let i = 0; i < 12; i++) {
+        const res = await enroll(h, token, `machine-batch-${i}`);
+        expect(res.status).toBe(201);
+        agents.push({
+          agentId: res.body.agentId as string,
+          auth: `Agent ${res.body.agentId}.${res.body.secret}`,
+        });
+      }
+      // One agent has a job waiting, one is revoked, one is cloned.
+      await createJobs(h, [agents[0].agentId]);
+      await request(h.server)
+        .post(`/api/patch/endpoints/${agents[1].agentId}/revoke`)
+        .set('Authorization', operator)
+        .expect(200);
+
+      const answers = await Promise.all(
+        agents.flatMap((a, i) =>
+          Array.from({ length: 3 }, () =>
+            checkIn(h, a.auth, {
+              inventoryHash: 'h0',
+              ...(i === 2 ? { machineId: 'elsewhere' } : {}),
+            }),
+          ),
+        ),
+      );
+      const refused = (i: number) => i === 1 || i === 2;
+      expect(answers.map(r => r.status)).toEqual(
+        agents.flatMap((_, i) => [0, 1, 2].map(() => (refused(i) ? 401 : 200))),
+      );
+      expect(answers.filter(r => r.status === 401).map(r => r.body)).toEqual(
+        Array(6).fill(AGENT_AUTH_FAILURE_BODY),
+      );
+      expect(
+        answers
+          .filter(r => r.status === 200)
+          .every(r => r.body.inventoryRequested === true),
+      ).toBe(true);
+      // The waiting job is leased exactly once, by its own agent.
+      const leased = answers.slice(0, 3).flatMap(r => r.body.jobs);
+      expect(leased).toHaveLength(1);
+      expect(
+        answers.slice(3).every(r => (r.body.jobs ?? []).length === 0),
+      ).toBe(true);
+      const rows = await h.knex('patch_endpoints');
+      expect(
+        Object.fromEntries(rows.map(r => [r.id, Boolean(r.last_seen_at)])),
+      ).toEqual(
+        Object.fromEntries(agents.map((a, i) => [a.agentId, !refused(i)])),
+      );
     },
   );
 });

@@ -21,7 +21,7 @@ import {
   BasicPermission,
 } from '@backstage/plugin-permission-common';
 import { patchEnrollmentCreatePermission } from '@patchbay/plugin-patch-common';
-import { Request, Response } from 'express';
+import express, { Request, Response } from 'express';
 import {
   AgentAuth,
   AgentAuthError,
@@ -36,6 +36,13 @@ import {
 } from '../enrollment/EnrollmentService';
 import { Job } from '../jobs/JobQueue';
 import { toEndpointResponse } from '../endpoints/responses';
+import {
+  CheckInBody,
+  createCheckInFastPath,
+  maxBodySize,
+  parseByteSize,
+  sendJson,
+} from './checkInRoute';
 import { PatchRouter } from './router';
 import { RouterContext } from './types';
 
@@ -48,7 +55,11 @@ export const MACHINE_ID_ANNOTATION = 'patchbay.dev/machine-id';
  * Registers the agent API and the enrollment-token and revocation routes.
  * @internal
  */
-export function registerAgentRoutes(router: PatchRouter, ctx: RouterContext) {
+export function registerAgentRoutes(
+  router: PatchRouter,
+  ctx: RouterContext,
+  fastRoutes?: express.Router,
+) {
   const { config } = ctx;
   const interval =
     config.getOptionalNumber('patch.agent.checkInIntervalSeconds') ?? 60;
@@ -122,53 +133,71 @@ export function registerAgentRoutes(router: PatchRouter, ctx: RouterContext) {
     }
   });
 
+  /** A check-in with a valid body: authentication, heartbeat, lease, answer. */
+  async function serveCheckIn(req: Request, res: Response, body: CheckInBody) {
+    const agent = await agentOf(req, res, { machineId: body.machineId });
+    if (!agent) return;
+    const beat = await ctx.endpoints.checkIn(
+      agent.agentId,
+      agent.secretHash,
+      body.agentVersion,
+    );
+    if (!beat) {
+      // Revoked or rotated on another replica since it was cached.
+      agentAuth.invalidate(agent.agentId);
+      sendAgentUnauthorized(res);
+      return;
+    }
+    const jobs = beat.hasLiveJobs
+      ? await ctx.jobs.leaseJobs(agent.agentId, body.maxJobs ?? 1)
+      : [];
+    if (jobs.length > 0) {
+      await ctx.audit.record({
+        actor: `agent:${agent.agentId}`,
+        action: 'job-lease',
+        outcome: 'succeeded',
+        targetType: 'endpoint',
+        targetId: agent.agentId,
+        message: `Leased ${jobs.length} job(s)`,
+        details: {
+          jobs: jobs.map(j => ({
+            id: j.id,
+            attempt: j.attempt,
+            kind: j.kind,
+          })),
+        },
+      });
+    }
+    sendJson(res, 200, {
+      inventoryRequested: beat.inventoryHash !== body.inventoryHash,
+      jobs: jobs.map(toLeasedJob),
+      // ±20 % jitter, so that agents started together drift apart.
+      nextCheckInSeconds:
+        Math.round(interval * (0.8 + Math.random() * 0.4) * 10) / 10,
+    });
+  }
+
+  // The hot route: served by the fast path in front of the validated router
+  // (see checkInRoute.ts); the route below serves what the fast path passes
+  // on (another content type or encoding, a query string), as before.
+  fastRoutes?.post(
+    '/agent/v1/checkin',
+    createCheckInFastPath({
+      maxBodyBytes: parseByteSize(maxBodySize(config)),
+      tryAcquire: () => checkIns.tryAcquire(),
+      release: () => checkIns.release(),
+      shed: res => checkIns.shed(res),
+      serve: serveCheckIn,
+    }),
+  );
+
   router.post('/agent/v1/checkin', async (req, res) => {
     if (!checkIns.tryAcquire()) {
       checkIns.shed(res);
       return;
     }
     try {
-      const body = req.body;
-      const agent = await agentOf(req, res, { machineId: body.machineId });
-      if (!agent) return;
-      const beat = await ctx.endpoints.checkIn(
-        agent.agentId,
-        agent.secretHash,
-        body.agentVersion,
-      );
-      if (!beat) {
-        // Revoked or rotated on another replica since it was cached.
-        agentAuth.invalidate(agent.agentId);
-        sendAgentUnauthorized(res);
-        return;
-      }
-      const jobs = beat.hasLiveJobs
-        ? await ctx.jobs.leaseJobs(agent.agentId, body.maxJobs ?? 1)
-        : [];
-      if (jobs.length > 0) {
-        await ctx.audit.record({
-          actor: `agent:${agent.agentId}`,
-          action: 'job-lease',
-          outcome: 'succeeded',
-          targetType: 'endpoint',
-          targetId: agent.agentId,
-          message: `Leased ${jobs.length} job(s)`,
-          details: {
-            jobs: jobs.map(j => ({
-              id: j.id,
-              attempt: j.attempt,
-              kind: j.kind,
-            })),
-          },
-        });
-      }
-      res.json({
-        inventoryRequested: beat.inventoryHash !== body.inventoryHash,
-        jobs: jobs.map(toLeasedJob),
-        // ±20 % jitter, so that agents started together drift apart.
-        nextCheckInSeconds:
-          Math.round(interval * (0.8 + Math.random() * 0.4) * 10) / 10,
-      });
+      await serveCheckIn(req, res, req.body);
     } finally {
       checkIns.release();
     }

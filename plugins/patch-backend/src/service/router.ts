@@ -2,6 +2,7 @@ import { createValidatedOpenApiRouter } from '@backstage/backend-openapi-utils';
 import express from 'express';
 import { spec } from '../schema/openapi.generated';
 import { registerAgentRoutes } from './agentRoutes';
+import { maxBodySize } from './checkInRoute';
 import { registerEndpointRoutes } from './endpointRoutes';
 import { registerReportRoutes } from './reportRoutes';
 import { registerRolloutRoutes } from './rolloutRoutes';
@@ -24,8 +25,7 @@ export type PatchRouter = TypedPatchRouter;
 export async function createRouter(
   ctx: RouterContext,
 ): Promise<express.Router> {
-  const maxBody =
-    ctx.config.getOptionalString('patch.agent.maxBodySize') ?? '2mb';
+  const maxBody = maxBodySize(ctx.config);
   // Typed through TypedPatchRouter (see typedRouter.ts for why not
   // `typeof spec`); validated at run time against the same document.
   const router = createValidatedOpenApiRouter<any>(spec, {
@@ -45,12 +45,19 @@ export async function createRouter(
     });
   });
 
+  // Routes with a hand-made fast path (the agent check-in), served in front
+  // of the validated router; what they pass on reaches the validated route.
+  const fastRoutes = express.Router();
+
   // Each area registers its routes here, one line each.
   if (ctx.approvals) registerApprovalRoutes(router, ctx);
-  registerAgentRoutes(router, ctx);
+  registerAgentRoutes(router, ctx, fastRoutes);
   registerEndpointRoutes(router, ctx);
   registerReportRoutes(router, ctx);
   registerRolloutRoutes(router, ctx);
 
-  return router as unknown as express.Router;
+  const outer = express.Router();
+  outer.use(fastRoutes);
+  outer.use(router as unknown as express.Router);
+  return outer;
 }
