@@ -786,6 +786,51 @@ export class RolloutStore {
     return out.sort((a, b) => a.id.localeCompare(b.id, 'en-US'));
   }
 
+  /**
+   * `planEndpoints` of the approved endpoints (`approved`, a query of
+   * `endpoint_id`) that no other active rollout of the patch holds, in one
+   * read; and how many approved endpoints such a rollout holds.
+   */
+  async eligiblePlanEndpoints(
+    patchRef: string,
+    approved: Knex.QueryBuilder,
+  ): Promise<{ endpoints: PlanEndpoint[]; inOtherRollouts: number }> {
+    const taken = this.db('patch_wave_endpoints as o')
+      .join('patch_rollouts as r', 'r.id', 'o.rollout_id')
+      .where('r.patch_ref', patchRef)
+      .whereIn('r.state', ACTIVE_ROLLOUT_STATES)
+      .distinct('o.endpoint_id')
+      .as('t');
+    const rows = await this.db
+      .from(approved.as('a'))
+      .leftJoin(taken, 't.endpoint_id', 'a.endpoint_id')
+      .leftJoin('patch_endpoints as e', 'e.id', 'a.endpoint_id')
+      .select(
+        't.endpoint_id as taken',
+        'e.id',
+        'e.revoked_at',
+        'e.entity_ref',
+        'e.owner_ref',
+        'e.system_ref',
+        'e.labels',
+        'e.os_family',
+        'e.os_name',
+        'e.os_version',
+        'e.location',
+        'e.device_type',
+        'e.department',
+      );
+    let inOtherRollouts = 0;
+    const endpoints: PlanEndpoint[] = [];
+    for (const r of rows) {
+      if (r.taken) inOtherRollouts++;
+      else if (r.id && !r.revoked_at) endpoints.push(toPlanEndpoint(r));
+    }
+    // As `planEndpoints`: plans must not depend on the order of rows.
+    endpoints.sort((a, b) => a.id.localeCompare(b.id, 'en-US'));
+    return { endpoints, inOtherRollouts };
+  }
+
   /** Every endpoint count per System, the denominator of the System cap. */
   async systemSizes(): Promise<Record<string, number>> {
     const rows = await this.db('patch_endpoints')

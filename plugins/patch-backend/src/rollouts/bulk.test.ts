@@ -260,7 +260,7 @@ function deps(knex: Knex, inDb: boolean): RolloutDeps {
 /** Creates a rollout and starts both of its waves; returns its wave rows by ring. */
 async function startBoth(d: RolloutDeps) {
   const driver = new RolloutDriver(d);
-  const { rollout } = await new RolloutService(d, driver).create(
+  const { rollout, preview } = await new RolloutService(d, driver).create(
     { patchRef: PATCH, policyRef: POLICY },
     { ref: 'user:default/test' },
   );
@@ -280,6 +280,7 @@ async function startBoth(d: RolloutDeps) {
   );
   return {
     rollout,
+    preview,
     waves: await d.store.listWaves(rollout.id),
     byRing,
     driver,
@@ -302,6 +303,13 @@ describe('waves in the database', () => {
         .update({ state: 'aborted' });
       const inDb = await startBoth(deps(knex, true));
 
+      // The preview, read in one query, tells the same.
+      expect(inDb.preview.eligible).toBe(26);
+      expect(inDb.preview.inOtherRollouts).toBe(2);
+      expect({ ...inDb.preview, deadlineAt: undefined }).toEqual({
+        ...planned.preview,
+        deadlineAt: undefined,
+      });
       expect(inDb.byRing).toEqual(planned.byRing);
       expect(inDb.waves.map(w => w.size)).toEqual(
         planned.waves.map(w => w.size),
