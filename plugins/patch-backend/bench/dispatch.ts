@@ -11,10 +11,13 @@
  *    same time on two connection pools as two replicas would, which takes the
  *    wave's snapshot of N endpoints and creates its N install jobs on the job
  *    queue.
- * 3. Simulated agents check in: every online agent checks in once (one
- *    check-in interval, compressed: C requests in flight) over the real agent
- *    API; `leased_within_interval_pct` is the share of them that received
- *    their job on that check-in.
+ * 3. Simulated agents check in over the real agent API, C requests in
+ *    flight, for one check-in interval (`agent.checkInIntervalSeconds`, 60 s,
+ *    in real time): each online agent checks in once, a 429 is retried after
+ *    its `Retry-After` as the agent does. `leased_within_interval_pct` is the
+ *    share of the online agents that received this rollout's install job for
+ *    their own endpoint before the interval ended; an agent refused (401, 5xx),
+ *    not reached in time or handed nothing counts as not leased.
  * 4. `duplicates`: install jobs beyond one per endpoint, plus jobs handed out
  *    more than once. Then drops its databases.
  * Last line: `endpoints=<n> plan_store_ms=<n> duplicates=<n> leased_within_interval_pct=<n>`.
@@ -30,6 +33,7 @@ import { AuditLog } from '../src/audit/AuditLog';
 import { JobQueue } from '../src/jobs/JobQueue';
 import { RolloutCatalog } from '../src/rollouts/RolloutCatalog';
 import { RolloutDeps } from '../src/rollouts/deps';
+import { ItsmOutbox } from '../src/rollouts/itsm';
 import { RolloutDriver } from '../src/rollouts/RolloutDriver';
 import { RolloutService } from '../src/rollouts/RolloutService';
 import { RolloutStore } from '../src/rollouts/RolloutStore';
@@ -106,7 +110,14 @@ const patchConfig = {
   reports: { schedule: idle },
 };
 
-const secretOf = (i: number) => `bench-secret-${i}`;
+/**
+ * A secret of the real form (256 bits, base64url: 43 characters), derived
+ * from the index so that seeding and checking in agree. The agent API takes
+ * 16 to 128 characters; the `bench-secret-<i>` of earlier runs was 14 or 15
+ * characters for agents 0 to 99, whose check-ins were refused with 401.
+ */
+const secretOf = (i: number) =>
+  createHash('sha256').update(`bench-secret-${i}`).digest('base64url');
 const idOf = (i: number) => `bench-${String(i).padStart(6, '0')}`;
 
 async function seed(knex: Knex) {
@@ -181,11 +192,16 @@ function deps(knex: Knex): RolloutDeps {
   return {
     store: new RolloutStore(knex),
     jobs: new JobQueue(knex),
-    eligibility: { approvedEndpoints: p => approvals.approvedEndpoints(p) },
+    eligibility: {
+      approvedEndpoints: p => approvals.approvedEndpoints(p),
+      approvedEndpointsQuery: (p, db) =>
+        approvals.approvedEndpointsQuery(p, db),
+    },
     catalog: new RolloutCatalog(catalog as any, auth),
     audit: new AuditLog(knex),
     logger,
     itsm: [],
+    outbox: new ItsmOutbox(knex, [], logger),
     settings: {
       confidence: 0.95,
       healthTimeoutMs: 1000,
@@ -197,48 +213,83 @@ function deps(knex: Knex): RolloutDeps {
 
 async function checkIns(
   baseUrl: string,
-): Promise<{ leased: number; seconds: number; shed: number }> {
+  rolloutId: string,
+  intervalSeconds: number,
+): Promise<{
+  leased: number;
+  served: number;
+  seconds: number;
+  shed: number;
+  failures: Map<string, number>;
+}> {
+  const secrets = Array.from({ length: ONLINE }, (_, i) => secretOf(i));
+  const t0 = Date.now();
+  const deadline = t0 + intervalSeconds * 1000;
   let next = 0;
   let leased = 0;
+  let served = 0;
   let shed = 0;
-  const failures = new Map<number, number>();
-  const t0 = Date.now();
+  const failures = new Map<string, number>();
+  const fail = (why: string) => failures.set(why, (failures.get(why) ?? 0) + 1);
+  /** Agents told to come back (429), by the time they may. */
+  const retries: Array<{ i: number; at: number }> = [];
+  const take = (): number | 'wait' | undefined => {
+    const now = Date.now();
+    const due = retries.findIndex(r => r.at <= now);
+    if (due >= 0) return retries.splice(due, 1)[0].i;
+    if (next < ONLINE) return next++;
+    return retries.length > 0 ? 'wait' : undefined;
+  };
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      while (next < ONLINE) {
-        const i = next++;
-        for (;;) {
-          const res = await fetch(`${baseUrl}/agent/v1/checkin`, {
-            method: 'POST',
-            headers: {
-              authorization: `Agent ${idOf(i)}.${secretOf(i)}`,
-              'content-type': 'application/json',
-            },
-            body: JSON.stringify({ inventoryHash: 'bench', maxJobs: 1 }),
-          });
-          if (res.status === 429) {
-            // Shed under load: the agent backs off and tries again in the same interval.
-            shed++;
-            await res.text();
-            await new Promise(r => setTimeout(r, 50));
-            continue;
-          }
-          const body = (await res.json()) as any;
-          if (res.ok && body.jobs?.length > 0) leased++;
-          else if (!res.ok)
-            failures.set(res.status, (failures.get(res.status) ?? 0) + 1);
-          break;
+      while (Date.now() < deadline) {
+        const i = take();
+        if (i === undefined) break;
+        if (i === 'wait') {
+          await new Promise(r => setTimeout(r, 20));
+          continue;
         }
+        const res = await fetch(`${baseUrl}/agent/v1/checkin`, {
+          method: 'POST',
+          headers: {
+            authorization: `Agent ${idOf(i)}.${secrets[i]}`,
+            'content-type': 'application/json',
+          },
+          body: JSON.stringify({ inventoryHash: 'bench', maxJobs: 1 }),
+        });
+        if (res.status === 429) {
+          // Shed: the agent comes back after Retry-After, as agents do.
+          shed++;
+          await res.text();
+          const after = Number(res.headers.get('retry-after') ?? '5');
+          retries.push({ i, at: Date.now() + after * 1000 });
+          continue;
+        }
+        if (!res.ok) {
+          await res.text();
+          fail(`http ${res.status}`);
+          continue;
+        }
+        const body = (await res.json()) as any;
+        served++;
+        if (Date.now() > deadline) fail('answered after the interval');
+        else if (!body.jobs?.length) fail('no job');
+        else if (
+          body.jobs.some(
+            (j: any) =>
+              j.kind === 'install' && j.payload?.rolloutId === rolloutId,
+          )
+        )
+          leased++;
+        else fail('another job');
       }
     }),
   );
-  if (failures.size > 0)
-    console.log(
-      `failed check-ins by status: ${JSON.stringify(
-        Object.fromEntries(failures),
-      )}`,
-    );
-  return { leased, seconds: (Date.now() - t0) / 1000, shed };
+  let refused = 0;
+  for (const [why, n] of failures) if (why.startsWith('http')) refused += n;
+  const missed = ONLINE - served - refused;
+  if (missed > 0) failures.set('not reached within the interval', missed);
+  return { leased, served, seconds: (Date.now() - t0) / 1000, shed, failures };
 }
 
 async function main() {
@@ -303,12 +354,35 @@ async function main() {
     console.log(
       `${ONLINE} online agents check in (${CONCURRENCY} in flight) ...`,
     );
-    const pass = await checkIns(backend.baseUrl);
-    console.log(
-      `check-in pass: ${pass.seconds.toFixed(1)} s, ${(
-        ONLINE / pass.seconds
-      ).toFixed(0)} check-ins/s, ${pass.shed} shed and retried`,
+    const pass = await checkIns(
+      backend.baseUrl,
+      rollout.id,
+      patchConfig.agent.checkInIntervalSeconds,
     );
+    console.log(
+      `check-in interval: ${pass.seconds.toFixed(1)} s, ${
+        pass.served
+      } served (${(pass.served / pass.seconds).toFixed(0)} check-ins/s), ${
+        pass.leased
+      } leased their job, ${pass.shed} shed (retried after Retry-After)`,
+    );
+    if (pass.failures.size > 0)
+      console.log(
+        `not leased: ${JSON.stringify(Object.fromEntries(pass.failures))}`,
+      );
+    if (pass.served < ONLINE && pass.served > 0)
+      console.log(
+        `at ${(pass.served / pass.seconds).toFixed(
+          0,
+        )} check-ins/s, ${ONLINE} agents need ${(
+          (ONLINE * pass.seconds) /
+          pass.served
+        ).toFixed(0)} s to check in once; one interval of ${
+          patchConfig.agent.checkInIntervalSeconds
+        } s needs ${(ONLINE / patchConfig.agent.checkInIntervalSeconds).toFixed(
+          0,
+        )} check-ins/s`,
+      );
 
     const [{ n: jobs }] = await knexA('patch_jobs')
       .where({ rollout_id: rollout.id, kind: 'install' })
