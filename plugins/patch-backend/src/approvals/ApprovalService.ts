@@ -601,8 +601,16 @@ export class ApprovalService {
   ) {
     if (!this.o.notifications) return;
     try {
+      // Whoever decides for the group now hears of its requests too.
+      const delegates =
+        (await this.o.store.activeDelegates([groupRef], new Date())).get(
+          groupRef,
+        ) ?? [];
       await this.o.notifications.send({
-        recipients: { type: 'entity', entityRef: groupRef },
+        recipients: {
+          type: 'entity',
+          entityRef: delegates.length ? [groupRef, ...delegates] : groupRef,
+        },
         payload: {
           ...payload,
           link: '/patch/approvals',

@@ -173,6 +173,14 @@ export class ApprovalStore {
     return this.withEndpoints(rows, trx);
   }
 
+  /** The active delegates of each group, at `now` (see DelegationStore). */
+  async activeDelegates(
+    groupRefs: string[],
+    now: Date,
+  ): Promise<Map<string, string[]>> {
+    return this.delegations.activeDelegates(groupRefs, now);
+  }
+
   /** One request, or undefined. */
   async get(
     id: string,

@@ -648,6 +648,7 @@ describe('delegated approvers', () => {
       const h = await startHarness(databases, databaseId, {
         entities: catalog,
         users: { ...users, [DAVE]: [RELEASE] },
+        config: { approvals: { dueSoonDays: 3650 } },
       });
       await fleet(h);
       const aMedium = (await inbox(h, ALICE)).find(
@@ -765,6 +766,18 @@ describe('delegated approvers', () => {
       expect(
         created_.body.items.map((e: any) => [e.actor, e.targetId]),
       ).toEqual([[ALICE, created.body.id]]);
+
+      // Notices of the group's requests reach the delegate too (every
+      // request is "due soon" with this harness's dueSoonDays).
+      await h.runTask('patch-approvals-due');
+      const toTeamA = h.notifications.filter(
+        n =>
+          (n.payload.title as string).includes('due soon') &&
+          [(n.recipients as any).entityRef].flat().includes(TEAM_A),
+      );
+      expect(toTeamA.map(n => n.recipients)).toEqual([
+        { type: 'entity', entityRef: [TEAM_A, RELEASE] },
+      ]);
 
       // Not for team B, and no passing the delegation on.
       expect(
