@@ -193,6 +193,7 @@ export const paymentsSummary: EntityPatchSummary = {
   compliantEndpoints: 3,
   missingBySeverity: { critical: 1 },
   overdue: 1,
+  excepted: 0,
   pendingApprovals: [opensslRequest],
 };
 

@@ -19,7 +19,9 @@ function backstageLikeFetch(routes: Record<string, Handler>) {
     new Request(input, init);
     const req = new Request(input, init);
     const url = new URL(req.url);
-    const body = req.method === 'GET' ? undefined : await req.clone().json();
+    // A GET or DELETE carries no body.
+    const text = req.method === 'GET' ? '' : await req.clone().text();
+    const body = text ? JSON.parse(text) : undefined;
     seen.push({
       method: req.method,
       url: `${url.pathname}${url.search}`,
@@ -285,5 +287,86 @@ describe('DefaultPatchApi', () => {
     const r = await api.controlRollout('ro1', 'pause', 'change freeze');
     expect(r.state).toBe('paused');
     expect(seen[0].body).toEqual({ reason: 'change freeze' });
+  });
+
+  it('lists, creates and revokes risk exceptions on their routes', async () => {
+    const exception = {
+      id: 'x1',
+      patchRef: 'patch:default/expat',
+      scopeKind: 'system',
+      scopeRef: 'system:default/payments',
+      reason: 'appliance',
+      approver: 'user:default/alice',
+      compensatingControl: 'firewalled',
+      vexStatus: 'not_affected',
+      expiresAt: '2099-01-31T23:59:59.999Z',
+      createdBy: 'user:default/alice',
+      createdAt: '2026-11-26T00:00:00.000Z',
+      active: true,
+    };
+    const { fetch, seen } = backstageLikeFetch({
+      'GET /api/patch/exceptions': () => ({ items: [exception] }),
+      'POST /api/patch/exceptions': () =>
+        new Response(JSON.stringify(exception), {
+          status: 201,
+          headers: { 'content-type': 'application/json' },
+        }),
+      'DELETE /api/patch/exceptions/x1': () => ({
+        ...exception,
+        active: false,
+      }),
+    });
+    const api = new DefaultPatchApi({ discoveryApi, fetchApi: { fetch } });
+    expect(
+      await api.listExceptions({
+        scopeRef: 'system:default/payments',
+        active: true,
+      }),
+    ).toEqual([exception]);
+    const input = {
+      patchRef: exception.patchRef,
+      scopeRef: exception.scopeRef,
+      reason: exception.reason,
+      approver: exception.approver,
+      compensatingControl: exception.compensatingControl,
+      expiresAt: exception.expiresAt,
+    };
+    expect((await api.createException(input)).id).toBe('x1');
+    expect((await api.revokeException('x1')).active).toBe(false);
+    expect(seen.map(r => `${r.method} ${r.url}`)).toEqual([
+      'GET /api/patch/exceptions?scopeRef=system%3Adefault%2Fpayments&active=true',
+      'POST /api/patch/exceptions',
+      'DELETE /api/patch/exceptions/x1',
+    ]);
+    expect(seen[1].body).toEqual(input);
+  });
+
+  it('carries the excepted installs of the compliance report, zero when absent', async () => {
+    const node = {
+      ref: 'system:default/payments',
+      kind: 'system',
+      title: 'Payments',
+      endpoints: 4,
+      compliant: 3,
+      compliantShare: 0.75,
+      withinSla: 4,
+      withinSlaShare: 1,
+      missing: { critical: 1, high: 0, medium: 0, low: 0, total: 1 },
+      overdue: 0,
+      verifiedInstalls: 0,
+      meanTimeToPatchHours: null,
+    };
+    const { fetch } = backstageLikeFetch({
+      'GET /api/patch/reports/compliance': () => ({
+        computedAt: '2026-11-26T00:00:00.000Z',
+        nodes: [
+          { ...node, excepted: 3 },
+          { ...node, ref: 'system:default/other' },
+        ],
+      }),
+    });
+    const api = new DefaultPatchApi({ discoveryApi, fetchApi: { fetch } });
+    const report = await api.getComplianceReport('system');
+    expect(report.rows.map(r => r.excepted)).toEqual([3, 0]);
   });
 });

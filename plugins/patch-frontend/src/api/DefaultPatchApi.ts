@@ -30,6 +30,7 @@ import type {
   GateState,
   InboxFilter,
   JobCounts,
+  NewRiskException,
   PatchStatus,
   PredictedImpact,
   RolloutAction,
@@ -37,6 +38,7 @@ import type {
   RolloutInput,
   RolloutPlan,
   RolloutSummary,
+  RiskException,
   Severity,
   Wave,
 } from './types';
@@ -180,6 +182,7 @@ export function toComplianceRow(n: S['ReportNode']): ComplianceRow {
       low: n.missing.low,
     },
     overdue: n.overdue,
+    excepted: n.excepted ?? 0,
     meanTimeToPatchDays:
       n.meanTimeToPatchHours === null ? undefined : n.meanTimeToPatchHours / 24,
   };
@@ -284,6 +287,20 @@ export class DefaultPatchApi implements PatchApi {
       { params: { path: { delegationId: id } } },
     );
     return unwrap(data, error, response);
+  }
+
+  async listExceptions(
+    query: { patchRef?: string; scopeRef?: string; active?: boolean } = {},
+  ): Promise<RiskException[]> {
+    return (await this.client.listExceptions(query)).items;
+  }
+
+  async createException(input: NewRiskException): Promise<RiskException> {
+    return this.client.createException(input);
+  }
+
+  async revokeException(id: string): Promise<RiskException> {
+    return this.client.revokeException(id);
   }
 
   async decide(request: DecideRequest): Promise<DecideResult[]> {
@@ -455,6 +472,7 @@ export class DefaultPatchApi implements PatchApi {
         low: metrics?.missing.low ?? 0,
       },
       overdue: metrics?.overdue ?? 0,
+      excepted: metrics?.excepted ?? 0,
       pendingApprovals: approvals,
     };
   }

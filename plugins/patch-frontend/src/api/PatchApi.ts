@@ -10,12 +10,14 @@ import type {
   EndpointDetail,
   EntityPatchSummary,
   InboxFilter,
+  NewRiskException,
   PatchStatus,
   PredictedImpact,
   RolloutAction,
   RolloutDetail,
   RolloutInput,
   RolloutPlan,
+  RiskException,
   RolloutSummary,
 } from './types';
 
@@ -49,6 +51,16 @@ export interface PatchApi {
   ): Promise<PatchApiSchemas['ApprovalDelegation']>;
   /** Revoke a delegation at once. */
   revokeDelegation(id: string): Promise<PatchApiSchemas['ApprovalDelegation']>;
+  /** Risk exceptions, newest first. */
+  listExceptions(query?: {
+    patchRef?: string;
+    scopeRef?: string;
+    active?: boolean;
+  }): Promise<RiskException[]>;
+  /** Accept the risk of a patch on an endpoint, component or system until a date. */
+  createException(input: NewRiskException): Promise<RiskException>;
+  /** Revoke a risk exception at once; the patch is required again. */
+  revokeException(id: string): Promise<RiskException>;
   /** Rollouts, newest first. */
   listRollouts(query?: { patchRef?: string }): Promise<RolloutSummary[]>;
   /** One rollout with its waves and time series. */

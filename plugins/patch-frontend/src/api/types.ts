@@ -5,6 +5,8 @@
  * describes, and the mapping lives in one place: DefaultPatchApi.
  */
 
+import type { PatchApiSchemas } from '@patchbay/plugin-patch-common';
+
 /** Severity of a patch, most severe first. @public */
 export type Severity = 'critical' | 'high' | 'medium' | 'low';
 
@@ -411,6 +413,11 @@ export interface EntityPatchSummary {
   missingBySeverity: Partial<Record<Severity, number>>;
   /** Patches past their due date. */
   overdue: number;
+  /**
+   * Needed installs under an active risk exception; not counted in missing
+   * or overdue, so missing + excepted is what the patches need in all.
+   */
+  excepted: number;
   /** Approval requests open for it. */
   pendingApprovals: ApprovalRequest[];
 }
@@ -506,6 +513,11 @@ export interface ComplianceRow {
   missingBySeverity: Partial<Record<Severity, number>>;
   /** Overdue against the SLA. */
   overdue: number;
+  /**
+   * Needed installs under an active risk exception; not counted in missing,
+   * overdue or the compliant share.
+   */
+  excepted: number;
   /** Mean time to patch in days. */
   meanTimeToPatchDays?: number;
 }
@@ -521,3 +533,9 @@ export interface ComplianceReport {
   /** Fleet-wide compliant share over time. */
   trend?: Array<{ at: string; compliance: number }>;
 }
+
+/** A risk exception: a patch's risk accepted on an entity until a date. @public */
+export type RiskException = PatchApiSchemas['RiskException'];
+
+/** What creating a risk exception takes. @public */
+export type NewRiskException = PatchApiSchemas['NewRiskException'];

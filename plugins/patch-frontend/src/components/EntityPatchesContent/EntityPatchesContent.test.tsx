@@ -40,6 +40,7 @@ describe('EntityPatchesContent', () => {
   it('shows compliance, overdue and pending approvals of a System', async () => {
     const api = {
       getEntitySummary: jest.fn().mockResolvedValue(paymentsSummary),
+      listExceptions: jest.fn().mockResolvedValue([]),
     };
     await renderPatchUi(withEntity(system), { api });
     expect(await screen.findByText('Pending approvals')).toBeInTheDocument();
@@ -53,6 +54,7 @@ describe('EntityPatchesContent', () => {
   it('disables the approval buttons of a System tab without patch.approval.decide', async () => {
     const api = {
       getEntitySummary: jest.fn().mockResolvedValue(paymentsSummary),
+      listExceptions: jest.fn().mockResolvedValue([]),
     };
     await renderPatchUi(withEntity(system), {
       api,
@@ -88,7 +90,10 @@ describe('EntityPatchesContent', () => {
   });
 
   it('shows a Patch with CVEs, KEV, EPSS, applicability, approvals and rollouts', async () => {
-    const api = { getPatchStatus: jest.fn().mockResolvedValue(opensslStatus) };
+    const api = {
+      getPatchStatus: jest.fn().mockResolvedValue(opensslStatus),
+      listExceptions: jest.fn().mockResolvedValue([]),
+    };
     await renderPatchUi(withEntity(opensslPatchEntity), { api });
     expect(
       await screen.findByText('Applicability by owner'),

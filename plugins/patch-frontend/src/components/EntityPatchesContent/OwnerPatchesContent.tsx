@@ -13,10 +13,13 @@ import { useEntity } from '@backstage/plugin-catalog-react';
 import { SEVERITIES, patchApiRef } from '../../api';
 import { useLiveAsync } from '../../hooks';
 import { ApprovalTable } from '../ApprovalsTab';
+import { RiskExceptionsCard } from '../RiskExceptions';
 
 /**
  * The Patches tab of a Component, System or Group: compliance, overdue
- * patches, and the approval requests still open for it.
+ * patches, and the approval requests still open for it. A Component or
+ * System also lists its risk exceptions, and a missing patch of its open
+ * requests can be excepted from here (a Group is no scope of an exception).
  */
 export const OwnerPatchesContent = () => {
   const { entity } = useEntity();
@@ -32,6 +35,15 @@ export const OwnerPatchesContent = () => {
     return <ResponseErrorPanel error={summary.error} />;
   }
   const s = summary.value!;
+  const kind = entity.kind.toLocaleLowerCase('en-US');
+  const patches = [
+    ...new Map(
+      s.pendingApprovals.map(r => [
+        r.patchRef,
+        { ref: r.patchRef, label: r.patchTitle ?? r.patchRef },
+      ]),
+    ).values(),
+  ];
   const compliance = s.endpoints > 0 ? s.compliantEndpoints / s.endpoints : 1;
   return (
     <Grid container spacing={3}>
@@ -65,6 +77,8 @@ export const OwnerPatchesContent = () => {
               ...Object.fromEntries(
                 SEVERITIES.map(sev => [sev, s.missingBySeverity[sev] ?? 0]),
               ),
+              // Not in the counts above: needed, but the risk is accepted.
+              'excepted (risk accepted)': s.excepted,
             }}
           />
         </InfoCard>
@@ -77,6 +91,21 @@ export const OwnerPatchesContent = () => {
           emptyMessage="No approval request is open here. Requests appear when a patch applies to an endpoint this entity owns or runs on."
         />
       </Grid>
+      {(kind === 'component' || kind === 'system') && (
+        <Grid item xs={12}>
+          <RiskExceptionsCard
+            query={{ scopeRef: entityRef }}
+            patches={patches}
+            scopes={[
+              {
+                ref: entityRef,
+                label: entity.metadata.title ?? entity.metadata.name,
+              },
+            ]}
+            onChanged={summary.reload}
+          />
+        </Grid>
+      )}
     </Grid>
   );
 };

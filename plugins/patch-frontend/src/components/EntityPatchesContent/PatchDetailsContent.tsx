@@ -24,6 +24,7 @@ import {
   percent,
 } from '../common';
 import { ApprovalTable } from '../ApprovalsTab';
+import { ExceptionChoice, RiskExceptionsCard } from '../RiskExceptions';
 import { StateLabel } from '../RolloutsTab/RolloutStateChip';
 
 /** The fields of a Patch entity's spec that the tab shows. */
@@ -104,8 +105,23 @@ const CveLinks = (props: { cves?: string[] }) =>
   );
 
 /**
+ * Where an exception for a patch may apply: the systems, services and
+ * endpoints its open approval requests name.
+ */
+function exceptionScopes(status: PatchStatus): ExceptionChoice[] {
+  const refs = new Set<string>();
+  for (const r of status.approvals) {
+    for (const e of r.endpoints) if (e.systemRef) refs.add(e.systemRef);
+    r.services.forEach(s => refs.add(s));
+    for (const e of r.endpoints) if (e.entityRef) refs.add(e.entityRef);
+  }
+  return [...refs].map(ref => ({ ref }));
+}
+
+/**
  * The Patches tab of a Patch: what it is (CVEs, KEV, EPSS, targets), where
- * it applies by owner, each team's approval, and its rollouts.
+ * it applies by owner, each team's approval, its rollouts, and its risk
+ * exceptions.
  */
 export const PatchDetailsContent = () => {
   const { entity } = useEntity();
@@ -199,6 +215,19 @@ export const PatchDetailsContent = () => {
               requests={status.value.approvals}
               onChanged={status.reload}
               emptyMessage="No team has been asked yet: requests open when the patch applies to an endpoint."
+            />
+          </Grid>
+          <Grid item xs={12}>
+            <RiskExceptionsCard
+              query={{ patchRef }}
+              patches={[
+                {
+                  ref: patchRef,
+                  label: entity.metadata.title ?? entity.metadata.name,
+                },
+              ]}
+              scopes={exceptionScopes(status.value)}
+              onChanged={status.reload}
             />
           </Grid>
         </>

@@ -2,6 +2,8 @@ import { useState } from 'react';
 import Grid from '@material-ui/core/Grid';
 import Tab from '@material-ui/core/Tab';
 import Tabs from '@material-ui/core/Tabs';
+import MuiTooltip from '@material-ui/core/Tooltip';
+import Typography from '@material-ui/core/Typography';
 import { useTheme } from '@material-ui/core/styles';
 import {
   Bar,
@@ -33,6 +35,10 @@ import { ComplianceReport, ComplianceRow, patchApiRef } from '../../api';
 import { useLiveAsync } from '../../hooks';
 import { percent } from '../common';
 
+/** What the Excepted column counts, for its header and the note below. */
+const EXCEPTED_MEANING =
+  'Needed installs under an active risk exception. They are not in Missing or Overdue and do not lower Compliant: missing + excepted = all needed installs.';
+
 /** Columns of the compliance report, declared once. */
 export const complianceColumns: TableColumn<ComplianceRow>[] = [
   {
@@ -54,6 +60,18 @@ export const complianceColumns: TableColumn<ComplianceRow>[] = [
       (['critical', 'high', 'medium', 'low'] as const)
         .map(s => r.missingBySeverity[s] ?? 0)
         .join(' / '),
+  },
+  {
+    title: (
+      <MuiTooltip title={EXCEPTED_MEANING}>
+        <span>Excepted</span>
+      </MuiTooltip>
+    ),
+    field: 'excepted',
+    type: 'numeric',
+    render: r => (
+      <span aria-label={`${r.excepted} excepted`}>{r.excepted}</span>
+    ),
   },
   { title: 'Overdue', field: 'overdue', type: 'numeric' },
   {
@@ -173,6 +191,9 @@ export const ReportsTab = () => {
               />
             }
           />
+          <Typography variant="caption" component="p">
+            Excepted: {EXCEPTED_MEANING}
+          </Typography>
         </>
       )}
     </>

@@ -1,0 +1,54 @@
+import { screen, within } from '@testing-library/react';
+import userEventLib from '@testing-library/user-event';
+import { ReportsTab } from './ReportsTab';
+import { renderPatchUi } from '../../__testUtils__/render';
+import type { ComplianceReport } from '../../api';
+
+const userEvent = userEventLib.setup({ delay: null });
+
+jest.setTimeout(90_000);
+
+// recharts measures its container; jsdom has none.
+class ResizeObserverStub {
+  observe() {}
+  unobserve() {}
+  disconnect() {}
+}
+(globalThis as any).ResizeObserver ??= ResizeObserverStub;
+
+const report: ComplianceReport = {
+  groupBy: 'system',
+  computedAt: '2026-11-26T09:00:00.000Z',
+  rows: [
+    {
+      entityRef: 'system:default/payments',
+      title: 'Payments',
+      endpoints: 4,
+      compliance: 0.75,
+      missingBySeverity: { critical: 1, high: 2, medium: 0, low: 0 },
+      overdue: 1,
+      excepted: 3,
+      meanTimeToPatchDays: 2.5,
+    },
+  ],
+  trend: [],
+};
+
+describe('ReportsTab', () => {
+  it('shows the excepted installs beside the missing ones, and what they mean', async () => {
+    const api = { getComplianceReport: jest.fn().mockResolvedValue(report) };
+    await renderPatchUi(<ReportsTab />, { api });
+    const cell = await screen.findByLabelText('3 excepted');
+    const row = cell.closest('tr') as HTMLElement;
+    expect(within(row).getByText('1 / 2 / 0 / 0')).toBeInTheDocument();
+    expect(api.getComplianceReport).toHaveBeenCalledWith('system');
+    const header = screen.getByRole('columnheader', { name: /Excepted/ });
+    await userEvent.hover(within(header).getByText('Excepted'));
+    expect(
+      await screen.findByRole('tooltip', { name: /missing \+ excepted/ }),
+    ).toBeInTheDocument();
+    expect(
+      screen.getByText(/^Excepted: Needed installs under an active risk/),
+    ).toBeInTheDocument();
+  });
+});

@@ -1,0 +1,3 @@
+export { RiskExceptionsCard, EXCEPTION_DENIED } from './RiskExceptionsCard';
+export { RequestExceptionDialog } from './RequestExceptionDialog';
+export type { ExceptionChoice } from './RequestExceptionDialog';
