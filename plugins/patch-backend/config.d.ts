@@ -56,7 +56,12 @@ export interface Config {
       checkInIntervalSeconds?: number;
       /** Largest accepted request body for the agent API, e.g. `2mb`. */
       maxBodySize?: string;
-      /** How long agent credentials are cached in memory, in seconds. Default 30. */
+      /**
+       * How long agent credentials are cached in memory, in seconds. Default
+       * 300; keep it longer than the check-in interval, or every check-in
+       * reads its credentials. Revocations and rotated secrets take effect at
+       * once whatever it is (see AgentAuth).
+       */
       authCacheSeconds?: number;
       /** Check-ins in flight per process before the server sheds with 429. Default 256. */
       maxConcurrentCheckIns?: number;

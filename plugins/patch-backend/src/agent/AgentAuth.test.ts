@@ -80,8 +80,31 @@ describe('AgentAuth', () => {
         expect((error as AgentAuthError).reason).toBe(reason);
       }
 
-      // Cached: agent-1 was read once (agent-2, unknown, once).
-      expect(reads.mock.calls.map(c => c[0])).toEqual(['agent-1', 'agent-2']);
+      // Cached: agent-1 was read once, and again to confirm a wrong secret
+      // before refusing it; agent-2, unknown, once.
+      expect(reads.mock.calls.map(c => c[0])).toEqual([
+        'agent-1',
+        'agent-1',
+        'agent-2',
+      ]);
+      reads.mockClear();
+      await auth.authenticate(`Agent agent-1.${secret}`);
+      expect(reads).not.toHaveBeenCalled();
+
+      // A secret rotated elsewhere (a re-enrollment on another replica)
+      // works at once, and the old one stops working.
+      const rotated = generateSecret();
+      await knex('patch_endpoints').update({
+        secret_hash: hashSecret(rotated),
+      });
+      await expect(
+        auth.authenticate(`Agent agent-1.${rotated}`),
+      ).resolves.toMatchObject({ secretHash: hashSecret(rotated) });
+      await expect(
+        auth.authenticate(`Agent agent-1.${secret}`),
+      ).rejects.toThrow(AGENT_AUTH_FAILURE_MESSAGE);
+      await knex('patch_endpoints').update({ secret_hash: hashSecret(secret) });
+      await auth.authenticate(`Agent agent-1.${secret}`);
 
       // A revocation is seen at once after invalidate, and after the TTL anyway.
       await store.revoke('agent-1');

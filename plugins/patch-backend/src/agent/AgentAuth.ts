@@ -15,11 +15,19 @@
  * below, whatever the cause: a caller learns nothing from it.
  *
  * Caching. The stored hash and machine id of an agent are cached in memory
- * for a short time (patch.agent.authCacheSeconds, default 30), which saves
- * the check-in a database read. A revocation or a re-enrollment in this
- * process drops the entry at once; on another replica the check-in's
- * heartbeat update re-checks the hash and the revocation in its WHERE
- * clause, so it takes effect at once there too.
+ * (patch.agent.authCacheSeconds, default 300), which saves the check-in a
+ * database read. The default outlives the check-in interval (60 s ± 20 %):
+ * with a shorter one, an agent that checks in once a minute would find its
+ * entry expired every time, and every check-in of a real fleet would read
+ * its credentials before its heartbeat. The cache decides nothing on its
+ * own that the database has not confirmed:
+ * - A revocation or a re-enrollment in this process drops the entry at once;
+ *   on another replica the check-in's heartbeat update re-checks the hash
+ *   and the revocation in its WHERE clause, so it takes effect at once there
+ *   too. (The other agent routes do not use the cache at all: `fresh`.)
+ * - A secret that does not match a cached hash is checked again against the
+ *   database before it is refused, so a secret rotated by a re-enrollment on
+ *   another replica works at once everywhere.
  */
 
 import { Response } from 'express';
@@ -81,6 +89,13 @@ interface CacheEntry {
   until: number;
 }
 
+function matches(entry: CacheEntry, presented: Buffer): boolean {
+  return (
+    entry.secretHash.length === presented.length &&
+    timingSafeEqual(entry.secretHash, presented)
+  );
+}
+
 /**
  * Authenticates agent requests. See the note at the top of the file.
  * @public
@@ -99,7 +114,7 @@ export class AgentAuth {
       now?: () => number;
     } = {},
   ) {
-    this.ttlMs = (options.cacheSeconds ?? 30) * 1000;
+    this.ttlMs = (options.cacheSeconds ?? 300) * 1000;
     // Room for the whole fleet of one process, 100,000 agents, with margin.
     this.maxEntries = options.maxEntries ?? 200_000;
     this.now = options.now ?? Date.now;
@@ -124,25 +139,14 @@ export class AgentAuth {
       this.cache.delete(agentId);
       entry = undefined;
     }
-    if (!entry) {
-      const creds = await this.endpoints.getCredentials(agentId);
-      if (!creds) throw new AgentAuthError('unknown agent', agentId);
-      if (creds.revoked) throw new AgentAuthError('revoked agent', agentId);
-      entry = {
-        secretHash: Buffer.from(creds.secretHash, 'hex'),
-        secretHashHex: creds.secretHash,
-        machineId: creds.machineId,
-        until: this.now() + this.ttlMs,
-      };
-      if (this.ttlMs > 0) {
-        if (this.cache.size >= this.maxEntries) this.cache.clear();
-        this.cache.set(agentId, entry);
-      }
+    if (entry && !matches(entry, presented)) {
+      // Perhaps rotated by a re-enrollment on another replica: ask the
+      // database before refusing.
+      this.cache.delete(agentId);
+      entry = undefined;
     }
-    if (
-      entry.secretHash.length !== presented.length ||
-      !timingSafeEqual(entry.secretHash, presented)
-    ) {
+    if (!entry) entry = await this.load(agentId);
+    if (!matches(entry, presented)) {
       throw new AgentAuthError('wrong secret', agentId);
     }
     if (options.machineId && options.machineId !== entry.machineId) {
@@ -156,6 +160,23 @@ export class AgentAuth {
       secretHash: entry.secretHashHex,
       machineId: entry.machineId,
     };
+  }
+
+  private async load(agentId: string): Promise<CacheEntry> {
+    const creds = await this.endpoints.getCredentials(agentId);
+    if (!creds) throw new AgentAuthError('unknown agent', agentId);
+    if (creds.revoked) throw new AgentAuthError('revoked agent', agentId);
+    const entry = {
+      secretHash: Buffer.from(creds.secretHash, 'hex'),
+      secretHashHex: creds.secretHash,
+      machineId: creds.machineId,
+      until: this.now() + this.ttlMs,
+    };
+    if (this.ttlMs > 0) {
+      if (this.cache.size >= this.maxEntries) this.cache.clear();
+      this.cache.set(agentId, entry);
+    }
+    return entry;
   }
 
   /** Drops a cached credential: after a revocation or a secret rotation. */

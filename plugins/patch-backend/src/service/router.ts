@@ -45,19 +45,18 @@ export async function createRouter(
     });
   });
 
-  // Routes with a hand-made fast path (the agent check-in), served in front
-  // of the validated router; what they pass on reaches the validated route.
-  const fastRoutes = express.Router();
+  // Routes with a hand-made fast path (the agent check-in) are registered on
+  // `outer`, in front of the validated router; what they pass on reaches the
+  // validated route of the same path.
+  const outer = express.Router();
 
   // Each area registers its routes here, one line each.
   if (ctx.approvals) registerApprovalRoutes(router, ctx);
-  registerAgentRoutes(router, ctx, fastRoutes);
+  registerAgentRoutes(router, ctx, outer);
   registerEndpointRoutes(router, ctx);
   registerReportRoutes(router, ctx);
   registerRolloutRoutes(router, ctx);
 
-  const outer = express.Router();
-  outer.use(fastRoutes);
   outer.use(router as unknown as express.Router);
   return outer;
 }
