@@ -59,6 +59,8 @@ interface WindowSets {
   fallback?: MaintenanceWindow[];
   bySystem: Map<string, MaintenanceWindow[]>;
 }
+/** Waves from this size on get fresh planner statistics when they start. */
+const ANALYZE_WAVE_SIZE = 10_000;
 /** Most endpoints read per dispatch round when limits apply. */
 const CANDIDATE_PAGE = 5000;
 
@@ -231,6 +233,7 @@ export class RolloutDriver {
       // One snapshot of the patch at a time: "in no other active rollout"
       // holds even when two rollouts of the patch start a wave at once.
       await store.lockPatch(trx, rollout.patchRef);
+      await store.withoutJit(trx);
       const size = await fill(trx);
       await store.transitionWave(
         wave.id,
@@ -251,9 +254,13 @@ export class RolloutDriver {
         },
         trx,
       );
-      return true;
+      return size;
     });
-    return started;
+    // The planner has not seen the wave's rows yet (autovacuum analyzes a
+    // while later): without statistics it reads a large wave row by row.
+    if (started !== false && started >= ANALYZE_WAVE_SIZE)
+      await store.analyzeWaves();
+    return started !== false;
   }
 
   /**
@@ -342,6 +349,7 @@ export class RolloutDriver {
       );
       if (!current || current.state !== 'running') return 0;
       if (!windowsFor) {
+        await store.withoutJit(trx);
         const n = await jobs.createJobsFromQuery(
           store.waveJobSource(
             {
