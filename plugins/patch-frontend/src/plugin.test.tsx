@@ -93,6 +93,7 @@ describe('legacy extensions', () => {
   it('renders the entity content extension for a Component', async () => {
     const api = {
       getEntitySummary: jest.fn().mockResolvedValue(paymentsSummary),
+      listExceptions: jest.fn().mockResolvedValue([]),
     };
     await renderPatchUi(
       <EntityProvider
