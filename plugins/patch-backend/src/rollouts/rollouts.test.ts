@@ -11,66 +11,18 @@ import {
   TestDatabases,
 } from '@backstage/backend-test-utils';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
-import { Entity } from '@backstage/catalog-model';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { patchPlugin } from '../plugin';
 import { checkInAll, enrollFleet, SimulatedAgent } from './testing/fleet';
+import {
+  catalogEntities,
+  PATCH,
+  PKG,
+  POLICY,
+} from './__testUtils__/rolloutEnv';
 
 jest.setTimeout(240_000);
-
-const PATCH = 'patch:default/openssl-3.0.13';
-const POLICY = 'rolloutpolicy:default/standard';
-const PKG = {
-  ecosystem: 'deb',
-  name: 'openssl',
-  installed: '3.0.11-1',
-  fixed: '3.0.13-1',
-};
-
-function catalogEntities(policySpec: Record<string, unknown>): Entity[] {
-  return [
-    {
-      apiVersion: 'patchbay.dev/v1alpha1',
-      kind: 'Patch',
-      metadata: { name: 'openssl-3.0.13', namespace: 'default' },
-      spec: {
-        type: 'security',
-        severity: 'high',
-        owner: 'group:default/security',
-        vendor: 'debian',
-        targets: [
-          {
-            ecosystem: 'deb',
-            release: 'debian:12',
-            package: 'openssl',
-            fixedVersion: PKG.fixed,
-          },
-        ],
-      },
-    },
-    {
-      apiVersion: 'patchbay.dev/v1alpha1',
-      kind: 'PilotGroup',
-      metadata: { name: 'canaries', namespace: 'default' },
-      spec: {
-        owner: 'group:default/ops',
-        selector: {},
-        sampling: { percent: 30, max: 30 },
-      },
-    },
-    {
-      apiVersion: 'patchbay.dev/v1alpha1',
-      kind: 'RolloutPolicy',
-      metadata: { name: 'standard', namespace: 'default' },
-      spec: {
-        owner: 'group:default/ops',
-        approval: { autoApprove: [{ noObjectionDays: 0 }] },
-        ...policySpec,
-      },
-    },
-  ];
-}
 
 /** A local ITSM receiver on 127.0.0.1 that counts the webhook calls. */
 async function startReceiver() {
