@@ -147,6 +147,59 @@ describe('JobQueue', () => {
   );
 
   it.each(databases.eachSupportedId())(
+    "a lease first ends the endpoint's overdue jobs, and skips held and locked jobs, on %p",
+    async databaseId => {
+      const knex = await databases.init(databaseId);
+      await setup(knex);
+      const { queue, advance } = queueWithClock(knex);
+      const [a] = await queue.createJobs([
+        { endpointId: 'e1', kind: 'install', createdBy: 'x' },
+      ]);
+      expect((await queue.leaseJobs('e1', 1)).map(j => j.id)).toEqual([a]);
+      advance(1);
+      const [old] = await queue.createJobs([
+        {
+          endpointId: 'e1',
+          kind: 'scan',
+          createdBy: 'x',
+          expiresAt: new Date(Date.parse('2026-11-26T10:00:30Z')),
+        },
+      ]);
+      advance(1);
+      const [held] = await queue.createJobs([
+        { endpointId: 'e1', kind: 'scan', createdBy: 'x' },
+      ]);
+      expect(await queue.holdJobs({ jobIds: [held] })).toBe(1);
+      advance(60);
+      // a's lease ran out and old's time-to-live: a is queued again and
+      // leased as its second attempt, old expires, held stays held.
+      const leased = await queue.leaseJobs('e1', 5);
+      expect(leased.map(j => [j.id, j.attempt])).toEqual([[a, 2]]);
+      expect((await queue.getJob(old))!.state).toBe('expired');
+      expect((await queue.getJob(held))!.state).toBe('held');
+
+      advance(1);
+      const [b, c] = await queue.createJobs([
+        { endpointId: 'e1', kind: 'scan', createdBy: 'x' },
+        { endpointId: 'e1', kind: 'verify', createdBy: 'x' },
+      ]);
+      // On PostgreSQL, a row another transaction holds is not waited for
+      // (SQLite has no row locks).
+      const lock =
+        databaseId === 'POSTGRES_15' ? await knex.transaction() : undefined;
+      await lock?.('patch_jobs').where({ id: b }).forUpdate().select('id');
+      const leasedWhileLocked = await queue.leaseJobs('e1', 5);
+      await lock?.commit();
+      const leasedAfter = await queue.leaseJobs('e1', 5);
+      expect(
+        [leasedWhileLocked, leasedAfter].map(l => l.map(j => j.id).sort()),
+      ).toEqual(lock ? [[c], [b]] : [[b, c].sort(), []]);
+      expect(await queue.leaseJobs('e1', 5)).toEqual([]);
+      await knex.destroy();
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
     'returns a job whose lease ran out to the queue as a new attempt, and fails it after the last on %p',
     async databaseId => {
       const knex = await databases.init(databaseId);

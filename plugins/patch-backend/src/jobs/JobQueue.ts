@@ -595,11 +595,19 @@ export class JobQueue {
    * Leases up to `max` of the endpoint's due jobs. Before that, ends the
    * endpoint's own overdue jobs (time-to-live, lease, timeout), so that a job
    * past its time-to-live is never handed out. The common case, an endpoint
-   * with no live jobs, costs one indexed query.
+   * with no live jobs, costs one indexed query; on PostgreSQL, a lease
+   * without overdue jobs is one statement too (`leaseInOne`).
    */
   async leaseJobs(endpointId: string, max: number): Promise<Job[]> {
     const now = this.now();
     const nowIso = toDbTime(now);
+    let reaped: string[] | undefined;
+    if (this.isPg && max > 0) {
+      const first = await this.leaseInOne(endpointId, max, now);
+      if (first.overdue.length === 0) return first.leased;
+      // It leased nothing: the overdue jobs are reaped first, as below.
+      reaped = first.overdue;
+    }
     const readLive = () =>
       this.db('patch_jobs')
         .where('endpoint_id', endpointId)
@@ -612,12 +620,13 @@ export class JobQueue {
           'lease_expires_at',
           'created_at',
         );
-    let live = await readLive();
-    if (live.length === 0) return [];
+    let live = reaped ? [] : await readLive();
+    if (live.length === 0 && !reaped) return [];
 
-    const overdue = live.filter(r => isOverdue(r, now));
+    const overdue =
+      reaped ?? live.filter(r => isOverdue(r, now)).map(r => r.id);
     if (overdue.length > 0) {
-      await this.reapIds(overdue.map(r => r.id));
+      await this.reapIds(overdue);
       // Jobs whose lease ran out are queued again and may be leased now.
       live = await readLive();
     }
@@ -673,6 +682,79 @@ export class JobQueue {
     return rows
       .map(toJob)
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /**
+   * `leaseJobs` on PostgreSQL in one statement: the live-job read, the choice
+   * of candidates and the SKIP LOCKED claim, with the same conditions as the
+   * two statements of the general path. When one of the endpoint's live jobs
+   * is overdue, it leases nothing and answers the overdue ids instead, so
+   * that the caller reaps them before leasing (a job past its time-to-live is
+   * never handed out, a lease that ran out is requeued first).
+   */
+  private async leaseInOne(
+    endpointId: string,
+    max: number,
+    now: number,
+  ): Promise<{ overdue: string[]; leased: Job[] }> {
+    const nowIso = toDbTime(now);
+    const leaseUntil = toDbTime(now + this.leaseSeconds * 1000);
+    const live = LIVE_JOB_STATES.map(() => '?').join(', ');
+    const result = await this.db.raw(
+      `WITH live AS (
+         SELECT id, state, not_before, expires_at, lease_expires_at, created_at
+           FROM patch_jobs
+          WHERE endpoint_id = ? AND state IN (${live})
+       ), overdue AS (
+         SELECT id FROM live
+          WHERE (state = 'queued' AND expires_at <= ?)
+             OR (state IN ('leased', 'running') AND lease_expires_at <= ?)
+       ), candidates AS (
+         SELECT id FROM live
+          WHERE state = 'queued'
+            AND (expires_at IS NULL OR expires_at > ?)
+            AND (not_before IS NULL OR not_before <= ?)
+            AND NOT EXISTS (SELECT 1 FROM overdue)
+          ORDER BY created_at
+          LIMIT ?
+       ), leased AS (
+         UPDATE patch_jobs
+            SET state = 'leased', attempt = attempt + 1,
+                lease_expires_at = ?, updated_at = ?
+          WHERE id IN (
+            SELECT id FROM patch_jobs
+             WHERE id IN (SELECT id FROM candidates)
+               AND state = 'queued'
+               AND expires_at > ?
+               AND NOT EXISTS ?
+               FOR UPDATE SKIP LOCKED)
+      RETURNING ${JOB_COLUMNS.map(c => `patch_jobs.${c}`).join(', ')}
+       )
+       SELECT o.overdue_ids, leased.*
+         FROM (SELECT array_agg(id) AS overdue_ids FROM overdue) o
+         LEFT JOIN leased ON true`,
+      [
+        endpointId,
+        ...LIVE_JOB_STATES,
+        nowIso,
+        nowIso,
+        nowIso,
+        nowIso,
+        max,
+        leaseUntil,
+        nowIso,
+        nowIso,
+        stoppedRollout(this.db),
+      ],
+    );
+    const rows: any[] = result.rows;
+    return {
+      overdue: rows[0]?.overdue_ids ?? [],
+      leased: rows
+        .filter(r => r.id !== null)
+        .map(toJob)
+        .sort((a, b) => a.createdAt.localeCompare(b.createdAt)),
+    };
   }
 
   /**

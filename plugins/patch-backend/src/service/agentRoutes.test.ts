@@ -937,4 +937,48 @@ describe('agent API', () => {
       );
     },
   );
+
+  it.each(databases.eachSupportedId())(
+    'a check-in that leases a job costs four statements on PostgreSQL, on %p',
+    async databaseId => {
+      // No credential cache: every check-in reads the credentials, as the
+      // first check-in of each agent does.
+      const h = await startBackend(databases, databaseId, {
+        patch: { agent: { authCacheSeconds: 0 } },
+      });
+      const agent = await enrolledAgent(h, 'm-count');
+      const [jobId] = await createJobs(h, [agent.agentId]);
+      const statements: string[] = [];
+      const onQuery = (q: { sql: string }) => statements.push(q.sql);
+      h.knex.on('query', onQuery);
+      const res = await checkIn(h, agent.auth);
+      h.knex.off('query', onQuery);
+      expect(res.status).toBe(200);
+      expect(res.body.jobs.map((j: any) => j.id)).toEqual([jobId]);
+      // The credentials, the heartbeat (with the live-job test) and the
+      // audit entry, and on PostgreSQL the lease in one statement (the live
+      // jobs read, the candidates chosen and claimed); SQLite reads the live
+      // jobs twice, then updates.
+      const touched = statements.map(
+        sql => (/patch_(endpoints|jobs|audit_events)/.exec(sql) ?? ['?'])[0],
+      );
+      expect(touched).toEqual(
+        databaseId === 'POSTGRES_15'
+          ? [
+              'patch_endpoints',
+              'patch_endpoints',
+              'patch_jobs',
+              'patch_audit_events',
+            ]
+          : [
+              'patch_endpoints',
+              'patch_endpoints',
+              'patch_jobs',
+              'patch_jobs',
+              'patch_jobs',
+              'patch_audit_events',
+            ],
+      );
+    },
+  );
 });
