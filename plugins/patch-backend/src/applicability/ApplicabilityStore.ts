@@ -19,6 +19,13 @@ import { toDbTime } from '../database/time';
 import { endpointMatchKey } from './release';
 import { ApplicabilityState } from './verdict';
 
+/** Overwrites a stored verdict with the new one (the applicability upserts). */
+const UPSERT_VERDICT = `ON CONFLICT (endpoint_id, patch_ref, package) DO UPDATE SET
+  ecosystem = excluded.ecosystem,
+  installed_version = excluded.installed_version,
+  fixed_version = excluded.fixed_version,
+  state = excluded.state,
+  updated_at = excluded.updated_at`;
 /** One patch target as stored for applicability. */
 export interface StoredTarget {
   patchRef: string;
@@ -448,12 +455,7 @@ export class ApplicabilityStore {
                (endpoint_id, patch_ref, package, ecosystem, installed_version, fixed_version, state, updated_at)
              SELECT endpoint_id, patch_ref, package, ecosystem, installed_version, fixed_version, state, ?::timestamptz
              FROM diff WHERE endpoint_id IS NOT NULL
-             ON CONFLICT (endpoint_id, patch_ref, package) DO UPDATE SET
-               ecosystem = excluded.ecosystem,
-               installed_version = excluded.installed_version,
-               fixed_version = excluded.fixed_version,
-               state = excluded.state,
-               updated_at = excluded.updated_at
+             ${UPSERT_VERDICT}
              RETURNING 1
            ),
            del AS (
@@ -643,12 +645,7 @@ export class ApplicabilityStore {
            (endpoint_id, patch_ref, package, ecosystem, installed_version, fixed_version, state, updated_at)
          SELECT endpoint_id, patch_ref, package, ecosystem, installed_version, fixed_version, state, ?::timestamptz
          FROM diff WHERE NOT gone
-         ON CONFLICT (endpoint_id, patch_ref, package) DO UPDATE SET
-           ecosystem = excluded.ecosystem,
-           installed_version = excluded.installed_version,
-           fixed_version = excluded.fixed_version,
-           state = excluded.state,
-           updated_at = excluded.updated_at
+         ${UPSERT_VERDICT}
          RETURNING 1
        ),
        del AS (
@@ -985,12 +982,7 @@ export class ApplicabilityStore {
          FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
               AS u(endpoint_id, patch_ref, package, ecosystem, installed_version, fixed_version, state)
          CROSS JOIN s
-         ON CONFLICT (endpoint_id, patch_ref, package) DO UPDATE SET
-           ecosystem = excluded.ecosystem,
-           installed_version = excluded.installed_version,
-           fixed_version = excluded.fixed_version,
-           state = excluded.state,
-           updated_at = excluded.updated_at
+         ${UPSERT_VERDICT}
          RETURNING 1
        ),
        del AS (
