@@ -63,6 +63,13 @@ export interface Config {
        * once whatever it is (see AgentAuth).
        */
       authCacheSeconds?: number;
+      /**
+       * On PostgreSQL, coalesce concurrent check-ins into one statement each
+       * (heartbeat, lease and its audit entry). Default true.
+       */
+      batchCheckIns?: boolean;
+      /** Most check-ins in one such statement. Default 500. */
+      maxCheckInBatch?: number;
       /** Check-ins in flight per process before the server sheds with 429. Default 256. */
       maxConcurrentCheckIns?: number;
       /** Inventory uploads in flight per process before the server sheds with 429. Default 16. */

@@ -82,6 +82,21 @@ export function sendAgentUnauthorized(res: Response): void {
 
 const HEADER = /^Agent ([A-Za-z0-9-]{1,64})\.([A-Za-z0-9_-]{16,128})$/;
 
+/**
+ * The agent id and the hex SHA-256 of the secret in an Authorization
+ * header, without looking anything up. Throws AgentAuthError when the
+ * header is missing or malformed.
+ * @public
+ */
+export function parseAgentCredentials(header: string | undefined): {
+  agentId: string;
+  secretHash: string;
+} {
+  const match = header ? HEADER.exec(header) : null;
+  if (!match) throw new AgentAuthError('malformed or missing credentials');
+  return { agentId: match[1], secretHash: hashSecret(match[2]) };
+}
+
 interface CacheEntry {
   secretHash: Buffer;
   secretHashHex: string;
@@ -129,10 +144,8 @@ export class AgentAuth {
     header: string | undefined,
     options: { fresh?: boolean; machineId?: string } = {},
   ): Promise<AgentIdentity> {
-    const match = header ? HEADER.exec(header) : null;
-    if (!match) throw new AgentAuthError('malformed or missing credentials');
-    const [, agentId, secret] = match;
-    const presented = createHash('sha256').update(secret, 'utf8').digest();
+    const { agentId, secretHash } = parseAgentCredentials(header);
+    const presented = Buffer.from(secretHash, 'hex');
 
     let entry = options.fresh ? undefined : this.cache.get(agentId);
     if (entry && entry.until < this.now()) {

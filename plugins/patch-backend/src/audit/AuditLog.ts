@@ -88,6 +88,16 @@ export class AuditLog {
       message: rest.message ?? null,
       details: details ? JSON.stringify(details) : null,
     });
+    await this.announce(entry);
+  }
+
+  /**
+   * Passes an entry to Backstage's auditor only: for entries whose row a
+   * caller wrote in its own statement (the batched check-in writes its lease
+   * entries in the statement that leases).
+   */
+  async announce(entry: AuditRecord): Promise<void> {
+    const { request, details, ...rest } = entry;
     if (this.auditor) {
       const event = await this.auditor.createEvent({
         eventId: rest.action,

@@ -1,6 +1,5 @@
 import { Knex } from 'knex';
 import { fromDbJson, fromDbTime, toDbTime } from '../database/time';
-import { CheckInBatcher } from './CheckInBatcher';
 
 /** What a check-in learns from the database; undefined when refused. @public */
 export type CheckInBeat =
@@ -92,10 +91,6 @@ const LIST_COLUMNS = [
 export class EndpointStore {
   private readonly staleAfterMs: number;
   private readonly now: () => number;
-  private readonly batcher?: CheckInBatcher<
-    { secretHash: string; agentVersion?: string },
-    CheckInBeat
-  >;
 
   constructor(
     private readonly db: Knex,
@@ -103,24 +98,10 @@ export class EndpointStore {
       /** An endpoint not seen for this long is `stale`. Default 180 s (three missed check-ins). */
       staleAfterSeconds?: number;
       now?: () => number;
-      /**
-       * On PostgreSQL, run concurrent check-ins as one statement (see
-       * CheckInBatcher). Default true; the answers are the same either way.
-       */
-      batchCheckIns?: boolean;
-      /** Most check-ins in one statement. Default 500. */
-      maxCheckInBatch?: number;
     } = {},
   ) {
     this.staleAfterMs = (options.staleAfterSeconds ?? 180) * 1000;
     this.now = options.now ?? Date.now;
-    if (this.isPg() && options.batchCheckIns !== false) {
-      this.batcher = new CheckInBatcher(
-        items => this.checkInMany(items),
-        undefined,
-        { maxBatch: options.maxCheckInBatch ?? 500, maxInFlight: 2 },
-      );
-    }
   }
 
   /** One endpoint, revoked or not. */
@@ -205,9 +186,6 @@ export class EndpointStore {
     secretHash: string,
     agentVersion?: string,
   ): Promise<CheckInBeat> {
-    if (this.batcher) {
-      return this.batcher.submit(id, { secretHash, agentVersion });
-    }
     const now = toDbTime(this.now());
     if (this.isPg()) {
       const result = await this.db.raw(
@@ -238,59 +216,6 @@ export class EndpointStore {
       .whereIn('state', ['queued', 'leased', 'running'])
       .first('id');
     return { ...beat, hasLiveJobs: !!live };
-  }
-
-  /**
-   * Many check-ins in one statement (PostgreSQL): the same heartbeat guard
-   * and live-job test as `checkIn`, for each of them. The agent ids must be
-   * distinct (the batcher sees to it). Answers by agent id; a refused
-   * check-in has no entry.
-   */
-  private async checkInMany(
-    items: Array<{
-      key: string;
-      input: { secretHash: string; agentVersion?: string };
-    }>,
-  ): Promise<Map<string, CheckInBeat>> {
-    const input = JSON.stringify(
-      items.map(({ key, input: { secretHash, agentVersion } }) => ({
-        id: key,
-        secret_hash: secretHash,
-        agent_version: agentVersion ?? null,
-      })),
-    );
-    const result = await this.db.raw(
-      `WITH input AS (
-         SELECT * FROM json_to_recordset(?::json)
-             AS t(id text, secret_hash text, agent_version text)
-       ), hb AS (
-         UPDATE patch_endpoints e
-            SET last_seen_at = ?,
-                agent_version = COALESCE(input.agent_version, e.agent_version)
-           FROM input
-          -- The array makes the planner look the rows up by primary key; a
-          -- plain join with the function's rows scans the whole table.
-          WHERE e.id = ANY (ARRAY(SELECT id FROM input))
-            AND e.id = input.id
-            AND e.secret_hash = input.secret_hash
-            AND e.revoked_at IS NULL
-      RETURNING e.id, e.inventory_hash
-       )
-       SELECT hb.id, hb.inventory_hash,
-              EXISTS (SELECT 1 FROM patch_jobs
-                       WHERE endpoint_id = hb.id
-                         AND state IN ('queued', 'leased', 'running')) AS has_live_jobs
-         FROM hb`,
-      [input, toDbTime(this.now())],
-    );
-    const answers = new Map<string, CheckInBeat>();
-    for (const row of result.rows) {
-      answers.set(row.id, {
-        inventoryHash: row.inventory_hash ?? undefined,
-        hasLiveJobs: !!row.has_live_jobs,
-      });
-    }
-    return answers;
   }
 
   private isPg(): boolean {

@@ -214,7 +214,8 @@ const INSERT_BATCH = 500;
 /** Ids per `WHERE id IN (...)`. */
 const ID_BATCH = 1000;
 
-const JOB_COLUMNS = [
+/** The columns of a `patch_jobs` row, as `toJob` reads them. @internal */
+export const JOB_COLUMNS = [
   'id',
   'endpoint_id',
   'kind',
@@ -260,6 +261,11 @@ export class JobQueue {
     // Read at each call, so a test that moves the process clock moves the queue's.
     this.now = options.now ?? (() => Date.now());
     this.isPg = String(db.client.config.client).includes('pg');
+  }
+
+  /** When a lease taken at `now` runs out (the check-in's batched lease uses it). */
+  leaseExpiry(now: number): string {
+    return toDbTime(now + this.leaseSeconds * 1000);
   }
 
   /** Registers a listener called after a job reaches a terminal state; returns an unsubscribe function. */
@@ -1102,8 +1108,9 @@ export class JobQueue {
  * hands it out, and the reaper does not expire it while the rollout is
  * paused (the resume gives it back the time it waited). The lookup is by
  * primary key.
+ * @internal
  */
-function stoppedRollout(db: Knex, states = ['paused', 'aborted']) {
+export function stoppedRollout(db: Knex, states = ['paused', 'aborted']) {
   return db('patch_rollouts')
     .select(db.raw('1'))
     .whereRaw('patch_rollouts.id = patch_jobs.rollout_id')

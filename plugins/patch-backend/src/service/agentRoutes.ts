@@ -28,6 +28,7 @@ import {
   AgentIdentity,
   sendAgentUnauthorized,
 } from '../agent/AgentAuth';
+import { CheckInService } from '../agent/CheckInService';
 import { LoadShedder } from '../agent/LoadShedder';
 import {
   ClaimedEntity,
@@ -84,6 +85,41 @@ export function registerAgentRoutes(
     config.getOptionalNumber('patch.agent.maxConcurrentUploads') ?? 16,
   );
 
+  const checkInService = new CheckInService(
+    {
+      db: ctx.db,
+      endpoints: ctx.endpoints,
+      jobs: ctx.jobs,
+      audit: ctx.audit,
+      agentAuth,
+    },
+    {
+      batch: config.getOptionalBoolean('patch.agent.batchCheckIns'),
+      maxBatch: config.getOptionalNumber('patch.agent.maxCheckInBatch'),
+    },
+  );
+
+  /** Answers a refused agent with the one 401, auditing known agents. */
+  async function refuse(error: AgentAuthError, req: Request, res: Response) {
+    // Known agents that fail (revoked, cloned, wrong secret) are security
+    // events worth a record; garbage from unknown callers is only logged,
+    // so that it cannot fill the audit table.
+    if (error.agentId && error.reason !== 'unknown agent') {
+      await ctx.audit.record({
+        actor: `agent:${error.agentId}`,
+        action: 'agent-authenticate',
+        outcome: 'denied',
+        targetType: 'endpoint',
+        targetId: error.agentId,
+        message: error.reason,
+        details: { path: req.path },
+      });
+    } else {
+      ctx.logger.debug(`Agent request refused: ${error.reason}`);
+    }
+    sendAgentUnauthorized(res);
+  }
+
   /** Authenticates or answers the one 401 and returns undefined. */
   async function agentOf(
     req: Request,
@@ -94,23 +130,7 @@ export function registerAgentRoutes(
       return await agentAuth.authenticate(req.headers.authorization, options);
     } catch (error) {
       if (!(error instanceof AgentAuthError)) throw error;
-      // Known agents that fail (revoked, cloned, wrong secret) are security
-      // events worth a record; garbage from unknown callers is only logged,
-      // so that it cannot fill the audit table.
-      if (error.agentId && error.reason !== 'unknown agent') {
-        await ctx.audit.record({
-          actor: `agent:${error.agentId}`,
-          action: 'agent-authenticate',
-          outcome: 'denied',
-          targetType: 'endpoint',
-          targetId: error.agentId,
-          message: error.reason,
-          details: { path: req.path },
-        });
-      } else {
-        ctx.logger.debug(`Agent request refused: ${error.reason}`);
-      }
-      sendAgentUnauthorized(res);
+      await refuse(error, req, res);
       return undefined;
     }
   }
@@ -135,39 +155,19 @@ export function registerAgentRoutes(
 
   /** A check-in with a valid body: authentication, heartbeat, lease, answer. */
   async function serveCheckIn(req: Request, res: Response, body: CheckInBody) {
-    const agent = await agentOf(req, res, { machineId: body.machineId });
-    if (!agent) return;
-    const beat = await ctx.endpoints.checkIn(
-      agent.agentId,
-      agent.secretHash,
-      body.agentVersion,
-    );
-    if (!beat) {
-      // Revoked or rotated on another replica since it was cached.
-      agentAuth.invalidate(agent.agentId);
-      sendAgentUnauthorized(res);
+    let beat;
+    try {
+      beat = await checkInService.checkIn(req.headers.authorization, {
+        agentVersion: body.agentVersion,
+        machineId: body.machineId,
+        maxJobs: body.maxJobs ?? 1,
+      });
+    } catch (error) {
+      if (!(error instanceof AgentAuthError)) throw error;
+      await refuse(error, req, res);
       return;
     }
-    const jobs = beat.hasLiveJobs
-      ? await ctx.jobs.leaseJobs(agent.agentId, body.maxJobs ?? 1)
-      : [];
-    if (jobs.length > 0) {
-      await ctx.audit.record({
-        actor: `agent:${agent.agentId}`,
-        action: 'job-lease',
-        outcome: 'succeeded',
-        targetType: 'endpoint',
-        targetId: agent.agentId,
-        message: `Leased ${jobs.length} job(s)`,
-        details: {
-          jobs: jobs.map(j => ({
-            id: j.id,
-            attempt: j.attempt,
-            kind: j.kind,
-          })),
-        },
-      });
-    }
+    const jobs = beat.jobs;
     sendJson(res, 200, {
       inventoryRequested: beat.inventoryHash !== body.inventoryHash,
       jobs: jobs.map(toLeasedJob),
