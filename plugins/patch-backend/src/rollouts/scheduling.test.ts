@@ -2,7 +2,8 @@
  * When jobs may start, over real HTTP with simulated agents on SQLite and
  * PostgreSQL: maintenance windows (the policy's, and a System's own from its
  * annotation, in their time zones), per-label concurrency limits (per site),
- * and the deadline enforcer, which after N days stops waiting for manual
+ * change freezes (no wave starts or dispatches in one, unless an emergency
+ * profile says so), and the deadline enforcer, which after N days stops waiting for manual
  * promotions so the rest installs in the next window. The process clock is
  * moved (installClock) instead of waiting hours or days.
  */
@@ -264,6 +265,80 @@ describe('scheduling', () => {
       const done = await drive(env, agents, id, ['completed', 'paused']);
       expect(done.state).toBe('completed');
       expect(done.waves[1].promotedBy).toBe('system:patch-rollout-driver');
+      await env.stop();
+    },
+  );
+  it.each(databases.eachSupportedId())(
+    'a change freeze holds every wave until it ends, on %p',
+    async databaseId => {
+      const now = clock.now();
+      const freeze = {
+        from: new Date(now - 3600_000).toISOString(),
+        to: new Date(now + 2 * 3600_000).toISOString(),
+        reason: 'year-end freeze',
+      };
+      const env = await startRolloutEnv(databases, databaseId, {
+        policySpec: {
+          rings: [
+            { name: 'pilot', percent: 20, ...autoRing },
+            { name: 'broad', ...autoRing },
+          ],
+          changeFreezes: [freeze],
+          emergency: { ignoreChangeFreezes: true },
+        },
+      });
+      const agents = await startFleet(env, 10, 2);
+      const id = await createRollout(env);
+      for (let i = 0; i < 3; i++) {
+        await env.tick();
+        expect(await checkInAll(agents)).toBe(0);
+      }
+      const frozen = await detail(env, id);
+      expect(frozen.state).toBe('running');
+      expect(frozen.waves.map((w: any) => w.state)).toEqual([
+        'pending',
+        'pending',
+      ]);
+      const [{ n: jobsInFreeze }] = await env
+        .knex('patch_jobs')
+        .where({ rollout_id: id })
+        .count({ n: '*' });
+      expect(Number(jobsInFreeze)).toBe(0);
+
+      // The freeze ends: pilot, then broad, to the end.
+      clock.shift(Date.parse(freeze.to) + 60_000 - clock.now());
+      const done = await drive(env, agents, id, ['completed', 'paused']);
+      expect(done.state).toBe('completed');
+      const [pilot, broad] = done.waves.map((w: any) => w.size);
+      expect(pilot).toBeGreaterThan(0);
+      expect(pilot + broad).toBe(10);
+
+      await env.stop();
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'an emergency rollout whose profile ignores change freezes goes through one, on %p',
+    async databaseId => {
+      const env = await startRolloutEnv(databases, databaseId, {
+        policySpec: {
+          rings: [{ name: 'all', ...autoRing }],
+          changeFreezes: [
+            {
+              from: new Date(clock.now() - 60_000).toISOString(),
+              to: new Date(clock.now() + 3600_000).toISOString(),
+              reason: 'incident freeze',
+            },
+          ],
+          emergency: { ignoreChangeFreezes: true },
+        },
+      });
+      const agents = await startFleet(env, 6, 2);
+      const id = await createRollout(env, true);
+      await env.tick();
+      expect(await checkInAll(agents)).toBe(6);
+      const done = await drive(env, agents, id, ['completed', 'paused']);
+      expect(done.state).toBe('completed');
       await env.stop();
     },
   );
