@@ -16,7 +16,9 @@
  *
  * Caching. The stored hash and machine id of an agent are cached in memory
  * (patch.agent.authCacheSeconds, default 300), which saves the check-in a
- * database read. The default outlives the check-in interval (60 s ± 20 %):
+ * database read. (On PostgreSQL the check-in reads no credentials at all:
+ * its batched heartbeat statement checks hash, revocation and machine id
+ * itself, and only a refused check-in comes here; see CheckInService.) The default outlives the check-in interval (60 s ± 20 %):
  * with a shorter one, an agent that checks in once a minute would find its
  * entry expired every time, and every check-in of a real fleet would read
  * its credentials before its heartbeat. The cache decides nothing on its
