@@ -66,7 +66,7 @@ export const curlRequest: ApprovalRequest = {
   predictedImpact: undefined,
 };
 
-/** Catalog entities the blast radius is read from. */
+/** Catalog entities the blast radius and the delegate picker read. */
 export const catalogEntities: Entity[] = [
   {
     apiVersion: 'backstage.io/v1alpha1',
@@ -93,6 +93,34 @@ export const catalogEntities: Entity[] = [
     kind: 'System',
     metadata: { name: 'payments', namespace: 'default' },
     spec: { owner: 'team-payments' },
+  },
+  {
+    apiVersion: 'backstage.io/v1alpha1',
+    kind: 'Group',
+    metadata: { name: 'team-a', namespace: 'default' },
+    spec: { type: 'team', profile: { displayName: 'Team A' }, children: [] },
+  },
+  {
+    apiVersion: 'backstage.io/v1alpha1',
+    kind: 'Group',
+    metadata: { name: 'release-managers', namespace: 'default' },
+    spec: {
+      type: 'team',
+      profile: { displayName: 'Release managers' },
+      children: [],
+    },
+  },
+  {
+    apiVersion: 'backstage.io/v1alpha1',
+    kind: 'User',
+    metadata: { name: 'bob', namespace: 'default', title: 'Bob (on call)' },
+    spec: { profile: { displayName: 'Bob Builder' }, memberOf: ['team-a'] },
+  },
+  {
+    apiVersion: 'backstage.io/v1alpha1',
+    kind: 'User',
+    metadata: { name: 'carol', namespace: 'default' },
+    spec: { memberOf: ['team-a'] },
   },
 ];
 

@@ -10,11 +10,7 @@ import {
   Table,
   TableColumn,
 } from '@backstage/core-components';
-import {
-  alertApiRef,
-  identityApiRef,
-  useApi,
-} from '@backstage/core-plugin-api';
+import { identityApiRef, useApi } from '@backstage/core-plugin-api';
 import { usePermission } from '@backstage/plugin-permission-react';
 import {
   patchApprovalDelegatePermission,
@@ -23,7 +19,8 @@ import {
 import useAsync from 'react-use/esm/useAsync';
 import { patchApiRef } from '../../api';
 import { useLiveAsync } from '../../hooks';
-import { dateTime } from '../common';
+import { dateTime, useConfirmedAction } from '../common';
+import { DelegatePicker } from './DelegatePicker';
 
 type Delegation = PatchApiSchemas['ApprovalDelegation'];
 
@@ -39,12 +36,12 @@ const columns: TableColumn<Delegation>[] = [
 /**
  * Delegations of the signed-in user's groups: who decides for them while
  * they are away, until when. Members delegate a group to another group or a
- * user for a period, and revoke a delegation; both need
- * `patch.approval.delegate`, and the backend checks membership.
+ * user of the catalog for a period, and revoke a delegation after a
+ * confirmation; both need `patch.approval.delegate`, and the backend checks
+ * membership.
  */
 export const DelegationsCard = () => {
   const api = useApi(patchApiRef);
-  const alertApi = useApi(alertApiRef);
   const identityApi = useApi(identityApiRef);
   const { allowed } = usePermission({
     permission: patchApprovalDelegatePermission,
@@ -62,35 +59,29 @@ export const DelegationsCard = () => {
   const [delegateRef, setDelegateRef] = useState('');
   const [until, setUntil] = useState('');
   const [reason, setReason] = useState('');
-  const [busy, setBusy] = useState(false);
   const group = groupRef || groups.value?.[0] || '';
+  // The picker never offers the group itself (the backend refuses it).
+  const delegate = delegateRef === group ? '' : delegateRef;
   const mine = (list.value ?? []).filter(d =>
     (groups.value ?? []).includes(d.groupRef),
   );
 
-  const run = async (fn: () => Promise<unknown>, done: string) => {
-    setBusy(true);
-    try {
-      await fn();
-      alertApi.post({ message: done, severity: 'success' });
-      list.reload();
-    } catch (e) {
-      alertApi.post({ message: (e as Error).message, severity: 'error' });
-    } finally {
-      setBusy(false);
-    }
-  };
+  const action = useConfirmedAction(list.reload);
+  const busy = action.busy;
   const create = () =>
-    run(async () => {
-      await api.createDelegation({
-        groupRef: group,
-        delegateRef: delegateRef.trim(),
-        endsAt: `${until}T23:59:59.999Z`,
-        reason: reason.trim(),
-      });
-      setDelegateRef('');
-      setReason('');
-    }, `Approvals of ${group} delegated to ${delegateRef.trim()}`);
+    action.run({
+      run: async () => {
+        await api.createDelegation({
+          groupRef: group,
+          delegateRef: delegate,
+          endsAt: `${until}T23:59:59.999Z`,
+          reason: reason.trim(),
+        });
+        setDelegateRef('');
+        setReason('');
+      },
+      done: `Approvals of ${group} delegated to ${delegate}`,
+    });
 
   return (
     <InfoCard title="Delegated approvers">
@@ -117,12 +108,11 @@ export const DelegationsCard = () => {
             </MenuItem>
           ))}
         </TextField>
-        <TextField
+        <DelegatePicker
           id="patch-delegation-delegate"
-          label="Delegate to (group or user ref)"
-          placeholder="group:default/release-managers"
-          value={delegateRef}
-          onChange={e => setDelegateRef(e.target.value)}
+          value={delegate}
+          groupRef={group}
+          onChange={setDelegateRef}
         />
         <TextField
           id="patch-delegation-until"
@@ -142,12 +132,7 @@ export const DelegationsCard = () => {
           variant="contained"
           color="primary"
           disabled={
-            !allowed ||
-            busy ||
-            !group ||
-            !delegateRef.trim() ||
-            !until ||
-            !reason.trim()
+            !allowed || busy || !group || !delegate || !until || !reason.trim()
           }
           onClick={create}
         >
@@ -169,10 +154,14 @@ export const DelegationsCard = () => {
                   aria-label={`Revoke the delegation of ${d.groupRef} to ${d.delegateRef}`}
                   disabled={!allowed || busy}
                   onClick={() =>
-                    run(
-                      () => api.revokeDelegation(d.id),
-                      `Delegation to ${d.delegateRef} revoked`,
-                    )
+                    action.ask({
+                      title: 'Revoke this delegation?',
+                      confirmLabel: 'Revoke',
+                      danger: true,
+                      explain: `From now on ${d.delegateRef} no longer decides on the approvals of ${d.groupRef}.`,
+                      run: () => api.revokeDelegation(d.id),
+                      done: `Delegation to ${d.delegateRef} revoked`,
+                    })
                   }
                 >
                   Revoke
@@ -189,6 +178,7 @@ export const DelegationsCard = () => {
           }
         />
       )}
+      {action.dialog}
     </InfoCard>
   );
 };

@@ -22,6 +22,7 @@ import {
 } from '../../api';
 import { useLiveAsync } from '../../hooks';
 import { RolloutLink, dateTime, relative } from '../common';
+import { EntityRiskExceptionsCard } from '../RiskExceptions';
 
 /** The annotation naming the agent of an endpoint Resource. */
 export const ANNOTATION_ENDPOINT_ID = 'patchbay.dev/endpoint-id';
@@ -68,7 +69,8 @@ const healthColor: Record<AgentHealth, 'primary' | 'secondary' | 'default'> = {
 
 /**
  * The Patches tab of an endpoint Resource: agent health, pending updates,
- * installed packages and job history.
+ * its risk exceptions, installed packages and job history. A patch of a
+ * pending update can be excepted on this endpoint from here.
  */
 export const EndpointPatchesContent = () => {
   const { entity } = useEntity();
@@ -88,6 +90,9 @@ export const EndpointPatchesContent = () => {
     return <ResponseErrorPanel error={endpoint.error} />;
   }
   const e = endpoint.value!;
+  const patches = [
+    ...new Set(e.pending.flatMap(p => (p.patchRef ? [p.patchRef] : []))),
+  ].map(ref => ({ ref }));
   return (
     <Grid container spacing={3}>
       <Grid item xs={12} md={5}>
@@ -121,6 +126,12 @@ export const EndpointPatchesContent = () => {
           columns={pendingColumns}
           data={e.pending}
           emptyContent="Up to date: no pending update and no needed patch."
+        />
+      </Grid>
+      <Grid item xs={12}>
+        <EntityRiskExceptionsCard
+          patches={patches}
+          onChanged={endpoint.reload}
         />
       </Grid>
       <Grid item xs={12}>

@@ -67,7 +67,10 @@ describe('EntityPatchesContent', () => {
   });
 
   it('shows agent health, pending updates and job history of an endpoint', async () => {
-    const api = { getEndpoint: jest.fn().mockResolvedValue(payEndpoint) };
+    const api = {
+      getEndpoint: jest.fn().mockResolvedValue(payEndpoint),
+      listExceptions: jest.fn().mockResolvedValue([]),
+    };
     await renderPatchUi(withEntity(endpoint), { api });
     expect(await screen.findByText('Job history')).toBeInTheDocument();
     expect(api.getEndpoint).toHaveBeenCalledWith('ep-1');

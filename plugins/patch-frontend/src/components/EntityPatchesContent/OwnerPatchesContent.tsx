@@ -13,7 +13,7 @@ import { useEntity } from '@backstage/plugin-catalog-react';
 import { SEVERITIES, patchApiRef } from '../../api';
 import { useLiveAsync } from '../../hooks';
 import { ApprovalTable } from '../ApprovalsTab';
-import { RiskExceptionsCard } from '../RiskExceptions';
+import { EntityRiskExceptionsCard } from '../RiskExceptions';
 
 /**
  * The Patches tab of a Component, System or Group: compliance, overdue
@@ -93,15 +93,8 @@ export const OwnerPatchesContent = () => {
       </Grid>
       {(kind === 'component' || kind === 'system') && (
         <Grid item xs={12}>
-          <RiskExceptionsCard
-            query={{ scopeRef: entityRef }}
+          <EntityRiskExceptionsCard
             patches={patches}
-            scopes={[
-              {
-                ref: entityRef,
-                label: entity.metadata.title ?? entity.metadata.name,
-              },
-            ]}
             onChanged={summary.reload}
           />
         </Grid>

@@ -9,6 +9,7 @@ import { renderPatchUi } from '../../__testUtils__/render';
 import {
   opensslPatchEntity,
   opensslStatus,
+  payEndpoint,
   paymentsSummary,
 } from '../../__testUtils__/fixtures';
 import { EXCEPTION_DENIED } from './RiskExceptionsCard';
@@ -27,6 +28,17 @@ const system: Entity = {
   kind: 'System',
   metadata: { name: 'payments', namespace: 'default' },
   spec: { owner: 'team-payments' },
+};
+
+const endpoint: Entity = {
+  apiVersion: 'backstage.io/v1alpha1',
+  kind: 'Resource',
+  metadata: {
+    name: 'pay-01',
+    namespace: 'default',
+    annotations: { 'patchbay.dev/endpoint-id': 'ep-1' },
+  },
+  spec: { type: 'endpoint', owner: 'team-payments' },
 };
 
 const active = {
@@ -94,7 +106,7 @@ async function openAndFill() {
 }
 
 describe('RiskExceptionsCard', () => {
-  it("lists a System's active exceptions and revokes one", async () => {
+  it("lists a System's active exceptions and revokes one after confirming", async () => {
     const api = summaryApi({
       listExceptions: jest.fn().mockResolvedValue([active]),
       revokeException: jest
@@ -117,12 +129,49 @@ describe('RiskExceptionsCard', () => {
         name: 'Revoke the exception of patch:default/dsa-5679-curl on system:default/payments',
       }),
     );
+    const dialog = await screen.findByRole('dialog', {
+      name: 'Revoke this risk exception?',
+    });
+    // It says what revoking means before anything is sent.
+    expect(dialog).toHaveTextContent(
+      'The patch patch:default/dsa-5679-curl becomes required again on system:default/payments',
+    );
+    expect(api.revokeException).not.toHaveBeenCalled();
+    await userEvent.click(
+      within(dialog).getByRole('button', { name: 'Revoke' }),
+    );
     await waitFor(() =>
       expect(api.revokeException).toHaveBeenCalledWith('exc-1'),
     );
     // The list and the summary's figures reload.
     await waitFor(() => expect(api.listExceptions).toHaveBeenCalledTimes(2));
     expect(api.getEntitySummary.mock.calls.length).toBeGreaterThan(1);
+  });
+
+  it('keeps the exception when the confirmation is cancelled', async () => {
+    const api = summaryApi({
+      listExceptions: jest.fn().mockResolvedValue([active]),
+      revokeException: jest.fn(),
+    });
+    await render(system, api);
+    await userEvent.click(
+      await screen.findByRole('button', { name: /^Revoke the exception/ }),
+    );
+    const dialog = await screen.findByRole('dialog', {
+      name: 'Revoke this risk exception?',
+    });
+    await userEvent.click(
+      within(dialog).getByRole('button', { name: 'Cancel' }),
+    );
+    await waitFor(() =>
+      expect(
+        screen.queryByRole('dialog', { name: 'Revoke this risk exception?' }),
+      ).not.toBeInTheDocument(),
+    );
+    expect(api.revokeException).not.toHaveBeenCalled();
+    expect(
+      screen.getByText('vendor appliance, fix in the next release'),
+    ).toBeInTheDocument();
   });
 
   it('requests an exception for a missing patch of the System until a future date', async () => {
@@ -270,5 +319,75 @@ describe('RiskExceptionsCard', () => {
         }),
       ),
     );
+  });
+
+  it("lists an endpoint's exceptions and excepts one of its pending patches on it", async () => {
+    const curl = {
+      ecosystem: 'deb',
+      name: 'curl',
+      version: '7.88.1-10',
+      availableVersion: '7.88.1-10+deb12u5',
+      patchRef: 'patch:default/dsa-5679-curl',
+    };
+    const api = {
+      getEndpoint: jest.fn().mockResolvedValue({
+        ...payEndpoint,
+        pending: [
+          ...payEndpoint.pending,
+          // A second package of the same patch, and an update of no patch.
+          { ...curl, name: 'libcurl4' },
+          curl,
+          { ...curl, name: 'tzdata', patchRef: undefined },
+        ],
+      }),
+      listExceptions: jest.fn().mockResolvedValue([
+        {
+          ...active,
+          scopeKind: 'resource' as const,
+          scopeRef: 'resource:default/pay-01',
+        },
+      ]),
+      createException: jest.fn().mockResolvedValue(active),
+    };
+    await render(endpoint, api);
+    expect(
+      await screen.findByText('vendor appliance, fix in the next release'),
+    ).toBeInTheDocument();
+    expect(api.listExceptions).toHaveBeenCalledWith({
+      scopeRef: 'resource:default/pay-01',
+      active: true,
+    });
+    const dialog = await openAndFill();
+    // The endpoint itself is the only scope.
+    expect(within(dialog).getByRole('textbox', { name: 'Scope' })).toHaveValue(
+      'resource:default/pay-01',
+    );
+    // Each patch of a pending update once, in the order they are pending.
+    await userEvent.click(
+      within(dialog).getByRole('button', { name: /Patch/ }),
+    );
+    const options = await screen.findAllByRole('option');
+    expect(options.map(o => o.textContent)).toEqual([
+      'patch:default/dsa-5678-openssl',
+      'patch:default/dsa-5679-curl',
+    ]);
+    await userEvent.click(options[1]);
+    await userEvent.type(
+      within(dialog).getByLabelText(/Expires/),
+      '2099-01-31',
+    );
+    await userEvent.click(
+      within(dialog).getByRole('button', { name: 'Create exception' }),
+    );
+    await waitFor(() =>
+      expect(api.createException).toHaveBeenCalledWith(
+        expect.objectContaining({
+          patchRef: 'patch:default/dsa-5679-curl',
+          scopeRef: 'resource:default/pay-01',
+        }),
+      ),
+    );
+    // The endpoint's figures reload with the list.
+    await waitFor(() => expect(api.getEndpoint).toHaveBeenCalledTimes(2));
   });
 });

@@ -10,12 +10,13 @@ import {
   TableColumn,
 } from '@backstage/core-components';
 import { alertApiRef, useApi } from '@backstage/core-plugin-api';
-import { EntityRefLink } from '@backstage/plugin-catalog-react';
+import { stringifyEntityRef } from '@backstage/catalog-model';
+import { EntityRefLink, useEntity } from '@backstage/plugin-catalog-react';
 import { usePermission } from '@backstage/plugin-permission-react';
 import { patchExceptionCreatePermission } from '@patchbay/plugin-patch-common';
 import { patchApiRef, RiskException } from '../../api';
 import { useLiveAsync } from '../../hooks';
-import { dateTime } from '../common';
+import { dateTime, useConfirmedAction } from '../common';
 import {
   ExceptionChoice,
   RequestExceptionDialog,
@@ -44,8 +45,9 @@ const columns: TableColumn<RiskException>[] = [
  * `patch.exception.create` (the button is disabled with the reason when it
  * is denied); the backend also checks ownership of the scope and asks for
  * the security group on critical or known-exploited patches, and says so in
- * the dialog. Revoking needs no permission of its own: the backend lets the
- * creator, the scope's owners and the security group revoke, and answers
+ * the dialog. Revoking asks first, since the patch becomes required again
+ * on the scope at once; it needs no permission of its own: the backend lets
+ * the creator, the scope's owners and the security group revoke, and answers
  * anyone else with an error that is shown.
  */
 export const RiskExceptionsCard = (props: {
@@ -64,7 +66,6 @@ export const RiskExceptionsCard = (props: {
     permission: patchExceptionCreatePermission,
   });
   const [open, setOpen] = useState(false);
-  const [busy, setBusy] = useState(false);
   const key = JSON.stringify(props.query);
   const list = useLiveAsync(
     () => api.listExceptions({ ...props.query, active: true }),
@@ -76,24 +77,7 @@ export const RiskExceptionsCard = (props: {
     list.reload();
     props.onChanged?.();
   };
-  const revoke = async (e: RiskException) => {
-    setBusy(true);
-    try {
-      await api.revokeException(e.id);
-      alertApi.post({
-        message: `Exception of ${e.patchRef} on ${e.scopeRef} revoked; the patch is required again`,
-        severity: 'success',
-      });
-      changed();
-    } catch (err) {
-      alertApi.post({
-        message: `Could not revoke the exception: ${(err as Error).message}`,
-        severity: 'error',
-      });
-    } finally {
-      setBusy(false);
-    }
-  };
+  const revoke = useConfirmedAction(changed);
   const nothingToExcept =
     props.patches.length === 0 || props.scopes.length === 0;
 
@@ -133,8 +117,18 @@ export const RiskExceptionsCard = (props: {
                 <Button
                   size="small"
                   aria-label={`Revoke the exception of ${e.patchRef} on ${e.scopeRef}`}
-                  disabled={busy}
-                  onClick={() => revoke(e)}
+                  disabled={revoke.busy}
+                  onClick={() =>
+                    revoke.ask({
+                      title: 'Revoke this risk exception?',
+                      confirmLabel: 'Revoke',
+                      danger: true,
+                      explain: `The patch ${e.patchRef} becomes required again on ${e.scopeRef}: where it is not installed it counts as missing again, and as overdue past its due date.`,
+                      run: () => api.revokeException(e.id),
+                      done: `Exception of ${e.patchRef} on ${e.scopeRef} revoked; the patch is required again`,
+                      failed: 'Could not revoke the exception',
+                    })
+                  }
                 >
                   Revoke
                 </Button>
@@ -151,6 +145,7 @@ export const RiskExceptionsCard = (props: {
           }
         />
       )}
+      {revoke.dialog}
       <RequestExceptionDialog
         open={open}
         patches={props.patches}
@@ -169,5 +164,32 @@ export const RiskExceptionsCard = (props: {
         }}
       />
     </InfoCard>
+  );
+};
+
+/**
+ * The risk exceptions of the page's entity (an endpoint Resource, a
+ * Component or a System), which is also the only scope a new one may cover.
+ */
+export const EntityRiskExceptionsCard = (props: {
+  /** Patches a new exception may be for. */
+  patches: ExceptionChoice[];
+  /** Called after a change, so the figures around the card reload. */
+  onChanged?: () => void;
+}) => {
+  const { entity } = useEntity();
+  const scopeRef = stringifyEntityRef(entity);
+  return (
+    <RiskExceptionsCard
+      query={{ scopeRef }}
+      patches={props.patches}
+      scopes={[
+        {
+          ref: scopeRef,
+          label: entity.metadata.title ?? entity.metadata.name,
+        },
+      ]}
+      onChanged={props.onChanged}
+    />
   );
 };

@@ -1,3 +1,7 @@
-export { RiskExceptionsCard, EXCEPTION_DENIED } from './RiskExceptionsCard';
+export {
+  RiskExceptionsCard,
+  EntityRiskExceptionsCard,
+  EXCEPTION_DENIED,
+} from './RiskExceptionsCard';
 export { RequestExceptionDialog } from './RequestExceptionDialog';
 export type { ExceptionChoice } from './RequestExceptionDialog';

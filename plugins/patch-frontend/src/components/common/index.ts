@@ -3,3 +3,5 @@ export { JobProgress, RolloutProgress } from './JobProgress';
 export { ConfirmDialog } from './ConfirmDialog';
 export { relative, dateTime, isPast, percent } from './format';
 export { RolloutLink } from './RolloutLink';
+export { useConfirmedAction } from './useConfirmedAction';
+export type { CardAction, ConfirmedAction } from './useConfirmedAction';
