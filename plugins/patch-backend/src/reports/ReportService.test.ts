@@ -413,6 +413,72 @@ describe('ReportService on the small fleet', () => {
       ]);
     },
   );
+  it.each(databases.eachSupportedId())(
+    'carries changes into the next recompute and drops revoked endpoints on %p',
+    async databaseId => {
+      const { knex, service } = await setup(databaseId);
+      await service.recompute(NOW);
+      const stats = async () =>
+        (
+          await knex('patch_report_endpoint_stats')
+            .orderBy('endpoint_id')
+            .select('endpoint_id', 'missing_total', 'overdue', 'ttp_count')
+        ).map(r => [
+          r.endpoint_id,
+          Number(r.missing_total),
+          Number(r.overdue),
+          Number(r.ttp_count),
+        ]);
+      const before = await stats();
+      expect(before).toEqual([
+        ['ep-1', 1, 1, 1],
+        ['ep-2', 2, 2, 0],
+        ['ep-3', 0, 0, 1],
+        ['ep-4', 1, 0, 0],
+        ['ep-5', 0, 0, 1],
+      ]);
+
+      // Nothing changed: the same figures.
+      await service.recompute(NOW);
+      expect(await stats()).toEqual(before);
+
+      // ep-2 installs P2 (verified), ep-4 is revoked.
+      await knex('patch_applicability')
+        .where({ endpoint_id: 'ep-2', patch_ref: P.p2 })
+        .update({ state: 'installed' });
+      await knex('patch_jobs').insert({
+        id: 'job-ep-2-p2',
+        endpoint_id: 'ep-2',
+        kind: 'install',
+        state: 'succeeded',
+        payload: '{}',
+        attempt: 1,
+        max_attempts: 3,
+        timeout_seconds: 600,
+        patch_ref: P.p2,
+        created_by: 'test',
+        created_at: '2026-11-22T00:00:00.000Z',
+        updated_at: '2026-11-22T00:00:00.000Z',
+        finished_at: '2026-11-22T00:00:00.000Z',
+      });
+      await knex('patch_endpoints')
+        .where({ id: 'ep-4' })
+        .update({ revoked_at: '2026-11-25T00:00:00.000Z' });
+      const summary = await service.recompute(NOW);
+      expect(summary.endpoints).toBe(4);
+      expect(await stats()).toEqual([
+        ['ep-1', 1, 1, 1],
+        ['ep-2', 1, 1, 1],
+        ['ep-3', 0, 0, 1],
+        ['ep-5', 0, 0, 1],
+      ]);
+      expect((await service.nodeReport('fleet')).node).toMatchObject({
+        endpoints: 4,
+        missing: { total: 2 },
+        verifiedInstalls: 4,
+      });
+    },
+  );
 });
 
 describe('ReportService with risk exceptions', () => {
