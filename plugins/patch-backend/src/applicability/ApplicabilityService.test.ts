@@ -270,6 +270,24 @@ describe('ApplicabilityService', () => {
           r => r.state,
         ),
       ).toEqual(['installed']);
+
+      // A revoked endpoint loses its release key and its rows at the next
+      // full recompute; nothing else moves.
+      const others = (await store.list({})).filter(
+        r => r.endpointId !== 'alma9-old',
+      );
+      await db('patch_endpoints')
+        .where({ id: 'alma9-old' })
+        .update({ revoked_at: new Date().toISOString() });
+      const revoked = await service.refreshAll();
+      expect(revoked.upserted).toBe(0);
+      expect(revoked.deleted).toBeGreaterThan(0);
+      expect(await store.list({ endpointId: 'alma9-old' })).toEqual([]);
+      expect(sorted(await store.list({}))).toEqual(sorted(others));
+      expect(
+        await db('patch_endpoint_releases').where({ endpoint_id: 'alma9-old' }),
+      ).toEqual([]);
+      expect(await service.refreshAll()).toEqual({ upserted: 0, deleted: 0 });
       await db.destroy();
     },
   );

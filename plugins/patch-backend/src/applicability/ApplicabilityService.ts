@@ -206,14 +206,15 @@ export class ApplicabilityService {
     const mark = (name: string) => {
       lap[name] = Date.now() - t0;
     };
-    const combos = (await this.store.listOsCombos()).map(c => ({
-      ...c,
-      key: endpointMatchKey(c),
-    }));
     // Independent reads and writes side by side: the release keys of the
-    // fleet, the targets, and the distinct installed versions.
-    const [, index, versions] = await Promise.all([
-      this.store.syncReleaseKeysByOs(combos),
+    // fleet (its OS combinations first), the targets, and the distinct
+    // installed versions.
+    const [combos, index, versions] = await Promise.all([
+      this.store.listOsCombos().then(async list => {
+        const keyed = list.map(c => ({ ...c, key: endpointMatchKey(c) }));
+        await this.store.syncReleaseKeysByOs(keyed);
+        return keyed;
+      }),
       this.getTargetIndex(true),
       this.store.listTargetedVersions(),
     ]);

@@ -178,6 +178,9 @@ export class ApplicabilityStore {
   ): Promise<number> {
     const changed = await this.db.transaction(async trx => {
       let n = 0;
+      // Without combos every stored key is stale; with them, only when the
+      // check below finds a difference.
+      let stale = combos.length === 0;
       if (combos.length > 0) {
         const values = combos.map(() => '(?, ?, ?, ?)').join(', ');
         const bindings = combos.flatMap(c => [
@@ -192,17 +195,24 @@ export class ApplicabilityStore {
           JOIN m ON COALESCE(e.os_family, '') = m.f AND COALESCE(e.os_name, '') = m.n AND COALESCE(e.os_version, '') = m.v
           WHERE e.revoked_at IS NULL`;
         // In steady state nothing differs: a read-only hash join says so in
-        // a fraction of what the upsert's 100,000 conflict probes cost.
+        // a fraction of what the upsert's 100,000 conflict probes cost. A
+        // full join, because it finds stored keys of revoked or removed
+        // endpoints too (so the delete below runs only when there are
+        // some), and because it cannot run as a nested loop: PostgreSQL
+        // estimates the keyed endpoints at 1 row and probed the release
+        // index 100,000 times (140 ms against 60 ms).
         const differs = await trx.raw(
           `SELECT EXISTS (
              SELECT 1 FROM (${keyed}) x
-             LEFT JOIN patch_endpoint_releases r ON r.endpoint_id = x.endpoint_id
-             WHERE r.match_key IS NULL OR r.match_key <> x.match_key) AS d`,
+             FULL JOIN patch_endpoint_releases r ON r.endpoint_id = x.endpoint_id
+             WHERE x.endpoint_id IS NULL OR r.endpoint_id IS NULL
+                OR r.match_key <> x.match_key) AS d`,
           bindings,
         );
         const row = Array.isArray(differs) ? differs[0] : differs.rows[0];
         // true on PostgreSQL, 1 on SQLite.
-        if (row?.d === true || Number(row?.d) === 1) {
+        stale = row?.d === true || Number(row?.d) === 1;
+        if (stale) {
           // One upsert that writes only changed keys; an anti-join on a
           // freshly filled table made PostgreSQL misestimate and crawl.
           n += Number(
@@ -218,16 +228,18 @@ export class ApplicabilityStore {
           );
         }
       }
-      n += Number(
-        rowCount(
-          await trx.raw(
-            `DELETE FROM patch_endpoint_releases
-             WHERE NOT EXISTS (
-               SELECT 1 FROM patch_endpoints e
-               WHERE e.id = patch_endpoint_releases.endpoint_id AND e.revoked_at IS NULL)`,
+      if (stale) {
+        n += Number(
+          rowCount(
+            await trx.raw(
+              `DELETE FROM patch_endpoint_releases
+               WHERE NOT EXISTS (
+                 SELECT 1 FROM patch_endpoints e
+                 WHERE e.id = patch_endpoint_releases.endpoint_id AND e.revoked_at IS NULL)`,
+            ),
           ),
-        ),
-      );
+        );
+      }
       return n;
     });
     if (changed > 0) await this.analyze('patch_endpoint_releases');
@@ -528,6 +540,10 @@ export class ApplicabilityStore {
           await trx.raw(`SET LOCAL work_mem = '256MB'`);
           await trx.raw('SET LOCAL enable_memoize = off');
           await trx.raw('SET LOCAL jit = off');
+          // The partitions already take the cores; parallel workers on top
+          // (two per partition for the scan of stored rows) only contend:
+          // the same median, without the outliers of 1.2 s for 0.8 s.
+          await trx.raw('SET LOCAL max_parallel_workers_per_gather = 0');
           return this.flaggedKeysOf(trx, part);
         }),
       ),
