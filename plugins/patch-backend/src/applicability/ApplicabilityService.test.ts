@@ -288,6 +288,27 @@ describe('ApplicabilityService', () => {
         await db('patch_endpoint_releases').where({ endpoint_id: 'alma9-old' }),
       ).toEqual([]);
       expect(await service.refreshAll()).toEqual({ upserted: 0, deleted: 0 });
+
+      // A revoked endpoint's pending KB is no longer needed either: on the
+      // full recompute (both PostgreSQL paths), and when the KB patch is
+      // refreshed.
+      expect(await store.neededEndpoints('patch:default/kb')).toEqual([
+        'alma8',
+      ]);
+      await db('patch_endpoints')
+        .where({ id: 'alma8' })
+        .update({ revoked_at: new Date().toISOString() });
+      await service.refreshAll();
+      expect(await store.list({ endpointId: 'alma8' })).toEqual([]);
+      expect((await setBased.refreshAll()).upserted).toBe(0);
+      expect(await store.list({ endpointId: 'alma8' })).toEqual([]);
+      const kb2 = patch('kb', [
+        { ...PATCHES[3].entity.spec.targets[0], fixedVersion: 'KB5034442' },
+      ]);
+      expect(await service.syncPatches([PATCHES[0], bumped, kb2])).toEqual([
+        'patch:default/kb',
+      ]);
+      expect(await store.list({ endpointId: 'alma8' })).toEqual([]);
       await db.destroy();
     },
   );

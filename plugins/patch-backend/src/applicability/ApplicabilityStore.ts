@@ -426,6 +426,7 @@ export class ApplicabilityStore {
         FROM patch_applicability_targets t
         JOIN patch_pending_updates p
           ON p.ecosystem = t.ecosystem AND p.name = t.package
+        JOIN patch_endpoints e ON e.id = p.endpoint_id AND e.revoked_at IS NULL
         WHERE t.ecosystem = 'windows-kb'
       ) c
       GROUP BY endpoint_id, patch_ref, package`;
@@ -578,6 +579,7 @@ export class ApplicabilityStore {
                 p.current_version, t.fixed_version, 'needed'
          FROM patch_applicability_targets t
          JOIN patch_pending_updates p ON p.ecosystem = t.ecosystem AND p.name = t.package
+         JOIN patch_endpoints e ON e.id = p.endpoint_id AND e.revoked_at IS NULL
          WHERE t.ecosystem = 'windows-kb' AND ${PART_OF('t.package')} = :part
        ),
        stored AS (
@@ -651,6 +653,7 @@ export class ApplicabilityStore {
              ON t.patch_ref = f.patch_ref AND t.package = f.package AND t.ecosystem = 'windows-kb'
            JOIN patch_pending_updates p
              ON p.endpoint_id = f.endpoint_id AND p.ecosystem = t.ecosystem AND p.name = t.package
+           JOIN patch_endpoints e ON e.id = p.endpoint_id AND e.revoked_at IS NULL
          ) c
          GROUP BY endpoint_id, patch_ref, package
        ),
@@ -842,7 +845,7 @@ export class ApplicabilityStore {
     return out;
   }
 
-  /** Pending KBs of the given names across the fleet. */
+  /** Pending KBs of the given names across the fleet's unrevoked endpoints. */
   async getPendingForKbs(
     names: string[],
   ): Promise<
@@ -850,10 +853,12 @@ export class ApplicabilityStore {
   > {
     const out = [];
     for (const chunk of chunks(names, 500)) {
-      const rows = await this.db('patch_pending_updates')
-        .where('ecosystem', 'windows-kb')
-        .whereIn('name', chunk)
-        .select('endpoint_id', 'name', 'current_version');
+      const rows = await this.db('patch_pending_updates as p')
+        .join('patch_endpoints as e', 'e.id', 'p.endpoint_id')
+        .whereNull('e.revoked_at')
+        .where('p.ecosystem', 'windows-kb')
+        .whereIn('p.name', chunk)
+        .select('p.endpoint_id', 'p.name', 'p.current_version');
       for (const r of rows) {
         out.push({
           endpointId: r.endpoint_id,
