@@ -9,27 +9,27 @@
  * spends its time in the database client rather than in the work.
  *
  * On PostgreSQL, concurrent check-ins are therefore coalesced (CheckInBatcher,
- * a key per agent) and a whole batch is one statement, a chain of
- * data-modifying CTEs:
+ * a key per agent) and a whole batch takes at most two statements:
  *
- * 1. `hb`: the heartbeat, an UPDATE by primary key guarded by what
- *    authentication checks: the stored hash equals the SHA-256 of the
- *    presented secret, the agent is not revoked, and the machine id (when
- *    the agent sent one) is the enrolled one. So no credentials are read
- *    beforehand, warm cache or cold. (Comparing SHA-256 hashes of 256-bit
- *    secrets in SQL leaks nothing useful through timing: learning a prefix
- *    of the hash does not help find a secret.)
- * 2. `live`, `overdue`, `candidates`, `leased`: the job queue's lease
- *    (`JobQueue.leaseJobs`) for each accepted agent, with the same conditions:
- *    the oldest due queued jobs, up to the agent's `maxJobs`, of no paused or
- *    aborted rollout, claimed `FOR UPDATE SKIP LOCKED`. An agent with an
- *    overdue job leases nothing here; the service then takes the queue's
- *    general path for it (reap first, then lease), as before.
- * 3. `audit`: one `job-lease` entry per agent that leased, with the same
- *    fields as the one-at-a-time path writes. It commits with the lease;
- *    Backstage's auditor gets the same entries after the statement.
+ * 1. The heartbeats: an UPDATE by primary key guarded by what authentication
+ *    checks: the stored hash equals the SHA-256 of the presented secret, the
+ *    agent is not revoked, and the machine id (when the agent sent one) is
+ *    the enrolled one. So no credentials are read beforehand, warm cache or
+ *    cold. (Comparing SHA-256 hashes of 256-bit secrets in SQL leaks nothing
+ *    useful through timing: learning a prefix of the hash does not help find
+ *    a secret.) It also answers whether each endpoint has a live job; most
+ *    check-ins end here.
+ * 2. For the agents with live jobs, the leases: the job queue's lease
+ *    (`JobQueue.leaseJobs`) for each, with the same conditions: the oldest
+ *    due queued jobs, up to the agent's `maxJobs`, of no paused or aborted
+ *    rollout, claimed `FOR UPDATE SKIP LOCKED`; and one `job-lease` audit
+ *    entry per agent that leased, with the fields the one-at-a-time path
+ *    writes, committed with the lease (Backstage's auditor gets the same
+ *    entries after the statement). An agent with an overdue job leases
+ *    nothing here; the service then takes the queue's general path for it
+ *    (reap first, then lease), as before.
  *
- * A refused check-in (no row from `hb`) is authenticated again the ordinary
+ * A refused check-in (no row from the heartbeat) is authenticated again the ordinary
  * way (fresh from the database), which finds the reason for the audit trail
  * and the 401. If that succeeds after all (the secret was rotated in
  * between), the check-in runs once more on its own.
@@ -184,31 +184,63 @@ export class CheckInService {
   }
 
   /**
-   * Many check-ins in one statement (PostgreSQL). Agent ids are distinct
-   * (the batcher sees to it). Answers by agent id; a refused check-in has
-   * no entry.
+   * Many check-ins (PostgreSQL): the batch's heartbeats in one statement,
+   * then the leases of the agents that have live jobs in one more. Agent
+   * ids are distinct (the batcher sees to it). Answers by agent id; a
+   * refused check-in has no entry.
    */
   private async checkInMany(
     items: Array<{ key: string; input: BatchInput }>,
   ): Promise<Map<string, BatchOutput>> {
-    const { db, jobs } = this.deps;
     const now = this.now();
-    const nowIso = toDbTime(now);
+    const beats = await this.heartbeats(items, now);
+    const answers = new Map<
+      string,
+      { inventoryHash?: string; overdue: string[]; jobs: Job[] }
+    >();
+    const leasing: Array<{ id: string; maxJobs: number }> = [];
+    for (const { key, input } of items) {
+      const beat = beats.get(key);
+      if (!beat) continue;
+      answers.set(key, {
+        inventoryHash: beat.inventoryHash,
+        overdue: [],
+        jobs: [],
+      });
+      if (beat.hasLiveJobs) leasing.push({ id: key, maxJobs: input.maxJobs });
+    }
+    if (leasing.length > 0) {
+      for (const [id, lease] of await this.leases(leasing, now)) {
+        Object.assign(answers.get(id)!, lease);
+      }
+    }
+    return answers;
+  }
+
+  /**
+   * The heartbeats of a batch in one statement: an UPDATE by primary key
+   * guarded by what authentication checks (see the note at the top), which
+   * also answers whether each endpoint has a live job. Most check-ins end
+   * here: an endpoint with nothing to do costs this one statement, shared
+   * with the rest of its batch.
+   */
+  private async heartbeats(
+    items: Array<{ key: string; input: BatchInput }>,
+    now: number,
+  ): Promise<Map<string, { inventoryHash?: string; hasLiveJobs: boolean }>> {
     const input = JSON.stringify(
       items.map(({ key, input: i }) => ({
         id: key,
         secret_hash: i.secretHash,
         agent_version: i.agentVersion ?? null,
         machine_id: i.machineId ?? null,
-        max_jobs: Math.max(0, Math.floor(i.maxJobs)),
       })),
     );
-    const live = LIVE_JOB_STATES.map(() => '?').join(', ');
-    const result = await db.raw(
+    const result = await this.deps.db.raw(
       `WITH input AS (
          SELECT * FROM json_to_recordset(?::json)
              AS t(id text, secret_hash text, agent_version text,
-                  machine_id text, max_jobs int)
+                  machine_id text)
        ), hb AS (
          UPDATE patch_endpoints e
             SET last_seen_at = ?,
@@ -221,12 +253,55 @@ export class CheckInService {
             AND e.secret_hash = input.secret_hash
             AND e.revoked_at IS NULL
             AND (input.machine_id IS NULL OR e.machine_id = input.machine_id)
-      RETURNING e.id, e.inventory_hash, input.max_jobs
+      RETURNING e.id, e.inventory_hash
+       )
+       SELECT hb.id, hb.inventory_hash,
+              EXISTS (SELECT 1 FROM patch_jobs
+                       WHERE endpoint_id = hb.id
+                         AND state IN ('queued', 'leased', 'running')) AS has_live_jobs
+         FROM hb`,
+      [input, toDbTime(now)],
+    );
+    const beats = new Map<
+      string,
+      { inventoryHash?: string; hasLiveJobs: boolean }
+    >();
+    for (const row of result.rows) {
+      beats.set(row.id, {
+        inventoryHash: row.inventory_hash ?? undefined,
+        hasLiveJobs: !!row.has_live_jobs,
+      });
+    }
+    return beats;
+  }
+
+  /**
+   * The leases of a batch in one statement: for each agent, the job
+   * queue's lease (`JobQueue.leaseJobs`, same conditions) and its audit
+   * entry. An agent with an overdue job leases nothing and gets the overdue
+   * ids instead (the caller takes the queue's general path for it).
+   */
+  private async leases(
+    agents: Array<{ id: string; maxJobs: number }>,
+    now: number,
+  ): Promise<Map<string, { overdue: string[]; jobs: Job[] }>> {
+    const { db, jobs } = this.deps;
+    const nowIso = toDbTime(now);
+    const input = JSON.stringify(
+      agents.map(a => ({
+        id: a.id,
+        max_jobs: Math.max(0, Math.floor(a.maxJobs)),
+      })),
+    );
+    const live = LIVE_JOB_STATES.map(() => '?').join(', ');
+    const result = await db.raw(
+      `WITH input AS (
+         SELECT * FROM json_to_recordset(?::json) AS t(id text, max_jobs int)
        ), live AS (
          SELECT j.id, j.endpoint_id, j.state, j.not_before, j.expires_at,
                 j.lease_expires_at, j.created_at
            FROM patch_jobs j
-          WHERE j.endpoint_id = ANY (ARRAY(SELECT id FROM hb))
+          WHERE j.endpoint_id = ANY (ARRAY(SELECT id FROM input))
             AND j.state IN (${live})
        ), overdue AS (
          SELECT endpoint_id, array_agg(id) AS ids
@@ -236,11 +311,11 @@ export class CheckInService {
           GROUP BY endpoint_id
        ), candidates AS (
          SELECT id FROM (
-           SELECT l.id, hb.max_jobs,
+           SELECT l.id, input.max_jobs,
                   row_number() OVER (PARTITION BY l.endpoint_id
                                      ORDER BY l.created_at) AS n
              FROM live l
-             JOIN hb ON hb.id = l.endpoint_id
+             JOIN input ON input.id = l.endpoint_id
             WHERE l.state = 'queued'
               AND (l.expires_at IS NULL OR l.expires_at > ?)
               AND (l.not_before IS NULL OR l.not_before <= ?)
@@ -274,14 +349,12 @@ export class CheckInService {
            FROM leased
           GROUP BY endpoint_id
        )
-       SELECT hb.id AS agent_id, hb.inventory_hash AS agent_inventory_hash,
-              o.ids AS overdue_ids, leased.*
-         FROM hb
-         LEFT JOIN overdue o ON o.endpoint_id = hb.id
-         LEFT JOIN leased ON leased.endpoint_id = hb.id`,
+       SELECT input.id AS agent_id, o.ids AS overdue_ids, leased.*
+         FROM input
+         LEFT JOIN overdue o ON o.endpoint_id = input.id
+         LEFT JOIN leased ON leased.endpoint_id = input.id`,
       [
         input,
-        nowIso,
         ...LIVE_JOB_STATES,
         nowIso,
         nowIso,
@@ -294,26 +367,19 @@ export class CheckInService {
         nowIso,
       ],
     );
-    const answers = new Map<
-      string,
-      { inventoryHash?: string; overdue: string[]; jobs: Job[] }
-    >();
+    const out = new Map<string, { overdue: string[]; jobs: Job[] }>();
     for (const row of result.rows) {
-      let answer = answers.get(row.agent_id);
-      if (!answer) {
-        answer = {
-          inventoryHash: row.agent_inventory_hash ?? undefined,
-          overdue: row.overdue_ids ?? [],
-          jobs: [],
-        };
-        answers.set(row.agent_id, answer);
+      let lease = out.get(row.agent_id);
+      if (!lease) {
+        lease = { overdue: row.overdue_ids ?? [], jobs: [] };
+        out.set(row.agent_id, lease);
       }
-      if (row.id !== null) answer.jobs.push(toJob(row));
+      if (row.id !== null) lease.jobs.push(toJob(row));
     }
-    for (const answer of answers.values()) {
-      answer.jobs.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    for (const lease of out.values()) {
+      lease.jobs.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
     }
-    return answers;
+    return out;
   }
 }
 

@@ -939,7 +939,7 @@ describe('agent API', () => {
   );
 
   it.each(databases.eachSupportedId())(
-    'a check-in that leases a job costs one statement on PostgreSQL, on %p',
+    'a check-in that leases a job costs two statements on PostgreSQL, on %p',
     async databaseId => {
       // No credential cache: on SQLite every check-in reads the
       // credentials, as the first check-in of each agent does.
@@ -966,15 +966,15 @@ describe('agent API', () => {
       expect(JSON.parse(entry.details)).toEqual({
         jobs: [{ id: jobId, attempt: 1, kind: expect.any(String) }],
       });
-      // On PostgreSQL the credentials check, heartbeat, lease and audit
-      // entry are one statement (CheckInService); SQLite reads the
-      // credentials, beats, reads the live jobs twice, updates, audits.
+      // On PostgreSQL the credentials check and heartbeat are one statement,
+      // the lease and its audit entry another (CheckInService); SQLite reads
+      // the credentials, beats, reads the live jobs twice, updates, audits.
       const touched = statements.map(
         sql => (/patch_(endpoints|jobs|audit_events)/.exec(sql) ?? ['?'])[0],
       );
       expect(touched).toEqual(
         databaseId === 'POSTGRES_15'
-          ? ['patch_endpoints']
+          ? ['patch_endpoints', 'patch_jobs']
           : [
               'patch_endpoints',
               'patch_endpoints',
