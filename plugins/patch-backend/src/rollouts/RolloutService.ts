@@ -157,6 +157,7 @@ export class RolloutService {
       ({ endpoints, inOtherRollouts } = await store.eligiblePlanEndpoints(
         req.patchRef,
         inDb(req.patchRef, store.knex),
+        rings.some(r => (r.members?.length ?? 0) > 0 || r.selector),
       ));
     } else {
       const approved = await eligibility.approvedEndpoints(req.patchRef);

@@ -808,6 +808,12 @@ export class RolloutStore {
   async eligiblePlanEndpoints(
     patchRef: string,
     approved: Knex.QueryBuilder,
+    /**
+     * Whether the plan needs the endpoints' attributes (rings with members
+     * or selectors); without, only ids and Systems are read, which is what
+     * sampling, percentages and the System cap use.
+     */
+    attributes = true,
   ): Promise<{ endpoints: PlanEndpoint[]; inOtherRollouts: number }> {
     const taken = this.db('patch_wave_endpoints as o')
       .join('patch_rollouts as r', 'r.id', 'o.rollout_id')
@@ -825,23 +831,32 @@ export class RolloutStore {
           't.endpoint_id as taken',
           'e.id',
           'e.revoked_at',
-          'e.entity_ref',
-          'e.owner_ref',
           'e.system_ref',
-          'e.labels',
-          'e.os_family',
-          'e.os_name',
-          'e.os_version',
-          'e.location',
-          'e.device_type',
-          'e.department',
+          ...(attributes
+            ? [
+                'e.entity_ref',
+                'e.owner_ref',
+                'e.labels',
+                'e.os_family',
+                'e.os_name',
+                'e.os_version',
+                'e.location',
+                'e.device_type',
+                'e.department',
+              ]
+            : []),
         );
     });
     let inOtherRollouts = 0;
     const endpoints: PlanEndpoint[] = [];
     for (const r of rows) {
       if (r.taken) inOtherRollouts++;
-      else if (r.id && !r.revoked_at) endpoints.push(toPlanEndpoint(r));
+      else if (r.id && !r.revoked_at)
+        endpoints.push(
+          attributes
+            ? toPlanEndpoint(r)
+            : { id: r.id, systemRef: r.system_ref ?? undefined },
+        );
     }
     // As `planEndpoints`: plans must not depend on the order of rows.
     endpoints.sort((a, b) => a.id.localeCompare(b.id, 'en-US'));
