@@ -1,3 +1,5 @@
+import { useState } from 'react';
+import CircularProgress from '@material-ui/core/CircularProgress';
 import TextField from '@material-ui/core/TextField';
 import Typography from '@material-ui/core/Typography';
 import Autocomplete from '@material-ui/lab/Autocomplete';
@@ -5,6 +7,7 @@ import { Entity, stringifyEntityRef } from '@backstage/catalog-model';
 import { useApi } from '@backstage/core-plugin-api';
 import { catalogApiRef } from '@backstage/plugin-catalog-react';
 import useAsync from 'react-use/esm/useAsync';
+import useDebounce from 'react-use/esm/useDebounce';
 
 /** A User or Group a group's approvals may be delegated to. */
 export interface Delegate {
@@ -12,6 +15,30 @@ export interface Delegate {
   /** The profile's display name, else the title, else the name. */
   label: string;
 }
+
+type CatalogApi = typeof catalogApiRef.T;
+type EntityFilter = Record<string, string | string[]>;
+
+/** How many choices the list shows at most. */
+export const DELEGATE_SEARCH_LIMIT = 20;
+/** How long typing has to pause before the catalog is asked. */
+export const DELEGATE_SEARCH_DEBOUNCE_MS = 250;
+
+const KINDS = ['user', 'group'];
+/** What a choice needs of an entity; nothing else is fetched. */
+const FIELDS = [
+  'kind',
+  'metadata.name',
+  'metadata.namespace',
+  'metadata.title',
+  'spec.profile.displayName',
+];
+/** Where the typed term is looked for (a substring match, any case). */
+const SEARCHED_FIELDS = [
+  'metadata.name',
+  'metadata.title',
+  'spec.profile.displayName',
+];
 
 const toDelegate = (e: Entity): Delegate => {
   const profile = (e.spec?.profile ?? {}) as { displayName?: string };
@@ -21,15 +48,114 @@ const toDelegate = (e: Entity): Delegate => {
   };
 };
 
-/** What the field shows for a choice; also what typing is matched against. */
+/** What the field shows for a choice. */
 const optionLabel = (d: Delegate) =>
   d.label === d.ref ? d.ref : `${d.label} (${d.ref})`;
 
 /**
+ * A typed term read as a (possibly partial) entity ref: `kind:namespace/name`,
+ * `kind:name`, `namespace/name`, each part optional but the separators, so
+ * `group:default/ops`, `user:default/car`, `user:` and `default/` all count.
+ * Only a term with a `:` or a `/` and nothing but the characters of kinds,
+ * namespaces and names counts, so "Ops / SRE" stays a plain display-name
+ * search. Undefined when the term is not ref-like or names a kind other than
+ * User or Group (a Component is never a delegate).
+ */
+export const parseRefTerm = (
+  term: string,
+): { kinds: string[]; namespace?: string; name: string } | undefined => {
+  const match =
+    /^(?:([a-z][a-z0-9-]*):)?(?:([a-z0-9][a-z0-9._-]*)\/)?([a-z0-9._-]*)$/i.exec(
+      term,
+    );
+  if (!match || !/[:/]/.test(term)) return undefined;
+  const [, kind, namespace, name] = match;
+  const kinds = kind ? KINDS.filter(k => k === kind.toLowerCase()) : KINDS;
+  if (kinds.length === 0) return undefined;
+  return { kinds, namespace: namespace?.toLowerCase(), name };
+};
+
+/**
+ * Asks the catalog for the Users and Groups matching a typed term, at most
+ * `limit` of them, best matches first, without duplicates.
+ *
+ * The term is always searched as a substring of the name, the title and the
+ * profile's display name (the catalog's full-text filter). The catalog has
+ * no entity-ref field to search, so a term that looks like an entity ref
+ * (see {@link parseRefTerm}) is in addition taken apart: its kind and
+ * namespace narrow the filter, and its name part is looked up exactly (so a
+ * complete ref such as `group:default/ops` is found even when a hundred
+ * names contain "ops" and sort before it) and as a substring of the name (so
+ * a partial ref such as `user:default/car` finds carol). Those two run beside
+ * the plain search; exact, then ref, then plain matches come first in that
+ * order. Each filter is a list of one-kind objects rather than one `kind`
+ * array, so that the namespace and name conditions hold for every kind.
+ */
+export async function searchDelegates(
+  catalogApi: Pick<CatalogApi, 'queryEntities'>,
+  term: string,
+  limit: number,
+): Promise<Delegate[]> {
+  if (!term) return [];
+  const query = (filter: EntityFilter[], fullText?: [string, string[]]) =>
+    catalogApi
+      .queryEntities({
+        filter,
+        fields: FIELDS,
+        limit,
+        orderFields: { field: 'metadata.name', order: 'asc' },
+        totalItems: 'exclude',
+        ...(fullText && {
+          fullTextFilter: { term: fullText[0], fields: fullText[1] },
+        }),
+      })
+      .then(r => r.items);
+
+  const searches: Promise<Entity[]>[] = [];
+  const ref = parseRefTerm(term);
+  if (ref) {
+    const byKind = (extra: EntityFilter) =>
+      ref.kinds.map(kind => ({
+        kind,
+        ...(ref.namespace && { 'metadata.namespace': ref.namespace }),
+        ...extra,
+      }));
+    if (ref.name) {
+      searches.push(
+        query(
+          byKind({
+            'metadata.namespace': ref.namespace ?? 'default',
+            'metadata.name': ref.name,
+          }),
+        ),
+        query(byKind({}), [ref.name, ['metadata.name']]),
+      );
+    } else {
+      searches.push(query(byKind({})));
+    }
+  }
+  searches.push(query([{ kind: KINDS }], [term, SEARCHED_FIELDS]));
+
+  const seen = new Set<string>();
+  const found: Delegate[] = [];
+  for (const entity of (await Promise.all(searches)).flat()) {
+    const delegate = toDelegate(entity);
+    if (!seen.has(delegate.ref)) {
+      seen.add(delegate.ref);
+      found.push(delegate);
+    }
+  }
+  return found.slice(0, limit);
+}
+
+/**
  * Picks the User or Group a group's approvals go to, from the catalog, so
- * nobody has to know an entity ref by heart; typing filters by display name
- * and by ref. The backend refuses anything but a User or Group of the
- * catalog, and the group itself, which is therefore not offered.
+ * nobody has to know an entity ref by heart. The catalog may hold many
+ * thousands of users, so nothing is loaded up front: once typing pauses the
+ * catalog is searched for the term (see {@link searchDelegates}) and the
+ * first {@link DELEGATE_SEARCH_LIMIT} matches are offered. The backend
+ * refuses anything but a User or Group of the catalog, and the group itself,
+ * which is therefore not offered.
  */
 export const DelegatePicker = (props: {
   id: string;
@@ -40,33 +166,59 @@ export const DelegatePicker = (props: {
   onChange: (ref: string) => void;
 }) => {
   const catalogApi = useApi(catalogApiRef);
-  const delegates = useAsync(async () => {
-    const { items } = await catalogApi.getEntities({
-      filter: { kind: ['user', 'group'] },
-      fields: [
-        'kind',
-        'metadata.name',
-        'metadata.namespace',
-        'metadata.title',
-        'spec.profile.displayName',
-      ],
-      order: { field: 'metadata.name', order: 'asc' },
-    });
-    return items.map(toDelegate);
-  }, [catalogApi]);
-  const options = (delegates.value ?? []).filter(d => d.ref !== props.groupRef);
-  const value = options.find(d => d.ref === props.value) ?? null;
+  const [term, setTerm] = useState('');
+  const [searched, setSearched] = useState('');
+  useDebounce(() => setSearched(term), DELEGATE_SEARCH_DEBOUNCE_MS, [term]);
+  // One more than shown, in case the group itself is among them.
+  const search = useAsync(
+    () => searchDelegates(catalogApi, searched, DELEGATE_SEARCH_LIMIT + 1),
+    [catalogApi, searched],
+  );
+  const searching = term !== searched || search.loading;
+  const shown =
+    searching || search.error
+      ? []
+      : (search.value ?? [])
+          .filter(d => d.ref !== props.groupRef)
+          .slice(0, DELEGATE_SEARCH_LIMIT);
+
+  // The choice is kept apart from the results, which change with every term.
+  const [selected, setSelected] = useState<Delegate | null>(null);
+  const value =
+    selected && selected.ref === props.value && selected.ref !== props.groupRef
+      ? selected
+      : null;
+
+  let noOptionsText = 'No match';
+  if (search.error) noOptionsText = 'The search failed';
+  else if (!term) noOptionsText = 'Type a name or an entity ref';
 
   return (
     <Autocomplete<Delegate>
       id={props.id}
       style={{ minWidth: 320 }}
-      options={options}
-      loading={delegates.loading}
+      // The chosen value stays among the options (MUI expects it there), but
+      // the list shows exactly what the catalog found for the term.
+      options={
+        value && !shown.some(d => d.ref === value.ref)
+          ? [...shown, value]
+          : shown
+      }
+      filterOptions={() => shown}
+      loading={searching && !!term}
+      loadingText="Searching…"
+      noOptionsText={noOptionsText}
       value={value}
       getOptionLabel={optionLabel}
       getOptionSelected={(o, v) => o.ref === v.ref}
-      onChange={(_, d) => props.onChange(d?.ref ?? '')}
+      onInputChange={(_, text, reason) =>
+        // A reset puts the chosen label in the field: no search for that.
+        setTerm(reason === 'input' ? text.trim() : '')
+      }
+      onChange={(_, d) => {
+        setSelected(d);
+        props.onChange(d?.ref ?? '');
+      }}
       renderOption={d => (
         <div>
           <Typography variant="body2">{d.label}</Typography>
@@ -80,12 +232,27 @@ export const DelegatePicker = (props: {
           {...params}
           label="Delegate to (user or group)"
           placeholder="Type a name"
-          error={!!delegates.error}
+          error={!!search.error}
           helperText={
-            delegates.error
-              ? `Could not load users and groups: ${delegates.error.message}`
+            search.error
+              ? `Could not search users and groups: ${search.error.message}`
               : undefined
           }
+          InputProps={{
+            ...params.InputProps,
+            endAdornment: (
+              <>
+                {searching && term ? (
+                  <CircularProgress
+                    color="inherit"
+                    size={16}
+                    aria-label="Searching users and groups"
+                  />
+                ) : null}
+                {params.InputProps.endAdornment}
+              </>
+            ),
+          }}
         />
       )}
     />

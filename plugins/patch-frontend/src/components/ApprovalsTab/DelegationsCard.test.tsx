@@ -1,9 +1,13 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import userEventLib from '@testing-library/user-event';
+import { stringifyEntityRef } from '@backstage/catalog-model';
 import { identityApiRef } from '@backstage/core-plugin-api';
 import { mockApis, TestApiProvider } from '@backstage/test-utils';
+import { catalogApiRef } from '@backstage/plugin-catalog-react';
+import { catalogApiMock } from '@backstage/plugin-catalog-react/testUtils';
 import { DelegationsCard } from './DelegationsCard';
 import { renderPatchUi } from '../../__testUtils__/render';
+import { catalogEntities } from '../../__testUtils__/fixtures';
 
 const userEvent = userEventLib.setup({ delay: null });
 
@@ -26,21 +30,61 @@ const active = {
   active: true,
 };
 
-const render = (api: Record<string, jest.Mock>, deny: string[] = []) =>
+type QueryEntities = (typeof catalogApiRef.T)['queryEntities'];
+
+/**
+ * A catalog that only answers queryEntities, the way the catalog backend
+ * does: the in-memory catalog of the test utilities filters the fixtures by
+ * kind, namespace and name and by the full-text term (a substring of the
+ * named fields, any case), orders, limits and picks fields. Loading every
+ * user and group some other way finds nothing here.
+ */
+const fixtureCatalog = catalogApiMock({ entities: catalogEntities });
+const catalog = (
+  queryEntities: QueryEntities = req => fixtureCatalog.queryEntities(req),
+) => ({ queryEntities: jest.fn(queryEntities) });
+type Catalog = ReturnType<typeof catalog>;
+
+const render = (
+  api: Record<string, jest.Mock>,
+  deny: string[] = [],
+  catalogApi: Catalog = catalog(),
+) =>
   renderPatchUi(
-    <TestApiProvider apis={[[identityApiRef, identity]]}>
+    <TestApiProvider
+      apis={[
+        [identityApiRef, identity],
+        [catalogApiRef, catalogApi],
+      ]}
+    >
       <DelegationsCard />
     </TestApiProvider>,
     { api, deny },
   );
 
+/** The full-text terms the picker searched the catalog for. */
+const searchedTerms = (c: Catalog) =>
+  c.queryEntities.mock.calls.map(([req]) =>
+    req && 'fullTextFilter' in req ? req.fullTextFilter?.term : undefined,
+  );
+
+/** The entity refs the catalog answered the last search with. */
+const lastAnswer = async (c: Catalog) =>
+  (await c.queryEntities.mock.results.at(-1)!.value).items.map(
+    stringifyEntityRef,
+  );
+
+/** The delegate field of the form. */
+const delegateInput = (form: HTMLElement) =>
+  within(form).getByRole('textbox', { name: /Delegate to/ });
+
 /** Picks a delegate in the form by typing part of its name or ref. */
 async function pickDelegate(form: HTMLElement, typed: string, option: RegExp) {
-  await userEvent.type(
-    within(form).getByRole('textbox', { name: /Delegate to/ }),
-    typed,
+  await userEvent.type(delegateInput(form), typed);
+  // The search waits for typing to pause.
+  await userEvent.click(
+    await screen.findByRole('option', { name: option }, { timeout: 5000 }),
   );
-  await userEvent.click(await screen.findByRole('option', { name: option }));
 }
 
 /** Fills the rest of the form: until and reason. */
@@ -123,22 +167,164 @@ describe('DelegationsCard', () => {
     expect(api.revokeDelegation).not.toHaveBeenCalled();
   });
 
-  it("offers the catalog's users and groups by display name, but not the group itself", async () => {
+  it('searches the catalog for the typed term and offers the matches by display name, but not the group itself', async () => {
     const api = { listDelegations: jest.fn().mockResolvedValue([]) };
-    await render(api);
+    const catalogApi = catalog();
+    await render(api, [], catalogApi);
     const form = await screen.findByRole('group', { name: 'New delegation' });
-    const input = within(form).getByRole('textbox', { name: /Delegate to/ });
+    const input = delegateInput(form);
     // The label belongs to the input, so assistive technology reads it.
     expect(input).toHaveAttribute('id', 'patch-delegation-delegate');
+    // Nothing is loaded before anything is typed.
     await userEvent.click(input);
     await userEvent.keyboard('{ArrowDown}');
-    const options = await screen.findAllByRole('option');
+    expect(
+      await screen.findByText('Type a name or an entity ref'),
+    ).toBeInTheDocument();
+    expect(catalogApi.queryEntities).not.toHaveBeenCalled();
+
+    await userEvent.type(input, 'a');
+    const options = await screen.findAllByRole('option', {}, { timeout: 5000 });
     // The profile's display name wins over the title; the ref comes with it.
     expect(options.map(o => o.textContent)).toEqual([
       'Bob Builderuser:default/bob',
       'caroluser:default/carol',
       'Release managersgroup:default/release-managers',
     ]);
+    expect(catalogApi.queryEntities).toHaveBeenLastCalledWith(
+      expect.objectContaining({
+        filter: [{ kind: ['user', 'group'] }],
+        fullTextFilter: {
+          term: 'a',
+          fields: [
+            'metadata.name',
+            'metadata.title',
+            'spec.profile.displayName',
+          ],
+        },
+        limit: 21,
+      }),
+    );
+    // The catalog found team-a too (its name has an "a"); it is the group
+    // being delegated, so it is left out.
+    expect(await lastAnswer(catalogApi)).toContain('group:default/team-a');
+  });
+
+  it('searches titles and shows "No match" when nothing but the group itself matches', async () => {
+    const api = { listDelegations: jest.fn().mockResolvedValue([]) };
+    const catalogApi = catalog();
+    await render(api, [], catalogApi);
+    const form = await screen.findByRole('group', { name: 'New delegation' });
+    // "on call" is only in Bob's title, which the option does not show.
+    await userEvent.type(delegateInput(form), 'on call');
+    const bob = await screen.findByRole(
+      'option',
+      { name: /Bob Builder/ },
+      { timeout: 5000 },
+    );
+    expect(bob).toHaveTextContent('user:default/bob');
+    expect(screen.getAllByRole('option')).toHaveLength(1);
+    expect(searchedTerms(catalogApi)).toContain('on call');
+
+    await userEvent.clear(delegateInput(form));
+    await userEvent.type(delegateInput(form), 'team');
+    expect(
+      await screen.findByText('No match', {}, { timeout: 5000 }),
+    ).toBeInTheDocument();
+    expect(await lastAnswer(catalogApi)).toEqual(['group:default/team-a']);
+    expect(screen.queryByRole('option')).not.toBeInTheDocument();
+  });
+
+  it('shows that it is searching until the catalog answers', async () => {
+    const api = { listDelegations: jest.fn().mockResolvedValue([]) };
+    let answer = () => {};
+    const catalogApi = catalog(
+      req =>
+        new Promise(resolve => {
+          answer = () => resolve(fixtureCatalog.queryEntities(req));
+        }),
+    );
+    await render(api, [], catalogApi);
+    const form = await screen.findByRole('group', { name: 'New delegation' });
+    await userEvent.type(delegateInput(form), 'carol');
+    expect(
+      within(form).getByRole('progressbar', {
+        name: 'Searching users and groups',
+      }),
+    ).toBeInTheDocument();
+    expect(screen.getByText('Searching…')).toBeInTheDocument();
+    await waitFor(() => expect(catalogApi.queryEntities).toHaveBeenCalled(), {
+      timeout: 5000,
+    });
+    expect(screen.getByText('Searching…')).toBeInTheDocument();
+    answer();
+    expect(
+      await screen.findByRole('option', { name: /carol/ }),
+    ).toBeInTheDocument();
+    expect(screen.queryByText('Searching…')).not.toBeInTheDocument();
+    expect(
+      within(form).queryByRole('progressbar', {
+        name: 'Searching users and groups',
+      }),
+    ).not.toBeInTheDocument();
+  });
+
+  it('says so when the catalog search fails', async () => {
+    const api = { listDelegations: jest.fn().mockResolvedValue([]) };
+    const catalogApi = catalog(() =>
+      Promise.reject(new Error('catalog unavailable')),
+    );
+    await render(api, [], catalogApi);
+    const form = await screen.findByRole('group', { name: 'New delegation' });
+    await userEvent.type(delegateInput(form), 'bob');
+    expect(
+      await within(form).findByText(
+        'Could not search users and groups: catalog unavailable',
+        {},
+        { timeout: 5000 },
+      ),
+    ).toBeInTheDocument();
+    expect(screen.getByText('The search failed')).toBeInTheDocument();
+    expect(screen.queryByRole('option')).not.toBeInTheDocument();
+    expect(searchedTerms(catalogApi)).toContain('bob');
+  });
+
+  it('delegates to a group found by its full entity ref', async () => {
+    const api = {
+      listDelegations: jest.fn().mockResolvedValue([]),
+      createDelegation: jest.fn().mockResolvedValue(active),
+    };
+    const catalogApi = catalog();
+    await render(api, [], catalogApi);
+    const form = await screen.findByRole('group', { name: 'New delegation' });
+    await pickDelegate(
+      form,
+      'group:default/release-managers',
+      /Release managers/,
+    );
+    // The catalog has no ref field to search: the ref is taken apart.
+    expect(catalogApi.queryEntities).toHaveBeenCalledWith(
+      expect.objectContaining({
+        filter: [
+          {
+            kind: 'group',
+            'metadata.namespace': 'default',
+            'metadata.name': 'release-managers',
+          },
+        ],
+      }),
+    );
+    await fillUntilAndReason(form);
+    const submit = within(form).getByRole('button', { name: 'Delegate' });
+    await waitFor(() => expect(submit).toBeEnabled());
+    await userEvent.click(submit);
+    await waitFor(() =>
+      expect(api.createDelegation).toHaveBeenCalledWith(
+        expect.objectContaining({
+          delegateRef: 'group:default/release-managers',
+        }),
+      ),
+    );
   });
 
   it('delegates a group to a picked group until a date with a reason', async () => {
@@ -154,9 +340,9 @@ describe('DelegationsCard', () => {
     // Until a delegate is picked, there is nothing to send.
     expect(submit).toBeDisabled();
     await pickDelegate(form, 'release', /Release managers/);
-    expect(
-      within(form).getByRole('textbox', { name: /Delegate to/ }),
-    ).toHaveValue('Release managers (group:default/release-managers)');
+    expect(delegateInput(form)).toHaveValue(
+      'Release managers (group:default/release-managers)',
+    );
     await waitFor(() => expect(submit).toBeEnabled());
     await userEvent.click(submit);
     await waitFor(() =>
@@ -167,6 +353,8 @@ describe('DelegationsCard', () => {
         reason: 'offsite',
       }),
     );
+    // Once delegated, the form is ready for the next one.
+    await waitFor(() => expect(delegateInput(form)).toHaveValue(''));
   });
 
   it('delegates to a user found by ref', async () => {
