@@ -343,3 +343,85 @@ test('a user of another team cannot approve', async ({ page, request }) => {
 
   expect(errors).toEqual([]);
 });
+
+test('an owner accepts the risk of a patch on one endpoint, then revokes it', async ({
+  page,
+  request,
+}) => {
+  const errors = watchConsole(page);
+  // A Payments request for a patch that is neither critical nor known to be
+  // exploited (those need the security group), on an endpoint whose
+  // Resource Payments owns itself (the scope's owner may accept its risk).
+  const res = await api(request, 'GET', '/approvals/inbox');
+  expect(res.ok()).toBe(true);
+  const { items } = await res.json();
+  let target: { patchRef: string; endpointRef: string } | undefined;
+  for (const r of items) {
+    if (r.groupRef !== 'group:default/team-payments') continue;
+    if (r.severity === 'critical' || r.knownExploited) continue;
+    const e = r.endpoints.find(
+      (x: any) => x.endpointRef && x.entityRefs.includes(x.endpointRef),
+    );
+    if (e) {
+      target = { patchRef: r.patchRef, endpointRef: e.endpointRef };
+      break;
+    }
+  }
+  expect(target).toBeDefined();
+  const { patchRef, endpointRef } = target!;
+  const name = endpointRef.slice(endpointRef.lastIndexOf('/') + 1);
+
+  await signInAsGuest(page);
+  await page.goto(`/catalog/default/resource/${name}/patches`);
+  await page.getByRole('button', { name: 'Request exception' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Request a risk exception' });
+  await expect(dialog).toBeVisible();
+  // With several pending patches the patch is a choice; with one it is shown.
+  const patchChoice = dialog.locator('div#patch-exception-patch');
+  if ((await patchChoice.count()) > 0) {
+    await patchChoice.click();
+    await page.getByRole('option', { name: patchRef, exact: true }).click();
+  }
+  await dialog
+    .locator('#patch-exception-reason')
+    .fill('The vulnerable code path is not reachable on this host');
+  await dialog
+    .locator('#patch-exception-control')
+    .fill('Port closed at the firewall');
+  await dialog.locator('#patch-exception-approver').fill('user:default/guest');
+  const expiry = new Date(Date.now() + 30 * 86400_000)
+    .toISOString()
+    .slice(0, 10);
+  await dialog.locator('#patch-exception-expires').fill(expiry);
+  await dialog.getByRole('button', { name: 'Create exception' }).click();
+  await expect(dialog).toBeHidden();
+
+  const revoke = page.getByRole('button', {
+    name: `Revoke the exception of ${patchRef} on ${endpointRef}`,
+  });
+  await expect(revoke).toBeVisible();
+  await page.screenshot({
+    path: `${SCREENSHOTS}/endpoint-risk-exception.png`,
+    fullPage: true,
+  });
+  // The backend has it, active, for this endpoint.
+  const listed = await api(
+    request,
+    'GET',
+    `/exceptions?scopeRef=${encodeURIComponent(endpointRef)}&active=true`,
+  );
+  expect(listed.ok()).toBe(true);
+  expect((await listed.json()).items.map((e: any) => e.patchRef)).toContain(
+    patchRef,
+  );
+
+  // Revoking asks first; then the patch is required there again.
+  await revoke.click();
+  const confirm = page.getByRole('dialog', {
+    name: 'Revoke this risk exception?',
+  });
+  await confirm.getByRole('button', { name: 'Revoke' }).click();
+  await expect(revoke).toBeHidden();
+
+  expect(errors).toEqual([]);
+});

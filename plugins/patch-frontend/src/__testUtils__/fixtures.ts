@@ -225,7 +225,7 @@ export const paymentsSummary: EntityPatchSummary = {
   pendingApprovals: [opensslRequest],
 };
 
-/** An endpoint with one pending patch and one job. */
+/** An endpoint with one pending update, the patch it needs, and one job. */
 export const payEndpoint: EndpointDetail = {
   id: 'ep-1',
   hostname: 'pay-01',
@@ -243,6 +243,15 @@ export const payEndpoint: EndpointDetail = {
       version: '3.0.11-1',
       availableVersion: '3.0.13-1',
       patchRef: 'patch:default/dsa-5678-openssl',
+    },
+  ],
+  needed: [
+    {
+      patchRef: 'patch:default/dsa-5678-openssl',
+      ecosystem: 'deb',
+      package: 'openssl',
+      installedVersion: '3.0.11-1',
+      fixedVersion: '3.0.13-1',
     },
   ],
   jobs: [

@@ -26,6 +26,7 @@ import type {
   DecideRequest,
   DecideResult,
   EndpointDetail,
+  NeededPatch,
   EntityPatchSummary,
   GateState,
   InboxFilter,
@@ -479,10 +480,28 @@ export class DefaultPatchApi implements PatchApi {
 
   async getEndpoint(endpointId: string): Promise<EndpointDetail> {
     const c = await this.client.raw();
-    const { data, error, response } = await c.GET('/endpoints/{endpointId}', {
-      params: { path: { endpointId } },
-    });
-    const e = unwrap(data, error, response);
+    const [detail, applicability] = await Promise.all([
+      c.GET('/endpoints/{endpointId}', { params: { path: { endpointId } } }),
+      c.GET('/applicability', {
+        params: { query: { endpointId, state: 'needed' } },
+      }),
+    ]);
+    const e = unwrap(detail.data, detail.error, detail.response);
+    const needed: NeededPatch[] = unwrap(
+      applicability.data,
+      applicability.error,
+      applicability.response,
+    ).items.map(r => ({
+      patchRef: r.patchRef,
+      ecosystem: r.ecosystem,
+      package: r.package,
+      installedVersion: r.installedVersion,
+      fixedVersion: r.fixedVersion,
+    }));
+    // A pending update names the patch that requires its package.
+    const patchOf = new Map(
+      needed.map(n => [`${n.ecosystem}\u0000${n.package}`, n.patchRef]),
+    );
     return {
       id: e.id,
       hostname: e.hostname,
@@ -496,7 +515,11 @@ export class DefaultPatchApi implements PatchApi {
       enrolledAt: e.enrolledAt,
       health: e.health,
       installed: e.installed,
-      pending: e.pending,
+      pending: e.pending.map(p => {
+        const patchRef = patchOf.get(`${p.ecosystem}\u0000${p.name}`);
+        return patchRef ? { ...p, patchRef } : p;
+      }),
+      needed,
       jobs: e.jobs.map(j => ({
         id: j.id,
         kind: j.kind,

@@ -461,6 +461,20 @@ export interface EndpointPackage {
   patchRef?: string;
 }
 
+/** A patch an endpoint needs: one of its packages is below the patch's fixed version. @public */
+export interface NeededPatch {
+  /** Entity ref of the Patch. */
+  patchRef: string;
+  /** Ecosystem, e.g. deb. */
+  ecosystem: string;
+  /** Package name. */
+  package: string;
+  /** Installed version. */
+  installedVersion: string;
+  /** The patch's fixed version. */
+  fixedVersion: string;
+}
+
 /** An endpoint with its inventory, pending updates, jobs and agent health. @public */
 export interface EndpointDetail {
   /** Agent id. */
@@ -481,8 +495,10 @@ export interface EndpointDetail {
   health: AgentHealth;
   /** Installed packages. */
   installed: EndpointPackage[];
-  /** Pending updates and needed patches. */
+  /** Pending updates, each with the patch that requires it when one does. */
   pending: EndpointPackage[];
+  /** The patches this endpoint needs (applicability), by package. */
+  needed: NeededPatch[];
   /** Recent jobs, newest first. */
   jobs: EndpointJob[];
 }

@@ -18,6 +18,7 @@ import {
   AgentHealth,
   EndpointJob,
   EndpointPackage,
+  NeededPatch,
   patchApiRef,
 } from '../../api';
 import { useLiveAsync } from '../../hooks';
@@ -36,6 +37,18 @@ const pendingColumns: TableColumn<EndpointPackage>[] = [
     title: 'Patch',
     render: p => (p.patchRef ? <EntityRefLink entityRef={p.patchRef} /> : '—'),
   },
+];
+
+const neededColumns: TableColumn<NeededPatch>[] = [
+  {
+    title: 'Patch',
+    highlight: true,
+    render: n => <EntityRefLink entityRef={n.patchRef} />,
+  },
+  { title: 'Package', field: 'package' },
+  { title: 'Ecosystem', field: 'ecosystem' },
+  { title: 'Installed', field: 'installedVersion' },
+  { title: 'Fixed in', field: 'fixedVersion' },
 ];
 
 const installedColumns: TableColumn<EndpointPackage>[] = [
@@ -69,8 +82,8 @@ const healthColor: Record<AgentHealth, 'primary' | 'secondary' | 'default'> = {
 
 /**
  * The Patches tab of an endpoint Resource: agent health, pending updates,
- * its risk exceptions, installed packages and job history. A patch of a
- * pending update can be excepted on this endpoint from here.
+ * the patches it needs, its risk exceptions, job history and installed
+ * packages. A patch it needs can be excepted on this endpoint from here.
  */
 export const EndpointPatchesContent = () => {
   const { entity } = useEntity();
@@ -90,9 +103,10 @@ export const EndpointPatchesContent = () => {
     return <ResponseErrorPanel error={endpoint.error} />;
   }
   const e = endpoint.value!;
-  const patches = [
-    ...new Set(e.pending.flatMap(p => (p.patchRef ? [p.patchRef] : []))),
-  ].map(ref => ({ ref }));
+  // The patches this endpoint needs are the ones whose risk it may accept.
+  const patches = [...new Set(e.needed.map(n => n.patchRef))].map(ref => ({
+    ref,
+  }));
   return (
     <Grid container spacing={3}>
       <Grid item xs={12} md={5}>
@@ -126,6 +140,20 @@ export const EndpointPatchesContent = () => {
           columns={pendingColumns}
           data={e.pending}
           emptyContent="Up to date: no pending update and no needed patch."
+        />
+      </Grid>
+      <Grid item xs={12}>
+        <Table<NeededPatch>
+          title={`Needed patches (${e.needed.length})`}
+          options={{
+            paging: e.needed.length > 10,
+            pageSize: 10,
+            padding: 'dense',
+            search: false,
+          }}
+          columns={neededColumns}
+          data={e.needed}
+          emptyContent="No patch is needed here: every package a patch targets is at or above its fixed version."
         />
       </Grid>
       <Grid item xs={12}>

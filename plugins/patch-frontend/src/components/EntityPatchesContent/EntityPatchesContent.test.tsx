@@ -66,7 +66,7 @@ describe('EntityPatchesContent', () => {
     await waitFor(() => expect(approve).toBeDisabled());
   });
 
-  it('shows agent health, pending updates and job history of an endpoint', async () => {
+  it('shows agent health, pending updates, needed patches and job history of an endpoint', async () => {
     const api = {
       getEndpoint: jest.fn().mockResolvedValue(payEndpoint),
       listExceptions: jest.fn().mockResolvedValue([]),
@@ -75,7 +75,14 @@ describe('EntityPatchesContent', () => {
     expect(await screen.findByText('Job history')).toBeInTheDocument();
     expect(api.getEndpoint).toHaveBeenCalledWith('ep-1');
     expect(screen.getByText('healthy')).toBeInTheDocument();
-    expect(screen.getByText('3.0.13-1')).toBeInTheDocument();
+    // The needed patch, with its package and versions, links to the Patch.
+    const needed = screen
+      .getByText('Needed patches (1)')
+      .closest('div[class*="Paper"]') as HTMLElement;
+    expect(within(needed).getByText('3.0.13-1')).toBeInTheDocument();
+    expect(
+      within(needed).getByRole('link', { name: /dsa-5678-openssl/ }),
+    ).toBeInTheDocument();
     expect(
       screen.getByText('dpkg: error processing package openssl'),
     ).toBeInTheDocument();

@@ -321,24 +321,19 @@ describe('RiskExceptionsCard', () => {
     );
   });
 
-  it("lists an endpoint's exceptions and excepts one of its pending patches on it", async () => {
+  it("lists an endpoint's exceptions and excepts one of the patches it needs on it", async () => {
     const curl = {
-      ecosystem: 'deb',
-      name: 'curl',
-      version: '7.88.1-10',
-      availableVersion: '7.88.1-10+deb12u5',
       patchRef: 'patch:default/dsa-5679-curl',
+      ecosystem: 'deb',
+      package: 'curl',
+      installedVersion: '7.88.1-10',
+      fixedVersion: '7.88.1-10+deb12u5',
     };
     const api = {
       getEndpoint: jest.fn().mockResolvedValue({
         ...payEndpoint,
-        pending: [
-          ...payEndpoint.pending,
-          // A second package of the same patch, and an update of no patch.
-          { ...curl, name: 'libcurl4' },
-          curl,
-          { ...curl, name: 'tzdata', patchRef: undefined },
-        ],
+        // Two packages of the same patch; the patch is offered once.
+        needed: [...payEndpoint.needed, { ...curl, package: 'libcurl4' }, curl],
       }),
       listExceptions: jest.fn().mockResolvedValue([
         {
@@ -362,7 +357,7 @@ describe('RiskExceptionsCard', () => {
     expect(within(dialog).getByRole('textbox', { name: 'Scope' })).toHaveValue(
       'resource:default/pay-01',
     );
-    // Each patch of a pending update once, in the order they are pending.
+    // Each needed patch once, in the order they are listed.
     await userEvent.click(
       within(dialog).getByRole('button', { name: /Patch/ }),
     );
