@@ -388,7 +388,14 @@ test('an owner accepts the risk of a patch on one endpoint, then revokes it', as
   await dialog
     .locator('#patch-exception-control')
     .fill('Port closed at the firewall');
-  await dialog.locator('#patch-exception-approver').fill('user:default/guest');
+  // Who accepted the risk is picked from the catalog's users and groups: the
+  // field starts as the signed-in user (shown as its bare ref); clear it, type
+  // the ref and pick the match, whose name is the display name and the ref.
+  const approver = dialog.locator('#patch-exception-approver');
+  await approver.clear();
+  await approver.fill('user:default/guest');
+  await page.getByRole('option', { name: /user:default\/guest/ }).click();
+  await expect(approver).toHaveValue('Guest (user:default/guest)');
   const expiry = new Date(Date.now() + 30 * 86400_000)
     .toISOString()
     .slice(0, 10);

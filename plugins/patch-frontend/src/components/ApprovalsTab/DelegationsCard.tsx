@@ -19,8 +19,7 @@ import {
 import useAsync from 'react-use/esm/useAsync';
 import { patchApiRef } from '../../api';
 import { useLiveAsync } from '../../hooks';
-import { dateTime, useConfirmedAction } from '../common';
-import { DelegatePicker } from './DelegatePicker';
+import { dateTime, EntityRefPicker, useConfirmedAction } from '../common';
 
 type Delegation = PatchApiSchemas['ApprovalDelegation'];
 
@@ -108,10 +107,12 @@ export const DelegationsCard = () => {
             </MenuItem>
           ))}
         </TextField>
-        <DelegatePicker
+        <EntityRefPicker
           id="patch-delegation-delegate"
+          label="Delegate to (user or group)"
           value={delegate}
-          groupRef={group}
+          // The backend refuses delegating a group to itself.
+          exclude={[group]}
           onChange={setDelegateRef}
         />
         <TextField

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import Button from '@material-ui/core/Button';
 import Dialog from '@material-ui/core/Dialog';
 import DialogActions from '@material-ui/core/DialogActions';
@@ -11,12 +11,16 @@ import Alert from '@material-ui/lab/Alert';
 import { DateTime } from 'luxon';
 import { identityApiRef, useApi } from '@backstage/core-plugin-api';
 import { patchApiRef, RiskException } from '../../api';
+import { EntityRefPicker } from '../common';
 
 /** A choice of the dialog: an entity ref and how to show it. */
 export interface ExceptionChoice {
   ref: string;
   label?: string;
 }
+
+/** Who may be named as having accepted the risk. */
+const APPROVER_KINDS = ['user', 'group'];
 
 /** The first day an exception may run until: tomorrow, local time. */
 const firstExpiry = () => DateTime.now().plus({ days: 1 }).toISODate() ?? '';
@@ -48,13 +52,17 @@ export const RequestExceptionDialog = (props: {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
 
+  // The approver starts as the signed-in user, once: a cleared field stays
+  // clear for the user to search the catalog.
+  const prefilled = useRef(false);
   useEffect(() => {
-    if (!props.open || approver) return;
+    if (!props.open || prefilled.current) return;
+    prefilled.current = true;
     identityApi
       .getBackstageIdentity()
       .then(id => setApprover(a => a || id.userEntityRef))
       .catch(() => undefined);
-  }, [props.open, approver, identityApi]);
+  }, [props.open, identityApi]);
 
   const patch = patchRef || props.patches[0]?.ref || '';
   const scope = scopeRef || props.scopes[0]?.ref || '';
@@ -179,15 +187,16 @@ export const RequestExceptionDialog = (props: {
           margin="normal"
           onChange={e => setControl(e.target.value)}
         />
-        <TextField
+        <EntityRefPicker
           id="patch-exception-approver"
           label="Risk accepted by"
-          helperText="Entity ref of who accepted the risk"
+          helperText="The user or group who accepted the risk: type a name or an entity ref"
           value={approver}
+          kinds={APPROVER_KINDS}
           required
           fullWidth
           margin="normal"
-          onChange={e => setApprover(e.target.value)}
+          onChange={setApprover}
         />
         <TextField
           id="patch-exception-expires"

@@ -78,8 +78,16 @@ const summaryApi = <T extends Record<string, jest.Mock>>(extra: T) => ({
   ...extra,
 });
 
-/** Opens the dialog and fills every required field but the expiry. */
-async function openAndFill() {
+/** The approver field of the dialog. */
+const approverInput = (dialog: HTMLElement) =>
+  within(dialog).getByRole('textbox', { name: /Risk accepted by/ });
+
+/**
+ * Opens the dialog and fills every required field but the expiry. The
+ * approver is the signed-in user unless `approver` says what to type into the
+ * field and which of the catalog's matches to pick.
+ */
+async function openAndFill(approver?: { typed: string; option: RegExp }) {
   const request = await screen.findByRole('button', {
     name: 'Request exception',
   });
@@ -98,10 +106,20 @@ async function openAndFill() {
   );
   // The approver is the signed-in user unless changed.
   await waitFor(() =>
-    expect(
-      within(dialog).getByRole('textbox', { name: /Risk accepted by/ }),
-    ).toHaveValue('user:default/alice'),
+    expect(approverInput(dialog)).toHaveValue('user:default/alice'),
   );
+  if (approver) {
+    await userEvent.clear(approverInput(dialog));
+    await userEvent.type(approverInput(dialog), approver.typed);
+    // The search waits for typing to pause.
+    await userEvent.click(
+      await screen.findByRole(
+        'option',
+        { name: approver.option },
+        { timeout: 5000 },
+      ),
+    );
+  }
   return dialog;
 }
 
@@ -209,6 +227,109 @@ describe('RiskExceptionsCard', () => {
         screen.queryByRole('dialog', { name: 'Request a risk exception' }),
       ).not.toBeInTheDocument(),
     );
+  });
+
+  it('takes the approver from the catalog search: a user by ref, a group by name', async () => {
+    const api = summaryApi({
+      createException: jest.fn().mockResolvedValue(active),
+    });
+    await render(system, api);
+    const dialog = await openAndFill({
+      typed: 'user:default/car',
+      option: /carol/,
+    });
+    // The input keeps its id, which the end-to-end test relies on.
+    expect(approverInput(dialog)).toHaveAttribute(
+      'id',
+      'patch-exception-approver',
+    );
+    expect(approverInput(dialog)).toHaveValue('carol (user:default/carol)');
+    await userEvent.type(
+      within(dialog).getByLabelText(/Expires/),
+      '2099-01-31',
+    );
+    const submit = within(dialog).getByRole('button', {
+      name: 'Create exception',
+    });
+    await waitFor(() => expect(submit).toBeEnabled());
+    await userEvent.click(submit);
+    await waitFor(() =>
+      expect(api.createException).toHaveBeenCalledWith(
+        expect.objectContaining({ approver: 'user:default/carol' }),
+      ),
+    );
+    await waitFor(() =>
+      expect(
+        screen.queryByRole('dialog', { name: 'Request a risk exception' }),
+      ).not.toBeInTheDocument(),
+    );
+
+    // Again, this time a group found by its display name; each option shows
+    // the name and the ref.
+    await userEvent.click(
+      screen.getByRole('button', { name: 'Request exception' }),
+    );
+    const again = await screen.findByRole('dialog', {
+      name: 'Request a risk exception',
+    });
+    await userEvent.type(
+      within(again).getByRole('textbox', { name: /Reason/ }),
+      'vendor appliance',
+    );
+    await userEvent.type(
+      within(again).getByRole('textbox', { name: /Compensating control/ }),
+      'port closed at the firewall',
+    );
+    await userEvent.clear(approverInput(again));
+    await userEvent.type(approverInput(again), 'release');
+    const option = await screen.findByRole(
+      'option',
+      { name: /Release managers/ },
+      { timeout: 5000 },
+    );
+    expect(option).toHaveTextContent(
+      'Release managersgroup:default/release-managers',
+    );
+    await userEvent.click(option);
+    expect(approverInput(again)).toHaveValue(
+      'Release managers (group:default/release-managers)',
+    );
+    await userEvent.type(within(again).getByLabelText(/Expires/), '2099-01-31');
+    await userEvent.click(
+      within(again).getByRole('button', { name: 'Create exception' }),
+    );
+    await waitFor(() =>
+      expect(api.createException).toHaveBeenLastCalledWith(
+        expect.objectContaining({
+          approver: 'group:default/release-managers',
+        }),
+      ),
+    );
+  });
+
+  it('needs an approver: a cleared field stays empty and offers only what the catalog finds', async () => {
+    const api = summaryApi({ createException: jest.fn() });
+    await render(system, api);
+    const dialog = await openAndFill();
+    await userEvent.type(
+      within(dialog).getByLabelText(/Expires/),
+      '2099-01-31',
+    );
+    const submit = within(dialog).getByRole('button', {
+      name: 'Create exception',
+    });
+    await waitFor(() => expect(submit).toBeEnabled());
+    await userEvent.clear(approverInput(dialog));
+    await waitFor(() => expect(submit).toBeDisabled());
+    // Typing a ref the catalog does not know picks nothing.
+    await userEvent.type(approverInput(dialog), 'user:default/nobody');
+    expect(
+      await screen.findByText('No match', {}, { timeout: 5000 }),
+    ).toBeInTheDocument();
+    expect(submit).toBeDisabled();
+    // The signed-in user is not filled in again behind the user's back.
+    expect(approverInput(dialog)).toHaveValue('user:default/nobody');
+    expect(api.createException).not.toHaveBeenCalled();
   });
 
   it('refuses an expiry in the past and a missing reason', async () => {

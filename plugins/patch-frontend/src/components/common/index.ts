@@ -5,3 +5,9 @@ export { relative, dateTime, isPast, percent } from './format';
 export { RolloutLink } from './RolloutLink';
 export { useConfirmedAction } from './useConfirmedAction';
 export type { CardAction, ConfirmedAction } from './useConfirmedAction';
+export {
+  EntityRefPicker,
+  ENTITY_REF_SEARCH_LIMIT,
+  USERS_AND_GROUPS,
+} from './EntityRefPicker';
+export type { EntityRefChoice } from './EntityRefPicker';

@@ -1,6 +1,6 @@
 import type { Entity } from '@backstage/catalog-model';
 import { catalogApiMock } from '@backstage/plugin-catalog-react/testUtils';
-import { parseRefTerm, searchDelegates } from './DelegatePicker';
+import { parseRefTerm, searchEntityRefs } from './EntityRefPicker';
 
 const group = (name: string, namespace = 'default'): Entity => ({
   apiVersion: 'backstage.io/v1alpha1',
@@ -33,9 +33,18 @@ describe('parseRefTerm', () => {
     expect(parseRefTerm('Ops / SRE')).toBeUndefined();
     expect(parseRefTerm('component:default/ops')).toBeUndefined();
   });
+
+  it('reads only the kinds searched', () => {
+    expect(parseRefTerm('group:default/ops', ['user'])).toBeUndefined();
+    expect(parseRefTerm('default/ops', ['user'])).toEqual({
+      kinds: ['user'],
+      namespace: 'default',
+      name: 'ops',
+    });
+  });
 });
 
-describe('searchDelegates', () => {
+describe('searchEntityRefs', () => {
   it('finds a full ref first even when more names contain it than the limit', async () => {
     const catalogApi = catalogApiMock({
       entities: [
@@ -46,7 +55,7 @@ describe('searchDelegates', () => {
         group('ops', 'other'),
       ],
     });
-    const found = await searchDelegates(catalogApi, 'group:default/ops', 5);
+    const found = await searchEntityRefs(catalogApi, 'group:default/ops', 5);
     expect(found.map(d => d.ref)).toEqual([
       'group:default/ops',
       'group:default/a00-ops',
@@ -56,9 +65,25 @@ describe('searchDelegates', () => {
     ]);
   });
 
+  it('finds only the kinds asked for', async () => {
+    const user: Entity = {
+      apiVersion: 'backstage.io/v1alpha1',
+      kind: 'User',
+      metadata: { name: 'ops-oncall', namespace: 'default' },
+      spec: { profile: { displayName: 'Ops on call' } },
+    };
+    const catalogApi = catalogApiMock({ entities: [group('ops'), user] });
+    expect(
+      (await searchEntityRefs(catalogApi, 'ops', 5)).map(d => d.ref),
+    ).toEqual(['group:default/ops', 'user:default/ops-oncall']);
+    expect(
+      (await searchEntityRefs(catalogApi, 'ops', 5, ['user'])).map(d => d.ref),
+    ).toEqual(['user:default/ops-oncall']);
+  });
+
   it('asks nothing for an empty term', async () => {
     const catalogApi = { queryEntities: jest.fn() };
-    expect(await searchDelegates(catalogApi, '', 20)).toEqual([]);
+    expect(await searchEntityRefs(catalogApi, '', 20)).toEqual([]);
     expect(catalogApi.queryEntities).not.toHaveBeenCalled();
   });
 });

@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 import CircularProgress from '@material-ui/core/CircularProgress';
 import TextField from '@material-ui/core/TextField';
 import Typography from '@material-ui/core/Typography';
@@ -9,8 +9,8 @@ import { catalogApiRef } from '@backstage/plugin-catalog-react';
 import useAsync from 'react-use/esm/useAsync';
 import useDebounce from 'react-use/esm/useDebounce';
 
-/** A User or Group a group's approvals may be delegated to. */
-export interface Delegate {
+/** An entity the picker offers: its ref and how to show it. */
+export interface EntityRefChoice {
   ref: string;
   /** The profile's display name, else the title, else the name. */
   label: string;
@@ -20,11 +20,12 @@ type CatalogApi = typeof catalogApiRef.T;
 type EntityFilter = Record<string, string | string[]>;
 
 /** How many choices the list shows at most. */
-export const DELEGATE_SEARCH_LIMIT = 20;
+export const ENTITY_REF_SEARCH_LIMIT = 20;
 /** How long typing has to pause before the catalog is asked. */
-export const DELEGATE_SEARCH_DEBOUNCE_MS = 250;
+export const ENTITY_REF_SEARCH_DEBOUNCE_MS = 250;
 
-const KINDS = ['user', 'group'];
+/** The kinds searched unless told otherwise: Users and Groups. */
+export const USERS_AND_GROUPS: readonly string[] = ['user', 'group'];
 /** What a choice needs of an entity; nothing else is fetched. */
 const FIELDS = [
   'kind',
@@ -40,7 +41,7 @@ const SEARCHED_FIELDS = [
   'spec.profile.displayName',
 ];
 
-const toDelegate = (e: Entity): Delegate => {
+const toChoice = (e: Entity): EntityRefChoice => {
   const profile = (e.spec?.profile ?? {}) as { displayName?: string };
   return {
     ref: stringifyEntityRef(e),
@@ -49,7 +50,7 @@ const toDelegate = (e: Entity): Delegate => {
 };
 
 /** What the field shows for a choice. */
-const optionLabel = (d: Delegate) =>
+const optionLabel = (d: EntityRefChoice) =>
   d.label === d.ref ? d.ref : `${d.label} (${d.ref})`;
 
 /**
@@ -59,10 +60,11 @@ const optionLabel = (d: Delegate) =>
  * Only a term with a `:` or a `/` and nothing but the characters of kinds,
  * namespaces and names counts, so "Ops / SRE" stays a plain display-name
  * search. Undefined when the term is not ref-like or names a kind other than
- * User or Group (a Component is never a delegate).
+ * the searched ones (lowercase; Users and Groups unless told otherwise).
  */
 export const parseRefTerm = (
   term: string,
+  searchedKinds: readonly string[] = USERS_AND_GROUPS,
 ): { kinds: string[]; namespace?: string; name: string } | undefined => {
   const match =
     /^(?:([a-z][a-z0-9-]*):)?(?:([a-z0-9][a-z0-9._-]*)\/)?([a-z0-9._-]*)$/i.exec(
@@ -70,14 +72,17 @@ export const parseRefTerm = (
     );
   if (!match || !/[:/]/.test(term)) return undefined;
   const [, kind, namespace, name] = match;
-  const kinds = kind ? KINDS.filter(k => k === kind.toLowerCase()) : KINDS;
+  const kinds = kind
+    ? searchedKinds.filter(k => k === kind.toLowerCase())
+    : [...searchedKinds];
   if (kinds.length === 0) return undefined;
   return { kinds, namespace: namespace?.toLowerCase(), name };
 };
 
 /**
- * Asks the catalog for the Users and Groups matching a typed term, at most
- * `limit` of them, best matches first, without duplicates.
+ * Asks the catalog for the entities of the given kinds (Users and Groups
+ * unless told otherwise) matching a typed term, at most `limit` of them,
+ * best matches first, without duplicates.
  *
  * The term is always searched as a substring of the name, the title and the
  * profile's display name (the catalog's full-text filter). The catalog has
@@ -91,11 +96,12 @@ export const parseRefTerm = (
  * order. Each filter is a list of one-kind objects rather than one `kind`
  * array, so that the namespace and name conditions hold for every kind.
  */
-export async function searchDelegates(
+export async function searchEntityRefs(
   catalogApi: Pick<CatalogApi, 'queryEntities'>,
   term: string,
   limit: number,
-): Promise<Delegate[]> {
+  kinds: readonly string[] = USERS_AND_GROUPS,
+): Promise<EntityRefChoice[]> {
   if (!term) return [];
   const query = (filter: EntityFilter[], fullText?: [string, string[]]) =>
     catalogApi
@@ -112,7 +118,7 @@ export async function searchDelegates(
       .then(r => r.items);
 
   const searches: Promise<Entity[]>[] = [];
-  const ref = parseRefTerm(term);
+  const ref = parseRefTerm(term, kinds);
   if (ref) {
     const byKind = (extra: EntityFilter) =>
       ref.kinds.map(kind => ({
@@ -134,73 +140,103 @@ export async function searchDelegates(
       searches.push(query(byKind({})));
     }
   }
-  searches.push(query([{ kind: KINDS }], [term, SEARCHED_FIELDS]));
+  searches.push(query([{ kind: [...kinds] }], [term, SEARCHED_FIELDS]));
 
   const seen = new Set<string>();
-  const found: Delegate[] = [];
+  const found: EntityRefChoice[] = [];
   for (const entity of (await Promise.all(searches)).flat()) {
-    const delegate = toDelegate(entity);
-    if (!seen.has(delegate.ref)) {
-      seen.add(delegate.ref);
-      found.push(delegate);
+    const choice = toChoice(entity);
+    if (!seen.has(choice.ref)) {
+      seen.add(choice.ref);
+      found.push(choice);
     }
   }
   return found.slice(0, limit);
 }
 
+/** "users and groups" for ['user', 'group']. */
+const kindsNoun = (kinds: readonly string[]) =>
+  kinds.map(k => `${k}s`).join(' and ');
+
 /**
- * Picks the User or Group a group's approvals go to, from the catalog, so
+ * Picks a User or Group (or an entity of other kinds) from the catalog, so
  * nobody has to know an entity ref by heart. The catalog may hold many
  * thousands of users, so nothing is loaded up front: once typing pauses the
- * catalog is searched for the term (see {@link searchDelegates}) and the
- * first {@link DELEGATE_SEARCH_LIMIT} matches are offered. The backend
- * refuses anything but a User or Group of the catalog, and the group itself,
- * which is therefore not offered.
+ * catalog is searched for the term (see {@link searchEntityRefs}) and the
+ * first {@link ENTITY_REF_SEARCH_LIMIT} matches are offered, less the
+ * excluded refs. A value given from outside rather than picked (say the
+ * signed-in user) is shown as its ref. The input keeps the given id, so the
+ * label belongs to it.
  */
-export const DelegatePicker = (props: {
+export const EntityRefPicker = (props: {
   id: string;
+  label: string;
+  helperText?: string;
+  placeholder?: string;
   /** The entity ref chosen, or '' for none. */
   value: string;
-  /** The group being delegated. */
-  groupRef: string;
   onChange: (ref: string) => void;
+  /** Refs never offered nor shown as the value, e.g. the group delegated. */
+  exclude?: readonly string[];
+  /** The lowercase kinds searched; Users and Groups unless told otherwise. */
+  kinds?: readonly string[];
+  required?: boolean;
+  fullWidth?: boolean;
+  margin?: 'none' | 'dense' | 'normal';
 }) => {
   const catalogApi = useApi(catalogApiRef);
+  const kindsKey = (props.kinds ?? USERS_AND_GROUPS).join(',');
+  const kinds = useMemo(() => kindsKey.split(','), [kindsKey]);
+  const noun = kindsNoun(kinds);
+  const exclude = props.exclude ?? [];
   const [term, setTerm] = useState('');
   const [searched, setSearched] = useState('');
-  useDebounce(() => setSearched(term), DELEGATE_SEARCH_DEBOUNCE_MS, [term]);
-  // One more than shown, in case the group itself is among them.
+  useDebounce(() => setSearched(term), ENTITY_REF_SEARCH_DEBOUNCE_MS, [term]);
+  // More than shown, in case excluded refs are among them.
   const search = useAsync(
-    () => searchDelegates(catalogApi, searched, DELEGATE_SEARCH_LIMIT + 1),
-    [catalogApi, searched],
+    () =>
+      searchEntityRefs(
+        catalogApi,
+        searched,
+        ENTITY_REF_SEARCH_LIMIT + exclude.length,
+        kinds,
+      ),
+    [catalogApi, searched, kinds, exclude.length],
   );
   const searching = term !== searched || search.loading;
   const shown =
     searching || search.error
       ? []
       : (search.value ?? [])
-          .filter(d => d.ref !== props.groupRef)
-          .slice(0, DELEGATE_SEARCH_LIMIT);
+          .filter(d => !exclude.includes(d.ref))
+          .slice(0, ENTITY_REF_SEARCH_LIMIT);
 
   // The choice is kept apart from the results, which change with every term.
-  const [selected, setSelected] = useState<Delegate | null>(null);
-  const value =
-    selected && selected.ref === props.value && selected.ref !== props.groupRef
-      ? selected
-      : null;
+  const [selected, setSelected] = useState<EntityRefChoice | null>(null);
+  // A value from outside; the same object while the value stays, since the
+  // field resets its text whenever the value object changes.
+  const given = useMemo(
+    () => (props.value ? { ref: props.value, label: props.value } : null),
+    [props.value],
+  );
+  let value: EntityRefChoice | null = null;
+  if (props.value && !exclude.includes(props.value)) {
+    value = selected?.ref === props.value ? selected : given;
+  }
 
   let noOptionsText = 'No match';
   if (search.error) noOptionsText = 'The search failed';
   else if (!term) noOptionsText = 'Type a name or an entity ref';
 
   return (
-    <Autocomplete<Delegate>
+    <Autocomplete<EntityRefChoice>
       id={props.id}
-      style={{ minWidth: 320 }}
+      style={props.fullWidth ? undefined : { minWidth: 320 }}
+      fullWidth={props.fullWidth}
       // The chosen value stays among the options (MUI expects it there), but
       // the list shows exactly what the catalog found for the term.
       options={
-        value && !shown.some(d => d.ref === value.ref)
+        value && !shown.some(d => d.ref === value!.ref)
           ? [...shown, value]
           : shown
       }
@@ -230,13 +266,15 @@ export const DelegatePicker = (props: {
       renderInput={params => (
         <TextField
           {...params}
-          label="Delegate to (user or group)"
-          placeholder="Type a name"
+          label={props.label}
+          placeholder={props.placeholder ?? 'Type a name'}
+          required={props.required}
+          margin={props.margin}
           error={!!search.error}
           helperText={
             search.error
-              ? `Could not search users and groups: ${search.error.message}`
-              : undefined
+              ? `Could not search ${noun}: ${search.error.message}`
+              : props.helperText
           }
           InputProps={{
             ...params.InputProps,
@@ -246,7 +284,7 @@ export const DelegatePicker = (props: {
                   <CircularProgress
                     color="inherit"
                     size={16}
-                    aria-label="Searching users and groups"
+                    aria-label={`Searching ${noun}`}
                   />
                 ) : null}
                 {params.InputProps.endAdornment}
