@@ -197,15 +197,20 @@ describe('DefaultPatchApi', () => {
             state: 'soaking',
             size: 10,
             soakUntil: '2026-11-26T01:00:00Z',
+            // As the rollout driver stores it (toGateJson).
             gate: {
               decision: 'wait',
               reason: 'soaking',
               finished: 9,
               failed: 1,
               failureRate: 0.111,
-              interval: { lower: 0.02, upper: 0.43, confidence: 0.95 },
+              lowerBound: 0.02,
+              upperBound: 0.43,
+              confidence: 0.95,
               failureLimit: 0.2,
               minSample: 3,
+              counts: { succeeded: 8, failed: 1 },
+              evaluatedAt: '2026-11-26T00:59:00Z',
             },
             counts: {
               undispatched: 0,
@@ -257,6 +262,7 @@ describe('DefaultPatchApi', () => {
       limit: 0.2,
       minSample: 3,
       soakUntil: '2026-11-26T01:00:00Z',
+      evaluatedAt: '2026-11-26T00:59:00Z',
     });
     expect(r.series).toEqual([
       { at: '2026-11-26T00:01:00Z', succeeded: 8, failed: 1 },

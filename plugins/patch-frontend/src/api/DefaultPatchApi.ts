@@ -88,13 +88,18 @@ function sumCounts(counts: JobCounts[]): JobCounts {
   );
 }
 
-/** The gate JSON the rollout driver stores (patch-common's GateResult). */
+/**
+ * The gate JSON the rollout driver stores on a wave (`toGateJson`: the
+ * interval's bounds as `lowerBound` / `upperBound` / `confidence`, the
+ * counts, `evaluatedAt`), or patch-common's GateResult (bounds under
+ * `interval`), as gate history entries carry it.
+ */
 export function toGateState(
   gate: Record<string, unknown> | null | undefined,
   soakUntil?: string | null,
 ): GateState | undefined {
   if (!gate || typeof gate.decision !== 'string') return undefined;
-  const interval = (gate.interval ?? {}) as Record<string, number>;
+  const interval = (gate.interval ?? {}) as Record<string, unknown>;
   const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
   return {
     decision: gate.decision as GateState['decision'],
@@ -102,12 +107,14 @@ export function toGateState(
     finished: num(gate.finished) ?? 0,
     failed: num(gate.failed) ?? 0,
     failureRate: num(gate.failureRate),
-    lower: num(interval.lower),
-    upper: num(interval.upper),
-    confidence: num(interval.confidence),
+    lower: num(gate.lowerBound) ?? num(interval.lower),
+    upper: num(gate.upperBound) ?? num(interval.upper),
+    confidence: num(gate.confidence) ?? num(interval.confidence),
     limit: num(gate.failureLimit),
     minSample: num(gate.minSample),
     soakUntil: soakUntil ?? undefined,
+    evaluatedAt:
+      typeof gate.evaluatedAt === 'string' ? gate.evaluatedAt : undefined,
   };
 }
 

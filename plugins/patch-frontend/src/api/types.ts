@@ -223,6 +223,11 @@ export interface GateState {
   minSample?: number;
   /** When the soak ends (ISO 8601). */
   soakUntil?: string;
+  /**
+   * When the rollout driver last evaluated the gate (ISO 8601): the counts
+   * above are as of then, the wave's own counts are live.
+   */
+  evaluatedAt?: string;
 }
 
 /** State of a wave. @public */

@@ -29,8 +29,9 @@ export const GateSummary = (props: { gate?: GateState }) => {
   if (!g) return null;
   return (
     <Typography variant="body2" component="div" aria-label="Gate">
-      Gate <strong>{GATE_WORDS[g.decision] ?? g.decision}</strong>: {g.failed}{' '}
-      failed of {g.finished} finished
+      Gate <strong>{GATE_WORDS[g.decision] ?? g.decision}</strong>
+      {g.evaluatedAt ? ` (evaluated ${relative(g.evaluatedAt)})` : ''}:{' '}
+      {g.failed} failed of {g.finished} finished
       {g.minSample !== undefined ? ` (minimum sample ${g.minSample})` : ''}
       {g.upper !== undefined
         ? `; failure rate upper bound ${percent(g.upper, 1)}`
