@@ -173,6 +173,7 @@ export const runningRollout: RolloutDetail = {
     { at: '2026-11-26T08:05:00.000Z', succeeded: 2, failed: 0 },
     { at: '2026-11-26T08:10:00.000Z', succeeded: 1, failed: 1 },
   ],
+  tickets: [],
 };
 
 /** The rollout as the list shows it. */

@@ -225,7 +225,28 @@ describe('DefaultPatchApi', () => {
           },
         ],
         gates: [],
-        tickets: [],
+        // As RolloutService.detail lists them: opened or given up, then
+        // those waiting in the outbox.
+        tickets: [
+          {
+            waveId: 'w1',
+            connector: 'webhook',
+            reference: 'INC-7',
+            outcome: 'opened',
+            message: null,
+            createdAt: '2026-11-26T00:30:00Z',
+          },
+          {
+            waveId: 'w1',
+            connector: 'jira',
+            reference: null,
+            outcome: 'pending',
+            attempts: 2,
+            nextAttemptAt: '2026-11-26T00:32:00Z',
+            message: 'HTTP 503',
+            createdAt: '2026-11-26T00:30:00Z',
+          },
+        ],
         timeSeries: {
           bucketSeconds: 60,
           points: [
@@ -266,6 +287,30 @@ describe('DefaultPatchApi', () => {
     });
     expect(r.series).toEqual([
       { at: '2026-11-26T00:01:00Z', succeeded: 8, failed: 1 },
+    ]);
+    expect(r.tickets).toEqual([
+      {
+        waveId: 'w1',
+        ring: 'pilot',
+        connector: 'webhook',
+        reference: 'INC-7',
+        outcome: 'opened',
+        message: undefined,
+        attempts: undefined,
+        nextAttemptAt: undefined,
+        createdAt: '2026-11-26T00:30:00Z',
+      },
+      {
+        waveId: 'w1',
+        ring: 'pilot',
+        connector: 'jira',
+        reference: undefined,
+        outcome: 'pending',
+        message: 'HTTP 503',
+        attempts: 2,
+        nextAttemptAt: '2026-11-26T00:32:00Z',
+        createdAt: '2026-11-26T00:30:00Z',
+      },
     ]);
   });
 

@@ -26,6 +26,7 @@ import type {
   DecideRequest,
   DecideResult,
   EndpointDetail,
+  ItsmTicket,
   NeededPatch,
   EntityPatchSummary,
   GateState,
@@ -158,6 +159,24 @@ export function toRolloutDetail(r: S['RolloutDetail']): RolloutDetail {
       succeeded: p.succeeded,
       failed: p.failed,
     })),
+    tickets: (r.tickets ?? []).map(t => toItsmTicket(t, waves)),
+  };
+}
+
+/** A ticket of the rollout detail (an untyped object in the API). */
+function toItsmTicket(t: Record<string, unknown>, waves: Wave[]): ItsmTicket {
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const outcome = str(t.outcome);
+  return {
+    waveId: str(t.waveId) ?? '',
+    ring: waves.find(w => w.id === t.waveId)?.ring,
+    connector: str(t.connector) ?? 'unknown',
+    reference: str(t.reference),
+    outcome: outcome === 'opened' || outcome === 'pending' ? outcome : 'failed',
+    message: str(t.message),
+    attempts: typeof t.attempts === 'number' ? t.attempts : undefined,
+    nextAttemptAt: str(t.nextAttemptAt),
+    createdAt: str(t.createdAt) ?? '',
   };
 }
 

@@ -311,6 +311,30 @@ export interface RolloutDetail extends RolloutSummary {
   waves: Wave[];
   /** Completions and failures over time. */
   series: RolloutSeriesPoint[];
+  /** ITSM incidents raised for the rollout's breaches, oldest first. */
+  tickets: ItsmTicket[];
+}
+
+/** An ITSM incident for a gate breach or an unhealthy signal. @public */
+export interface ItsmTicket {
+  /** The wave that breached. */
+  waveId: string;
+  /** Its ring's name, when the wave is known. */
+  ring?: string;
+  /** The connector, e.g. `webhook` or `servicenow`. */
+  connector: string;
+  /** The ticket's id in the ITSM system, once opened. */
+  reference?: string;
+  /** opened; failed (given up after its retries); pending (waiting for a retry). */
+  outcome: 'opened' | 'failed' | 'pending';
+  /** The connector's answer or last error. */
+  message?: string;
+  /** Calls made so far, while pending. */
+  attempts?: number;
+  /** When the next call is due, while pending (ISO 8601). */
+  nextAttemptAt?: string;
+  /** When the breach raised it (ISO 8601). */
+  createdAt: string;
 }
 
 /** A rollout's plan, before it starts. @public */

@@ -67,6 +67,53 @@ describe('RolloutsTab', () => {
     ).toBeInTheDocument();
   });
 
+  it('lists the ITSM incidents of a paused rollout: opened, and waiting for a retry', async () => {
+    const api = {
+      getRollout: jest.fn().mockResolvedValue({
+        ...runningRollout,
+        state: 'paused',
+        tickets: [
+          {
+            waveId: 'w-1',
+            ring: 'pilot',
+            connector: 'servicenow',
+            reference: 'INC0012345',
+            outcome: 'opened',
+            message: 'created',
+            createdAt: '2026-11-26T08:12:00.000Z',
+          },
+          {
+            waveId: 'w-1',
+            ring: 'pilot',
+            connector: 'webhook',
+            outcome: 'pending',
+            attempts: 1,
+            message: 'HTTP 503 from the receiver',
+            createdAt: '2026-11-26T08:12:00.000Z',
+          },
+        ],
+      }),
+    };
+    await renderPatchUi(tab, { api, ...atDetail });
+    const incidents = (await screen.findByText('ITSM incidents')).closest(
+      'div[class*="Paper"]',
+    ) as HTMLElement;
+    expect(within(incidents).getByText('INC0012345')).toBeInTheDocument();
+    expect(within(incidents).getByText('servicenow')).toBeInTheDocument();
+    expect(
+      within(incidents).getByText('pending: attempt 2'),
+    ).toBeInTheDocument();
+    expect(
+      within(incidents).getByText('HTTP 503 from the receiver'),
+    ).toBeInTheDocument();
+  });
+
+  it('says when no incident was raised', async () => {
+    const api = { getRollout: jest.fn().mockResolvedValue(runningRollout) };
+    await renderPatchUi(tab, { api, ...atDetail });
+    expect(await screen.findByText(/No incident raised/)).toBeInTheDocument();
+  });
+
   it('pauses a running rollout after a confirmation', async () => {
     const api = {
       getRollout: jest.fn().mockResolvedValue(runningRollout),

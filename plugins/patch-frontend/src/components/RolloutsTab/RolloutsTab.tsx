@@ -20,9 +20,9 @@ import { useApi } from '@backstage/core-plugin-api';
 import { EntityRefLink, EntityRefLinks } from '@backstage/plugin-catalog-react';
 import { usePermission } from '@backstage/plugin-permission-react';
 import { patchRolloutCreatePermission } from '@patchbay/plugin-patch-common';
-import { RolloutSummary, Wave, patchApiRef } from '../../api';
+import { ItsmTicket, RolloutSummary, Wave, patchApiRef } from '../../api';
 import { useLiveAsync } from '../../hooks';
-import { RolloutProgress, dateTime } from '../common';
+import { RolloutProgress, dateTime, relative } from '../common';
 import { RolloutChart } from './RolloutChart';
 import { RolloutControls } from './RolloutControls';
 import { StateLabel } from './RolloutStateChip';
@@ -186,6 +186,24 @@ export const RolloutsList = () => {
   );
 };
 
+const ticketColumns: TableColumn<ItsmTicket>[] = [
+  { title: 'Raised', render: t => dateTime(t.createdAt) },
+  { title: 'Ring', render: t => t.ring ?? t.waveId },
+  { title: 'Connector', field: 'connector' },
+  {
+    title: 'Incident',
+    render: t => {
+      if (t.outcome === 'opened') return t.reference ?? 'opened';
+      if (t.outcome === 'pending')
+        return `pending: attempt ${(t.attempts ?? 0) + 1}${
+          t.nextAttemptAt ? ` ${relative(t.nextAttemptAt)}` : ''
+        }`;
+      return 'failed: not opened';
+    },
+  },
+  { title: 'Message', render: t => t.message ?? '' },
+];
+
 /** One rollout: rings as a timeline, per-wave numbers, chart and controls. */
 export const RolloutDetailView = () => {
   const { rolloutId = '' } = useParams();
@@ -245,6 +263,15 @@ export const RolloutDetailView = () => {
           options={{ paging: false, search: false, padding: 'dense' }}
           columns={waveColumns}
           data={r.waves}
+        />
+      </Grid>
+      <Grid item xs={12}>
+        <Table<ItsmTicket>
+          title="ITSM incidents"
+          options={{ paging: false, search: false, padding: 'dense' }}
+          columns={ticketColumns}
+          data={r.tickets}
+          emptyContent="No incident raised: a gate breach or an unhealthy service signal pauses the rollout and raises one through the configured ITSM connectors."
         />
       </Grid>
     </Grid>
