@@ -13,6 +13,14 @@ const userEvent = userEventLib.setup({ delay: null });
 
 jest.setTimeout(90_000);
 
+/**
+ * How long to wait for the picker's catalog search to answer after typing
+ * (a 250 ms debounce, then the query): generous, because the CI machine's
+ * two cores also run the other test workers and typing re-renders MUI's
+ * Autocomplete on every keystroke. A wait, not a speed requirement.
+ */
+const SEARCH_WAIT_MS = 20_000;
+
 const identity = mockApis.identity({
   userEntityRef: 'user:default/alice',
   ownershipEntityRefs: ['user:default/alice', 'group:default/team-a'],
@@ -83,7 +91,11 @@ async function pickDelegate(form: HTMLElement, typed: string, option: RegExp) {
   await userEvent.type(delegateInput(form), typed);
   // The search waits for typing to pause.
   await userEvent.click(
-    await screen.findByRole('option', { name: option }, { timeout: 5000 }),
+    await screen.findByRole(
+      'option',
+      { name: option },
+      { timeout: SEARCH_WAIT_MS },
+    ),
   );
 }
 
@@ -184,7 +196,11 @@ describe('DelegationsCard', () => {
     expect(catalogApi.queryEntities).not.toHaveBeenCalled();
 
     await userEvent.type(input, 'a');
-    const options = await screen.findAllByRole('option', {}, { timeout: 5000 });
+    const options = await screen.findAllByRole(
+      'option',
+      {},
+      { timeout: SEARCH_WAIT_MS },
+    );
     // The profile's display name wins over the title; the ref comes with it.
     expect(options.map(o => o.textContent)).toEqual([
       'Bob Builderuser:default/bob',
@@ -220,7 +236,7 @@ describe('DelegationsCard', () => {
     const bob = await screen.findByRole(
       'option',
       { name: /Bob Builder/ },
-      { timeout: 5000 },
+      { timeout: SEARCH_WAIT_MS },
     );
     expect(bob).toHaveTextContent('user:default/bob');
     expect(screen.getAllByRole('option')).toHaveLength(1);
@@ -229,7 +245,7 @@ describe('DelegationsCard', () => {
     await userEvent.clear(delegateInput(form));
     await userEvent.type(delegateInput(form), 'team');
     expect(
-      await screen.findByText('No match', {}, { timeout: 5000 }),
+      await screen.findByText('No match', {}, { timeout: SEARCH_WAIT_MS }),
     ).toBeInTheDocument();
     expect(await lastAnswer(catalogApi)).toEqual(['group:default/team-a']);
     expect(screen.queryByRole('option')).not.toBeInTheDocument();
@@ -281,7 +297,7 @@ describe('DelegationsCard', () => {
       await within(form).findByText(
         'Could not search users and groups: catalog unavailable',
         {},
-        { timeout: 5000 },
+        { timeout: SEARCH_WAIT_MS },
       ),
     ).toBeInTheDocument();
     expect(screen.getByText('The search failed')).toBeInTheDocument();

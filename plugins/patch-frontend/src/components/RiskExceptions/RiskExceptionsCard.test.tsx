@@ -18,6 +18,14 @@ const userEvent = userEventLib.setup({ delay: null });
 
 jest.setTimeout(90_000);
 
+/**
+ * How long to wait for the picker's catalog search to answer after typing
+ * (a 250 ms debounce, then the query): generous, because the CI machine's
+ * two cores also run the other test workers and typing re-renders MUI's
+ * Autocomplete on every keystroke. A wait, not a speed requirement.
+ */
+const SEARCH_WAIT_MS = 20_000;
+
 const identity = mockApis.identity({
   userEntityRef: 'user:default/alice',
   ownershipEntityRefs: ['user:default/alice', 'group:default/team-payments'],
@@ -116,7 +124,7 @@ async function openAndFill(approver?: { typed: string; option: RegExp }) {
       await screen.findByRole(
         'option',
         { name: approver.option },
-        { timeout: 5000 },
+        { timeout: SEARCH_WAIT_MS },
       ),
     );
   }
@@ -285,7 +293,7 @@ describe('RiskExceptionsCard', () => {
     const option = await screen.findByRole(
       'option',
       { name: /Release managers/ },
-      { timeout: 5000 },
+      { timeout: SEARCH_WAIT_MS },
     );
     expect(option).toHaveTextContent(
       'Release managersgroup:default/release-managers',
@@ -324,7 +332,7 @@ describe('RiskExceptionsCard', () => {
     // Typing a ref the catalog does not know picks nothing.
     await userEvent.type(approverInput(dialog), 'user:default/nobody');
     expect(
-      await screen.findByText('No match', {}, { timeout: 5000 }),
+      await screen.findByText('No match', {}, { timeout: SEARCH_WAIT_MS }),
     ).toBeInTheDocument();
     expect(submit).toBeDisabled();
     // The signed-in user is not filled in again behind the user's back.

@@ -192,22 +192,30 @@ export const EntityRefPicker = (props: {
   const [term, setTerm] = useState('');
   const [searched, setSearched] = useState('');
   useDebounce(() => setSearched(term), ENTITY_REF_SEARCH_DEBOUNCE_MS, [term]);
-  // More than shown, in case excluded refs are among them.
+  // More than shown, in case excluded refs are among them. Each answer
+  // carries its term: in the render right after the debounce, the previous
+  // term's answer is still there (not yet loading), and must not flash as
+  // the new term's.
   const search = useAsync(
-    () =>
-      searchEntityRefs(
+    async () => ({
+      term: searched,
+      items: await searchEntityRefs(
         catalogApi,
         searched,
         ENTITY_REF_SEARCH_LIMIT + exclude.length,
         kinds,
       ),
+    }),
     [catalogApi, searched, kinds, exclude.length],
   );
-  const searching = term !== searched || search.loading;
+  const searching =
+    term !== searched ||
+    search.loading ||
+    (!search.error && search.value?.term !== searched);
   const shown =
     searching || search.error
       ? []
-      : (search.value ?? [])
+      : (search.value?.items ?? [])
           .filter(d => !exclude.includes(d.ref))
           .slice(0, ENTITY_REF_SEARCH_LIMIT);
 
