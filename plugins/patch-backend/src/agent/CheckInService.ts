@@ -20,7 +20,7 @@
  *    a secret.) It also answers whether each endpoint has a live job; most
  *    check-ins end here.
  * 2. For the agents with live jobs, the leases: the job queue's lease
- *    (`JobQueue.leaseJobs`) for each, with the same conditions: the oldest
+ *    (`JobQueue.leaseBatch`) for each, with the same conditions: the oldest
  *    due queued jobs, up to the agent's `maxJobs`, of no paused or aborted
  *    rollout, claimed `FOR UPDATE SKIP LOCKED`; and one `job-lease` audit
  *    entry per agent that leased, with the fields the one-at-a-time path
@@ -44,14 +44,7 @@ import { AuditLog, AuditRecord } from '../audit/AuditLog';
 import { toDbTime } from '../database/time';
 import { CheckInBatcher } from '../endpoints/CheckInBatcher';
 import { EndpointStore } from '../endpoints/EndpointStore';
-import {
-  JOB_COLUMNS,
-  Job,
-  JobQueue,
-  LIVE_JOB_STATES,
-  stoppedRollout,
-  toJob,
-} from '../jobs/JobQueue';
+import { Job, JobQueue } from '../jobs/JobQueue';
 import { AgentAuth, AgentAuthError, parseAgentCredentials } from './AgentAuth';
 
 /** What a check-in asks. @internal */
@@ -198,7 +191,7 @@ export class CheckInService {
       string,
       { inventoryHash?: string; overdue: string[]; jobs: Job[] }
     >();
-    const leasing: Array<{ id: string; maxJobs: number }> = [];
+    const leasing: Array<{ endpointId: string; max: number }> = [];
     for (const { key, input } of items) {
       const beat = beats.get(key);
       if (!beat) continue;
@@ -207,11 +200,16 @@ export class CheckInService {
         overdue: [],
         jobs: [],
       });
-      if (beat.hasLiveJobs) leasing.push({ id: key, maxJobs: input.maxJobs });
+      if (beat.hasLiveJobs)
+        leasing.push({ endpointId: key, max: input.maxJobs });
     }
     if (leasing.length > 0) {
-      for (const [id, lease] of await this.leases(leasing, now)) {
-        Object.assign(answers.get(id)!, lease);
+      // The leases and their audit rows, in one statement.
+      const leases = await this.deps.jobs.leaseBatch(leasing, now, {
+        audit: true,
+      });
+      for (const [id, { overdue, leased }] of leases) {
+        Object.assign(answers.get(id)!, { overdue, jobs: leased });
       }
     }
     return answers;
@@ -273,113 +271,6 @@ export class CheckInService {
       });
     }
     return beats;
-  }
-
-  /**
-   * The leases of a batch in one statement: for each agent, the job
-   * queue's lease (`JobQueue.leaseJobs`, same conditions) and its audit
-   * entry. An agent with an overdue job leases nothing and gets the overdue
-   * ids instead (the caller takes the queue's general path for it).
-   */
-  private async leases(
-    agents: Array<{ id: string; maxJobs: number }>,
-    now: number,
-  ): Promise<Map<string, { overdue: string[]; jobs: Job[] }>> {
-    const { db, jobs } = this.deps;
-    const nowIso = toDbTime(now);
-    const input = JSON.stringify(
-      agents.map(a => ({
-        id: a.id,
-        max_jobs: Math.max(0, Math.floor(a.maxJobs)),
-      })),
-    );
-    const live = LIVE_JOB_STATES.map(() => '?').join(', ');
-    const result = await db.raw(
-      `WITH input AS (
-         SELECT * FROM json_to_recordset(?::json) AS t(id text, max_jobs int)
-       ), live AS (
-         SELECT j.id, j.endpoint_id, j.state, j.not_before, j.expires_at,
-                j.lease_expires_at, j.created_at
-           FROM patch_jobs j
-          WHERE j.endpoint_id = ANY (ARRAY(SELECT id FROM input))
-            AND j.state IN (${live})
-       ), overdue AS (
-         SELECT endpoint_id, array_agg(id) AS ids
-           FROM live
-          WHERE (state = 'queued' AND expires_at <= ?)
-             OR (state IN ('leased', 'running') AND lease_expires_at <= ?)
-          GROUP BY endpoint_id
-       ), candidates AS (
-         SELECT id FROM (
-           SELECT l.id, input.max_jobs,
-                  row_number() OVER (PARTITION BY l.endpoint_id
-                                     ORDER BY l.created_at) AS n
-             FROM live l
-             JOIN input ON input.id = l.endpoint_id
-            WHERE l.state = 'queued'
-              AND (l.expires_at IS NULL OR l.expires_at > ?)
-              AND (l.not_before IS NULL OR l.not_before <= ?)
-              AND NOT EXISTS (SELECT 1 FROM overdue o
-                               WHERE o.endpoint_id = l.endpoint_id)
-         ) c
-          WHERE n <= max_jobs
-       ), leased AS (
-         UPDATE patch_jobs
-            SET state = 'leased', attempt = attempt + 1,
-                lease_expires_at = ?, updated_at = ?
-          WHERE id IN (
-            SELECT id FROM patch_jobs
-             WHERE id IN (SELECT id FROM candidates)
-               AND state = 'queued'
-               AND expires_at > ?
-               AND NOT EXISTS ?
-               FOR UPDATE SKIP LOCKED)
-      RETURNING ${JOB_COLUMNS.map(c => `patch_jobs.${c}`).join(', ')}
-       ), audit AS (
-         INSERT INTO patch_audit_events
-                (occurred_at, actor, action, outcome, target_type, target_id,
-                 message, details)
-         SELECT ?::timestamptz, 'agent:' || endpoint_id, 'job-lease',
-                'succeeded', 'endpoint', endpoint_id,
-                'Leased ' || count(*) || ' job(s)',
-                json_build_object('jobs', json_agg(
-                  json_build_object('id', id, 'attempt', attempt,
-                                    'kind', kind)
-                  ORDER BY created_at))::text
-           FROM leased
-          GROUP BY endpoint_id
-       )
-       SELECT input.id AS agent_id, o.ids AS overdue_ids, leased.*
-         FROM input
-         LEFT JOIN overdue o ON o.endpoint_id = input.id
-         LEFT JOIN leased ON leased.endpoint_id = input.id`,
-      [
-        input,
-        ...LIVE_JOB_STATES,
-        nowIso,
-        nowIso,
-        nowIso,
-        nowIso,
-        jobs.leaseExpiry(now),
-        nowIso,
-        nowIso,
-        stoppedRollout(db),
-        nowIso,
-      ],
-    );
-    const out = new Map<string, { overdue: string[]; jobs: Job[] }>();
-    for (const row of result.rows) {
-      let lease = out.get(row.agent_id);
-      if (!lease) {
-        lease = { overdue: row.overdue_ids ?? [], jobs: [] };
-        out.set(row.agent_id, lease);
-      }
-      if (row.id !== null) lease.jobs.push(toJob(row));
-    }
-    for (const lease of out.values()) {
-      lease.jobs.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
-    }
-    return out;
   }
 }
 

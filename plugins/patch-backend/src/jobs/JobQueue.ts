@@ -214,8 +214,7 @@ const INSERT_BATCH = 500;
 /** Ids per `WHERE id IN (...)`. */
 const ID_BATCH = 1000;
 
-/** The columns of a `patch_jobs` row, as `toJob` reads them. @internal */
-export const JOB_COLUMNS = [
+const JOB_COLUMNS = [
   'id',
   'endpoint_id',
   'kind',
@@ -261,11 +260,6 @@ export class JobQueue {
     // Read at each call, so a test that moves the process clock moves the queue's.
     this.now = options.now ?? (() => Date.now());
     this.isPg = String(db.client.config.client).includes('pg');
-  }
-
-  /** When a lease taken at `now` runs out (the check-in's batched lease uses it). */
-  leaseExpiry(now: number): string {
-    return toDbTime(now + this.leaseSeconds * 1000);
   }
 
   /** Registers a listener called after a job reaches a terminal state; returns an unsubscribe function. */
@@ -691,38 +685,91 @@ export class JobQueue {
   }
 
   /**
-   * `leaseJobs` on PostgreSQL in one statement: the live-job read, the choice
-   * of candidates and the SKIP LOCKED claim, with the same conditions as the
-   * two statements of the general path. When one of the endpoint's live jobs
-   * is overdue, it leases nothing and answers the overdue ids instead, so
-   * that the caller reaps them before leasing (a job past its time-to-live is
-   * never handed out, a lease that ran out is requeued first).
+   * `leaseJobs` on PostgreSQL in one statement (`leaseBatch` for one
+   * endpoint). When one of the endpoint's live jobs is overdue, it leases
+   * nothing and answers the overdue ids instead, so that the caller reaps
+   * them before leasing (a job past its time-to-live is never handed out, a
+   * lease that ran out is requeued first).
    */
   private async leaseInOne(
     endpointId: string,
     max: number,
     now: number,
   ): Promise<{ overdue: string[]; leased: Job[] }> {
+    const leases = await this.leaseBatch([{ endpointId, max }], now);
+    return leases.get(endpointId) ?? { overdue: [], leased: [] };
+  }
+
+  /**
+   * Leases on PostgreSQL, for many endpoints in one statement: per endpoint
+   * the live-job read, the choice of up to `max` candidates (oldest first)
+   * and the SKIP LOCKED claim, with the same conditions as the general path
+   * of `leaseJobs`. An endpoint with an overdue live job leases nothing and
+   * gets the overdue ids instead, for the caller to reap before leasing.
+   * With `audit`, the statement also writes one `job-lease` audit row per
+   * endpoint that leased (the fields `AuditLog.record` would write), so that
+   * the entries commit with the leases; the batched check-in uses that.
+   * Endpoint ids must be distinct. Every endpoint asked for has an answer.
+   * @internal
+   */
+  async leaseBatch(
+    requests: Array<{ endpointId: string; max: number }>,
+    now: number,
+    options: { audit?: boolean } = {},
+  ): Promise<Map<string, { overdue: string[]; leased: Job[] }>> {
     const nowIso = toDbTime(now);
-    const leaseUntil = toDbTime(now + this.leaseSeconds * 1000);
+    const input = JSON.stringify(
+      requests.map(r => ({
+        id: r.endpointId,
+        max_jobs: Math.max(0, Math.floor(r.max)),
+      })),
+    );
     const live = LIVE_JOB_STATES.map(() => '?').join(', ');
+    const audit = options.audit
+      ? `, audit AS (
+         INSERT INTO patch_audit_events
+                (occurred_at, actor, action, outcome, target_type, target_id,
+                 message, details)
+         SELECT ?::timestamptz, 'agent:' || endpoint_id, 'job-lease',
+                'succeeded', 'endpoint', endpoint_id,
+                'Leased ' || count(*) || ' job(s)',
+                json_build_object('jobs', json_agg(
+                  json_build_object('id', id, 'attempt', attempt,
+                                    'kind', kind)
+                  ORDER BY created_at))::text
+           FROM leased
+          GROUP BY endpoint_id
+       )`
+      : '';
     const result = await this.db.raw(
-      `WITH live AS (
-         SELECT id, state, not_before, expires_at, lease_expires_at, created_at
-           FROM patch_jobs
-          WHERE endpoint_id = ? AND state IN (${live})
+      `WITH input AS (
+         SELECT * FROM json_to_recordset(?::json) AS t(id text, max_jobs int)
+       ), live AS (
+         SELECT j.id, j.endpoint_id, j.state, j.not_before, j.expires_at,
+                j.lease_expires_at, j.created_at
+           FROM patch_jobs j
+          WHERE j.endpoint_id = ANY (ARRAY(SELECT id FROM input))
+            AND j.state IN (${live})
        ), overdue AS (
-         SELECT id FROM live
+         SELECT endpoint_id, array_agg(id) AS ids
+           FROM live
           WHERE (state = 'queued' AND expires_at <= ?)
              OR (state IN ('leased', 'running') AND lease_expires_at <= ?)
+          GROUP BY endpoint_id
        ), candidates AS (
-         SELECT id FROM live
-          WHERE state = 'queued'
-            AND (expires_at IS NULL OR expires_at > ?)
-            AND (not_before IS NULL OR not_before <= ?)
-            AND NOT EXISTS (SELECT 1 FROM overdue)
-          ORDER BY created_at
-          LIMIT ?
+         SELECT id FROM (
+           SELECT l.id, input.max_jobs,
+                  row_number() OVER (PARTITION BY l.endpoint_id
+                                     ORDER BY l.created_at) AS n
+             FROM live l
+             JOIN input ON input.id = l.endpoint_id
+            WHERE l.state = 'queued'
+              AND (l.expires_at IS NULL OR l.expires_at > ?)
+              AND (l.not_before IS NULL OR l.not_before <= ?)
+              AND NOT EXISTS (SELECT 1 FROM overdue o
+                               WHERE o.endpoint_id = l.endpoint_id)
+         ) c
+          WHERE n <= max_jobs
        ), leased AS (
          UPDATE patch_jobs
             SET state = 'leased', attempt = attempt + 1,
@@ -735,32 +782,38 @@ export class JobQueue {
                AND NOT EXISTS ?
                FOR UPDATE SKIP LOCKED)
       RETURNING ${JOB_COLUMNS.map(c => `patch_jobs.${c}`).join(', ')}
-       )
-       SELECT o.overdue_ids, leased.*
-         FROM (SELECT array_agg(id) AS overdue_ids FROM overdue) o
-         LEFT JOIN leased ON true`,
+       )${audit}
+       SELECT input.id AS lease_endpoint_id, o.ids AS overdue_ids, leased.*
+         FROM input
+         LEFT JOIN overdue o ON o.endpoint_id = input.id
+         LEFT JOIN leased ON leased.endpoint_id = input.id`,
       [
-        endpointId,
+        input,
         ...LIVE_JOB_STATES,
         nowIso,
         nowIso,
         nowIso,
         nowIso,
-        max,
-        leaseUntil,
+        toDbTime(now + this.leaseSeconds * 1000),
         nowIso,
         nowIso,
         stoppedRollout(this.db),
+        ...(options.audit ? [nowIso] : []),
       ],
     );
-    const rows: any[] = result.rows;
-    return {
-      overdue: rows[0]?.overdue_ids ?? [],
-      leased: rows
-        .filter(r => r.id !== null)
-        .map(toJob)
-        .sort((a, b) => a.createdAt.localeCompare(b.createdAt)),
-    };
+    const out = new Map<string, { overdue: string[]; leased: Job[] }>();
+    for (const row of result.rows) {
+      let lease = out.get(row.lease_endpoint_id);
+      if (!lease) {
+        lease = { overdue: row.overdue_ids ?? [], leased: [] };
+        out.set(row.lease_endpoint_id, lease);
+      }
+      if (row.id !== null) lease.leased.push(toJob(row));
+    }
+    for (const lease of out.values()) {
+      lease.leased.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    }
+    return out;
   }
 
   /**
@@ -1108,9 +1161,8 @@ export class JobQueue {
  * hands it out, and the reaper does not expire it while the rollout is
  * paused (the resume gives it back the time it waited). The lookup is by
  * primary key.
- * @internal
  */
-export function stoppedRollout(db: Knex, states = ['paused', 'aborted']) {
+function stoppedRollout(db: Knex, states = ['paused', 'aborted']) {
   return db('patch_rollouts')
     .select(db.raw('1'))
     .whereRaw('patch_rollouts.id = patch_jobs.rollout_id')

@@ -34,10 +34,8 @@ const STREAM_PAGE = 500;
 /** Values per `in (...)` list. */
 const IN_CHUNK = 500;
 
-const METRIC_COLUMNS = [
-  'endpoints',
-  'compliant',
-  'within_sla',
+/** The figures of one endpoint (`patch_report_endpoint_stats`). */
+const ENDPOINT_STAT_COLUMNS = [
   'missing_critical',
   'missing_high',
   'missing_medium',
@@ -47,6 +45,13 @@ const METRIC_COLUMNS = [
   'excepted',
   'ttp_sum_seconds',
   'ttp_count',
+] as const;
+
+const METRIC_COLUMNS = [
+  'endpoints',
+  'compliant',
+  'within_sla',
+  ...ENDPOINT_STAT_COLUMNS,
 ] as const;
 
 function chunks<T>(values: T[], size: number): T[][] {
@@ -391,17 +396,7 @@ export class DatabaseReportStore implements ReportStore {
       // figures finds the changed ones; the upsert probes only those. When
       // every row changed (the first run), that is ~100 ms slower than the
       // plain rewrite was.
-      const columns = [
-        'missing_critical',
-        'missing_high',
-        'missing_medium',
-        'missing_low',
-        'missing_total',
-        'overdue',
-        'excepted',
-        'ttp_sum_seconds',
-        'ttp_count',
-      ];
+      const columns = ENDPOINT_STAT_COLUMNS;
       await trx.raw(
         `insert into patch_report_endpoint_stats (endpoint_id, ${columns.join(
           ', ',
