@@ -61,6 +61,10 @@ async function fleet(knex: Knex, jobs: JobQueue) {
   });
   const [older] = await jobs.createJobs([job('e2')]);
   const [newer] = await jobs.createJobs([job('e2')]);
+  // The queue's clock stands still here: make "older" older.
+  await knex('patch_jobs')
+    .where({ id: older })
+    .update({ created_at: iso(-60_000) });
   await jobs.createJobs([job('e5', { rolloutId: 'r-paused' })]);
   const [overdue] = await jobs.createJobs([job('e6')]);
   await knex('patch_jobs')
