@@ -290,13 +290,18 @@ describe('createAgent', () => {
     await agent.stop({ abort: true });
     expect(backend.reports[0].body).toMatchObject({
       status: 'failed',
-      message: 'The agent stopped during the job.',
+      packages: [{ name: 'bash', state: 'not-fixed' }],
     });
+    // The reason first, then the packages it left unfixed.
+    expect(backend.reports[0].body.message).toMatch(
+      /^The agent stopped during the job\. Not fixed: bash /,
+    );
   });
 
   it('does not run a re-delivered attempt twice', async () => {
     const provider = new SimulatedProvider({ seed: 7, installDurationMs: 10 });
-    const install = jest.spyOn(provider, 'install');
+    // Every package of a job goes through one transaction.
+    const install = jest.spyOn(provider, 'installPackages');
     const { agent, creds } = await startAgent({}, provider);
     const job = backend.addJob(creds.agentId, 'install', {
       package: 'bash',

@@ -14,7 +14,7 @@ describe('SimulatedProvider', () => {
     expect(await a.inventory()).toHaveLength(100);
     const catalogue = new Map(SIMULATED_DEBIAN_PACKAGES.map(p => [p[0], p]));
     for (const u of await a.pendingUpdates()) {
-      expect(catalogue.get(u.name)?.[3]).toBe(u.availableVersion);
+      expect(catalogue.get(u.name)?.[5]).toBe(u.availableVersion);
     }
   });
 

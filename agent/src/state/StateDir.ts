@@ -23,6 +23,8 @@ export interface AgentCredentials {
   endpointRef: string;
   enrolledAt: string;
   checkInIntervalSeconds: number;
+  /** The machine id sent at enrollment; every check-in sends it again. */
+  machineId?: string;
 }
 
 /**
