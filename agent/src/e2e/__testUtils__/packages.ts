@@ -59,12 +59,22 @@ export async function ensureDebPackages(programs: Record<string, string>) {
   ]);
 }
 
+/** What else a test package's control data says. */
+export interface DebExtras {
+  /** `Source:` as dpkg writes it: `name` or `name (version)` for a binNMU. */
+  source?: string;
+  depends?: string;
+  /** The body of a `postinst` shell script (e.g. `exit 1` to break configuring). */
+  postinst?: string;
+}
+
 /** Builds `<name>_<version>_all.deb` into `repoDir` with dpkg-deb. */
 export async function buildDeb(
   workDir: string,
   repoDir: string,
   name: string,
   version: string,
+  extras: DebExtras = {},
 ) {
   const root = join(workDir, `build-${name}-${version}`);
   await mkdir(join(root, 'DEBIAN'), { recursive: true });
@@ -73,13 +83,22 @@ export async function buildDeb(
     join(root, 'DEBIAN/control'),
     [
       `Package: ${name}`,
+      ...(extras.source ? [`Source: ${extras.source}`] : []),
       `Version: ${version}`,
       'Architecture: all',
+      ...(extras.depends ? [`Depends: ${extras.depends}`] : []),
       'Maintainer: Patchbay tests <tests@patchbay.invalid>',
       'Description: tiny package for the Patchbay agent tests',
       '',
     ].join('\n'),
   );
+  if (extras.postinst !== undefined) {
+    await writeFile(
+      join(root, 'DEBIAN/postinst'),
+      `#!/bin/sh\n${extras.postinst}\n`,
+      { mode: 0o755 },
+    );
+  }
   await writeFile(join(root, 'usr/share', name, 'version'), `${version}\n`);
   await mkdir(repoDir, { recursive: true });
   const file = join(repoDir, `${name}_${version}_all.deb`);
