@@ -44,6 +44,16 @@ describe('artifactRefusal', () => {
     }
   });
 
+  it('compares a path on a mounted share as a file: URL', () => {
+    const policy = on(['file:///mnt/packages/']);
+    expect(
+      artifactRefusal({ ...artifact, url: '/mnt/packages/x.deb' }, policy, 1),
+    ).toBeUndefined();
+    expect(
+      artifactRefusal({ ...artifact, url: '/mnt/other/x.deb' }, policy, 1),
+    ).toMatch(/not under/);
+  });
+
   it('takes one package per artifact job, with a checksum', () => {
     const policy = on(['https://packages.internal/']);
     expect(artifactRefusal(artifact, policy, 2)).toMatch(/exactly one package/);

@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url';
 import type { Artifact } from '../download/download';
 
 /**
@@ -36,7 +37,8 @@ export function artifactRefusal(
   }
   let parsed: URL;
   try {
-    parsed = new URL(url);
+    // An absolute path (a mounted share) is compared as the file: URL it is.
+    parsed = url.startsWith('/') ? pathToFileURL(url) : new URL(url);
   } catch {
     return `The artifact URL "${url}" is not a URL.`;
   }
