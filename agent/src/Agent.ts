@@ -140,9 +140,14 @@ export async function createAgent(
     fetch: options.fetch,
     timeoutMs: config.checkIn.requestTimeoutSeconds * 1000,
   });
-  // The id sent at enrollment; credentials written before it was kept there fall back to the same lookup.
-  const machineId =
-    credentials.machineId ?? config.machineId ?? (await state.machineId());
+  // Read now, the way enrollment read it: a clone with its own machine id then says so, and is refused.
+  const machineId = config.machineId ?? (await state.machineId());
+  if (credentials.machineId && credentials.machineId !== machineId) {
+    logger.warn(
+      'This machine id differs from the one this agent enrolled with; the backend will refuse its check-ins (a copied state folder?)',
+      { enrolledWith: credentials.machineId, now: machineId },
+    );
+  }
   const outbox = new Outbox(state.outboxDir, state.file('acknowledged.json'));
   const events = new TypedEmitter<AgentEvents>();
 

@@ -23,7 +23,7 @@ export interface AgentCredentials {
   endpointRef: string;
   enrolledAt: string;
   checkInIntervalSeconds: number;
-  /** The machine id sent at enrollment; every check-in sends it again. */
+  /** The machine id sent at enrollment; the agent warns when the machine now reads another. */
   machineId?: string;
 }
 
