@@ -90,7 +90,12 @@ describe('DnfProvider', () => {
     );
     const dnfCalls = exec.calls.filter(c => c[0] === 'dnf');
     expect(dnfCalls).toHaveLength(3);
-    expect(dnfCalls[0].slice(-3)).toEqual(['upgrade', 'tiny', 'tiny-libs']);
+    expect(dnfCalls[0].slice(-4)).toEqual([
+      '--best',
+      'upgrade',
+      'tiny',
+      'tiny-libs',
+    ]);
     expect(dnfCalls[1].slice(-2)).toEqual(['install', 'pinned-2.0-1']);
     expect(dnfCalls[2].slice(-3)).toEqual([
       'downgrade',

@@ -194,10 +194,12 @@ export class DnfProvider implements PatchProvider {
     if (packages.length === 0) return { output: '' };
     // `dnf install name` leaves an installed package where it is; `upgrade` takes a
     // source entry's binary to its newest version and a pinned `name-version` to that one.
-    const verb = packages.some(p => p.source) ? 'upgrade' : 'install';
+    const upgrade = packages.some(p => p.source);
     return this.dnf(
       [
-        verb,
+        // --best: dnf otherwise upgrades what it can and silently leaves a package whose
+        // new version is not installable; the transaction is all or nothing, as apt's.
+        ...(upgrade ? ['--best', 'upgrade'] : ['install']),
         ...packages.map(p => (p.source ? p.name : `${p.name}-${p.version}`)),
       ],
       options,

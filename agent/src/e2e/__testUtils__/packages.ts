@@ -173,3 +173,65 @@ export async function buildRpm(
   await sh('cp', [join(top, 'RPMS/noarch', file), join(repoDir, file)]);
   return join(repoDir, file);
 }
+
+/** What else the `-libs` subpackage of {@link buildRpmSource} says. */
+export interface RpmLibsExtras {
+  requires?: string;
+  /** A lua `%pretrans` body for the libs package (e.g. `error("broken")`). */
+  pretransLua?: string;
+}
+
+/**
+ * Builds one source package `name` with two noarch binaries, `name` and
+ * `name-libs` (so both carry SOURCERPM `name-version-release.src.rpm`), into `repoDir`.
+ */
+export async function buildRpmSource(
+  workDir: string,
+  repoDir: string,
+  name: string,
+  version: string,
+  libs: RpmLibsExtras = {},
+  release = '1',
+) {
+  const top = join(workDir, `rpmbuild-${name}-${version}-${release}`);
+  await mkdir(join(top, 'SPECS'), { recursive: true });
+  const spec = join(top, 'SPECS', `${name}.spec`);
+  await writeFile(
+    spec,
+    [
+      `Name: ${name}`,
+      `Version: ${version}`,
+      `Release: ${release}`,
+      'Summary: tiny package for the Patchbay agent tests',
+      'License: Apache-2.0',
+      'BuildArch: noarch',
+      '%description',
+      'A tiny package for the Patchbay agent tests.',
+      '%package libs',
+      'Summary: the libs of the tiny package',
+      ...(libs.requires ? [`Requires: ${libs.requires}`] : []),
+      '%description libs',
+      'The libs of the tiny package.',
+      ...(libs.pretransLua
+        ? ['%pretrans libs -p <lua>', libs.pretransLua]
+        : []),
+      '%install',
+      `mkdir -p %{buildroot}/usr/share/${name} %{buildroot}/usr/share/${name}-libs`,
+      `echo ${version}-${release} > %{buildroot}/usr/share/${name}/version`,
+      `echo ${version}-${release} > %{buildroot}/usr/share/${name}-libs/version`,
+      '%files',
+      `/usr/share/${name}/version`,
+      '%files libs',
+      `/usr/share/${name}-libs/version`,
+      '',
+    ].join('\n'),
+  );
+  await sh('rpmbuild', ['--quiet', '-bb', '--define', `_topdir ${top}`, spec]);
+  await mkdir(repoDir, { recursive: true });
+  for (const file of [
+    `${name}-${version}-${release}.noarch.rpm`,
+    `${name}-libs-${version}-${release}.noarch.rpm`,
+  ]) {
+    await sh('cp', [join(top, 'RPMS/noarch', file), join(repoDir, file)]);
+  }
+}
