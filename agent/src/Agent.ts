@@ -373,6 +373,7 @@ export async function createAgent(
     jobLogger.info('Job started', {
       package: job.payload?.package,
       version: job.payload?.version,
+      packages: job.payload?.packages?.length,
     });
     events.emit('job:start', { job });
     const signal = AbortSignal.any([

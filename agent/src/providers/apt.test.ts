@@ -64,8 +64,20 @@ describe('AptProvider', () => {
       'pinned=2.0-1',
     ]);
     expect(exec.calls[0]).not.toContain('--allow-downgrades');
+    expect(exec.calls[0]).not.toContain('--only-upgrade');
+    // Only source entries: nothing may be installed anew.
+    await apt.installPackages([
+      { name: 'libfoo1', version: '1.2-1', source: 'foo' },
+      { name: 'foo-bin', version: '1.2-1', source: 'foo' },
+    ]);
+    expect(exec.calls[1].slice(-4)).toEqual([
+      '--only-upgrade',
+      'install',
+      'libfoo1',
+      'foo-bin',
+    ]);
     await apt.rollbackPackages([{ name: 'libfoo1', version: '1.1-1' }]);
-    expect(exec.calls[1]).toEqual(
+    expect(exec.calls[2]).toEqual(
       expect.arrayContaining(['--allow-downgrades', 'libfoo1=1.1-1']),
     );
     // dpkg-query exits 1 for the unknown name; the others are read all the same.

@@ -159,8 +159,13 @@ export class AptProvider implements PatchProvider {
     options: ProviderCallOptions = {},
   ): Promise<ProviderOutput> {
     // A source entry names a binary whose fix is its source's version: the binary goes to its candidate.
+    const targets = packages.map(p =>
+      p.source ? p.name : `${p.name}=${p.version}`,
+    );
+    // Only source entries: apt upgrades what is installed and never installs a binary anew.
+    const onlyUpgrade = packages.length > 0 && packages.every(p => p.source);
     return this.aptGet(
-      packages.map(p => (p.source ? p.name : `${p.name}=${p.version}`)),
+      onlyUpgrade ? ['--only-upgrade', ...targets] : targets,
       packages,
       options,
       false,
@@ -250,8 +255,9 @@ export class AptProvider implements PatchProvider {
         ...(downgrade ? ['--allow-downgrades'] : []),
         // Only the named packages move; upgrading others is a rollout's decision.
         '--no-install-recommends',
+        ...targets.filter(t => t.startsWith('--')),
         'install',
-        ...targets,
+        ...targets.filter(t => !t.startsWith('--')),
       ],
       { signal: options.signal, logger: options.logger },
     );
