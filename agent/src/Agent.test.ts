@@ -1,7 +1,8 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createAgent, PatchAgent } from './Agent';
+import { createHash } from 'node:crypto';
+import { createAgent, inventoryHash, PatchAgent } from './Agent';
 import { agentConfigSchema, AgentConfigInput } from './config';
 import { enroll } from './enroll';
 import { silentLogger } from './logger';
@@ -222,6 +223,151 @@ describe('createAgent', () => {
     expect(backend.checkInBodies.at(-1).maxJobs).toBe(0);
   });
 
+  it('does not start a job leased in the same answer outside the windows that answer sends', async () => {
+    // Never open (no days): the server's own window forbids this job.
+    backend.maintenanceWindows = [
+      { days: [], start: '00:00', durationMinutes: 60, timeZone: 'UTC' },
+    ];
+    const provider = new SimulatedProvider({ seed: 7, installDurationMs: 10 });
+    const install = jest.spyOn(provider, 'installPackages');
+    const { agent, creds } = await startAgent({}, provider);
+    const job = backend.addJob(creds.agentId, 'install', {
+      package: 'bash',
+      version: '9.9-1',
+    });
+    const deferred = next(agent, 'job:deferred');
+    await agent.start();
+    const event = await deferred;
+    expect(event.job.id).toBe(job.id);
+    expect(event.reason).toBe("outside the server's maintenance window");
+    // The first check-in could not know the windows yet; the job came in its answer.
+    expect(backend.checkInBodies[0].maxJobs).toBe(1);
+    expect(backend.jobs.get(job.id)!.state).toBe('leased');
+    expect(backend.reports).toEqual([]);
+    expect(install).not.toHaveBeenCalled();
+  });
+
+  it('runs the job when the windows the server sends are open', async () => {
+    backend.maintenanceWindows = [
+      {
+        days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'],
+        start: '00:00',
+        durationMinutes: 24 * 60,
+        timeZone: 'UTC',
+      },
+    ];
+    const { agent, creds } = await startAgent();
+    const job = backend.addJob(creds.agentId, 'install', {
+      package: 'bash',
+      version: '9.9-1',
+    });
+    const done = next(agent, 'job:complete');
+    await agent.start();
+    expect((await done).job.id).toBe(job.id);
+  });
+
+  it('sends its machine id on every check-in, and a clone with another id is refused', async () => {
+    const { agent, creds } = await startAgent();
+    await agent.start();
+    await waitFor(() => backend.checkIns >= 3);
+    expect(backend.checkInBodies.every(b => b.machineId === 'machine-1')).toBe(
+      true,
+    );
+    await agent.stop();
+    agents.splice(agents.indexOf(agent), 1);
+    // The same state folder (credentials included) on a machine with another id.
+    const clone = await createAgent({
+      config: configFor({ machineId: 'machine-2' }),
+      provider: new SimulatedProvider({ seed: 7 }),
+      logger: silentLogger,
+    });
+    agents.push(clone);
+    const refused = next(clone, 'checkin:error');
+    await clone.start();
+    expect(String((await refused).error)).toMatch(/another machine/);
+    expect(backend.checkInBodies.at(-1)).toMatchObject({
+      machineId: 'machine-2',
+    });
+    expect(clone.status().agentId).toBe(creds.agentId);
+  });
+
+  it('proves its current credentials when it enrolls again', async () => {
+    const provider = new SimulatedProvider({ seed: 7 });
+    const config = configFor();
+    const first = await enroll({
+      url: backend.url,
+      token: 'good-token',
+      config,
+      provider,
+    });
+    expect(first.machineId).toBe('machine-1');
+    const second = await enroll({
+      url: backend.url,
+      token: 'good-token',
+      config,
+      provider,
+    });
+    expect(backend.enrollBodies[0].credentials).toBeUndefined();
+    expect(backend.enrollBodies[1]).toMatchObject({
+      machineId: 'machine-1',
+      credentials: { agentId: first.agentId, secret: first.secret },
+    });
+    expect(second.agentId).toBe(first.agentId);
+  });
+
+  it('refuses artifact jobs by default and runs them from a source its configuration lists', async () => {
+    const file = join(dir, 'share', 'tiny.deb');
+    await mkdir(join(dir, 'share'), { recursive: true });
+    await writeFile(file, 'package bytes');
+    const sha256 = createHash('sha256').update('package bytes').digest('hex');
+    const artifactJob = (agentId: string) =>
+      backend.addJob(agentId, 'install', {
+        package: 'bash',
+        version: '9.9-1',
+        artifact: { url: `file://${file}`, sha256 },
+      });
+
+    const refused = await startAgent();
+    const j1 = artifactJob(refused.creds.agentId);
+    const r1 = next(refused.agent, 'job:complete');
+    await refused.agent.start();
+    expect((await r1).result).toMatchObject({
+      status: 'failed',
+      message: expect.stringMatching(/^Artifact installs are disabled/),
+    });
+    await waitFor(() => backend.stored.get(`${j1.id}#1`)?.status === 'failed');
+    await refused.agent.stop();
+
+    const allowed = await createAgent({
+      config: configFor({
+        artifacts: { enabled: true, allowedSources: [`file://${dir}/share/`] },
+      }),
+      provider: new SimulatedProvider({ seed: 7, installDurationMs: 10 }),
+      logger: silentLogger,
+    });
+    agents.push(allowed);
+    artifactJob(refused.creds.agentId);
+    const r2 = next(allowed, 'job:complete');
+    await allowed.start();
+    expect((await r2).result.status).toBe('succeeded');
+  });
+
+  it('changes the inventory hash when only a source version changes', () => {
+    const pkg = {
+      ecosystem: 'deb' as const,
+      name: 'libssl3',
+      version: '3.0.22-1~deb12u2+b1',
+      source: 'openssl',
+      sourceVersion: '3.0.22-1~deb12u1',
+    };
+    const a = inventoryHash([{ ...pkg }], []);
+    expect(inventoryHash([{ ...pkg }], [])).toBe(a);
+    expect(
+      inventoryHash([{ ...pkg, sourceVersion: '3.0.22-1~deb12u2' }], []),
+    ).not.toBe(a);
+    expect(inventoryHash([{ ...pkg, source: 'openssl3' }], [])).not.toBe(a);
+  });
+
   it('keeps results in the outbox while the backend is cut off and sends each once when it is back', async () => {
     const provider = new SimulatedProvider({ seed: 7, installDurationMs: 300 });
     const { agent, creds, config } = await startAgent({}, provider);
@@ -290,13 +436,18 @@ describe('createAgent', () => {
     await agent.stop({ abort: true });
     expect(backend.reports[0].body).toMatchObject({
       status: 'failed',
-      message: 'The agent stopped during the job.',
+      packages: [{ name: 'bash', state: 'not-fixed' }],
     });
+    // The reason first, then the packages it left unfixed.
+    expect(backend.reports[0].body.message).toMatch(
+      /^The agent stopped during the job\. Not fixed: bash /,
+    );
   });
 
   it('does not run a re-delivered attempt twice', async () => {
     const provider = new SimulatedProvider({ seed: 7, installDurationMs: 10 });
-    const install = jest.spyOn(provider, 'install');
+    // Every package of a job goes through one transaction.
+    const install = jest.spyOn(provider, 'installPackages');
     const { agent, creds } = await startAgent({}, provider);
     const job = backend.addJob(creds.agentId, 'install', {
       package: 'bash',

@@ -18,12 +18,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
-import {
-  isWithinWindow,
-  nextWindowStart,
-  type MaintenanceWindow,
-  type PatchApiSchemas,
-} from '@patchbay/plugin-patch-common';
+import { type PatchApiSchemas } from '@patchbay/plugin-patch-common';
 import { AgentConfig } from './config';
 import { AgentEvents, TypedEmitter } from './events';
 import { ApiError, AgentApi } from './http/AgentApi';
@@ -37,6 +32,26 @@ import {
 import { abortableSleep } from './download/TokenBucket';
 import { Outbox, OutboxEntry, LeasedJob } from './state/Outbox';
 import { AgentCredentials, StateDir, StateError } from './state/StateDir';
+import { jobWindowDecision } from './windows';
+
+/**
+ * The hash the check-in carries: sorts both lists in place, then hashes every
+ * field of every entry (source names and versions included), so any change
+ * the backend would store makes the server ask for the inventory again.
+ * @public
+ */
+export function inventoryHash(
+  packages: InstalledPackage[],
+  pending: PendingUpdate[],
+): string {
+  const sortKey = (p: { name: string; arch?: string }) =>
+    `${p.name}\0${p.arch ?? ''}`;
+  packages.sort((a, b) => sortKey(a).localeCompare(sortKey(b)));
+  pending.sort((a, b) => a.name.localeCompare(b.name));
+  return createHash('sha256')
+    .update(JSON.stringify({ packages, pending }))
+    .digest('hex');
+}
 
 /** The agent's version, sent to the backend at enrollment and check-in. */
 export const AGENT_VERSION = '0.1.0';
@@ -125,6 +140,14 @@ export async function createAgent(
     fetch: options.fetch,
     timeoutMs: config.checkIn.requestTimeoutSeconds * 1000,
   });
+  // Read now, the way enrollment read it: a clone with its own machine id then says so, and is refused.
+  const machineId = config.machineId ?? (await state.machineId());
+  if (credentials.machineId && credentials.machineId !== machineId) {
+    logger.warn(
+      'This machine id differs from the one this agent enrolled with; the backend will refuse its check-ins (a copied state folder?)',
+      { enrolledWith: credentials.machineId, now: machineId },
+    );
+  }
   const outbox = new Outbox(state.outboxDir, state.file('acknowledged.json'));
   const events = new TypedEmitter<AgentEvents>();
 
@@ -138,7 +161,8 @@ export async function createAgent(
   let lastError: string | undefined;
   let lastCheckInAt: Date | undefined;
   let nextCheckInAt: Date | undefined;
-  let serverWindows: MaintenanceWindow[] = [];
+  /** The windows of the server's last check-in answer, as sent (checked when used). */
+  let serverWindows: unknown;
   let intervalSeconds =
     credentials.checkInIntervalSeconds || config.checkIn.defaultIntervalSeconds;
   let inventoryCache:
@@ -160,8 +184,7 @@ export async function createAgent(
   };
 
   const windowsAllow = (at: Date) =>
-    isWithinWindow(config.maintenanceWindows, at) &&
-    isWithinWindow(serverWindows, at);
+    jobWindowDecision(config.maintenanceWindows, serverWindows, at);
 
   async function collectInventory(force = false) {
     const age = inventoryCache ? Date.now() - inventoryCache.at : Infinity;
@@ -176,13 +199,7 @@ export async function createAgent(
       provider.inventory({ logger }),
       provider.pendingUpdates({ logger }),
     ]);
-    const sortKey = (p: { name: string; arch?: string }) =>
-      `${p.name}\0${p.arch ?? ''}`;
-    packages.sort((a, b) => sortKey(a).localeCompare(sortKey(b)));
-    pending.sort((a, b) => a.name.localeCompare(b.name));
-    const hash = createHash('sha256')
-      .update(JSON.stringify({ packages, pending }))
-      .digest('hex');
+    const hash = inventoryHash(packages, pending);
     inventoryCache = { hash, packages, pending, at: Date.now() };
     return inventoryCache;
   }
@@ -317,20 +334,15 @@ export async function createAgent(
       return;
     }
     const at = now();
-    if (job.kind !== 'scan' && !windowsAllow(at)) {
-      const next = nextWindowStart(
-        config.maintenanceWindows.length
-          ? config.maintenanceWindows
-          : serverWindows,
-        at,
-      );
-      jobLogger.info('Outside the maintenance window; job not started', {
-        nextWindowStart: next?.toISOString(),
+    const decision = windowsAllow(at);
+    if (job.kind !== 'scan' && !decision.allowed) {
+      jobLogger.info(`Job not started: ${decision.reason}`, {
+        nextWindowStart: decision.nextWindowStart?.toISOString(),
       });
       events.emit('job:deferred', {
         job,
-        reason: 'outside maintenance window',
-        nextWindowStart: next,
+        reason: decision.reason ?? 'outside maintenance window',
+        nextWindowStart: decision.nextWindowStart,
       });
       return;
     }
@@ -361,6 +373,7 @@ export async function createAgent(
     jobLogger.info('Job started', {
       package: job.payload?.package,
       version: job.payload?.version,
+      packages: job.payload?.packages?.length,
     });
     events.emit('job:start', { job });
     const signal = AbortSignal.any([
@@ -384,6 +397,7 @@ export async function createAgent(
         downloadsDir: state.downloadsDir,
         bandwidthKbps: config.bandwidthLimitKbps || undefined,
         fetch: options.fetch,
+        artifacts: config.artifacts,
         sendInventory,
       },
       startedAt,
@@ -404,14 +418,16 @@ export async function createAgent(
   async function checkInOnce() {
     await flushOutbox();
     const inv = await collectInventory();
-    const inWindow = windowsAllow(now());
+    const inWindow = windowsAllow(now()).allowed;
     const response: PatchApiSchemas['CheckInResponse'] = await api.checkIn({
       inventoryHash: inv.hash,
+      machineId,
       agentVersion: AGENT_VERSION,
       maxJobs: inWindow && !stopping ? 1 : 0,
     });
     lastCheckInAt = now();
-    serverWindows = response.maintenanceWindows ?? [];
+    // Taken before the jobs of this very answer run: they start only inside these windows.
+    serverWindows = response.maintenanceWindows;
     if (response.nextCheckInSeconds > 0)
       intervalSeconds = response.nextCheckInSeconds;
     if (response.inventoryRequested) {

@@ -18,6 +18,8 @@ describe('loadConfig', () => {
       stateDir: '/var/lib/patch-agent',
       provider: 'auto',
       maintenanceWindows: [],
+      // Installing a downloaded file as root is the owner's decision, never a default.
+      artifacts: { enabled: false, allowedSources: [] },
       bandwidthLimitKbps: 0,
       checkIn: {
         defaultIntervalSeconds: 60,
@@ -25,6 +27,19 @@ describe('loadConfig', () => {
         maxBackoffSeconds: 300,
       },
     });
+  });
+
+  it('takes artifact sources as URLs only', async () => {
+    const file = join(dir, 'c.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        artifacts: { enabled: true, allowedSources: ['packages.internal/'] },
+      }),
+    );
+    expect(() => loadConfig({ file, env: {} })).toThrow(
+      /artifacts\.allowedSources\.0/,
+    );
   });
 
   it('lets the environment win over the file', async () => {

@@ -65,6 +65,18 @@ export const agentConfigSchema = z
       .default({}),
     /** Local windows; jobs start only inside them (and inside the server's, if it sends any). */
     maintenanceWindows: z.array(windowSchema).default([]),
+    /**
+     * Installs of `payload.artifact` (a package file from a URL, installed as
+     * root): refused unless enabled here, and only from URLs under one of the
+     * listed prefixes (e.g. "https://packages.internal/patchbay/").
+     */
+    artifacts: z
+      .object({
+        enabled: z.boolean().default(false),
+        allowedSources: z.array(z.string().url()).default([]),
+      })
+      .strict()
+      .default({}),
     /** Download limit in kilobits per second; 0 means unlimited. */
     bandwidthLimitKbps: z.number().min(0).default(0),
     labels: z.record(z.string(), z.string().max(128)).default({}),

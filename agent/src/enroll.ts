@@ -47,11 +47,22 @@ export async function enroll(options: {
   const os = options.provider
     ? await options.provider.os().catch(() => undefined)
     : undefined;
+  const machineId = options.config.machineId ?? (await state.machineId());
+  // Enrolling again on the same machine: prove that we hold its current credentials.
+  const current = await state.readCredentials().catch(() => undefined);
   let response;
   try {
     response = await api.enroll({
       token: options.token,
-      machineId: options.config.machineId ?? (await state.machineId()),
+      machineId,
+      ...(current
+        ? {
+            credentials: {
+              agentId: current.agentId,
+              secret: current.secret,
+            },
+          }
+        : {}),
       hostname: options.config.hostname ?? osHostname(),
       os: os ? compact(os) : undefined,
       labels: Object.keys(options.config.labels).length
@@ -86,6 +97,7 @@ export async function enroll(options: {
     endpointRef: response.endpointRef,
     enrolledAt: new Date().toISOString(),
     checkInIntervalSeconds: response.checkInIntervalSeconds,
+    machineId,
   };
   await state.writeCredentials(credentials);
   return credentials;

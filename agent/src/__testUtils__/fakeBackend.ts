@@ -37,6 +37,8 @@ export class FakeBackend {
   readonly inventories: any[] = [];
   checkIns = 0;
   checkInBodies: any[] = [];
+  /** Every enrollment request body (tokens and secrets included: test data only). */
+  enrollBodies: any[] = [];
   intervalSeconds = 0.05;
   maintenanceWindows: unknown[] | undefined;
   /** Answer the next n check-ins with this status (and Retry-After). */
@@ -157,6 +159,7 @@ export class FakeBackend {
     const path = (req.url ?? '').replace(/^\/api\/patch/, '');
     const body = await this.body(req);
     if (req.method === 'POST' && path === '/agent/v1/enroll') {
+      this.enrollBodies.push(body);
       if (!this.tokens.has(body.token))
         return this.error(res, 401, 'Invalid enrollment token');
       const existing = [...this.agents.entries()].find(
@@ -186,6 +189,14 @@ export class FakeBackend {
     if (req.method === 'POST' && path === '/agent/v1/checkin') {
       this.checkIns++;
       this.checkInBodies.push(body);
+      // As the contract says: a missing or different machine id is a possible clone.
+      if (body.machineId !== agent.machineId) {
+        return this.error(
+          res,
+          401,
+          'This credential belongs to another machine',
+        );
+      }
       const failure = this.failures.shift();
       if (failure) {
         return this.error(

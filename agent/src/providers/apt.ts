@@ -1,12 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import { execFile, ExecError, ExecFn } from './exec';
+import { compareVersions } from '@patchbay/plugin-patch-common';
 import {
   DPKG_QUERY_FORMAT,
+  dpkgInstalled,
   parseAptListUpgradable,
   parseDpkgQuery,
+  parseDpkgRows,
 } from './aptParsers';
 import {
   InstalledPackage,
+  JobPackage,
+  PackageState,
   OsInfo,
   parseOsRelease,
   PatchProvider,
@@ -149,12 +154,114 @@ export class AptProvider implements PatchProvider {
     return verifyResult(version, await this.installedVersion(pkg, options));
   }
 
+  async installPackages(
+    packages: JobPackage[],
+    options: ProviderCallOptions = {},
+  ): Promise<ProviderOutput> {
+    // A source entry names a binary whose fix is its source's version: the binary goes to its candidate.
+    const targets = packages.map(p =>
+      p.source ? p.name : `${p.name}=${p.version}`,
+    );
+    // Only source entries: apt upgrades what is installed and never installs a binary anew.
+    const onlyUpgrade = packages.length > 0 && packages.every(p => p.source);
+    return this.aptGet(
+      onlyUpgrade ? ['--only-upgrade', ...targets] : targets,
+      packages,
+      options,
+      false,
+    );
+  }
+
+  async rollbackPackages(
+    packages: Array<{ name: string; version: string }>,
+    options: ProviderCallOptions = {},
+  ): Promise<ProviderOutput> {
+    return this.aptGet(
+      packages.map(p => `${p.name}=${p.version}`),
+      packages,
+      options,
+      true,
+    );
+  }
+
+  async readPackages(
+    names: string[],
+    options: ProviderCallOptions = {},
+  ): Promise<PackageState[]> {
+    for (const name of names) assertPackageArg(name, '0');
+    if (names.length === 0) return [];
+    let stdout: string;
+    try {
+      ({ stdout } = await this.exec(
+        'dpkg-query',
+        ['-W', `-f=${DPKG_QUERY_FORMAT}`, ...names],
+        { signal: options.signal },
+      ));
+    } catch (error) {
+      // Exit 1 when some name is unknown; the known ones are still printed.
+      if (!(error instanceof ExecError) || error.result.code !== 1) throw error;
+      stdout = error.result.stdout;
+    }
+    // Not-installed and config-files-only rows are no package at all.
+    const rows = parseDpkgRows(stdout).filter(r => !/^.[nc]/.test(r.status));
+    return names.map(name => {
+      const mine = rows.filter(r => r.name === name);
+      if (mine.length === 0) return { name };
+      // Several architectures of one name: the oldest speaks for all, so a stale one is not hidden.
+      const row = mine.reduce((a, b) => {
+        try {
+          return compareVersions('deb', b.version, a.version) < 0 ? b : a;
+        } catch {
+          return a;
+        }
+      });
+      return {
+        name,
+        version: row.version,
+        source: row.source,
+        sourceVersion: row.sourceVersion,
+        // Unpacked, half-configured, awaiting triggers or with an error flag: not a finished install.
+        ...(dpkgInstalled(row.status) && row.status.length === 2
+          ? {}
+          : { problem: `dpkg status "${row.status}"` }),
+      };
+    });
+  }
+
   async recover(options: ProviderCallOptions = {}): Promise<void> {
     // An agent killed during dpkg leaves packages unconfigured; finish them.
     await this.exec('dpkg', ['--configure', '-a'], {
       signal: options.signal,
       logger: options.logger,
     });
+  }
+
+  private async aptGet(
+    targets: string[],
+    packages: Array<{ name: string; version: string }>,
+    options: ProviderCallOptions,
+    downgrade: boolean,
+  ): Promise<ProviderOutput> {
+    for (const p of packages) assertPackageArg(p.name, p.version);
+    if (targets.length === 0) return { output: '' };
+    const { stdout, stderr } = await this.exec(
+      'apt-get',
+      [
+        ...this.aptOptions,
+        '-y',
+        '-q',
+        '-o',
+        'Dpkg::Options::=--force-confold',
+        ...(downgrade ? ['--allow-downgrades'] : []),
+        // Only the named packages move; upgrading others is a rollout's decision.
+        '--no-install-recommends',
+        ...targets.filter(t => t.startsWith('--')),
+        'install',
+        ...targets.filter(t => !t.startsWith('--')),
+      ],
+      { signal: options.signal, logger: options.logger },
+    );
+    return { output: `${stdout}${stderr}` };
   }
 
   private async aptInstall(
@@ -165,23 +272,7 @@ export class AptProvider implements PatchProvider {
   ): Promise<ProviderOutput> {
     assertPackageArg(pkg, version);
     const target = options.artifactPath ?? `${pkg}=${version}`;
-    const { stdout, stderr } = await this.exec(
-      'apt-get',
-      [
-        ...this.aptOptions,
-        '-y',
-        '-q',
-        '-o',
-        'Dpkg::Options::=--force-confold',
-        ...(downgrade ? ['--allow-downgrades'] : []),
-        // Only the named package moves; upgrading others is a rollout's decision.
-        '--no-install-recommends',
-        'install',
-        target,
-      ],
-      { signal: options.signal, logger: options.logger },
-    );
-    return { output: `${stdout}${stderr}` };
+    return this.aptGet([target], [{ name: pkg, version }], options, downgrade);
   }
 }
 

@@ -6,6 +6,7 @@ import {
   parseAptListUpgradable,
   parseDebianPackagesIndex,
   parseDpkgQuery,
+  DPKG_QUERY_FORMAT,
 } from './aptParsers';
 
 const fixture = (name: string) =>
@@ -33,6 +34,55 @@ describe('apt parsers on real Debian 12 output', () => {
         name: 'bsdutils',
         version: '1:2.38.1-5+deb12u3',
       }),
+    );
+  });
+
+  it("reads each binary package's source name and version (real rows of this machine)", () => {
+    // Rows as DPKG_QUERY_FORMAT prints them; values from fixtures/apt/dpkg-query_source.tsv.
+    const text = [
+      'bash\t5.2.15-2+b8\tamd64\tii \tbash\t5.2.15-2',
+      'cpp\t4:12.2.0-3\tamd64\tii \tgcc-defaults\t1.203',
+      'bsdutils\t1:2.38.1-5+deb12u3\tamd64\tii \tutil-linux\t2.38.1-5+deb12u3',
+      'binutils-common:amd64\t2.40-2\tamd64\tii \tbinutils\t2.40-2',
+      'gone\t1.0\tall\trc \tgone\t1.0',
+      '',
+    ].join('\n');
+    expect(parseDpkgQuery(text)).toEqual([
+      {
+        ecosystem: 'deb',
+        name: 'bash',
+        version: '5.2.15-2+b8',
+        arch: 'amd64',
+        source: 'bash',
+        sourceVersion: '5.2.15-2',
+      },
+      {
+        ecosystem: 'deb',
+        name: 'cpp',
+        version: '4:12.2.0-3',
+        arch: 'amd64',
+        source: 'gcc-defaults',
+        sourceVersion: '1.203',
+      },
+      {
+        ecosystem: 'deb',
+        name: 'bsdutils',
+        version: '1:2.38.1-5+deb12u3',
+        arch: 'amd64',
+        source: 'util-linux',
+        sourceVersion: '2.38.1-5+deb12u3',
+      },
+      {
+        ecosystem: 'deb',
+        name: 'binutils-common',
+        version: '2.40-2',
+        arch: 'amd64',
+        source: 'binutils',
+        sourceVersion: '2.40-2',
+      },
+    ]);
+    expect(DPKG_QUERY_FORMAT).toContain(
+      '${source:Package}\\t${source:Version}',
     );
   });
 

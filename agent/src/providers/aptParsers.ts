@@ -2,31 +2,73 @@ import { InstalledPackage, PendingUpdate } from './types';
 
 /**
  * The `dpkg-query -W -f` format the apt provider asks for: name, version,
- * architecture and the abbreviated status, tab-separated.
+ * architecture, the abbreviated status, and the source package's name and
+ * version, tab-separated.
  * @public
  */
 export const DPKG_QUERY_FORMAT =
-  '${binary:Package}\\t${Version}\\t${Architecture}\\t${db:Status-Abbrev}\\n';
+  '${binary:Package}\\t${Version}\\t${Architecture}\\t${db:Status-Abbrev}\\t${source:Package}\\t${source:Version}\\n';
+
+/** One row of {@link DPKG_QUERY_FORMAT}, whatever its status. */
+export interface DpkgRow {
+  name: string;
+  version: string;
+  arch?: string;
+  status: string;
+  source?: string;
+  sourceVersion?: string;
+}
 
 /**
- * Parses `dpkg-query -W -f='${binary:Package}\t${Version}\t${Architecture}\t${db:Status-Abbrev}\n'`.
- * Only packages whose files are installed count (`ii`, and `hi` for held ones);
- * `rc` (removed, config left) and half-installed states do not.
+ * Parses rows of {@link DPKG_QUERY_FORMAT} (the two source columns may be
+ * missing, as in output of the older four-column format), every status kept.
+ * @public
+ */
+export function parseDpkgRows(text: string): DpkgRow[] {
+  const out: DpkgRow[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    const [rawName, version, arch, status = 'ii', source, sourceVersion] =
+      line.split('\t');
+    if (!rawName || !version) continue;
+    // Multi-arch "same" packages are shown as name:arch; advisories use the bare name.
+    const name = rawName.replace(/:[a-z0-9-]+$/, '');
+    out.push({
+      name,
+      version,
+      arch: arch || undefined,
+      status: status.trim(),
+      source: source?.trim() || undefined,
+      sourceVersion: sourceVersion?.trim() || undefined,
+    });
+  }
+  return out;
+}
+
+/** Whether a dpkg status abbreviation means the package's files are installed and configured. */
+export function dpkgInstalled(status: string): boolean {
+  return status.length >= 2 && status[1] === 'i';
+}
+
+/**
+ * Parses `dpkg-query -W -f="$DPKG_QUERY_FORMAT"`. Only packages whose files
+ * are installed count (`ii`, and `hi` for held ones); `rc` (removed, config
+ * left) and half-installed states do not. `source` is the source package
+ * (dpkg prints the binary's own name when there is no `Source:` field) and
+ * `sourceVersion` its version (differs for binNMUs: `1.2-3+b1` from `1.2-3`).
  * @public
  */
 export function parseDpkgQuery(text: string): InstalledPackage[] {
-  const out: InstalledPackage[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    const [rawName, version, arch, status = 'ii'] = line.split('\t');
-    if (!rawName || !version) continue;
-    const abbrev = status.trim();
-    if (abbrev.length < 2 || abbrev[1] !== 'i') continue;
-    // Multi-arch "same" packages are shown as name:arch; advisories use the bare name.
-    const name = rawName.replace(/:[a-z0-9-]+$/, '');
-    out.push({ ecosystem: 'deb', name, version, arch });
-  }
-  return out;
+  return parseDpkgRows(text)
+    .filter(r => dpkgInstalled(r.status))
+    .map(r => ({
+      ecosystem: 'deb' as const,
+      name: r.name,
+      version: r.version,
+      arch: r.arch,
+      ...(r.source ? { source: r.source } : {}),
+      ...(r.sourceVersion ? { sourceVersion: r.sourceVersion } : {}),
+    }));
 }
 
 /**

@@ -9,7 +9,9 @@ import {
 import { execFile, ExecError, ExecFn } from './exec';
 import {
   InstalledPackage,
+  JobPackage,
   OsInfo,
+  PackageState,
   parseOsRelease,
   PatchProvider,
   PendingUpdate,
@@ -182,5 +184,83 @@ export class DnfProvider implements PatchProvider {
     options: ProviderCallOptions = {},
   ): Promise<VerifyResult> {
     return verifyResult(version, await this.installedVersion(pkg, options));
+  }
+
+  async installPackages(
+    packages: JobPackage[],
+    options: ProviderCallOptions = {},
+  ): Promise<ProviderOutput> {
+    for (const p of packages) assertPackageArg(p.name, p.version);
+    if (packages.length === 0) return { output: '' };
+    // `dnf install name` leaves an installed package where it is; `upgrade` takes a
+    // source entry's binary to its newest version and a pinned `name-version` to that one.
+    const upgrade = packages.some(p => p.source);
+    return this.dnf(
+      [
+        // --best: dnf otherwise upgrades what it can and silently leaves a package whose
+        // new version is not installable; the transaction is all or nothing, as apt's.
+        ...(upgrade ? ['--best', 'upgrade'] : ['install']),
+        ...packages.map(p => (p.source ? p.name : `${p.name}-${p.version}`)),
+      ],
+      options,
+    );
+  }
+
+  async rollbackPackages(
+    packages: Array<{ name: string; version: string }>,
+    options: ProviderCallOptions = {},
+  ): Promise<ProviderOutput> {
+    for (const p of packages) assertPackageArg(p.name, p.version);
+    if (packages.length === 0) return { output: '' };
+    return this.dnf(
+      ['downgrade', ...packages.map(p => `${p.name}-${p.version}`)],
+      options,
+    );
+  }
+
+  async readPackages(
+    names: string[],
+    options: ProviderCallOptions = {},
+  ): Promise<PackageState[]> {
+    for (const name of names) assertPackageArg(name, '0');
+    if (names.length === 0) return [];
+    let stdout: string;
+    try {
+      ({ stdout } = await this.exec(
+        'rpm',
+        [...this.rpmArgs(), '-q', '--qf', RPM_QUERY_FORMAT, ...names],
+        { signal: options.signal },
+      ));
+    } catch (error) {
+      // rpm -q exits with the number of names it did not find; the others are printed.
+      if (!(error instanceof ExecError) || !error.result.code) throw error;
+      stdout = error.result.stdout;
+    }
+    const rows = parseRpmQuery(stdout);
+    return names.map(name => {
+      const mine = rows.filter(r => r.name === name);
+      // Several versions can be installed (kernels); the last one is the newest.
+      const row = mine[mine.length - 1];
+      return row
+        ? {
+            name,
+            version: row.version,
+            source: row.source,
+            sourceVersion: row.sourceVersion,
+          }
+        : { name };
+    });
+  }
+
+  private async dnf(
+    args: string[],
+    options: ProviderCallOptions,
+  ): Promise<ProviderOutput> {
+    const { stdout, stderr } = await this.exec(
+      'dnf',
+      [...this.dnfArgs(), ...args],
+      { signal: options.signal, logger: options.logger },
+    );
+    return { output: `${stdout}${stderr}` };
   }
 }

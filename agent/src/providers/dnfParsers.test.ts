@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import {
   parseDnfCheckUpdate,
   parseRpmQuery,
+  parseSourceRpm,
+  RPM_QUERY_FORMAT,
   splitNameArch,
 } from './dnfParsers';
 
@@ -29,6 +31,40 @@ describe('dnf and rpm parsers', () => {
         },
       ]);
     }
+  });
+
+  it('reads the source RPM: its name, and the binary epoch with its version-release', () => {
+    expect(RPM_QUERY_FORMAT).toContain('%{SOURCERPM}');
+    expect(parseSourceRpm('openssl-3.0.7-27.el9.src.rpm')).toEqual({
+      name: 'openssl',
+      versionRelease: '3.0.7-27.el9',
+    });
+    expect(parseSourceRpm('(none)')).toBeUndefined();
+    const text = [
+      'openssl-libs\t1:3.0.7-27.el9\tx86_64\topenssl-3.0.7-27.el9.src.rpm',
+      'python3-libs\t3.9.18-3.el9_4.1\tx86_64\tpython3.9-3.9.18-3.el9_4.1.src.rpm',
+      'gpg-pubkey\tfd431d51-4ae0493b\t(none)\t(none)',
+      'odd\t1.0-1\tnoarch\t(none)',
+    ].join('\n');
+    expect(parseRpmQuery(text)).toEqual([
+      {
+        ecosystem: 'rpm',
+        name: 'openssl-libs',
+        version: '1:3.0.7-27.el9',
+        arch: 'x86_64',
+        source: 'openssl',
+        sourceVersion: '1:3.0.7-27.el9',
+      },
+      {
+        ecosystem: 'rpm',
+        name: 'python3-libs',
+        version: '3.9.18-3.el9_4.1',
+        arch: 'x86_64',
+        source: 'python3.9',
+        sourceVersion: '3.9.18-3.el9_4.1',
+      },
+      { ecosystem: 'rpm', name: 'odd', version: '1.0-1', arch: 'noarch' },
+    ]);
   });
 
   it('skips gpg-pubkey and keeps epochs and side-by-side kernels', () => {

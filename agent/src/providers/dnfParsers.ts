@@ -1,24 +1,54 @@
 import { InstalledPackage, PendingUpdate } from './types';
 
 /**
- * The `rpm -q --qf` format the dnf provider asks for: name, `[epoch:]version-release`
- * and architecture, tab-separated (the epoch only when there is one).
+ * The `rpm -q --qf` format the dnf provider asks for: name, `[epoch:]version-release`,
+ * architecture and the source RPM's file name, tab-separated (the epoch only when there is one).
  * @public
  */
 export const RPM_QUERY_FORMAT =
-  '%{NAME}\\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\t%{ARCH}\\n';
+  '%{NAME}\\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\\n';
+
+/**
+ * Reads a source RPM file name: `openssl-3.0.7-27.el9.src.rpm` is source
+ * `openssl`, version-release `3.0.7-27.el9`. Undefined for `(none)` or
+ * anything else that is not `name-version-release.(no)src.rpm`.
+ * @public
+ */
+export function parseSourceRpm(
+  file: string | undefined,
+): { name: string; versionRelease: string } | undefined {
+  const m = /^(.+)-([^-]+)-([^-]+)\.(?:no)?src\.rpm$/.exec(file?.trim() ?? '');
+  return m ? { name: m[1], versionRelease: `${m[2]}-${m[3]}` } : undefined;
+}
 
 /**
  * Parses `rpm -qa --qf "$RPM_QUERY_FORMAT"`. `gpg-pubkey` pseudo-packages
- * (imported signing keys) are not software and are skipped.
+ * (imported signing keys) are not software and are skipped. The source is the
+ * SRPM's name; its version is the binary's epoch with the SRPM's
+ * version-release (an SRPM file name carries no epoch).
  * @public
  */
 export function parseRpmQuery(text: string): InstalledPackage[] {
   const out: InstalledPackage[] = [];
   for (const line of text.split('\n')) {
-    const [name, version, arch] = line.trim().split('\t');
+    const [name, version, arch, sourceRpm] = line.trim().split('\t');
     if (!name || !version || name === 'gpg-pubkey') continue;
-    out.push({ ecosystem: 'rpm', name, version, arch: arch || undefined });
+    const srpm = parseSourceRpm(sourceRpm);
+    const epoch = /^(\d+):/.exec(version)?.[1];
+    out.push({
+      ecosystem: 'rpm',
+      name,
+      version,
+      arch: arch || undefined,
+      ...(srpm
+        ? {
+            source: srpm.name,
+            sourceVersion: epoch
+              ? `${epoch}:${srpm.versionRelease}`
+              : srpm.versionRelease,
+          }
+        : {}),
+    });
   }
   return out;
 }

@@ -14,7 +14,7 @@ describe('SimulatedProvider', () => {
     expect(await a.inventory()).toHaveLength(100);
     const catalogue = new Map(SIMULATED_DEBIAN_PACKAGES.map(p => [p[0], p]));
     for (const u of await a.pendingUpdates()) {
-      expect(catalogue.get(u.name)?.[3]).toBe(u.availableVersion);
+      expect(catalogue.get(u.name)?.[5]).toBe(u.availableVersion);
     }
   });
 
@@ -64,5 +64,43 @@ describe('SimulatedProvider', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('reports real source names and versions, and the new source version after an install', async () => {
+    const p = new SimulatedProvider({
+      seed: 5,
+      packageCount: SIMULATED_DEBIAN_PACKAGES.length,
+      pendingProbability: 1,
+      installDurationMs: 0,
+    });
+    const inventory = await p.inventory();
+    // From this machine's dpkg-query: a binNMU and a binary of another source.
+    expect(inventory).toContainEqual(
+      expect.objectContaining({
+        name: 'bash',
+        version: '5.2.15-2+b8',
+        source: 'bash',
+        sourceVersion: '5.2.15-2',
+      }),
+    );
+    expect(inventory).toContainEqual(
+      expect.objectContaining({
+        name: 'libssl3',
+        source: 'openssl',
+        sourceVersion: '3.0.19-1~deb12u2',
+      }),
+    );
+    await p.installPackages([
+      { name: 'bash', version: '5.2.15-2', source: 'bash' },
+    ]);
+    expect(await p.readPackages(['bash'])).toEqual([
+      {
+        name: 'bash',
+        version: '5.2.15-2+b13',
+        source: 'bash',
+        sourceVersion: '5.2.15-2',
+      },
+    ]);
+    expect(inventory.every(pkg => pkg.source && pkg.sourceVersion)).toBe(true);
   });
 });

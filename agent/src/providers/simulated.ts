@@ -3,7 +3,9 @@ import { abortableSleep } from '../download/TokenBucket';
 import { SIMULATED_DEBIAN_PACKAGES } from './simulatedCatalog';
 import {
   InstalledPackage,
+  JobPackage,
   OsInfo,
+  PackageState,
   PatchProvider,
   PendingUpdate,
   ProviderCallOptions,
@@ -52,7 +54,26 @@ interface SimPackage {
   arch: string;
   version: string;
   available?: string;
-  source?: string;
+  /** The suite apt would name for the update. */
+  suite?: string;
+  source: string;
+  /** Binary version -> source version, for the versions the catalogue knows. */
+  sourceVersions: Map<string, string>;
+}
+
+/** The source version of a simulated binary version; unknown versions stand for themselves. */
+function sourceVersionOf(p: SimPackage, version = p.version): string {
+  return p.sourceVersions.get(version) ?? version;
+}
+
+function simPackage(name: string, version: string): SimPackage {
+  return {
+    name,
+    arch: 'all',
+    version,
+    source: name,
+    sourceVersions: new Map(),
+  };
 }
 
 /**
@@ -80,17 +101,29 @@ export class SimulatedProvider implements PatchProvider {
       [pool[i], pool[j]] = [pool[j], pool[i]];
     }
     const pending = options.pendingProbability ?? 0.5;
-    for (const [name, version, arch, available, source] of pool.slice(
-      0,
-      count,
-    )) {
+    for (const [
+      name,
+      version,
+      arch,
+      source,
+      sourceVersion,
+      available,
+      suite,
+      availableSourceVersion,
+    ] of pool.slice(0, count)) {
       const stale = available !== undefined && this.random() < pending;
+      const sourceVersions = new Map([[version, sourceVersion]]);
+      if (available && availableSourceVersion) {
+        sourceVersions.set(available, availableSourceVersion);
+      }
       this.packages.set(name, {
         name,
         arch,
         version: available && !stale ? available : version,
         available,
+        suite,
         source,
+        sourceVersions,
       });
     }
   }
@@ -116,7 +149,7 @@ export class SimulatedProvider implements PatchProvider {
       } else if (pkg) {
         pkg.version = version;
       } else {
-        this.packages.set(name, { name, arch: 'all', version });
+        this.packages.set(name, simPackage(name, version));
       }
     }
   }
@@ -152,6 +185,8 @@ export class SimulatedProvider implements PatchProvider {
       name: p.name,
       version: p.version,
       arch: p.arch,
+      source: p.source,
+      sourceVersion: sourceVersionOf(p),
     }));
   }
 
@@ -165,7 +200,7 @@ export class SimulatedProvider implements PatchProvider {
           name: p.name,
           currentVersion: p.version,
           availableVersion: p.available,
-          source: p.source,
+          source: p.suite,
         });
       }
     }
@@ -197,6 +232,91 @@ export class SimulatedProvider implements PatchProvider {
     return verifyResult(version, await this.installedVersion(pkg));
   }
 
+  /** All or nothing, like one dpkg run that stops before unpacking: a failing package changes none. */
+  async installPackages(
+    packages: JobPackage[],
+    options: ProviderCallOptions = {},
+  ): Promise<ProviderOutput> {
+    await this.ready();
+    return this.changeAll(
+      packages.map(p => ({
+        name: p.name,
+        // A source entry goes to the binary's candidate, as apt would.
+        version: p.source
+          ? this.packages.get(p.name)?.available ?? p.version
+          : p.version,
+      })),
+      options,
+      'install',
+    );
+  }
+
+  async rollbackPackages(
+    packages: Array<{ name: string; version: string }>,
+    options: ProviderCallOptions = {},
+  ): Promise<ProviderOutput> {
+    return this.changeAll(packages, options, 'rollback');
+  }
+
+  async readPackages(names: string[]): Promise<PackageState[]> {
+    await this.ready();
+    return names.map(name => {
+      const p = this.packages.get(name);
+      return p
+        ? {
+            name,
+            version: p.version,
+            source: p.source,
+            sourceVersion: sourceVersionOf(p),
+          }
+        : { name };
+    });
+  }
+
+  private async changeAll(
+    packages: Array<{ name: string; version: string }>,
+    options: ProviderCallOptions,
+    what: string,
+  ): Promise<ProviderOutput> {
+    await this.ready();
+    await this.work(packages.map(p => p.name).join(' '), options, what);
+    const failing = packages.find(
+      p =>
+        this.options.failPackages?.includes(p.name) ||
+        this.random() < (this.options.failureRate ?? 0),
+    );
+    if (failing) {
+      throw new Error(
+        `Simulated ${what} of ${failing.name}=${failing.version} failed`,
+      );
+    }
+    let output = '';
+    for (const p of packages) {
+      const existing = this.packages.get(p.name);
+      if (existing) existing.version = p.version;
+      else this.packages.set(p.name, simPackage(p.name, p.version));
+      output += `Setting up ${p.name} (${p.version}) ...\n`;
+    }
+    await this.save();
+    return { output };
+  }
+
+  private async work(
+    label: string,
+    options: ProviderCallOptions,
+    what: string,
+  ) {
+    const mean = this.options.installDurationMs ?? 2000;
+    const duration = mean * (0.5 + this.random());
+    const steps = 4;
+    for (let step = 1; step <= steps; step++) {
+      await abortableSleep(duration / steps, options.signal);
+      options.logger?.debug(`simulated ${what} of ${label}`, {
+        progress: `${Math.round((step / steps) * 100)}%`,
+      });
+    }
+  }
+
   private async change(
     pkg: string,
     version: string,
@@ -204,15 +324,7 @@ export class SimulatedProvider implements PatchProvider {
     what: string,
   ): Promise<ProviderOutput> {
     await this.ready();
-    const mean = this.options.installDurationMs ?? 2000;
-    const duration = mean * (0.5 + this.random());
-    const steps = 4;
-    for (let step = 1; step <= steps; step++) {
-      await abortableSleep(duration / steps, options.signal);
-      options.logger?.debug(`simulated ${what} of ${pkg}`, {
-        progress: `${Math.round((step / steps) * 100)}%`,
-      });
-    }
+    await this.work(pkg, options, what);
     const fails =
       this.options.failPackages?.includes(pkg) ||
       this.random() < (this.options.failureRate ?? 0);
@@ -223,7 +335,7 @@ export class SimulatedProvider implements PatchProvider {
     if (existing) {
       existing.version = version;
     } else {
-      this.packages.set(pkg, { name: pkg, arch: 'all', version });
+      this.packages.set(pkg, simPackage(pkg, version));
     }
     await this.save();
     return { output: `Setting up ${pkg} (${version}) ...\n` };

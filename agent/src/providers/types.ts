@@ -26,6 +26,39 @@ export type PendingUpdate = PatchApiSchemas['PendingUpdate'];
 export type OsInfo = PatchApiSchemas['OsInfo'];
 
 /**
+ * One package of a job (`payload.packages[]`): with `source`, `version` is the
+ * source version the binary's source version must reach (the binary goes to
+ * its candidate); without, `version` is the binary version itself.
+ * @public
+ */
+export type JobPackage = NonNullable<
+  PatchApiSchemas['JobPayload']['packages']
+>[number];
+
+/**
+ * The per-package evidence of a job result.
+ * @public
+ */
+export type JobPackageResult = NonNullable<
+  PatchApiSchemas['JobResultRequest']['packages']
+>[number];
+
+/**
+ * One package as the package database has it now. `problem` is set when the
+ * package is there but not usable (e.g. dpkg says half-configured): it never
+ * counts as fixed.
+ * @public
+ */
+export interface PackageState {
+  name: string;
+  /** Undefined when the package is not installed. */
+  version?: string;
+  source?: string;
+  sourceVersion?: string;
+  problem?: string;
+}
+
+/**
  * Options every provider call accepts: the job's signal (timeout or agent
  * shutdown kills the package manager) and a logger for progress lines.
  * @public
@@ -72,6 +105,25 @@ export interface PatchProvider {
     previousVersion: string,
     options?: ProviderCallOptions,
   ): Promise<ProviderOutput>;
+  /**
+   * Installs every package in ONE package-manager transaction: entries with
+   * `source` go to their candidate, the others to exactly `version`.
+   * Providers without it (Windows) get one install per package.
+   */
+  installPackages?(
+    packages: JobPackage[],
+    options?: ProviderCallOptions,
+  ): Promise<ProviderOutput>;
+  /** Takes every package back to its `version` in one transaction (downgrades allowed). */
+  rollbackPackages?(
+    packages: Array<{ name: string; version: string }>,
+    options?: ProviderCallOptions,
+  ): Promise<ProviderOutput>;
+  /** Reads each named package back (version, source, state); one entry per name, in order. */
+  readPackages?(
+    names: string[],
+    options?: ProviderCallOptions,
+  ): Promise<PackageState[]>;
   /** Repairs what an interrupted run may have left (e.g. `dpkg --configure -a`). */
   recover?(options?: ProviderCallOptions): Promise<void>;
 }

@@ -23,6 +23,8 @@ export interface AgentCredentials {
   endpointRef: string;
   enrolledAt: string;
   checkInIntervalSeconds: number;
+  /** The machine id sent at enrollment; the agent warns when the machine now reads another. */
+  machineId?: string;
 }
 
 /**

@@ -59,12 +59,22 @@ export async function ensureDebPackages(programs: Record<string, string>) {
   ]);
 }
 
+/** What else a test package's control data says. */
+export interface DebExtras {
+  /** `Source:` as dpkg writes it: `name` or `name (version)` for a binNMU. */
+  source?: string;
+  depends?: string;
+  /** The body of a `postinst` shell script (e.g. `exit 1` to break configuring). */
+  postinst?: string;
+}
+
 /** Builds `<name>_<version>_all.deb` into `repoDir` with dpkg-deb. */
 export async function buildDeb(
   workDir: string,
   repoDir: string,
   name: string,
   version: string,
+  extras: DebExtras = {},
 ) {
   const root = join(workDir, `build-${name}-${version}`);
   await mkdir(join(root, 'DEBIAN'), { recursive: true });
@@ -73,13 +83,22 @@ export async function buildDeb(
     join(root, 'DEBIAN/control'),
     [
       `Package: ${name}`,
+      ...(extras.source ? [`Source: ${extras.source}`] : []),
       `Version: ${version}`,
       'Architecture: all',
+      ...(extras.depends ? [`Depends: ${extras.depends}`] : []),
       'Maintainer: Patchbay tests <tests@patchbay.invalid>',
       'Description: tiny package for the Patchbay agent tests',
       '',
     ].join('\n'),
   );
+  if (extras.postinst !== undefined) {
+    await writeFile(
+      join(root, 'DEBIAN/postinst'),
+      `#!/bin/sh\n${extras.postinst}\n`,
+      { mode: 0o755 },
+    );
+  }
   await writeFile(join(root, 'usr/share', name, 'version'), `${version}\n`);
   await mkdir(repoDir, { recursive: true });
   const file = join(repoDir, `${name}_${version}_all.deb`);
@@ -153,4 +172,66 @@ export async function buildRpm(
   const file = `${name}-${version}-${release}.noarch.rpm`;
   await sh('cp', [join(top, 'RPMS/noarch', file), join(repoDir, file)]);
   return join(repoDir, file);
+}
+
+/** What else the `-libs` subpackage of {@link buildRpmSource} says. */
+export interface RpmLibsExtras {
+  requires?: string;
+  /** A lua `%pretrans` body for the libs package (e.g. `error("broken")`). */
+  pretransLua?: string;
+}
+
+/**
+ * Builds one source package `name` with two noarch binaries, `name` and
+ * `name-libs` (so both carry SOURCERPM `name-version-release.src.rpm`), into `repoDir`.
+ */
+export async function buildRpmSource(
+  workDir: string,
+  repoDir: string,
+  name: string,
+  version: string,
+  libs: RpmLibsExtras = {},
+  release = '1',
+) {
+  const top = join(workDir, `rpmbuild-${name}-${version}-${release}`);
+  await mkdir(join(top, 'SPECS'), { recursive: true });
+  const spec = join(top, 'SPECS', `${name}.spec`);
+  await writeFile(
+    spec,
+    [
+      `Name: ${name}`,
+      `Version: ${version}`,
+      `Release: ${release}`,
+      'Summary: tiny package for the Patchbay agent tests',
+      'License: Apache-2.0',
+      'BuildArch: noarch',
+      '%description',
+      'A tiny package for the Patchbay agent tests.',
+      '%package libs',
+      'Summary: the libs of the tiny package',
+      ...(libs.requires ? [`Requires: ${libs.requires}`] : []),
+      '%description libs',
+      'The libs of the tiny package.',
+      ...(libs.pretransLua
+        ? ['%pretrans libs -p <lua>', libs.pretransLua]
+        : []),
+      '%install',
+      `mkdir -p %{buildroot}/usr/share/${name} %{buildroot}/usr/share/${name}-libs`,
+      `echo ${version}-${release} > %{buildroot}/usr/share/${name}/version`,
+      `echo ${version}-${release} > %{buildroot}/usr/share/${name}-libs/version`,
+      '%files',
+      `/usr/share/${name}/version`,
+      '%files libs',
+      `/usr/share/${name}-libs/version`,
+      '',
+    ].join('\n'),
+  );
+  await sh('rpmbuild', ['--quiet', '-bb', '--define', `_topdir ${top}`, spec]);
+  await mkdir(repoDir, { recursive: true });
+  for (const file of [
+    `${name}-${version}-${release}.noarch.rpm`,
+    `${name}-libs-${version}-${release}.noarch.rpm`,
+  ]) {
+    await sh('cp', [join(top, 'RPMS/noarch', file), join(repoDir, file)]);
+  }
 }

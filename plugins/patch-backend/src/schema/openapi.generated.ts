@@ -171,6 +171,27 @@ export const spec = {
           "agentVersion": {
             "type": "string",
             "maxLength": 64
+          },
+          "credentials": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "Proof of the current credentials when the same machine enrolls again (sent when the agent's state folder holds them).",
+            "required": [
+              "agentId",
+              "secret"
+            ],
+            "properties": {
+              "agentId": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 256
+              },
+              "secret": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 256
+              }
+            }
           }
         }
       },
@@ -203,7 +224,8 @@ export const spec = {
         "type": "object",
         "additionalProperties": false,
         "required": [
-          "inventoryHash"
+          "inventoryHash",
+          "machineId"
         ],
         "properties": {
           "inventoryHash": {
@@ -225,7 +247,7 @@ export const spec = {
             "type": "string",
             "minLength": 1,
             "maxLength": 128,
-            "description": "Optional. The machine id the agent enrolled with; when it differs from the enrolled one the credential is being used on another machine (a clone) and the check-in gets 401."
+            "description": "The machine id the agent enrolled with; when it is missing or differs from the enrolled one the credential is being used on another machine (a clone) and the check-in gets 401."
           }
         }
       },
@@ -283,6 +305,40 @@ export const spec = {
           },
           "previousVersion": {
             "type": "string"
+          },
+          "packages": {
+            "type": "array",
+            "description": "Every package the patch needs on this endpoint, installed in one transaction (`package`/`version` repeat the first, for older agents). With `source`, `version` is the source version the binary's source version must reach.",
+            "maxItems": 2000,
+            "items": {
+              "type": "object",
+              "required": [
+                "name",
+                "version"
+              ],
+              "properties": {
+                "name": {
+                  "type": "string",
+                  "maxLength": 256
+                },
+                "version": {
+                  "type": "string",
+                  "maxLength": 256
+                },
+                "source": {
+                  "type": "string",
+                  "maxLength": 256
+                },
+                "previousVersion": {
+                  "type": "string",
+                  "maxLength": 256
+                },
+                "arch": {
+                  "type": "string",
+                  "maxLength": 32
+                }
+              }
+            }
           },
           "patchRef": {
             "type": "string"
@@ -399,6 +455,16 @@ export const spec = {
           "arch": {
             "type": "string",
             "maxLength": 32
+          },
+          "source": {
+            "type": "string",
+            "description": "The source package name (dpkg `source:Package`, the SRPM name for rpm).",
+            "maxLength": 256
+          },
+          "sourceVersion": {
+            "type": "string",
+            "description": "The source package version (dpkg `source:Version`, `[epoch:]version-release` of the SRPM).",
+            "maxLength": 256
           }
         }
       },
@@ -575,6 +641,45 @@ export const spec = {
           "output": {
             "type": "string",
             "maxLength": 65536
+          },
+          "packages": {
+            "type": "array",
+            "description": "Per-package evidence; the job succeeded only when every package is fixed.",
+            "maxItems": 2000,
+            "items": {
+              "type": "object",
+              "additionalProperties": false,
+              "required": [
+                "name",
+                "state"
+              ],
+              "properties": {
+                "name": {
+                  "type": "string",
+                  "maxLength": 256
+                },
+                "before": {
+                  "type": "string",
+                  "maxLength": 256
+                },
+                "after": {
+                  "type": "string",
+                  "maxLength": 256
+                },
+                "sourceVersion": {
+                  "type": "string",
+                  "maxLength": 256
+                },
+                "state": {
+                  "type": "string",
+                  "enum": [
+                    "fixed",
+                    "not-fixed",
+                    "unknown"
+                  ]
+                }
+              }
+            }
           }
         }
       },

@@ -751,6 +751,11 @@ export interface components {
                 [key: string]: string;
             };
             agentVersion?: string;
+            /** @description Proof of the current credentials when the same machine enrolls again (sent when the agent's state folder holds them). */
+            credentials?: {
+                agentId: string;
+                secret: string;
+            };
         };
         EnrollResponse: {
             agentId: string;
@@ -766,8 +771,8 @@ export interface components {
             agentVersion?: string;
             /** @description How many jobs the agent is willing to lease now. Default 1. */
             maxJobs?: number;
-            /** @description Optional. The machine id the agent enrolled with; when it differs from the enrolled one the credential is being used on another machine (a clone) and the check-in gets 401. */
-            machineId?: string;
+            /** @description The machine id the agent enrolled with; when it is missing or differs from the enrolled one the credential is being used on another machine (a clone) and the check-in gets 401. */
+            machineId: string;
         };
         LeasedJob: {
             id: string;
@@ -785,6 +790,14 @@ export interface components {
             /** @description The version to install (install, verify) or to go back to (rollback). */
             version?: string;
             previousVersion?: string;
+            /** @description Every package the patch needs on this endpoint, installed in one transaction (`package`/`version` repeat the first, for older agents). With `source`, `version` is the source version the binary's source version must reach. */
+            packages?: {
+                name: string;
+                version: string;
+                source?: string;
+                previousVersion?: string;
+                arch?: string;
+            }[];
             patchRef?: string;
             rolloutId?: string;
             bandwidthKbps?: number;
@@ -817,6 +830,10 @@ export interface components {
             name: string;
             version: string;
             arch?: string;
+            /** @description The source package name (dpkg `source:Package`, the SRPM name for rpm). */
+            source?: string;
+            /** @description The source package version (dpkg `source:Version`, `[epoch:]version-release` of the SRPM). */
+            sourceVersion?: string;
         };
         PendingUpdate: {
             ecosystem: components["schemas"]["Ecosystem"];
@@ -860,6 +877,15 @@ export interface components {
             previousVersion?: string;
             message?: string;
             output?: string;
+            /** @description Per-package evidence; the job succeeded only when every package is fixed. */
+            packages?: {
+                name: string;
+                before?: string;
+                after?: string;
+                sourceVersion?: string;
+                /** @enum {string} */
+                state: "fixed" | "not-fixed" | "unknown";
+            }[];
         };
         /** @description Free-form labels, e.g. location, device-type, department. */
         Labels: {
