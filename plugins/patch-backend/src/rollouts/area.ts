@@ -74,6 +74,10 @@ export function rolloutsArea(
         ctx.config.getOptionalNumber('patch.rollouts.confidence') ?? 0.95,
       healthTimeoutMs:
         ctx.config.getOptionalNumber('patch.rollouts.healthTimeoutMs') ?? 5000,
+      healthAllowedHosts:
+        ctx.config.getOptionalStringArray(
+          'patch.rollouts.health.allowedHosts',
+        ) ?? [],
       jobTimeoutSeconds:
         ctx.config.getOptionalNumber('patch.rollouts.jobTimeoutSeconds') ??
         3600,
