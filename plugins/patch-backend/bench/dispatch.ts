@@ -206,7 +206,7 @@ function deps(knex: Knex): RolloutDeps {
       confidence: 0.95,
       healthTimeoutMs: 1000,
       jobTimeoutSeconds: 3600,
-      linkBase: '/patch/rollouts',
+      linkBase: '/patches/rollouts',
     },
   };
 }

@@ -8,6 +8,7 @@ import { RolloutDriver } from './RolloutDriver';
 import { RolloutService } from './RolloutService';
 import { RolloutStore } from './RolloutStore';
 import { RolloutEligibility } from './types';
+import { ROLLOUTS_LINK_BASE } from '../service/appLinks';
 
 /**
  * The services of the rollouts area, built once per plugin instance.
@@ -81,7 +82,7 @@ export function rolloutsArea(
       jobTimeoutSeconds:
         ctx.config.getOptionalNumber('patch.rollouts.jobTimeoutSeconds') ??
         3600,
-      linkBase: '/patch/rollouts',
+      linkBase: ROLLOUTS_LINK_BASE,
     },
   };
   const driver = new RolloutDriver(deps);
