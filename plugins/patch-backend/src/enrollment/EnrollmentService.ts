@@ -105,6 +105,15 @@ export function readProtectedLabels(config: Config): string[] {
   return config.getOptionalStringArray('patch.endpoints.protectedLabels') ?? [];
 }
 
+/** Columns enrollment reads to decide a re-enrollment. */
+const REENROLL_COLUMNS = [
+  'id',
+  'secret_hash',
+  'revoked_at',
+  'reenroll_grant_expires_at',
+  'reenroll_granted_by',
+];
+
 /** Token prefix, so that secret scanners and people recognise a leaked token. */
 const TOKEN_PREFIX = 'pbe_';
 
@@ -561,15 +570,6 @@ function toToken(row: any): EnrollmentToken {
     revokedAt: fromDbTime(row.revoked_at),
   };
 }
-
-/** Columns enrollment reads to decide a re-enrollment. */
-const REENROLL_COLUMNS = [
-  'id',
-  'secret_hash',
-  'revoked_at',
-  'reenroll_grant_expires_at',
-  'reenroll_granted_by',
-];
 
 /** Constant-time comparison of two hex hashes. */
 function sameHash(a: string, b: string | null | undefined): boolean {

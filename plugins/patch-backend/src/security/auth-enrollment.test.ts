@@ -13,7 +13,7 @@ import {
   operator,
   SecurityHarness,
   startSecurityBackend,
-} from './authHarness';
+} from './__testUtils__/authHarness';
 
 jest.setTimeout(120_000);
 

@@ -16,7 +16,7 @@ import {
   enrolledAgent,
   operator,
   startSecurityBackend,
-} from './authHarness';
+} from './__testUtils__/authHarness';
 
 jest.setTimeout(120_000);
 

@@ -18,7 +18,7 @@ import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import { Knex } from 'knex';
 import request from 'supertest';
-import { patchPlugin } from '../plugin';
+import { patchPlugin } from '../../plugin';
 
 /** An operator's (allowed) portal credential. @internal */
 export const operator = mockCredentials.user.header('user:default/ops');
