@@ -146,7 +146,12 @@ async function startAgents(
       description: `Demo fleet: ${team.owner}`,
       ownerRef: team.owner,
       systemRef: team.system,
-      labels: { department: 'engineering' },
+      // The token decides the labels ownership may depend on; agents only
+      // add their own (location, device type).
+      labels: {
+        department:
+          team.owner === 'group:default/team-data' ? 'data' : 'engineering',
+      },
       maxUses: AGENTS,
       expiresInSeconds: 3600,
     });

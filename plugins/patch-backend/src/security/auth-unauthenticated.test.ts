@@ -30,58 +30,78 @@ describe('unauthenticated input costs nothing', () => {
   it.each(databases.eachSupportedId())(
     '200 wrong-secret check-ins write no row each: rate-limited per source and audited as one count per window, on %p',
     async databaseId => {
-      const windowSeconds = 3;
+      const windowSeconds = 5;
+      const windowMs = windowSeconds * 1000;
       const h = await startSecurityBackend(databases, databaseId, {
         patch: { agent: { authFailures: { limit: 50, windowSeconds } } },
       });
       const agent = await enrolledAgent(h, 'machine-flood');
       const wrong = `Agent ${agent.agentId}.${'x'.repeat(43)}`;
-      // Start at the beginning of a window, so the burst fits in one.
-      await sleep(
-        windowSeconds * 1000 - (Date.now() % (windowSeconds * 1000)) + 50,
-      );
+      // Start at the beginning of a window, so the burst fits in one when
+      // the machine is not busy (the assertions hold if it spans more).
+      await sleep(windowMs - (Date.now() % windowMs) + 50);
       h.resetQueries();
       const statuses: number[] = [];
       let retryAfter: string | undefined;
+      const first = Math.floor(Date.now() / windowMs);
       for (let i = 0; i < 200; i++) {
         const res = await checkIn(h, wrong, { machineId: agent.machineId });
         statuses.push(res.status);
         if (res.status === 429) retryAfter ??= res.headers['retry-after'];
       }
+      const windows = Math.floor(Date.now() / windowMs) - first + 1;
+      // No row per request: at most the one aggregated row of each window
+      // that closed during the burst.
       const writes = h.queries.filter(q =>
         /^\s*(insert|update|delete)/i.test(q),
       );
-      expect(writes).toEqual([]);
+      expect(writes.length).toBeLessThanOrEqual(windows - 1);
+      for (const w of writes) expect(w).toMatch(/patch_audit_events/);
       const refused = statuses.filter(s => s === 401).length;
-      expect(refused).toBe(51);
-      expect(statuses.filter(s => s === 429)).toHaveLength(149);
+      const limited = statuses.filter(s => s === 429).length;
+      expect(refused + limited).toBe(200);
+      expect(refused).toBeGreaterThanOrEqual(51);
+      expect(refused).toBeLessThanOrEqual(51 * windows);
       expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
       expect(Number(retryAfter)).toBeLessThanOrEqual(windowSeconds);
-      // While limited, the source is refused before any work, even with
-      // valid credentials.
-      h.resetQueries();
-      const blocked = await checkIn(h, agent.auth, {
-        machineId: agent.machineId,
-      });
-      expect(blocked.status).toBe(429);
-      expect(h.queries).toEqual([]);
+      if (statuses[statuses.length - 1] === 429) {
+        // While limited, the source is refused before any work, even with
+        // valid credentials.
+        h.resetQueries();
+        const blocked = await checkIn(h, agent.auth, {
+          machineId: agent.machineId,
+        });
+        expect(blocked.status).toBe(429);
+        expect(h.queries).toEqual([]);
+      }
 
-      // When the window closes: one row with the count.
-      await sleep(windowSeconds * 2000 + 500);
-      const rows = await h
-        .knex('patch_audit_events')
-        .where({ action: 'agent-authenticate' })
-        .select('actor', 'outcome', 'details');
-      expect(rows).toHaveLength(1);
-      expect(rows[0].outcome).toBe('denied');
-      const details = JSON.parse(rows[0].details);
-      expect(details).toMatchObject({
-        count: 51,
-        reasons: { 'wrong secret': 51 },
-        agentIds: [agent.agentId],
-        limited: true,
-      });
-      // The next window starts afresh.
+      // When the windows close: one row per window, with the counts.
+      let rows: Array<{ outcome: string; details: string }> = [];
+      for (let i = 0; i < 40; i++) {
+        rows = await h
+          .knex('patch_audit_events')
+          .where({ action: 'agent-authenticate' })
+          .select('outcome', 'details');
+        const counted = rows.reduce(
+          (n, r) => n + JSON.parse(r.details).count,
+          0,
+        );
+        if (counted >= refused) break;
+        await sleep(500);
+      }
+      expect(rows.length).toBeGreaterThanOrEqual(1);
+      expect(rows.length).toBeLessThanOrEqual(windows);
+      const details = rows.map(r => JSON.parse(r.details));
+      expect(details.reduce((n, d) => n + d.count, 0)).toBe(refused);
+      for (const [i, d] of details.entries()) {
+        expect(rows[i].outcome).toBe('denied');
+        expect(d).toMatchObject({
+          reasons: { 'wrong secret': d.count },
+          agentIds: [agent.agentId],
+        });
+      }
+      expect(details.some(d => d.limited)).toBe(true);
+      // A later window starts afresh.
       await checkIn(h, agent.auth, { machineId: agent.machineId }).expect(200);
     },
   );
