@@ -28,7 +28,9 @@ export default defineConfig({
     ? []
     : [
         {
-          command: `${yarn} start`,
+          // The demo configuration (guest sign-in, demo org): the suites sign in
+          // as the demo's guest.
+          command: `${yarn} start:demo`,
           // The backend's own health route: the frontend answering on :3000 is
           // not enough, the first tests need the API and the catalog.
           url: 'http://127.0.0.1:7007/api/patch/health',

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command: installs what is needed, then starts the portal
-# with the embedded default (SQLite, guest sign-in, the demo catalog) on
+# with the embedded default and the demo configuration (app-config.yaml +
+# app-config.demo.yaml: SQLite, guest sign-in, the demo catalog) on
 # http://localhost:3000 (frontend) and http://localhost:7007 (backend), and a
 # demo fleet of simulated endpoint agents once the backend is healthy.
 #
@@ -24,7 +25,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 echo "==> Starting the portal (frontend :3000, backend :7007)"
-yarn_ start &
+yarn_ start:demo &
 pids+=($!)
 
 if [ -z "${PATCHBAY_NO_FLEET:-}" ] && node -e "process.exit(require('./package.json').scripts['demo:fleet'] ? 0 : 1)"; then

@@ -78,6 +78,18 @@ export interface Config {
       staleAfterSeconds?: number;
       /** Whether enrollment claims a Resource already in the catalog (by `patchbay.dev/machine-id`). Default true. */
       claimCatalogEntities?: boolean;
+      /** How long an operator's one-time re-enroll grant lasts, in seconds. Default 900. */
+      reenrollGrantSeconds?: number;
+      /**
+       * Authentication failures of the agent API, per source address: more
+       * than `limit` in a window of `windowSeconds` get 429 with Retry-After
+       * until the window ends; each source's failures of a window are one
+       * audit row. Defaults 60 and 60.
+       */
+      authFailures?: {
+        limit?: number;
+        windowSeconds?: number;
+      };
     };
     /** The job queue. */
     jobs?: {
@@ -92,7 +104,13 @@ export interface Config {
     };
     /** Enrolled endpoints. */
     endpoints?: {
-      /** Label rules giving newly enrolled endpoints an owner and a system; the first match wins over the token's defaults. */
+      /**
+       * Label keys an enrolling agent may not set (e.g. the keys pilot groups
+       * select on). The keys of the token's labels and of the rules below
+       * are always protected.
+       */
+      protectedLabels?: string[];
+      /** Label rules giving newly enrolled endpoints an owner and a system, matched on the enrollment token's labels (never the agent's); the first match wins over the token's defaults. */
       rules?: Array<{
         /** Labels that must all match. */
         labels: { [key: string]: string };
@@ -124,6 +142,15 @@ export interface Config {
       confidence?: number;
       /** Time limit of one health probe of a Component, ms. Default 5000. */
       healthTimeoutMs?: number;
+      /** Health probes of Components (`patchbay.dev/health-url`). */
+      health?: {
+        /**
+         * Host names (or `host:port`) the backend may probe. Default none:
+         * every probe is refused and the health signal reads unknown, so
+         * that a catalog author cannot make the backend call internal URLs.
+         */
+        allowedHosts?: string[];
+      };
       /** Run time limit of an install or rollback job, seconds. Default 3600. */
       jobTimeoutSeconds?: number;
       /** The rollout driver's schedule (SchedulerService). Default every 15 s. */

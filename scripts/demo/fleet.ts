@@ -5,7 +5,7 @@
  *   PATCHBAY_URL=http://host:7007 PATCHBAY_DEMO_AGENTS=500 yarn demo:fleet
  *
  * What it does, against a running backend:
- *  1. signs in as the demo's guest (the guest provider of app-config.yaml;
+ *  1. signs in as the demo's guest (the guest provider of app-config.demo.yaml;
  *     the guest is a member of it-operations, which may create enrollment
  *     tokens and rollouts), so no dev-only route is needed;
  *  2. creates one enrollment token per demo team, carrying the team as owner
@@ -146,7 +146,12 @@ async function startAgents(
       description: `Demo fleet: ${team.owner}`,
       ownerRef: team.owner,
       systemRef: team.system,
-      labels: { department: 'engineering' },
+      // The token decides the labels ownership may depend on; agents only
+      // add their own (location, device type).
+      labels: {
+        department:
+          team.owner === 'group:default/team-data' ? 'data' : 'engineering',
+      },
       maxUses: AGENTS,
       expiresInSeconds: 3600,
     });

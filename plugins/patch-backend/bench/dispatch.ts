@@ -206,7 +206,7 @@ function deps(knex: Knex): RolloutDeps {
       confidence: 0.95,
       healthTimeoutMs: 1000,
       jobTimeoutSeconds: 3600,
-      linkBase: '/patch/rollouts',
+      linkBase: '/patches/rollouts',
     },
   };
 }
@@ -255,7 +255,11 @@ async function checkIns(
             authorization: `Agent ${idOf(i)}.${secrets[i]}`,
             'content-type': 'application/json',
           },
-          body: JSON.stringify({ inventoryHash: 'bench', maxJobs: 1 }),
+          body: JSON.stringify({
+            inventoryHash: 'bench',
+            maxJobs: 1,
+            machineId: `bench-machine-${i}`,
+          }),
         });
         if (res.status === 429) {
           // Shed: the agent comes back after Retry-After, as agents do.

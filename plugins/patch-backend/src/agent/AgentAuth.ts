@@ -50,11 +50,18 @@ export class AgentAuthError extends Error {
   readonly reason: string;
   /** The agent id the caller claimed, when it parsed. */
   readonly agentId?: string;
-  constructor(reason: string, agentId?: string) {
+  /**
+   * True when the secret was right but the machine id missing or another
+   * one: the credential is in use on another machine (a possible clone),
+   * a security event of its own, audited one by one.
+   */
+  readonly clone: boolean;
+  constructor(reason: string, agentId?: string, clone = false) {
     super(AGENT_AUTH_FAILURE_MESSAGE);
     this.name = 'AuthenticationError';
     this.reason = reason;
     this.agentId = agentId;
+    this.clone = clone;
   }
 }
 
@@ -144,7 +151,12 @@ export class AgentAuth {
    */
   async authenticate(
     header: string | undefined,
-    options: { fresh?: boolean; machineId?: string } = {},
+    options: {
+      fresh?: boolean;
+      machineId?: string;
+      /** Refuse (as a possible clone) a correct secret sent without a machine id. */
+      requireMachineId?: boolean;
+    } = {},
   ): Promise<AgentIdentity> {
     const { agentId, secretHash } = parseAgentCredentials(header);
     const presented = Buffer.from(secretHash, 'hex');
@@ -164,10 +176,18 @@ export class AgentAuth {
     if (!matches(entry, presented)) {
       throw new AgentAuthError('wrong secret', agentId);
     }
+    if (options.requireMachineId && !options.machineId) {
+      throw new AgentAuthError(
+        'credential presented without a machine id: possible cloned identity',
+        agentId,
+        true,
+      );
+    }
     if (options.machineId && options.machineId !== entry.machineId) {
       throw new AgentAuthError(
         `credential presented by another machine (${options.machineId}): cloned identity`,
         agentId,
+        true,
       );
     }
     return {

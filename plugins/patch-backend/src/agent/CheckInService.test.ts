@@ -249,11 +249,18 @@ describe('CheckInService', () => {
         .where({ id: 'e0' })
         .update({ secret_hash: hashSecret(fresh) });
       await expect(
-        service.checkIn(header('e0', fresh), { maxJobs: 1 }),
+        service.checkIn(header('e0', fresh), {
+          maxJobs: 1,
+          machineId: 'm-e0',
+        }),
       ).resolves.toMatchObject({ agentId: 'e0', inventoryHash: 'inv-e0' });
       await expect(
-        service.checkIn(header('e0'), { maxJobs: 1 }),
+        service.checkIn(header('e0'), { maxJobs: 1, machineId: 'm-e0' }),
       ).rejects.toThrow('Invalid agent credentials');
+      // The right secret without a machine id: refused as a possible clone.
+      await expect(
+        service.checkIn(header('e0', fresh), { maxJobs: 1 }),
+      ).rejects.toMatchObject({ clone: true });
     },
   );
 });

@@ -13,8 +13,8 @@
  *
  * 1. The heartbeats: an UPDATE by primary key guarded by what authentication
  *    checks: the stored hash equals the SHA-256 of the presented secret, the
- *    agent is not revoked, and the machine id (when the agent sent one) is
- *    the enrolled one. So no credentials are read beforehand, warm cache or
+ *    agent is not revoked, and the machine id (required; a check-in without
+ *    one is refused before this) is the enrolled one. So no credentials are read beforehand, warm cache or
  *    cold. (Comparing SHA-256 hashes of 256-bit secrets in SQL leaks nothing
  *    useful through timing: learning a prefix of the hash does not help find
  *    a secret.) It also answers whether each endpoint has a live job; most
@@ -116,6 +116,14 @@ export class CheckInService {
     authorization: string | undefined,
     input: CheckInInput,
   ): Promise<CheckInOutcome> {
+    if (!input.machineId) {
+      // The machine id is required: a correct secret without one is refused
+      // as a possible clone (authenticate throws either way).
+      await this.deps.agentAuth.authenticate(authorization, {
+        fresh: true,
+        requireMachineId: true,
+      });
+    }
     if (!this.batcher) return this.checkInAlone(authorization, input);
     const { agentId, secretHash } = parseAgentCredentials(authorization);
     const answer = await this.batcher.submit(agentId, {
@@ -131,6 +139,7 @@ export class CheckInService {
       await this.deps.agentAuth.authenticate(authorization, {
         fresh: true,
         machineId: input.machineId,
+        requireMachineId: true,
       });
       return this.checkInAlone(authorization, input);
     }
@@ -153,6 +162,7 @@ export class CheckInService {
     const { agentAuth, endpoints, jobs: queue } = this.deps;
     const agent = await agentAuth.authenticate(authorization, {
       machineId: input.machineId,
+      requireMachineId: true,
     });
     const beat = await endpoints.checkIn(
       agent.agentId,
@@ -250,7 +260,7 @@ export class CheckInService {
             AND e.id = input.id
             AND e.secret_hash = input.secret_hash
             AND e.revoked_at IS NULL
-            AND (input.machine_id IS NULL OR e.machine_id = input.machine_id)
+            AND e.machine_id = input.machine_id
       RETURNING e.id, e.inventory_hash
        )
        SELECT hb.id, hb.inventory_hash,

@@ -37,6 +37,7 @@ import {
 } from './ApprovalStore';
 import { ApproverMode, EndpointOwnership, OwnershipIndex } from './ownership';
 import { dueDate, matchAutoApproveRule, stagesFor } from './policyRules';
+import { APPROVALS_LINK } from '../service/appLinks';
 
 /** Actor of the decisions the plugin takes by itself. */
 export const SYSTEM_ACTOR = 'system:patch-approvals';
@@ -613,7 +614,7 @@ export class ApprovalService {
         },
         payload: {
           ...payload,
-          link: '/patch/approvals',
+          link: APPROVALS_LINK,
           topic: 'patch-approvals',
         },
       });

@@ -1,7 +1,7 @@
 import { Config } from '@backstage/config';
 import { NotFoundError } from '@backstage/errors';
 import { Knex } from 'knex';
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import {
   AgentAuth,
   AgentAuthError,
@@ -46,6 +46,16 @@ export interface EnrollRequest {
   os?: { family: string; name?: string; version?: string; arch?: string };
   labels?: Record<string, string>;
   agentVersion?: string;
+  /** Proof of the current credentials when this machine enrolled before. */
+  credentials?: { agentId: string; secret: string };
+}
+
+/** An operator's one-time re-enroll grant for an endpoint. @public */
+export interface ReenrollGrant {
+  endpointId: string;
+  machineId: string;
+  expiresAt: string;
+  grantedBy: string;
 }
 
 /** What enrollment answers; the secret is shown this once. @public */
@@ -86,13 +96,44 @@ export function readOwnershipRules(config: Config): OwnershipRule[] {
   );
 }
 
+/**
+ * Label keys an agent may not set (`patch.endpoints.protectedLabels`), on
+ * top of the keys the ownership rules match on and the token's own keys.
+ * @public
+ */
+export function readProtectedLabels(config: Config): string[] {
+  return config.getOptionalStringArray('patch.endpoints.protectedLabels') ?? [];
+}
+
+/** Columns enrollment reads to decide a re-enrollment. */
+const REENROLL_COLUMNS = [
+  'id',
+  'secret_hash',
+  'revoked_at',
+  'reenroll_grant_expires_at',
+  'reenroll_granted_by',
+];
+
 /** Token prefix, so that secret scanners and people recognise a leaked token. */
 const TOKEN_PREFIX = 'pbe_';
 
 /**
  * Enrollment tokens and enrollment: a token is exchanged for an agent id and
- * a secret (see AgentAuth for the construction). The same machine id gets
- * its endpoint back with a rotated secret, never a second endpoint.
+ * a secret (see AgentAuth for the construction).
+ *
+ * What a token holder can do is bounded, because machine ids are public
+ * (they show in the catalog and in the portal):
+ * - The token is checked first, before any other database or catalog work.
+ * - A machine id that is already enrolled gets its endpoint back (with a
+ *   rotated secret, never a second endpoint) only with proof of the
+ *   endpoint's current credentials (`credentials`, the agent's own state)
+ *   or an operator's one-time re-enroll grant for that endpoint. A revoked
+ *   endpoint comes back only through a grant. Anything else is refused, and
+ *   the endpoint is left untouched.
+ * - Owner, system and the labels ownership depends on come from the token:
+ *   ownership rules match on the token's labels only, and the agent's labels
+ *   may add keys but never override the token's, the rules' or
+ *   `patch.endpoints.protectedLabels`.
  * @public
  */
 export class EnrollmentService {
@@ -105,6 +146,10 @@ export class EnrollmentService {
       agentAuth: AgentAuth;
       checkInIntervalSeconds: number;
       rules?: OwnershipRule[];
+      /** Label keys an agent may not set (see readProtectedLabels). */
+      protectedLabels?: string[];
+      /** How long a re-enroll grant lasts. Default 900 s. */
+      reenrollGrantSeconds?: number;
       /** Finds a catalog Resource already standing for this machine, to claim it. */
       findClaimable?: (
         machineId: string,
@@ -193,14 +238,66 @@ export class EnrollmentService {
   }
 
   /**
-   * Exchanges a token for credentials. Throws AgentAuthError for a token
-   * that is unknown, revoked, expired or used up.
+   * Grants one re-enrollment of an endpoint's machine (see the class note):
+   * one use, expires after `reenrollGrantSeconds`. Audited.
+   */
+  async grantReenroll(
+    endpointId: string,
+    actor: string,
+  ): Promise<ReenrollGrant> {
+    const { db, audit } = this.options;
+    const expiresAt = toDbTime(
+      this.now() + (this.options.reenrollGrantSeconds ?? 900) * 1000,
+    );
+    return await db.transaction(async tx => {
+      const endpoint = await tx('patch_endpoints')
+        .where({ id: endpointId })
+        .first('id', 'machine_id', 'owner_ref', 'system_ref');
+      if (!endpoint) throw new NotFoundError(`No endpoint ${endpointId}`);
+      await tx('patch_endpoints').where({ id: endpointId }).update({
+        reenroll_grant_expires_at: expiresAt,
+        reenroll_granted_by: actor,
+      });
+      await audit.record(
+        {
+          actor,
+          action: 'agent-reenroll-grant',
+          outcome: 'succeeded',
+          targetType: 'endpoint',
+          targetId: endpointId,
+          groupRef: endpoint.owner_ref ?? undefined,
+          systemRef: endpoint.system_ref ?? undefined,
+          message: `Machine ${endpoint.machine_id} may enroll again once, until ${expiresAt}`,
+          details: { machineId: endpoint.machine_id, expiresAt },
+        },
+        tx,
+      );
+      return {
+        endpointId,
+        machineId: endpoint.machine_id,
+        expiresAt,
+        grantedBy: actor,
+      };
+    });
+  }
+
+  /**
+   * Exchanges a token for credentials. Throws AgentAuthError (nothing
+   * written) for a token that is unknown, revoked, expired or used up, and
+   * for an enrolled machine without proof of its credentials or a grant.
    */
   async enroll(input: EnrollRequest): Promise<EnrollResult> {
-    const existing = await this.options
-      .db('patch_endpoints')
+    const { db } = this.options;
+    // The token first: an unauthenticated caller costs this one indexed read.
+    const token = await db('patch_enrollment_tokens')
+      .where({ token_hash: hashSecret(input.token) })
+      .first();
+    const refusal = tokenRefusal(token, this.now());
+    if (refusal) throw new AgentAuthError(refusal);
+    const existing = await db('patch_endpoints')
       .where({ machine_id: input.machineId })
-      .first('id');
+      .first(...REENROLL_COLUMNS);
+    if (existing) this.reenrollAllowance(existing, input);
     let claim: ClaimedEntity | undefined;
     if (this.options.findClaimable) {
       claim = await this.options.findClaimable(input.machineId, existing?.id);
@@ -209,10 +306,42 @@ export class EnrollmentService {
       return await this.enrollOnce(input, claim);
     } catch (error) {
       // Two first enrollments of one machine raced; the loser retries and
-      // finds the winner's endpoint, so there is still only one.
+      // finds the winner's endpoint, which it gets only with proof or a
+      // grant, as any re-enrollment: there is still only one endpoint.
       if (isUniqueViolation(error)) return await this.enrollOnce(input, claim);
       throw error;
     }
+  }
+
+  /**
+   * How an enrolled machine may enroll again: with proof of its current
+   * credentials, or with an operator's live grant. Throws AgentAuthError.
+   */
+  private reenrollAllowance(
+    existing: any,
+    input: EnrollRequest,
+  ): 'credentials' | 'grant' {
+    const grantExpires = existing.reenroll_grant_expires_at
+      ? Date.parse(fromDbTime(existing.reenroll_grant_expires_at))
+      : 0;
+    const proof =
+      !!input.credentials &&
+      input.credentials.agentId === existing.id &&
+      sameHash(hashSecret(input.credentials.secret), existing.secret_hash);
+    if (proof && !existing.revoked_at) return 'credentials';
+    if (grantExpires > this.now()) return 'grant';
+    if (existing.revoked_at) {
+      throw new AgentAuthError(
+        `re-enrollment of revoked endpoint ${existing.id} without an operator grant`,
+        existing.id,
+      );
+    }
+    throw new AgentAuthError(
+      input.credentials
+        ? `re-enrollment of endpoint ${existing.id} with wrong credentials`
+        : `re-enrollment of endpoint ${existing.id} without proof of its credentials or an operator grant`,
+      existing.id,
+    );
   }
 
   private async enrollOnce(
@@ -230,21 +359,44 @@ export class EnrollmentService {
         .where({ token_hash: hashSecret(input.token) })
         .first();
       const refusal = tokenRefusal(token, now);
-      if (refusal) {
-        return { refusal, tokenId: token?.id as string | undefined };
+      if (refusal) throw new AgentAuthError(refusal);
+      // Read again in the transaction: the allowance and the grant's one use
+      // are decided on the row this enrollment updates.
+      const existing = await tx('patch_endpoints')
+        .where({ machine_id: input.machineId })
+        .first(...REENROLL_COLUMNS, 'entity_ref', 'claimed');
+      let via: 'credentials' | 'grant' | undefined;
+      if (existing) {
+        via = this.reenrollAllowance(existing, input);
+        if (via === 'grant') {
+          // One use: only the enrollment that clears the grant may use it.
+          const taken = await tx('patch_endpoints')
+            .where({ id: existing.id })
+            .whereNotNull('reenroll_grant_expires_at')
+            .update({
+              reenroll_grant_expires_at: null,
+              reenroll_granted_by: null,
+            });
+          if (!taken) {
+            throw new AgentAuthError(
+              're-enroll grant already used',
+              existing.id,
+            );
+          }
+        }
       }
       // Guarded increment: two enrollments racing for the last use cannot both win.
       const used = await tx('patch_enrollment_tokens')
         .where({ id: token.id })
         .where('uses', '<', token.max_uses)
         .increment('uses', 1);
-      if (!used)
-        return { refusal: 'enrollment token used up', tokenId: token.id };
+      if (!used) throw new AgentAuthError('enrollment token used up');
 
       const tokenLabels =
         fromDbJson<Record<string, string>>(token.labels) ?? {};
-      const labels = { ...tokenLabels, ...(input.labels ?? {}) };
-      const rule = this.matchRule(labels);
+      const labels = this.effectiveLabels(tokenLabels, input.labels);
+      // Rules match on what the token says, never on what the agent says.
+      const rule = this.matchRule(tokenLabels);
       const ownerRef =
         claim?.ownerRef ?? rule?.owner ?? token.owner_ref ?? null;
       const systemRef =
@@ -268,9 +420,6 @@ export class EnrollmentService {
         agent_version: input.agentVersion ?? null,
       };
 
-      const existing = await tx('patch_endpoints')
-        .where({ machine_id: input.machineId })
-        .first('id', 'entity_ref', 'claimed');
       let agentId: string;
       let entityRef: string;
       if (existing) {
@@ -306,7 +455,11 @@ export class EnrollmentService {
           groupRef: ownerRef ?? undefined,
           systemRef: systemRef ?? undefined,
           message: existing
-            ? `Machine ${input.machineId} enrolled again; its secret was rotated`
+            ? `Machine ${input.machineId} enrolled again (${
+                via === 'grant'
+                  ? "an operator's grant"
+                  : 'proof of its credentials'
+              }); its secret was rotated`
             : `Machine ${input.machineId} enrolled as ${entityRef}`,
           details: {
             machineId: input.machineId,
@@ -314,6 +467,10 @@ export class EnrollmentService {
             enrollmentTokenId: token.id,
             entityRef,
             claimed: !!claim,
+            ...(via ? { via } : {}),
+            ...(via === 'grant'
+              ? { grantedBy: existing.reenroll_granted_by }
+              : {}),
           },
         },
         tx,
@@ -321,26 +478,33 @@ export class EnrollmentService {
       return { agentId, entityRef, reenrolled: !!existing };
     });
 
-    if ('refusal' in result) {
-      await audit.record({
-        actor: 'agent:unenrolled',
-        action: 'agent-enroll',
-        outcome: 'denied',
-        targetType: 'enrollment-token',
-        targetId: result.tokenId,
-        message: result.refusal,
-        details: { machineId: input.machineId, hostname: input.hostname },
-      });
-      throw new AgentAuthError(result.refusal!);
-    }
-    this.options.agentAuth.invalidate(result.agentId!);
+    this.options.agentAuth.invalidate(result.agentId);
     return {
-      agentId: result.agentId!,
+      agentId: result.agentId,
       secret,
-      endpointRef: result.entityRef!,
+      endpointRef: result.entityRef,
       checkInIntervalSeconds: this.options.checkInIntervalSeconds,
-      reenrolled: result.reenrolled!,
+      reenrolled: result.reenrolled,
     };
+  }
+
+  /**
+   * The endpoint's labels: the agent's, without the keys it may not set
+   * (the token's, the ownership rules', the protected ones), then the token's.
+   */
+  private effectiveLabels(
+    tokenLabels: Record<string, string>,
+    agentLabels: Record<string, string> | undefined,
+  ): Record<string, string> {
+    const locked = new Set([
+      ...Object.keys(tokenLabels),
+      ...(this.options.protectedLabels ?? []),
+      ...(this.options.rules ?? []).flatMap(rule => Object.keys(rule.labels)),
+    ]);
+    const added = Object.entries(agentLabels ?? {}).filter(
+      ([key]) => !locked.has(key),
+    );
+    return { ...Object.fromEntries(added), ...tokenLabels };
   }
 
   private matchRule(labels: Record<string, string>): OwnershipRule | undefined {
@@ -405,6 +569,12 @@ function toToken(row: any): EnrollmentToken {
     createdAt: fromDbTime(row.created_at),
     revokedAt: fromDbTime(row.revoked_at),
   };
+}
+
+/** Constant-time comparison of two hex hashes. */
+function sameHash(a: string, b: string | null | undefined): boolean {
+  if (!b || a.length !== b.length) return false;
+  return timingSafeEqual(Buffer.from(a, 'hex'), Buffer.from(b, 'hex'));
 }
 
 function isUniqueViolation(error: unknown): boolean {

@@ -61,6 +61,12 @@ export async function writeExport(
   },
 ): Promise<void> {
   const { format, columns } = options;
+  // The first row is read before anything is written: an export that fails
+  // before its first byte (a bad parameter, a query that fails) is answered
+  // with its error status by the error handler, not a 200 with a truncated
+  // body.
+  const iterator = options.rows[Symbol.asyncIterator]();
+  let next = await iterator.next();
   res.status(200);
   res.setHeader(
     'Content-Type',
@@ -92,9 +98,12 @@ export async function writeExport(
       ? csvLine(columns, Object.fromEntries(columns.map(c => [c, c])))
       : '[',
   );
-  for await (const row of options.rows) {
-    if (closed) break;
-    const record = row as Record<string, unknown>;
+  for (; !next.done; next = await iterator.next()) {
+    if (closed) {
+      await iterator.return?.();
+      break;
+    }
+    const record = next.value as Record<string, unknown>;
     if (format === 'csv') {
       buffer.push(csvLine(columns, record));
     } else {

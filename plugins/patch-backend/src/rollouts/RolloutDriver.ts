@@ -841,9 +841,22 @@ export class RolloutDriver {
       [];
     await Promise.all(
       services.map(async s => {
+        // Any catalog author can name a health URL: the backend calls only
+        // the hosts configuration allows, and follows no redirect (which
+        // could lead anywhere). A refused probe is an unknown signal, which
+        // a ring that requires a healthy one does not take as healthy.
+        const refusal = probeRefusal(
+          s.url,
+          this.deps.settings.healthAllowedHosts ?? [],
+        );
+        if (refusal) {
+          out.push({ ...s, problem: `health unknown: ${refusal}` });
+          return;
+        }
         try {
           const res = await fetch(s.url, {
             signal: AbortSignal.timeout(this.deps.settings.healthTimeoutMs),
+            redirect: 'manual',
           });
           if (!res.ok) out.push({ ...s, problem: `answered ${res.status}` });
         } catch (error) {
@@ -1128,4 +1141,29 @@ export function takesAllRemaining(
     }
     return true;
   });
+}
+
+/**
+ * Why a health URL may not be probed, or undefined when it may: only http
+ * and https, only to a host in `patch.rollouts.health.allowedHosts` (by
+ * `host:port` or by host name).
+ */
+function probeRefusal(url: string, allowed: string[]): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'not a URL';
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    return `protocol ${parsed.protocol} not allowed`;
+  }
+  const hosts = allowed.map(h => h.toLocaleLowerCase('en-US'));
+  if (
+    !hosts.includes(parsed.host.toLocaleLowerCase('en-US')) &&
+    !hosts.includes(parsed.hostname.toLocaleLowerCase('en-US'))
+  ) {
+    return `host ${parsed.host} not in patch.rollouts.health.allowedHosts`;
+  }
+  return undefined;
 }

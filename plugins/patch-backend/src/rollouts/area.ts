@@ -8,6 +8,7 @@ import { RolloutDriver } from './RolloutDriver';
 import { RolloutService } from './RolloutService';
 import { RolloutStore } from './RolloutStore';
 import { RolloutEligibility } from './types';
+import { ROLLOUTS_LINK_BASE } from '../service/appLinks';
 
 /**
  * The services of the rollouts area, built once per plugin instance.
@@ -74,10 +75,14 @@ export function rolloutsArea(
         ctx.config.getOptionalNumber('patch.rollouts.confidence') ?? 0.95,
       healthTimeoutMs:
         ctx.config.getOptionalNumber('patch.rollouts.healthTimeoutMs') ?? 5000,
+      healthAllowedHosts:
+        ctx.config.getOptionalStringArray(
+          'patch.rollouts.health.allowedHosts',
+        ) ?? [],
       jobTimeoutSeconds:
         ctx.config.getOptionalNumber('patch.rollouts.jobTimeoutSeconds') ??
         3600,
-      linkBase: '/patch/rollouts',
+      linkBase: ROLLOUTS_LINK_BASE,
     },
   };
   const driver = new RolloutDriver(deps);

@@ -252,7 +252,7 @@ function deps(knex: Knex, inDb: boolean): RolloutDeps {
       confidence: 0.95,
       healthTimeoutMs: 1000,
       jobTimeoutSeconds: 600,
-      linkBase: '/patch/rollouts',
+      linkBase: '/patches/rollouts',
     },
   };
 }

@@ -18,6 +18,12 @@ export interface RolloutSettings {
   confidence: number;
   /** Time limit of one health probe (`patch.rollouts.healthTimeoutMs`, default 5000). */
   healthTimeoutMs: number;
+  /**
+   * Hosts (`host` or `host:port`) health probes may call
+   * (`patch.rollouts.health.allowedHosts`, default none: every probe is
+   * refused and the signal is unknown).
+   */
+  healthAllowedHosts?: string[];
   /** Run time limit of an install job (`patch.rollouts.jobTimeoutSeconds`, default 3600). */
   jobTimeoutSeconds: number;
   /** Path of the rollout page, for links in notifications and tickets. */

@@ -86,6 +86,9 @@ describe('health-gated promotion', () => {
         policySpec: policy,
         entities: [component(health.url)],
         itsmUrl: receiver.url,
+        patchConfig: {
+          rollouts: { health: { allowedHosts: [new URL(health.url).host] } },
+        },
       });
       const agents = await startFleet(env, SIZE);
       // The endpoints' catalog refs, as the Component's dependsOn names them.

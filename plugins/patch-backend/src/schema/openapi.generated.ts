@@ -175,23 +175,47 @@ export const spec = {
           "credentials": {
             "type": "object",
             "additionalProperties": false,
-            "description": "Proof of the current credentials when the same machine enrolls again (sent when the agent's state folder holds them).",
             "required": [
               "agentId",
               "secret"
             ],
+            "description": "Proof of the current credentials, when a machine that is already enrolled enrolls again (the agent sends them when its state directory holds them). Without them, or an operator's re-enroll grant for the endpoint (`POST /endpoints/{endpointId}/reenroll`), enrolling an existing machine id is refused with 401; a revoked endpoint comes back only through a grant.",
             "properties": {
               "agentId": {
                 "type": "string",
                 "minLength": 1,
-                "maxLength": 256
+                "maxLength": 64
               },
               "secret": {
                 "type": "string",
                 "minLength": 1,
-                "maxLength": 256
+                "maxLength": 128
               }
             }
+          }
+        }
+      },
+      "ReenrollGrant": {
+        "type": "object",
+        "required": [
+          "endpointId",
+          "machineId",
+          "expiresAt",
+          "grantedBy"
+        ],
+        "properties": {
+          "endpointId": {
+            "type": "string"
+          },
+          "machineId": {
+            "type": "string"
+          },
+          "expiresAt": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "grantedBy": {
+            "type": "string"
           }
         }
       },
@@ -224,8 +248,7 @@ export const spec = {
         "type": "object",
         "additionalProperties": false,
         "required": [
-          "inventoryHash",
-          "machineId"
+          "inventoryHash"
         ],
         "properties": {
           "inventoryHash": {
@@ -247,7 +270,7 @@ export const spec = {
             "type": "string",
             "minLength": 1,
             "maxLength": 128,
-            "description": "The machine id the agent enrolled with; when it is missing or differs from the enrolled one the credential is being used on another machine (a clone) and the check-in gets 401."
+            "description": "Required (not marked so in the schema, so that its absence gets the agent API's one 401 rather than a 400): the machine id the agent enrolled with. A check-in without it, or with another one, is refused with 401 and audited as a possible clone."
           }
         }
       },
@@ -305,40 +328,6 @@ export const spec = {
           },
           "previousVersion": {
             "type": "string"
-          },
-          "packages": {
-            "type": "array",
-            "description": "Every package the patch needs on this endpoint, installed in one transaction (`package`/`version` repeat the first, for older agents). With `source`, `version` is the source version the binary's source version must reach.",
-            "maxItems": 2000,
-            "items": {
-              "type": "object",
-              "required": [
-                "name",
-                "version"
-              ],
-              "properties": {
-                "name": {
-                  "type": "string",
-                  "maxLength": 256
-                },
-                "version": {
-                  "type": "string",
-                  "maxLength": 256
-                },
-                "source": {
-                  "type": "string",
-                  "maxLength": 256
-                },
-                "previousVersion": {
-                  "type": "string",
-                  "maxLength": 256
-                },
-                "arch": {
-                  "type": "string",
-                  "maxLength": 32
-                }
-              }
-            }
           },
           "patchRef": {
             "type": "string"
@@ -455,16 +444,6 @@ export const spec = {
           "arch": {
             "type": "string",
             "maxLength": 32
-          },
-          "source": {
-            "type": "string",
-            "description": "The source package name (dpkg `source:Package`, the SRPM name for rpm).",
-            "maxLength": 256
-          },
-          "sourceVersion": {
-            "type": "string",
-            "description": "The source package version (dpkg `source:Version`, `[epoch:]version-release` of the SRPM).",
-            "maxLength": 256
           }
         }
       },
@@ -641,45 +620,6 @@ export const spec = {
           "output": {
             "type": "string",
             "maxLength": 65536
-          },
-          "packages": {
-            "type": "array",
-            "description": "Per-package evidence; the job succeeded only when every package is fixed.",
-            "maxItems": 2000,
-            "items": {
-              "type": "object",
-              "additionalProperties": false,
-              "required": [
-                "name",
-                "state"
-              ],
-              "properties": {
-                "name": {
-                  "type": "string",
-                  "maxLength": 256
-                },
-                "before": {
-                  "type": "string",
-                  "maxLength": 256
-                },
-                "after": {
-                  "type": "string",
-                  "maxLength": 256
-                },
-                "sourceVersion": {
-                  "type": "string",
-                  "maxLength": 256
-                },
-                "state": {
-                  "type": "string",
-                  "enum": [
-                    "fixed",
-                    "not-fixed",
-                    "unknown"
-                  ]
-                }
-              }
-            }
           }
         }
       },
@@ -3139,6 +3079,16 @@ export const spec = {
                 }
               }
             }
+          },
+          "429": {
+            "description": "Too many authentication failures from this source; retry after the `Retry-After` header.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
           }
         }
       }
@@ -3187,7 +3137,7 @@ export const spec = {
             }
           },
           "429": {
-            "description": "Shed under load; retry after the `Retry-After` header.",
+            "description": "Shed under load, or too many authentication failures from this source; retry after the `Retry-After` header.",
             "content": {
               "application/json": {
                 "schema": {
@@ -3658,6 +3608,57 @@ export const spec = {
               "application/json": {
                 "schema": {
                   "$ref": "#/components/schemas/Endpoint"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "Not allowed.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such endpoint.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/endpoints/{endpointId}/reenroll": {
+      "post": {
+        "operationId": "GrantReenroll",
+        "tags": [
+          "portal"
+        ],
+        "description": "Grant one re-enrollment of the endpoint's machine: the next enrollment of its machine id (with a valid enrollment token) gets the endpoint back, with a new secret, even without proof of the current credentials and even when the endpoint is revoked. One use; expires after `patch.agent.reenrollGrantSeconds` (default 900). Audited. Permission patch.enrollment.create.",
+        "parameters": [
+          {
+            "name": "endpointId",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Granted.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ReenrollGrant"
                 }
               }
             }

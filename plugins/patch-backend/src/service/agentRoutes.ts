@@ -34,7 +34,9 @@ import {
   ClaimedEntity,
   EnrollmentService,
   readOwnershipRules,
+  readProtectedLabels,
 } from '../enrollment/EnrollmentService';
+import { AuthFailures } from '../agent/AuthFailures';
 import { Job } from '../jobs/JobQueue';
 import { toEndpointResponse } from '../endpoints/responses';
 import {
@@ -73,6 +75,10 @@ export function registerAgentRoutes(
     agentAuth,
     checkInIntervalSeconds: interval,
     rules: readOwnershipRules(config),
+    protectedLabels: readProtectedLabels(config),
+    reenrollGrantSeconds: config.getOptionalNumber(
+      'patch.agent.reenrollGrantSeconds',
+    ),
     findClaimable:
       config.getOptionalBoolean('patch.agent.claimCatalogEntities') === false
         ? undefined
@@ -99,23 +105,61 @@ export function registerAgentRoutes(
     },
   );
 
-  /** Answers a refused agent with the one 401, auditing known agents. */
+  // Authentication failures: counted per source, rate-limited, audited as
+  // one row per source and window (see AuthFailures).
+  const failures = new AuthFailures(
+    { audit: ctx.audit, logger: ctx.logger },
+    {
+      limit: config.getOptionalNumber('patch.agent.authFailures.limit'),
+      windowSeconds: config.getOptionalNumber(
+        'patch.agent.authFailures.windowSeconds',
+      ),
+    },
+  );
+
+  /** The caller's address, as the socket has it (no proxy header is trusted). */
+  function sourceOf(req: Request): string {
+    return req.socket.remoteAddress ?? 'unknown';
+  }
+
+  /**
+   * Answers 429 with Retry-After when the caller's source is over its
+   * failure limit. First thing on every agent route: costs a map lookup.
+   */
+  function limited(req: Request, res: Response): boolean {
+    const seconds = failures.retryAfterSeconds(sourceOf(req));
+    if (seconds === 0) return false;
+    res.setHeader('Retry-After', String(seconds));
+    sendJson(res, 429, {
+      error: {
+        name: 'TooManyRequestsError',
+        message: 'Too many authentication failures; retry later',
+      },
+    });
+    return true;
+  }
+
+  /** Answers a refused agent with the one 401, counting the failure. */
   async function refuse(error: AgentAuthError, req: Request, res: Response) {
-    // Known agents that fail (revoked, cloned, wrong secret) are security
-    // events worth a record; garbage from unknown callers is only logged,
-    // so that it cannot fill the audit table.
-    if (error.agentId && error.reason !== 'unknown agent') {
+    if (error.clone) {
+      // The right secret from the wrong (or an unnamed) machine: the
+      // credential was copied. Its holder is authenticated by the secret, so
+      // this is a record of its own, flagged as a possible clone.
       await ctx.audit.record({
         actor: `agent:${error.agentId}`,
-        action: 'agent-authenticate',
+        action: 'agent-clone-suspected',
         outcome: 'denied',
         targetType: 'endpoint',
         targetId: error.agentId,
         message: error.reason,
-        details: { path: req.path },
+        details: { path: req.path, source: sourceOf(req) },
       });
     } else {
-      ctx.logger.debug(`Agent request refused: ${error.reason}`);
+      failures.record(sourceOf(req), {
+        reason: error.reason,
+        route: req.route?.path ?? req.path,
+        agentId: error.agentId,
+      });
     }
     sendAgentUnauthorized(res);
   }
@@ -126,6 +170,7 @@ export function registerAgentRoutes(
     res: Response,
     options: { fresh?: boolean; machineId?: string } = {},
   ): Promise<AgentIdentity | undefined> {
+    if (limited(req, res)) return undefined;
     try {
       return await agentAuth.authenticate(req.headers.authorization, options);
     } catch (error) {
@@ -136,6 +181,7 @@ export function registerAgentRoutes(
   }
 
   router.post('/agent/v1/enroll', async (req, res) => {
+    if (limited(req, res)) return;
     try {
       const result = await enrollment.enroll(req.body);
       res.status(201).json({
@@ -146,7 +192,7 @@ export function registerAgentRoutes(
       });
     } catch (error) {
       if (error instanceof AgentAuthError) {
-        sendAgentUnauthorized(res);
+        await refuse(error, req, res);
         return;
       }
       throw error;
@@ -155,6 +201,7 @@ export function registerAgentRoutes(
 
   /** A check-in with a valid body: authentication, heartbeat, lease, answer. */
   async function serveCheckIn(req: Request, res: Response, body: CheckInBody) {
+    if (limited(req, res)) return;
     let beat;
     try {
       beat = await checkInService.checkIn(req.headers.authorization, {
@@ -383,6 +430,18 @@ export function registerAgentRoutes(
       throw new NotFoundError(`No endpoint ${endpointId}`);
     }
     res.json(toEndpointResponse(endpoint));
+  });
+
+  router.post('/endpoints/:endpointId/reenroll', async (req, res) => {
+    const { endpointId } = req.params;
+    const actor = await authorize(
+      ctx,
+      req,
+      patchEnrollmentCreatePermission,
+      'agent-reenroll-grant',
+      endpointId,
+    );
+    res.json({ ...(await enrollment.grantReenroll(endpointId, actor)) });
   });
 }
 

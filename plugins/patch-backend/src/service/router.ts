@@ -3,6 +3,7 @@ import express from 'express';
 import { spec } from '../schema/openapi.generated';
 import { registerAgentRoutes } from './agentRoutes';
 import { maxBodySize } from './checkInRoute';
+import { createErrorHandler } from './errorHandler';
 import { registerEndpointRoutes } from './endpointRoutes';
 import { registerReportRoutes } from './reportRoutes';
 import { registerRolloutRoutes } from './rolloutRoutes';
@@ -58,5 +59,8 @@ export async function createRouter(
   registerRolloutRoutes(router, ctx);
 
   outer.use(router as unknown as express.Router);
+  // The plugin's errors are answered here: no stack traces, malformed refs
+  // are 400 (see errorHandler.ts).
+  outer.use(createErrorHandler(ctx.logger));
   return outer;
 }

@@ -193,6 +193,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/endpoints/{endpointId}/reenroll": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Grant one re-enrollment of the endpoint's machine: the next enrollment of its machine id (with a valid enrollment token) gets the endpoint back, with a new secret, even without proof of the current credentials and even when the endpoint is revoked. One use; expires after `patch.agent.reenrollGrantSeconds` (default 900). Audited. Permission patch.enrollment.create. */
+        post: operations["GrantReenroll"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/jobs": {
         parameters: {
             query?: never;
@@ -751,11 +768,18 @@ export interface components {
                 [key: string]: string;
             };
             agentVersion?: string;
-            /** @description Proof of the current credentials when the same machine enrolls again (sent when the agent's state folder holds them). */
+            /** @description Proof of the current credentials, when a machine that is already enrolled enrolls again (the agent sends them when its state directory holds them). Without them, or an operator's re-enroll grant for the endpoint (`POST /endpoints/{endpointId}/reenroll`), enrolling an existing machine id is refused with 401; a revoked endpoint comes back only through a grant. */
             credentials?: {
                 agentId: string;
                 secret: string;
             };
+        };
+        ReenrollGrant: {
+            endpointId: string;
+            machineId: string;
+            /** Format: date-time */
+            expiresAt: string;
+            grantedBy: string;
         };
         EnrollResponse: {
             agentId: string;
@@ -771,8 +795,8 @@ export interface components {
             agentVersion?: string;
             /** @description How many jobs the agent is willing to lease now. Default 1. */
             maxJobs?: number;
-            /** @description The machine id the agent enrolled with; when it is missing or differs from the enrolled one the credential is being used on another machine (a clone) and the check-in gets 401. */
-            machineId: string;
+            /** @description Required (not marked so in the schema, so that its absence gets the agent API's one 401 rather than a 400): the machine id the agent enrolled with. A check-in without it, or with another one, is refused with 401 and audited as a possible clone. */
+            machineId?: string;
         };
         LeasedJob: {
             id: string;
@@ -790,14 +814,6 @@ export interface components {
             /** @description The version to install (install, verify) or to go back to (rollback). */
             version?: string;
             previousVersion?: string;
-            /** @description Every package the patch needs on this endpoint, installed in one transaction (`package`/`version` repeat the first, for older agents). With `source`, `version` is the source version the binary's source version must reach. */
-            packages?: {
-                name: string;
-                version: string;
-                source?: string;
-                previousVersion?: string;
-                arch?: string;
-            }[];
             patchRef?: string;
             rolloutId?: string;
             bandwidthKbps?: number;
@@ -830,10 +846,6 @@ export interface components {
             name: string;
             version: string;
             arch?: string;
-            /** @description The source package name (dpkg `source:Package`, the SRPM name for rpm). */
-            source?: string;
-            /** @description The source package version (dpkg `source:Version`, `[epoch:]version-release` of the SRPM). */
-            sourceVersion?: string;
         };
         PendingUpdate: {
             ecosystem: components["schemas"]["Ecosystem"];
@@ -877,15 +889,6 @@ export interface components {
             previousVersion?: string;
             message?: string;
             output?: string;
-            /** @description Per-package evidence; the job succeeded only when every package is fixed. */
-            packages?: {
-                name: string;
-                before?: string;
-                after?: string;
-                sourceVersion?: string;
-                /** @enum {string} */
-                state: "fixed" | "not-fixed" | "unknown";
-            }[];
         };
         /** @description Free-form labels, e.g. location, device-type, department. */
         Labels: {
@@ -1651,6 +1654,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Too many authentication failures from this source; retry after the `Retry-After` header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     AgentCheckIn: {
@@ -1684,7 +1696,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Shed under load; retry after the `Retry-After` header. */
+            /** @description Shed under load, or too many authentication failures from this source; retry after the `Retry-After` header. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2014,6 +2026,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Endpoint"];
+                };
+            };
+            /** @description Not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such endpoint. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    GrantReenroll: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                endpointId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Granted. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReenrollGrant"];
                 };
             };
             /** @description Not allowed. */

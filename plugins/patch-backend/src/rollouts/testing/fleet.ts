@@ -24,6 +24,8 @@ export class SimulatedAgent {
     public baseUrl: string,
     readonly id: string,
     private readonly secret: string,
+    /** The machine id it enrolled with; every check-in sends it. */
+    readonly machineId?: string,
   ) {}
 
   private headers() {
@@ -51,7 +53,11 @@ export class SimulatedAgent {
     const res = await fetch(`${this.baseUrl}/agent/v1/checkin`, {
       method: 'POST',
       headers: this.headers(),
-      body: JSON.stringify({ inventoryHash: 'simulated', maxJobs: 4 }),
+      body: JSON.stringify({
+        inventoryHash: 'simulated',
+        maxJobs: 4,
+        machineId: this.machineId,
+      }),
     });
     if (!res.ok)
       throw new Error(
@@ -211,7 +217,12 @@ export async function enrollFleet(
     });
     if (!res.ok) throw new Error(`enroll: ${res.status} ${await res.text()}`);
     const body = (await res.json()) as any;
-    const agent = new SimulatedAgent(baseUrl, body.agentId, body.secret);
+    const agent = new SimulatedAgent(
+      baseUrl,
+      body.agentId,
+      body.secret,
+      `sim-${runId}-${i}`,
+    );
     agent.versions.set(pkg.name, pkg.version);
     if (options.uploadInventory !== false)
       await agent.uploadInventory(pkg.ecosystem);
