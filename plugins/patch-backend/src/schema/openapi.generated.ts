@@ -2002,7 +2002,8 @@ export const spec = {
         "additionalProperties": false,
         "required": [
           "ids",
-          "action"
+          "action",
+          "expectedStates"
         ],
         "properties": {
           "ids": {
@@ -2021,6 +2022,21 @@ export const spec = {
               "reject",
               "defer"
             ]
+          },
+          "expectedStates": {
+            "type": "object",
+            "description": "The state the decider saw each request in, by request id. The decision is taken only if every request is still in that state (compare and set); otherwise 409 and nothing changes.",
+            "additionalProperties": {
+              "type": "string",
+              "enum": [
+                "pending",
+                "approved",
+                "rejected",
+                "deferred",
+                "expired",
+                "auto-approved"
+              ]
+            }
           },
           "comment": {
             "type": "string",

@@ -191,6 +191,15 @@ export function registerApprovalRoutes(
     const { credentials, userRef, claims } = await user(req);
     const body = req.body;
     const ids = [...new Set(body.ids)];
+    const expectedStates = body.expectedStates as Record<string, ApprovalState>;
+    const unseen = ids.filter(id => !expectedStates[id]);
+    if (unseen.length) {
+      throw new InputError(
+        `expectedStates must give the state you saw for every request; missing ${unseen.join(
+          ', ',
+        )}`,
+      );
+    }
     const found = await area.approvals.list({ ids });
     const missing = ids.filter(id => !found.some(r => r.id === id));
     if (missing.length)
@@ -220,6 +229,7 @@ export function registerApprovalRoutes(
         action: body.action,
         comment: body.comment,
         deferUntil: body.deferUntil,
+        expectedStates,
       },
       userRef,
       req as Request,

@@ -1299,6 +1299,10 @@ export interface components {
             ids: string[];
             /** @enum {string} */
             action: "approve" | "reject" | "defer";
+            /** @description The state the decider saw each request in, by request id. The decision is taken only if every request is still in that state (compare and set); otherwise 409 and nothing changes. */
+            expectedStates: {
+                [key: string]: "pending" | "approved" | "rejected" | "deferred" | "expired" | "auto-approved";
+            };
             /** @description Required for reject and defer. */
             comment?: string;
             /**
