@@ -1,16 +1,20 @@
 /*
- * Portal routes for enrolled endpoints and their jobs: list and read for any
- * signed-in user or backend service (the catalog's endpoint provider reads
- * `GET /endpoints` with service credentials); job creation and cancellation
- * under `patch.job.create`.
+ * Portal routes for enrolled endpoints and their jobs: list and read under
+ * `patch.endpoint.read` / `patch.job.read` (users, and backend services: the
+ * catalog's endpoint provider reads `GET /endpoints` with service
+ * credentials); job creation and cancellation under `patch.job.create`.
  */
 
 import { InputError, NotFoundError } from '@backstage/errors';
 import { JsonObject } from '@backstage/types';
-import { patchJobCreatePermission } from '@patchbay/plugin-patch-common';
+import {
+  patchEndpointReadPermission,
+  patchJobCreatePermission,
+  patchJobReadPermission,
+} from '@patchbay/plugin-patch-common';
 import { EndpointFilter } from '../endpoints/EndpointStore';
 import { JobFilter, JobKind, JobState } from '../jobs/JobQueue';
-import { authorize } from './agentRoutes';
+import { authorize } from './authorize';
 import { toEndpointResponse, toJobResponse } from '../endpoints/responses';
 import { PatchRouter } from './router';
 import { RouterContext } from './types';
@@ -24,7 +28,10 @@ export function registerEndpointRoutes(
   ctx: RouterContext,
 ) {
   router.get('/endpoints', async (req, res) => {
-    await ctx.httpAuth.credentials(req, { allow: ['user', 'service'] });
+    await authorize(ctx, req, patchEndpointReadPermission, {
+      action: 'endpoint-read',
+      targetType: 'endpoint',
+    });
     const q = req.query;
     const filter: EndpointFilter = {
       owner: q.owner,
@@ -43,8 +50,12 @@ export function registerEndpointRoutes(
   });
 
   router.get('/endpoints/:endpointId', async (req, res) => {
-    await ctx.httpAuth.credentials(req, { allow: ['user', 'service'] });
     const { endpointId } = req.params;
+    await authorize(ctx, req, patchEndpointReadPermission, {
+      action: 'endpoint-read',
+      targetType: 'endpoint',
+      targetId: endpointId,
+    });
     const endpoint = await ctx.endpoints.getEndpoint(endpointId);
     if (!endpoint) throw new NotFoundError(`No endpoint ${endpointId}`);
     const [inventory, jobs] = await Promise.all([
@@ -66,7 +77,10 @@ export function registerEndpointRoutes(
   });
 
   router.get('/jobs', async (req, res) => {
-    await ctx.httpAuth.credentials(req, { allow: ['user', 'service'] });
+    await authorize(ctx, req, patchJobReadPermission, {
+      action: 'job-read',
+      targetType: 'job',
+    });
     const q = req.query;
     const filter: JobFilter = {
       endpointId: q.endpointId,
@@ -88,19 +102,20 @@ export function registerEndpointRoutes(
   });
 
   router.get('/jobs/:jobId', async (req, res) => {
-    await ctx.httpAuth.credentials(req, { allow: ['user', 'service'] });
+    await authorize(ctx, req, patchJobReadPermission, {
+      action: 'job-read',
+      targetType: 'job',
+      targetId: req.params.jobId,
+    });
     const job = await ctx.jobs.getJob(req.params.jobId);
     if (!job) throw new NotFoundError(`No job ${req.params.jobId}`);
     res.json(toJobResponse(job));
   });
 
   router.post('/jobs', async (req, res) => {
-    const actor = await authorize(
-      ctx,
-      req,
-      patchJobCreatePermission,
-      'job-create',
-    );
+    const { actor } = await authorize(ctx, req, patchJobCreatePermission, {
+      action: 'job-create',
+    });
     const body = req.body;
     const endpointIds = [...new Set(body.endpointIds)];
     const known = await ctx.endpoints.listEndpoints({
@@ -162,13 +177,11 @@ export function registerEndpointRoutes(
 
   router.post('/jobs/:jobId/cancel', async (req, res) => {
     const { jobId } = req.params;
-    const actor = await authorize(
-      ctx,
-      req,
-      patchJobCreatePermission,
-      'job-cancel',
-      jobId,
-    );
+    const { actor } = await authorize(ctx, req, patchJobCreatePermission, {
+      action: 'job-cancel',
+      targetType: 'job',
+      targetId: jobId,
+    });
     const before = await ctx.jobs.getJob(jobId);
     if (!before) throw new NotFoundError(`No job ${jobId}`);
     const n = await ctx.jobs.cancelJobs(
