@@ -1131,7 +1131,17 @@ export const spec = {
           },
           "patchRef": {
             "type": "string",
-            "maxLength": 255
+            "maxLength": 255,
+            "description": "The patch an install or rollback job installs or takes back; required for those kinds. Every endpoint must hold every required approval of it, unless `emergency` is set."
+          },
+          "emergency": {
+            "type": "boolean",
+            "description": "Create install or rollback jobs for endpoints that lack an approval. Needs patch.job.emergency and a reason; audited at high severity and notified to the owning groups."
+          },
+          "reason": {
+            "type": "string",
+            "maxLength": 2048,
+            "description": "Why, for an emergency; required with `emergency`."
           }
         }
       },
@@ -3688,7 +3698,7 @@ export const spec = {
         "tags": [
           "portal"
         ],
-        "description": "Create one job per endpoint. Permission patch.job.create.",
+        "description": "Create one job per endpoint. Permission patch.job.create. Install and rollback jobs only for endpoints approved for their patch (or with `emergency` and patch.job.emergency); artifact installs only where patch.jobs.allowArtifacts is set.",
         "requestBody": {
           "required": true,
           "content": {

@@ -5,16 +5,18 @@
  * credentials); job creation and cancellation under `patch.job.create`.
  */
 
-import { InputError, NotFoundError } from '@backstage/errors';
+import { InputError, NotAllowedError, NotFoundError } from '@backstage/errors';
 import { JsonObject } from '@backstage/types';
 import {
   patchEndpointReadPermission,
   patchJobCreatePermission,
+  patchJobEmergencyPermission,
   patchJobReadPermission,
 } from '@patchbay/plugin-patch-common';
+import { JobApprovals, JobVerdict } from '../approvals/JobApprovals';
 import { EndpointFilter } from '../endpoints/EndpointStore';
 import { JobFilter, JobKind, JobState } from '../jobs/JobQueue';
-import { authorize } from './authorize';
+import { authorize, refuse } from './authorize';
 import { toEndpointResponse, toJobResponse } from '../endpoints/responses';
 import { PatchRouter } from './router';
 import { RouterContext } from './types';
@@ -27,6 +29,13 @@ export function registerEndpointRoutes(
   router: PatchRouter,
   ctx: RouterContext,
 ) {
+  const gate = new JobApprovals({
+    config: ctx.config,
+    logger: ctx.logger,
+    approvals: ctx.approvals?.approvals,
+    notifications: ctx.notifications,
+  });
+
   router.get('/endpoints', async (req, res) => {
     await authorize(ctx, req, patchEndpointReadPermission, {
       action: 'endpoint-read',
@@ -118,6 +127,13 @@ export function registerEndpointRoutes(
     });
     const body = req.body;
     const endpointIds = [...new Set(body.endpointIds)];
+    if (body.emergency) {
+      await authorize(ctx, req, patchJobEmergencyPermission, {
+        action: 'job-emergency',
+        targetType: 'patch',
+        targetId: body.patchRef,
+      });
+    }
     const known = await ctx.endpoints.listEndpoints({
       ids: endpointIds,
       limit: endpointIds.length,
@@ -133,6 +149,33 @@ export function registerEndpointRoutes(
         }`,
       );
     }
+    let verdict: JobVerdict;
+    try {
+      verdict = await gate.check({
+        kind: body.kind,
+        endpointIds,
+        patchRef: body.patchRef,
+        payload: body.payload as Record<string, unknown> | undefined,
+        emergency: body.emergency,
+        reason: body.reason,
+      });
+    } catch (error) {
+      if (error instanceof NotAllowedError) {
+        await refuse(
+          ctx,
+          req,
+          actor,
+          {
+            action: 'job-create',
+            targetType: 'patch',
+            targetId: body.patchRef,
+          },
+          error.message,
+        );
+      }
+      throw error;
+    }
+    const bypass = verdict.emergency && verdict.unapproved.length > 0;
     const now = Date.now();
     const ids = await ctx.db.transaction(async tx => {
       const created = await ctx.jobs.createJobs(
@@ -146,7 +189,7 @@ export function registerEndpointRoutes(
           expiresAt: body.ttlSeconds
             ? new Date(now + body.ttlSeconds * 1000)
             : undefined,
-          patchRef: body.patchRef,
+          patchRef: verdict.patchRef ?? body.patchRef,
           createdBy: actor,
         })),
         tx,
@@ -170,8 +213,33 @@ export function registerEndpointRoutes(
         },
         tx,
       );
+      if (bypass) {
+        await ctx.audit.record(
+          {
+            actor,
+            action: 'job-emergency',
+            outcome: 'succeeded',
+            severity: 'high',
+            targetType: 'patch',
+            targetId: verdict.patchRef,
+            message: `${actor} created ${body.kind} jobs of ${verdict.patchRef} on ${verdict.unapproved.length} endpoint(s) without their approvals, as an emergency: ${body.reason}`,
+            details: {
+              severity: 'high',
+              kind: body.kind,
+              reason: body.reason ?? '',
+              unapprovedCount: verdict.unapproved.length,
+              unapproved: verdict.unapproved.slice(0, 100),
+            },
+            request: req,
+          },
+          tx,
+        );
+      }
       return created;
     });
+    if (bypass) {
+      await gate.notifyOwners(verdict, body.kind, actor, body.reason ?? '');
+    }
     res.status(201).json({ jobIds: ids });
   });
 

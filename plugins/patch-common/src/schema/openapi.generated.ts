@@ -203,7 +203,7 @@ export interface paths {
         /** @description Jobs with filters, newest first. */
         get: operations["ListJobs"];
         put?: never;
-        /** @description Create one job per endpoint. Permission patch.job.create. */
+        /** @description Create one job per endpoint. Permission patch.job.create. Install and rollback jobs only for endpoints approved for their patch (or with `emergency` and patch.job.emergency); artifact installs only where patch.jobs.allowArtifacts is set. */
         post: operations["CreateJobs"];
         delete?: never;
         options?: never;
@@ -1031,7 +1031,12 @@ export interface components {
             maxAttempts?: number;
             /** Format: date-time */
             notBefore?: string;
+            /** @description The patch an install or rollback job installs or takes back; required for those kinds. Every endpoint must hold every required approval of it, unless `emergency` is set. */
             patchRef?: string;
+            /** @description Create install or rollback jobs for endpoints that lack an approval. Needs patch.job.emergency and a reason; audited at high severity and notified to the owning groups. */
+            emergency?: boolean;
+            /** @description Why, for an emergency; required with `emergency`. */
+            reason?: string;
         };
         CreateJobsResponse: {
             jobIds: string[];
