@@ -140,6 +140,12 @@ const entities: Entity[] = [
       },
     },
   },
+  {
+    apiVersion: 'backstage.io/v1alpha1',
+    kind: 'User',
+    metadata: { name: 'dana' },
+    spec: { memberOf: ['team-b'] },
+  },
   LOW,
   MEDIUM,
   CRITICAL,
@@ -336,7 +342,8 @@ describe('approvals tied to owning teams', () => {
         patchRef: MEDIUM_REF,
         scopeRef: 'system:default/payments',
         reason: 'printing is disabled on the payments hosts',
-        approver: BOB,
+        // Someone else accepts the risk: a catalog user, not the requester.
+        approver: 'user:default/dana',
         compensatingControl: 'cups service masked by configuration management',
         justification: 'vulnerable_code_not_in_execute_path',
         expiresAt,

@@ -2172,7 +2172,7 @@ export const spec = {
             "type": "string",
             "minLength": 1,
             "maxLength": 255,
-            "description": "Entity ref of who accepted the risk."
+            "description": "Entity ref of the catalog User or Group who accepted the risk; not the requester."
           },
           "compensatingControl": {
             "type": "string",
@@ -2207,7 +2207,8 @@ export const spec = {
           },
           "expiresAt": {
             "type": "string",
-            "format": "date-time"
+            "format": "date-time",
+            "description": "In the future, at most patch.exceptions.maxDays (365 by default) ahead."
           }
         }
       },

@@ -41,6 +41,7 @@ import {
 } from '../approvals/ApprovalStore';
 import { ApprovalDelegation } from '../approvals/DelegationStore';
 import { RiskException, VexJustification } from '../exceptions/ExceptionStore';
+import { checkExceptionTerms, maxExceptionDays } from '../exceptions/terms';
 import { buildVexDocument } from '../exceptions/vex';
 import { DEFAULT_SECURITY_GROUP } from '../permissions/policy';
 import {
@@ -100,6 +101,7 @@ export function registerApprovalRoutes(
   const securityGroup =
     ctx.config.getOptionalString('patch.securityGroup') ??
     DEFAULT_SECURITY_GROUP;
+  const maxDays = maxExceptionDays(ctx.config);
 
   /** The groups a user claims (ownership refs), for inbox and membership rules. */
   async function claimsOf(caller: Caller): Promise<string[]> {
@@ -476,10 +478,16 @@ export function registerApprovalRoutes(
       { action: 'exception-create', targetType: 'patch-exception' },
     );
     const body = req.body;
-    const expires = Date.parse(body.expiresAt);
-    if (Number.isNaN(expires) || expires <= Date.now()) {
-      throw new InputError('expiresAt must be a date in the future');
-    }
+    const service = await ctx.auth.getOwnServiceCredentials();
+    const terms = await checkExceptionTerms({
+      approver: body.approver,
+      requester: userRef,
+      expiresAt: body.expiresAt,
+      maxDays,
+      now: new Date(),
+      findEntity: ref =>
+        ctx.catalog.getEntityByRef(ref, { credentials: service }),
+    });
     const { entity, kind } = await scopeOf(body.scopeRef);
     const scopeRef = stringifyEntityRef(entity);
     const patch = (await area.patches.getPatches([body.patchRef])).get(
@@ -524,13 +532,13 @@ export function registerApprovalRoutes(
           scopeKind: kind,
           scopeRef,
           reason: body.reason,
-          approver: body.approver,
+          approver: terms.approver,
           compensatingControl: body.compensatingControl,
           vexStatus: body.vexStatus ?? 'not_affected',
           justification: body.justification as VexJustification | undefined,
           impactStatement: body.impactStatement,
           actionStatement: body.actionStatement,
-          expiresAt: new Date(expires).toISOString(),
+          expiresAt: terms.expiresAt,
           createdBy: userRef,
         },
         now,
@@ -548,7 +556,7 @@ export function registerApprovalRoutes(
           details: {
             patchRef: body.patchRef,
             scopeRef,
-            approver: body.approver,
+            approver: terms.approver,
             expiresAt: e.expiresAt,
           },
           request: req as Request,

@@ -1345,7 +1345,7 @@ export interface components {
             /** @description Entity ref of an endpoint Resource, a Component or a System. */
             scopeRef: string;
             reason: string;
-            /** @description Entity ref of who accepted the risk. */
+            /** @description Entity ref of the catalog User or Group who accepted the risk; not the requester. */
             approver: string;
             compensatingControl: string;
             /**
@@ -1357,7 +1357,10 @@ export interface components {
             justification?: "component_not_present" | "vulnerable_code_not_present" | "vulnerable_code_not_in_execute_path" | "vulnerable_code_cannot_be_controlled_by_adversary" | "inline_mitigations_already_exist";
             impactStatement?: string;
             actionStatement?: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description In the future, at most patch.exceptions.maxDays (365 by default) ahead.
+             */
             expiresAt: string;
         };
         RiskExceptionList: {

@@ -113,6 +113,18 @@ export const entities: Entity[] = [
   endpoint('ep-3', 'team-a'),
   endpoint('ep-4', 'team-b'),
   endpoint('ep-5', 'team-a'),
+  {
+    apiVersion: 'backstage.io/v1alpha1',
+    kind: 'User',
+    metadata: { name: 'dana' },
+    spec: { memberOf: ['team-a'] },
+  },
+  {
+    apiVersion: 'backstage.io/v1alpha1',
+    kind: 'Group',
+    metadata: { name: 'risk-board' },
+    spec: { type: 'team', children: [] },
+  },
   patch('sec-openssl', 'critical', 'openssl', '1:3.2.2-7.el9'),
   patch('sec-cups', 'medium', 'cups', '1:2.3.3op2-39.el9'),
   policy(),
