@@ -366,11 +366,7 @@ export class ApprovalService {
             {
               action: 'reopen',
               actor: SYSTEM_ACTOR,
-              comment: uncovered.length
-                ? `${uncovered.length} endpoint(s) need the patch that the approval did not cover`
-                : old.state === 'expired'
-                ? 'Endpoints need the patch again'
-                : 'Deferral ended',
+              comment: reopenReason(old.state, uncovered.length),
             },
             now,
           );
@@ -793,6 +789,14 @@ export class ApprovalService {
   async patchesOf(refs: string[]): Promise<Map<string, PatchEntity>> {
     return this.o.patches.getPatches(refs);
   }
+}
+
+/** Why a request opens again, for its decision row. */
+function reopenReason(from: ApprovalState, uncovered: number): string {
+  if (uncovered)
+    return `${uncovered} endpoint(s) need the patch that the approval did not cover`;
+  if (from === 'expired') return 'Endpoints need the patch again';
+  return 'Deferral ended';
 }
 
 /** Whether an active exception covers an endpoint. */

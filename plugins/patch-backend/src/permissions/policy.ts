@@ -107,12 +107,13 @@ export class PatchbayPermissionPolicy implements PermissionPolicy {
         ],
       });
     }
+    // The reads (endpoint, job, rollout, exception, delegation) are those
+    // every signed-in user had before they went through the framework.
     switch (permission.name) {
       case 'patch.report.read':
       case 'patch.exception.create':
       case 'patch.exception.revoke':
       case 'patch.approval.delegate':
-      // Reads every signed-in user had before they went through the framework.
       case 'patch.endpoint.read':
       case 'patch.job.read':
       case 'patch.rollout.read':
