@@ -338,6 +338,7 @@ test('a user of another team cannot approve', async ({ page, request }) => {
     ids: [items[0].id],
     action: 'approve',
     comment: 'not my team',
+    expectedStates: { [items[0].id]: items[0].state },
   });
   expect(decide.status()).toBe(403);
 

@@ -175,6 +175,13 @@ async function seed(knex: Knex) {
         endpoint_id: idOf(i),
       })),
     );
+    // An approval covers the endpoints it was given for (written by the decision).
+    await knex('patch_approval_coverage').insert(
+      ids.map(i => ({
+        request_id: '00000000-0000-4000-8000-00000000b0c0',
+        endpoint_id: idOf(i),
+      })),
+    );
   }
 }
 

@@ -30,7 +30,7 @@ export const patchApprovalDecidePermission = createPermission({
 /**
  * Delegate an owning group's approvals to another group or user for a
  * period, and revoke such a delegation. The backend also checks that the
- * user is a member of the group that delegates.
+ * user is a member of the group that delegates (or, to revoke, created it).
  * @public
  */
 export const patchApprovalDelegatePermission = createPermission({
@@ -84,6 +84,72 @@ export const patchJobCreatePermission = createPermission({
 });
 
 /**
+ * Create install or rollback jobs for (endpoint, patch) pairs that lack an
+ * approval, in an emergency. Each use is audited at high severity and
+ * notifies the owning groups.
+ * @public
+ */
+export const patchJobEmergencyPermission = createPermission({
+  name: 'patch.job.emergency',
+  attributes: { action: 'create' },
+});
+
+/**
+ * Read enrolled endpoints: their state, inventory and pending updates.
+ * @public
+ */
+export const patchEndpointReadPermission = createPermission({
+  name: 'patch.endpoint.read',
+  attributes: { action: 'read' },
+});
+
+/**
+ * Read jobs and their results.
+ * @public
+ */
+export const patchJobReadPermission = createPermission({
+  name: 'patch.job.read',
+  attributes: { action: 'read' },
+});
+
+/**
+ * Read rollouts, their waves and the predicted impact of a patch.
+ * @public
+ */
+export const patchRolloutReadPermission = createPermission({
+  name: 'patch.rollout.read',
+  attributes: { action: 'read' },
+});
+
+/**
+ * Read risk exceptions and their VEX export.
+ * @public
+ */
+export const patchExceptionReadPermission = createPermission({
+  name: 'patch.exception.read',
+  attributes: { action: 'read' },
+});
+
+/**
+ * Revoke a risk exception. The backend also checks that the user created
+ * it, owns what it is for, or is in the security group.
+ * @public
+ */
+export const patchExceptionRevokePermission = createPermission({
+  name: 'patch.exception.revoke',
+  attributes: { action: 'delete' },
+});
+
+/**
+ * Read delegations of approvals.
+ * @public
+ */
+export const patchApprovalDelegationReadPermission = createPermission({
+  name: 'patch.approval.delegation.read',
+  attributes: { action: 'read' },
+});
+
+/**
  * Read compliance and SLA reports.
  * @public
  */
@@ -114,6 +180,13 @@ export const patchPermissions = [
   patchRolloutManagePermission,
   patchEnrollmentCreatePermission,
   patchJobCreatePermission,
+  patchJobEmergencyPermission,
+  patchEndpointReadPermission,
+  patchJobReadPermission,
+  patchRolloutReadPermission,
+  patchExceptionReadPermission,
+  patchExceptionRevokePermission,
+  patchApprovalDelegationReadPermission,
   patchReportReadPermission,
   patchAuditReadPermission,
 ];

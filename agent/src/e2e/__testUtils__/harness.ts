@@ -92,6 +92,11 @@ export async function startRealBackend(
           endpointIds: [endpointId],
           maxAttempts: 1,
           timeoutSeconds: 120,
+          // The agent is the subject here, not approvals: install and
+          // rollback jobs go through the audited emergency path.
+          patchRef: 'patch:default/agent-e2e',
+          emergency: true,
+          reason: 'agent end-to-end test',
           ...body,
         })
       ).jobIds[0],

@@ -17,10 +17,15 @@
  */
 import { AuthService, LoggerService } from '@backstage/backend-plugin-api';
 import { Config } from '@backstage/config';
+import { stringifyEntityRef } from '@backstage/catalog-model';
 import { ConflictError, InputError, NotFoundError } from '@backstage/errors';
 import { CatalogService } from '@backstage/plugin-catalog-node';
 import { NotificationService } from '@backstage/plugin-notifications-node';
-import { ApprovalPolicy, PatchEntity } from '@patchbay/plugin-patch-common';
+import {
+  ApprovalPolicy,
+  PatchEntity,
+  ROLLOUT_POLICY_KIND,
+} from '@patchbay/plugin-patch-common';
 import { Request } from 'express';
 import { Knex } from 'knex';
 import { ApplicabilityStore } from '../applicability/ApplicabilityStore';
@@ -51,6 +56,17 @@ export interface DecisionInput {
   comment?: string;
   /** Required for defer: when the request opens again. */
   deferUntil?: string;
+  /**
+   * The state the decider saw each request in, by id. A decision is taken
+   * only against that state (compare and set): of concurrent conflicting
+   * decisions one wins and the others are refused with a conflict.
+   */
+  expectedStates?: Record<string, ApprovalState>;
+}
+
+/** The approval policy cannot be chosen: the plugin must not start. */
+export class PolicyConfigurationError extends Error {
+  name = 'PolicyConfigurationError';
 }
 
 /** Summary of one reconcile pass. */
@@ -124,8 +140,52 @@ export class ApprovalService {
 
   /** The approval rules in force. */
   async policy(): Promise<ApprovalPolicy | undefined> {
+    await this.checkPolicyConfiguration();
     const entity = await this.o.patches.getApprovalPolicy(this.policyRef);
     return entity?.spec?.approval;
+  }
+
+  /**
+   * Refuses a catalog with several RolloutPolicy entities when
+   * `patch.approvals.policy` does not name one: silently applying none
+   * would drop the security stages and the auto-approval rules.
+   */
+  async checkPolicyConfiguration(): Promise<void> {
+    if (this.policyRef) return;
+    const credentials = await this.o.auth.getOwnServiceCredentials();
+    const { items } = await this.o.catalog.getEntities(
+      { filter: { kind: ROLLOUT_POLICY_KIND }, fields: ['kind', 'metadata'] },
+      { credentials },
+    );
+    const refs = items.map(e => stringifyEntityRef(e)).sort();
+    if (refs.length > 1) {
+      throw new PolicyConfigurationError(
+        `The catalog holds ${refs.length} RolloutPolicy entities (${refs.join(
+          ', ',
+        )}) and patch.approvals.policy does not say whose approval rules apply; set patch.approvals.policy to one of them.`,
+      );
+    }
+  }
+
+  /**
+   * Of `endpointIds`, those whose every required approval of the patch is
+   * in place (see ApprovalStore.coveredEndpoints): the only endpoints an
+   * install or rollback job may be created for without an emergency.
+   */
+  async unapprovedEndpoints(
+    patchRef: string,
+    endpointIds: string[],
+  ): Promise<string[]> {
+    const covered = await this.o.store.coveredEndpoints(patchRef, endpointIds);
+    return endpointIds.filter(id => !covered.has(id));
+  }
+
+  /** The owning groups of some endpoints, for the notice of an emergency job. */
+  async ownersOf(endpointIds: string[]): Promise<string[]> {
+    const own = await this.ownershipOf(endpointIds);
+    return [
+      ...new Set([...own.values()].flatMap(o => o.owners.map(x => x.groupRef))),
+    ].sort();
   }
 
   /**
@@ -220,6 +280,7 @@ export class ApprovalService {
     }
 
     const existing = await this.o.store.list({});
+    const coverage = await this.o.store.coverage(existing.map(r => r.id));
     const byKey = new Map(
       existing.map(r => [
         `${r.patchRef}\u0000${r.groupRef}\u0000${r.stage}`,
@@ -285,8 +346,17 @@ export class ApprovalService {
         if (!sameEndpoints(old.endpoints, endpoints)) {
           await this.o.store.replaceEndpoints(old.id, endpoints, trx);
         }
+        // An approval covers the endpoints it was given for: endpoints that
+        // start needing the patch later open the request again for them,
+        // while the coverage of the others stays.
+        const covered = coverage.get(old.id) ?? new Set<string>();
+        const uncovered =
+          old.state === 'approved' || old.state === 'auto-approved'
+            ? endpoints.filter(e => !covered.has(e.endpointId))
+            : [];
         const reopen =
           old.state === 'expired' ||
+          uncovered.length > 0 ||
           (old.state === 'deferred' &&
             old.deferredUntil &&
             Date.parse(old.deferredUntil) <= now.getTime());
@@ -297,10 +367,7 @@ export class ApprovalService {
             {
               action: 'reopen',
               actor: SYSTEM_ACTOR,
-              comment:
-                old.state === 'expired'
-                  ? 'Endpoints need the patch again'
-                  : 'Deferral ended',
+              comment: reopenReason(old.state, uncovered.length),
             },
             now,
           );
@@ -314,8 +381,21 @@ export class ApprovalService {
                 targetType: 'patch-approval',
                 targetId: old.id,
                 groupRef: old.groupRef,
-                message: `Approval of ${old.patchRef} by ${old.groupRef} opened again (was ${old.state})`,
-                details: { patchRef: old.patchRef, from: old.state },
+                message: uncovered.length
+                  ? `Approval of ${old.patchRef} by ${old.groupRef} opened again: ${uncovered.length} endpoint(s) need it that the ${old.state} decision did not cover`
+                  : `Approval of ${old.patchRef} by ${old.groupRef} opened again (was ${old.state})`,
+                details: {
+                  patchRef: old.patchRef,
+                  from: old.state,
+                  ...(uncovered.length
+                    ? {
+                        uncovered: uncovered
+                          .slice(0, 100)
+                          .map(e => e.endpointId),
+                        uncoveredCount: uncovered.length,
+                      }
+                    : {}),
+                },
               },
               trx,
             );
@@ -470,24 +550,64 @@ export class ApprovalService {
       reject: ['pending', 'deferred', 'approved', 'auto-approved'],
       defer: ['pending'],
     };
+    // Stages run in the policy's order: owners first, then its stages.
+    const seen = await this.o.store.list({ ids });
+    const order = seen.some(r => r.stage !== OWNERS_STAGE)
+      ? [
+          OWNERS_STAGE,
+          ...((await this.policy())?.stages ?? []).map(x => x.name),
+        ]
+      : [OWNERS_STAGE];
     await this.o.db.transaction(async trx => {
       const found = await this.o.store.list({ ids }, trx);
       for (const id of ids) {
         const req = found.find(r => r.id === id);
         if (!req) throw new NotFoundError(`No approval request ${id}`);
+        const expected = input.expectedStates?.[id];
+        if (expected && expected !== req.state) {
+          throw new ConflictError(
+            `Request ${id} is ${req.state}, not ${expected} as you saw it; reload it and decide again`,
+          );
+        }
         if (!allowedFrom[input.action].includes(req.state)) {
           throw new ConflictError(
             `Request ${id} is ${req.state}; cannot ${input.action} it`,
           );
         }
+        if (req.stage !== OWNERS_STAGE) {
+          const at = order.indexOf(req.stage);
+          const before = at > 0 ? order.slice(0, at) : [OWNERS_STAGE];
+          const waiting = (
+            await this.o.store.list({ patchRef: req.patchRef }, trx)
+          ).filter(
+            r =>
+              before.includes(r.stage) &&
+              r.endpoints.length > 0 &&
+              r.state !== 'approved' &&
+              r.state !== 'auto-approved',
+          );
+          if (waiting.length) {
+            throw new ConflictError(
+              `The ${req.stage} stage of ${
+                req.patchRef
+              } waits for the earlier stages: ${waiting
+                .map(w => `${w.groupRef} (${w.stage}) is ${w.state}`)
+                .join(', ')}`,
+            );
+          }
+        }
         const ok = await this.o.store.transition(
           trx,
-          { id, from: req.state, to },
+          { id, from: expected ?? req.state, to },
           { action: input.action, actor, comment, deferredUntil: deferUntil },
           now,
         );
         if (!ok)
-          throw new ConflictError(`Request ${id} changed meanwhile; try again`);
+          throw new ConflictError(
+            `Request ${id} is no longer ${
+              expected ?? req.state
+            } as you saw it; reload it and decide again`,
+          );
         // Through a delegation: the actor is not a member of the group.
         const delegate =
           claims && !claims.includes(req.groupRef)
@@ -670,6 +790,14 @@ export class ApprovalService {
   async patchesOf(refs: string[]): Promise<Map<string, PatchEntity>> {
     return this.o.patches.getPatches(refs);
   }
+}
+
+/** Why a request opens again, for its decision row. */
+function reopenReason(from: ApprovalState, uncovered: number): string {
+  if (uncovered)
+    return `${uncovered} endpoint(s) need the patch that the approval did not cover`;
+  if (from === 'expired') return 'Endpoints need the patch again';
+  return 'Deferral ended';
 }
 
 /** Whether an active exception covers an endpoint. */

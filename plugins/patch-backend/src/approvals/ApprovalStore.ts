@@ -325,6 +325,22 @@ export class ApprovalStore {
           : {}),
       });
     if (updated !== 1) return false;
+    if (req.to === 'approved' || req.to === 'auto-approved') {
+      // The approval covers the endpoints listed now, and no later ones.
+      await trx('patch_approval_coverage')
+        .where({ request_id: req.id })
+        .delete();
+      await trx.raw(
+        `INSERT INTO patch_approval_coverage (request_id, endpoint_id)
+         SELECT request_id, endpoint_id FROM patch_approval_request_endpoints
+          WHERE request_id = ?`,
+        [req.id],
+      );
+    } else if (req.to === 'rejected') {
+      await trx('patch_approval_coverage')
+        .where({ request_id: req.id })
+        .delete();
+    }
     await trx('patch_approval_decisions').insert({
       request_id: req.id,
       action: decision.action,
@@ -387,9 +403,70 @@ export class ApprovalStore {
     }
   }
 
+  /** The endpoints each request's approval covers (see the coverage migration). */
+  async coverage(
+    requestIds: string[],
+    trx?: Knex.Transaction,
+  ): Promise<Map<string, Set<string>>> {
+    const out = new Map<string, Set<string>>();
+    for (const chunk of chunks(requestIds, 500)) {
+      const rows = await (trx ?? this.db)('patch_approval_coverage')
+        .whereIn('request_id', chunk)
+        .select('request_id', 'endpoint_id');
+      for (const r of rows) {
+        const set = out.get(r.request_id) ?? new Set<string>();
+        set.add(r.endpoint_id);
+        out.set(r.request_id, set);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Of `endpointIds`, those a job may install or roll back the patch on:
+   * some request of the patch that is not rejected covers the endpoint, and
+   * every request listing it now covers it (or is not rejected and covers
+   * it). Unlike {@link approvedEndpoints} it does not ask for the patch to
+   * be needed, so a rollback of an installed patch is allowed where the
+   * install was approved.
+   */
+  async coveredEndpoints(
+    patchRef: string,
+    endpointIds: string[],
+  ): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const chunk of chunks(endpointIds, 500)) {
+      const covered = await this.db('patch_approval_coverage as c')
+        .join('patch_approval_requests as r', 'r.id', 'c.request_id')
+        .where('r.patch_ref', patchRef)
+        .whereNot('r.state', 'rejected')
+        .whereIn('c.endpoint_id', chunk)
+        .distinct('c.endpoint_id');
+      const lacking = await this.db('patch_approval_request_endpoints as e')
+        .join('patch_approval_requests as r', 'r.id', 'e.request_id')
+        .leftJoin('patch_approval_coverage as c', function on() {
+          this.on('c.request_id', '=', 'e.request_id').andOn(
+            'c.endpoint_id',
+            '=',
+            'e.endpoint_id',
+          );
+        })
+        .where('r.patch_ref', patchRef)
+        .whereIn('e.endpoint_id', chunk)
+        .where(w => w.whereNull('c.endpoint_id').orWhere('r.state', 'rejected'))
+        .distinct('e.endpoint_id');
+      const no = new Set(lacking.map(r => r.endpoint_id as string));
+      for (const r of covered) {
+        if (!no.has(r.endpoint_id)) out.add(r.endpoint_id);
+      }
+    }
+    return out;
+  }
+
   /**
    * Endpoints that need the patch and whose every request (owning groups
-   * and extra stages) is approved or auto-approved.
+   * and extra stages) covers them: the approval was given for them (or a
+   * policy rule approved them) and has not been rejected since.
    */
   async approvedEndpoints(patchRef: string): Promise<string[]> {
     const rows = await this.approvedEndpointsQuery(patchRef).orderBy(
@@ -406,6 +483,13 @@ export class ApprovalStore {
   approvedEndpointsQuery(patchRef: string, db: Knex = this.db) {
     return db('patch_approval_request_endpoints as e')
       .join('patch_approval_requests as r', 'r.id', 'e.request_id')
+      .leftJoin('patch_approval_coverage as c', function on() {
+        this.on('c.request_id', '=', 'e.request_id').andOn(
+          'c.endpoint_id',
+          '=',
+          'e.endpoint_id',
+        );
+      })
       .where('r.patch_ref', patchRef)
       .whereIn(
         'e.endpoint_id',
@@ -415,7 +499,7 @@ export class ApprovalStore {
       )
       .groupBy('e.endpoint_id')
       .havingRaw(
-        "SUM(CASE WHEN r.state IN ('approved', 'auto-approved') THEN 0 ELSE 1 END) = 0",
+        "SUM(CASE WHEN c.endpoint_id IS NOT NULL AND r.state <> 'rejected' THEN 0 ELSE 1 END) = 0",
       )
       .select('e.endpoint_id');
   }

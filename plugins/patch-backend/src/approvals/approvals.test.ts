@@ -140,6 +140,12 @@ const entities: Entity[] = [
       },
     },
   },
+  {
+    apiVersion: 'backstage.io/v1alpha1',
+    kind: 'User',
+    metadata: { name: 'dana' },
+    spec: { memberOf: ['team-b'] },
+  },
   LOW,
   MEDIUM,
   CRITICAL,
@@ -262,11 +268,13 @@ describe('approvals tied to owning teams', () => {
       const approve = await request(h.server)
         .post('/api/patch/approvals/decide')
         .set('Authorization', as(ALICE))
-        .send({
-          ids: [aMedium.id],
-          action: 'approve',
-          comment: 'fine for web',
-        });
+        .send(
+          await seen(h, {
+            ids: [aMedium.id],
+            action: 'approve',
+            comment: 'fine for web',
+          }),
+        );
       expect(approve.status).toBe(200);
       expect(approve.body.items[0].state).toBe('approved');
       expect(approve.body.items[0].decidedBy).toBe(ALICE);
@@ -279,7 +287,7 @@ describe('approvals tied to owning teams', () => {
       const denied = await request(h.server)
         .post('/api/patch/approvals/decide')
         .set('Authorization', as(CAROL))
-        .send({ ids: [bMedium.id], action: 'approve' });
+        .send(await seen(h, { ids: [bMedium.id], action: 'approve' }));
       expect(denied.status).toBe(403);
       const audit = await request(h.server)
         .get('/api/patch/audit?outcome=denied')
@@ -296,7 +304,7 @@ describe('approvals tied to owning teams', () => {
           await request(h.server)
             .post('/api/patch/approvals/decide')
             .set('Authorization', as(ALICE))
-            .send({ ids: [bMedium.id], action: 'approve' })
+            .send(await seen(h, { ids: [bMedium.id], action: 'approve' }))
         ).status,
       ).toBe(403);
       expect(
@@ -311,17 +319,19 @@ describe('approvals tied to owning teams', () => {
       const noComment = await request(h.server)
         .post('/api/patch/approvals/decide')
         .set('Authorization', as(BOB))
-        .send({ ids: [bMedium.id], action: 'reject' });
+        .send(await seen(h, { ids: [bMedium.id], action: 'reject' }));
       expect(noComment.status).toBe(400);
       const deferred = await request(h.server)
         .post('/api/patch/approvals/decide')
         .set('Authorization', as(BOB))
-        .send({
-          ids: [bMedium.id],
-          action: 'defer',
-          comment: 'after quarter close',
-          deferUntil: new Date(Date.now() + 86400000).toISOString(),
-        });
+        .send(
+          await seen(h, {
+            ids: [bMedium.id],
+            action: 'defer',
+            comment: 'after quarter close',
+            deferUntil: new Date(Date.now() + 86400000).toISOString(),
+          }),
+        );
       expect(deferred.status).toBe(200);
       expect(deferred.body.items[0].state).toBe('deferred');
       // An exception removes the requirement: a system-wide one for payments covers ep-3, ep-4 and ep-5,
@@ -332,7 +342,8 @@ describe('approvals tied to owning teams', () => {
         patchRef: MEDIUM_REF,
         scopeRef: 'system:default/payments',
         reason: 'printing is disabled on the payments hosts',
-        approver: BOB,
+        // Someone else accepts the risk: a catalog user, not the requester.
+        approver: 'user:default/dana',
         compensatingControl: 'cups service masked by configuration management',
         justification: 'vulnerable_code_not_in_execute_path',
         expiresAt,
@@ -400,7 +411,13 @@ describe('approvals tied to owning teams', () => {
       const approveB = await request(h.server)
         .post('/api/patch/approvals/decide')
         .set('Authorization', as(BOB))
-        .send({ ids: [bMedium.id], action: 'approve', comment: 'ok now' });
+        .send(
+          await seen(h, {
+            ids: [bMedium.id],
+            action: 'approve',
+            comment: 'ok now',
+          }),
+        );
       expect(approveB.body.items[0].state).toBe('approved');
       expect(await approvals.approvedEndpoints(MEDIUM_REF)).toEqual(
         [id('ep-1'), id('ep-2'), id('ep-3'), id('ep-4')].sort(),
@@ -416,12 +433,12 @@ describe('approvals tied to owning teams', () => {
       const decideAll = await request(h.server)
         .post('/api/patch/approvals/decide')
         .set('Authorization', as(ALICE))
-        .send({ ids: [critA.id], action: 'approve' });
+        .send(await seen(h, { ids: [critA.id], action: 'approve' }));
       expect(decideAll.status).toBe(200);
       await request(h.server)
         .post('/api/patch/approvals/decide')
         .set('Authorization', as(BOB))
-        .send({ ids: [critB.id], action: 'approve' });
+        .send(await seen(h, { ids: [critB.id], action: 'approve' }));
       expect(await approvals.approvedEndpoints(CRITICAL_REF)).toEqual([]);
       const secInbox = await inbox(h, SAM);
       const stage = secInbox.find(r => r.patchRef === CRITICAL_REF)!;
@@ -431,7 +448,7 @@ describe('approvals tied to owning teams', () => {
       await request(h.server)
         .post('/api/patch/approvals/decide')
         .set('Authorization', as(SAM))
-        .send({ ids: [stage.id], action: 'approve' });
+        .send(await seen(h, { ids: [stage.id], action: 'approve' }));
       expect(await approvals.approvedEndpoints(CRITICAL_REF)).toHaveLength(5);
     },
   );
@@ -482,7 +499,19 @@ async function decide(h: Harness, user: string, body: Record<string, any>) {
   return request(h.server)
     .post('/api/patch/approvals/decide')
     .set('Authorization', as(user))
-    .send(body);
+    .send(await seen(h, body));
+}
+
+/** A decide body with the states the requests are in now (what a decider saw). */
+async function seen(h: Harness, body: Record<string, any>) {
+  const rows = await h
+    .knex('patch_approval_requests')
+    .whereIn('id', body.ids)
+    .select('id', 'state');
+  return {
+    ...body,
+    expectedStates: Object.fromEntries(rows.map(r => [r.id, r.state])),
+  };
 }
 
 const endpointIds = (r: any) =>

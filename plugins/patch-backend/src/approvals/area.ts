@@ -18,7 +18,7 @@ import {
   patchApprovalRules,
 } from '../permissions/rules';
 import { RouterContext } from '../service/types';
-import { ApprovalService } from './ApprovalService';
+import { ApprovalService, PolicyConfigurationError } from './ApprovalService';
 import { ApprovalQuery, ApprovalRequest, ApprovalStore } from './ApprovalStore';
 import { DelegationStore } from './DelegationStore';
 
@@ -122,6 +122,18 @@ export async function startApprovalsArea(
   area.ruleset = permissionsRegistry.getPermissionRuleset(
     patchApprovalResourceRef,
   );
+
+  // Several policies and none chosen stops the plugin here. A catalog that
+  // cannot be read yet is no verdict: every reconcile checks again and
+  // fails closed (no request, no auto-approval) until it can.
+  try {
+    await area.approvals.checkPolicyConfiguration();
+  } catch (error) {
+    if (error instanceof PolicyConfigurationError) throw error;
+    ctx.logger.warn(
+      `Could not check the approval policy configuration at start: ${error}`,
+    );
+  }
 
   // Requests follow applicability; coalesced by ApprovalService.reconcile.
   area.applicability.onChanged(() => {

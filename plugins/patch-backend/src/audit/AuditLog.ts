@@ -37,6 +37,8 @@ export interface AuditEvent {
 export type AuditRecord = Omit<AuditEvent, 'id' | 'occurredAt'> & {
   /** The HTTP request that caused it, passed on to Backstage's auditor. */
   request?: Request;
+  /** The auditor's severity; by default medium for successes, high otherwise. */
+  severity?: 'low' | 'medium' | 'high' | 'critical';
 };
 
 /**
@@ -75,7 +77,7 @@ export class AuditLog {
 
   /** Records one entry; inside `trx` when the caller has one open. */
   async record(entry: AuditRecord, trx?: Knex.Transaction): Promise<void> {
-    const { request, details, ...rest } = entry;
+    const { request, details, severity, ...rest } = entry;
     await (trx ?? this.db)('patch_audit_events').insert({
       occurred_at: toDbTime(Date.now()),
       actor: rest.actor,
@@ -97,11 +99,12 @@ export class AuditLog {
    * entries in the statement that leases).
    */
   async announce(entry: AuditRecord): Promise<void> {
-    const { request, details, ...rest } = entry;
+    const { request, details, severity, ...rest } = entry;
     if (this.auditor) {
       const event = await this.auditor.createEvent({
         eventId: rest.action,
-        severityLevel: rest.outcome === 'succeeded' ? 'medium' : 'high',
+        severityLevel:
+          severity ?? (rest.outcome === 'succeeded' ? 'medium' : 'high'),
         request,
         meta: {
           actor: rest.actor,

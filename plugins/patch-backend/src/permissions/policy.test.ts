@@ -5,8 +5,15 @@ import {
 import {
   patchApprovalDecidePermission,
   patchApprovalReadPermission,
+  patchApprovalDelegationReadPermission,
   patchAuditReadPermission,
+  patchEndpointReadPermission,
   patchEnrollmentCreatePermission,
+  patchExceptionReadPermission,
+  patchExceptionRevokePermission,
+  patchJobEmergencyPermission,
+  patchJobReadPermission,
+  patchRolloutReadPermission,
   patchReportReadPermission,
   patchRolloutManagePermission,
 } from '@patchbay/plugin-patch-common';
@@ -122,6 +129,31 @@ describe('PatchbayPermissionPolicy', () => {
         )
       ).result,
     ).toBe(AuthorizeResult.DENY);
+  });
+
+  it('lets every signed-in user read what it read before, and keeps emergency jobs to operations', async () => {
+    for (const permission of [
+      patchEndpointReadPermission,
+      patchJobReadPermission,
+      patchRolloutReadPermission,
+      patchExceptionReadPermission,
+      patchExceptionRevokePermission,
+      patchApprovalDelegationReadPermission,
+    ]) {
+      expect((await policy.handle({ permission }, user())).result).toBe(
+        AuthorizeResult.ALLOW,
+      );
+      expect((await policy.handle({ permission }, undefined)).result).toBe(
+        AuthorizeResult.DENY,
+      );
+    }
+    const emergency = { permission: patchJobEmergencyPermission };
+    expect((await policy.handle(emergency, user())).result).toBe(
+      AuthorizeResult.DENY,
+    );
+    expect(
+      (await policy.handle(emergency, user('group:default/ops'))).result,
+    ).toBe(AuthorizeResult.ALLOW);
   });
 
   it('keeps the rest of Backstage working', async () => {

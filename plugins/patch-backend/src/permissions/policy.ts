@@ -31,6 +31,7 @@ const OPERATIONS_PERMISSIONS = new Set([
   'patch.rollout.manage',
   'patch.enrollment.create',
   'patch.job.create',
+  'patch.job.emergency',
 ]);
 
 /**
@@ -44,8 +45,14 @@ const OPERATIONS_PERMISSIONS = new Set([
  *   checks that the user is a member of the group that delegates).
  * - rollouts, enrollment and jobs: members of `patch.operationsGroup`.
  * - `patch.audit.read`: members of `patch.securityGroup`.
- * - `patch.report.read` and `patch.exception.create`: everyone signed in
- *   (the exceptions route checks that the user owns what the exception is for).
+ * - `patch.report.read`, `patch.exception.create` and
+ *   `patch.exception.revoke`: everyone signed in (the exceptions routes check
+ *   that the user owns what the exception is for).
+ * - reads of endpoints, jobs, rollouts, exceptions and delegations
+ *   (`patch.endpoint.read`, `patch.job.read`, `patch.rollout.read`,
+ *   `patch.exception.read`, `patch.approval.delegation.read`): everyone
+ *   signed in.
+ * - `patch.job.emergency` (jobs without approval): operations.
  * - any other `patch.*` permission: operations only.
  * - everything that is not Patchbay's: allowed, as the allow-all policy it
  *   replaces did, so the catalog and the rest of the portal keep working.
@@ -100,10 +107,18 @@ export class PatchbayPermissionPolicy implements PermissionPolicy {
         ],
       });
     }
+    // The reads (endpoint, job, rollout, exception, delegation) are those
+    // every signed-in user had before they went through the framework.
     switch (permission.name) {
       case 'patch.report.read':
       case 'patch.exception.create':
+      case 'patch.exception.revoke':
       case 'patch.approval.delegate':
+      case 'patch.endpoint.read':
+      case 'patch.job.read':
+      case 'patch.rollout.read':
+      case 'patch.exception.read':
+      case 'patch.approval.delegation.read':
         return { result: AuthorizeResult.ALLOW };
       case 'patch.audit.read':
         return {

@@ -179,6 +179,12 @@ async function seed(knex: Knex, store: RolloutStore) {
     await knex('patch_approval_request_endpoints').insert(
       ids.map(i => ({ request_id: request, endpoint_id: id(i) })),
     );
+    // An approval covers the endpoints it was given for (written by the decision).
+    if (state === 'approved') {
+      await knex('patch_approval_coverage').insert(
+        ids.map(i => ({ request_id: request, endpoint_id: id(i) })),
+      );
+    }
   }
   for (const [rolloutId, state, ids] of [
     ['other', 'running', [1, 2]],

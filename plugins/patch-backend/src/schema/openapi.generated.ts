@@ -1176,7 +1176,17 @@ export const spec = {
           },
           "patchRef": {
             "type": "string",
-            "maxLength": 255
+            "maxLength": 255,
+            "description": "The patch an install or rollback job installs or takes back; required for those kinds. Every endpoint must hold every required approval of it, unless `emergency` is set."
+          },
+          "emergency": {
+            "type": "boolean",
+            "description": "Create install or rollback jobs for endpoints that lack an approval. Needs patch.job.emergency and a reason; audited at high severity and notified to the owning groups."
+          },
+          "reason": {
+            "type": "string",
+            "maxLength": 2048,
+            "description": "Why, for an emergency; required with `emergency`."
           }
         }
       },
@@ -2047,7 +2057,8 @@ export const spec = {
         "additionalProperties": false,
         "required": [
           "ids",
-          "action"
+          "action",
+          "expectedStates"
         ],
         "properties": {
           "ids": {
@@ -2066,6 +2077,21 @@ export const spec = {
               "reject",
               "defer"
             ]
+          },
+          "expectedStates": {
+            "type": "object",
+            "description": "The state the decider saw each request in, by request id. The decision is taken only if every request is still in that state (compare and set); otherwise 409 and nothing changes.",
+            "additionalProperties": {
+              "type": "string",
+              "enum": [
+                "pending",
+                "approved",
+                "rejected",
+                "deferred",
+                "expired",
+                "auto-approved"
+              ]
+            }
           },
           "comment": {
             "type": "string",
@@ -2191,7 +2217,7 @@ export const spec = {
             "type": "string",
             "minLength": 1,
             "maxLength": 255,
-            "description": "Entity ref of who accepted the risk."
+            "description": "Entity ref of the catalog User or Group who accepted the risk; not the requester."
           },
           "compensatingControl": {
             "type": "string",
@@ -2226,7 +2252,8 @@ export const spec = {
           },
           "expiresAt": {
             "type": "string",
-            "format": "date-time"
+            "format": "date-time",
+            "description": "In the future, at most patch.exceptions.maxDays (365 by default) ahead."
           }
         }
       },
@@ -3778,7 +3805,7 @@ export const spec = {
         "tags": [
           "portal"
         ],
-        "description": "Create one job per endpoint. Permission patch.job.create.",
+        "description": "Create one job per endpoint. Permission patch.job.create. Install and rollback jobs only for endpoints approved for their patch (or with `emergency` and patch.job.emergency); artifact installs only where patch.jobs.allowArtifacts is set.",
         "requestBody": {
           "required": true,
           "content": {

@@ -130,6 +130,11 @@ async function createJobs(
       endpointIds,
       kind: 'install',
       payload: { ecosystem: 'deb', package: 'openssl', version: '3.0.15-1' },
+      // Job delivery is the subject here, not approvals: install jobs go
+      // through the audited emergency path (the mock policy allows it).
+      patchRef: 'patch:default/openssl-test',
+      emergency: true,
+      reason: 'job delivery test',
       ...body,
     });
   expect(res.status).toBe(201);

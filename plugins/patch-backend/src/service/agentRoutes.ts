@@ -9,17 +9,8 @@
  * and gets the same 401 as a wrong secret, a revoked agent or a cloned one.
  */
 
-import { BackstageCredentials } from '@backstage/backend-plugin-api';
 import { parseEntityRef, stringifyEntityRef } from '@backstage/catalog-model';
-import {
-  ConflictError,
-  NotAllowedError,
-  NotFoundError,
-} from '@backstage/errors';
-import {
-  AuthorizeResult,
-  BasicPermission,
-} from '@backstage/plugin-permission-common';
+import { ConflictError, NotFoundError } from '@backstage/errors';
 import { patchEnrollmentCreatePermission } from '@patchbay/plugin-patch-common';
 import express, { Request, Response } from 'express';
 import {
@@ -47,6 +38,7 @@ import {
   sendJson,
 } from './checkInRoute';
 import { PatchRouter } from './router';
+import { authorize } from './authorize';
 import { RouterContext } from './types';
 
 /** Annotation of a catalog Resource that stands for an enrolled endpoint. @public */
@@ -363,35 +355,36 @@ export function registerAgentRoutes(
   // Portal: enrollment tokens and revocation, for operators.
 
   router.post('/enrollment-tokens', async (req, res) => {
-    const actor = await authorize(
+    const { actor } = await authorize(
       ctx,
       req,
       patchEnrollmentCreatePermission,
-      'enrollment-token-create',
+      {
+        action: 'enrollment-token-create',
+      },
     );
     const created = await enrollment.createToken(req.body, actor);
     res.status(201).json({ ...created });
   });
 
   router.get('/enrollment-tokens', async (req, res) => {
-    await authorize(
-      ctx,
-      req,
-      patchEnrollmentCreatePermission,
-      'enrollment-token-list',
-    );
+    await authorize(ctx, req, patchEnrollmentCreatePermission, {
+      action: 'enrollment-token-list',
+    });
     res.json({
       items: (await enrollment.listTokens()).map(t => ({ ...t })),
     });
   });
 
   router.delete('/enrollment-tokens/:tokenId', async (req, res) => {
-    const actor = await authorize(
+    const { actor } = await authorize(
       ctx,
       req,
       patchEnrollmentCreatePermission,
-      'enrollment-token-revoke',
-      req.params.tokenId,
+      {
+        action: 'enrollment-token-revoke',
+        targetId: req.params.tokenId,
+      },
     );
     await enrollment.revokeToken(req.params.tokenId, actor);
     res.status(204).end();
@@ -399,12 +392,15 @@ export function registerAgentRoutes(
 
   router.post('/endpoints/:endpointId/revoke', async (req, res) => {
     const { endpointId } = req.params;
-    const actor = await authorize(
+    const { actor } = await authorize(
       ctx,
       req,
       patchEnrollmentCreatePermission,
-      'agent-revoke',
-      endpointId,
+      {
+        action: 'agent-revoke',
+        targetType: 'endpoint',
+        targetId: endpointId,
+      },
     );
     const revoked = await ctx.db.transaction(async tx => {
       const ok = await ctx.endpoints.revoke(endpointId, tx);
@@ -443,51 +439,6 @@ export function registerAgentRoutes(
     );
     res.json({ ...(await enrollment.grantReenroll(endpointId, actor)) });
   });
-}
-
-/**
- * Checks a portal permission with the caller's credentials; records and
- * refuses (403) a denial. Returns the actor's name for the audit trail.
- * @internal
- */
-export async function authorize(
-  ctx: RouterContext,
-  req: Request,
-  permission: BasicPermission,
-  action: string,
-  targetId?: string,
-): Promise<string> {
-  const credentials = await ctx.httpAuth.credentials(req, {
-    allow: ['user', 'service'],
-  });
-  const actor = actorOf(credentials);
-  const [decision] = await ctx.permissions.authorize([{ permission }], {
-    credentials,
-  });
-  if (decision.result !== AuthorizeResult.ALLOW) {
-    await ctx.audit.record({
-      actor,
-      action,
-      outcome: 'denied',
-      targetId,
-      message: `${permission.name} denied`,
-      request: req,
-    });
-    throw new NotAllowedError(`Not allowed: ${permission.name}`);
-  }
-  return actor;
-}
-
-/** The audit name of a caller: a user's entity ref, or `service:<subject>`. @internal */
-export function actorOf(credentials: BackstageCredentials): string {
-  const p = credentials.principal as {
-    type: string;
-    userEntityRef?: string;
-    subject?: string;
-  };
-  if (p.type === 'user' && p.userEntityRef) return p.userEntityRef;
-  if (p.type === 'service' && p.subject) return `service:${p.subject}`;
-  return p.type;
 }
 
 function toLeasedJob(job: Job) {

@@ -5,7 +5,6 @@
  * decisions become database filters for lists, and are applied to each
  * request for decisions), audits refusals, then calls a service.
  */
-import { BackstageCredentials } from '@backstage/backend-plugin-api';
 import {
   Entity,
   getCompoundEntityRef,
@@ -13,9 +12,10 @@ import {
   RELATION_OWNED_BY,
   stringifyEntityRef,
 } from '@backstage/catalog-model';
-import { InputError, NotAllowedError, NotFoundError } from '@backstage/errors';
+import { InputError, NotFoundError } from '@backstage/errors';
 import {
   AuthorizeResult,
+  BasicPermission,
   PolicyDecision,
 } from '@backstage/plugin-permission-common';
 import {
@@ -25,9 +25,12 @@ import {
 import {
   patchApprovalDecidePermission,
   patchApprovalDelegatePermission,
+  patchApprovalDelegationReadPermission,
   patchApprovalReadPermission,
   patchAuditReadPermission,
   patchExceptionCreatePermission,
+  patchExceptionReadPermission,
+  patchExceptionRevokePermission,
   patchReportReadPermission,
 } from '@patchbay/plugin-patch-common';
 import { Request } from 'express';
@@ -37,10 +40,17 @@ import {
   ApprovalState,
 } from '../approvals/ApprovalStore';
 import { ApprovalDelegation } from '../approvals/DelegationStore';
-import { AuditOutcome } from '../audit/AuditLog';
 import { RiskException, VexJustification } from '../exceptions/ExceptionStore';
+import { checkExceptionTerms, maxExceptionDays } from '../exceptions/terms';
 import { buildVexDocument } from '../exceptions/vex';
 import { DEFAULT_SECURITY_GROUP } from '../permissions/policy';
+import {
+  authorize,
+  authorizeConditional,
+  AuthorizeTarget,
+  Caller,
+  refuse,
+} from './authorize';
 import { PatchRouter } from './router';
 import { RouterContext } from './types';
 
@@ -91,60 +101,36 @@ export function registerApprovalRoutes(
   const securityGroup =
     ctx.config.getOptionalString('patch.securityGroup') ??
     DEFAULT_SECURITY_GROUP;
+  const maxDays = maxExceptionDays(ctx.config);
 
-  async function user(req: AnyRequest) {
-    const credentials = await ctx.httpAuth.credentials(req, {
-      allow: ['user'],
-    });
+  /** The groups a user claims (ownership refs), for inbox and membership rules. */
+  async function claimsOf(caller: Caller): Promise<string[]> {
+    const userRef = caller.userRef ?? caller.actor;
     const info = ctx.userInfo
-      ? await ctx.userInfo.getUserInfo(credentials)
+      ? await ctx.userInfo.getUserInfo(caller.credentials)
       : undefined;
-    const userRef = credentials.principal.userEntityRef;
+    return info?.ownershipEntityRefs ?? [userRef];
+  }
+
+  /** A signed-in user allowed `permission`, with its ref and claims. */
+  async function userWith(
+    req: AnyRequest,
+    permission: BasicPermission,
+    target: AuthorizeTarget,
+  ) {
+    const caller = await authorize(ctx, req, permission, target, ['user']);
     return {
-      credentials,
-      userRef,
-      claims: info?.ownershipEntityRefs ?? [userRef],
+      ...caller,
+      userRef: caller.userRef!,
+      claims: await claimsOf(caller),
     };
   }
 
-  async function denied(
-    req: AnyRequest,
-    actor: string,
-    action: string,
-    message: string,
-    target?: { type: string; id?: string; groupRef?: string },
-    outcome: AuditOutcome = 'denied',
-  ): Promise<never> {
-    await ctx.audit.record({
-      actor,
-      action,
-      outcome,
-      targetType: target?.type,
-      targetId: target?.id,
-      groupRef: target?.groupRef,
-      message,
-      request: req as Request,
-    });
-    throw new NotAllowedError(message);
-  }
-
-  async function readDecision(
-    credentials: BackstageCredentials,
-  ): Promise<PolicyDecision> {
-    const [decision] = await ctx.permissions.authorizeConditional(
-      [{ permission: patchApprovalReadPermission }],
-      { credentials },
-    );
-    return decision;
-  }
-
-  /** Lists requests with the read permission applied in the database. */
+  /** Lists requests with a conditional read decision applied in the database. */
   async function readable(
-    credentials: BackstageCredentials,
+    decision: PolicyDecision,
     filter: Parameters<typeof area.approvals.list>[0],
   ) {
-    const decision = await readDecision(credentials);
-    if (decision.result === AuthorizeResult.DENY) return [];
     if (decision.result === AuthorizeResult.CONDITIONAL) {
       return area.approvals.list({
         ...filter,
@@ -154,15 +140,32 @@ export function registerApprovalRoutes(
     return area.approvals.list(filter);
   }
 
+  const approvalRead = {
+    action: 'approval-read',
+    targetType: 'patch-approval',
+  };
+  const exceptionRead = (id?: string) => ({
+    action: 'exception-read',
+    targetType: 'patch-exception',
+    targetId: id,
+  });
+
   router.get('/approvals/inbox', async (req, res) => {
-    const { credentials, claims } = await user(req);
+    const caller = await authorizeConditional(
+      ctx,
+      req,
+      patchApprovalReadPermission,
+      approvalRead,
+      ['user'],
+    );
+    const claims = await claimsOf(caller);
     const q = req.query;
     // The user's groups, and the groups that delegated their approvals to it now.
     const delegated = await area.delegations.delegatedGroups(
       claims,
       new Date(),
     );
-    const items = await readable(credentials, {
+    const items = await readable(caller.decision, {
       groupRefs: [...new Set([...claims, ...delegated])],
       states: states(q.state) ?? ['pending', 'deferred'],
       severity: list(q.severity),
@@ -174,9 +177,14 @@ export function registerApprovalRoutes(
   });
 
   router.get('/approvals', async (req, res) => {
-    const { credentials } = await user(req);
+    const { decision } = await authorizeConditional(
+      ctx,
+      req,
+      patchApprovalReadPermission,
+      approvalRead,
+    );
     const q = req.query;
-    const items = await readable(credentials, {
+    const items = await readable(decision, {
       entityRef: q.entityRef,
       patchRef: q.patchRef,
       groupRefs: q.groupRef ? [q.groupRef] : undefined,
@@ -188,29 +196,48 @@ export function registerApprovalRoutes(
   });
 
   router.post('/approvals/decide', async (req, res) => {
-    const { credentials, userRef, claims } = await user(req);
     const body = req.body;
+    const caller = await authorizeConditional(
+      ctx,
+      req,
+      patchApprovalDecidePermission,
+      { action: `approval-${body.action}`, targetType: 'patch-approval' },
+      ['user'],
+    );
+    const { decision } = caller;
+    const userRef = caller.userRef!;
+    const claims = await claimsOf(caller);
     const ids = [...new Set(body.ids)];
+    const expectedStates = body.expectedStates as Record<string, ApprovalState>;
+    const unseen = ids.filter(id => !expectedStates[id]);
+    if (unseen.length) {
+      throw new InputError(
+        `expectedStates must give the state you saw for every request; missing ${unseen.join(
+          ', ',
+        )}`,
+      );
+    }
     const found = await area.approvals.list({ ids });
     const missing = ids.filter(id => !found.some(r => r.id === id));
     if (missing.length)
       throw new NotFoundError(`No approval request ${missing.join(', ')}`);
-    const [decision] = await ctx.permissions.authorizeConditional(
-      [{ permission: patchApprovalDecidePermission }],
-      { credentials },
-    );
     for (const r of found) {
       const allowed =
         decision.result === AuthorizeResult.ALLOW ||
         (decision.result === AuthorizeResult.CONDITIONAL &&
           authorizeRequest(decision, r));
       if (!allowed) {
-        await denied(
+        await refuse(
+          ctx,
           req,
           userRef,
-          `approval-${body.action}`,
+          {
+            action: `approval-${body.action}`,
+            targetType: 'patch-approval',
+            targetId: r.id,
+            groupRef: r.groupRef,
+          },
           `${userRef} may not decide on ${r.patchRef} for ${r.groupRef}`,
-          { type: 'patch-approval', id: r.id, groupRef: r.groupRef },
         );
       }
     }
@@ -220,6 +247,7 @@ export function registerApprovalRoutes(
         action: body.action,
         comment: body.comment,
         deferUntil: body.deferUntil,
+        expectedStates,
       },
       userRef,
       req as Request,
@@ -232,7 +260,10 @@ export function registerApprovalRoutes(
   // Delegated approvers.
 
   router.get('/approval-delegations', async (req, res) => {
-    await user(req);
+    await authorize(ctx, req, patchApprovalDelegationReadPermission, {
+      action: 'approval-delegation-read',
+      targetType: 'patch-approval-delegation',
+    });
     const q = req.query;
     const now = new Date();
     const items = await area.delegations.list({
@@ -244,32 +275,27 @@ export function registerApprovalRoutes(
   });
 
   router.post('/approval-delegations', async (req, res) => {
-    const { credentials, userRef, claims } = await user(req);
-    const body = req.body;
-    const [d] = await ctx.permissions.authorize(
-      [{ permission: patchApprovalDelegatePermission }],
-      { credentials },
+    const { userRef, claims } = await userWith(
+      req,
+      patchApprovalDelegatePermission,
+      { action: 'approval-delegate', targetType: 'patch-approval-delegation' },
     );
-    if (d.result !== AuthorizeResult.ALLOW) {
-      await denied(
-        req,
-        userRef,
-        'approval-delegate',
-        `${userRef} may not delegate approvals`,
-        { type: 'patch-approval-delegation' },
-      );
-    }
+    const body = req.body;
     const groupRef = entityRefOf(body.groupRef, 'group', 'groupRef');
     const delegateRef = entityRefOf(body.delegateRef, 'user', 'delegateRef');
     // Only the group's own members delegate it; a delegate's claims do not
     // include the group, so a delegation cannot be passed on.
     if (!claims.includes(groupRef)) {
-      await denied(
+      await refuse(
+        ctx,
         req,
         userRef,
-        'approval-delegate',
+        {
+          action: 'approval-delegate',
+          targetType: 'patch-approval-delegation',
+          groupRef,
+        },
         `${userRef} is not a member of ${groupRef} and may not delegate its approvals`,
-        { type: 'patch-approval-delegation', groupRef },
       );
     }
     const now = new Date();
@@ -331,18 +357,29 @@ export function registerApprovalRoutes(
   });
 
   router.delete('/approval-delegations/:delegationId', async (req, res) => {
-    const { userRef, claims } = await user(req);
+    const revoke = {
+      action: 'approval-delegation-revoke',
+      targetType: 'patch-approval-delegation',
+      targetId: req.params.delegationId,
+    };
+    const { userRef, claims } = await userWith(
+      req,
+      patchApprovalDelegatePermission,
+      revoke,
+    );
     const e = await area.delegations.get(req.params.delegationId);
     if (!e) {
       throw new NotFoundError(`No delegation ${req.params.delegationId}`);
     }
+    // The permission says who may revoke delegations at all; the rule of
+    // the area says which: one's own, or one's group's.
     if (e.createdBy !== userRef && !claims.includes(e.groupRef)) {
-      await denied(
+      await refuse(
+        ctx,
         req,
         userRef,
-        'approval-delegation-revoke',
+        { ...revoke, groupRef: e.groupRef },
         `${userRef} may not revoke delegation ${e.id} of ${e.groupRef}`,
-        { type: 'patch-approval-delegation', id: e.id, groupRef: e.groupRef },
       );
     }
     await ctx.db.transaction(async trx => {
@@ -367,8 +404,13 @@ export function registerApprovalRoutes(
   });
 
   router.get('/approvals/:requestId', async (req, res) => {
-    const { credentials } = await user(req);
-    const [item] = await readable(credentials, { ids: [req.params.requestId] });
+    const { decision } = await authorizeConditional(
+      ctx,
+      req,
+      patchApprovalReadPermission,
+      { ...approvalRead, targetId: req.params.requestId },
+    );
+    const [item] = await readable(decision, { ids: [req.params.requestId] });
     if (!item)
       throw new NotFoundError(`No approval request ${req.params.requestId}`);
     const detail = await area.approvals.get(item.id);
@@ -376,19 +418,9 @@ export function registerApprovalRoutes(
   });
 
   router.get('/applicability', async (req, res) => {
-    const { credentials, userRef } = await user(req);
-    const [d] = await ctx.permissions.authorize(
-      [{ permission: patchReportReadPermission }],
-      { credentials },
-    );
-    if (d.result !== AuthorizeResult.ALLOW) {
-      await denied(
-        req,
-        userRef,
-        'applicability-read',
-        `${userRef} may not read applicability`,
-      );
-    }
+    await authorize(ctx, req, patchReportReadPermission, {
+      action: 'applicability-read',
+    });
     const items = await area.applicabilityStore.list(req.query);
     res.json({ items } as any);
   });
@@ -429,7 +461,7 @@ export function registerApprovalRoutes(
   }
 
   router.get('/exceptions', async (req, res) => {
-    await user(req);
+    await authorize(ctx, req, patchExceptionReadPermission, exceptionRead());
     const items = await area.exceptions.list({
       patchRef: req.query.patchRef,
       scopeRef: req.query.scopeRef,
@@ -440,25 +472,22 @@ export function registerApprovalRoutes(
   });
 
   router.post('/exceptions', async (req, res) => {
-    const { credentials, userRef, claims } = await user(req);
-    const body = req.body;
-    const [d] = await ctx.permissions.authorize(
-      [{ permission: patchExceptionCreatePermission }],
-      { credentials },
+    const { userRef, claims } = await userWith(
+      req,
+      patchExceptionCreatePermission,
+      { action: 'exception-create', targetType: 'patch-exception' },
     );
-    if (d.result !== AuthorizeResult.ALLOW) {
-      await denied(
-        req,
-        userRef,
-        'exception-create',
-        `${userRef} may not create exceptions`,
-        { type: 'patch-exception' },
-      );
-    }
-    const expires = Date.parse(body.expiresAt);
-    if (Number.isNaN(expires) || expires <= Date.now()) {
-      throw new InputError('expiresAt must be a date in the future');
-    }
+    const body = req.body;
+    const service = await ctx.auth.getOwnServiceCredentials();
+    const terms = await checkExceptionTerms({
+      approver: body.approver,
+      requester: userRef,
+      expiresAt: body.expiresAt,
+      maxDays,
+      now: new Date(),
+      findEntity: ref =>
+        ctx.catalog.getEntityByRef(ref, { credentials: service }),
+    });
     const { entity, kind } = await scopeOf(body.scopeRef);
     const scopeRef = stringifyEntityRef(entity);
     const patch = (await area.patches.getPatches([body.patchRef])).get(
@@ -468,25 +497,31 @@ export function registerApprovalRoutes(
       throw new InputError(`No patch ${body.patchRef} in the catalog`);
     const isSecurity = claims.includes(securityGroup);
     const owner = ownerOf(entity);
+    const createTarget = {
+      action: 'exception-create',
+      targetType: 'patch-exception',
+      targetId: scopeRef,
+      groupRef: owner,
+    };
     if (!isSecurity && !(owner && claims.includes(owner))) {
-      await denied(
+      await refuse(
+        ctx,
         req,
         userRef,
-        'exception-create',
+        createTarget,
         `${userRef} does not own ${scopeRef}`,
-        { type: 'patch-exception', id: scopeRef, groupRef: owner },
       );
     }
     if (
       (patch.spec.severity === 'critical' || patch.spec.knownExploited) &&
       !isSecurity
     ) {
-      await denied(
+      await refuse(
+        ctx,
         req,
         userRef,
-        'exception-create',
+        createTarget,
         `Exceptions for critical or known-exploited patches need the security group (${securityGroup})`,
-        { type: 'patch-exception', id: scopeRef, groupRef: owner },
       );
     }
     const now = new Date();
@@ -497,13 +532,13 @@ export function registerApprovalRoutes(
           scopeKind: kind,
           scopeRef,
           reason: body.reason,
-          approver: body.approver,
+          approver: terms.approver,
           compensatingControl: body.compensatingControl,
           vexStatus: body.vexStatus ?? 'not_affected',
           justification: body.justification as VexJustification | undefined,
           impactStatement: body.impactStatement,
           actionStatement: body.actionStatement,
-          expiresAt: new Date(expires).toISOString(),
+          expiresAt: terms.expiresAt,
           createdBy: userRef,
         },
         now,
@@ -521,7 +556,7 @@ export function registerApprovalRoutes(
           details: {
             patchRef: body.patchRef,
             scopeRef,
-            approver: body.approver,
+            approver: terms.approver,
             expiresAt: e.expiresAt,
           },
           request: req as Request,
@@ -536,14 +571,28 @@ export function registerApprovalRoutes(
   });
 
   router.get('/exceptions/:exceptionId', async (req, res) => {
-    await user(req);
+    await authorize(
+      ctx,
+      req,
+      patchExceptionReadPermission,
+      exceptionRead(req.params.exceptionId),
+    );
     const e = await area.exceptions.get(req.params.exceptionId);
     if (!e) throw new NotFoundError(`No exception ${req.params.exceptionId}`);
     res.json(exceptionToApi(e, Date.now()));
   });
 
   router.delete('/exceptions/:exceptionId', async (req, res) => {
-    const { userRef, claims } = await user(req);
+    const revoke = {
+      action: 'exception-revoke',
+      targetType: 'patch-exception',
+      targetId: req.params.exceptionId,
+    };
+    const { userRef, claims } = await userWith(
+      req,
+      patchExceptionRevokePermission,
+      revoke,
+    );
     const e = await area.exceptions.get(req.params.exceptionId);
     if (!e) throw new NotFoundError(`No exception ${req.params.exceptionId}`);
     let owner: string | undefined;
@@ -552,17 +601,19 @@ export function registerApprovalRoutes(
     } catch {
       owner = undefined;
     }
+    // The permission says who may revoke exceptions at all; the rule of the
+    // area says which: one's own, one's team's, or any for security.
     if (
       e.createdBy !== userRef &&
       !claims.includes(securityGroup) &&
       !(owner && claims.includes(owner))
     ) {
-      await denied(
+      await refuse(
+        ctx,
         req,
         userRef,
-        'exception-revoke',
+        { ...revoke, groupRef: owner },
         `${userRef} may not revoke exception ${e.id}`,
-        { type: 'patch-exception', id: e.id },
       );
     }
     await ctx.db.transaction(async trx => {
@@ -586,7 +637,10 @@ export function registerApprovalRoutes(
   });
 
   router.get('/vex', async (req, res) => {
-    await user(req);
+    await authorize(ctx, req, patchExceptionReadPermission, {
+      action: 'vex-read',
+      targetType: 'patch-exception',
+    });
     const now = new Date();
     const exceptions = await area.exceptions.list({
       patchRef: req.query.patchRef,
@@ -606,20 +660,10 @@ export function registerApprovalRoutes(
   });
 
   router.get('/audit', async (req, res) => {
-    const { credentials, userRef } = await user(req);
-    const [d] = await ctx.permissions.authorize(
-      [{ permission: patchAuditReadPermission }],
-      { credentials },
-    );
-    if (d.result !== AuthorizeResult.ALLOW) {
-      await denied(
-        req,
-        userRef,
-        'audit-read',
-        `${userRef} may not read the audit trail`,
-        { type: 'audit' },
-      );
-    }
+    await authorize(ctx, req, patchAuditReadPermission, {
+      action: 'audit-read',
+      targetType: 'audit',
+    });
     const q = req.query;
     const limit = q.limit ?? 100;
     const items = await ctx.audit.query({

@@ -1,16 +1,22 @@
 /*
- * Portal routes for enrolled endpoints and their jobs: list and read for any
- * signed-in user or backend service (the catalog's endpoint provider reads
- * `GET /endpoints` with service credentials); job creation and cancellation
- * under `patch.job.create`.
+ * Portal routes for enrolled endpoints and their jobs: list and read under
+ * `patch.endpoint.read` / `patch.job.read` (users, and backend services: the
+ * catalog's endpoint provider reads `GET /endpoints` with service
+ * credentials); job creation and cancellation under `patch.job.create`.
  */
 
-import { InputError, NotFoundError } from '@backstage/errors';
+import { InputError, NotAllowedError, NotFoundError } from '@backstage/errors';
 import { JsonObject } from '@backstage/types';
-import { patchJobCreatePermission } from '@patchbay/plugin-patch-common';
+import {
+  patchEndpointReadPermission,
+  patchJobCreatePermission,
+  patchJobEmergencyPermission,
+  patchJobReadPermission,
+} from '@patchbay/plugin-patch-common';
+import { JobApprovals, JobVerdict } from '../approvals/JobApprovals';
 import { EndpointFilter } from '../endpoints/EndpointStore';
 import { JobFilter, JobKind, JobState } from '../jobs/JobQueue';
-import { authorize } from './agentRoutes';
+import { authorize, refuse } from './authorize';
 import { toEndpointResponse, toJobResponse } from '../endpoints/responses';
 import { PatchRouter } from './router';
 import { RouterContext } from './types';
@@ -23,8 +29,18 @@ export function registerEndpointRoutes(
   router: PatchRouter,
   ctx: RouterContext,
 ) {
+  const gate = new JobApprovals({
+    config: ctx.config,
+    logger: ctx.logger,
+    approvals: ctx.approvals?.approvals,
+    notifications: ctx.notifications,
+  });
+
   router.get('/endpoints', async (req, res) => {
-    await ctx.httpAuth.credentials(req, { allow: ['user', 'service'] });
+    await authorize(ctx, req, patchEndpointReadPermission, {
+      action: 'endpoint-read',
+      targetType: 'endpoint',
+    });
     const q = req.query;
     const filter: EndpointFilter = {
       owner: q.owner,
@@ -43,8 +59,12 @@ export function registerEndpointRoutes(
   });
 
   router.get('/endpoints/:endpointId', async (req, res) => {
-    await ctx.httpAuth.credentials(req, { allow: ['user', 'service'] });
     const { endpointId } = req.params;
+    await authorize(ctx, req, patchEndpointReadPermission, {
+      action: 'endpoint-read',
+      targetType: 'endpoint',
+      targetId: endpointId,
+    });
     const endpoint = await ctx.endpoints.getEndpoint(endpointId);
     if (!endpoint) throw new NotFoundError(`No endpoint ${endpointId}`);
     const [inventory, jobs] = await Promise.all([
@@ -66,7 +86,10 @@ export function registerEndpointRoutes(
   });
 
   router.get('/jobs', async (req, res) => {
-    await ctx.httpAuth.credentials(req, { allow: ['user', 'service'] });
+    await authorize(ctx, req, patchJobReadPermission, {
+      action: 'job-read',
+      targetType: 'job',
+    });
     const q = req.query;
     const filter: JobFilter = {
       endpointId: q.endpointId,
@@ -88,21 +111,29 @@ export function registerEndpointRoutes(
   });
 
   router.get('/jobs/:jobId', async (req, res) => {
-    await ctx.httpAuth.credentials(req, { allow: ['user', 'service'] });
+    await authorize(ctx, req, patchJobReadPermission, {
+      action: 'job-read',
+      targetType: 'job',
+      targetId: req.params.jobId,
+    });
     const job = await ctx.jobs.getJob(req.params.jobId);
     if (!job) throw new NotFoundError(`No job ${req.params.jobId}`);
     res.json(toJobResponse(job));
   });
 
   router.post('/jobs', async (req, res) => {
-    const actor = await authorize(
-      ctx,
-      req,
-      patchJobCreatePermission,
-      'job-create',
-    );
+    const { actor } = await authorize(ctx, req, patchJobCreatePermission, {
+      action: 'job-create',
+    });
     const body = req.body;
     const endpointIds = [...new Set(body.endpointIds)];
+    if (body.emergency) {
+      await authorize(ctx, req, patchJobEmergencyPermission, {
+        action: 'job-emergency',
+        targetType: 'patch',
+        targetId: body.patchRef,
+      });
+    }
     const known = await ctx.endpoints.listEndpoints({
       ids: endpointIds,
       limit: endpointIds.length,
@@ -118,6 +149,33 @@ export function registerEndpointRoutes(
         }`,
       );
     }
+    let verdict: JobVerdict;
+    try {
+      verdict = await gate.check({
+        kind: body.kind,
+        endpointIds,
+        patchRef: body.patchRef,
+        payload: body.payload as Record<string, unknown> | undefined,
+        emergency: body.emergency,
+        reason: body.reason,
+      });
+    } catch (error) {
+      if (error instanceof NotAllowedError) {
+        await refuse(
+          ctx,
+          req,
+          actor,
+          {
+            action: 'job-create',
+            targetType: 'patch',
+            targetId: body.patchRef,
+          },
+          error.message,
+        );
+      }
+      throw error;
+    }
+    const bypass = verdict.emergency && verdict.unapproved.length > 0;
     const now = Date.now();
     const ids = await ctx.db.transaction(async tx => {
       const created = await ctx.jobs.createJobs(
@@ -131,7 +189,7 @@ export function registerEndpointRoutes(
           expiresAt: body.ttlSeconds
             ? new Date(now + body.ttlSeconds * 1000)
             : undefined,
-          patchRef: body.patchRef,
+          patchRef: verdict.patchRef ?? body.patchRef,
           createdBy: actor,
         })),
         tx,
@@ -155,20 +213,43 @@ export function registerEndpointRoutes(
         },
         tx,
       );
+      if (bypass) {
+        await ctx.audit.record(
+          {
+            actor,
+            action: 'job-emergency',
+            outcome: 'succeeded',
+            severity: 'high',
+            targetType: 'patch',
+            targetId: verdict.patchRef,
+            message: `${actor} created ${body.kind} jobs of ${verdict.patchRef} on ${verdict.unapproved.length} endpoint(s) without their approvals, as an emergency: ${body.reason}`,
+            details: {
+              severity: 'high',
+              kind: body.kind,
+              reason: body.reason ?? '',
+              unapprovedCount: verdict.unapproved.length,
+              unapproved: verdict.unapproved.slice(0, 100),
+            },
+            request: req,
+          },
+          tx,
+        );
+      }
       return created;
     });
+    if (bypass) {
+      await gate.notifyOwners(verdict, body.kind, actor, body.reason ?? '');
+    }
     res.status(201).json({ jobIds: ids });
   });
 
   router.post('/jobs/:jobId/cancel', async (req, res) => {
     const { jobId } = req.params;
-    const actor = await authorize(
-      ctx,
-      req,
-      patchJobCreatePermission,
-      'job-cancel',
-      jobId,
-    );
+    const { actor } = await authorize(ctx, req, patchJobCreatePermission, {
+      action: 'job-cancel',
+      targetType: 'job',
+      targetId: jobId,
+    });
     const before = await ctx.jobs.getJob(jobId);
     if (!before) throw new NotFoundError(`No job ${jobId}`);
     const n = await ctx.jobs.cancelJobs(

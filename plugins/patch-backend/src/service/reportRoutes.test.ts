@@ -36,6 +36,8 @@ async function start(
       mockServices.rootConfig.factory({
         data: {
           patch: {
+            // The fixture catalog holds two policies: name the one that applies.
+            approvals: { policy: 'rolloutpolicy:default/policy-a' },
             // The test computes the figures itself, at a fixed instant.
             reports: {
               schedule: {

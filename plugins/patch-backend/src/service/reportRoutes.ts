@@ -1,9 +1,6 @@
 import { BackstageCredentials } from '@backstage/backend-plugin-api';
-import { InputError, NotAllowedError } from '@backstage/errors';
-import {
-  AuthorizeResult,
-  BasicPermission,
-} from '@backstage/plugin-permission-common';
+import { InputError } from '@backstage/errors';
+import { BasicPermission } from '@backstage/plugin-permission-common';
 import {
   patchAuditReadPermission,
   patchReportReadPermission,
@@ -18,31 +15,21 @@ import {
 import { ReportNodeKind } from '../reports/hierarchy';
 import { flatten, ReportService } from '../reports/ReportService';
 import { createReportService } from '../reports/reportTask';
+import { actorOf, authorize } from './authorize';
 import { PatchRouter } from './router';
 import { RouterContext } from './types';
 
-function actorOf(credentials: BackstageCredentials): string {
-  const p = credentials.principal as {
-    userEntityRef?: string;
-    subject?: string;
-  };
-  return p.userEntityRef ?? p.subject ?? 'unknown';
-}
-
-async function authorize(
+/** Checks a report permission through the one helper; returns the credentials. */
+async function allowed(
   ctx: RouterContext,
   req: express.Request,
   permission: BasicPermission,
+  action: string,
 ): Promise<BackstageCredentials> {
-  const credentials = await ctx.httpAuth.credentials(req, {
-    allow: ['user', 'service'],
+  const { credentials } = await authorize(ctx, req, permission, {
+    action,
+    targetType: permission === patchAuditReadPermission ? 'audit' : 'report',
   });
-  const [decision] = await ctx.permissions.authorize([{ permission }], {
-    credentials,
-  });
-  if (decision.result !== AuthorizeResult.ALLOW) {
-    throw new NotAllowedError(`Missing permission ${permission.name}`);
-  }
   return credentials;
 }
 
@@ -121,7 +108,7 @@ export function registerReportRoutes(
   reports: ReportService = createReportService(ctx),
 ): void {
   router.get('/reports/compliance', async (req, res) => {
-    await authorize(ctx, req, patchReportReadPermission);
+    await allowed(ctx, req, patchReportReadPermission, 'report-read');
     const query = req.query as Record<string, unknown>;
     res.json(
       (await reports.listNodes({
@@ -132,7 +119,7 @@ export function registerReportRoutes(
   });
 
   router.get('/reports/compliance/node', async (req, res) => {
-    await authorize(ctx, req, patchReportReadPermission);
+    await allowed(ctx, req, patchReportReadPermission, 'report-read');
     const query = req.query as Record<string, unknown>;
     const ref = str(query.ref);
     if (!ref) throw new InputError('ref is required');
@@ -144,7 +131,7 @@ export function registerReportRoutes(
   });
 
   router.get('/reports/endpoints', async (req, res) => {
-    await authorize(ctx, req, patchReportReadPermission);
+    await allowed(ctx, req, patchReportReadPermission, 'report-read');
     const query = req.query as Record<string, unknown>;
     res.json(
       (await reports.endpoints(scopeOf(query), {
@@ -155,12 +142,12 @@ export function registerReportRoutes(
   });
 
   router.get('/reports/endpoints/:endpointId', async (req, res) => {
-    await authorize(ctx, req, patchReportReadPermission);
+    await allowed(ctx, req, patchReportReadPermission, 'report-read');
     res.json((await reports.endpointReport(req.params.endpointId)) as any);
   });
 
   router.get('/reports/time-to-patch', async (req, res) => {
-    await authorize(ctx, req, patchReportReadPermission);
+    await allowed(ctx, req, patchReportReadPermission, 'report-read');
     const query = req.query as Record<string, unknown>;
     res.json(
       (await reports.timeToPatch({
@@ -171,13 +158,18 @@ export function registerReportRoutes(
   });
 
   router.get('/reports/sla', async (req, res) => {
-    await authorize(ctx, req, patchReportReadPermission);
+    await allowed(ctx, req, patchReportReadPermission, 'report-read');
     const query = req.query as Record<string, unknown>;
     res.json((await reports.sla(scopeOf(query))) as any);
   });
 
   router.get('/reports/export/:report', async (req, res) => {
-    const credentials = await authorize(ctx, req, patchReportReadPermission);
+    const credentials = await allowed(
+      ctx,
+      req,
+      patchReportReadPermission,
+      'report-export',
+    );
     const query = req.query as Record<string, unknown>;
     const report = req.params.report as ReportExportName;
     const format = (str(query.format) ?? 'csv') as ExportFormat;
@@ -203,22 +195,12 @@ export function registerReportRoutes(
 
   router.get('/audit/export', async (req, res) => {
     const query = req.query as Record<string, unknown>;
-    let credentials: BackstageCredentials;
-    try {
-      credentials = await authorize(ctx, req, patchAuditReadPermission);
-    } catch (error) {
-      if (error instanceof NotAllowedError) {
-        const who = await ctx.httpAuth.credentials(req).catch(() => undefined);
-        await ctx.audit.record({
-          actor: who ? actorOf(who) : 'unknown',
-          action: 'audit-export',
-          outcome: 'denied',
-          targetType: 'audit',
-          request: req,
-        });
-      }
-      throw error;
-    }
+    const credentials = await allowed(
+      ctx,
+      req,
+      patchAuditReadPermission,
+      'audit-export',
+    );
     const format = (str(query.format) ?? 'csv') as ExportFormat;
     const range = rangeOf(query);
     const filter = {

@@ -1,18 +1,20 @@
 /*
  * Portal routes of rollouts: plan preview and creation (patch.rollout.create),
- * list and detail (any signed-in user or service), the operator controls
+ * list, detail and impact (patch.rollout.read), the operator controls
  * (patch.rollout.manage, audited) and predicted impact. Handlers parse,
  * authorize and call the RolloutService; they never write SQL.
  */
+import { parseEntityRef } from '@backstage/catalog-model';
 import { InputError } from '@backstage/errors';
 import {
   patchRolloutCreatePermission,
   patchRolloutManagePermission,
+  patchRolloutReadPermission,
 } from '@patchbay/plugin-patch-common';
 import { rolloutJson, RolloutControl } from '../rollouts/RolloutService';
 import { rolloutsArea } from '../rollouts/area';
 import { RolloutState } from '../rollouts/types';
-import { authorize } from './agentRoutes';
+import { authorize } from './authorize';
 import { PatchRouter } from './router';
 import { RouterContext } from './types';
 
@@ -31,20 +33,24 @@ const STATES: RolloutState[] = [
  */
 export function registerRolloutRoutes(router: PatchRouter, ctx: RouterContext) {
   const area = () => rolloutsArea(ctx);
+  const read = (rolloutId?: string) => ({
+    action: 'rollout-read',
+    targetType: 'rollout',
+    targetId: rolloutId,
+  });
 
   router.post('/rollouts/preview', async (req, res) => {
-    await authorize(ctx, req, patchRolloutCreatePermission, 'rollout-preview');
+    await authorize(ctx, req, patchRolloutCreatePermission, {
+      action: 'rollout-preview',
+    });
     const preview = await area().service.preview(req.body);
     res.json(preview as any);
   });
 
   router.post('/rollouts', async (req, res) => {
-    const actor = await authorize(
-      ctx,
-      req,
-      patchRolloutCreatePermission,
-      'rollout-create',
-    );
+    const { actor } = await authorize(ctx, req, patchRolloutCreatePermission, {
+      action: 'rollout-create',
+    });
     const { rollout, preview } = await area().service.create(req.body, {
       ref: actor,
       request: req,
@@ -53,7 +59,7 @@ export function registerRolloutRoutes(router: PatchRouter, ctx: RouterContext) {
   });
 
   router.get('/rollouts', async (req, res) => {
-    await ctx.httpAuth.credentials(req, { allow: ['user', 'service'] });
+    await authorize(ctx, req, patchRolloutReadPermission, read());
     const states = req.query.state
       ?.split(',')
       .map(s => s.trim())
@@ -70,24 +76,32 @@ export function registerRolloutRoutes(router: PatchRouter, ctx: RouterContext) {
   });
 
   router.get('/rollouts/:rolloutId', async (req, res) => {
-    await ctx.httpAuth.credentials(req, { allow: ['user', 'service'] });
+    await authorize(
+      ctx,
+      req,
+      patchRolloutReadPermission,
+      read(req.params.rolloutId),
+    );
     res.json((await area().service.detail(req.params.rolloutId)) as any);
   });
 
   router.get('/rollouts/:rolloutId/impact', async (req, res) => {
-    await ctx.httpAuth.credentials(req, { allow: ['user', 'service'] });
+    await authorize(
+      ctx,
+      req,
+      patchRolloutReadPermission,
+      read(req.params.rolloutId),
+    );
     res.json((await area().service.rolloutImpact(req.params.rolloutId)) as any);
   });
 
   router.post('/rollouts/:rolloutId/actions/:action', async (req, res) => {
     const { rolloutId, action } = req.params;
-    const actor = await authorize(
-      ctx,
-      req,
-      patchRolloutManagePermission,
-      `rollout-${action}`,
-      rolloutId,
-    );
+    const { actor } = await authorize(ctx, req, patchRolloutManagePermission, {
+      action: `rollout-${action}`,
+      targetType: 'rollout',
+      targetId: rolloutId,
+    });
     await area().service.control(
       rolloutId,
       action as RolloutControl,
@@ -98,7 +112,16 @@ export function registerRolloutRoutes(router: PatchRouter, ctx: RouterContext) {
   });
 
   router.get('/patches/impact', async (req, res) => {
-    await ctx.httpAuth.credentials(req, { allow: ['user', 'service'] });
+    await authorize(ctx, req, patchRolloutReadPermission, {
+      action: 'patch-impact-read',
+      targetType: 'patch',
+      targetId: req.query.ref,
+    });
+    try {
+      parseEntityRef(req.query.ref);
+    } catch {
+      throw new InputError(`ref ${req.query.ref} is not an entity ref`);
+    }
     res.json((await area().service.patchImpact(req.query.ref)) as any);
   });
 }

@@ -220,7 +220,7 @@ export interface paths {
         /** @description Jobs with filters, newest first. */
         get: operations["ListJobs"];
         put?: never;
-        /** @description Create one job per endpoint. Permission patch.job.create. */
+        /** @description Create one job per endpoint. Permission patch.job.create. Install and rollback jobs only for endpoints approved for their patch (or with `emergency` and patch.job.emergency); artifact installs only where patch.jobs.allowArtifacts is set. */
         post: operations["CreateJobs"];
         delete?: never;
         options?: never;
@@ -1060,7 +1060,12 @@ export interface components {
             maxAttempts?: number;
             /** Format: date-time */
             notBefore?: string;
+            /** @description The patch an install or rollback job installs or takes back; required for those kinds. Every endpoint must hold every required approval of it, unless `emergency` is set. */
             patchRef?: string;
+            /** @description Create install or rollback jobs for endpoints that lack an approval. Needs patch.job.emergency and a reason; audited at high severity and notified to the owning groups. */
+            emergency?: boolean;
+            /** @description Why, for an emergency; required with `emergency`. */
+            reason?: string;
         };
         CreateJobsResponse: {
             jobIds: string[];
@@ -1328,6 +1333,10 @@ export interface components {
             ids: string[];
             /** @enum {string} */
             action: "approve" | "reject" | "defer";
+            /** @description The state the decider saw each request in, by request id. The decision is taken only if every request is still in that state (compare and set); otherwise 409 and nothing changes. */
+            expectedStates: {
+                [key: string]: "pending" | "approved" | "rejected" | "deferred" | "expired" | "auto-approved";
+            };
             /** @description Required for reject and defer. */
             comment?: string;
             /**
@@ -1365,7 +1374,7 @@ export interface components {
             /** @description Entity ref of an endpoint Resource, a Component or a System. */
             scopeRef: string;
             reason: string;
-            /** @description Entity ref of who accepted the risk. */
+            /** @description Entity ref of the catalog User or Group who accepted the risk; not the requester. */
             approver: string;
             compensatingControl: string;
             /**
@@ -1377,7 +1386,10 @@ export interface components {
             justification?: "component_not_present" | "vulnerable_code_not_present" | "vulnerable_code_not_in_execute_path" | "vulnerable_code_cannot_be_controlled_by_adversary" | "inline_mitigations_already_exist";
             impactStatement?: string;
             actionStatement?: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description In the future, at most patch.exceptions.maxDays (365 by default) ahead.
+             */
             expiresAt: string;
         };
         RiskExceptionList: {

@@ -150,12 +150,14 @@ describe('DefaultPatchApi', () => {
       requestIds: ['r1'],
       decision: 'approve',
       comment: 'ok',
+      expectedStates: { r1: 'pending' },
     });
     expect(results).toEqual([{ id: 'r1', ok: true, state: 'approved' }]);
     expect(seen[0].body).toEqual({
       ids: ['r1'],
       action: 'approve',
       comment: 'ok',
+      expectedStates: { r1: 'pending' },
     });
   });
 
@@ -171,7 +173,11 @@ describe('DefaultPatchApi', () => {
     });
     const api = new DefaultPatchApi({ discoveryApi, fetchApi: { fetch } });
     await expect(
-      api.decide({ requestIds: ['r1'], decision: 'approve' }),
+      api.decide({
+        requestIds: ['r1'],
+        decision: 'approve',
+        expectedStates: { r1: 'pending' },
+      }),
     ).rejects.toThrow('not a member');
   });
 

@@ -338,6 +338,7 @@ export class DefaultPatchApi implements PatchApi {
         action: request.decision,
         comment: request.comment,
         deferUntil: request.deferUntil,
+        expectedStates: request.expectedStates,
       },
     });
     // All or nothing: a 2xx means every request took the decision.

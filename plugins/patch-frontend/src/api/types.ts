@@ -158,6 +158,8 @@ export interface DecideRequest {
   comment?: string;
   /** For defer: until when (ISO 8601). */
   deferUntil?: string;
+  /** The state the user saw each request in, by id; the backend refuses (409) if it changed. */
+  expectedStates: Record<string, ApprovalState>;
 }
 
 /** Outcome of a decision for one request. @public */

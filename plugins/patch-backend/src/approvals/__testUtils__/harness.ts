@@ -53,6 +53,8 @@ export async function startHarness(
     entities: Entity[];
     users: Record<string, string[]>;
     config?: Record<string, unknown>;
+    /** Every permission check says DENY, for users and services alike. */
+    denyAll?: boolean;
   },
 ): Promise<Harness> {
   const knex = await databases.init(databaseId);
@@ -73,6 +75,14 @@ export async function startHarness(
       userEntityRef: ref,
       ownershipEntityRefs: [ref, ...(options.users[ref] ?? [])],
     };
+  };
+  const denyAll: PermissionsService = {
+    async authorizeConditional(requests) {
+      return requests.map(() => ({ result: AuthorizeResult.DENY })) as any;
+    },
+    async authorize(requests) {
+      return requests.map(() => ({ result: AuthorizeResult.DENY })) as any;
+    },
   };
   const permissions: PermissionsService = {
     async authorizeConditional(requests, { credentials }) {
@@ -127,7 +137,7 @@ export async function startHarness(
       createServiceFactory({
         service: coreServices.permissions,
         deps: {},
-        factory: () => permissions,
+        factory: () => (options.denyAll ? denyAll : permissions),
       }),
       createServiceFactory({
         service: coreServices.userInfo,

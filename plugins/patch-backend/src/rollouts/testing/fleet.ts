@@ -272,6 +272,10 @@ export async function seedApproved(
     await knex('patch_approval_request_endpoints').insert(
       part.map(id => ({ request_id: requestId, endpoint_id: id })),
     );
+    // An approval covers the endpoints it was given for (written by the decision).
+    await knex('patch_approval_coverage').insert(
+      part.map(id => ({ request_id: requestId, endpoint_id: id })),
+    );
   }
 }
 

@@ -62,6 +62,9 @@ export function useSendDecision(onDone: () => void) {
       try {
         const results = await api.decide({
           requestIds: pending.requests.map(r => r.id),
+          expectedStates: Object.fromEntries(
+            pending.requests.map(r => [r.id, r.state]),
+          ),
           decision: pending.decision,
           comment: comment || undefined,
           deferUntil,
