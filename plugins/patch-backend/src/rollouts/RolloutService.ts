@@ -228,6 +228,8 @@ export class RolloutService {
           plan: {
             ...(preview as unknown as JsonObject),
             target: (target ?? {}) as unknown as JsonObject,
+            // Every target: a job carries every package the patch needs.
+            targets: (patch.spec.targets ?? []) as unknown as JsonObject[],
           },
           deadlineAt: preview.deadlineAt,
           createdBy: actor.ref,
@@ -653,6 +655,7 @@ function zeroCounts(): JsonObject {
     leased: 0,
     running: 0,
     succeeded: 0,
+    awaitingVerification: 0,
     failed: 0,
     expired: 0,
     cancelled: 0,
