@@ -963,6 +963,22 @@ export class JobQueue {
     return answer;
   }
 
+  /**
+   * The maintenance windows of one of the endpoint's live jobs that has
+   * windows (the newest), for the check-in answer; undefined when none has.
+   */
+  async endpointWindows(
+    endpointId: string,
+  ): Promise<MaintenanceWindow[] | undefined> {
+    const row = await this.db('patch_jobs')
+      .where('endpoint_id', endpointId)
+      .whereIn('state', LIVE_JOB_STATES as JobState[])
+      .whereNotNull('window_ends_at')
+      .orderBy('created_at', 'desc')
+      .first('payload');
+    return row ? payloadWindows(fromDbJson<JsonObject>(row.payload)) : undefined;
+  }
+
   /** The endpoint's succeeded installs awaiting verification, oldest first. */
   async pendingVerifications(endpointId: string): Promise<Job[]> {
     const rows = await this.db('patch_jobs')

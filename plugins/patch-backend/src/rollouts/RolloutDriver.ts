@@ -156,8 +156,9 @@ export class RolloutDriver {
   /** One step of one running rollout; true when it changed something. */
   private async step(rolloutId: string, report: TickReport): Promise<boolean> {
     const { store } = this.deps;
-    const rollout = await store.getRollout(rolloutId);
-    if (!rollout || rollout.state !== 'running') return false;
+    const read = await store.getRollout(rolloutId);
+    if (!read || read.state !== 'running') return false;
+    const rollout = await this.refreshFreeze(read);
     const waves = await store.listWaves(rollout.id);
     const wave = waves.find(w => w.ringIndex === rollout.currentRing);
     if (!wave) return false;
@@ -183,11 +184,43 @@ export class RolloutDriver {
     return false;
   }
 
+  /**
+   * Reads the change freezes of the rollout's policy live from the catalog
+   * (a freeze added after the start counts) and stores the current or next
+   * one on the rollout's row, where the job queue's lease reads it. When the
+   * policy cannot be read, the freeze last read stays in force.
+   */
+  private async refreshFreeze(rollout: Rollout): Promise<Rollout> {
+    let freeze: { from: string; to: string } | undefined;
+    if (
+      !(rollout.emergency && rollout.policy.emergency?.ignoreChangeFreezes)
+    ) {
+      try {
+        const policy = await this.deps.catalog.getPolicy(rollout.policyRef);
+        freeze = currentOrNextFreeze(policy.spec.changeFreezes ?? [], Date.now());
+      } catch (error) {
+        this.deps.logger.warn(
+          `Rollout ${rollout.id}: cannot read policy ${rollout.policyRef}, keeping the freeze last read: ${error}`,
+        );
+        return rollout;
+      }
+    }
+    if (
+      freeze?.from === rollout.freezeFrom &&
+      freeze?.to === rollout.freezeTo
+    )
+      return rollout;
+    await this.deps.store.setFreeze(rollout.id, freeze);
+    return { ...rollout, freezeFrom: freeze?.from, freezeTo: freeze?.to };
+  }
+
+  /** Whether the live change freeze (as last read) covers `now`. */
   private inFreeze(rollout: Rollout, now: number): boolean {
-    if (rollout.emergency && rollout.policy.emergency?.ignoreChangeFreezes)
-      return false;
-    return (rollout.policy.changeFreezes ?? []).some(
-      f => Date.parse(f.from) <= now && now < Date.parse(f.to),
+    return (
+      !!rollout.freezeFrom &&
+      !!rollout.freezeTo &&
+      Date.parse(rollout.freezeFrom) <= now &&
+      now < Date.parse(rollout.freezeTo)
     );
   }
 
@@ -1069,4 +1102,31 @@ export function rolloutTargets(rollout: Rollout): PayloadTarget[] {
   if (list.length > 0) return list;
   const first = plan.target as unknown as PayloadTarget | undefined;
   return first?.package ? [first] : [];
+}
+
+/**
+ * The freeze that covers `now` (the one that lasts longest), else the next
+ * one to start; times as ISO strings. Freezes that do not parse are left out.
+ * @internal
+ */
+export function currentOrNextFreeze(
+  freezes: Array<{ from: string; to: string }>,
+  now: number,
+): { from: string; to: string } | undefined {
+  const parsed = freezes
+    .map(f => ({ from: Date.parse(f.from), to: Date.parse(f.to) }))
+    .filter(f => Number.isFinite(f.from) && Number.isFinite(f.to) && f.to > now);
+  const current = parsed
+    .filter(f => f.from <= now)
+    .sort((a, b) => b.to - a.to)[0];
+  const next = parsed
+    .filter(f => f.from > now)
+    .sort((a, b) => a.from - b.from)[0];
+  const pick = current ?? next;
+  return pick
+    ? {
+        from: new Date(pick.from).toISOString(),
+        to: new Date(pick.to).toISOString(),
+      }
+    : undefined;
 }

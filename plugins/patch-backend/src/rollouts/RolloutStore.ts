@@ -162,6 +162,23 @@ export class RolloutStore {
   }
 
   /**
+   * Stores the current or next change freeze of the rollout's live policy
+   * (or none); the job queue's lease reads it. The driver calls it only
+   * when the freeze it read differs from the stored one.
+   */
+  async setFreeze(
+    id: string,
+    freeze: { from: string; to: string } | undefined,
+  ): Promise<void> {
+    await this.db('patch_rollouts')
+      .where({ id })
+      .update({
+        freeze_from: freeze ? toDbTime(freeze.from) : null,
+        freeze_to: freeze ? toDbTime(freeze.to) : null,
+      });
+  }
+
+  /**
    * Takes the rollout's row lock for the rest of `trx` if the rollout is in
    * `state`. An abort or a pause is a write to the same row, so it waits for
    * a dispatch holding the lock, and a dispatch after the abort committed
@@ -1046,6 +1063,8 @@ function toRollout(row: any): Rollout {
     pauseReason: row.pause_reason ?? undefined,
     deadlineAt: fromDbTime(row.deadline_at),
     deadlineEnforcedAt: fromDbTime(row.deadline_enforced_at),
+    freezeFrom: fromDbTime(row.freeze_from),
+    freezeTo: fromDbTime(row.freeze_to),
     createdBy: row.created_by,
     createdAt: fromDbTime(row.created_at),
     updatedAt: fromDbTime(row.updated_at),

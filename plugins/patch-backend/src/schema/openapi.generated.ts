@@ -2964,7 +2964,8 @@ export const spec = {
               "waves",
               "gates",
               "tickets",
-              "timeSeries"
+              "timeSeries",
+              "progress"
             ],
             "properties": {
               "progress": {

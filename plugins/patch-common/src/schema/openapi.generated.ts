@@ -1563,7 +1563,7 @@ export interface components {
             counts: components["schemas"]["WaveCounts"];
         };
         RolloutDetail: components["schemas"]["Rollout"] & {
-            progress?: components["schemas"]["RolloutProgress"];
+            progress: components["schemas"]["RolloutProgress"];
             waves: components["schemas"]["RolloutWave"][];
             /** @description Every gate decision other than "keep soaking", oldest first. */
             gates: {

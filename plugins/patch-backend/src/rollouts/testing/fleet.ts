@@ -29,6 +29,8 @@ export class SimulatedAgent {
   uploadAfterJobs = true;
   /** The ecosystem of its packages. */
   ecosystem = 'deb';
+  /** The last check-in answer. */
+  lastCheckIn?: { jobs: unknown[]; maintenanceWindows?: unknown[] };
 
   constructor(
     /** The backend the agent talks to; a test may point it at another replica. */
@@ -70,7 +72,9 @@ export class SimulatedAgent {
       );
     const body = (await res.json()) as {
       jobs: Array<{ id: string; attempt: number; kind: string; payload: any }>;
+      maintenanceWindows?: unknown[];
     };
+    this.lastCheckIn = body;
     for (const job of body.jobs)
       this.leased.set(job.id, (this.leased.get(job.id) ?? 0) + 1);
     if (options.run === false) return body.jobs.length;
