@@ -192,8 +192,9 @@ export class CheckInService {
 
   /**
    * The endpoint's maintenance windows for the answer (CONTRACT §7): those
-   * of a job it leased now, else of one of its live jobs. An endpoint
-   * without live jobs costs no query.
+   * of the jobs it leased now; when it leased none, those of one of its
+   * live jobs (waiting for a window). An endpoint without live jobs, or
+   * one that leased, costs no further query.
    */
   private async windowsOf(
     endpointId: string,
@@ -204,7 +205,7 @@ export class CheckInService {
       const windows = payloadWindows(job.payload);
       if (windows) return { maintenanceWindows: windows };
     }
-    if (!hasLiveJobs) return {};
+    if (!hasLiveJobs || leased.length > 0) return {};
     const windows = await this.deps.jobs.endpointWindows(endpointId);
     return windows ? { maintenanceWindows: windows } : {};
   }

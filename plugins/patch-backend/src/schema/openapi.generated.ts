@@ -1142,6 +1142,11 @@ export const spec = {
             "type": "string",
             "format": "date-time"
           },
+          "windowEndsAt": {
+            "type": "string",
+            "format": "date-time",
+            "description": "End of the maintenance window that opens at notBefore; a queued job is not leased after it and waits for the next opening."
+          },
           "verification": {
             "type": "string",
             "enum": [

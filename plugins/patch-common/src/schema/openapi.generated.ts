@@ -1038,6 +1038,11 @@ export interface components {
             /** Format: date-time */
             finishedAt?: string;
             /**
+             * Format: date-time
+             * @description End of the maintenance window that opens at notBefore; a queued job is not leased after it and waits for the next opening.
+             */
+            windowEndsAt?: string;
+            /**
              * @description Of a succeeded install: `pending` (awaiting verification) until the endpoint's next inventory shows the patch `verified`; otherwise the job is failed and `unverified`.
              * @enum {string}
              */
