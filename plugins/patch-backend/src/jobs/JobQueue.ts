@@ -976,7 +976,9 @@ export class JobQueue {
       .whereNotNull('window_ends_at')
       .orderBy('created_at', 'desc')
       .first('payload');
-    return row ? payloadWindows(fromDbJson<JsonObject>(row.payload)) : undefined;
+    return row
+      ? payloadWindows(fromDbJson<JsonObject>(row.payload))
+      : undefined;
   }
 
   /** The endpoint's succeeded installs awaiting verification, oldest first. */

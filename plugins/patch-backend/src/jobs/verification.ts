@@ -14,11 +14,11 @@
  * tries again.
  */
 import { LoggerService } from '@backstage/backend-plugin-api';
-import { PatchTarget } from '@patchbay/plugin-patch-common';
 import {
-  interimEvaluatePatch as evaluatePatch,
-  InterimPatchEvaluation as PatchEvaluation,
-} from './interimEvaluate';
+  evaluatePatch,
+  PatchEvaluation,
+  PatchTarget,
+} from '@patchbay/plugin-patch-common';
 import { endpointMatchKey } from '../applicability/release';
 import { EndpointStore } from '../endpoints/EndpointStore';
 import { InventoryStore } from '../inventory/InventoryStore';
@@ -94,7 +94,8 @@ export class JobVerifier {
       }
       const evaluation: PatchEvaluation = evaluatePatch(patchTargets, {
         release,
-        packages: inventory.packages as any,
+        packages: inventory.packages,
+        pending: inventory.pending,
       });
       if (evaluation.state === 'installed') {
         if (

@@ -192,12 +192,13 @@ export class RolloutDriver {
    */
   private async refreshFreeze(rollout: Rollout): Promise<Rollout> {
     let freeze: { from: string; to: string } | undefined;
-    if (
-      !(rollout.emergency && rollout.policy.emergency?.ignoreChangeFreezes)
-    ) {
+    if (!(rollout.emergency && rollout.policy.emergency?.ignoreChangeFreezes)) {
       try {
         const policy = await this.deps.catalog.getPolicy(rollout.policyRef);
-        freeze = currentOrNextFreeze(policy.spec.changeFreezes ?? [], Date.now());
+        freeze = currentOrNextFreeze(
+          policy.spec.changeFreezes ?? [],
+          Date.now(),
+        );
       } catch (error) {
         this.deps.logger.warn(
           `Rollout ${rollout.id}: cannot read policy ${rollout.policyRef}, keeping the freeze last read: ${error}`,
@@ -205,10 +206,7 @@ export class RolloutDriver {
         return rollout;
       }
     }
-    if (
-      freeze?.from === rollout.freezeFrom &&
-      freeze?.to === rollout.freezeTo
-    )
+    if (freeze?.from === rollout.freezeFrom && freeze?.to === rollout.freezeTo)
       return rollout;
     await this.deps.store.setFreeze(rollout.id, freeze);
     return { ...rollout, freezeFrom: freeze?.from, freezeTo: freeze?.to };
@@ -1115,7 +1113,9 @@ export function currentOrNextFreeze(
 ): { from: string; to: string } | undefined {
   const parsed = freezes
     .map(f => ({ from: Date.parse(f.from), to: Date.parse(f.to) }))
-    .filter(f => Number.isFinite(f.from) && Number.isFinite(f.to) && f.to > now);
+    .filter(
+      f => Number.isFinite(f.from) && Number.isFinite(f.to) && f.to > now,
+    );
   const current = parsed
     .filter(f => f.from <= now)
     .sort((a, b) => b.to - a.to)[0];

@@ -343,9 +343,7 @@ export class RolloutService {
           );
       progress.verified += Number(counts.succeeded ?? 0);
       progress.failed += Number(counts.failed ?? 0);
-      progress.awaitingVerification += Number(
-        counts.awaitingVerification ?? 0,
-      );
+      progress.awaitingVerification += Number(counts.awaitingVerification ?? 0);
     }
     progress.remaining = Math.max(
       0,
