@@ -191,20 +191,19 @@ export function rollbackPayload(args: {
   const listed = Array.isArray(args.install.packages)
     ? (args.install.packages as unknown as PayloadPackage[])
     : [];
-  const installPackages: PayloadPackage[] =
-    listed.length > 0
-      ? listed
-      : args.install.package
-      ? [
-          {
-            name: String(args.install.package),
-            version: String(args.install.version ?? ''),
-            ...(args.install.previousVersion
-              ? { previousVersion: String(args.install.previousVersion) }
-              : {}),
-          },
-        ]
-      : [];
+  // Old install payloads name one package in the single fields only.
+  let installPackages: PayloadPackage[] = listed;
+  if (listed.length === 0 && args.install.package) {
+    installPackages = [
+      {
+        name: String(args.install.package),
+        version: String(args.install.version ?? ''),
+        ...(args.install.previousVersion
+          ? { previousVersion: String(args.install.previousVersion) }
+          : {}),
+      },
+    ];
+  }
   const packages = installPackages.map((p, i) => {
     const back =
       before.get(p.name) ??
