@@ -11,6 +11,7 @@ import { EndpointStore } from './endpoints/EndpointStore';
 import { InventoryStore } from './inventory/InventoryStore';
 import { JobQueue } from './jobs/JobQueue';
 import { scheduleJobReaper } from './jobs/reaper';
+import { startJobVerification } from './jobs/verification';
 import { scheduleReportTask } from './reports/reportTask';
 import { rolloutsArea, scheduleRolloutTasks } from './rollouts/area';
 import { PatchItsmConnector, patchItsmExtensionPoint } from './rollouts/itsm';
@@ -86,6 +87,7 @@ export const patchPlugin = createBackendPlugin({
         ctx.userInfo = deps.userInfo;
         ctx.approvals = createApprovalsArea(ctx);
         await startApprovalsArea(ctx, ctx.approvals, deps.permissionsRegistry);
+        startJobVerification(ctx, rollouts.deps.catalog);
         httpRouter.use(await createRouter(ctx));
         await scheduleJobReaper({ ...deps, jobs: ctx.jobs });
         await scheduleReportTask(ctx);

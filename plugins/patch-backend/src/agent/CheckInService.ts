@@ -45,6 +45,8 @@ import { toDbTime } from '../database/time';
 import { CheckInBatcher } from '../endpoints/CheckInBatcher';
 import { EndpointStore } from '../endpoints/EndpointStore';
 import { Job, JobQueue } from '../jobs/JobQueue';
+import { payloadWindows } from '../jobs/windows';
+import { MaintenanceWindow } from '@patchbay/plugin-patch-common';
 import { AgentAuth, AgentAuthError, parseAgentCredentials } from './AgentAuth';
 
 /** What a check-in asks. @internal */
@@ -60,6 +62,8 @@ export interface CheckInOutcome {
   agentId: string;
   inventoryHash?: string;
   jobs: Job[];
+  /** The endpoint's maintenance windows, from its live jobs; none: any time. */
+  maintenanceWindows?: MaintenanceWindow[];
 }
 
 interface BatchInput {
@@ -70,7 +74,12 @@ interface BatchInput {
 }
 
 type BatchOutput =
-  | { inventoryHash?: string; overdue: string[]; jobs: Job[] }
+  | {
+      inventoryHash?: string;
+      overdue: string[];
+      jobs: Job[];
+      hasLiveJobs?: boolean;
+    }
   | undefined;
 
 /**
@@ -151,7 +160,12 @@ export class CheckInService {
     } else if (jobs.length > 0) {
       await this.deps.audit.announce(leaseEntry(agentId, jobs));
     }
-    return { agentId, inventoryHash: answer.inventoryHash, jobs };
+    return {
+      agentId,
+      inventoryHash: answer.inventoryHash,
+      jobs,
+      ...(await this.windowsOf(agentId, jobs, !!answer.hasLiveJobs)),
+    };
   }
 
   /** A check-in through the separate services, one statement after another. */
@@ -178,7 +192,32 @@ export class CheckInService {
       ? await queue.leaseJobs(agent.agentId, input.maxJobs)
       : [];
     await this.recordLease(agent.agentId, jobs);
-    return { agentId: agent.agentId, inventoryHash: beat.inventoryHash, jobs };
+    return {
+      agentId: agent.agentId,
+      inventoryHash: beat.inventoryHash,
+      jobs,
+      ...(await this.windowsOf(agent.agentId, jobs, beat.hasLiveJobs)),
+    };
+  }
+
+  /**
+   * The endpoint's maintenance windows for the answer (CONTRACT §7): those
+   * of the jobs it leased now; when it leased none, those of one of its
+   * live jobs (waiting for a window). An endpoint without live jobs, or
+   * one that leased, costs no further query.
+   */
+  private async windowsOf(
+    endpointId: string,
+    leased: Job[],
+    hasLiveJobs: boolean,
+  ): Promise<{ maintenanceWindows?: MaintenanceWindow[] }> {
+    for (const job of leased) {
+      const windows = payloadWindows(job.payload);
+      if (windows) return { maintenanceWindows: windows };
+    }
+    if (!hasLiveJobs || leased.length > 0) return {};
+    const windows = await this.deps.jobs.endpointWindows(endpointId);
+    return windows ? { maintenanceWindows: windows } : {};
   }
 
   private async recordLease(agentId: string, jobs: Job[]): Promise<void> {
@@ -199,7 +238,12 @@ export class CheckInService {
     const beats = await this.heartbeats(items, now);
     const answers = new Map<
       string,
-      { inventoryHash?: string; overdue: string[]; jobs: Job[] }
+      {
+        inventoryHash?: string;
+        overdue: string[];
+        jobs: Job[];
+        hasLiveJobs: boolean;
+      }
     >();
     const leasing: Array<{ endpointId: string; max: number }> = [];
     for (const { key, input } of items) {
@@ -209,6 +253,7 @@ export class CheckInService {
         inventoryHash: beat.inventoryHash,
         overdue: [],
         jobs: [],
+        hasLiveJobs: beat.hasLiveJobs,
       });
       if (beat.hasLiveJobs)
         leasing.push({ endpointId: key, max: input.maxJobs });

@@ -42,9 +42,11 @@ import { ConflictError, NotFoundError } from '@backstage/errors';
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { JsonObject } from '@backstage/types';
 import { Knex } from 'knex';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { AuditLog } from '../audit/AuditLog';
 import { fromDbJson, fromDbTime, toDbTime } from '../database/time';
+import { MaintenanceWindow } from '@patchbay/plugin-patch-common';
+import { payloadWindows, windowSpan } from './windows';
 
 /** The kinds of work an agent does. @public */
 export type JobKind = 'scan' | 'install' | 'verify' | 'rollback';
@@ -88,6 +90,12 @@ export interface NewJob {
   maxAttempts?: number;
   /** Not dispatched before this time (ISO string or Date). */
   notBefore?: string | Date;
+  /**
+   * The endpoint's maintenance windows: the job is leased only while one is
+   * open (and not before `notBefore`). Stored in the payload as
+   * `maintenanceWindows`, which the agent reads too.
+   */
+  maintenanceWindows?: MaintenanceWindow[];
   /** Time-to-live: never dispatched after this; then it reads `expired`. Default: the queue's default TTL from now. */
   expiresAt?: string | Date;
   /** How long the job may run once started. Default: the queue's default. */
@@ -99,9 +107,23 @@ export interface NewJob {
   createdBy: string;
 }
 
+/** What the agent read back of one package of the payload (CONTRACT §5). @public */
+export interface JobResultPackage {
+  name: string;
+  before?: string;
+  after?: string;
+  sourceVersion?: string;
+  state: 'fixed' | 'not-fixed' | 'unknown';
+}
+
+/** Of a succeeded install: awaiting the inventory, confirmed by it, or contradicted. @public */
+export type JobVerification = 'pending' | 'verified' | 'unverified';
+
 /** A terminal result as an agent reports it. @public */
 export interface JobResultReport {
   status: 'succeeded' | 'failed' | 'timed_out';
+  /** Per package of the payload; a success with any package not fixed is stored as failed. */
+  packages?: JobResultPackage[];
   startedAt?: string;
   finishedAt?: string;
   installedVersion?: string;
@@ -139,6 +161,10 @@ export interface Job {
   updatedAt: string;
   startedAt?: string;
   finishedAt?: string;
+  /** Of a succeeded install: see {@link JobVerification}. */
+  verification?: JobVerification;
+  /** End of the maintenance window opening at `notBefore`; the job is not leased after it. */
+  windowEndsAt?: string;
   result?: StoredJobResult;
 }
 
@@ -153,6 +179,7 @@ export interface JobFinishedEvent {
   rolloutId?: string;
   waveId?: string;
   patchRef?: string;
+  verification?: JobVerification;
 }
 
 /** Listener of finished jobs. @public */
@@ -235,6 +262,8 @@ const JOB_COLUMNS = [
   'started_at',
   'finished_at',
   'result',
+  'verification',
+  'window_ends_at',
 ];
 
 /**
@@ -281,14 +310,11 @@ export class JobQueue {
       endpoint_id: job.endpointId,
       kind: job.kind,
       state: 'queued',
-      payload: JSON.stringify(job.payload ?? {}),
+      payload: JSON.stringify(withWindows(job)),
       attempt: 0,
       max_attempts: Math.max(1, job.maxAttempts ?? 3),
       lease_expires_at: null,
-      not_before: job.notBefore ? toDbTime(job.notBefore) : null,
-      expires_at: toDbTime(
-        job.expiresAt ?? now + this.defaultTtlSeconds * 1000,
-      ),
+      ...this.startColumns(job, now),
       timeout_seconds: Math.max(
         1,
         Math.floor(job.timeoutSeconds ?? this.defaultTimeoutSeconds),
@@ -333,12 +359,9 @@ export class JobQueue {
           id: ids[i + k],
           endpoint_id: j.endpointId,
           kind: j.kind,
-          payload: JSON.stringify(j.payload ?? {}),
+          payload: JSON.stringify(withWindows(j)),
           max_attempts: Math.max(1, j.maxAttempts ?? 3),
-          not_before: j.notBefore ? toDbTime(j.notBefore) : null,
-          expires_at: toDbTime(
-            j.expiresAt ?? now + this.defaultTtlSeconds * 1000,
-          ),
+          ...this.startColumns(j, now),
           timeout_seconds: Math.max(
             1,
             Math.floor(j.timeoutSeconds ?? this.defaultTimeoutSeconds),
@@ -350,14 +373,15 @@ export class JobQueue {
         }));
         await tx.raw(
           `insert into patch_jobs (id, endpoint_id, kind, state, payload, attempt, max_attempts,
-             not_before, expires_at, timeout_seconds, rollout_id, wave_id, patch_ref,
-             created_by, created_at, updated_at)
+             not_before, window_ends_at, expires_at, timeout_seconds, rollout_id, wave_id,
+             patch_ref, created_by, created_at, updated_at)
            select t.id, t.endpoint_id, t.kind, 'queued', t.payload, 0, t.max_attempts,
-             t.not_before, t.expires_at, t.timeout_seconds, t.rollout_id, t.wave_id, t.patch_ref,
-             t.created_by, ?::timestamptz, ?::timestamptz
+             t.not_before, t.window_ends_at, t.expires_at, t.timeout_seconds, t.rollout_id,
+             t.wave_id, t.patch_ref, t.created_by, ?::timestamptz, ?::timestamptz
            from json_to_recordset(?::json) as t(id text, endpoint_id text, kind text,
-             payload text, max_attempts int, not_before timestamptz, expires_at timestamptz,
-             timeout_seconds int, rollout_id text, wave_id text, patch_ref text, created_by text)`,
+             payload text, max_attempts int, not_before timestamptz,
+             window_ends_at timestamptz, expires_at timestamptz, timeout_seconds int,
+             rollout_id text, wave_id text, patch_ref text, created_by text)`,
           [nowIso, nowIso, JSON.stringify(rows)],
         );
       }
@@ -368,52 +392,34 @@ export class JobQueue {
   }
 
   /**
-   * Creates one queued job per row of `source`, a query on `trx` that
-   * selects `endpoint_id`, `payload` (JSON text) and `not_before`, in one
-   * INSERT ... SELECT: a rollout wave of 100,000 jobs never passes through
-   * this process. PostgreSQL only; returns how many jobs were created.
-   *
-   * Ids are UUIDs of version 7 (RFC 9562): this moment in milliseconds,
-   * then 74 bits, random per call except for a row counter in the place
-   * the RFC allows one. They follow one another, so the 100,000 entries
-   * of the primary key go to the end of the index instead of 100,000
-   * random places in it.
+   * `not_before`, `window_ends_at` and `expires_at` of a new job: with
+   * maintenance windows, the opening of the current or next window (never
+   * before `notBefore`) and its end; a window that never opens before the
+   * time-to-live makes a job that is never leased and expires.
    */
-  async createJobsFromQuery(
-    source: Knex.QueryBuilder,
-    common: Omit<NewJob, 'endpointId' | 'payload' | 'notBefore' | 'expiresAt'>,
-    trx: Knex.Transaction,
-  ): Promise<number> {
-    if (!this.isPg) throw new Error('createJobsFromQuery needs PostgreSQL');
-    const now = this.now();
-    const nowIso = toDbTime(now);
-    const result = await trx.raw(
-      `insert into patch_jobs (id, endpoint_id, kind, state, payload, attempt,
-         max_attempts, not_before, expires_at, timeout_seconds, rollout_id,
-         wave_id, patch_ref, created_by, created_at, updated_at)
-       select ? || lpad(to_hex(row_number() over ()), 7, '0') || ?,
-         s.endpoint_id, ?, 'queued', s.payload, 0,
-         ?, s.not_before, ?::timestamptz, ?, ?, ?, ?, ?, ?::timestamptz, ?::timestamptz
-       from ? as s`,
-      [
-        ...uuid7Parts(now),
-        common.kind,
-        Math.max(1, common.maxAttempts ?? 3),
-        toDbTime(now + this.defaultTtlSeconds * 1000),
-        Math.max(
-          1,
-          Math.floor(common.timeoutSeconds ?? this.defaultTimeoutSeconds),
-        ),
-        common.rolloutId ?? null,
-        common.waveId ?? null,
-        common.patchRef ?? null,
-        common.createdBy,
-        nowIso,
-        nowIso,
-        source,
-      ],
+  private startColumns(job: NewJob, now: number) {
+    const expires = job.expiresAt
+      ? Date.parse(new Date(job.expiresAt).toISOString())
+      : now + this.defaultTtlSeconds * 1000;
+    const notBefore = job.notBefore
+      ? Date.parse(new Date(job.notBefore).toISOString())
+      : undefined;
+    const base = {
+      not_before: notBefore !== undefined ? toDbTime(notBefore) : null,
+      window_ends_at: null as string | null,
+      expires_at: toDbTime(expires),
+    };
+    if (!job.maintenanceWindows?.length) return base;
+    const span = windowSpan(
+      job.maintenanceWindows,
+      Math.max(now, notBefore ?? now),
+      expires,
     );
-    return Number(result.rowCount ?? 0);
+    return {
+      ...base,
+      not_before: toDbTime(span.opensAt),
+      window_ends_at: toDbTime(span.closesAt),
+    };
   }
 
   /** One job, with its terminal result when it has one. */
@@ -616,6 +622,7 @@ export class JobQueue {
           'id',
           'state',
           'not_before',
+          'window_ends_at',
           'expires_at',
           'lease_expires_at',
           'created_at',
@@ -636,6 +643,7 @@ export class JobQueue {
         r =>
           r.state === 'queued' &&
           !isOverdue(r, now) &&
+          // Inside its window: opened (not_before) and not closed (isOverdue).
           (!r.not_before || Date.parse(fromDbTime(r.not_before)) <= now),
       )
       .sort((a, b) =>
@@ -664,7 +672,7 @@ export class JobQueue {
             .whereIn('id', candidates)
             .where('state', 'queued')
             .where('expires_at', '>', nowIso)
-            .whereNotExists(stoppedRollout(this.db))
+            .whereNotExists(stoppedRollout(this.db, undefined, nowIso))
             .forUpdate()
             .skipLocked(),
         )
@@ -675,7 +683,7 @@ export class JobQueue {
         .whereIn('id', candidates)
         .where('state', 'queued')
         .where('expires_at', '>', nowIso)
-        .whereNotExists(stoppedRollout(this.db))
+        .whereNotExists(stoppedRollout(this.db, undefined, nowIso))
         .update(update)
         .returning(JOB_COLUMNS);
     }
@@ -746,7 +754,7 @@ export class JobQueue {
          SELECT * FROM json_to_recordset(?::json) AS t(id text, max_jobs int)
        ), live AS (
          SELECT j.id, j.endpoint_id, j.state, j.not_before, j.expires_at,
-                j.lease_expires_at, j.created_at
+                j.window_ends_at, j.lease_expires_at, j.created_at
            FROM patch_jobs j
           WHERE j.endpoint_id = ANY (ARRAY(SELECT id FROM input))
             AND j.state IN (${live})
@@ -754,6 +762,7 @@ export class JobQueue {
          SELECT endpoint_id, array_agg(id) AS ids
            FROM live
           WHERE (state = 'queued' AND expires_at <= ?)
+             OR (state = 'queued' AND window_ends_at <= ?)
              OR (state IN ('leased', 'running') AND lease_expires_at <= ?)
           GROUP BY endpoint_id
        ), candidates AS (
@@ -794,10 +803,11 @@ export class JobQueue {
         nowIso,
         nowIso,
         nowIso,
+        nowIso,
         toDbTime(now + this.leaseSeconds * 1000),
         nowIso,
         nowIso,
-        stoppedRollout(this.db),
+        stoppedRollout(this.db, undefined, nowIso),
         ...(options.audit ? [nowIso] : []),
       ],
     );
@@ -896,15 +906,45 @@ export class JobQueue {
             `Attempt ${attempt} of job ${jobId} is not current (job is ${job.state}, attempt ${job.attempt})`,
           );
         }
+        // The agent's word is checked against its own evidence: a success
+        // with any package of the payload not fixed is a failure.
+        const notFixed = notFixedPackages(
+          fromDbJson<JsonObject>(job.payload),
+          report,
+        );
+        const checked: JobResultReport =
+          notFixed.length > 0
+            ? {
+                ...report,
+                status: 'failed',
+                message: `Reported success, but not fixed: ${notFixed.join(
+                  ', ',
+                )}${report.message ? ` (${report.message})` : ''}`,
+              }
+            : report;
+        if (notFixed.length > 0) {
+          await this.options.audit?.record(
+            {
+              actor: 'system:job-queue',
+              action: 'job-result-not-fixed',
+              outcome: 'failed',
+              targetType: 'job',
+              targetId: jobId,
+              message: checked.message,
+              details: { endpointId, attempt, notFixed },
+            },
+            tx,
+          );
+        }
         const result = await this.finishAttempt(
           tx,
           job,
-          report,
+          checked,
           'agent',
           nowIso,
         );
         finishedRow = result;
-        return { jobId, attempt, state: report.status, duplicate: false };
+        return { jobId, attempt, state: checked.status, duplicate: false };
       });
     } catch (error) {
       // Two identical reports racing on SQLite, or a unique violation the
@@ -921,6 +961,116 @@ export class JobQueue {
     }
     if (finishedRow) await this.emitRows([finishedRow]);
     return answer;
+  }
+
+  /**
+   * The maintenance windows of one of the endpoint's live jobs that has
+   * windows (the newest), for the check-in answer; undefined when none has.
+   */
+  async endpointWindows(
+    endpointId: string,
+  ): Promise<MaintenanceWindow[] | undefined> {
+    const row = await this.db('patch_jobs')
+      .where('endpoint_id', endpointId)
+      .whereIn('state', LIVE_JOB_STATES as JobState[])
+      .whereNotNull('window_ends_at')
+      .orderBy('created_at', 'desc')
+      .first('payload');
+    return row
+      ? payloadWindows(fromDbJson<JsonObject>(row.payload))
+      : undefined;
+  }
+
+  /** The endpoint's succeeded installs awaiting verification, oldest first. */
+  async pendingVerifications(endpointId: string): Promise<Job[]> {
+    const rows = await this.db('patch_jobs')
+      .where({ endpoint_id: endpointId, verification: 'pending' })
+      .select(JOB_COLUMNS)
+      .orderBy('finished_at', 'asc');
+    return rows.map(toJob);
+  }
+
+  /**
+   * Settles a succeeded install awaiting verification, once: `verified`
+   * when the endpoint's inventory shows the patch installed; otherwise
+   * `unverified`, and the job becomes `failed` (audited; listeners hear of
+   * it as a finished job). Returns false when it was not pending any more.
+   */
+  async settleVerification(
+    jobId: string,
+    outcome: 'verified' | 'unverified',
+    message: string,
+    details: JsonObject = {},
+  ): Promise<boolean> {
+    const nowIso = toDbTime(this.now());
+    let row: any;
+    await this.db.transaction(async tx => {
+      const job = await this.lockJob(tx, jobId);
+      if (!job || job.verification !== 'pending') return;
+      const result = fromDbJson<any>(job.result) ?? {};
+      [row] = await tx('patch_jobs')
+        .where({ id: jobId, verification: 'pending' })
+        .update({
+          verification: outcome,
+          updated_at: nowIso,
+          ...(outcome === 'unverified'
+            ? {
+                state: 'failed',
+                result: JSON.stringify({
+                  ...result,
+                  status: 'failed',
+                  message: `${message}${
+                    result.message ? ` (agent: ${result.message})` : ''
+                  }`,
+                }),
+              }
+            : {}),
+        })
+        .returning(JOB_COLUMNS);
+      if (!row) return;
+      await this.options.audit?.record(
+        {
+          actor: 'system:job-verification',
+          action: outcome === 'verified' ? 'job-verified' : 'job-unverified',
+          outcome: outcome === 'verified' ? 'succeeded' : 'failed',
+          targetType: 'job',
+          targetId: jobId,
+          message,
+          details: {
+            endpointId: job.endpoint_id,
+            attempt: Number(job.attempt),
+            ...(job.rollout_id ? { rolloutId: job.rollout_id } : {}),
+            ...details,
+          },
+        },
+        tx,
+      );
+    });
+    if (row && outcome === 'unverified') await this.emitRows([row]);
+    return !!row;
+  }
+
+  /**
+   * Jobs matching the filters counted by state, with succeeded installs
+   * split by verification: `succeeded` counts the verified ones (and those
+   * of before verification existed), `awaitingVerification` the pending.
+   */
+  async countOutcomes(
+    filter: JobFilter = {},
+  ): Promise<Partial<Record<JobState | 'awaitingVerification', number>>> {
+    const rows = await this.filtered(filter)
+      .select('state', 'verification')
+      .count({ n: '*' })
+      .groupBy('state', 'verification');
+    const out: Partial<Record<JobState | 'awaitingVerification', number>> = {};
+    for (const row of rows as any[]) {
+      const key =
+        row.state === 'succeeded' && row.verification === 'pending'
+          ? 'awaitingVerification'
+          : (row.state as JobState);
+      out[key] = (out[key] ?? 0) + Number(row.n);
+    }
+    return out;
   }
 
   /**
@@ -988,6 +1138,24 @@ export class JobQueue {
       const rows = await q;
       for (const job of rows) {
         if (!isOverdue(job, now)) continue;
+        if (job.state === 'queued' && !isExpired(job, now)) {
+          // Its window closed before it was leased: it waits for the next
+          // opening (or, when none comes before its time-to-live, expires).
+          const windows = payloadWindows(fromDbJson<JsonObject>(job.payload));
+          const expires = Date.parse(fromDbTime(job.expires_at));
+          const span = windows
+            ? windowSpan(windows, now, expires)
+            : { opensAt: expires, closesAt: expires };
+          const moves = await tx('patch_jobs')
+            .where({ id: job.id, state: 'queued' })
+            .update({
+              not_before: toDbTime(span.opensAt),
+              window_ends_at: toDbTime(span.closesAt),
+              updated_at: nowIso,
+            });
+          if (moves > 0) moved++;
+          continue;
+        }
         if (job.state === 'queued') {
           // A paused rollout's job waits with it (see `releaseJobs`).
           const [row] = await tx('patch_jobs')
@@ -1095,6 +1263,12 @@ export class JobQueue {
         updated_at: nowIso,
         finished_at: nowIso,
         result: JSON.stringify(stored),
+        // A reported install is a claim until the endpoint's next
+        // inventory confirms it (see `settleVerification`).
+        verification:
+          job.kind === 'install' && report.status === 'succeeded'
+            ? 'pending'
+            : null,
       })
       .returning(JOB_COLUMNS);
     return row;
@@ -1137,6 +1311,7 @@ export class JobQueue {
         rolloutId: job.rolloutId,
         waveId: job.waveId,
         patchRef: job.patchRef,
+        ...(job.verification ? { verification: job.verification } : {}),
       };
       for (const listener of this.listeners) {
         try {
@@ -1162,33 +1337,30 @@ export class JobQueue {
  * paused (the resume gives it back the time it waited). The lookup is by
  * primary key.
  */
-function stoppedRollout(db: Knex, states = ['paused', 'aborted']) {
+function stoppedRollout(
+  db: Knex,
+  states = ['paused', 'aborted'],
+  frozenAt?: string,
+) {
   return db('patch_rollouts')
     .select(db.raw('1'))
     .whereRaw('patch_rollouts.id = patch_jobs.rollout_id')
-    .whereIn('patch_rollouts.state', states);
-}
-
-/**
- * A UUID version 7 split around a 7-hex-digit row counter (up to 268
- * million rows): `tttttttt-tttt-7rrr-vrrr-` + counter + 5 random hex digits.
- */
-function uuid7Parts(now: number): [string, string] {
-  const time = Math.floor(now).toString(16).padStart(12, '0').slice(-12);
-  const rand = randomBytes(6).toString('hex');
-  const variant = ((parseInt(rand[3], 16) & 0x3) | 0x8).toString(16);
-  return [
-    `${time.slice(0, 8)}-${time.slice(8, 12)}-7${rand.slice(
-      0,
-      3,
-    )}-${variant}${rand.slice(4, 7)}-`,
-    rand.slice(7, 12),
-  ];
+    .where(w => {
+      w.whereIn('patch_rollouts.state', states);
+      // A change freeze of the live policy (the driver keeps the columns
+      // up to date from the catalog): nothing of the rollout is leased.
+      if (frozenAt)
+        w.orWhere(f =>
+          f
+            .where('patch_rollouts.freeze_from', '<=', frozenAt)
+            .where('patch_rollouts.freeze_to', '>', frozenAt),
+        );
+    });
 }
 
 function isOverdue(row: any, now: number): boolean {
   if (row.state === 'queued') {
-    return !!row.expires_at && Date.parse(fromDbTime(row.expires_at)) <= now;
+    return isExpired(row, now) || windowClosed(row, now);
   }
   if (row.state === 'leased' || row.state === 'running') {
     return (
@@ -1197,6 +1369,44 @@ function isOverdue(row: any, now: number): boolean {
     );
   }
   return false;
+}
+
+/**
+ * Packages of the payload the agent's report does not show fixed, when it
+ * reports per package (CONTRACT §5): one it marks `not-fixed` or `unknown`,
+ * or one of the payload it does not mention. Empty for a failure (nothing
+ * to correct) or a report without packages (an old agent; the inventory
+ * decides then).
+ */
+function notFixedPackages(
+  payload: JsonObject | undefined,
+  report: JobResultReport,
+): string[] {
+  if (report.status !== 'succeeded' || !Array.isArray(report.packages))
+    return [];
+  const fixed = new Set(
+    report.packages.filter(p => p.state === 'fixed').map(p => p.name),
+  );
+  const out = report.packages.filter(p => p.state !== 'fixed').map(p => p.name);
+  const listed = Array.isArray(payload?.packages)
+    ? (payload!.packages as unknown as Array<{ name?: unknown }>)
+    : [];
+  for (const p of listed) {
+    const name = typeof p?.name === 'string' ? p.name : undefined;
+    if (name && !fixed.has(name) && !out.includes(name)) out.push(name);
+  }
+  return out;
+}
+
+function isExpired(row: any, now: number): boolean {
+  return !!row.expires_at && Date.parse(fromDbTime(row.expires_at)) <= now;
+}
+
+/** A queued job whose maintenance window closed: it waits for the next. */
+function windowClosed(row: any, now: number): boolean {
+  return (
+    !!row.window_ends_at && Date.parse(fromDbTime(row.window_ends_at)) <= now
+  );
 }
 
 function isUniqueViolation(error: unknown): boolean {
@@ -1214,6 +1424,17 @@ function chunk<T>(items: T[], size: number): T[][] {
     out.push(items.slice(i, i + size));
   }
   return out;
+}
+
+/** The payload of a new job, its maintenance windows included. */
+function withWindows(job: NewJob): JsonObject {
+  const payload = job.payload ?? {};
+  if (!job.maintenanceWindows?.length || payload.maintenanceWindows)
+    return payload;
+  return {
+    ...payload,
+    maintenanceWindows: job.maintenanceWindows as unknown as JsonObject[],
+  };
 }
 
 /** Maps a `patch_jobs` row to a Job. @internal */
@@ -1239,6 +1460,8 @@ export function toJob(row: any): Job {
     updatedAt: fromDbTime(row.updated_at),
     startedAt: fromDbTime(row.started_at),
     finishedAt: fromDbTime(row.finished_at),
+    verification: row.verification ?? undefined,
+    windowEndsAt: fromDbTime(row.window_ends_at),
     result: result && result.status ? (result as StoredJobResult) : undefined,
   };
 }

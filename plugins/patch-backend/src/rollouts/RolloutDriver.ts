@@ -40,16 +40,19 @@
 import { JsonObject } from '@backstage/types';
 import { Knex } from 'knex';
 import {
-  earliestStart,
   evaluateGate,
   GateResult,
   MaintenanceWindow,
   planRings,
 } from '@patchbay/plugin-patch-common';
 import { NewJob } from '../jobs/JobQueue';
+import {
+  buildJobPayload,
+  PayloadTarget,
+  rollbackPayload,
+} from '../jobs/payload';
 import { RolloutDeps, notify } from './deps';
 import { ItsmDeliveryReport, PatchItsmIncident } from './itsm';
-import { PayloadExtra } from './RolloutStore';
 import { Rollout, Wave } from './types';
 
 const SYSTEM_ACTOR = 'system:patch-rollout-driver';
@@ -153,8 +156,9 @@ export class RolloutDriver {
   /** One step of one running rollout; true when it changed something. */
   private async step(rolloutId: string, report: TickReport): Promise<boolean> {
     const { store } = this.deps;
-    const rollout = await store.getRollout(rolloutId);
-    if (!rollout || rollout.state !== 'running') return false;
+    const read = await store.getRollout(rolloutId);
+    if (!read || read.state !== 'running') return false;
+    const rollout = await this.refreshFreeze(read);
     const waves = await store.listWaves(rollout.id);
     const wave = waves.find(w => w.ringIndex === rollout.currentRing);
     if (!wave) return false;
@@ -180,11 +184,41 @@ export class RolloutDriver {
     return false;
   }
 
+  /**
+   * Reads the change freezes of the rollout's policy live from the catalog
+   * (a freeze added after the start counts) and stores the current or next
+   * one on the rollout's row, where the job queue's lease reads it. When the
+   * policy cannot be read, the freeze last read stays in force.
+   */
+  private async refreshFreeze(rollout: Rollout): Promise<Rollout> {
+    let freeze: { from: string; to: string } | undefined;
+    if (!(rollout.emergency && rollout.policy.emergency?.ignoreChangeFreezes)) {
+      try {
+        const policy = await this.deps.catalog.getPolicy(rollout.policyRef);
+        freeze = currentOrNextFreeze(
+          policy.spec.changeFreezes ?? [],
+          Date.now(),
+        );
+      } catch (error) {
+        this.deps.logger.warn(
+          `Rollout ${rollout.id}: cannot read policy ${rollout.policyRef}, keeping the freeze last read: ${error}`,
+        );
+        return rollout;
+      }
+    }
+    if (freeze?.from === rollout.freezeFrom && freeze?.to === rollout.freezeTo)
+      return rollout;
+    await this.deps.store.setFreeze(rollout.id, freeze);
+    return { ...rollout, freezeFrom: freeze?.from, freezeTo: freeze?.to };
+  }
+
+  /** Whether the live change freeze (as last read) covers `now`. */
   private inFreeze(rollout: Rollout, now: number): boolean {
-    if (rollout.emergency && rollout.policy.emergency?.ignoreChangeFreezes)
-      return false;
-    return (rollout.policy.changeFreezes ?? []).some(
-      f => Date.parse(f.from) <= now && now < Date.parse(f.to),
+    return (
+      !!rollout.freezeFrom &&
+      !!rollout.freezeTo &&
+      Date.parse(rollout.freezeFrom) <= now &&
+      now < Date.parse(rollout.freezeTo)
     );
   }
 
@@ -335,12 +369,7 @@ export class RolloutDriver {
       limits.maxInFlightPerWave !== undefined || perLabel.length > 0;
     if ((await store.countUndispatched(wave.id)) === 0) return 0;
     const windowSets = await this.windowSets(rollout, wave);
-    // A wave dispatched whole on PostgreSQL: its jobs are written by one
-    // INSERT ... SELECT, nothing of the wave is read into this process.
-    const inDb = !limited && store.isPg;
-    const windowsFor = inDb
-      ? undefined
-      : await this.windowResolver(wave, windowSets);
+    const windowsFor = await this.windowResolver(wave, windowSets);
 
     return store.knex.transaction(async trx => {
       if (!(await store.lockIfState(trx, rollout.id, ['running']))) return 0;
@@ -348,32 +377,6 @@ export class RolloutDriver {
         w => w.id === wave.id,
       );
       if (!current || current.state !== 'running') return 0;
-      if (!windowsFor) {
-        await store.withoutJit(trx);
-        const n = await jobs.createJobsFromQuery(
-          store.waveJobSource(
-            {
-              waveId: wave.id,
-              rolloutId: rollout.id,
-              patchRef: rollout.patchRef,
-              target: (rollout.plan?.target ?? {}) as JsonObject,
-              ...this.payloadExtras(rollout, windowSets, new Date(Date.now())),
-            },
-            trx,
-          ),
-          {
-            kind: 'install',
-            timeoutSeconds: this.deps.settings.jobTimeoutSeconds,
-            rolloutId: rollout.id,
-            waveId: wave.id,
-            patchRef: rollout.patchRef,
-            createdBy: SYSTEM_ACTOR,
-          },
-          trx,
-        );
-        await store.markAllDispatched(wave.id, trx);
-        return n;
-      }
 
       let chosen: Array<{ endpointId: string; labelKey?: string }>;
       if (!limited) {
@@ -429,48 +432,33 @@ export class RolloutDriver {
       const needs = limited
         ? await store.applicability(rollout.patchRef, ids, trx)
         : await store.waveApplicability(rollout.patchRef, wave.id, trx);
-      const patchTarget = (rollout.plan?.target ?? {}) as JsonObject;
-      const now = new Date(Date.now());
+      const targets = rolloutTargets(rollout);
+      const installed = targets.some(t => t.packageType === 'source')
+        ? await store.installedPackages(ids, trx)
+        : undefined;
+
       const newJobs: NewJob[] = [];
       for (const endpointId of ids) {
-        const need = needs.get(endpointId);
-        const first = need?.[0];
         const windows = windowsFor(endpointId);
-        const notBefore = windows ? earliestStart(windows, now) : undefined;
-        const payload: JsonObject = {
+        const payload = buildJobPayload({
+          kind: 'install',
           patchRef: rollout.patchRef,
           rolloutId: rollout.id,
-          ecosystem: (first?.ecosystem ?? patchTarget.ecosystem ?? null) as any,
-          package: (first?.package ?? patchTarget.package ?? null) as any,
-          version: (first?.fixedVersion ??
-            patchTarget.fixedVersion ??
-            null) as any,
-          ...(first ? { previousVersion: first.installedVersion } : {}),
-          ...(need && need.length > 1
-            ? {
-                packages: need.map(n => ({
-                  name: n.package,
-                  version: n.fixedVersion,
-                  previousVersion: n.installedVersion,
-                })),
-              }
-            : {}),
-          ...(rollout.policy.bandwidthKbps
-            ? { bandwidthKbps: rollout.policy.bandwidthKbps }
-            : {}),
-          ...(windows
-            ? { maintenanceWindows: windows as unknown as JsonObject[] }
-            : {}),
-        };
+          needs: needs.get(endpointId) ?? [],
+          targets,
+          installed: installed?.get(endpointId),
+          extra: {
+            ...(rollout.policy.bandwidthKbps
+              ? { bandwidthKbps: rollout.policy.bandwidthKbps }
+              : {}),
+          },
+        });
         newJobs.push({
           endpointId,
           kind: 'install',
           payload,
-          // A window that never opens: the job waits for its time-to-live and expires.
-          notBefore:
-            notBefore && notBefore.getTime() > now.getTime()
-              ? notBefore
-              : undefined,
+          // The queue leases it only while one of them is open.
+          maintenanceWindows: windows,
           timeoutSeconds: this.deps.settings.jobTimeoutSeconds,
           rolloutId: rollout.id,
           waveId: wave.id,
@@ -534,46 +522,9 @@ export class RolloutDriver {
     };
   }
 
-  /**
-   * What the payload of an install job gets besides the package (bandwidth,
-   * maintenance windows) and when it may start, for the endpoints of each
-   * System with windows of its own and for the rest (`fallback`): the same
-   * as the per-endpoint payloads of `dispatch`, per set of windows.
-   */
-  private payloadExtras(
-    rollout: Rollout,
-    sets: WindowSets | undefined,
-    now: Date,
-  ): {
-    fallback: PayloadExtra;
-    bySystem: Map<string, PayloadExtra>;
-  } {
-    const extra = (windows?: MaintenanceWindow[]): PayloadExtra => {
-      const notBefore = windows ? earliestStart(windows, now) : undefined;
-      return {
-        json: {
-          ...(rollout.policy.bandwidthKbps
-            ? { bandwidthKbps: rollout.policy.bandwidthKbps }
-            : {}),
-          ...(windows
-            ? { maintenanceWindows: windows as unknown as JsonObject[] }
-            : {}),
-        },
-        notBefore:
-          notBefore && notBefore.getTime() > now.getTime()
-            ? notBefore
-            : undefined,
-      };
-    };
-    const bySystem = new Map<string, PayloadExtra>();
-    for (const [system, windows] of sets?.bySystem ?? [])
-      bySystem.set(system, extra(windows));
-    return { fallback: extra(sets?.fallback), bySystem };
-  }
-
   /** Wave counts from the job queue, the gate's evidence. */
   async waveCounts(wave: Wave): Promise<Record<string, number>> {
-    const byState = await this.deps.jobs.countByState({
+    const byState = await this.deps.jobs.countOutcomes({
       waveId: wave.id,
       kind: 'install',
     });
@@ -584,7 +535,10 @@ export class RolloutDriver {
       held: byState.held ?? 0,
       leased: byState.leased ?? 0,
       running: byState.running ?? 0,
+      // Verified successes only: a reported success is evidence once the
+      // endpoint's inventory confirms it.
       succeeded: byState.succeeded ?? 0,
+      awaitingVerification: byState.awaitingVerification ?? 0,
       failed: (byState.failed ?? 0) + (byState.timed_out ?? 0),
       expired: byState.expired ?? 0,
       cancelled: byState.cancelled ?? 0,
@@ -601,7 +555,13 @@ export class RolloutDriver {
     const { store } = this.deps;
     const ring = rollout.rings[wave.ringIndex].policy;
     const c = await this.waveCounts(wave);
-    const pending = c.undispatched + c.queued + c.held + c.leased + c.running;
+    const pending =
+      c.undispatched +
+      c.queued +
+      c.held +
+      c.leased +
+      c.running +
+      c.awaitingVerification;
 
     if (wave.state === 'running' && pending === 0) {
       // Every job finished: the soak starts now.
@@ -1036,16 +996,13 @@ export class RolloutDriver {
             candidates.map(c => ({
               endpointId: c.endpointId,
               kind: 'rollback' as const,
-              payload: {
+              payload: rollbackPayload({
                 patchRef: rollout.patchRef,
                 rolloutId: rollout.id,
-                ecosystem: c.payload.ecosystem ?? null,
-                package: c.payload.package ?? null,
-                version: (c.previousVersion ??
-                  c.payload.previousVersion ??
-                  null) as any,
-                previousVersion: c.payload.version ?? null,
-              },
+                install: c.payload,
+                resultPackages: c.resultPackages,
+                previousVersion: c.previousVersion,
+              }),
               timeoutSeconds: this.deps.settings.jobTimeoutSeconds,
               rolloutId: rollout.id,
               waveId: wave.id,
@@ -1166,4 +1123,48 @@ function probeRefusal(url: string, allowed: string[]): string | undefined {
     return `host ${parsed.host} not in patch.rollouts.health.allowedHosts`;
   }
   return undefined;
+}
+
+/**
+ * The patch's targets as stored with the rollout at its start (older
+ * rollouts stored the first one only).
+ * @internal
+ */
+export function rolloutTargets(rollout: Rollout): PayloadTarget[] {
+  const plan = rollout.plan ?? {};
+  const list = Array.isArray(plan.targets)
+    ? (plan.targets as unknown as PayloadTarget[])
+    : [];
+  if (list.length > 0) return list;
+  const first = plan.target as unknown as PayloadTarget | undefined;
+  return first?.package ? [first] : [];
+}
+
+/**
+ * The freeze that covers `now` (the one that lasts longest), else the next
+ * one to start; times as ISO strings. Freezes that do not parse are left out.
+ * @internal
+ */
+export function currentOrNextFreeze(
+  freezes: Array<{ from: string; to: string }>,
+  now: number,
+): { from: string; to: string } | undefined {
+  const parsed = freezes
+    .map(f => ({ from: Date.parse(f.from), to: Date.parse(f.to) }))
+    .filter(
+      f => Number.isFinite(f.from) && Number.isFinite(f.to) && f.to > now,
+    );
+  const current = parsed
+    .filter(f => f.from <= now)
+    .sort((a, b) => b.to - a.to)[0];
+  const next = parsed
+    .filter(f => f.from > now)
+    .sort((a, b) => a.from - b.from)[0];
+  const pick = current ?? next;
+  return pick
+    ? {
+        from: new Date(pick.from).toISOString(),
+        to: new Date(pick.to).toISOString(),
+      }
+    : undefined;
 }

@@ -228,6 +228,8 @@ export class RolloutService {
           plan: {
             ...(preview as unknown as JsonObject),
             target: (target ?? {}) as unknown as JsonObject,
+            // Every target: a job carries every package the patch needs.
+            targets: (patch.spec.targets ?? []) as unknown as JsonObject[],
           },
           deadlineAt: preview.deadlineAt,
           createdBy: actor.ref,
@@ -315,16 +317,45 @@ export class RolloutService {
     const rollout = await this.get(id);
     const waves = await this.deps.store.listWaves(id);
     const waveDetails: JsonObject[] = [];
+    const plannedWaves = Array.isArray(rollout.plan?.waves)
+      ? (rollout.plan!.waves as JsonObject[])
+      : [];
+    const progress = {
+      planned: 0,
+      verified: 0,
+      failed: 0,
+      awaitingVerification: 0,
+      remaining: 0,
+      percent: 0,
+    };
     for (const wave of waves) {
-      waveDetails.push({
-        ...waveJson(wave),
-        counts: wave.startedAt
-          ? await this.driver.waveCounts(wave)
-          : zeroCounts(),
-      });
+      const counts = wave.startedAt
+        ? await this.driver.waveCounts(wave)
+        : zeroCounts();
+      waveDetails.push({ ...waveJson(wave), counts });
+      // Over every endpoint the rollout will reach: a snapshotted wave by
+      // its size, a ring not snapshotted yet by the plan preview's count.
+      progress.planned += wave.startedAt
+        ? wave.size
+        : Number(
+            plannedWaves.find(w => Number(w.index) === wave.ringIndex)?.size ??
+              0,
+          );
+      progress.verified += Number(counts.succeeded ?? 0);
+      progress.failed += Number(counts.failed ?? 0);
+      progress.awaitingVerification += Number(counts.awaitingVerification ?? 0);
     }
+    progress.remaining = Math.max(
+      0,
+      progress.planned - progress.verified - progress.failed,
+    );
+    progress.percent =
+      progress.planned > 0
+        ? Math.floor((progress.verified / progress.planned) * 1000) / 10
+        : 0;
     return {
       ...rolloutJson(rollout),
+      progress,
       waves: waveDetails,
       gates: await this.deps.store.listGates(id),
       // Opened or given up, then those still waiting for their connector.
@@ -646,13 +677,14 @@ function deadlineFor(
   return undefined;
 }
 
-function zeroCounts(): JsonObject {
+function zeroCounts(): Record<string, number> {
   return {
     undispatched: 0,
     queued: 0,
     leased: 0,
     running: 0,
     succeeded: 0,
+    awaitingVerification: 0,
     failed: 0,
     expired: 0,
     cancelled: 0,

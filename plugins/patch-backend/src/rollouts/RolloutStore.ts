@@ -1,6 +1,7 @@
 import { JsonObject } from '@backstage/types';
 import { Knex } from 'knex';
 import { hostname } from 'node:os';
+import { PayloadInstalled } from '../jobs/payload';
 import { fromDbJson, fromDbTime, toDbTime } from '../database/time';
 import type {
   PlanEndpoint,
@@ -158,6 +159,23 @@ export class RolloutStore {
       .whereIn('state', from)
       .update(update);
     return n > 0;
+  }
+
+  /**
+   * Stores the current or next change freeze of the rollout's live policy
+   * (or none); the job queue's lease reads it. The driver calls it only
+   * when the freeze it read differs from the stored one.
+   */
+  async setFreeze(
+    id: string,
+    freeze: { from: string; to: string } | undefined,
+  ): Promise<void> {
+    await this.db('patch_rollouts')
+      .where({ id })
+      .update({
+        freeze_from: freeze ? toDbTime(freeze.from) : null,
+        freeze_to: freeze ? toDbTime(freeze.to) : null,
+      });
   }
 
   /**
@@ -528,110 +546,33 @@ export class RolloutStore {
   }
 
   /**
-   * The install jobs of a wave's undispatched endpoints, as the source of
-   * `JobQueue.createJobsFromQuery` (PostgreSQL): `endpoint_id`, `payload`
-   * and `not_before`, the payload built in SQL as `dispatch` builds it in
-   * Node (the patch's package, or the first of the endpoint's packages by
-   * name with the others in `packages`, and the extras of the endpoint's
-   * System or the fallback's).
+   * Installed packages of the endpoints (for the binaries of a source
+   * target), by endpoint. Reads whole rows, so the inventory's `source`
+   * and `sourceVersion` come along where the inventory stores them.
    */
-  waveJobSource(
-    args: {
-      waveId: string;
-      rolloutId: string;
-      patchRef: string;
-      /** The patch's first target, for endpoints without applicability rows. */
-      target: JsonObject;
-      fallback: PayloadExtra;
-      bySystem: Map<string, PayloadExtra>;
-    },
-    trx: Knex.Transaction,
-  ): Knex.QueryBuilder {
-    // The payload is written as text: the constant parts once, here, and
-    // per endpoint only its package fields (to_json quotes them), which
-    // costs the database far less than building and merging jsonb.
-    const json = (v: unknown) =>
-      JSON.stringify(typeof v === 'string' ? v : null);
-    /** The members of an extra object, as `,"k":v...` (or nothing). */
-    const members = (x: PayloadExtra) => {
-      const text = JSON.stringify(x.json).slice(1, -1);
-      return text ? `,${text}` : '';
-    };
-    const systems = [...args.bySystem.entries()];
-    let extra = 'cast(? as text)';
-    let notBefore = 'cast(? as timestamptz)';
-    let systemJoin = '';
-    const systemBindings: unknown[] = [];
-    if (systems.length > 0) {
-      extra = `coalesce(x.extra, ${extra})`;
-      notBefore = `case when x.system_ref is null then ${notBefore} else x.not_before end`;
-      systemJoin = `left join patch_endpoints e on e.id = we.endpoint_id
-        left join (values ${systems
-          .map(
-            () => '(cast(? as text), cast(? as text), cast(? as timestamptz))',
-          )
-          .join(', ')}) as x(system_ref, extra, not_before)
-          on x.system_ref = e.system_ref`;
-      for (const [system, x] of systems)
-        systemBindings.push(
-          system,
-          members(x),
-          x.notBefore ? toDbTime(x.notBefore) : null,
-        );
+  async installedPackages(
+    endpointIds: readonly string[],
+    trx?: Knex.Transaction,
+  ): Promise<Map<string, PayloadInstalled[]>> {
+    const out = new Map<string, PayloadInstalled[]>();
+    for (const part of chunk(endpointIds, ID_BATCH)) {
+      const rows = await (trx ?? this.db)('patch_inventory_packages')
+        .whereIn('endpoint_id', part)
+        .select('*');
+      for (const r of rows as any[]) {
+        const list = out.get(r.endpoint_id) ?? [];
+        list.push({
+          ecosystem: r.ecosystem,
+          name: r.name,
+          version: r.version,
+          ...(r.arch ? { arch: r.arch } : {}),
+          ...(r.source ? { source: r.source } : {}),
+          ...(r.source_version ? { sourceVersion: r.source_version } : {}),
+        });
+        out.set(r.endpoint_id, list);
+      }
     }
-    const bindings: unknown[] = [
-      `{"patchRef":${JSON.stringify(
-        args.patchRef,
-      )},"rolloutId":${JSON.stringify(args.rolloutId)},"ecosystem":`,
-      json(args.target.ecosystem),
-      json(args.target.package),
-      json(args.target.fixedVersion),
-      args.patchRef,
-      members(args.fallback),
-      args.fallback.notBefore ? toDbTime(args.fallback.notBefore) : null,
-      args.patchRef,
-      ...systemBindings,
-      args.waveId,
-      args.waveId,
-    ];
-    const order = 'order by a.package, a.ecosystem';
-    // Per endpoint the first package by name (one index probe), and all of
-    // them only for the few endpoints that need more than one.
-    return trx.select('endpoint_id', 'payload', 'not_before').from(
-      trx.raw(
-        `(select we.endpoint_id,
-            cast(? as text)
-              || coalesce(to_json(n.ecosystem)::text, cast(? as text))
-              || ',"package":' || coalesce(to_json(n.package)::text, cast(? as text))
-              || ',"version":' || coalesce(to_json(n.fixed_version)::text, cast(? as text))
-              || case when n.package is null then ''
-                 else ',"previousVersion":'
-                   || coalesce(to_json(n.installed_version)::text, 'null') end
-              || case when n.cnt > 1 then ',"packages":' ||
-                   (select json_agg(json_build_object('name', a.package,
-                      'version', a.fixed_version,
-                      'previousVersion', a.installed_version) ${order})
-                    from patch_applicability a
-                    where a.endpoint_id = we.endpoint_id and a.patch_ref = ?)::text
-                 else '' end
-              || ${extra} || '}' as payload,
-            ${notBefore} as not_before
-          from patch_wave_endpoints we
-          left join lateral (
-            select a.ecosystem, a.package, a.fixed_version, a.installed_version,
-              count(*) over () as cnt
-            from patch_applicability a
-            where a.endpoint_id = we.endpoint_id and a.patch_ref = ?
-            ${order} limit 1
-          ) n on true
-          ${systemJoin}
-          where we.wave_id = ? and we.dispatched = false
-            and not exists (select 1 from patch_waves wd
-              where wd.id = ? and wd.all_dispatched)
-        ) as src`,
-        bindings as Knex.RawBinding[],
-      ),
-    );
+    return out;
   }
 
   /**
@@ -717,7 +658,12 @@ export class RolloutStore {
     waveId: string,
     trx: Knex.Transaction,
   ): Promise<
-    Array<{ endpointId: string; payload: JsonObject; previousVersion?: string }>
+    Array<{
+      endpointId: string;
+      payload: JsonObject;
+      previousVersion?: string;
+      resultPackages?: Array<{ name: string; before?: string }>;
+    }>
   > {
     const rows = await trx('patch_jobs as j')
       .join('patch_wave_endpoints as we', join =>
@@ -732,12 +678,18 @@ export class RolloutStore {
       .where('j.kind', 'install')
       .where('j.state', 'succeeded')
       .where('we.rollback_dispatched', false)
-      .select('j.endpoint_id', 'j.payload', 'r.previous_version');
-    return rows.map((r: any) => ({
-      endpointId: r.endpoint_id,
-      payload: fromDbJson<JsonObject>(r.payload) ?? {},
-      previousVersion: r.previous_version ?? undefined,
-    }));
+      .select('j.endpoint_id', 'j.payload', 'j.result', 'r.previous_version');
+    return rows.map((r: any) => {
+      const result = fromDbJson<any>(r.result);
+      return {
+        endpointId: r.endpoint_id,
+        payload: fromDbJson<JsonObject>(r.payload) ?? {},
+        previousVersion: r.previous_version ?? undefined,
+        ...(Array.isArray(result?.packages)
+          ? { resultPackages: result.packages }
+          : {}),
+      };
+    });
   }
 
   /** Marks wave endpoints as having their rollback job. */
@@ -1111,6 +1063,8 @@ function toRollout(row: any): Rollout {
     pauseReason: row.pause_reason ?? undefined,
     deadlineAt: fromDbTime(row.deadline_at),
     deadlineEnforcedAt: fromDbTime(row.deadline_enforced_at),
+    freezeFrom: fromDbTime(row.freeze_from),
+    freezeTo: fromDbTime(row.freeze_to),
     createdBy: row.created_by,
     createdAt: fromDbTime(row.created_at),
     updatedAt: fromDbTime(row.updated_at),
@@ -1137,16 +1091,6 @@ function toWave(row: any): Wave {
   };
 }
 
-/**
- * What an install job's payload gets besides the package, and when the job
- * may start, for a set of endpoints (one System, or the rest).
- * @internal
- */
-export interface PayloadExtra {
-  json: JsonObject;
-  notBefore?: Date;
-}
-
 /** One package an endpoint needs of a patch: what it has and what fixes it. */
 export interface NeededPackage {
   package: string;
@@ -1171,7 +1115,7 @@ function groupByEndpoint(
     out.set(r.endpoint_id, list);
   }
   // By package name, so the first one (the payload's package) does not
-  // depend on the order rows come back in; `waveJobSource` does the same.
+  // depend on the order rows come back in.
   for (const list of out.values())
     if (list.length > 1)
       list.sort(

@@ -1,10 +1,9 @@
 /*
- * Waves taken and dispatched in the database. A ring that takes every
- * remaining endpoint is snapshotted by one INSERT ... SELECT, and a wave
- * dispatched whole on PostgreSQL gets its jobs from one INSERT ... SELECT:
- * these tests hold both to what planning and dispatching in Node produce
- * (the pilot ring below is always planned in Node), on SQLite and
- * PostgreSQL.
+ * Waves taken in the database and dispatched whole. A ring that takes
+ * every remaining endpoint is snapshotted by one INSERT ... SELECT: these
+ * tests hold it to what planning in Node produces (the pilot ring below is
+ * always planned in Node), and a wave dispatched whole to the one payload
+ * builder's payloads, on SQLite and PostgreSQL.
  */
 import { resolvePackagePath } from '@backstage/backend-plugin-api';
 import { TestDatabases } from '@backstage/backend-test-utils';
@@ -400,11 +399,12 @@ describe('waves in the database', () => {
           patchRef: PATCH,
           rolloutId: rollout.id,
           ecosystem: 'deb',
-          // The first package by name; all of them when there are several.
+          // The first package by name for old agents, and every package
+          // the endpoint needs in `packages` (one or several).
           package: two ? 'libssl3' : 'openssl',
           version: `2.${i}`,
           previousVersion: `1.${i}`,
-          ...(two ? { packages: [pkg('libssl3'), pkg('openssl')] } : {}),
+          packages: two ? [pkg('libssl3'), pkg('openssl')] : [pkg('openssl')],
           bandwidthKbps: 512,
           maintenanceWindows: windows,
         });

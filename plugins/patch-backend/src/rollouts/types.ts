@@ -66,6 +66,9 @@ export interface Rollout {
   pauseReason?: string;
   deadlineAt?: string;
   deadlineEnforcedAt?: string;
+  /** The current or next change freeze of the live policy, as last read. */
+  freezeFrom?: string;
+  freezeTo?: string;
   createdBy: string;
   createdAt: string;
   updatedAt: string;

@@ -335,6 +335,20 @@ export const spec = {
           "rolloutId": {
             "type": "string"
           },
+          "packages": {
+            "type": "array",
+            "description": "Every package the patch needs on this endpoint, installed in one transaction (for a source target every installed binary of that source, with `source` set). The single fields above repeat the first one, for old agents.",
+            "items": {
+              "$ref": "#/components/schemas/JobPayloadPackage"
+            }
+          },
+          "maintenanceWindows": {
+            "type": "array",
+            "description": "The windows in which the job may start; none means any time.",
+            "items": {
+              "$ref": "#/components/schemas/MaintenanceWindow"
+            }
+          },
           "bandwidthKbps": {
             "type": "integer"
           },
@@ -348,6 +362,67 @@ export const spec = {
                 "type": "string"
               }
             }
+          }
+        }
+      },
+      "JobPayloadPackage": {
+        "type": "object",
+        "required": [
+          "name",
+          "version"
+        ],
+        "properties": {
+          "name": {
+            "type": "string"
+          },
+          "version": {
+            "type": "string",
+            "description": "install/verify: the fixed version (with `source`: the source version the binary's source version must reach); rollback: the version the patch installed."
+          },
+          "source": {
+            "type": "string",
+            "description": "The source package this binary is built from, for a source target."
+          },
+          "previousVersion": {
+            "type": "string",
+            "description": "The version before the install; what a rollback goes back to."
+          },
+          "arch": {
+            "type": "string"
+          }
+        }
+      },
+      "JobResultPackage": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "name",
+          "state"
+        ],
+        "properties": {
+          "name": {
+            "type": "string",
+            "maxLength": 256
+          },
+          "before": {
+            "type": "string",
+            "maxLength": 256
+          },
+          "after": {
+            "type": "string",
+            "maxLength": 256
+          },
+          "sourceVersion": {
+            "type": "string",
+            "maxLength": 256
+          },
+          "state": {
+            "type": "string",
+            "enum": [
+              "fixed",
+              "not-fixed",
+              "unknown"
+            ]
           }
         }
       },
@@ -620,6 +695,14 @@ export const spec = {
           "output": {
             "type": "string",
             "maxLength": 65536
+          },
+          "packages": {
+            "type": "array",
+            "maxItems": 2000,
+            "description": "What the agent read back of each package of the payload. A `succeeded` status with any package not `fixed` is stored as failed.",
+            "items": {
+              "$ref": "#/components/schemas/JobResultPackage"
+            }
           }
         }
       },
@@ -997,6 +1080,12 @@ export const spec = {
           },
           "output": {
             "type": "string"
+          },
+          "packages": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/JobResultPackage"
+            }
           }
         }
       },
@@ -1097,6 +1186,20 @@ export const spec = {
           "finishedAt": {
             "type": "string",
             "format": "date-time"
+          },
+          "windowEndsAt": {
+            "type": "string",
+            "format": "date-time",
+            "description": "End of the maintenance window that opens at notBefore; a queued job is not leased after it and waits for the next opening."
+          },
+          "verification": {
+            "type": "string",
+            "enum": [
+              "pending",
+              "verified",
+              "unverified"
+            ],
+            "description": "Of a succeeded install: `pending` (awaiting verification) until the endpoint's next inventory shows the patch `verified`; otherwise the job is failed and `unverified`."
           },
           "message": {
             "type": "string",
@@ -2820,11 +2923,16 @@ export const spec = {
             "type": "integer"
           },
           "succeeded": {
-            "type": "integer"
+            "type": "integer",
+            "description": "Verified successes (the endpoint's inventory shows the patch installed)."
+          },
+          "awaitingVerification": {
+            "type": "integer",
+            "description": "Reported successes whose endpoint has not yet sent the inventory that verifies them."
           },
           "failed": {
             "type": "integer",
-            "description": "Failed or timed out."
+            "description": "Failed, timed out, or reported successes the inventory did not confirm."
           },
           "expired": {
             "type": "integer"
@@ -2933,9 +3041,13 @@ export const spec = {
               "waves",
               "gates",
               "tickets",
-              "timeSeries"
+              "timeSeries",
+              "progress"
             ],
             "properties": {
+              "progress": {
+                "$ref": "#/components/schemas/RolloutProgress"
+              },
               "waves": {
                 "type": "array",
                 "items": {
@@ -2999,6 +3111,43 @@ export const spec = {
             }
           }
         ]
+      },
+      "RolloutProgress": {
+        "type": "object",
+        "description": "Progress over every endpoint the rollout will reach: the snapshotted waves' sizes plus, for rings not snapshotted yet, the plan preview's counts.",
+        "required": [
+          "planned",
+          "verified",
+          "failed",
+          "awaitingVerification",
+          "remaining",
+          "percent"
+        ],
+        "properties": {
+          "planned": {
+            "type": "integer",
+            "description": "Endpoints of the snapshotted waves plus the planned counts of the others."
+          },
+          "verified": {
+            "type": "integer",
+            "description": "Installs the endpoints' inventories confirmed."
+          },
+          "failed": {
+            "type": "integer",
+            "description": "Failed, timed out or unverified installs."
+          },
+          "awaitingVerification": {
+            "type": "integer"
+          },
+          "remaining": {
+            "type": "integer",
+            "description": "Planned endpoints with neither a verified nor a failed install yet."
+          },
+          "percent": {
+            "type": "number",
+            "description": "Verified over planned, 0 to 100."
+          }
+        }
       },
       "RolloutCreated": {
         "type": "object",

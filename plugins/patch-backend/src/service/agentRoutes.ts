@@ -210,6 +210,9 @@ export function registerAgentRoutes(
     sendJson(res, 200, {
       inventoryRequested: beat.inventoryHash !== body.inventoryHash,
       jobs: jobs.map(toLeasedJob),
+      ...(beat.maintenanceWindows
+        ? { maintenanceWindows: beat.maintenanceWindows }
+        : {}),
       // ±20 % jitter, so that agents started together drift apart.
       nextCheckInSeconds:
         Math.round(interval * (0.8 + Math.random() * 0.4) * 10) / 10,

@@ -816,6 +816,10 @@ export interface components {
             previousVersion?: string;
             patchRef?: string;
             rolloutId?: string;
+            /** @description Every package the patch needs on this endpoint, installed in one transaction (for a source target every installed binary of that source, with `source` set). The single fields above repeat the first one, for old agents. */
+            packages?: components["schemas"]["JobPayloadPackage"][];
+            /** @description The windows in which the job may start; none means any time. */
+            maintenanceWindows?: components["schemas"]["MaintenanceWindow"][];
             bandwidthKbps?: number;
             artifact?: {
                 url?: string;
@@ -823,6 +827,24 @@ export interface components {
             };
         } & {
             [key: string]: unknown;
+        };
+        JobPayloadPackage: {
+            name: string;
+            /** @description install/verify: the fixed version (with `source`: the source version the binary's source version must reach); rollback: the version the patch installed. */
+            version: string;
+            /** @description The source package this binary is built from, for a source target. */
+            source?: string;
+            /** @description The version before the install; what a rollback goes back to. */
+            previousVersion?: string;
+            arch?: string;
+        };
+        JobResultPackage: {
+            name: string;
+            before?: string;
+            after?: string;
+            sourceVersion?: string;
+            /** @enum {string} */
+            state: "fixed" | "not-fixed" | "unknown";
         };
         CheckInResponse: {
             inventoryRequested: boolean;
@@ -889,6 +911,8 @@ export interface components {
             previousVersion?: string;
             message?: string;
             output?: string;
+            /** @description What the agent read back of each package of the payload. A `succeeded` status with any package not `fixed` is stored as failed. */
+            packages?: components["schemas"]["JobResultPackage"][];
         };
         /** @description Free-form labels, e.g. location, device-type, department. */
         Labels: {
@@ -1008,6 +1032,7 @@ export interface components {
             previousVersion?: string;
             message?: string;
             output?: string;
+            packages?: components["schemas"]["JobResultPackage"][];
         };
         Job: {
             id: string;
@@ -1041,6 +1066,16 @@ export interface components {
             startedAt?: string;
             /** Format: date-time */
             finishedAt?: string;
+            /**
+             * Format: date-time
+             * @description End of the maintenance window that opens at notBefore; a queued job is not leased after it and waits for the next opening.
+             */
+            windowEndsAt?: string;
+            /**
+             * @description Of a succeeded install: `pending` (awaiting verification) until the endpoint's next inventory shows the patch `verified`; otherwise the job is failed and `unverified`.
+             * @enum {string}
+             */
+            verification?: "pending" | "verified" | "unverified";
             /** @description The result's or the server's message, for people. */
             message?: string;
             result?: components["schemas"]["JobResult"];
@@ -1544,8 +1579,11 @@ export interface components {
             held: number;
             leased: number;
             running: number;
+            /** @description Verified successes (the endpoint's inventory shows the patch installed). */
             succeeded: number;
-            /** @description Failed or timed out. */
+            /** @description Reported successes whose endpoint has not yet sent the inventory that verifies them. */
+            awaitingVerification?: number;
+            /** @description Failed, timed out, or reported successes the inventory did not confirm. */
             failed: number;
             expired: number;
             cancelled: number;
@@ -1571,6 +1609,7 @@ export interface components {
             counts: components["schemas"]["WaveCounts"];
         };
         RolloutDetail: components["schemas"]["Rollout"] & {
+            progress: components["schemas"]["RolloutProgress"];
             waves: components["schemas"]["RolloutWave"][];
             /** @description Every gate decision other than "keep soaking", oldest first. */
             gates: {
@@ -1589,6 +1628,20 @@ export interface components {
                     rolledBack: number;
                 }[];
             };
+        };
+        /** @description Progress over every endpoint the rollout will reach: the snapshotted waves' sizes plus, for rings not snapshotted yet, the plan preview's counts. */
+        RolloutProgress: {
+            /** @description Endpoints of the snapshotted waves plus the planned counts of the others. */
+            planned: number;
+            /** @description Installs the endpoints' inventories confirmed. */
+            verified: number;
+            /** @description Failed, timed out or unverified installs. */
+            failed: number;
+            awaitingVerification: number;
+            /** @description Planned endpoints with neither a verified nor a failed install yet. */
+            remaining: number;
+            /** @description Verified over planned, 0 to 100. */
+            percent: number;
         };
         RolloutCreated: {
             rollout: components["schemas"]["Rollout"];

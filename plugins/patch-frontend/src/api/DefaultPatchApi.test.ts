@@ -224,12 +224,21 @@ describe('DefaultPatchApi', () => {
               leased: 1,
               running: 0,
               succeeded: 8,
+              awaitingVerification: 0,
               failed: 1,
               expired: 0,
               cancelled: 0,
             },
           },
         ],
+        progress: {
+          planned: 30,
+          verified: 8,
+          failed: 1,
+          awaitingVerification: 0,
+          remaining: 21,
+          percent: 26.6,
+        },
         gates: [],
         // As RolloutService.detail lists them: opened or given up, then
         // those waiting in the outbox.
@@ -274,8 +283,18 @@ describe('DefaultPatchApi', () => {
       queued: 0,
       running: 1,
       succeeded: 8,
+      awaitingVerification: 0,
       failed: 1,
       cancelled: 0,
+    });
+    // Over every planned endpoint, as the backend computes it.
+    expect(r.progress).toEqual({
+      planned: 30,
+      verified: 8,
+      failed: 1,
+      awaitingVerification: 0,
+      remaining: 21,
+      percent: 26.6,
     });
     expect(r.waves[0].gate).toEqual({
       decision: 'wait',

@@ -71,6 +71,7 @@ export function toJobCounts(c: S['WaveCounts']): JobCounts {
     queued: c.undispatched + c.queued + (c.held ?? 0),
     running: c.leased + c.running,
     succeeded: c.succeeded,
+    awaitingVerification: c.awaitingVerification ?? 0,
     failed: c.failed,
     cancelled: c.cancelled + c.expired,
   };
@@ -82,10 +83,19 @@ function sumCounts(counts: JobCounts[]): JobCounts {
       queued: a.queued + c.queued,
       running: a.running + c.running,
       succeeded: a.succeeded + c.succeeded,
+      awaitingVerification:
+        (a.awaitingVerification ?? 0) + (c.awaitingVerification ?? 0),
       failed: a.failed + c.failed,
       cancelled: (a.cancelled ?? 0) + (c.cancelled ?? 0),
     }),
-    { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 },
+    {
+      queued: 0,
+      running: 0,
+      succeeded: 0,
+      awaitingVerification: 0,
+      failed: 0,
+      cancelled: 0,
+    },
   );
 }
 
@@ -154,6 +164,7 @@ export function toRolloutDetail(r: S['RolloutDetail']): RolloutDetail {
     waves,
     total: waves.reduce((n, w) => n + w.total, 0),
     counts: sumCounts(waves.map(w => w.counts)),
+    ...(r.progress ? { progress: r.progress } : {}),
     series: r.timeSeries.points.map(p => ({
       at: p.at,
       succeeded: p.succeeded,
@@ -368,7 +379,9 @@ export class DefaultPatchApi implements PatchApi {
     );
     return rollouts.map(r => {
       const d = byId.get(r.id);
-      return d ? { ...r, total: d.total, counts: d.counts } : r;
+      return d
+        ? { ...r, total: d.total, counts: d.counts, progress: d.progress }
+        : r;
     });
   }
 
@@ -551,6 +564,7 @@ export class DefaultPatchApi implements PatchApi {
         id: j.id,
         kind: j.kind,
         state: j.state,
+        ...(j.verification ? { verification: j.verification } : {}),
         patchRef: j.patchRef,
         rolloutId: j.rolloutId,
         attempt: j.attempt,

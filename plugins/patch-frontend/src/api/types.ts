@@ -189,9 +189,11 @@ export interface JobCounts {
   queued: number;
   /** Leased or running. */
   running: number;
-  /** Verified installs. */
+  /** Verified installs: the endpoint's inventory shows the patch. */
   succeeded: number;
-  /** Failed, timed out. */
+  /** Reported installs whose endpoint has not yet sent the inventory that verifies them. */
+  awaitingVerification?: number;
+  /** Failed, timed out, or reported installs the inventory contradicted. */
   failed: number;
   /** Cancelled or expired. */
   cancelled?: number;
@@ -295,6 +297,28 @@ export interface RolloutSummary {
   total?: number;
   /** Jobs by state, across the waves (when known). */
   counts?: JobCounts;
+  /** Progress over every endpoint the rollout will reach (when known). */
+  progress?: RolloutProgressFigures;
+}
+
+/**
+ * A rollout's progress over every endpoint it will reach: the snapshotted
+ * waves plus the planned counts of the rings not started yet.
+ * @public
+ */
+export interface RolloutProgressFigures {
+  /** Endpoints the rollout will reach. */
+  planned: number;
+  /** Installs the endpoints' inventories confirmed. */
+  verified: number;
+  /** Failed, timed out or unverified installs. */
+  failed: number;
+  /** Reported installs waiting for the inventory that verifies them. */
+  awaitingVerification: number;
+  /** Planned endpoints with neither a verified nor a failed install. */
+  remaining: number;
+  /** Verified over planned, 0 to 100. */
+  percent: number;
 }
 
 /** A point of the completions-and-failures series. @public */
@@ -464,6 +488,8 @@ export interface EndpointJob {
   kind: string;
   /** Current state. */
   state: string;
+  /** Of a succeeded install: pending (awaiting verification), verified, or unverified (then failed). */
+  verification?: 'pending' | 'verified' | 'unverified';
   /** Patch the job is for. */
   patchRef?: string;
   /** Rollout the job belongs to. */

@@ -185,6 +185,9 @@ export async function startRolloutEnv(
     triggerTask(id: string): Promise<void>;
   };
   const notifications: Array<{ recipients: any; payload: any }> = [];
+  // The catalog serves these very objects: a test that changes one (a
+  // policy's freezes) changes what the backend reads next.
+  const entities = catalogEntities(options.policySpec, options.entities);
   const backend = await startTestBackend({
     features: [
       patchPlugin,
@@ -201,9 +204,7 @@ export async function startRolloutEnv(
         },
       }),
       mockServices.database.factory({ knex }),
-      catalogServiceMock.factory({
-        entities: catalogEntities(options.policySpec, options.entities),
-      }),
+      catalogServiceMock.factory({ entities }),
       scheduler.factory({ skipTaskRunOnStartup: true }),
       createServiceFactory({
         service: notificationService,
@@ -245,6 +246,7 @@ export async function startRolloutEnv(
   };
   return {
     knex,
+    entities,
     baseUrl,
     post,
     get,

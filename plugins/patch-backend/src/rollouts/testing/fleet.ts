@@ -2,9 +2,12 @@
  * Simulated agents for the rollout tests, the multi-process scenarios and
  * the dispatch benchmark. They talk to a real backend over HTTP, through the
  * same agent API routes as the real agent: enroll with a token, check in
- * (which leases jobs), start, report. Installs set the package's version to
- * the job's `version`, rollbacks set it back; a failure rate decides, by a
- * deterministic hash of the agent and job, which installs fail.
+ * (which leases jobs), start, report. Installs set every package of the
+ * payload to its `version`, rollbacks set them back, and the agent reports
+ * per package and then uploads its inventory, as the real agent does; a
+ * failure rate decides, by a deterministic hash of the agent and job, which
+ * installs fail. `lies` and `skipPackages` make the agents the evidence
+ * must catch.
  */
 import { Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
@@ -18,6 +21,16 @@ export class SimulatedAgent {
   readonly leased = new Map<string, number>();
   /** Share of installs that fail, 0 to 1. */
   failureRate = 0;
+  /** Reports installs as succeeded without installing anything (and says nothing per package). */
+  lies = false;
+  /** Packages it does not install, while it still reports `succeeded` (with the evidence). */
+  readonly skipPackages = new Set<string>();
+  /** Uploads its inventory after each job (default true), as the real agent does. */
+  uploadAfterJobs = true;
+  /** The ecosystem of its packages. */
+  ecosystem = 'deb';
+  /** The last check-in answer. */
+  lastCheckIn?: { jobs: unknown[]; maintenanceWindows?: unknown[] };
 
   constructor(
     /** The backend the agent talks to; a test may point it at another replica. */
@@ -65,7 +78,9 @@ export class SimulatedAgent {
       );
     const body = (await res.json()) as {
       jobs: Array<{ id: string; attempt: number; kind: string; payload: any }>;
+      maintenanceWindows?: unknown[];
     };
+    this.lastCheckIn = body;
     for (const job of body.jobs)
       this.leased.set(job.id, (this.leased.get(job.id) ?? 0) + 1);
     if (options.run === false) return body.jobs.length;
@@ -78,7 +93,8 @@ export class SimulatedAgent {
   }
 
   /** Uploads the agent's inventory: its installed packages, nothing pending. */
-  async uploadInventory(ecosystem: string): Promise<void> {
+  async uploadInventory(ecosystem: string = this.ecosystem): Promise<void> {
+    this.ecosystem = ecosystem;
     const packages = [...this.versions.entries()].map(([name, version]) => ({
       ecosystem,
       name,
@@ -119,17 +135,48 @@ export class SimulatedAgent {
     kind: string;
     payload: any;
   }) {
-    const pkg = String(job.payload.package);
-    const before = this.versions.get(pkg);
+    const listed: Array<{
+      name: string;
+      version: string;
+      previousVersion?: string;
+    }> =
+      Array.isArray(job.payload.packages) && job.payload.packages.length > 0
+        ? job.payload.packages
+        : [
+            {
+              name: String(job.payload.package),
+              version: String(job.payload.version),
+            },
+          ];
+    const first = listed[0].name;
+    const before = this.versions.get(first);
     let status: 'succeeded' | 'failed' = 'succeeded';
+    let packages:
+      | Array<{ name: string; before?: string; after?: string; state: string }>
+      | undefined;
     if (
       job.kind === 'install' &&
       samplePosition(`${this.id}/${job.payload.patchRef}`, 'fail') <
         this.failureRate
     ) {
       status = 'failed';
-    } else {
-      this.versions.set(pkg, String(job.payload.version));
+    } else if (!(this.lies && job.kind === 'install')) {
+      packages = listed.map(p => {
+        const was = this.versions.get(p.name);
+        // A rollback goes back to `previousVersion`; old payloads carry it in `version`.
+        const to =
+          job.kind === 'rollback'
+            ? p.previousVersion ?? String(job.payload.version)
+            : p.version;
+        if (!this.skipPackages.has(p.name)) this.versions.set(p.name, to);
+        const now = this.versions.get(p.name);
+        return {
+          name: p.name,
+          ...(was !== undefined ? { before: was } : {}),
+          ...(now !== undefined ? { after: now } : {}),
+          state: now === to ? 'fixed' : 'not-fixed',
+        };
+      });
     }
     const result = await fetch(
       `${this.baseUrl}/agent/v1/jobs/${job.id}/result`,
@@ -140,8 +187,9 @@ export class SimulatedAgent {
           attempt: job.attempt,
           status,
           previousVersion: before,
-          installedVersion: this.versions.get(pkg),
+          installedVersion: this.versions.get(first),
           message: status === 'failed' ? 'simulated failure' : undefined,
+          ...(packages ? { packages } : {}),
         }),
       },
     );
@@ -149,6 +197,7 @@ export class SimulatedAgent {
       throw new Error(
         `result of ${job.id}: ${result.status} ${await result.text()}`,
       );
+    if (this.uploadAfterJobs) await this.uploadInventory();
   }
 }
 
@@ -160,6 +209,8 @@ export interface FleetOptions {
   systems?: number;
   /** The package every agent has installed, and its version. */
   pkg?: { ecosystem: string; name: string; version: string };
+  /** More packages every agent has installed, in the same ecosystem. */
+  extraPackages?: Array<{ name: string; version: string }>;
   /** Upload each agent's inventory after enrolling (default true). */
   uploadInventory?: boolean;
   /** Sends requests with this header value as the portal user (default: none, mock credentials). */
@@ -224,6 +275,9 @@ export async function enrollFleet(
       `sim-${runId}-${i}`,
     );
     agent.versions.set(pkg.name, pkg.version);
+    agent.ecosystem = pkg.ecosystem;
+    for (const extra of options.extraPackages ?? [])
+      agent.versions.set(extra.name, extra.version);
     if (options.uploadInventory !== false)
       await agent.uploadInventory(pkg.ecosystem);
     agents.push(agent);

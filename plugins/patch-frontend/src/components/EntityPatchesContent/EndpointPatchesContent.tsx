@@ -57,10 +57,21 @@ const installedColumns: TableColumn<EndpointPackage>[] = [
   { title: 'Version', field: 'version' },
 ];
 
+/**
+ * A job's state in words: a reported install is not a success until the
+ * endpoint's inventory confirms it.
+ */
+function jobStateText(j: EndpointJob): string {
+  if (j.verification === 'pending') return 'awaiting verification';
+  if (j.verification === 'unverified') return 'failed (not verified)';
+  if (j.verification === 'verified') return 'succeeded (verified)';
+  return j.state;
+}
+
 const jobColumns: TableColumn<EndpointJob>[] = [
   { title: 'Created', field: 'createdAt', render: j => dateTime(j.createdAt) },
   { title: 'Kind', field: 'kind' },
-  { title: 'State', field: 'state' },
+  { title: 'State', field: 'state', render: j => jobStateText(j) },
   { title: 'Attempt', field: 'attempt', type: 'numeric' },
   {
     title: 'Patch',

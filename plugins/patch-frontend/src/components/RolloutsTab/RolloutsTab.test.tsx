@@ -67,6 +67,50 @@ describe('RolloutsTab', () => {
     ).toBeInTheDocument();
   });
 
+  it('shows progress over every planned endpoint and what awaits verification', async () => {
+    const api = {
+      getRollout: jest.fn().mockResolvedValue({
+        ...runningRollout,
+        waves: runningRollout.waves.map((w, i) =>
+          i === 0
+            ? { ...w, counts: { ...w.counts, awaitingVerification: 4 } }
+            : w,
+        ),
+        progress: {
+          planned: 342,
+          verified: 10,
+          failed: 2,
+          awaitingVerification: 4,
+          remaining: 330,
+          percent: 2.9,
+        },
+      }),
+    };
+    await renderPatchUi(tab, { api, ...atDetail });
+    const progress = await screen.findByRole('progressbar', {
+      name: 'Progress of the rollout',
+    });
+    // Verified over planned (342 with the rings not started), not over the
+    // waves snapshotted so far.
+    expect(progress).toHaveAttribute('aria-valuenow', '2');
+    expect(progress).toHaveAttribute(
+      'aria-valuetext',
+      '10 of 342 planned endpoints verified (2.9 %), 4 awaiting verification, 2 failed, 330 remaining',
+    );
+    expect(
+      screen.getByText(
+        '10/342 verified (2.9 %), 4 awaiting verification, 2 failed',
+      ),
+    ).toBeInTheDocument();
+    const pilot = screen.getByRole('region', { name: 'Ring pilot' });
+    expect(
+      within(pilot).getByText(/4 awaiting verification/),
+    ).toBeInTheDocument();
+    expect(
+      screen.getByRole('columnheader', { name: 'Awaiting verification' }),
+    ).toBeInTheDocument();
+  });
+
   it('lists the ITSM incidents of a paused rollout: opened, and waiting for a retry', async () => {
     const api = {
       getRollout: jest.fn().mockResolvedValue({

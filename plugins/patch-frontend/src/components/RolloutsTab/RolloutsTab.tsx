@@ -101,6 +101,11 @@ const waveColumns: TableColumn<Wave>[] = [
   { title: 'Queued', field: 'counts.queued', type: 'numeric' },
   { title: 'Running', field: 'counts.running', type: 'numeric' },
   { title: 'Succeeded', field: 'counts.succeeded', type: 'numeric' },
+  {
+    title: 'Awaiting verification',
+    field: 'counts.awaitingVerification',
+    type: 'numeric',
+  },
   { title: 'Failed', field: 'counts.failed', type: 'numeric' },
   {
     title: 'Gate',

@@ -70,7 +70,11 @@ export const WaveTimeline = (props: { waves: Wave[] }) => (
             <Typography variant="caption" color="textSecondary">
               {w.total} endpoints · {w.promotion ?? 'auto'} promotion ·{' '}
               {w.counts.queued} queued, {w.counts.running} running,{' '}
-              {w.counts.succeeded} succeeded, {w.counts.failed} failed
+              {w.counts.succeeded} succeeded,{' '}
+              {w.counts.awaitingVerification
+                ? `${w.counts.awaitingVerification} awaiting verification, `
+                : ''}
+              {w.counts.failed} failed
             </Typography>
             <JobProgress
               counts={w.counts}

@@ -1,0 +1,230 @@
+/*
+ * The one builder of install, verify and rollback payloads (CONTRACT §4).
+ *
+ * An agent installs what the payload lists and nothing else, so a payload
+ * that names one package of a patch that needs three makes a partial
+ * install look like a success. Every job that changes packages therefore
+ * carries `packages`: every package the patch needs on that endpoint, from
+ * the endpoint's applicability rows, and, for a source target, every
+ * installed binary of that source (with `source` set; `version` is then the
+ * source version the binary's source version must reach). The first
+ * package is repeated in the old single-package fields for old agents.
+ */
+import { JsonObject } from '@backstage/types';
+
+/** One package of a job payload (CONTRACT §4). @public */
+export interface PayloadPackage {
+  name: string;
+  /** install/verify: the fixed version; rollback: the version installed by the patch. */
+  version: string;
+  /** Set for a binary of a source target: `version` is the source version to reach. */
+  source?: string;
+  /** The version before the install: what a rollback goes back to. */
+  previousVersion?: string;
+  arch?: string;
+}
+
+/** One applicability row of the endpoint for the patch. @public */
+export interface PayloadNeed {
+  package: string;
+  ecosystem: string;
+  installedVersion?: string;
+  fixedVersion: string;
+}
+
+/** A patch target, as far as the payload needs it (CONTRACT §2). @public */
+export interface PayloadTarget {
+  ecosystem: string;
+  package: string;
+  fixedVersion: string;
+  packageType?: 'binary' | 'source';
+  binaries?: string[];
+}
+
+/** One installed package of the endpoint (inventory, CONTRACT §1). @public */
+export interface PayloadInstalled {
+  ecosystem: string;
+  name: string;
+  version: string;
+  arch?: string;
+  source?: string;
+  sourceVersion?: string;
+}
+
+/** What `buildJobPayload` needs. @public */
+export interface JobPayloadInput {
+  kind: 'install' | 'verify' | 'rollback';
+  patchRef: string;
+  rolloutId?: string;
+  /** The endpoint's applicability rows of the patch. */
+  needs: PayloadNeed[];
+  /** The patch's targets; used for source targets and when there are no rows. */
+  targets?: PayloadTarget[];
+  /** The endpoint's installed packages; needed only for source targets. */
+  installed?: PayloadInstalled[];
+  /** Members added as they are (bandwidth, maintenance windows). */
+  extra?: JsonObject;
+}
+
+/** The packages of an install/verify job: every package the patch needs on the endpoint. @public */
+export function payloadPackages(
+  input: Pick<JobPayloadInput, 'needs' | 'targets' | 'installed'>,
+): { ecosystem?: string; packages: PayloadPackage[] } {
+  const targets = input.targets ?? [];
+  const sourceTargets = targets.filter(t => t.packageType === 'source');
+  const out = new Map<string, PayloadPackage>();
+  let ecosystem: string | undefined;
+  const add = (p: PayloadPackage) => {
+    const key = `${p.name}\u0000${p.arch ?? ''}`;
+    if (!out.has(key)) out.set(key, p);
+  };
+  for (const need of input.needs) {
+    ecosystem ??= need.ecosystem;
+    const source = sourceTargets.find(
+      t =>
+        t.ecosystem === need.ecosystem &&
+        (t.package === need.package || t.binaries?.includes(need.package)),
+    );
+    if (!source) {
+      add({
+        name: need.package,
+        version: need.fixedVersion,
+        ...(need.installedVersion
+          ? { previousVersion: need.installedVersion }
+          : {}),
+      });
+      continue;
+    }
+    // A source target: every installed binary built from that source.
+    const binaries = (input.installed ?? []).filter(
+      p =>
+        p.ecosystem === source.ecosystem &&
+        ((p.source ?? p.name) === source.package ||
+          source.binaries?.includes(p.name)),
+    );
+    if (binaries.length === 0) {
+      // The inventory says nothing of the binaries (an agent that reports
+      // no source): the row's package, marked as a source, so the agent
+      // does not mistake the source version for its binary version.
+      add({
+        name: need.package,
+        version: need.fixedVersion,
+        source: source.package,
+        ...(need.installedVersion
+          ? { previousVersion: need.installedVersion }
+          : {}),
+      });
+    }
+    for (const b of binaries)
+      add({
+        name: b.name,
+        version: need.fixedVersion,
+        source: source.package,
+        previousVersion: b.version,
+        ...(b.arch ? { arch: b.arch } : {}),
+      });
+  }
+  if (out.size === 0 && targets.length > 0) {
+    // No rows (an endpoint added by hand): the patch's first target.
+    const t = targets[0];
+    ecosystem = t.ecosystem;
+    add({
+      name: t.package,
+      version: t.fixedVersion,
+      ...(t.packageType === 'source' ? { source: t.package } : {}),
+    });
+  }
+  // By name, so the first one (the old agents' package) does not depend on
+  // the order rows come back in.
+  const packages = [...out.values()].sort(
+    (a, b) =>
+      a.name.localeCompare(b.name, 'en-US') ||
+      (a.arch ?? '').localeCompare(b.arch ?? '', 'en-US'),
+  );
+  return { ecosystem, packages };
+}
+
+/**
+ * The payload of an install or verify job for one endpoint: the old fields
+ * (the first package) and `packages` with all of them. Builds nothing for
+ * rollback; see `rollbackPayload`.
+ * @public
+ */
+export function buildJobPayload(input: JobPayloadInput): JsonObject {
+  const { ecosystem, packages } = payloadPackages(input);
+  const first = packages[0];
+  return {
+    patchRef: input.patchRef,
+    ...(input.rolloutId ? { rolloutId: input.rolloutId } : {}),
+    ecosystem: ecosystem ?? null,
+    package: first?.name ?? null,
+    version: first?.version ?? null,
+    ...(first?.previousVersion !== undefined
+      ? { previousVersion: first.previousVersion }
+      : {}),
+    packages: packages as unknown as JsonObject[],
+    ...(input.extra ?? {}),
+  };
+}
+
+/**
+ * The payload of a rollback job from the payload of the install it undoes
+ * and the agent's per-package evidence (`before` is the version each
+ * package had). For old agents the single fields say: install `version`
+ * (the version to go back to) over `previousVersion` (the patched one).
+ * @public
+ */
+export function rollbackPayload(args: {
+  patchRef: string;
+  rolloutId?: string;
+  install: JsonObject;
+  /** The install result's packages (CONTRACT §5), when the agent sent them. */
+  resultPackages?: Array<{ name: string; before?: string }>;
+  /** The install result's single `previousVersion`, from old agents. */
+  previousVersion?: string;
+}): JsonObject {
+  const before = new Map(
+    (args.resultPackages ?? [])
+      .filter(p => p.before)
+      .map(p => [p.name, p.before!]),
+  );
+  const listed = Array.isArray(args.install.packages)
+    ? (args.install.packages as unknown as PayloadPackage[])
+    : [];
+  // Old install payloads name one package in the single fields only.
+  let installPackages: PayloadPackage[] = listed;
+  if (listed.length === 0 && args.install.package) {
+    installPackages = [
+      {
+        name: String(args.install.package),
+        version: String(args.install.version ?? ''),
+        ...(args.install.previousVersion
+          ? { previousVersion: String(args.install.previousVersion) }
+          : {}),
+      },
+    ];
+  }
+  const packages = installPackages.map((p, i) => {
+    const back =
+      before.get(p.name) ??
+      (i === 0 ? args.previousVersion : undefined) ??
+      p.previousVersion;
+    return {
+      name: p.name,
+      version: p.version,
+      ...(p.source ? { source: p.source } : {}),
+      ...(back !== undefined ? { previousVersion: back } : {}),
+      ...(p.arch ? { arch: p.arch } : {}),
+    };
+  });
+  const first = packages[0];
+  return {
+    patchRef: args.patchRef,
+    ...(args.rolloutId ? { rolloutId: args.rolloutId } : {}),
+    ecosystem: (args.install.ecosystem ?? null) as any,
+    package: first?.name ?? null,
+    version: (first?.previousVersion ?? null) as any,
+    previousVersion: first?.version ?? null,
+    packages: packages as unknown as JsonObject[],
+  };
+}
