@@ -399,6 +399,16 @@ export const spec = {
           "arch": {
             "type": "string",
             "maxLength": 32
+          },
+          "source": {
+            "type": "string",
+            "description": "The source package name (dpkg `source:Package`, the SRPM name for rpm).",
+            "maxLength": 256
+          },
+          "sourceVersion": {
+            "type": "string",
+            "description": "The source package version (dpkg `source:Version`, `[epoch:]version-release` of the SRPM).",
+            "maxLength": 256
           }
         }
       },
@@ -861,6 +871,9 @@ export const spec = {
             "type": "string"
           },
           "source": {
+            "type": "string"
+          },
+          "sourceVersion": {
             "type": "string"
           }
         }

@@ -817,6 +817,10 @@ export interface components {
             name: string;
             version: string;
             arch?: string;
+            /** @description The source package name (dpkg `source:Package`, the SRPM name for rpm). */
+            source?: string;
+            /** @description The source package version (dpkg `source:Version`, `[epoch:]version-release` of the SRPM). */
+            sourceVersion?: string;
         };
         PendingUpdate: {
             ecosystem: components["schemas"]["Ecosystem"];
@@ -955,6 +959,7 @@ export interface components {
             arch?: string;
             availableVersion?: string;
             source?: string;
+            sourceVersion?: string;
         };
         EndpointDetail: components["schemas"]["Endpoint"] & {
             installed: components["schemas"]["EndpointPackage"][];
