@@ -35,6 +35,7 @@ import {
   EnrollmentService,
   readOwnershipRules,
 } from '../enrollment/EnrollmentService';
+import { assertValidInventory } from '../inventory/validation';
 import { Job } from '../jobs/JobQueue';
 import { toEndpointResponse } from '../endpoints/responses';
 import {
@@ -212,6 +213,8 @@ export function registerAgentRoutes(
       const agent = await agentOf(req, res, { fresh: true });
       if (!agent) return;
       const { hash, packages, pending } = req.body;
+      // A version that cannot be read is refused whole (400), never stored.
+      assertValidInventory({ packages, pending });
       const event = await ctx.inventory.replaceInventory(agent.agentId, {
         hash,
         packages,
