@@ -14,3 +14,4 @@ export * from './entities';
 export * from './versions';
 export * from './advisories';
 export * from './risk';
+export * from './evaluation';

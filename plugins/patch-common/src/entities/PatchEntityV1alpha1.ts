@@ -34,7 +34,19 @@ function semantic(data: PatchEntityV1alpha1): EntityValidationIssue[] {
         });
       }
     }
-    const key = `${t.ecosystem}\u0000${t.release}\u0000${t.package}\u0000${t.fixedVersion}`;
+    // Binary names only widen a source target; on a binary target they
+    // would silently make other packages applicable.
+    if (t.binaries && t.packageType !== 'source') {
+      issues.push({
+        field: `spec.targets[${i}].binaries`,
+        message: "is allowed only when packageType is 'source'",
+      });
+    }
+    // A source and a binary package may share a name (openssl) and are
+    // different targets.
+    const key = `${t.ecosystem}\u0000${t.release}\u0000${
+      t.packageType ?? 'binary'
+    }\u0000${t.package}\u0000${t.fixedVersion}`;
     if (seen.has(key)) {
       issues.push({
         field: `spec.targets[${i}]`,

@@ -47,13 +47,35 @@ export type PatchTarget = {
    * Distribution release as `<os id>:<version>` in lower case, e.g.
    * `debian:12`, `almalinux:9`, `alpine:3.20`, `ubuntu:22.04`; a bare
    * `<os id>` (e.g. `alpine`) when the advisory names no release. See
-   * `osReleaseKey` and `releaseMatches`.
+   * `releaseAccepts`.
    */
   release: string;
-  /** Binary package name (or KB number for windows-kb). */
+  /**
+   * The package the advisory names: the installed (binary) package, a
+   * source package when `packageType` is `source`, or the KB number for
+   * windows-kb.
+   */
   package: string;
-  /** First version that is no longer affected. */
+  /**
+   * First version that is no longer affected: of the binary package, or of
+   * the source package when `packageType` is `source`.
+   */
   fixedVersion: string;
+  /**
+   * What `package` names. `source`: a source package (Debian and Ubuntu
+   * advisories name `openssl`, endpoints run `libssl3`); an installed
+   * package applies when its source name (its own name when it reports
+   * none) equals `package` or its name is in `binaries`, and its source
+   * version is compared. `binary` (the default): the installed package
+   * itself, whose version is compared.
+   */
+  packageType?: 'binary' | 'source';
+  /**
+   * For a source target, the binary package names built from it as the
+   * advisory lists them (Ubuntu's OSV `ecosystem_specific.binaries`); an
+   * installed package with one of these names applies too.
+   */
+  binaries?: string[];
 };
 
 /**

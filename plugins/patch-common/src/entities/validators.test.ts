@@ -113,12 +113,49 @@ describe('Patch validation', () => {
       'spec.targets[1]',
       (p: any) => p.spec.targets.push({ ...p.spec.targets[0] }),
     ],
+    [
+      'spec.targets[0].packageType',
+      (p: any) => (p.spec.targets[0].packageType = 'src'),
+    ],
+    [
+      'spec.targets[0].binaries[0]',
+      (p: any) => {
+        p.spec.targets[0].packageType = 'source';
+        p.spec.targets[0].binaries = [''];
+      },
+    ],
+    [
+      'spec.targets[0].binaries',
+      (p: any) => (p.spec.targets[0].binaries = ['libssl3']),
+    ],
   ])('names %s when it is wrong', (field, mutate) => {
     const p = patch();
     mutate(p);
     const r = validatePatchEntity(p);
     expect(r.valid).toBe(false);
     expect(fieldsOf(r)).toContain(field);
+  });
+
+  it('accepts source targets with binaries, and a source and a binary target of one name', () => {
+    const p = patch();
+    p.spec.targets = [
+      {
+        ecosystem: 'deb',
+        release: 'ubuntu:22.04',
+        package: 'openssl',
+        packageType: 'source',
+        binaries: ['libssl3', 'openssl'],
+        fixedVersion: '3.0.2-0ubuntu1.18',
+      },
+      {
+        ecosystem: 'deb',
+        release: 'ubuntu:22.04',
+        package: 'openssl',
+        packageType: 'binary',
+        fixedVersion: '3.0.2-0ubuntu1.18',
+      },
+    ];
+    expect(validatePatchEntity(p)).toEqual({ valid: true, errors: [] });
   });
 
   it('check() returns false for other kinds and throws naming the field', async () => {

@@ -10,6 +10,8 @@ export class InvalidVersionError extends Error {
   readonly version: string;
   /** The part that is wrong, e.g. `epoch`, `revision`, `upstream version`. */
   readonly part: string;
+  /** Why that part is wrong, e.g. `is empty`, `contains an invalid character`. */
+  readonly reason: string;
 
   constructor(
     ecosystem: string,
@@ -26,6 +28,7 @@ export class InvalidVersionError extends Error {
     this.ecosystem = ecosystem;
     this.version = version;
     this.part = part;
+    this.reason = reason;
   }
 }
 

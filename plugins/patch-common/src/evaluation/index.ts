@@ -1,0 +1,2 @@
+export * from './evaluatePatch';
+export * from './release';
