@@ -7,7 +7,8 @@
  *   source version). Both nullable: Windows KBs have none, older agents send
  *   none; the rule then falls back to the name and version. An expression
  *   index on the fallback lets the full recompute join source verdicts to
- *   the inventory as it joins binary ones (index-only on PostgreSQL).
+ *   the inventory as it joins binary ones (index-only on PostgreSQL; the
+ *   name is in it for the Ubuntu binaries of a source, joined by name too).
  * - Targets keep their package type (binary or source) and, for Ubuntu, the
  *   binaries a source target names.
  * - Staged verdicts say how they join the inventory (`via`: by name, by
@@ -28,7 +29,7 @@ exports.up = async function up(knex) {
   });
   await knex.raw(
     `CREATE INDEX ${SOURCE_INDEX} ON patch_inventory_packages
-       (ecosystem, (COALESCE(source, name)), (COALESCE(source_version, version)), endpoint_id)`,
+       (ecosystem, (COALESCE(source, name)), (COALESCE(source_version, version)), name, endpoint_id)`,
   );
   await knex.schema.alterTable('patch_applicability_targets', table => {
     table

@@ -140,7 +140,7 @@ describe('PUT /agent/v1/inventory validation', () => {
         // The verdict used to skip an empty version: the row disappeared.
         [
           withPackage({ ecosystem: 'deb', name: 'openssl', version: '' }),
-          /packages\[4\]\.version: deb package openssl has version "" whose version string is empty/,
+          /packages\[4\]\.version: deb package openssl has version "" whose version is empty/,
         ],
         // dpkg orders these leniently; they used to read "installed".
         [
@@ -165,7 +165,7 @@ describe('PUT /agent/v1/inventory validation', () => {
         ],
         [
           withPackage({ ecosystem: 'windows-kb', name: 'KB1', version: '' }),
-          /windows-kb package KB1 has version "" whose version string is empty/,
+          /windows-kb package KB1 has version "" whose version is empty/,
         ],
         [
           withPackage({

@@ -9,44 +9,22 @@
  * here is later unreadable there.
  */
 import { InputError } from '@backstage/errors';
-import {
-  InvalidVersionError,
-  parseVersion,
-} from '@patchbay/plugin-patch-common';
+import { isValidInstalledVersion } from '@patchbay/plugin-patch-common';
 import type { InventoryPackage, PendingUpdate } from './InventoryStore';
 
-/** Why a version is refused: the part that is wrong and what is wrong with it. */
-export type VersionCheck =
-  | { ok: true }
-  | { ok: false; part: string; reason: string };
-
 /**
- * Whether an installed version is readable in its ecosystem: deb, rpm and
- * apk by `parseVersion` in strict mode; ecosystems without an ordering
- * (`windows-kb`, `simulated`, ...) accept any non-empty string.
+ * Whether an installed version is readable in its ecosystem by the rule
+ * applicability reads it with (patch-common's `isValidInstalledVersion`:
+ * deb, rpm and apk strictly, other ecosystems any non-empty string).
  */
 export function checkInstalledVersion(
   ecosystem: string,
   version: unknown,
-): VersionCheck {
+): { ok: true } | { ok: false; part: string; reason: string } {
   if (typeof version !== 'string') {
     return { ok: false, part: 'version', reason: 'is not a string' };
   }
-  if (ecosystem !== 'deb' && ecosystem !== 'rpm' && ecosystem !== 'apk') {
-    return version.trim().length > 0
-      ? { ok: true }
-      : { ok: false, part: 'version string', reason: 'is empty' };
-  }
-  try {
-    parseVersion(ecosystem, version);
-    return { ok: true };
-  } catch (error) {
-    if (error instanceof InvalidVersionError) {
-      const reason = error.message.split(`: ${error.part} `)[1] ?? 'is invalid';
-      return { ok: false, part: error.part, reason };
-    }
-    return { ok: false, part: 'version', reason: 'cannot be read' };
-  }
+  return isValidInstalledVersion(ecosystem, version);
 }
 
 /** One refused field of an upload. */
