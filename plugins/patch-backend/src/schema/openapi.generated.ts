@@ -1197,6 +1197,9 @@ export const spec = {
           "endpoints",
           "compliant",
           "compliantShare",
+          "unknown",
+          "unknownShare",
+          "unknownInstalls",
           "withinSla",
           "withinSlaShare",
           "missing",
@@ -1211,7 +1214,7 @@ export const spec = {
           },
           "compliant": {
             "type": "integer",
-            "description": "Endpoints that miss no applicable patch."
+            "description": "Endpoints that miss no applicable patch and whose every applicable patch's state is known (an unknown state is never compliant)."
           },
           "compliantShare": {
             "type": [
@@ -1219,6 +1222,21 @@ export const spec = {
               "null"
             ],
             "description": "compliant / endpoints, 0 to 1; null without endpoints."
+          },
+          "unknown": {
+            "type": "integer",
+            "description": "Endpoints that miss no patch but have one whose state cannot be read (a version that does not parse); endpoints = compliant + unknown + endpoints missing some."
+          },
+          "unknownShare": {
+            "type": [
+              "number",
+              "null"
+            ],
+            "description": "unknown / endpoints, 0 to 1; null without endpoints."
+          },
+          "unknownInstalls": {
+            "type": "integer",
+            "description": "(endpoint, patch) pairs whose state is unknown (no package needed, one unknown)."
           },
           "withinSla": {
             "type": "integer",
@@ -1459,6 +1477,10 @@ export const spec = {
             "type": "integer",
             "description": "Needed patches covered by an active risk exception (not in missing)."
           },
+          "unknown": {
+            "type": "integer",
+            "description": "Patches whose state cannot be read (a version that does not parse); never compliant."
+          },
           "ttpSumSeconds": {
             "type": "number"
           },
@@ -1515,9 +1537,11 @@ export const spec = {
           },
           "state": {
             "type": "string",
+            "description": "needed when a package is; else unknown when a package's version cannot be read; else installed.",
             "enum": [
               "needed",
-              "installed"
+              "installed",
+              "unknown"
             ]
           },
           "packages": {

@@ -1053,10 +1053,16 @@ export interface components {
         ReportMetrics: {
             /** @description Enrolled, non-revoked endpoints in the node. */
             endpoints: number;
-            /** @description Endpoints that miss no applicable patch. */
+            /** @description Endpoints that miss no applicable patch and whose every applicable patch's state is known (an unknown state is never compliant). */
             compliant: number;
             /** @description compliant / endpoints, 0 to 1; null without endpoints. */
             compliantShare: number | null;
+            /** @description Endpoints that miss no patch but have one whose state cannot be read (a version that does not parse); endpoints = compliant + unknown + endpoints missing some. */
+            unknown: number;
+            /** @description unknown / endpoints, 0 to 1; null without endpoints. */
+            unknownShare: number | null;
+            /** @description (endpoint, patch) pairs whose state is unknown (no package needed, one unknown). */
+            unknownInstalls: number;
             /** @description Endpoints with no missing patch past its due date. */
             withinSla: number;
             withinSlaShare: number | null;
@@ -1132,6 +1138,8 @@ export interface components {
             overdue: number;
             /** @description Needed patches covered by an active risk exception (not in missing). */
             excepted?: number;
+            /** @description Patches whose state cannot be read (a version that does not parse); never compliant. */
+            unknown?: number;
             ttpSumSeconds: number;
             ttpCount: number;
         };
@@ -1146,8 +1154,11 @@ export interface components {
             title?: string;
             /** @enum {string} */
             severity?: "critical" | "high" | "medium" | "low";
-            /** @enum {string} */
-            state: "needed" | "installed";
+            /**
+             * @description needed when a package is; else unknown when a package's version cannot be read; else installed.
+             * @enum {string}
+             */
+            state: "needed" | "installed" | "unknown";
             packages: string[];
             /** Format: date-time */
             publishedAt?: string;
