@@ -169,6 +169,8 @@ describe('patchEntitiesFromOsv on bad input', () => {
         release: 'debian:12',
         package: 'openssl',
         fixedVersion: '3.0.15-1~deb12u1',
+        // Debian names the source package.
+        packageType: 'source',
       },
     ]);
   });

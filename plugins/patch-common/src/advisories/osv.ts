@@ -5,6 +5,7 @@ import {
   PATCH_KIND,
 } from '../entities/constants';
 import { validatePatchEntity } from '../entities/PatchEntityV1alpha1';
+import { PATCH_SEVERITIES } from '../entities/types';
 import type {
   PatchCvss,
   PatchEntity,
@@ -58,6 +59,8 @@ interface EcosystemInfo {
   osId: string;
   vendor: string;
   release?: string;
+  /** The ecosystem's advisories name source packages (Debian, Ubuntu). */
+  sourcePackages?: boolean;
 }
 
 /**
@@ -99,6 +102,7 @@ function readEcosystem(osvEcosystem: string): EcosystemInfo | undefined {
         osId: 'debian',
         vendor: 'Debian',
         release: numeric(/^(\d+)$/),
+        sourcePackages: true,
       };
     case 'ubuntu':
       return {
@@ -106,6 +110,7 @@ function readEcosystem(osvEcosystem: string): EcosystemInfo | undefined {
         osId: 'ubuntu',
         vendor: 'Ubuntu',
         release: numeric(/^(\d+\.\d+)$/),
+        sourcePackages: true,
       };
     case 'almalinux':
       return {
@@ -152,6 +157,36 @@ const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
+ * Whether a package URL names a source package: `arch=source` among its
+ * qualifiers (`pkg:deb/debian/openssl?arch=source`,
+ * `pkg:deb/ubuntu/php8.1@8.1.2-1ubuntu2.22?arch=source&distro=jammy`).
+ */
+function purlIsSource(purl: unknown): boolean {
+  if (typeof purl !== 'string') return false;
+  const query = purl.split('#')[0].split('?')[1];
+  if (!query) return false;
+  return query
+    .split('&')
+    .some(q => q.toLowerCase() === 'arch=source' || q === 'arch=src');
+}
+
+/**
+ * The binary package names of an affected entry, from Ubuntu's
+ * `ecosystem_specific.binaries`: `[{ binary_name, binary_version }]` (plain
+ * strings are taken too). Unique, in the advisory's order.
+ */
+function binariesOf(entry: Record<string, unknown>): string[] {
+  const es = isRecord(entry.ecosystem_specific) ? entry.ecosystem_specific : {};
+  if (!Array.isArray(es.binaries)) return [];
+  const names = new Set<string>();
+  for (const b of es.binaries) {
+    const name = isRecord(b) ? b.binary_name : b;
+    if (typeof name === 'string' && name.trim()) names.add(name.trim());
+  }
+  return [...names];
+}
+
+/**
  * The catalog entity name for an advisory id: lower case, [a-z0-9] with
  * [-_.] between, at most 63 characters (e.g. ALSA-2026:9692 → alsa-2026-9692).
  * @public
@@ -191,6 +226,23 @@ function vendorSeverity(
       return VENDOR_SEVERITY[v.toLowerCase()];
     }
   }
+  // Debian: the security tracker's urgency per affected package; the
+  // worst one rates the advisory ("not yet assigned" says nothing).
+  let urgency: PatchSeverity | undefined;
+  for (const a of Array.isArray(adv.affected) ? adv.affected : []) {
+    const es =
+      isRecord(a) && isRecord(a.ecosystem_specific) ? a.ecosystem_specific : {};
+    const u = typeof es.urgency === 'string' ? es.urgency.toLowerCase() : '';
+    const v = VENDOR_SEVERITY[u.replace(/\*+$/, '')];
+    if (
+      v &&
+      (!urgency ||
+        PATCH_SEVERITIES.indexOf(v) < PATCH_SEVERITIES.indexOf(urgency))
+    ) {
+      urgency = v;
+    }
+  }
+  if (urgency) return urgency;
   // Ubuntu: severity: [{ type: 'Ubuntu', score: 'medium' }].
   if (Array.isArray(adv.severity)) {
     for (const s of adv.severity) {
@@ -259,6 +311,12 @@ const ROLLBACK: Record<string, string> = {
  * are ignored on purpose: some feeds list the fixed version there (see the
  * corpus notes), and ranges are the normative part of OSV. Affected entries
  * of ecosystems Patchbay does not manage are left out.
+ *
+ * Debian and Ubuntu name source packages: their targets (and any whose purl
+ * says `arch=source`) get `packageType: 'source'`, with Ubuntu's
+ * `ecosystem_specific.binaries` names kept as `binaries`; the release key
+ * comes from the ecosystem (`Debian:12` → `debian:12`, `Ubuntu:22.04:LTS`
+ * → `ubuntu:22.04`).
  *
  * Pure: no I/O. Every result passes {@link validatePatchEntity}.
  *
@@ -336,6 +394,10 @@ export function patchEntitiesFromOsv(
     vendors.add(info.vendor);
     osvEcosystems.add(ecosystemName);
     const release = info.release ? `${info.osId}:${info.release}` : info.osId;
+    // Debian and Ubuntu track source packages (`openssl`), endpoints run
+    // their binaries (`libssl3`): such targets match by source name.
+    const source = info.sourcePackages === true || purlIsSource(pkg.purl);
+    const binaries = source ? binariesOf(a) : [];
     if (a.ranges !== undefined && !Array.isArray(a.ranges)) {
       fail(`${where}.ranges is not a list`);
     }
@@ -370,8 +432,12 @@ export function patchEntitiesFromOsv(
           release,
           package: (pkg.name as string).trim(),
           fixedVersion,
+          ...(source ? { packageType: 'source' as const } : {}),
+          ...(source && binaries.length ? { binaries } : {}),
         };
-        const key = `${target.ecosystem}|${target.release}|${target.package}|${target.fixedVersion}`;
+        const key = `${target.ecosystem}|${target.release}|${
+          target.packageType ?? 'binary'
+        }|${target.package}|${target.fixedVersion}`;
         if (!seen.has(key)) {
           seen.add(key);
           targets.push(target);
@@ -480,7 +546,11 @@ export function patchEntitiesFromOsv(
       ...(ecosystems.length === 1
         ? { rollbackNotes: ROLLBACK[ecosystems[0]] }
         : {}),
-      ...(targets.some(t => /^(kernel|linux-image)(-|$)/.test(t.package))
+      ...(targets.some(
+        t =>
+          /^(kernel|linux-image)(-|$)/.test(t.package) ||
+          (t.packageType === 'source' && /^linux(-|$)/.test(t.package)),
+      )
         ? { rebootRequired: true }
         : {}),
       owner: options.owner ?? DEFAULT_PATCH_OWNER,
