@@ -96,6 +96,7 @@ async function seed(db: Knex) {
     endpoint('deb12', 'debian', 'Debian GNU/Linux', '12'),
     endpoint('unknown', 'rhel', 'AlmaLinux', null),
     endpoint('win', 'windows', 'Windows 11', '10.0.22631'),
+    endpoint('win2', 'windows', 'Windows 11', '10.0.22631'),
   ]);
   const pkg = (
     endpoint_id: string,
@@ -236,7 +237,7 @@ describe('ApplicabilityService', () => {
         .where({ endpoint_id: 'deb12' })
         .delete();
       await db('patch_pending_updates').insert({
-        endpoint_id: 'alma8',
+        endpoint_id: 'win2',
         ecosystem: 'windows-kb',
         name: 'KB5034441',
         current_version: '',
@@ -247,10 +248,8 @@ describe('ApplicabilityService', () => {
       expect(await store.neededEndpoints('patch:default/openssl-deb')).toEqual(
         [],
       );
-      // A pending KB is needed.
-      expect(await store.neededEndpoints('patch:default/kb')).toEqual([
-        'alma8',
-      ]);
+      // A pending KB is needed (on Windows: the target's release).
+      expect(await store.neededEndpoints('patch:default/kb')).toEqual(['win2']);
       expect(await service.refreshAll()).toEqual({ upserted: 0, deleted: 0 });
 
       // A patch whose targets change in the catalog is refreshed alone; a removed patch loses its rows.
@@ -292,23 +291,21 @@ describe('ApplicabilityService', () => {
       // A revoked endpoint's pending KB is no longer needed either: on the
       // full recompute (both PostgreSQL paths), and when the KB patch is
       // refreshed.
-      expect(await store.neededEndpoints('patch:default/kb')).toEqual([
-        'alma8',
-      ]);
+      expect(await store.neededEndpoints('patch:default/kb')).toEqual(['win2']);
       await db('patch_endpoints')
-        .where({ id: 'alma8' })
+        .where({ id: 'win2' })
         .update({ revoked_at: new Date().toISOString() });
       await service.refreshAll();
-      expect(await store.list({ endpointId: 'alma8' })).toEqual([]);
+      expect(await store.list({ endpointId: 'win2' })).toEqual([]);
       expect((await setBased.refreshAll()).upserted).toBe(0);
-      expect(await store.list({ endpointId: 'alma8' })).toEqual([]);
+      expect(await store.list({ endpointId: 'win2' })).toEqual([]);
       const kb2 = patch('kb', [
         { ...PATCHES[3].entity.spec.targets[0], fixedVersion: 'KB5034442' },
       ]);
       expect(await service.syncPatches([PATCHES[0], bumped, kb2])).toEqual([
         'patch:default/kb',
       ]);
-      expect(await store.list({ endpointId: 'alma8' })).toEqual([]);
+      expect(await store.list({ endpointId: 'win2' })).toEqual([]);
       await db.destroy();
     },
   );

@@ -4,11 +4,17 @@ import {
   ApplicabilityDiff,
   ApplicabilityRow,
   ApplicabilityStore,
+  InventoryRow,
   StoredTarget,
   Verdict,
 } from './ApplicabilityStore';
 import { endpointMatchKey, releaseAccepts, targetMatchKeys } from './release';
-import { candidateRank, decideState, rankState } from './verdict';
+import {
+  candidateRank,
+  comparedVersion,
+  decideState,
+  rankState,
+} from './verdict';
 
 /** What changed in one refresh, for listeners such as approvals. */
 export interface ApplicabilityChange {
@@ -25,8 +31,29 @@ export type ApplicabilityListener = (
   change: ApplicabilityChange,
 ) => void | Promise<void>;
 
-type TargetIndex = Map<string, StoredTarget[]>;
+/**
+ * Targets by what an inventory row must carry to be concerned: its name
+ * (binary targets), its source, a row without a source being its own
+ * (source targets), or its name when it is its own source (the binaries a
+ * source target names, Ubuntu).
+ */
+interface TargetIndex {
+  byName: Map<string, StoredTarget[]>;
+  bySource: Map<string, StoredTarget[]>;
+  byBinary: Map<string, StoredTarget[]>;
+}
+/** Where the full recompute finds the targets of each way of joining. */
+const WAYS = {
+  name: 'byName',
+  source: 'bySource',
+  binary: 'byBinary',
+  pending: 'byName',
+} as const;
 const pkgKey = (ecosystem: string, name: string) => `${ecosystem}\u0000${name}`;
+const keyParts = (key: string) => {
+  const [ecosystem, name] = key.split('\u0000');
+  return { ecosystem, name };
+};
 
 /**
  * Decides which endpoint needs which patch, from inventory × patch targets
@@ -93,28 +120,16 @@ export class ApplicabilityService {
     const targets = (await this.store.listTargets()).filter(t =>
       refs.has(t.patchRef),
     );
-    const pkgs = new Map<string, { ecosystem: string; name: string }>();
-    for (const t of targets)
-      pkgs.set(pkgKey(t.ecosystem, t.package), {
-        ecosystem: t.ecosystem,
-        name: t.package,
-      });
-    const inventory = await this.store.getInventoryForPackages([
-      ...pkgs.values(),
-    ]);
     const byPkg = indexTargets(targets);
+    const inventory = await this.store.getInventoryForPackages({
+      byName: [...byPkg.byName.keys(), ...byPkg.byBinary.keys()].map(keyParts),
+      bySource: [...byPkg.bySource.keys()].map(keyParts),
+    });
     const candidates: Candidate[] = [];
     for (const row of inventory) {
-      for (const t of byPkg.get(pkgKey(row.ecosystem, row.name)) ?? []) {
+      for (const t of concerning(byPkg, row)) {
         if (!releaseAccepts(t.release, row.matchKey)) continue;
-        const state = decideState(t.ecosystem, row.version, t.fixedVersion);
-        if (state)
-          candidates.push({
-            endpointId: row.endpointId,
-            target: t,
-            version: row.version,
-            rank: candidateRank(t.ecosystem, state),
-          });
+        candidates.push(candidate(row.endpointId, t, row));
       }
     }
     const kbs = targets.filter(t => t.ecosystem === 'windows-kb');
@@ -123,12 +138,14 @@ export class ApplicabilityService {
       for (const p of await this.store.getPendingForKbs(
         kbs.map(t => t.package),
       )) {
-        for (const t of kbIndex.get(pkgKey('windows-kb', p.name)) ?? []) {
+        for (const t of kbIndex.byName.get(pkgKey('windows-kb', p.name)) ??
+          []) {
+          if (!releaseAccepts(t.release, p.matchKey)) continue;
           candidates.push({
             endpointId: p.endpointId,
             target: t,
             version: p.currentVersion,
-            rank: 2,
+            rank: candidateRank('windows-kb', 'needed'),
           });
         }
       }
@@ -164,27 +181,19 @@ export class ApplicabilityService {
     }
     const candidates: Candidate[] = [];
     for (const row of inventory) {
-      const targets = index.get(pkgKey(row.ecosystem, row.name));
-      if (!targets) continue;
-      for (const t of targets) {
+      for (const t of concerning(index, row)) {
         if (!releaseAccepts(t.release, matchKey)) continue;
-        const state = decideState(t.ecosystem, row.version, t.fixedVersion);
-        if (state)
-          candidates.push({
-            endpointId,
-            target: t,
-            version: row.version,
-            rank: candidateRank(t.ecosystem, state),
-          });
+        candidates.push(candidate(endpointId, t, row));
       }
     }
     for (const p of pendingKbs) {
-      for (const t of index.get(pkgKey('windows-kb', p.name)) ?? []) {
+      for (const t of index.byName.get(pkgKey('windows-kb', p.name)) ?? []) {
+        if (!releaseAccepts(t.release, matchKey)) continue;
         candidates.push({
           endpointId,
           target: t,
           version: p.currentVersion,
-          rank: 2,
+          rank: candidateRank('windows-kb', 'needed'),
         });
       }
     }
@@ -209,40 +218,82 @@ export class ApplicabilityService {
     // Independent reads and writes side by side: the release keys of the
     // fleet (its OS combinations first), the targets, and the distinct
     // installed versions.
-    const [combos, index, versions] = await Promise.all([
+    const [combos, { idx: index, versions }] = await Promise.all([
       this.store.listOsCombos().then(async list => {
         const keyed = list.map(c => ({ ...c, key: endpointMatchKey(c) }));
         await this.store.syncReleaseKeysByOs(keyed);
         return keyed;
       }),
-      this.getTargetIndex(true),
-      this.store.listTargetedVersions(),
+      this.getTargetIndex(true).then(async idx => ({
+        idx,
+        versions: await this.store.listTargetedVersions({
+          byName: [...idx.byName.keys()].map(keyParts),
+          bySource: [...idx.bySource.keys()].map(keyParts),
+          byBinary: [...idx.byBinary.keys()].map(keyParts),
+        }),
+      })),
     ]);
     mark('releases+versions');
     // Only keys some endpoint has: each extra key would repeat the join.
     const known = new Set(combos.map(c => c.key));
     const verdicts: Verdict[] = [];
     const keysByRelease = new Map<string, string[]>();
+    const keysOf = (release: string) => {
+      let matchKeys = keysByRelease.get(release);
+      if (!matchKeys) {
+        matchKeys = targetMatchKeys(release, known).filter(k => known.has(k));
+        keysByRelease.set(release, matchKeys);
+      }
+      return matchKeys;
+    };
     for (const v of versions) {
-      for (const t of index.get(pkgKey(v.ecosystem, v.name)) ?? []) {
-        const state = decideState(t.ecosystem, v.version, t.fixedVersion);
-        if (!state) continue;
-        let matchKeys = keysByRelease.get(t.release);
-        if (!matchKeys) {
-          matchKeys = targetMatchKeys(t.release, known).filter(k =>
-            known.has(k),
-          );
-          keysByRelease.set(t.release, matchKeys);
-        }
-        for (const matchKey of matchKeys) {
+      const byWay = index[WAYS[v.via]];
+      // The row as the rule reads it: for a source verdict, `version` is
+      // the source version.
+      const row: InventoryRow =
+        v.via === 'name'
+          ? { ecosystem: v.ecosystem, name: v.name, version: v.version }
+          : {
+              ecosystem: v.ecosystem,
+              name: v.name,
+              version: v.version,
+              source: v.name,
+              sourceVersion: v.version,
+            };
+      for (const t of byWay.get(pkgKey(v.ecosystem, v.name)) ?? []) {
+        // Verdicts are decided once per (ecosystem, name or source, version).
+        const state = decideState(t, row);
+        for (const matchKey of keysOf(t.release)) {
           verdicts.push({
             ecosystem: t.ecosystem,
             package: t.package,
+            via: v.via,
+            name: v.name,
             version: v.version,
             matchKey,
             patchRef: t.patchRef,
             fixedVersion: t.fixedVersion,
             state,
+          });
+        }
+      }
+    }
+    // A pending KB is needed wherever its release is concerned (and the KB
+    // is not present: a present one ranks above).
+    for (const targets of index.byName.values()) {
+      for (const t of targets) {
+        if (t.ecosystem !== 'windows-kb') continue;
+        for (const matchKey of keysOf(t.release)) {
+          verdicts.push({
+            ecosystem: t.ecosystem,
+            package: t.package,
+            via: 'pending',
+            name: t.package,
+            version: '',
+            matchKey,
+            patchRef: t.patchRef,
+            fixedVersion: t.fixedVersion,
+            state: 'needed',
           });
         }
       }
@@ -340,15 +391,60 @@ function fold(candidates: Candidate[]): ApplicabilityRow[] {
   return [...rows.values()].map(v => v.row);
 }
 
+/** One raw candidate of an inventory row for a target that concerns it. */
+function candidate(
+  endpointId: string,
+  target: StoredTarget,
+  row: InventoryRow,
+): Candidate {
+  return {
+    endpointId,
+    target,
+    version: comparedVersion(target, row),
+    rank: candidateRank(target.ecosystem, decideState(target, row)),
+  };
+}
+
 function indexTargets(targets: StoredTarget[]): TargetIndex {
-  const index: TargetIndex = new Map();
-  for (const t of targets) {
-    const key = pkgKey(t.ecosystem, t.package);
-    const list = index.get(key) ?? [];
+  const index: TargetIndex = {
+    byName: new Map(),
+    bySource: new Map(),
+    byBinary: new Map(),
+  };
+  const add = (
+    map: Map<string, StoredTarget[]>,
+    key: string,
+    t: StoredTarget,
+  ) => {
+    const list = map.get(key) ?? [];
     list.push(t);
-    index.set(key, list);
+    map.set(key, list);
+  };
+  for (const t of targets) {
+    if (t.packageType !== 'source') {
+      add(index.byName, pkgKey(t.ecosystem, t.package), t);
+      continue;
+    }
+    add(index.bySource, pkgKey(t.ecosystem, t.package), t);
+    // Ubuntu names the binaries of a source. A named binary that reports
+    // another source (neither the target's nor its own) is not found: the
+    // full recompute joins these by index and that case has none.
+    for (const name of new Set(t.binaries ?? [])) {
+      if (name !== t.package) add(index.byBinary, pkgKey(t.ecosystem, name), t);
+    }
   }
   return index;
+}
+
+/** The targets that concern an inventory row, each once. */
+function concerning(index: TargetIndex, row: InventoryRow): StoredTarget[] {
+  const name = pkgKey(row.ecosystem, row.name);
+  const source = pkgKey(row.ecosystem, row.source ?? row.name);
+  const byName = index.byName.get(name) ?? [];
+  const bySource = index.bySource.get(source) ?? [];
+  const byBinary = source === name ? index.byBinary.get(name) ?? [] : [];
+  if (bySource.length === 0 && byBinary.length === 0) return byName;
+  return [...byName, ...bySource, ...byBinary];
 }
 
 /** The targets of a Patch entity, as stored. */
@@ -359,12 +455,23 @@ export function targetsOf(ref: string, entity: PatchEntity): StoredTarget[] {
     release: (t.release ?? '').toLocaleLowerCase('en-US'),
     package: t.package,
     fixedVersion: t.fixedVersion,
+    ...(t.packageType === 'source'
+      ? {
+          packageType: 'source' as const,
+          ...(t.binaries?.length ? { binaries: [...t.binaries].sort() } : {}),
+        }
+      : {}),
   }));
 }
 
 function signature(targets: StoredTarget[]): string {
   return targets
-    .map(t => `${t.ecosystem}|${t.release}|${t.package}|${t.fixedVersion}`)
+    .map(
+      t =>
+        `${t.ecosystem}|${t.release}|${t.package}|${t.fixedVersion}|${
+          t.packageType ?? 'binary'
+        }|${(t.binaries ?? []).join(',')}`,
+    )
     .sort()
     .join('\n');
 }

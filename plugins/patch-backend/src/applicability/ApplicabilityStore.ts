@@ -4,13 +4,22 @@
  * Design note. The fleet is large (100,000 endpoints × ~300 packages = 30M
  * inventory rows) and the patch set moderate (1,000 patches), so the full
  * recompute never compares versions per inventory row. It:
- *   1. reads the distinct (ecosystem, name, version) triples of the inventory
- *      for the targeted packages only (index on (ecosystem, name, version)),
- *   2. decides needed / installed once per triple and target in JavaScript
- *      with `compareVersions`, into a small staging table of verdicts,
+ *   1. reads the distinct triples of the inventory for the targeted packages
+ *      only: (ecosystem, name, version) for binary targets (index on
+ *      (ecosystem, name, version, endpoint_id)), (ecosystem, source,
+ *      source version) for source targets (expression index on
+ *      (ecosystem, COALESCE(source, name), COALESCE(source_version,
+ *      version), endpoint_id)); both as loose index scans on PostgreSQL,
+ *   2. decides needed / installed / unknown once per triple and target in
+ *      JavaScript with patch-common's rule, into a small staging table of
+ *      verdicts, each saying how it joins the inventory (`via`: by name or
+ *      by source; the Ubuntu binaries of a source target join by source
+ *      too, on their own name: a binary that reports no source is its own),
  *   3. lets the database join inventory × verdicts × endpoint release keys
  *      and apply the difference to `patch_applicability` in set operations
  *      (on PostgreSQL one statement; SQLite runs an upsert and a delete).
+ * Rows are per (endpoint, patch, target package): the binaries of a source
+ * fold into its row (needed beats unknown beats installed, ranks below).
  * The incremental path (one endpoint, one patch) does the same in memory
  * for a few hundred rows and writes only the rows that changed.
  */
@@ -18,6 +27,63 @@ import { Knex } from 'knex';
 import { toDbTime } from '../database/time';
 import { endpointMatchKey } from './release';
 import { ApplicabilityState } from './verdict';
+
+/** Joins a staged verdict `v` to an inventory row `i` of the same name and version. */
+const JOIN_BY_NAME = `i.ecosystem = v.ecosystem AND i.name = v.name AND i.version = v.version`;
+/**
+ * Joins a staged verdict `v` to an inventory row `i` by source and source
+ * version, falling back to name and version (the expression index's form).
+ */
+const JOIN_BY_SOURCE = `i.ecosystem = v.ecosystem AND COALESCE(i.source, i.name) = v.name
+  AND COALESCE(i.source_version, i.version) = v.version`;
+/**
+ * How a staged verdict joins the inventory, with the condition of each way.
+ * `binary`: a binary a source target names (Ubuntu) applies under its own
+ * name, with its source version, when it is its own source or reports none.
+ */
+const VIAS: Array<[Verdict['via'], string]> = [
+  ['name', JOIN_BY_NAME],
+  ['source', JOIN_BY_SOURCE],
+  ['binary', `${JOIN_BY_SOURCE} AND i.name = v.name`],
+];
+/** The rank of a raw candidate (see `candidateRank` in verdict.ts). */
+const RANK = `CASE WHEN v.state = 'needed' THEN 3 WHEN v.state = 'unknown' THEN 2
+  WHEN v.ecosystem = 'windows-kb' THEN 4 ELSE 1 END`;
+/** The state a folded rank stands for (see `rankState` in verdict.ts). */
+const RANK_STATE = (max: string) =>
+  `CASE ${max} WHEN 3 THEN 'needed' WHEN 2 THEN 'unknown' ELSE 'installed' END`;
+
+/**
+ * The raw candidates of the staged verdicts across the fleet: inventory ×
+ * verdicts × release keys, one branch per way of joining (each on its own
+ * index). `last`: the last column (rank or state); `where`: more
+ * conditions on `v`.
+ */
+function verdictCandidates(last: string, where = ''): string {
+  return VIAS.map(
+    ([via, on]) => `
+        SELECT i.endpoint_id, v.patch_ref, v.package, v.ecosystem,
+               v.version AS installed_version, v.fixed_version, ${last}
+        FROM patch_applicability_verdicts v
+        JOIN patch_inventory_packages i ON ${on}
+        JOIN patch_endpoint_releases r
+          ON r.endpoint_id = i.endpoint_id AND r.match_key = v.match_key
+        WHERE v.via = '${via}'${where}`,
+  )
+    .concat(
+      // Pending KBs: needed where the endpoint's release is concerned. The
+      // release table holds unrevoked endpoints only.
+      `
+        SELECT p.endpoint_id, v.patch_ref, v.package, v.ecosystem,
+               p.current_version AS installed_version, v.fixed_version, ${last}
+        FROM patch_applicability_verdicts v
+        JOIN patch_pending_updates p ON p.ecosystem = v.ecosystem AND p.name = v.name
+        JOIN patch_endpoint_releases r
+          ON r.endpoint_id = p.endpoint_id AND r.match_key = v.match_key
+        WHERE v.via = 'pending'${where}`,
+    )
+    .join('\n        UNION ALL');
+}
 
 /** Overwrites a stored verdict with the new one (the applicability upserts). */
 const UPSERT_VERDICT = `ON CONFLICT (endpoint_id, patch_ref, package) DO UPDATE SET
@@ -33,6 +99,10 @@ export interface StoredTarget {
   release: string;
   package: string;
   fixedVersion: string;
+  /** `source`: `package` names a source package; default `binary`. */
+  packageType?: 'binary' | 'source';
+  /** Binary packages of a source target (Ubuntu). */
+  binaries?: string[];
 }
 
 /** One stored applicability row. */
@@ -49,12 +119,32 @@ export interface ApplicabilityRow {
 /** One verdict of the full recompute. */
 export interface Verdict {
   ecosystem: string;
+  /** The target's package: the row's key. */
   package: string;
+  /**
+   * `name`: joins inventory rows by name and version; `source`: by source
+   * and source version; `binary`: by name, source and source version (a
+   * binary that is its own source, see `VIAS`); `pending`: the pending
+   * updates of that name (windows-kb targets, always needed).
+   */
+  via: 'name' | 'source' | 'binary' | 'pending';
+  /** The inventory name (`name`, `binary`) or source (`source`) it joins. */
+  name: string;
+  /** The version compared: the row's installed version. */
   version: string;
   matchKey: string;
   patchRef: string;
   fixedVersion: string;
   state: ApplicabilityState;
+}
+
+/** One installed package as applicability reads it. */
+export interface InventoryRow {
+  ecosystem: string;
+  name: string;
+  version: string;
+  source?: string;
+  sourceVersion?: string;
 }
 
 /** What a refresh changed. */
@@ -114,6 +204,10 @@ export class ApplicabilityStore {
       release: r.release,
       package: r.package,
       fixedVersion: r.fixed_version,
+      ...(r.package_type === 'source'
+        ? { packageType: 'source' as const }
+        : {}),
+      ...(r.binaries ? { binaries: JSON.parse(r.binaries) as string[] } : {}),
     }));
   }
 
@@ -140,6 +234,8 @@ export class ApplicabilityStore {
           release: t.release,
           package: t.package,
           fixed_version: t.fixedVersion,
+          package_type: t.packageType ?? 'binary',
+          binaries: t.binaries?.length ? JSON.stringify(t.binaries) : null,
         });
       }
       for (const chunk of chunks(rows, 150)) {
@@ -286,52 +382,89 @@ export class ApplicabilityStore {
   }
 
   /**
-   * The distinct installed versions of every targeted package: the only
-   * version pairs the full recompute compares.
+   * The distinct compared versions of every targeted package: the only
+   * version pairs the full recompute compares. `byName`: (ecosystem, name,
+   * version) of the inventory rows of those names (binary targets);
+   * `bySource`: (ecosystem, source, source version) of the rows of those
+   * sources, a row without a source being its own (source targets);
+   * `byBinary` the same for the binaries source targets name (Ubuntu).
    */
-  async listTargetedVersions(): Promise<
-    Array<{ ecosystem: string; name: string; version: string }>
+  async listTargetedVersions(keys: {
+    byName: Array<{ ecosystem: string; name: string }>;
+    bySource: Array<{ ecosystem: string; name: string }>;
+    byBinary: Array<{ ecosystem: string; name: string }>;
+  }): Promise<
+    Array<{
+      via: Verdict['via'];
+      ecosystem: string;
+      name: string;
+      version: string;
+    }>
   > {
-    if (this.db.client.config.client === 'pg') {
-      // A loose index scan: one probe of the (ecosystem, name, version)
-      // index per distinct version and package, where DISTINCT would read
-      // every installation of every targeted package (1.5M index entries
-      // for 100,000 endpoints, against ~15,000 probes).
-      const result = await this.db.raw(
-        `WITH RECURSIVE t AS (
-           SELECT DISTINCT ecosystem, package FROM patch_applicability_targets
-         ), v AS (
-           SELECT t.ecosystem, t.package,
-                  (SELECT min(i.version) FROM patch_inventory_packages i
-                   WHERE i.ecosystem = t.ecosystem AND i.name = t.package) AS version
-           FROM t
-           UNION ALL
-           SELECT v.ecosystem, v.package,
-                  (SELECT min(i.version) FROM patch_inventory_packages i
-                   WHERE i.ecosystem = v.ecosystem AND i.name = v.package AND i.version > v.version)
-           FROM v WHERE v.version IS NOT NULL
-         )
-         SELECT ecosystem, package AS name, version FROM v WHERE version IS NOT NULL`,
-      );
-      return result.rows;
-    }
-    const targeted = this.db('patch_applicability_targets')
-      .distinct('ecosystem', 'package')
-      .as('t');
-    return this.db
-      .from(targeted)
-      .join('patch_inventory_packages as i', function on() {
-        this.on('i.ecosystem', '=', 't.ecosystem').andOn(
-          'i.name',
-          '=',
-          't.package',
+    const out: Array<{
+      via: Verdict['via'];
+      ecosystem: string;
+      name: string;
+      version: string;
+    }> = [];
+    const ways: Array<[Verdict['via'], string, string, typeof keys.byName]> = [
+      ['name', 'i.name', 'i.version', keys.byName],
+      [
+        'source',
+        'COALESCE(i.source, i.name)',
+        'COALESCE(i.source_version, i.version)',
+        keys.bySource,
+      ],
+      [
+        'binary',
+        'COALESCE(i.source, i.name)',
+        'COALESCE(i.source_version, i.version)',
+        keys.byBinary,
+      ],
+    ];
+    const pg = this.db.client.config.client === 'pg';
+    for (const [via, nameExpr, versionExpr, list] of ways) {
+      for (const chunk of chunks(list, pg ? 5000 : 400)) {
+        const bindings = [chunk.map(k => k.ecosystem), chunk.map(k => k.name)];
+        if (pg) {
+          // A loose index scan: one probe of the index per distinct version
+          // and package, where DISTINCT would read every installation of
+          // every targeted package (1.5M index entries for 100,000
+          // endpoints, against ~15,000 probes). The source way probes the
+          // expression index the same way.
+          const result = await this.db.raw(
+            `WITH RECURSIVE t AS (
+               SELECT DISTINCT * FROM unnest(?::text[], ?::text[]) AS t(ecosystem, package)
+             ), v AS (
+               SELECT t.ecosystem, t.package,
+                      (SELECT min(${versionExpr}) FROM patch_inventory_packages i
+                       WHERE i.ecosystem = t.ecosystem AND ${nameExpr} = t.package) AS version
+               FROM t
+               UNION ALL
+               SELECT v.ecosystem, v.package,
+                      (SELECT min(${versionExpr}) FROM patch_inventory_packages i
+                       WHERE i.ecosystem = v.ecosystem AND ${nameExpr} = v.package
+                         AND ${versionExpr} > v.version)
+               FROM v WHERE v.version IS NOT NULL
+             )
+             SELECT ecosystem, package AS name, version FROM v WHERE version IS NOT NULL`,
+            bindings,
+          );
+          for (const r of result.rows) out.push({ via, ...r });
+          continue;
+        }
+        const values = chunk.map(() => '(?, ?)').join(', ');
+        const rows = await this.db.raw(
+          `WITH t(ecosystem, package) AS (VALUES ${values})
+           SELECT DISTINCT i.ecosystem AS ecosystem, ${nameExpr} AS name, ${versionExpr} AS version
+           FROM t JOIN patch_inventory_packages i
+             ON i.ecosystem = t.ecosystem AND ${nameExpr} = t.package`,
+          chunk.flatMap(k => [k.ecosystem, k.name]),
         );
-      })
-      .distinct(
-        'i.ecosystem as ecosystem',
-        'i.name as name',
-        'i.version as version',
-      );
+        for (const r of rows) out.push({ via, ...r });
+      }
+    }
+    return out;
   }
 
   /** Replaces the verdict staging table. */
@@ -343,13 +476,15 @@ export class ApplicabilityStore {
         await trx.raw('TRUNCATE patch_applicability_verdicts');
         await trx.raw(
           `INSERT INTO patch_applicability_verdicts
-             (ecosystem, package, version, match_key, patch_ref, fixed_version, state, part)
+             (ecosystem, package, via, name, version, match_key, patch_ref, fixed_version, state, part)
            SELECT u.*, ${PART_OF('u.package')}
-           FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
-             AS u(ecosystem, package, version, match_key, patch_ref, fixed_version, state)`,
+           FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])
+             AS u(ecosystem, package, via, name, version, match_key, patch_ref, fixed_version, state)`,
           [
             col(v => v.ecosystem),
             col(v => v.package),
+            col(v => v.via),
+            col(v => v.name),
             col(v => v.version),
             col(v => v.matchKey),
             col(v => v.patchRef),
@@ -366,13 +501,15 @@ export class ApplicabilityStore {
       const rows = verdicts.map(v => ({
         ecosystem: v.ecosystem,
         package: v.package,
+        via: v.via,
+        name: v.name,
         version: v.version,
         match_key: v.matchKey,
         patch_ref: v.patchRef,
         fixed_version: v.fixedVersion,
         state: v.state,
       }));
-      for (const chunk of chunks(rows, 140)) {
+      for (const chunk of chunks(rows, 100)) {
         await trx('patch_applicability_verdicts').insert(chunk);
       }
     });
@@ -409,25 +546,8 @@ export class ApplicabilityStore {
              MIN(ecosystem${c}) AS ecosystem,
              MIN(installed_version${c}) AS installed_version,
              MIN(fixed_version${c}) AS fixed_version,
-             CASE WHEN MAX(rnk) = 2 THEN 'needed' ELSE 'installed' END AS state
-      FROM (
-        SELECT i.endpoint_id, v.patch_ref, v.package, v.ecosystem,
-               i.version AS installed_version, v.fixed_version,
-               CASE WHEN v.state = 'needed' THEN 2
-                    WHEN v.ecosystem = 'windows-kb' THEN 3 ELSE 1 END AS rnk
-        FROM patch_applicability_verdicts v
-        JOIN patch_inventory_packages i
-          ON i.ecosystem = v.ecosystem AND i.name = v.package AND i.version = v.version
-        JOIN patch_endpoint_releases r
-          ON r.endpoint_id = i.endpoint_id AND r.match_key = v.match_key
-        UNION ALL
-        SELECT p.endpoint_id, t.patch_ref, t.package, t.ecosystem,
-               p.current_version, t.fixed_version, 2
-        FROM patch_applicability_targets t
-        JOIN patch_pending_updates p
-          ON p.ecosystem = t.ecosystem AND p.name = t.package
-        JOIN patch_endpoints e ON e.id = p.endpoint_id AND e.revoked_at IS NULL
-        WHERE t.ecosystem = 'windows-kb'
+             ${RANK_STATE('MAX(rnk)')} AS state
+      FROM (${verdictCandidates(`${RANK} AS rnk`)}
       ) c
       GROUP BY endpoint_id, patch_ref, package`;
     const changedSet = `
@@ -564,23 +684,10 @@ export class ApplicabilityStore {
   ): Promise<Array<[string, string, string]> | undefined> {
     const limit = Math.ceil(this.flaggedLimit / PARTS);
     const result = await trx.raw(
-      `WITH cand AS (
-         SELECT i.endpoint_id, v.patch_ref, v.package, v.ecosystem,
-                i.version AS installed_version, v.fixed_version,
-                CASE WHEN v.state = 'needed' THEN 'needed' ELSE 'installed' END AS state
-         FROM patch_applicability_verdicts v
-         JOIN patch_inventory_packages i
-           ON i.ecosystem = v.ecosystem AND i.name = v.package AND i.version = v.version
-         JOIN patch_endpoint_releases r
-           ON r.endpoint_id = i.endpoint_id AND r.match_key = v.match_key
-         WHERE v.part = :part
-         UNION ALL
-         SELECT p.endpoint_id, t.patch_ref, t.package, t.ecosystem,
-                p.current_version, t.fixed_version, 'needed'
-         FROM patch_applicability_targets t
-         JOIN patch_pending_updates p ON p.ecosystem = t.ecosystem AND p.name = t.package
-         JOIN patch_endpoints e ON e.id = p.endpoint_id AND e.revoked_at IS NULL
-         WHERE t.ecosystem = 'windows-kb' AND ${PART_OF('t.package')} = :part
+      `WITH cand AS (${verdictCandidates(
+        'v.state AS state',
+        ' AND v.part = :part',
+      )}
        ),
        stored AS (
          SELECT * FROM patch_applicability a WHERE ${PART_OF(
@@ -627,33 +734,35 @@ export class ApplicabilityStore {
                 MIN(ecosystem COLLATE "C") AS ecosystem,
                 MIN(installed_version COLLATE "C") AS installed_version,
                 MIN(fixed_version COLLATE "C") AS fixed_version,
-                CASE WHEN MAX(rnk) = 2 THEN 'needed' ELSE 'installed' END AS state,
+                ${RANK_STATE('MAX(rnk)')} AS state,
                 MAX(rnk) = 0 AS gone
          FROM (
            SELECT f.endpoint_id, f.patch_ref, f.package, NULL AS ecosystem,
                   NULL AS installed_version, NULL AS fixed_version, 0 AS rnk
            FROM f
+${VIAS.map(
+  ([via, on]) => `
            UNION ALL
            SELECT f.endpoint_id, v.patch_ref, v.package, v.ecosystem,
-                  i.version AS installed_version, v.fixed_version,
-                  CASE WHEN v.state = 'needed' THEN 2
-                       WHEN v.ecosystem = 'windows-kb' THEN 3 ELSE 1 END AS rnk
+                  v.version AS installed_version, v.fixed_version, ${RANK} AS rnk
            FROM f
            JOIN patch_endpoint_releases r ON r.endpoint_id = f.endpoint_id
            JOIN patch_applicability_verdicts v
              ON v.patch_ref = f.patch_ref AND v.package = f.package AND v.match_key = r.match_key
            JOIN patch_inventory_packages i
-             ON i.ecosystem = v.ecosystem AND i.name = v.package AND i.version = v.version
-            AND i.endpoint_id = f.endpoint_id
+             ON ${on} AND i.endpoint_id = f.endpoint_id
+           WHERE v.via = '${via}'`,
+).join('')}
            UNION ALL
-           SELECT f.endpoint_id, t.patch_ref, t.package, t.ecosystem,
-                  p.current_version, t.fixed_version, 2
+           SELECT f.endpoint_id, v.patch_ref, v.package, v.ecosystem,
+                  p.current_version, v.fixed_version, ${RANK}
            FROM f
-           JOIN patch_applicability_targets t
-             ON t.patch_ref = f.patch_ref AND t.package = f.package AND t.ecosystem = 'windows-kb'
+           JOIN patch_endpoint_releases r ON r.endpoint_id = f.endpoint_id
+           JOIN patch_applicability_verdicts v
+             ON v.patch_ref = f.patch_ref AND v.package = f.package AND v.match_key = r.match_key
            JOIN patch_pending_updates p
-             ON p.endpoint_id = f.endpoint_id AND p.ecosystem = t.ecosystem AND p.name = t.package
-           JOIN patch_endpoints e ON e.id = p.endpoint_id AND e.revoked_at IS NULL
+             ON p.endpoint_id = f.endpoint_id AND p.ecosystem = v.ecosystem AND p.name = v.name
+           WHERE v.via = 'pending'
          ) c
          GROUP BY endpoint_id, patch_ref, package
        ),
@@ -704,7 +813,7 @@ export class ApplicabilityStore {
       matchKey?: string;
     };
     existing: ApplicabilityRow[];
-    inventory: Array<{ ecosystem: string; name: string; version: string }>;
+    inventory: InventoryRow[];
     pendingKbs: Array<{ name: string; currentVersion: string }>;
   }> {
     if (this.db.client.config.client !== 'pg') {
@@ -724,7 +833,7 @@ export class ApplicabilityStore {
           WHERE e.id = :id AND e.revoked_at IS NULL) AS os,
          (SELECT json_agg(json_build_array(patch_ref, package, ecosystem, installed_version, fixed_version, state))
           FROM patch_applicability WHERE endpoint_id = :id) AS existing,
-         (SELECT json_agg(json_build_array(ecosystem, name, version))
+         (SELECT json_agg(json_build_array(ecosystem, name, version, source, source_version))
           FROM patch_inventory_packages WHERE endpoint_id = :id) AS inventory,
          (SELECT json_agg(json_build_array(name, current_version))
           FROM patch_pending_updates WHERE endpoint_id = :id AND ecosystem = 'windows-kb') AS kbs`,
@@ -750,11 +859,15 @@ export class ApplicabilityStore {
         fixedVersion: r[4],
         state: r[5] as ApplicabilityState,
       })),
-      inventory: ((row.inventory ?? []) as string[][]).map(r => ({
-        ecosystem: r[0],
-        name: r[1],
-        version: r[2],
-      })),
+      inventory: ((row.inventory ?? []) as Array<Array<string | null>>).map(r =>
+        toInventoryRow({
+          ecosystem: r[0],
+          name: r[1],
+          version: r[2],
+          source: r[3],
+          source_version: r[4],
+        }),
+      ),
       pendingKbs: ((row.kbs ?? []) as string[][]).map(r => ({
         name: r[0],
         currentVersion: r[1],
@@ -763,12 +876,11 @@ export class ApplicabilityStore {
   }
 
   /** Installed packages of one endpoint, for targeted package names only when given. */
-  async getInventory(
-    endpointId: string,
-  ): Promise<Array<{ ecosystem: string; name: string; version: string }>> {
-    return this.db('patch_inventory_packages')
+  async getInventory(endpointId: string): Promise<InventoryRow[]> {
+    const rows = await this.db('patch_inventory_packages')
       .where({ endpoint_id: endpointId })
-      .select('ecosystem', 'name', 'version');
+      .select('ecosystem', 'name', 'version', 'source', 'source_version');
+    return rows.map(toInventoryRow);
   }
 
   /** Pending Windows KBs of one endpoint. */
@@ -782,40 +894,97 @@ export class ApplicabilityStore {
   }
 
   /**
-   * Inventory rows of the given packages across the fleet, with each
-   * endpoint's release key: the input of a per-patch refresh.
+   * Inventory rows across the fleet of the given names (`byName`) and of
+   * the given sources, a row without a source being its own (`bySource`),
+   * with each endpoint's release key: the input of a per-patch refresh.
    */
-  async getInventoryForPackages(
-    packages: Array<{ ecosystem: string; name: string }>,
-  ): Promise<
-    Array<{
-      endpointId: string;
-      ecosystem: string;
-      name: string;
-      version: string;
-      matchKey: string;
-    }>
-  > {
+  async getInventoryForPackages(packages: {
+    byName: Array<{ ecosystem: string; name: string }>;
+    bySource: Array<{ ecosystem: string; name: string }>;
+  }): Promise<Array<InventoryRow & { endpointId: string; matchKey: string }>> {
     const out = [];
+    const seen = new Set<string>();
     // The key of each OS combination is computed once; the release table may
     // not know an endpoint yet when a patch arrives before its first refresh.
     const keys = new Map<string, string>();
-    for (const chunk of chunks(packages, 200)) {
+    const ways: Array<[string, Array<{ ecosystem: string; name: string }>]> = [
+      ['i.name', packages.byName],
+      ['COALESCE(i.source, i.name)', packages.bySource],
+    ];
+    const parts = ways.flatMap(([expr, list]) =>
+      chunks(list, 200).map(chunk => [expr, chunk] as const),
+    );
+    for (const [expr, chunk] of parts) {
       const rows = await this.db('patch_inventory_packages as i')
         .join('patch_endpoints as e', 'e.id', 'i.endpoint_id')
         .whereNull('e.revoked_at')
         .where(q => {
           for (const p of chunk) {
             q.orWhere(w =>
-              w.where('i.ecosystem', p.ecosystem).andWhere('i.name', p.name),
+              w
+                .where('i.ecosystem', p.ecosystem)
+                .andWhereRaw(`${expr} = ?`, [p.name]),
             );
           }
         })
         .select(
+          'i.id',
           'i.endpoint_id',
           'i.ecosystem',
           'i.name',
           'i.version',
+          'i.source',
+          'i.source_version',
+          'e.os_family',
+          'e.os_name',
+          'e.os_version',
+        );
+      for (const r of rows) {
+        // A row of a source that is also a named binary comes twice.
+        if (seen.has(String(r.id))) continue;
+        seen.add(String(r.id));
+        const os = `${r.os_family ?? ''}\u0000${r.os_name ?? ''}\u0000${
+          r.os_version ?? ''
+        }`;
+        let matchKey = keys.get(os);
+        if (!matchKey) {
+          matchKey = endpointMatchKey({
+            family: r.os_family,
+            name: r.os_name,
+            version: r.os_version,
+          });
+          keys.set(os, matchKey);
+        }
+        out.push({ ...toInventoryRow(r), endpointId: r.endpoint_id, matchKey });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Pending KBs of the given names across the fleet's unrevoked endpoints,
+   * with each endpoint's release key.
+   */
+  async getPendingForKbs(names: string[]): Promise<
+    Array<{
+      endpointId: string;
+      name: string;
+      currentVersion: string;
+      matchKey: string;
+    }>
+  > {
+    const out = [];
+    const keys = new Map<string, string>();
+    for (const chunk of chunks(names, 500)) {
+      const rows = await this.db('patch_pending_updates as p')
+        .join('patch_endpoints as e', 'e.id', 'p.endpoint_id')
+        .whereNull('e.revoked_at')
+        .where('p.ecosystem', 'windows-kb')
+        .whereIn('p.name', chunk)
+        .select(
+          'p.endpoint_id',
+          'p.name',
+          'p.current_version',
           'e.os_family',
           'e.os_name',
           'e.os_version',
@@ -835,35 +1004,9 @@ export class ApplicabilityStore {
         }
         out.push({
           endpointId: r.endpoint_id,
-          ecosystem: r.ecosystem,
-          name: r.name,
-          version: r.version,
-          matchKey,
-        });
-      }
-    }
-    return out;
-  }
-
-  /** Pending KBs of the given names across the fleet's unrevoked endpoints. */
-  async getPendingForKbs(
-    names: string[],
-  ): Promise<
-    Array<{ endpointId: string; name: string; currentVersion: string }>
-  > {
-    const out = [];
-    for (const chunk of chunks(names, 500)) {
-      const rows = await this.db('patch_pending_updates as p')
-        .join('patch_endpoints as e', 'e.id', 'p.endpoint_id')
-        .whereNull('e.revoked_at')
-        .where('p.ecosystem', 'windows-kb')
-        .whereIn('p.name', chunk)
-        .select('p.endpoint_id', 'p.name', 'p.current_version');
-      for (const r of rows) {
-        out.push({
-          endpointId: r.endpoint_id,
           name: r.name,
           currentVersion: r.current_version,
+          matchKey,
         });
       }
     }
@@ -1082,6 +1225,20 @@ function rowCount(result: any): number {
   if (typeof result?.rowCount === 'number') return result.rowCount;
   if (typeof result?.changes === 'number') return result.changes;
   return 0;
+}
+
+function toInventoryRow(r: any): InventoryRow {
+  return {
+    ecosystem: r.ecosystem,
+    name: r.name,
+    version: r.version,
+    ...(r.source !== null && r.source !== undefined
+      ? { source: r.source }
+      : {}),
+    ...(r.source_version !== null && r.source_version !== undefined
+      ? { sourceVersion: r.source_version }
+      : {}),
+  };
 }
 
 function toRow(r: any): ApplicabilityRow {

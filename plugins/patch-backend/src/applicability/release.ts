@@ -9,9 +9,13 @@
  * Expanding each target to the match keys it accepts turns release matching
  * into an equality join, which the full recompute needs to stay fast.
  */
+import {
+  ANY_RELEASE as COMMON_ANY_RELEASE,
+  releaseAccepts as commonReleaseAccepts,
+} from '@patchbay/plugin-patch-common';
 
-/** Match key of an endpoint whose OS release is unknown. */
-export const ANY_RELEASE = '*';
+/** Match key of an endpoint whose OS release is unknown (patch-common's). */
+export const ANY_RELEASE = COMMON_ANY_RELEASE;
 
 /** Distributions whose release is `major.minor` rather than `major`. */
 const MINOR_RELEASES = new Set(['ubuntu', 'alpine']);
@@ -76,12 +80,8 @@ export function targetMatchKeys(
   return [...keys];
 }
 
-/** Whether an endpoint with `matchKey` is concerned by a target release. */
-export function releaseAccepts(release: string, matchKey: string): boolean {
-  if (matchKey === ANY_RELEASE) return true;
-  const rel = release.toLocaleLowerCase('en-US');
-  if (!rel || rel === matchKey) return true;
-  const osId = rel.split(':')[0];
-  if (matchKey === osId) return true;
-  return !rel.includes(':') && matchKey.split(':')[0] === osId;
-}
+/**
+ * Whether an endpoint with `matchKey` is concerned by a target release:
+ * patch-common's rule, the one `evaluatePatch` applies.
+ */
+export const releaseAccepts = commonReleaseAccepts;

@@ -9,6 +9,10 @@ export interface InventoryPackage {
   name: string;
   version: string;
   arch?: string;
+  /** The source package (dpkg `source:Package`, the SRPM name); absent: the name. */
+  source?: string;
+  /** The source version (dpkg `source:Version`, the SRPM's); absent: the version. */
+  sourceVersion?: string;
 }
 
 /** One update the endpoint's package manager offers. @public */
@@ -104,6 +108,8 @@ export class InventoryStore {
         name: p.name,
         version: p.version,
         arch: p.arch ?? null,
+        source: p.source ?? null,
+        source_version: p.sourceVersion ?? null,
       }));
       for (let i = 0; i < packages.length; i += INSERT_BATCH) {
         await tx('patch_inventory_packages').insert(
@@ -160,7 +166,14 @@ export class InventoryStore {
       this.db('patch_inventory_packages')
         .where({ endpoint_id: endpointId })
         .orderBy(['ecosystem', 'name'])
-        .select('ecosystem', 'name', 'version', 'arch'),
+        .select(
+          'ecosystem',
+          'name',
+          'version',
+          'arch',
+          'source',
+          'source_version',
+        ),
       this.db('patch_pending_updates')
         .where({ endpoint_id: endpointId })
         .orderBy(['ecosystem', 'name'])
@@ -181,6 +194,8 @@ export class InventoryStore {
         name: p.name,
         version: p.version,
         ...(p.arch ? { arch: p.arch } : {}),
+        ...(p.source ? { source: p.source } : {}),
+        ...(p.source_version ? { sourceVersion: p.source_version } : {}),
       })),
       pending: pending.map((u: any) => ({
         ecosystem: u.ecosystem,

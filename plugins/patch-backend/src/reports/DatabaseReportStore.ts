@@ -45,11 +45,13 @@ const ENDPOINT_STAT_COLUMNS = [
   'excepted',
   'ttp_sum_seconds',
   'ttp_count',
+  'unknown_installs',
 ] as const;
 
 const METRIC_COLUMNS = [
   'endpoints',
   'compliant',
+  'unknown_endpoints',
   'within_sla',
   ...ENDPOINT_STAT_COLUMNS,
 ] as const;
@@ -66,6 +68,8 @@ function metricsToRow(m: ReportMetrics): Record<string, number> {
   return {
     endpoints: m.endpoints,
     compliant: m.compliant,
+    unknown_endpoints: m.unknown,
+    unknown_installs: m.unknownInstalls,
     within_sla: m.withinSla,
     missing_critical: m.missing.critical,
     missing_high: m.missing.high,
@@ -83,6 +87,8 @@ function rowToMetrics(row: any): ReportMetrics {
   return {
     endpoints: Number(row.endpoints),
     compliant: Number(row.compliant),
+    unknown: Number(row.unknown_endpoints ?? 0),
+    unknownInstalls: Number(row.unknown_installs ?? 0),
     withinSla: Number(row.within_sla),
     missing: {
       critical: Number(row.missing_critical),
@@ -134,6 +140,7 @@ function rowToEndpoint(row: any): EndpointReportRow {
     },
     overdue: Number(row.overdue ?? 0),
     excepted: Number(row.excepted ?? 0),
+    unknown: Number(row.unknown_installs ?? 0),
     ttpSumSeconds: Number(row.ttp_sum_seconds ?? 0),
     ttpCount: Number(row.ttp_count ?? 0),
   };
@@ -156,6 +163,7 @@ const ENDPOINT_COLUMNS = [
   's.missing_total',
   's.overdue',
   's.excepted',
+  's.unknown_installs',
   's.ttp_sum_seconds',
   's.ttp_count',
 ];
@@ -353,7 +361,8 @@ export class DatabaseReportStore implements ReportStore {
            coalesce(n.overdue, 0) - coalesce(x.overdue, 0) as overdue,
            coalesce(x.total, 0) as excepted,
            coalesce(t.sum_seconds, 0) as ttp_sum_seconds,
-           coalesce(t.installs, 0) as ttp_count
+           coalesce(t.installs, 0) as ttp_count,
+           coalesce(u.installs, 0) as unknown_installs
          from patch_endpoints e
          left join (${this.pairFiguresSql(
            `select distinct endpoint_id, patch_ref
@@ -388,6 +397,19 @@ export class DatabaseReportStore implements ReportStore {
            ) i
            group by i.endpoint_id
          ) t on t.endpoint_id = e.id
+         left join (
+           -- Patches whose state is unknown: an unknown package and no
+           -- needed one (the patch-level rule). Few rows, found through a
+           -- partial index.
+           select ua.endpoint_id, count(distinct ua.patch_ref) as installs
+           from patch_applicability ua
+           where ua.state = 'unknown'
+             and not exists (
+               select 1 from patch_applicability na
+               where na.endpoint_id = ua.endpoint_id and na.patch_ref = ua.patch_ref
+                 and na.state = 'needed')
+           group by ua.endpoint_id
+         ) u on u.endpoint_id = e.id
          where e.revoked_at is null`;
       // Only the rows that changed are written: between two runs a minute
       // apart most endpoints' figures stay the same, and rewriting all
@@ -432,7 +454,10 @@ export class DatabaseReportStore implements ReportStore {
         `select lower(e.system_ref) as system_ref, lower(e.owner_ref) as owner_ref,
            r.ref as entity_ref,
            count(*) as endpoints,
-           sum(case when s.missing_total = 0 then 1 else 0 end) as compliant,
+           sum(case when s.missing_total = 0 and s.unknown_installs = 0 then 1 else 0 end) as compliant,
+           sum(case when s.missing_total = 0 and s.unknown_installs > 0 then 1 else 0 end)
+             as unknown_endpoints,
+           sum(s.unknown_installs) as unknown_installs,
            sum(case when s.overdue = 0 then 1 else 0 end) as within_sla,
            sum(s.missing_critical) as missing_critical,
            sum(s.missing_high) as missing_high,
@@ -876,6 +901,11 @@ export class DatabaseReportStore implements ReportStore {
       }
       if (row.package && !entry.packages.includes(row.package)) {
         entry.packages.push(row.package);
+      }
+      // A patch is unknown while one of its packages is and none is needed.
+      if (row.state === 'unknown' && entry.state === 'installed') {
+        entry.state = 'unknown';
+        entry.installedAt = undefined;
       }
       // A patch is missing while any of its packages is, unless an active
       // risk exception accepts that.

@@ -63,6 +63,12 @@ export interface ReportNodeView {
   compliant: number;
   /** compliant / endpoints, or null without endpoints. */
   compliantShare: number | null;
+  /** Endpoints missing nothing with a patch whose state is unknown: never compliant. */
+  unknown: number;
+  /** unknown / endpoints, or null without endpoints. */
+  unknownShare: number | null;
+  /** (endpoint, patch) pairs whose state is unknown. */
+  unknownInstalls: number;
   withinSla: number;
   withinSlaShare: number | null;
   missing: ReportMetrics['missing'];
@@ -110,6 +116,9 @@ export function metricsView(m: ReportMetrics) {
     endpoints: m.endpoints,
     compliant: m.compliant,
     compliantShare: m.endpoints ? round(m.compliant / m.endpoints) : null,
+    unknown: m.unknown,
+    unknownShare: m.endpoints ? round(m.unknown / m.endpoints) : null,
+    unknownInstalls: m.unknownInstalls,
     withinSla: m.withinSla,
     withinSlaShare: m.endpoints ? round(m.withinSla / m.endpoints) : null,
     missing: m.missing,

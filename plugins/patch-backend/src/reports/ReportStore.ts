@@ -36,6 +36,8 @@ export interface EndpointReportRow {
   overdue: number;
   /** Needed patches an active risk exception covers (not in `missing`). */
   excepted: number;
+  /** Patches whose state cannot be read (unknown): never compliant. */
+  unknown: number;
   ttpSumSeconds: number;
   ttpCount: number;
 }
@@ -97,7 +99,7 @@ export interface EndpointPatchRow {
   patchRef: string;
   title?: string;
   severity?: Severity;
-  state: 'needed' | 'installed';
+  state: 'needed' | 'installed' | 'unknown';
   packages: string[];
   publishedAt?: string;
   dueAt?: string;

@@ -83,8 +83,18 @@ export interface MissingCounts {
 /** The figures of one node (or of one endpoint). */
 export interface ReportMetrics {
   endpoints: number;
-  /** Endpoints that miss no patch. */
+  /**
+   * Endpoints that miss no patch and whose every applicable patch's state
+   * is known: an unknown state is never compliant.
+   */
   compliant: number;
+  /**
+   * Endpoints that miss no patch but have one whose state cannot be read
+   * (unknown): `endpoints` = compliant + unknown + endpoints missing some.
+   */
+  unknown: number;
+  /** (endpoint, patch) pairs whose state is unknown (none needed, one unknown). */
+  unknownInstalls: number;
   /** Endpoints with no patch past its due date. */
   withinSla: number;
   /** Missing (endpoint, patch) installs. */
@@ -129,6 +139,8 @@ export function emptyMetrics(): ReportMetrics {
   return {
     endpoints: 0,
     compliant: 0,
+    unknown: 0,
+    unknownInstalls: 0,
     withinSla: 0,
     missing: { critical: 0, high: 0, medium: 0, low: 0, total: 0 },
     overdue: 0,
@@ -364,6 +376,8 @@ export function scopedResourceRefs(nodes: HierarchyNode[]): string[] {
 export function addMetrics(into: ReportMetrics, m: ReportMetrics): void {
   into.endpoints += m.endpoints;
   into.compliant += m.compliant;
+  into.unknown += m.unknown;
+  into.unknownInstalls += m.unknownInstalls;
   into.withinSla += m.withinSla;
   into.missing.critical += m.missing.critical;
   into.missing.high += m.missing.high;

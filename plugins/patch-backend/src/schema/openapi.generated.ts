@@ -519,6 +519,16 @@ export const spec = {
           "arch": {
             "type": "string",
             "maxLength": 32
+          },
+          "source": {
+            "type": "string",
+            "description": "The source package name (dpkg `source:Package`, the SRPM name for rpm).",
+            "maxLength": 256
+          },
+          "sourceVersion": {
+            "type": "string",
+            "description": "The source package version (dpkg `source:Version`, `[epoch:]version-release` of the SRPM).",
+            "maxLength": 256
           }
         }
       },
@@ -990,6 +1000,9 @@ export const spec = {
           },
           "source": {
             "type": "string"
+          },
+          "sourceVersion": {
+            "type": "string"
           }
         }
       },
@@ -1342,6 +1355,9 @@ export const spec = {
           "endpoints",
           "compliant",
           "compliantShare",
+          "unknown",
+          "unknownShare",
+          "unknownInstalls",
           "withinSla",
           "withinSlaShare",
           "missing",
@@ -1356,7 +1372,7 @@ export const spec = {
           },
           "compliant": {
             "type": "integer",
-            "description": "Endpoints that miss no applicable patch."
+            "description": "Endpoints that miss no applicable patch and whose every applicable patch's state is known (an unknown state is never compliant)."
           },
           "compliantShare": {
             "type": [
@@ -1364,6 +1380,21 @@ export const spec = {
               "null"
             ],
             "description": "compliant / endpoints, 0 to 1; null without endpoints."
+          },
+          "unknown": {
+            "type": "integer",
+            "description": "Endpoints that miss no patch but have one whose state cannot be read (a version that does not parse); endpoints = compliant + unknown + endpoints missing some."
+          },
+          "unknownShare": {
+            "type": [
+              "number",
+              "null"
+            ],
+            "description": "unknown / endpoints, 0 to 1; null without endpoints."
+          },
+          "unknownInstalls": {
+            "type": "integer",
+            "description": "(endpoint, patch) pairs whose state is unknown (no package needed, one unknown)."
           },
           "withinSla": {
             "type": "integer",
@@ -1604,6 +1635,10 @@ export const spec = {
             "type": "integer",
             "description": "Needed patches covered by an active risk exception (not in missing)."
           },
+          "unknown": {
+            "type": "integer",
+            "description": "Patches whose state cannot be read (a version that does not parse); never compliant."
+          },
           "ttpSumSeconds": {
             "type": "number"
           },
@@ -1660,9 +1695,11 @@ export const spec = {
           },
           "state": {
             "type": "string",
+            "description": "needed when a package is; else unknown when a package's version cannot be read; else installed.",
             "enum": [
               "needed",
-              "installed"
+              "installed",
+              "unknown"
             ]
           },
           "packages": {

@@ -28,6 +28,7 @@ import {
   readProtectedLabels,
 } from '../enrollment/EnrollmentService';
 import { AuthFailures } from '../agent/AuthFailures';
+import { assertValidInventory } from '../inventory/validation';
 import { Job } from '../jobs/JobQueue';
 import { toEndpointResponse } from '../endpoints/responses';
 import {
@@ -254,6 +255,8 @@ export function registerAgentRoutes(
       const agent = await agentOf(req, res, { fresh: true });
       if (!agent) return;
       const { hash, packages, pending } = req.body;
+      // A version that cannot be read is refused whole (400), never stored.
+      assertValidInventory({ packages, pending });
       const event = await ctx.inventory.replaceInventory(agent.agentId, {
         hash,
         packages,

@@ -187,11 +187,11 @@ describe('report routes', () => {
       );
       const lines = csv.text.trim().split('\r\n');
       expect(lines[0]).toBe(
-        'day,ref,kind,title,parentRef,endpoints,compliant,compliantShare,withinSla,withinSlaShare,missing.critical,missing.high,missing.medium,missing.low,missing.total,overdue,excepted,verifiedInstalls,meanTimeToPatchHours',
+        'day,ref,kind,title,parentRef,endpoints,compliant,compliantShare,unknown,unknownShare,unknownInstalls,withinSla,withinSlaShare,missing.critical,missing.high,missing.medium,missing.low,missing.total,overdue,excepted,verifiedInstalls,meanTimeToPatchHours',
       );
       expect(lines.slice(1)).toEqual([
-        '2026-11-26,component:default/checkout-api,component,checkout-api,system:default/payments,2,0,0,0,0,1,1,1,0,3,3,0,1,24',
-        '2026-11-26,system:default/payments,system,payments,domain:default/commerce,2,0,0,0,0,1,1,1,0,3,3,0,1,24',
+        '2026-11-26,component:default/checkout-api,component,checkout-api,system:default/payments,2,0,0,0,0,0,0,0,1,1,1,0,3,3,0,1,24',
+        '2026-11-26,system:default/payments,system,payments,domain:default/commerce,2,0,0,0,0,0,0,0,1,1,1,0,3,3,0,1,24',
       ]);
 
       const json = await request(server)

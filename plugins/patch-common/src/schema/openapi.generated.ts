@@ -868,6 +868,10 @@ export interface components {
             name: string;
             version: string;
             arch?: string;
+            /** @description The source package name (dpkg `source:Package`, the SRPM name for rpm). */
+            source?: string;
+            /** @description The source package version (dpkg `source:Version`, `[epoch:]version-release` of the SRPM). */
+            sourceVersion?: string;
         };
         PendingUpdate: {
             ecosystem: components["schemas"]["Ecosystem"];
@@ -1008,6 +1012,7 @@ export interface components {
             arch?: string;
             availableVersion?: string;
             source?: string;
+            sourceVersion?: string;
         };
         EndpointDetail: components["schemas"]["Endpoint"] & {
             installed: components["schemas"]["EndpointPackage"][];
@@ -1117,10 +1122,16 @@ export interface components {
         ReportMetrics: {
             /** @description Enrolled, non-revoked endpoints in the node. */
             endpoints: number;
-            /** @description Endpoints that miss no applicable patch. */
+            /** @description Endpoints that miss no applicable patch and whose every applicable patch's state is known (an unknown state is never compliant). */
             compliant: number;
             /** @description compliant / endpoints, 0 to 1; null without endpoints. */
             compliantShare: number | null;
+            /** @description Endpoints that miss no patch but have one whose state cannot be read (a version that does not parse); endpoints = compliant + unknown + endpoints missing some. */
+            unknown: number;
+            /** @description unknown / endpoints, 0 to 1; null without endpoints. */
+            unknownShare: number | null;
+            /** @description (endpoint, patch) pairs whose state is unknown (no package needed, one unknown). */
+            unknownInstalls: number;
             /** @description Endpoints with no missing patch past its due date. */
             withinSla: number;
             withinSlaShare: number | null;
@@ -1196,6 +1207,8 @@ export interface components {
             overdue: number;
             /** @description Needed patches covered by an active risk exception (not in missing). */
             excepted?: number;
+            /** @description Patches whose state cannot be read (a version that does not parse); never compliant. */
+            unknown?: number;
             ttpSumSeconds: number;
             ttpCount: number;
         };
@@ -1210,8 +1223,11 @@ export interface components {
             title?: string;
             /** @enum {string} */
             severity?: "critical" | "high" | "medium" | "low";
-            /** @enum {string} */
-            state: "needed" | "installed";
+            /**
+             * @description needed when a package is; else unknown when a package's version cannot be read; else installed.
+             * @enum {string}
+             */
+            state: "needed" | "installed" | "unknown";
             packages: string[];
             /** Format: date-time */
             publishedAt?: string;

@@ -273,7 +273,12 @@ export const payEndpoint: EndpointDetail = {
 export const opensslStatus: PatchStatus = {
   patchRef: 'patch:default/dsa-5678-openssl',
   applicability: [
-    { ownerRef: 'group:default/team-payments', needed: 3, installed: 1 },
+    {
+      ownerRef: 'group:default/team-payments',
+      needed: 3,
+      installed: 1,
+      unknown: 0,
+    },
   ],
   approvals: [opensslRequest],
   rollouts: [runningRolloutSummary],

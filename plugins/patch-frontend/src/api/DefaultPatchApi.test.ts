@@ -436,7 +436,7 @@ describe('DefaultPatchApi', () => {
       'GET /api/patch/reports/compliance': () => ({
         computedAt: '2026-11-26T00:00:00.000Z',
         nodes: [
-          { ...node, excepted: 3 },
+          { ...node, excepted: 3, unknown: 0 },
           { ...node, ref: 'system:default/other' },
         ],
       }),
@@ -444,7 +444,78 @@ describe('DefaultPatchApi', () => {
     const api = new DefaultPatchApi({ discoveryApi, fetchApi: { fetch } });
     const report = await api.getComplianceReport('system');
     expect(report.rows.map(r => r.excepted)).toEqual([3, 0]);
+    // Unknown endpoints come apart from the compliant share, zero when absent.
+    expect(report.rows.map(r => r.unknown)).toEqual([0, 0]);
   });
+  it('counts an owner endpoint installed only when every applicable package is', async () => {
+    const request = (groupRef: string, ids: string[]) => ({
+      ...apiRequest,
+      id: groupRef,
+      groupRef,
+      endpoints: ids.map(endpointId => ({ endpointId, entityRefs: [] })),
+    });
+    const row = (endpointId: string, pkg: string, state: string) => ({
+      endpointId,
+      patchRef: 'patch:default/expat',
+      package: pkg,
+      ecosystem: 'deb',
+      installedVersion: '1',
+      fixedVersion: '2',
+      state,
+    });
+    const { fetch, seen } = backstageLikeFetch({
+      'GET /api/patch/approvals': () => ({
+        items: [
+          request('group:default/team-payments', ['ep1', 'ep2', 'ep3']),
+          request('group:default/team-storefront', ['ep4', 'ep5']),
+        ],
+      }),
+      'GET /api/patch/rollouts': () => ({ items: [], totalCount: 0 }),
+      'GET /api/patch/applicability': () => ({
+        items: [
+          // ep1: one package installed, one still needed: not installed.
+          row('ep1', 'libexpat1', 'installed'),
+          row('ep1', 'libexpat1-dev', 'needed'),
+          // ep2: every package installed.
+          row('ep2', 'libexpat1', 'installed'),
+          row('ep2', 'expat', 'installed'),
+          // ep3: one version unreadable: unknown, never installed.
+          row('ep3', 'libexpat1', 'installed'),
+          row('ep3', 'expat', 'unknown'),
+          // ep4: unknown beside needed: needed. ep5: no row: still to do.
+          row('ep4', 'libexpat1', 'unknown'),
+          row('ep4', 'expat', 'needed'),
+        ],
+      }),
+    });
+    const catalogApi = {
+      getEntitiesByRefs: jest.fn().mockResolvedValue({ items: [] }),
+    };
+    const api = new DefaultPatchApi({
+      discoveryApi,
+      fetchApi: { fetch },
+      catalogApi,
+    });
+    const status = await api.getPatchStatus('patch:default/expat');
+    expect(seen.map(r => r.url)).toContain(
+      '/api/patch/applicability?patchRef=patch%3Adefault%2Fexpat',
+    );
+    expect(status.applicability).toEqual([
+      {
+        ownerRef: 'group:default/team-payments',
+        needed: 1,
+        installed: 1,
+        unknown: 1,
+      },
+      {
+        ownerRef: 'group:default/team-storefront',
+        needed: 2,
+        installed: 0,
+        unknown: 0,
+      },
+    ]);
+  });
+
   it('reads an endpoint with the patches it needs, naming the patch of each pending update', async () => {
     const { fetch, seen } = backstageLikeFetch({
       'GET /api/patch/endpoints/ep1': () => ({

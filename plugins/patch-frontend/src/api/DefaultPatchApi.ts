@@ -207,12 +207,60 @@ export function toPredictedImpact(p: S['ImpactPrediction']): PredictedImpact {
 }
 
 /** A report node as a compliance row. */
+/**
+ * A patch's applicability by owning group, from the owners' approval
+ * requests (the endpoints each group answers for) and the stored rows (one
+ * per endpoint and package). The patch-level rule decides each endpoint:
+ * needed when any package is, else unknown when any package's version
+ * cannot be read, else installed; an endpoint counts as installed only when
+ * every applicable package is.
+ */
+export function ownerApplicability(
+  approvals: Array<Pick<ApprovalRequest, 'groupRef' | 'stage' | 'endpoints'>>,
+  rows: Array<{ endpointId: string; state: string }>,
+): PatchStatus['applicability'] {
+  const stateOf = new Map<string, 'needed' | 'unknown' | 'installed'>();
+  for (const r of rows) {
+    const prev = stateOf.get(r.endpointId);
+    if (r.state === 'needed' || prev === 'needed') {
+      stateOf.set(r.endpointId, 'needed');
+    } else if (r.state === 'unknown' || prev === 'unknown') {
+      stateOf.set(r.endpointId, 'unknown');
+    } else if (r.state === 'installed') {
+      stateOf.set(r.endpointId, 'installed');
+    }
+  }
+  const byOwner = new Map<
+    string,
+    { needed: number; installed: number; unknown: number }
+  >();
+  for (const r of approvals) {
+    if (r.stage && r.stage !== 'owners') continue;
+    const row = byOwner.get(r.groupRef) ?? {
+      needed: 0,
+      installed: 0,
+      unknown: 0,
+    };
+    for (const e of r.endpoints) {
+      const state = stateOf.get(e.id);
+      if (state === 'installed') row.installed += 1;
+      else if (state === 'unknown') row.unknown += 1;
+      // No row (any more) is not evidence of an install: still to do.
+      else row.needed += 1;
+    }
+    byOwner.set(r.groupRef, row);
+  }
+  return [...byOwner].map(([ownerRef, v]) => ({ ownerRef, ...v }));
+}
+
 export function toComplianceRow(n: S['ReportNode']): ComplianceRow {
   return {
     entityRef: n.ref,
     title: n.title,
     endpoints: n.endpoints,
     compliance: n.compliantShare ?? 1,
+    // Older backends send no unknown count: none was counted apart then.
+    unknown: n.unknown ?? 0,
     missingBySeverity: {
       critical: n.missing.critical,
       high: n.missing.high,
@@ -582,27 +630,17 @@ export class DefaultPatchApi implements PatchApi {
       this.listRollouts({ patchRef }),
       c.GET('/applicability', { params: { query: { patchRef } } }),
     ]);
-    const installed = new Set(
-      unwrap(applicability.data, applicability.error, applicability.response)
-        .items.filter(r => r.state === 'installed')
-        .map(r => r.endpointId),
-    );
     // Applicability by owner: each owning group's request names the
     // endpoints it answers for; the applicability rows say which of them
-    // already have the fix.
-    const byOwner = new Map<string, { needed: number; installed: number }>();
-    for (const r of approvals) {
-      if (r.stage && r.stage !== 'owners') continue;
-      const row = byOwner.get(r.groupRef) ?? { needed: 0, installed: 0 };
-      for (const e of r.endpoints) {
-        if (installed.has(e.id)) row.installed += 1;
-        else row.needed += 1;
-      }
-      byOwner.set(r.groupRef, row);
-    }
+    // already have the fix on every package.
+    const rows = unwrap(
+      applicability.data,
+      applicability.error,
+      applicability.response,
+    ).items;
     return {
       patchRef,
-      applicability: [...byOwner].map(([ownerRef, v]) => ({ ownerRef, ...v })),
+      applicability: ownerApplicability(approvals, rows),
       approvals,
       rollouts,
     };

@@ -565,7 +565,15 @@ export interface PatchStatus {
   /** The patch. */
   patchRef: string;
   /** Applicability by owning group. */
-  applicability: Array<{ ownerRef: string; needed: number; installed: number }>;
+  applicability: Array<{
+    ownerRef: string;
+    /** Endpoints that need the patch on some package (or show no row). */
+    needed: number;
+    /** Endpoints with every applicable package installed. */
+    installed: number;
+    /** Endpoints whose state cannot be read (an unreadable version), none needed. */
+    unknown: number;
+  }>;
   /** Approval requests, one per team. */
   approvals: ApprovalRequest[];
   /** Rollouts of the patch. */
@@ -582,6 +590,11 @@ export interface ComplianceRow {
   endpoints: number;
   /** Compliant share, 0 to 1. */
   compliance: number;
+  /**
+   * Endpoints that miss no patch but have one whose state cannot be read:
+   * never in the compliant share.
+   */
+  unknown: number;
   /** Missing patches by severity. */
   missingBySeverity: Partial<Record<Severity, number>>;
   /** Overdue against the SLA. */

@@ -68,14 +68,14 @@ const applicabilityColumns: TableColumn<Applicability>[] = [
   },
   { title: 'Needed', field: 'needed', type: 'numeric' },
   { title: 'Installed', field: 'installed', type: 'numeric' },
+  { title: 'Unknown', field: 'unknown', type: 'numeric' },
   {
     title: 'Done',
-    render: a =>
-      percent(
-        a.needed + a.installed > 0
-          ? a.installed / (a.needed + a.installed)
-          : undefined,
-      ),
+    render: a => {
+      // Unknown is never done: it counts in the whole, not in the part.
+      const all = a.needed + a.installed + (a.unknown ?? 0);
+      return percent(all > 0 ? a.installed / all : undefined);
+    },
   },
 ];
 

@@ -24,7 +24,8 @@ const report: ComplianceReport = {
       entityRef: 'system:default/payments',
       title: 'Payments',
       endpoints: 4,
-      compliance: 0.75,
+      compliance: 0.5,
+      unknown: 1,
       missingBySeverity: { critical: 1, high: 2, medium: 0, low: 0 },
       overdue: 1,
       excepted: 3,
@@ -49,6 +50,25 @@ describe('ReportsTab', () => {
     ).toBeInTheDocument();
     expect(
       screen.getByText(/^Excepted: Needed installs under an active risk/),
+    ).toBeInTheDocument();
+  });
+
+  it('shows unknown endpoints in their own column, never in the compliant share', async () => {
+    const api = { getComplianceReport: jest.fn().mockResolvedValue(report) };
+    await renderPatchUi(<ReportsTab />, { api });
+    const cell = await screen.findByLabelText('1 unknown');
+    const row = cell.closest('tr') as HTMLElement;
+    // 4 endpoints: 2 compliant (50 %), 1 unknown, 1 missing a patch.
+    expect(within(row).getByText('50%')).toBeInTheDocument();
+    const header = screen.getByRole('columnheader', { name: /Unknown/ });
+    await userEvent.hover(within(header).getByText('Unknown'));
+    expect(
+      await screen.findByRole('tooltip', {
+        name: /never counted as compliant/,
+      }),
+    ).toBeInTheDocument();
+    expect(
+      screen.getByText(/^Unknown: Endpoints that miss no patch/),
     ).toBeInTheDocument();
   });
 });

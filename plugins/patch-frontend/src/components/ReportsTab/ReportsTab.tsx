@@ -39,6 +39,10 @@ import { percent } from '../common';
 const EXCEPTED_MEANING =
   'Needed installs under an active risk exception. They are not in Missing or Overdue and do not lower Compliant: missing + excepted = all needed installs.';
 
+/** What the Unknown column counts, for its header and the note below. */
+const UNKNOWN_MEANING =
+  'Endpoints that miss no patch but have one whose installed version cannot be read. They are never counted as compliant: compliant + unknown + endpoints missing a patch = all endpoints.';
+
 /** Columns of the compliance report, declared once. */
 export const complianceColumns: TableColumn<ComplianceRow>[] = [
   {
@@ -53,6 +57,16 @@ export const complianceColumns: TableColumn<ComplianceRow>[] = [
     type: 'numeric',
     defaultSort: 'asc',
     render: r => percent(r.compliance),
+  },
+  {
+    title: (
+      <MuiTooltip title={UNKNOWN_MEANING}>
+        <span>Unknown</span>
+      </MuiTooltip>
+    ),
+    field: 'unknown',
+    type: 'numeric',
+    render: r => <span aria-label={`${r.unknown} unknown`}>{r.unknown}</span>,
   },
   {
     title: 'Missing (critical / high / medium / low)',
@@ -193,6 +207,9 @@ export const ReportsTab = () => {
           />
           <Typography variant="caption" component="p">
             Excepted: {EXCEPTED_MEANING}
+          </Typography>
+          <Typography variant="caption" component="p">
+            Unknown: {UNKNOWN_MEANING}
           </Typography>
         </>
       )}

@@ -1,0 +1,238 @@
+import {
+  mockCredentials,
+  mockServices,
+  startTestBackend,
+  TestDatabaseId,
+  TestDatabases,
+} from '@backstage/backend-test-utils';
+import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
+import request from 'supertest';
+import { patchPlugin } from '../plugin';
+
+jest.setTimeout(120_000);
+
+const operator = mockCredentials.user.header('user:default/ops');
+
+async function startBackend(databases: TestDatabases, id: TestDatabaseId) {
+  const knex = await databases.init(id);
+  const { server } = await startTestBackend({
+    features: [
+      patchPlugin,
+      mockServices.database.factory({ knex }),
+      catalogServiceMock.factory({ entities: [] }),
+      mockServices.rootConfig.factory({
+        data: { patch: { jobs: { reaperIntervalSeconds: 3600 } } },
+      }),
+    ],
+  });
+  return { server, knex };
+}
+
+async function enrolledAgent(h: { server: any }) {
+  const token = await request(h.server)
+    .post('/api/patch/enrollment-tokens')
+    .set('Authorization', operator)
+    .send({ maxUses: 10 });
+  expect(token.status).toBe(201);
+  const res = await request(h.server)
+    .post('/api/patch/agent/v1/enroll')
+    .send({
+      token: token.body.token,
+      machineId: 'machine-truth',
+      hostname: 'truth.example.com',
+      os: { family: 'debian', name: 'Debian', version: '12' },
+    });
+  expect(res.status).toBe(201);
+  return {
+    id: res.body.agentId as string,
+    auth: `Agent ${res.body.agentId}.${res.body.secret}`,
+  };
+}
+
+const GOOD = {
+  hash: 'good',
+  packages: [
+    // A binNMU: the binary's version is not its source's.
+    {
+      ecosystem: 'deb',
+      name: 'libssl3',
+      version: '3.0.11-1~deb12u2+b1',
+      arch: 'amd64',
+      source: 'openssl',
+      sourceVersion: '3.0.11-1~deb12u2',
+    },
+    { ecosystem: 'deb', name: 'bash', version: '5.2.15-2+b2' },
+    { ecosystem: 'rpm', name: 'cups', version: '1:2.3.3op2-33.el9' },
+    { ecosystem: 'windows-kb', name: 'KB5034441', version: 'installed' },
+  ],
+  pending: [
+    {
+      ecosystem: 'windows-kb',
+      name: 'KB5034442',
+      currentVersion: 'absent',
+      availableVersion: 'KB5034442',
+    },
+  ],
+};
+
+describe('PUT /agent/v1/inventory validation', () => {
+  const databases = TestDatabases.create();
+
+  it.each(databases.eachSupportedId())(
+    'stores source packages and refuses unreadable versions whole on %p',
+    async databaseId => {
+      const h = await startBackend(databases, databaseId);
+      const agent = await enrolledAgent(h);
+      const put = (body: unknown) =>
+        request(h.server)
+          .put('/api/patch/agent/v1/inventory')
+          .set('Authorization', agent.auth)
+          .send(body as object);
+
+      const ok = await put(GOOD);
+      expect(ok.status).toBe(200);
+      expect(ok.body).toEqual({ accepted: true, packages: 4, pending: 1 });
+      const stored = await h
+        .knex('patch_inventory_packages')
+        .where({ name: 'libssl3' })
+        .first('version', 'source', 'source_version');
+      expect(stored).toEqual({
+        version: '3.0.11-1~deb12u2+b1',
+        source: 'openssl',
+        source_version: '3.0.11-1~deb12u2',
+      });
+      const detail = await request(h.server)
+        .get(`/api/patch/endpoints/${agent.id}`)
+        .set('Authorization', operator);
+      expect(detail.status).toBe(200);
+      expect(
+        detail.body.installed.find((p: any) => p.name === 'libssl3'),
+      ).toEqual({
+        ecosystem: 'deb',
+        name: 'libssl3',
+        version: '3.0.11-1~deb12u2+b1',
+        arch: 'amd64',
+        source: 'openssl',
+        sourceVersion: '3.0.11-1~deb12u2',
+      });
+
+      const snapshot = async () => ({
+        packages: await h
+          .knex('patch_inventory_packages')
+          .orderBy('name')
+          .select('ecosystem', 'name', 'version', 'source', 'source_version'),
+        pending: await h
+          .knex('patch_pending_updates')
+          .orderBy('name')
+          .select('name', 'current_version', 'available_version'),
+        hash: (await h.knex('patch_endpoints').first('inventory_hash'))
+          .inventory_hash,
+      });
+      const before = await snapshot();
+      expect(before.hash).toBe('good');
+
+      const withPackage = (p: Record<string, unknown>) => ({
+        hash: 'bad',
+        packages: [...GOOD.packages, p],
+        pending: [],
+      });
+      const refused: Array<[unknown, RegExp]> = [
+        // The verdict used to skip an empty version: the row disappeared.
+        [
+          withPackage({ ecosystem: 'deb', name: 'openssl', version: '' }),
+          /packages\[4\]\.version: deb package openssl has version "" whose version is empty/,
+        ],
+        // dpkg orders these leniently; they used to read "installed".
+        [
+          withPackage({
+            ecosystem: 'deb',
+            name: 'openssl',
+            version: 'garbage-version',
+          }),
+          /deb package openssl has version "garbage-version" whose upstream version does not start with a digit/,
+        ],
+        [
+          withPackage({ ecosystem: 'deb', name: 'openssl', version: 'zzz' }),
+          /deb package openssl .*"zzz".*upstream version/,
+        ],
+        [
+          withPackage({ ecosystem: 'rpm', name: 'cups', version: '1:2.3 3' }),
+          /rpm package cups has version "1:2.3 3"/,
+        ],
+        [
+          withPackage({ ecosystem: 'apk', name: 'musl', version: 'r1-1.2' }),
+          /apk package musl has version "r1-1.2"/,
+        ],
+        [
+          withPackage({ ecosystem: 'windows-kb', name: 'KB1', version: '' }),
+          /windows-kb package KB1 has version "" whose version is empty/,
+        ],
+        [
+          withPackage({
+            ecosystem: 'deb',
+            name: 'libc6',
+            version: '2.36-9+deb12u4',
+            source: 'glibc',
+            sourceVersion: 'x:2.36',
+          }),
+          /packages\[4\]\.sourceVersion: deb package libc6 has version "x:2\.36" whose epoch/,
+        ],
+        [
+          {
+            hash: 'bad',
+            packages: GOOD.packages,
+            pending: [
+              {
+                ecosystem: 'deb',
+                name: 'openssl',
+                currentVersion: '3.0.11-1',
+                availableVersion: 'latest',
+              },
+            ],
+          },
+          /pending\[0\]\.availableVersion: deb package openssl has version "latest"/,
+        ],
+        [
+          {
+            hash: 'bad',
+            packages: GOOD.packages,
+            pending: [
+              {
+                ecosystem: 'deb',
+                name: 'openssl',
+                currentVersion: '',
+                availableVersion: '3.0.15-1',
+              },
+            ],
+          },
+          /pending\[0\]\.currentVersion: deb package openssl has version ""/,
+        ],
+      ];
+      for (const [body, message] of refused) {
+        const res = await put(body);
+        expect(res.status).toBe(400);
+        expect(res.body.error.name).toBe('InputError');
+        expect(res.body.error.message).toMatch(/nothing was stored/);
+        expect(res.body.error.message).toMatch(message);
+        expect(res.body.error.stack).toBeUndefined();
+        // Nothing of a refused upload is written: not a package, not the hash.
+        expect(await snapshot()).toEqual(before);
+      }
+
+      // Many bad versions: the answer names a few and counts the rest.
+      const many = await put({
+        hash: 'bad',
+        packages: Array.from({ length: 12 }, (_, i) => ({
+          ecosystem: 'deb',
+          name: `p${i}`,
+          version: `v${i}`,
+        })),
+        pending: [],
+      });
+      expect(many.status).toBe(400);
+      expect(many.body.error.message).toMatch(/12 unreadable versions/);
+      expect(many.body.error.message).toMatch(/and 7 more$/);
+      expect(await snapshot()).toEqual(before);
+    },
+  );
+});
