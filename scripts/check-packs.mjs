@@ -12,6 +12,7 @@
  * - every package that its built files (.js and .d.ts under dist/) import by
  *   name is declared in dependencies or peerDependencies (an import that
  *   only resolves through hoisting in this repository fails for an adopter);
+ * - a command (`bin`) runs from the unpacked tarball alone, without src/;
  * - a frontend or backend plugin declares `backstage.features` (what
  *   `app.packages: all` and feature discovery read).
  *
@@ -218,6 +219,36 @@ function checkPackage(dir, outDir) {
     if (!declared.has(name)) {
       problems.push(
         `${file} imports ${name}, which is not in dependencies or peerDependencies`,
+      );
+    }
+  }
+
+  // An installed command must run from the tarball alone: its launcher never
+  // turns to src/ (a stray src/ that throws is planted to prove it) nor to
+  // the repository's dev tooling. The agent's bundle has no dependencies.
+  const bins =
+    typeof pkg.bin === 'string' ? [pkg.bin] : Object.values(pkg.bin ?? {});
+  for (const bin of bins) {
+    fs.mkdirSync(path.join(extractDir, 'src'), { recursive: true });
+    for (const f of ['index.ts', 'index.js']) {
+      fs.writeFileSync(
+        path.join(extractDir, 'src', f),
+        'throw new Error("src/ was loaded");\n',
+      );
+    }
+    try {
+      const out = run(
+        'node',
+        [path.join(extractDir, bin), '--version'],
+        os.tmpdir(),
+      ).trim();
+      if (out !== pkg.version)
+        problems.push(`${bin} --version printed "${out}", not ${pkg.version}`);
+    } catch (error) {
+      problems.push(
+        `${bin} --version failed from the tarball: ${(
+          error.stderr || error.message
+        ).trim()}`,
       );
     }
   }
