@@ -25,6 +25,11 @@ esbuild
     minifyWhitespace: true,
     minifySyntax: true,
     legalComments: 'none',
+    // src/cli.ts runs itself when it is the main module (`require.main ===
+    // module`). Bundled, its `module` is the bundle's, which IS the main
+    // module of a SEA: the CLI would run twice (two agents, two concurrent
+    // apt-get calls). sea-main.js calls runCli once; this turns the check off.
+    define: { 'require.main': 'undefined' },
     logLevel: 'warning',
   })
   .catch(error => {
