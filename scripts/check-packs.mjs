@@ -8,7 +8,8 @@
  * - no dependency range is a `workspace:` range;
  * - every entry point the manifest names (main, module, types, bin, exports,
  *   typesVersions, configSchema) is a file inside the tarball;
- * - nothing from src/ is in it, and no entry point points into src/;
+ * - nothing from src/ is in it, no entry point points into src/, no build
+ *   artifact of another kind (.deb, .tgz) is in it, and it stays under 5 MB;
  * - every package that its built files (.js and .d.ts under dist/) import by
  *   name is declared in dependencies or peerDependencies (an import that
  *   only resolves through hoisting in this repository fails for an adopter);
@@ -40,6 +41,8 @@ const tsc = !args.includes('--no-tsc');
 const only = args.filter(a => !a.startsWith('--'));
 
 const builtins = new Set(builtinModules);
+// The largest tarball today is under 0.5 MB; anything near this is a packaging mistake.
+const MAX_TARBALL_BYTES = 5e6;
 const rootPkg = JSON.parse(
   fs.readFileSync(path.join(root, 'package.json'), 'utf8'),
 );
@@ -183,6 +186,17 @@ function checkPackage(dir, outDir) {
   }
   for (const f of files) {
     if (f.startsWith('src/')) problems.push(`the tarball contains ${f}`);
+    // Build artifacts of other kinds (the agent's .deb is built into dist/deb).
+    if (/\.(deb|tgz|tar\.gz|blob)$/.test(f))
+      problems.push(`the tarball contains ${f}`);
+  }
+  const size = fs.statSync(tgz).size;
+  if (size > MAX_TARBALL_BYTES) {
+    problems.push(
+      `the tarball is ${(size / 1e6).toFixed(1)} MB (over ${
+        MAX_TARBALL_BYTES / 1e6
+      } MB)`,
+    );
   }
 
   const entryPoints = [];
