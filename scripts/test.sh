@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command: installs what is needed and runs every check —
 # type check, lint, prettier, the OpenAPI drift check, the unit and
-# integration tests on SQLite and PostgreSQL, and the e2e suite in Chromium.
+# integration tests on SQLite and PostgreSQL, the package tarballs, and the
+# e2e suite in Chromium.
 # Prints a summary and exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -71,6 +72,10 @@ if [ -f node_modules/.cache/jest-results.json ]; then
     console.log('database tests passed: SQLITE_3=' + count(/SQLITE_3/) + ' POSTGRES=' + count(/POSTGRES/));
   " | tee node_modules/.cache/db-summary.txt
 fi
+# Builds the four plugins and the agent (declarations from the full type check
+# above), packs each with `yarn pack` and checks the tarballs as an adopter
+# meets them; about 2 minutes.
+step "Packages pack cleanly" node scripts/check-packs.mjs --build --no-tsc
 step "End-to-end tests (Playwright, Debian Chromium)" yarn_ test:e2e
 
 echo

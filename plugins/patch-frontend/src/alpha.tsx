@@ -9,7 +9,7 @@ import {
   convertLegacyRouteRef,
 } from '@backstage/core-compat-api';
 import { discoveryApiRef, fetchApiRef } from '@backstage/core-plugin-api';
-import type { Entity } from '@backstage/catalog-model';
+import type { FilterPredicate } from '@backstage/filter-predicates';
 import SystemUpdateAltIcon from '@material-ui/icons/SystemUpdateAlt';
 import { catalogApiRef } from '@backstage/plugin-catalog-react';
 import { DefaultPatchApi, patchApiRef } from './api';
@@ -43,10 +43,24 @@ const patchesPage = PageBlueprint.make({
   },
 });
 
+// Entity filters are predicate objects (the new frontend system's form): the
+// string form ('kind:patch') prints a deprecation warning in the browser, and
+// an adopter can override a predicate in app-config (`filter:`) without code.
+// Kind and value comparisons of predicates are case-insensitive.
+
+/** Components, Systems and Groups: the owners of endpoints. */
+const isOwner: FilterPredicate = {
+  kind: { $in: ['component', 'system', 'group'] },
+};
+
 /** An endpoint is a Resource of type endpoint; other Resources get no tab. */
-const isEndpoint = (entity: Entity) =>
-  entity.kind.toLowerCase() === 'resource' &&
-  (entity.spec as { type?: string } | undefined)?.type === 'endpoint';
+const isEndpoint: FilterPredicate = {
+  kind: 'resource',
+  'spec.type': 'endpoint',
+};
+
+/** A Patch entity. */
+const isPatch: FilterPredicate = { kind: 'patch' };
 
 /** Compliance and pending approvals of a Component, System or Group. */
 const entityOwnerPatchesContent = EntityContentBlueprint.make({
@@ -54,7 +68,7 @@ const entityOwnerPatchesContent = EntityContentBlueprint.make({
   params: {
     path: '/patches',
     title: 'Patches',
-    filter: 'kind:component,system,group',
+    filter: isOwner,
     loader: () =>
       import('./components/EntityPatchesContent').then(m =>
         compatWrapper(<m.OwnerPatchesContent />),
@@ -82,7 +96,7 @@ const entityPatchDetailsContent = EntityContentBlueprint.make({
   params: {
     path: '/patch',
     title: 'Patch',
-    filter: 'kind:patch',
+    filter: isPatch,
     loader: () =>
       import('./components/EntityPatchesContent').then(m =>
         compatWrapper(<m.PatchDetailsContent />),
