@@ -436,12 +436,15 @@ export function registerAgentRoutes(
 
   router.post('/endpoints/:endpointId/reenroll', async (req, res) => {
     const { endpointId } = req.params;
-    const actor = await authorize(
+    const { actor } = await authorize(
       ctx,
       req,
       patchEnrollmentCreatePermission,
-      'agent-reenroll-grant',
-      endpointId,
+      {
+        action: 'agent-reenroll-grant',
+        targetType: 'endpoint',
+        targetId: endpointId,
+      },
     );
     res.json({ ...(await enrollment.grantReenroll(endpointId, actor)) });
   });
