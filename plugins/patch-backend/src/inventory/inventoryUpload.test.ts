@@ -233,6 +233,25 @@ describe('PUT /agent/v1/inventory validation', () => {
       expect(many.body.error.message).toMatch(/12 unreadable versions/);
       expect(many.body.error.message).toMatch(/and 7 more$/);
       expect(await snapshot()).toEqual(before);
+
+      // Unknown is a state of the API too: listed and filtered on.
+      await h.knex('patch_applicability').insert({
+        endpoint_id: agent.id,
+        patch_ref: 'patch:default/dsa-openssl',
+        package: 'openssl',
+        ecosystem: 'deb',
+        installed_version: 'garbage-version',
+        fixed_version: '3.0.15-1~deb12u1',
+        state: 'unknown',
+        updated_at: new Date().toISOString(),
+      });
+      const unknown = await request(h.server)
+        .get('/api/patch/applicability?state=unknown')
+        .set('Authorization', operator);
+      expect(unknown.status).toBe(200);
+      expect(unknown.body.items).toEqual([
+        expect.objectContaining({ endpointId: agent.id, state: 'unknown' }),
+      ]);
     },
   );
 });

@@ -2550,9 +2550,11 @@ export const spec = {
           },
           "state": {
             "type": "string",
+            "description": "needed or installed by the version order; unknown when a version cannot be read (never installed). For a source target `package` is the source package and `installedVersion` the source version of its binaries.",
             "enum": [
               "needed",
-              "installed"
+              "installed",
+              "unknown"
             ]
           }
         }
@@ -5281,7 +5283,8 @@ export const spec = {
               "type": "string",
               "enum": [
                 "needed",
-                "installed"
+                "installed",
+                "unknown"
               ]
             }
           }

@@ -1488,8 +1488,11 @@ export interface components {
             ecosystem: string;
             installedVersion: string;
             fixedVersion: string;
-            /** @enum {string} */
-            state: "needed" | "installed";
+            /**
+             * @description needed or installed by the version order; unknown when a version cannot be read (never installed). For a source target `package` is the source package and `installedVersion` the source version of its binaries.
+             * @enum {string}
+             */
+            state: "needed" | "installed" | "unknown";
         };
         ApplicabilityList: {
             items: components["schemas"]["ApplicabilityRow"][];
@@ -2990,7 +2993,7 @@ export interface operations {
             query?: {
                 endpointId?: string;
                 patchRef?: string;
-                state?: "needed" | "installed";
+                state?: "needed" | "installed" | "unknown";
             };
             header?: never;
             path?: never;
