@@ -46,6 +46,7 @@ export const patchPlugin = createBackendPlugin({
         catalog: catalogServiceRef,
         notifications: notificationService,
         userInfo: coreServices.userInfo,
+        lifecycle: coreServices.lifecycle,
       },
       async init(deps) {
         const { config, database, httpRouter, auditor } = deps;
@@ -85,6 +86,7 @@ export const patchPlugin = createBackendPlugin({
 
         const rollouts = rolloutsArea(ctx, { itsm: itsmConnectors });
         ctx.userInfo = deps.userInfo;
+        ctx.lifecycle = deps.lifecycle;
         ctx.approvals = createApprovalsArea(ctx);
         await startApprovalsArea(ctx, ctx.approvals, deps.permissionsRegistry);
         startJobVerification(ctx, rollouts.deps.catalog);

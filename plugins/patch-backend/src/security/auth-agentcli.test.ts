@@ -35,12 +35,11 @@ function agentCli(
       [bin, '-c', file, ...args],
       { cwd: repo, timeout: 120_000 },
       (error, stdout, stderr) => {
-        const code =
-          error && typeof (error as any).code === 'number'
-            ? (error as any).code
-            : error
-            ? 1
-            : 0;
+        let code = 0;
+        if (error) {
+          code =
+            typeof (error as any).code === 'number' ? (error as any).code : 1;
+        }
         resolve({ code, output: `${stdout}${stderr}` });
       },
     );

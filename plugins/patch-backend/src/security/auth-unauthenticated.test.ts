@@ -64,16 +64,21 @@ describe('unauthenticated input costs nothing', () => {
       expect(refused).toBeLessThanOrEqual(51 * windows);
       expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
       expect(Number(retryAfter)).toBeLessThanOrEqual(windowSeconds);
-      if (statuses[statuses.length - 1] === 429) {
-        // While limited, the source is refused before any work, even with
-        // valid credentials.
-        h.resetQueries();
-        const blocked = await checkIn(h, agent.auth, {
-          machineId: agent.machineId,
-        });
-        expect(blocked.status).toBe(429);
-        expect(h.queries).toEqual([]);
+      // Make sure the source is limited now (a busy machine may have ended
+      // the burst's window), then: while limited, the source is refused
+      // before any work, even with valid credentials.
+      let last = statuses[statuses.length - 1];
+      let extra = 0;
+      while (last !== 429 && extra < 60) {
+        last = (await checkIn(h, wrong, { machineId: agent.machineId })).status;
+        if (last === 401) extra++;
       }
+      h.resetQueries();
+      const blocked = await checkIn(h, agent.auth, {
+        machineId: agent.machineId,
+      });
+      expect(blocked.status).toBe(429);
+      expect(h.queries).toEqual([]);
 
       // When the windows close: one row per window, with the counts.
       let rows: Array<{ outcome: string; details: string }> = [];
@@ -86,13 +91,13 @@ describe('unauthenticated input costs nothing', () => {
           (n, r) => n + JSON.parse(r.details).count,
           0,
         );
-        if (counted >= refused) break;
+        if (counted >= refused + extra) break;
         await sleep(500);
       }
       expect(rows.length).toBeGreaterThanOrEqual(1);
-      expect(rows.length).toBeLessThanOrEqual(windows);
+      expect(rows.length).toBeLessThanOrEqual(windows + 1);
       const details = rows.map(r => JSON.parse(r.details));
-      expect(details.reduce((n, d) => n + d.count, 0)).toBe(refused);
+      expect(details.reduce((n, d) => n + d.count, 0)).toBe(refused + extra);
       for (const [i, d] of details.entries()) {
         expect(rows[i].outcome).toBe('denied');
         expect(d).toMatchObject({

@@ -110,6 +110,15 @@ export function registerAgentRoutes(
     },
   );
 
+  // On shutdown: the open windows' counts are written, the timer stopped.
+  ctx.lifecycle?.addShutdownHook(() =>
+    failures
+      .close()
+      .catch(error =>
+        ctx.logger.warn(`Could not audit authentication failures: ${error}`),
+      ),
+  );
+
   /** The caller's address, as the socket has it (no proxy header is trusted). */
   function sourceOf(req: Request): string {
     return req.socket.remoteAddress ?? 'unknown';

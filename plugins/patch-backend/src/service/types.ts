@@ -1,6 +1,7 @@
 import {
   AuthService,
   HttpAuthService,
+  LifecycleService,
   LoggerService,
   PermissionsService,
   RootConfigService,
@@ -46,6 +47,8 @@ export interface RouterContext {
   endpoints: EndpointStore;
   /** The signed-in user's ownership claims (groups), for inbox and policy checks. */
   userInfo?: UserInfoService;
+  /** The plugin's lifecycle: shutdown hooks (e.g. the last authentication-failure counts). */
+  lifecycle?: LifecycleService;
   /** Applicability, approvals and exceptions (approvals area); rollouts use `approvals.approvals`. */
   approvals?: ApprovalsArea;
 }
