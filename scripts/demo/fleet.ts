@@ -251,8 +251,8 @@ const plannedNeeding = (patchRef: string) =>
 /**
  * Starts the rollout of ROLLOUT_PATCH (auto-approved by the demo policy)
  * once the backend has computed applicability and approvals for the fleet:
- * when as many approved endpoints need it as the fleet planned, or, should
- * some never show up, two minutes after the first ones did. Endpoints that
+ * when 95 % of the endpoints the fleet planned are approved and need it,
+ * or, should some never show up, two minutes after the first ones did. Endpoints that
  * arrive later still join: the broad ring takes every eligible endpoint
  * when it starts.
  */
@@ -287,7 +287,9 @@ async function startRollout(initialToken: string): Promise<void> {
       const eligible = Number(preview?.eligible ?? 0);
       if (size > 0 && first > 0) firstSeen ??= Date.now();
       const waited = firstSeen ? Date.now() - firstSeen : 0;
-      if (first === 0 || (eligible < expected && waited < 120_000)) {
+      // 95 %: the pilot is sized by then; the last few join the broad ring.
+      const enough = eligible >= Math.ceil(expected * 0.95);
+      if (first === 0 || (!enough && waited < 120_000)) {
         if (attempt % 6 === 0) {
           log(
             `waiting for approved endpoints of ${patchRef}: ${eligible} of the ${expected} planned`,
