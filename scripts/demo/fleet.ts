@@ -292,7 +292,11 @@ async function startRollout(initialToken: string): Promise<void> {
       if (first === 0 || (!enough && waited < 120_000)) {
         if (attempt % 6 === 0) {
           log(
-            `waiting for approved endpoints of ${patchRef}: ${eligible} of the ${expected} planned`,
+            `waiting for approved endpoints of ${patchRef}: ${eligible} of the ${expected} planned${
+              attempt >= 24 && eligible === 0
+                ? ` (none after 2 minutes: does the backend match ${ROLLOUT_SOURCE} as a SOURCE package? Its binaries are named otherwise)`
+                : ''
+            }`,
           );
         }
         await sleep(5000);
