@@ -12,11 +12,15 @@
  *     and its system, so every endpoint is owned from its first check-in;
  *  3. enrolls and runs the agents with the agent's `simulated` provider
  *     (package sets from a real Debian 12 machine, agent/fixtures/apt), each
- *     with location, device type and department labels;
- *  4. once applicability and the demo policy's auto-approvals exist, starts a
- *     rollout of an auto-approved patch with the demo RolloutPolicy, so the
- *     rollout dashboard moves ring by ring while high and critical patches
- *     wait in the teams' inboxes.
+ *     with location, device type and department labels, and a realistic
+ *     starting point (./spread.ts): most demo patches installed almost
+ *     everywhere, a backlog of a few patches per team (some past their SLA),
+ *     and the newest medium patch missing on about a third of the fleet;
+ *  4. once the backend sees as many approved endpoints needing that patch as
+ *     the fleet planned, starts its rollout with the demo RolloutPolicy, so
+ *     the rollout dashboard moves ring by ring while high and critical
+ *     patches wait in the teams' inboxes;
+ *  5. prints, once a minute, what a visitor can look at now.
  *
  * State (agent credentials, outboxes) lives in a fresh temporary folder per
  * run, so a clean start is a clean fleet. SIGINT / SIGTERM drain and stop.
@@ -32,44 +36,35 @@ import {
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  dueAt,
+  endpointOptions,
+  neededPatches,
+  readDemoPatches,
+  ROLLOUT_SOURCE,
+  siteOf,
+  slaDaysOf,
+  teamOf,
+  TEAMS,
+} from './spread';
 
 const BASE = (process.env.PATCHBAY_URL ?? 'http://localhost:7007').replace(
   /\/$/,
   '',
 );
 const AGENTS = Number(process.env.PATCHBAY_DEMO_AGENTS ?? 500);
-const FAILURE_RATE = Number(process.env.PATCHBAY_DEMO_FAILURE_RATE ?? 0.01);
-const ROLLOUT_PATCH = process.env.PATCHBAY_DEMO_PATCH;
+/**
+ * Share of the broad ring's endpoints (Virginia, Singapore) needing the
+ * rolled-out patch whose installs fail: 3 endpoints of the default fleet.
+ */
+const FAILURE_RATE = Number(process.env.PATCHBAY_DEMO_FAILURE_RATE ?? 0.045);
 const POLICY = process.env.PATCHBAY_DEMO_POLICY;
+const PATCHES = readDemoPatches();
+const ROLLOUT_PATCH =
+  process.env.PATCHBAY_DEMO_PATCH ??
+  PATCHES.find(p => p.source === ROLLOUT_SOURCE)?.ref ??
+  'patch:default/debian12-libpng-1.6.39-deb12u6';
 
-/** The demo teams (examples/org.yaml) and their systems (examples/entities.yaml), with their share of the fleet. */
-const TEAMS = [
-  {
-    owner: 'group:default/team-payments',
-    system: 'system:default/payments',
-    share: 0.3,
-    prefix: 'pay',
-  },
-  {
-    owner: 'group:default/team-storefront',
-    system: 'system:default/storefront',
-    share: 0.3,
-    prefix: 'shop',
-  },
-  {
-    owner: 'group:default/team-platform',
-    system: 'system:default/platform',
-    share: 0.25,
-    prefix: 'plat',
-  },
-  {
-    owner: 'group:default/team-data',
-    system: 'system:default/analytics',
-    share: 0.15,
-    prefix: 'data',
-  },
-];
-const SITES = ['berlin', 'dublin', 'virginia', 'singapore'];
 const DEVICE_TYPES = [
   'server',
   'server',
@@ -135,6 +130,19 @@ async function api(
   return json;
 }
 
+/** What the fleet set up on one endpoint. */
+interface PlannedEndpoint {
+  hostname: string;
+  owner: string;
+  site: string;
+  /** Refs of the demo patches it still needs. */
+  needs: string[];
+  failsInstalls: boolean;
+}
+
+/** The endpoints of the current run, as planned (./spread.ts). */
+const planned: PlannedEndpoint[] = [];
+
 async function startAgents(
   token: string,
   root: string,
@@ -159,12 +167,8 @@ async function startAgents(
   }
 
   const plan = Array.from({ length: AGENTS }, (_, i) => {
-    // Deterministic spread over teams by share.
-    let acc = 0;
-    const x = (i + 0.5) / AGENTS;
-    const team =
-      tokens.find(t => (acc += t.share) >= x) ?? tokens[tokens.length - 1];
-    return { i, team };
+    const { owner } = teamOf(i, AGENTS);
+    return { i, team: tokens.find(t => t.owner === owner)! };
   });
 
   let next = 0;
@@ -179,8 +183,8 @@ async function startAgents(
         hostname,
         machineId: `demo-${hostname}`,
         labels: {
-          location: SITES[i % SITES.length],
-          site: SITES[i % SITES.length],
+          location: siteOf(i),
+          site: siteOf(i),
           'device-type': DEVICE_TYPES[i % DEVICE_TYPES.length],
           department:
             team.owner === 'group:default/team-data' ? 'data' : 'engineering',
@@ -193,13 +197,22 @@ async function startAgents(
         },
         log: { level: 'error' },
       });
+      const options = endpointOptions(i, AGENTS, PATCHES, FAILURE_RATE);
       const provider = new SimulatedProvider({
-        seed: 1000 + i,
-        packageCount: 400,
-        pendingProbability: 0.7,
-        failureRate: FAILURE_RATE,
+        ...options,
         installDurationMs: 3000,
         hostname,
+      });
+      planned.push({
+        hostname,
+        owner: team.owner,
+        site: siteOf(i),
+        needs: neededPatches(
+          await provider.inventory(),
+          options.pendingSources,
+          PATCHES,
+        ),
+        failsInstalls: options.failureRate > 0,
       });
       const credentials = await enroll({
         url: `${BASE}/api/patch`,
@@ -236,10 +249,17 @@ async function findPolicy(token: string): Promise<string | undefined> {
   return names.find(n => /demo|standard/.test(n)) ?? names[0];
 }
 
+/** Endpoints of the plan that need `patchRef`. */
+const plannedNeeding = (patchRef: string) =>
+  planned.filter(e => e.needs.includes(patchRef)).length;
+
 /**
- * Starts one rollout, of the most widely needed patch whose approvals are
- * all in (the demo policy auto-approves low and medium), once the backend
- * has computed applicability for the fleet.
+ * Starts the rollout of ROLLOUT_PATCH (auto-approved by the demo policy)
+ * once the backend has computed applicability and approvals for the fleet:
+ * when 95 % of the endpoints the fleet planned are approved and need it,
+ * or, should some never show up, two minutes after the first ones did. Endpoints that
+ * arrive later still join: the broad ring takes every eligible endpoint
+ * when it starts.
  */
 async function startRollout(initialToken: string): Promise<void> {
   let token = initialToken;
@@ -250,61 +270,164 @@ async function startRollout(initialToken: string): Promise<void> {
     log('a rollout exists already; not starting another');
     return;
   }
+  const patchRef = ROLLOUT_PATCH;
+  const expected = plannedNeeding(patchRef);
+  let firstSeen: number | undefined;
   for (let attempt = 0; attempt < 120; attempt++) {
+    token = await guestToken();
     const policyRef = await findPolicy(token);
     if (!policyRef) {
       if (attempt % 10 === 0) log('waiting for a RolloutPolicy in the catalog');
       await sleep(5000);
       continue;
     }
-    const candidates = ROLLOUT_PATCH
-      ? [ROLLOUT_PATCH]
-      : [
-          'patch:default/debian12-libpng-1.6.39-deb12u6',
-          'patch:default/debian12-xz-utils-5.4.1-deb12u2',
-          'patch:default/debian12-jq-1.6-deb12u3',
-          'patch:default/debian12-tzdata-2026f',
-        ];
-    token = await guestToken();
-    for (const patchRef of candidates) {
-      try {
-        const preview = await api(
-          token,
-          'POST',
-          '/api/patch/rollouts/preview',
-          { patchRef, policyRef },
-        );
-        const size = (preview?.waves ?? []).reduce(
-          (n: number, w: any) => n + (w.size ?? 0),
-          0,
-        );
-        const first = preview?.waves?.[0]?.size ?? 0;
-        if (size === 0 || first === 0) {
-          if (attempt % 6 === 0) {
-            log(
-              `waiting for approved endpoints of ${patchRef} (eligible: ${
-                preview?.eligible ?? 0
-              })`,
-            );
-          }
-          continue;
+    try {
+      const preview = await api(token, 'POST', '/api/patch/rollouts/preview', {
+        patchRef,
+        policyRef,
+      });
+      const waves: any[] = preview?.waves ?? [];
+      const size = waves.reduce((n: number, w: any) => n + (w.size ?? 0), 0);
+      const first = waves[0]?.size ?? 0;
+      const eligible = Number(preview?.eligible ?? 0);
+      if (size > 0 && first > 0) firstSeen ??= Date.now();
+      const waited = firstSeen ? Date.now() - firstSeen : 0;
+      // 95 %: the pilot is sized by then; the last few join the broad ring.
+      const enough = eligible >= Math.ceil(expected * 0.95);
+      if (first === 0 || (!enough && waited < 120_000)) {
+        if (attempt % 6 === 0) {
+          log(
+            `waiting for approved endpoints of ${patchRef}: ${eligible} of the ${expected} planned${
+              attempt >= 24 && eligible === 0
+                ? ` (none after 2 minutes: does the backend match ${ROLLOUT_SOURCE} as a SOURCE package? Its binaries are named otherwise)`
+                : ''
+            }`,
+          );
         }
-        const created = await api(token, 'POST', '/api/patch/rollouts', {
-          patchRef,
-          policyRef,
-        });
-        log(
-          `started rollout ${created.rollout.id} of ${patchRef} with ${policyRef}: ${size} endpoints in ${preview.waves.length} waves`,
-        );
-        return;
-      } catch (error) {
-        if (attempt % 10 === 0)
-          log(`rollout of ${patchRef} not ready: ${(error as Error).message}`);
+        await sleep(5000);
+        continue;
       }
+      const created = await api(token, 'POST', '/api/patch/rollouts', {
+        patchRef,
+        policyRef,
+      });
+      log(
+        `started rollout ${
+          created.rollout.id
+        } of ${patchRef} with ${policyRef}: ${size} endpoints (${expected} planned) in ${
+          waves.length
+        } waves (${waves.map(w => `${w.ring} ${w.size}`).join(', ')})`,
+      );
+      return;
+    } catch (error) {
+      if (attempt % 10 === 0)
+        log(`rollout of ${patchRef} not ready: ${(error as Error).message}`);
+      await sleep(5000);
     }
-    await sleep(5000);
   }
   log('gave up starting a rollout: no approved endpoints after 10 minutes');
+}
+
+/** The plan in a few lines: who needs what, what is overdue. */
+async function logPlan(token: string): Promise<void> {
+  const policies: any[] = await api(
+    token,
+    'GET',
+    '/api/catalog/entities?filter=kind=RolloutPolicy&fields=spec.approval.slaDays',
+  ).catch(() => []);
+  const sla = slaDaysOf(policies);
+  const now = Date.now();
+  const compliant = planned.filter(e => e.needs.length === 0).length;
+  log(
+    `planned: ${compliant} of ${planned.length} endpoints miss no demo patch; ${
+      planned.filter(e => e.failsInstalls).length
+    } fail every install (${[
+      ...new Set(planned.filter(e => e.failsInstalls).map(e => e.site)),
+    ].join(', ')})`,
+  );
+  for (const patch of PATCHES) {
+    const needing = planned.filter(e => e.needs.includes(patch.ref));
+    if (needing.length === 0) continue;
+    const due = dueAt(patch, sla);
+    const teams = [...new Set(needing.map(e => e.owner))]
+      .map(
+        o =>
+          `${o.replace(/^group:default\/team-/, '')} ${
+            needing.filter(e => e.owner === o).length
+          }`,
+      )
+      .join(', ');
+    log(
+      `  ${patch.ref} (${patch.severity}, due ${due
+        .toISOString()
+        .slice(0, 10)}${due.getTime() < now ? ', OVERDUE' : ''}${
+        patch.ref === ROLLOUT_PATCH ? ', rolled out' : ''
+      }): ${needing.length} endpoints (${teams})`,
+    );
+  }
+}
+
+/**
+ * One line of what a visitor can look at now: the rollout, the guest's
+ * inbox, the fleet's compliance. Whatever cannot be read shows as "?".
+ */
+async function statusLine(
+  agents: PatchAgent[],
+  enrolled: number | undefined,
+): Promise<string> {
+  const token = await guestToken();
+  const get = (path: string) => api(token, 'GET', path).catch(() => undefined);
+  const [rollouts, inbox, fleet] = await Promise.all([
+    get(`/api/patch/rollouts?patchRef=${encodeURIComponent(ROLLOUT_PATCH)}`),
+    get('/api/patch/approvals/inbox'),
+    get('/api/patch/reports/compliance/node?ref=fleet'),
+  ]);
+  const parts: string[] = [];
+  const errors = agents.filter(a => a.status().consecutiveErrors > 0).length;
+  parts.push(
+    `${agents.length} agents, ${enrolled ?? '?'} enrolled${
+      errors ? `, ${errors} with check-in errors` : ''
+    }`,
+  );
+  const rollout = rollouts?.items?.[0];
+  if (rollout) {
+    const detail = await get(`/api/patch/rollouts/${rollout.id}`);
+    const waves: any[] = detail?.waves ?? [];
+    const sum = (k: string) =>
+      waves.reduce((n, w) => n + Number(w.counts?.[k] ?? 0), 0);
+    const ring = rollout.rings?.[rollout.currentRing] ?? '?';
+    parts.push(
+      `rollout ${String(rollout.id).slice(0, 8)} ${
+        rollout.state
+      }, ring ${ring}: ${sum('succeeded') + sum('failed')}/${waves.reduce(
+        (n, w) => n + Number(w.size ?? 0),
+        0,
+      )} done, ${sum('failed')} failed (Patches › Rollouts)`,
+    );
+  } else {
+    parts.push('no rollout yet');
+  }
+  if (inbox) {
+    const pending = (inbox.items ?? []).filter(
+      (r: any) => r.state === 'pending',
+    ).length;
+    parts.push(
+      `${pending} approvals pending for the guest (Patches › Approvals)`,
+    );
+  }
+  const node = fleet?.node;
+  if (node) {
+    const pct = (x: unknown) =>
+      typeof x === 'number' ? `${Math.round(x * 100)} %` : '?';
+    parts.push(
+      `fleet ${pct(node.compliantShare)} compliant, ${pct(
+        node.withinSlaShare,
+      )} within SLA, ${node.missing?.total ?? '?'} missing installs, ${
+        node.overdue ?? '?'
+      } overdue (Patches › Reports)`,
+    );
+  }
+  return parts.join(' | ');
 }
 
 /** Endpoints the backend knows, or undefined when it cannot be asked. */
@@ -326,6 +449,7 @@ async function main() {
   const stopFleet = async () => {
     await Promise.allSettled(agents.map(a => a.stop({ abort: true })));
     agents.length = 0;
+    planned.length = 0;
     if (root) await rm(root, { recursive: true, force: true });
   };
   const stop = async () => {
@@ -352,6 +476,7 @@ async function main() {
         (Date.now() - started) / 1000,
       )} s`,
     );
+    await logPlan(await guestToken()).catch(() => undefined);
     // The guest token is short-lived; startRollout takes fresh ones.
     void startRollout(await guestToken());
   };
@@ -385,14 +510,10 @@ async function main() {
       continue;
     }
     if (tick % 2 === 0) {
-      const errors = agents.filter(
-        a => a.status().consecutiveErrors > 0,
-      ).length;
-      const busy = agents.filter(a => a.status().currentJob).length;
       log(
-        `${agents.length} agents (${
-          count ?? '?'
-        } enrolled), ${busy} running a job, ${errors} with check-in errors`,
+        await statusLine(agents, count).catch(
+          error => `status unavailable: ${(error as Error).message}`,
+        ),
       );
     }
   }

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { evaluatePatch, PatchTarget } from '@patchbay/plugin-patch-common';
 import { SimulatedProvider } from './simulated';
 import { SIMULATED_DEBIAN_PACKAGES } from './simulatedCatalog';
 
@@ -102,5 +103,80 @@ describe('SimulatedProvider', () => {
       },
     ]);
     expect(inventory.every(pkg => pkg.source && pkg.sourceVersion)).toBe(true);
+  });
+
+  it('keeps exactly the listed sources pending, every binary of them, and a fleet can tell who needs which patch', async () => {
+    const all = SIMULATED_DEBIAN_PACKAGES.length;
+    // The demo advisories' source targets (examples/advisories/osv/debian).
+    const xz: PatchTarget[] = [
+      {
+        ecosystem: 'deb',
+        release: 'debian:12',
+        package: 'xz-utils',
+        fixedVersion: '5.4.1-1+deb12u2',
+        packageType: 'source',
+      },
+    ];
+    const krb5: PatchTarget[] = [
+      { ...xz[0], package: 'krb5', fixedVersion: '1.20.1-2+deb12u5' },
+    ];
+    const verdict = async (p: SimulatedProvider, targets: PatchTarget[]) =>
+      evaluatePatch(targets, {
+        release: 'debian:12',
+        packages: await p.inventory(),
+      }).state;
+
+    const behind = new SimulatedProvider({
+      seed: 7,
+      packageCount: all,
+      pendingSources: ['krb5', 'xz-utils'],
+      installDurationMs: 0,
+    });
+    const current = new SimulatedProvider({
+      seed: 7,
+      packageCount: all,
+      pendingSources: [],
+    });
+    expect(await verdict(behind, krb5)).toBe('needed');
+    expect(await verdict(behind, xz)).toBe('needed');
+    // Every binary of krb5 is behind, not a random few of them.
+    const pending = new Set((await behind.pendingUpdates()).map(u => u.name));
+    const krb5Binaries = (await behind.inventory()).filter(
+      p => p.source === 'krb5',
+    );
+    expect(krb5Binaries.length).toBe(5);
+    expect(krb5Binaries.every(p => pending.has(p.name))).toBe(true);
+    // Nothing else is behind.
+    const sources = new Map(
+      (await behind.inventory()).map(p => [p.name, p.source]),
+    );
+    expect(new Set([...pending].map(n => sources.get(n)))).toEqual(
+      new Set(['krb5', 'xz-utils']),
+    );
+    // liblzma-dev has no update in the catalogue; it takes its sibling's,
+    // so a machine whose xz-utils is not pending does not need the patch.
+    expect(await verdict(current, xz)).toBe('installed');
+    expect(await verdict(current, krb5)).toBe('installed');
+    expect(await current.pendingUpdates()).toEqual([]);
+
+    // An install job of the source's binaries (as the backend sends them)
+    // fixes the machine, liblzma-dev included.
+    const xzBinaries = (await behind.inventory()).filter(
+      p => p.source === 'xz-utils',
+    );
+    expect(xzBinaries.map(p => p.name).sort()).toEqual([
+      'liblzma-dev',
+      'liblzma5',
+      'xz-utils',
+    ]);
+    await behind.installPackages(
+      xzBinaries.map(p => ({
+        name: p.name,
+        version: '5.4.1-1+deb12u2',
+        source: 'xz-utils',
+      })),
+    );
+    expect(await verdict(behind, xz)).toBe('installed');
+    expect(await verdict(behind, krb5)).toBe('needed');
   });
 });

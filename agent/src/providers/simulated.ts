@@ -26,6 +26,16 @@ export interface SimulatedProviderOptions {
   packageCount?: number;
   /** Probability that a package with a known update still has the old version. */
   pendingProbability?: number;
+  /**
+   * Source packages whose update this machine has not installed yet; when
+   * given, it replaces `pendingProbability`: every binary of a listed source
+   * keeps its old version and every other binary has its update, because apt
+   * upgrades a source's binaries together and a fleet decides patch by patch
+   * which machines still need it. A binary the catalogue lists no update for
+   * (its captured `apt list --upgradable` is truncated) takes the update of
+   * a sibling binary of the same source, so no patch stays needed forever.
+   */
+  pendingSources?: ReadonlyArray<string>;
   /** Probability that an install or rollback fails. */
   failureRate?: number;
   /** Mean duration of an install or rollback, in milliseconds (±50 % jitter). */
@@ -101,17 +111,36 @@ export class SimulatedProvider implements PatchProvider {
       [pool[i], pool[j]] = [pool[j], pool[i]];
     }
     const pending = options.pendingProbability ?? 0.5;
-    for (const [
-      name,
-      version,
-      arch,
-      source,
-      sourceVersion,
-      available,
-      suite,
-      availableSourceVersion,
-    ] of pool.slice(0, count)) {
-      const stale = available !== undefined && this.random() < pending;
+    const pendingSources = options.pendingSources
+      ? new Set(options.pendingSources)
+      : undefined;
+    // The update of each source, from the catalogue rows that list one.
+    const sourceUpdates = new Map<
+      string,
+      { version: string; suite?: string }
+    >();
+    if (pendingSources) {
+      for (const row of SIMULATED_DEBIAN_PACKAGES) {
+        const [, , , source, , available, suite, availableSource] = row;
+        if (available && availableSource && !sourceUpdates.has(source)) {
+          sourceUpdates.set(source, { version: availableSource, suite });
+        }
+      }
+    }
+    for (const row of pool.slice(0, count)) {
+      const [name, version, arch, source, sourceVersion] = row;
+      let [, , , , , available, suite, availableSourceVersion] = row;
+      if (pendingSources && available === undefined) {
+        const update = sourceUpdates.get(source);
+        if (update && update.version !== sourceVersion) {
+          available = update.version;
+          availableSourceVersion = update.version;
+          suite = update.suite;
+        }
+      }
+      const stale =
+        available !== undefined &&
+        (pendingSources ? pendingSources.has(source) : this.random() < pending);
       const sourceVersions = new Map([[version, sourceVersion]]);
       if (available && availableSourceVersion) {
         sourceVersions.set(available, availableSourceVersion);

@@ -1,4 +1,4 @@
-import { expect, Page } from '@playwright/test';
+import { expect, Locator, Page } from '@playwright/test';
 
 /**
  * Signs in through the guest provider of the embedded default. The sign-in
@@ -28,4 +28,69 @@ export function collectConsoleErrors(page: Page): string[] {
   });
   page.on('pageerror', err => errors.push(err.message));
   return errors;
+}
+
+/**
+ * A Backstage table (material-table) by its title: the innermost element
+ * that holds both the title's heading and the table.
+ */
+export function tableByTitle(page: Page, title: string | RegExp): Locator {
+  return page
+    .locator('div')
+    .filter({
+      has: page.getByRole('heading', {
+        name: title,
+        exact: typeof title === 'string',
+      }),
+    })
+    .filter({ has: page.getByRole('table') })
+    .last();
+}
+
+/**
+ * The texts of one column of a table (found by its header), one per data
+ * row; rows with another cell count (an empty-state row) are left out.
+ */
+export async function columnTexts(
+  table: Locator,
+  header: string | RegExp,
+): Promise<string[]> {
+  const headers = (await table.getByRole('columnheader').allInnerTexts()).map(
+    h => h.trim(),
+  );
+  const index = headers.findIndex(h =>
+    typeof header === 'string' ? h === header : header.test(h),
+  );
+  expect(index, `column ${header} in ${headers.join(' | ')}`).toBeGreaterThan(
+    -1,
+  );
+  const out: string[] = [];
+  for (const row of await table.getByRole('row').all()) {
+    const cells = await row.getByRole('cell').allInnerTexts();
+    if (cells.length === headers.length) out.push(cells[index].trim());
+  }
+  return out;
+}
+
+/** Job counts as a progress bar of the Patches UI says them (JobProgress). */
+export interface ProgressCounts {
+  succeeded: number;
+  failed: number;
+  running: number;
+  queued: number;
+  total: number;
+}
+
+/**
+ * Reads a JobProgress bar's aria-valuetext: "S succeeded, F failed,
+ * R running, Q queued of T".
+ */
+export async function progressCounts(bar: Locator): Promise<ProgressCounts> {
+  const text = (await bar.getAttribute('aria-valuetext')) ?? '';
+  const m = text.match(
+    /(\d+) succeeded, (\d+) failed, (\d+) running, (\d+) queued of (\d+)/,
+  );
+  expect(m, `progress text "${text}"`).not.toBeNull();
+  const [succeeded, failed, running, queued, total] = m!.slice(1).map(Number);
+  return { succeeded, failed, running, queued, total };
 }
