@@ -7,7 +7,12 @@
  */
 import { TestDatabases } from '@backstage/backend-test-utils';
 import request from 'supertest';
-import { as, Harness, startHarness } from '../approvals/__testUtils__/harness';
+import {
+  as,
+  Harness,
+  startHarness,
+  uploadInventory,
+} from '../approvals/__testUtils__/harness';
 import {
   ALICE,
   CRITICAL_REF,
@@ -15,6 +20,7 @@ import {
   enroll,
   entities,
   MEDIUM_REF,
+  oldPackages,
   OPS,
   requestsOf,
   SAM,
@@ -106,6 +112,28 @@ describe('jobs and approvals', () => {
       expect(ok.status).toBe(201);
       expect(
         (await createJobs(h, OPS, { kind: 'scan', endpointIds: [ep1] })).status,
+      ).toBe(201);
+      // Once installed the endpoint no longer needs the patch; taking it
+      // back is still covered by the approval it was installed under.
+      await uploadInventory(h, agents.get('ep-1')!.auth, [
+        oldPackages[0],
+        { ecosystem: 'rpm', name: 'cups', version: '1:2.3.3op2-39.el9' },
+      ]);
+      await h.runTask('patch-approvals-sync');
+      const [installed] = (await requestsOf(h, MEDIUM_REF)).filter(
+        r => r.groupRef === TEAM_A,
+      );
+      expect(installed.endpoints.map((e: any) => e.endpointId)).not.toContain(
+        ep1,
+      );
+      expect(
+        (
+          await createJobs(h, OPS, {
+            kind: 'rollback',
+            endpointIds: [ep1],
+            patchRef: MEDIUM_REF,
+          })
+        ).status,
       ).toBe(201);
 
       // The critical patch waits for security: only an emergency installs it.
