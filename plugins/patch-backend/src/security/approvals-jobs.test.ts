@@ -185,6 +185,34 @@ describe('jobs and approvals', () => {
   );
 
   it.each(databases.eachSupportedId())(
+    'an emergency needs patch.job.emergency besides patch.job.create, on %p',
+    async databaseId => {
+      const h = await startHarness(databases, databaseId, {
+        entities,
+        users,
+        deny: ['patch.job.emergency'],
+      });
+      const ep1 = (await enroll(h, ['ep-1'])).get('ep-1')!.agentId;
+      const before = await jobCount(h);
+      const res = await createJobs(h, OPS, {
+        kind: 'install',
+        endpointIds: [ep1],
+        patchRef: CRITICAL_REF,
+        emergency: true,
+        reason: 'no permission for this',
+      });
+      expect(res.status).toBe(403);
+      expect(res.body.error.message).toMatch(/patch\.job\.emergency/);
+      expect(await jobCount(h)).toBe(before);
+      expect(
+        await h
+          .knex('patch_audit_events')
+          .where({ action: 'job-emergency', outcome: 'denied', actor: OPS }),
+      ).toHaveLength(1);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
     'artifacts by URL when the server allows them, still only for approved pairs, on %p',
     async databaseId => {
       const h = await startHarness(databases, databaseId, {
