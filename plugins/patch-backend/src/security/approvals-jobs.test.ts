@@ -7,7 +7,12 @@
  */
 import { TestDatabases } from '@backstage/backend-test-utils';
 import request from 'supertest';
-import { as, Harness, startHarness } from '../approvals/__testUtils__/harness';
+import {
+  as,
+  Harness,
+  startHarness,
+  uploadInventory,
+} from '../approvals/__testUtils__/harness';
 import {
   ALICE,
   CRITICAL_REF,
@@ -15,6 +20,7 @@ import {
   enroll,
   entities,
   MEDIUM_REF,
+  oldPackages,
   OPS,
   requestsOf,
   SAM,
@@ -107,6 +113,28 @@ describe('jobs and approvals', () => {
       expect(
         (await createJobs(h, OPS, { kind: 'scan', endpointIds: [ep1] })).status,
       ).toBe(201);
+      // Once installed the endpoint no longer needs the patch; taking it
+      // back is still covered by the approval it was installed under.
+      await uploadInventory(h, agents.get('ep-1')!.auth, [
+        oldPackages[0],
+        { ecosystem: 'rpm', name: 'cups', version: '1:2.3.3op2-39.el9' },
+      ]);
+      await h.runTask('patch-approvals-sync');
+      const [installed] = (await requestsOf(h, MEDIUM_REF)).filter(
+        r => r.groupRef === TEAM_A,
+      );
+      expect(installed.endpoints.map((e: any) => e.endpointId)).not.toContain(
+        ep1,
+      );
+      expect(
+        (
+          await createJobs(h, OPS, {
+            kind: 'rollback',
+            endpointIds: [ep1],
+            patchRef: MEDIUM_REF,
+          })
+        ).status,
+      ).toBe(201);
 
       // The critical patch waits for security: only an emergency installs it.
       const noReason = await createJobs(h, OPS, {
@@ -153,6 +181,34 @@ describe('jobs and approvals', () => {
         entityRef: [TEAM_A],
       });
       expect(notice?.payload.severity).toBe('critical');
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'an emergency needs patch.job.emergency besides patch.job.create, on %p',
+    async databaseId => {
+      const h = await startHarness(databases, databaseId, {
+        entities,
+        users,
+        deny: ['patch.job.emergency'],
+      });
+      const ep1 = (await enroll(h, ['ep-1'])).get('ep-1')!.agentId;
+      const before = await jobCount(h);
+      const res = await createJobs(h, OPS, {
+        kind: 'install',
+        endpointIds: [ep1],
+        patchRef: CRITICAL_REF,
+        emergency: true,
+        reason: 'no permission for this',
+      });
+      expect(res.status).toBe(403);
+      expect(res.body.error.message).toMatch(/patch\.job\.emergency/);
+      expect(await jobCount(h)).toBe(before);
+      expect(
+        await h
+          .knex('patch_audit_events')
+          .where({ action: 'job-emergency', outcome: 'denied', actor: OPS }),
+      ).toHaveLength(1);
     },
   );
 

@@ -137,3 +137,33 @@ export async function authorizeConditional(
   }
   return { ...caller, decision };
 }
+
+/** The groups a user claims (ownership refs), for inboxes and membership rules. */
+export async function claimsOf(
+  ctx: RouterContext,
+  caller: Caller,
+): Promise<string[]> {
+  const userRef = caller.userRef ?? caller.actor;
+  const info = ctx.userInfo
+    ? await ctx.userInfo.getUserInfo(caller.credentials)
+    : undefined;
+  return info?.ownershipEntityRefs ?? [userRef];
+}
+
+/**
+ * {@link authorize} for routes only a signed-in user may call: the user's
+ * entity ref and ownership claims come with the answer.
+ */
+export async function authorizeUser(
+  ctx: RouterContext,
+  req: AnyRequest,
+  permission: BasicPermission,
+  target: AuthorizeTarget,
+): Promise<Caller & { userRef: string; claims: string[] }> {
+  const caller = await authorize(ctx, req, permission, target, ['user']);
+  return {
+    ...caller,
+    userRef: caller.userRef!,
+    claims: await claimsOf(ctx, caller),
+  };
+}

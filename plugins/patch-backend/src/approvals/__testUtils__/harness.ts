@@ -55,6 +55,8 @@ export async function startHarness(
     config?: Record<string, unknown>;
     /** Every permission check says DENY, for users and services alike. */
     denyAll?: boolean;
+    /** Permission names refused to everyone, whatever the policy says. */
+    deny?: string[];
   },
 ): Promise<Harness> {
   const knex = await databases.init(databaseId);
@@ -102,6 +104,9 @@ export async function startHarness(
       const info = infoOf(credentials);
       return Promise.all(
         requests.map(async r => {
+          if (options.deny?.includes(r.permission.name)) {
+            return { result: AuthorizeResult.DENY };
+          }
           if (!info) return { result: AuthorizeResult.ALLOW };
           const d = await policy.handle({ permission: r.permission }, {
             credentials,

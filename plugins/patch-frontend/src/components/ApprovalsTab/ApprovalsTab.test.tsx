@@ -57,6 +57,8 @@ describe('ApprovalsTab', () => {
         decision: 'approve',
         comment: 'tested on staging',
         deferUntil: undefined,
+        // The state the user saw: the backend decides only against it.
+        expectedStates: { 'req-1': 'pending' },
       }),
     );
     // The inbox is read again so the decided request leaves it.
