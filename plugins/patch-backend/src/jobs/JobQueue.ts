@@ -417,7 +417,11 @@ export class JobQueue {
     );
     return {
       ...base,
-      not_before: toDbTime(span.opensAt),
+      // A window open now needs no start time, as before windows were enforced.
+      not_before:
+        span.opensAt > now || notBefore !== undefined
+          ? toDbTime(span.opensAt)
+          : null,
       window_ends_at: toDbTime(span.closesAt),
     };
   }
