@@ -24,6 +24,20 @@
  * never holds back the endpoint's other jobs, because leasing does not count
  * running jobs against the agent's `maxJobs`.
  *
+ * Evidence. A `succeeded` report whose per-package evidence shows any
+ * package of the payload not fixed is stored as `failed`. A succeeded
+ * install is `verification: 'pending'` until the endpoint's next inventory
+ * settles it (`settleVerification`, driven by jobs/verification.ts):
+ * `verified`, or `unverified` and `failed`. Counts for gates and progress
+ * (`countOutcomes`) take verified successes only.
+ *
+ * Windows and freezes. A job with maintenance windows is leased only while
+ * one is open: `not_before` is the opening, `window_ends_at` its end. A job
+ * whose window closed before it was leased is overdue in the same way as an
+ * expired one, and the reap moves it to the next opening. Nothing of a
+ * rollout is leased while the change freeze stored on its row (read live
+ * from the policy by the rollout driver) lasts.
+ *
  * Claims. On PostgreSQL a lease claims rows with `FOR UPDATE SKIP LOCKED`, so
  * concurrent check-ins and the reaper never wait on each other; on SQLite
  * there is a single writer, so one guarded `UPDATE ... WHERE state =
@@ -417,7 +431,11 @@ export class JobQueue {
     );
     return {
       ...base,
-      not_before: toDbTime(span.opensAt),
+      // A window open now needs no start time, as before windows were enforced.
+      not_before:
+        span.opensAt > now || notBefore !== undefined
+          ? toDbTime(span.opensAt)
+          : null,
       window_ends_at: toDbTime(span.closesAt),
     };
   }

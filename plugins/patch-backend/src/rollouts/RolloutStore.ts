@@ -995,10 +995,14 @@ export class RolloutStore {
     const rows = await this.db('patch_jobs')
       .where({ rollout_id: rolloutId })
       .whereNotNull('finished_at')
-      .select('finished_at', 'state', 'kind');
+      .select('finished_at', 'state', 'kind', 'verification');
     return rows.map((r: any) => ({
       finishedAt: fromDbTime(r.finished_at),
-      state: r.state,
+      // A success awaiting verification is not one yet.
+      state:
+        r.state === 'succeeded' && r.verification === 'pending'
+          ? 'awaiting_verification'
+          : r.state,
       kind: r.kind,
     }));
   }

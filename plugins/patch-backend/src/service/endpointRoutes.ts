@@ -16,6 +16,9 @@ import {
 import { JobApprovals, JobVerdict } from '../approvals/JobApprovals';
 import { EndpointFilter } from '../endpoints/EndpointStore';
 import { JobFilter, JobKind, JobState } from '../jobs/JobQueue';
+import { PatchPayloads } from '../jobs/PatchPayloads';
+import { PayloadTarget } from '../jobs/payload';
+import { rolloutsArea } from '../rollouts/area';
 import { authorize, refuse } from './authorize';
 import { toEndpointResponse, toJobResponse } from '../endpoints/responses';
 import { PatchRouter } from './router';
@@ -177,12 +180,27 @@ export function registerEndpointRoutes(
     }
     const bypass = verdict.emergency && verdict.unapproved.length > 0;
     const now = Date.now();
+    const base = (body.payload ?? {}) as JsonObject;
+    // A patch's install or verify carries every package the patch needs
+    // on each endpoint, unless the operator listed the packages.
+    const payloads =
+      body.patchRef &&
+      (body.kind === 'install' || body.kind === 'verify') &&
+      !Array.isArray(base.packages)
+        ? await new PatchPayloads(ctx.db).forEndpoints({
+            kind: body.kind,
+            patchRef: body.patchRef,
+            endpointIds,
+            base,
+            targets: await patchTargets(ctx, body.patchRef),
+          })
+        : undefined;
     const ids = await ctx.db.transaction(async tx => {
       const created = await ctx.jobs.createJobs(
         endpointIds.map(endpointId => ({
           endpointId,
           kind: body.kind,
-          payload: (body.payload ?? {}) as JsonObject,
+          payload: payloads?.get(endpointId) ?? base,
           maxAttempts: body.maxAttempts,
           timeoutSeconds: body.timeoutSeconds,
           notBefore: body.notBefore,
@@ -279,4 +297,18 @@ function parseLabels(text?: string): Record<string, string> | undefined {
     labels[pair.slice(0, i).trim()] = pair.slice(i + 1).trim();
   }
   return labels;
+}
+
+/** The patch's targets from the catalog; undefined when it cannot be read. */
+async function patchTargets(
+  ctx: RouterContext,
+  patchRef: string,
+): Promise<PayloadTarget[] | undefined> {
+  try {
+    const patch = await rolloutsArea(ctx).deps.catalog.getPatch(patchRef);
+    return patch.spec.targets ?? [];
+  } catch {
+    // Applicability rows alone still list every package of the endpoint.
+    return undefined;
+  }
 }

@@ -1,0 +1,90 @@
+import { resolvePackagePath } from '@backstage/backend-plugin-api';
+import { TestDatabases } from '@backstage/backend-test-utils';
+import { PatchPayloads } from './PatchPayloads';
+
+jest.setTimeout(60_000);
+
+const migrationsDir = resolvePackagePath(
+  '@patchbay/plugin-patch-backend',
+  'migrations',
+);
+const PATCH = 'patch:default/openssl-3.0.13';
+
+describe('PatchPayloads', () => {
+  const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
+
+  it.each(databases.eachSupportedId())(
+    "an operator's install carries every package the patch needs on each endpoint, on %p",
+    async databaseId => {
+      const knex = await databases.init(databaseId);
+      await knex.migrate.latest({ directory: migrationsDir });
+      const now = new Date().toISOString();
+      await knex('patch_endpoints').insert(
+        ['e1', 'e2', 'e3'].map(id => ({
+          id,
+          machine_id: `m-${id}`,
+          hostname: id,
+          entity_ref: `resource:default/${id}`,
+          labels: '{}',
+          secret_hash: 'x'.repeat(64),
+          enrolled_at: now,
+        })),
+      );
+      const row = (endpoint: string, pkg: string, state = 'needed') => ({
+        endpoint_id: endpoint,
+        patch_ref: PATCH,
+        package: pkg,
+        ecosystem: 'deb',
+        installed_version: '3.0.11-1',
+        fixed_version: '3.0.13-1',
+        state,
+        updated_at: now,
+      });
+      await knex('patch_applicability').insert([
+        row('e1', 'openssl'),
+        row('e1', 'libssl3'),
+        row('e2', 'openssl'),
+        row('e2', 'libssl3', 'installed'),
+      ]);
+      const payloads = await new PatchPayloads(knex).forEndpoints({
+        kind: 'install',
+        patchRef: PATCH,
+        endpointIds: ['e1', 'e2', 'e3'],
+        base: { bandwidthKbps: 64, package: 'openssl', version: '3.0.13-1' },
+      });
+      const pkg = (name: string) => ({
+        name,
+        version: '3.0.13-1',
+        previousVersion: '3.0.11-1',
+      });
+      expect(payloads.get('e1')).toEqual({
+        bandwidthKbps: 64,
+        patchRef: PATCH,
+        ecosystem: 'deb',
+        package: 'libssl3',
+        version: '3.0.13-1',
+        previousVersion: '3.0.11-1',
+        packages: [pkg('libssl3'), pkg('openssl')],
+      });
+      // Only what is still needed is installed.
+      expect(payloads.get('e2')?.packages).toEqual([pkg('openssl')]);
+      // No rows: the operator's own package fields stand.
+      expect(payloads.get('e3')).toMatchObject({
+        package: 'openssl',
+        version: '3.0.13-1',
+        bandwidthKbps: 64,
+      });
+      // A verify checks every package of the patch.
+      const verify = await new PatchPayloads(knex).forEndpoints({
+        kind: 'verify',
+        patchRef: PATCH,
+        endpointIds: ['e2'],
+        base: {},
+      });
+      expect((verify.get('e2')?.packages as any[]).map(p => p.name)).toEqual([
+        'libssl3',
+        'openssl',
+      ]);
+    },
+  );
+});

@@ -1,0 +1,104 @@
+import { JsonObject } from '@backstage/types';
+import { Knex } from 'knex';
+import {
+  buildJobPayload,
+  PayloadInstalled,
+  PayloadNeed,
+  PayloadTarget,
+} from './payload';
+
+const ID_BATCH = 1000;
+
+/**
+ * Payloads of install and verify jobs an operator creates for a patch: per
+ * endpoint, every package the patch needs there (its applicability rows;
+ * for a source target every installed binary), through the one payload
+ * builder. Reads `patch_applicability` and, only for source targets,
+ * `patch_inventory_packages`.
+ * @internal
+ */
+export class PatchPayloads {
+  constructor(private readonly db: Knex) {}
+
+  /**
+   * The payload of each endpoint: `base` (bandwidth, artifact, ...) with
+   * the package fields and `packages` of the patch on that endpoint.
+   */
+  async forEndpoints(args: {
+    kind: 'install' | 'verify';
+    patchRef: string;
+    endpointIds: string[];
+    base: JsonObject;
+    targets?: PayloadTarget[];
+  }): Promise<Map<string, JsonObject>> {
+    const needs = new Map<string, Array<PayloadNeed & { state: string }>>();
+    const installed = new Map<string, PayloadInstalled[]>();
+    const source = (args.targets ?? []).some(t => t.packageType === 'source');
+    for (let i = 0; i < args.endpointIds.length; i += ID_BATCH) {
+      const part = args.endpointIds.slice(i, i + ID_BATCH);
+      const rows = await this.db('patch_applicability')
+        .where('patch_ref', args.patchRef)
+        .whereIn('endpoint_id', part)
+        .select(
+          'endpoint_id',
+          'package',
+          'ecosystem',
+          'installed_version',
+          'fixed_version',
+          'state',
+        );
+      for (const r of rows as any[]) {
+        const list = needs.get(r.endpoint_id) ?? [];
+        list.push({
+          package: r.package,
+          ecosystem: r.ecosystem,
+          installedVersion: r.installed_version,
+          fixedVersion: r.fixed_version,
+          state: r.state,
+        });
+        needs.set(r.endpoint_id, list);
+      }
+      if (source) {
+        // Whole rows: `source` and `source_version` where the inventory has them.
+        const inv = await this.db('patch_inventory_packages')
+          .whereIn('endpoint_id', part)
+          .select('*');
+        for (const p of inv as any[]) {
+          const list = installed.get(p.endpoint_id) ?? [];
+          list.push({
+            ecosystem: p.ecosystem,
+            name: p.name,
+            version: p.version,
+            ...(p.arch ? { arch: p.arch } : {}),
+            ...(p.source ? { source: p.source } : {}),
+            ...(p.source_version ? { sourceVersion: p.source_version } : {}),
+          });
+          installed.set(p.endpoint_id, list);
+        }
+      }
+    }
+    const out = new Map<string, JsonObject>();
+    for (const endpointId of args.endpointIds) {
+      const rows = needs.get(endpointId) ?? [];
+      // An install takes what is needed; a verify checks every package.
+      const needed = rows.filter(r => r.state === 'needed');
+      const chosen =
+        args.kind === 'install' && needed.length > 0 ? needed : rows;
+      const built = buildJobPayload({
+        kind: args.kind,
+        patchRef: args.patchRef,
+        needs: chosen,
+        targets: args.targets,
+        installed: installed.get(endpointId),
+      });
+      // Without rows or targets the operator's own package fields stand.
+      out.set(
+        endpointId,
+        (built.packages as unknown[]).length > 0
+          ? { ...args.base, ...built }
+          : { ...built, ...args.base },
+      );
+    }
+    return out;
+  }
+}
