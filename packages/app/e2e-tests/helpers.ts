@@ -94,3 +94,28 @@ export async function progressCounts(bar: Locator): Promise<ProgressCounts> {
   const [succeeded, failed, running, queued, total] = m!.slice(1).map(Number);
   return { succeeded, failed, running, queued, total };
 }
+
+/** A rollout's progress over its planned endpoints (PlannedProgress). */
+export interface PlannedCounts {
+  verified: number;
+  planned: number;
+  awaitingVerification: number;
+  failed: number;
+  remaining: number;
+}
+
+/**
+ * Reads a PlannedProgress bar's aria-valuetext: "V of P planned endpoints
+ * verified (x %), A awaiting verification, F failed, R remaining".
+ */
+export async function plannedCounts(bar: Locator): Promise<PlannedCounts> {
+  const text = (await bar.getAttribute('aria-valuetext')) ?? '';
+  const m = text.match(
+    /(\d+) of (\d+) planned endpoints verified \([^)]*\), (\d+) awaiting verification, (\d+) failed, (\d+) remaining/,
+  );
+  expect(m, `progress text "${text}"`).not.toBeNull();
+  const [verified, planned, awaitingVerification, failed, remaining] = m!
+    .slice(1)
+    .map(Number);
+  return { verified, planned, awaitingVerification, failed, remaining };
+}
