@@ -31,7 +31,14 @@ const sourceOf = new Map(
     .map(([binary, , source]) => [binary.split(':')[0], source]),
 );
 
-type Row = { name: string; version: string; available?: string };
+type Row = {
+  name: string;
+  version: string;
+  source?: string;
+  sourceVersion?: string;
+  available?: string;
+  availableSource?: string;
+};
 function catalogue(): Row[] {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const mod = require(path.join(
@@ -41,20 +48,35 @@ function catalogue(): Row[] {
     'providers',
     'simulatedCatalog',
   ));
+  // [name, version, arch, source, sourceVersion, available?, suite?, availableSourceVersion?]
   return (mod.SIMULATED_DEBIAN_PACKAGES as unknown[]).map(p =>
     Array.isArray(p)
-      ? { name: p[0], version: p[1], available: p[3] }
+      ? {
+          name: p[0],
+          version: p[1],
+          source: p[3],
+          sourceVersion: p[4],
+          available: p[5],
+          availableSource: p[7],
+        }
       : (p as Row),
   );
 }
 
-const fleet = (pick: (r: Row) => string): InstalledPackage[] =>
-  catalogue().map(r => ({
-    ecosystem: 'deb',
-    name: r.name,
-    version: pick(r),
-    source: sourceOf.get(r.name) ?? r.name,
-  }));
+/** The fleet before (installed versions) or after apt's upgrade (available ones). */
+const fleet = (after: boolean): InstalledPackage[] =>
+  catalogue().map(r => {
+    const upgraded = after && r.available !== undefined;
+    return {
+      ecosystem: 'deb',
+      name: r.name,
+      version: upgraded ? r.available! : r.version,
+      source: r.source ?? sourceOf.get(r.name) ?? r.name,
+      sourceVersion: upgraded
+        ? r.availableSource ?? r.available
+        : r.sourceVersion ?? r.version,
+    };
+  });
 
 // Binaries whose security update is missing from the catalogue (its apt
 // listing is the visible 80 % of the captured `apt list --upgradable`): a
@@ -114,13 +136,13 @@ describe('demo Debian advisories', () => {
       expect(targets.every(t => t.packageType === 'source')).toBe(true);
       const before = evaluatePatch(targets, {
         release: 'debian:12',
-        packages: fleet(r => r.version),
+        packages: fleet(false),
       });
       expect(before.state).toBe('needed');
       expect(before.packages.length).toBeGreaterThan(0);
       const after = evaluatePatch(targets, {
         release: 'debian:12',
-        packages: fleet(r => r.available ?? r.version),
+        packages: fleet(true),
       });
       expect(
         after.packages.filter(p => p.state !== 'installed').map(p => p.name),
