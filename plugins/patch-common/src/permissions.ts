@@ -145,7 +145,7 @@ export const patchExceptionRevokePermission = createPermission({
  * @public
  */
 export const patchApprovalDelegationReadPermission = createPermission({
-  name: 'patch.approval.delegation.read',
+  name: 'patch.delegation.read',
   attributes: { action: 'read' },
 });
 

@@ -50,7 +50,7 @@ const OPERATIONS_PERMISSIONS = new Set([
  *   that the user owns what the exception is for).
  * - reads of endpoints, jobs, rollouts, exceptions and delegations
  *   (`patch.endpoint.read`, `patch.job.read`, `patch.rollout.read`,
- *   `patch.exception.read`, `patch.approval.delegation.read`): everyone
+ *   `patch.exception.read`, `patch.delegation.read`): everyone
  *   signed in.
  * - `patch.job.emergency` (jobs without approval): operations.
  * - any other `patch.*` permission: operations only.
@@ -118,7 +118,7 @@ export class PatchbayPermissionPolicy implements PermissionPolicy {
       case 'patch.job.read':
       case 'patch.rollout.read':
       case 'patch.exception.read':
-      case 'patch.approval.delegation.read':
+      case 'patch.delegation.read':
         return { result: AuthorizeResult.ALLOW };
       case 'patch.audit.read':
         return {
