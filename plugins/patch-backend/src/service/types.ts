@@ -1,3 +1,4 @@
+import { EventsService } from '@backstage/plugin-events-node';
 import {
   AuthService,
   HttpAuthService,
@@ -48,4 +49,6 @@ export interface RouterContext {
   userInfo?: UserInfoService;
   /** Applicability, approvals and exceptions (approvals area); rollouts use `approvals.approvals`. */
   approvals?: ApprovalsArea;
+  /** The events bus: enrollment and revocation tell the catalog (endpoints/endpointEvents.ts). */
+  events?: EventsService;
 }
