@@ -5,9 +5,13 @@
 
 import { createBackend } from '@backstage/backend-defaults';
 import { permissionModulePatchPolicy } from '@patchbay/plugin-patch-backend';
+import { rootHttpRouterWithQuietAgentRoutes } from './accessLog';
 import { configuredSignInProviders } from './auth/demoProvider';
 
 const backend = createBackend();
+
+// The access log without the agents' check-ins (patch.accessLog.agentRoutes).
+backend.add(rootHttpRouterWithQuietAgentRoutes);
 
 backend.add(import('@backstage/plugin-app-backend'));
 
