@@ -140,7 +140,13 @@ export function DemoSignInPage(props: SignInPageProps) {
         subtitle="Sign in as one of the demo's people to see what each role may do"
       />
       <Content>
-        <Grid container spacing={2} component="ul" style={{ padding: 0 }}>
+        <Grid
+          container
+          spacing={2}
+          component="ul"
+          // A list of people, without the list's bullets.
+          style={{ listStyle: 'none', padding: 0 }}
+        >
           <Grid item xs={12} sm={6} md={4} component="li">
             <InfoCard
               variant="fullHeight"
