@@ -117,6 +117,29 @@ describe('DemoSignInPage', () => {
     expect(window.localStorage.getItem(DEMO_CHOICE_STORAGE_KEY)).toBeNull();
   });
 
+  it('signs the remembered person in again, unless the address asks with ?signin', async () => {
+    const config = { auth: { providers: { demo: { users: people } } } };
+    window.localStorage.setItem(
+      DEMO_CHOICE_STORAGE_KEY,
+      JSON.stringify({ provider: 'demo', entityRef: 'user:default/alice' }),
+    );
+    const again = jest.fn();
+    await renderPage(config, again);
+    await waitFor(() => expect(again).toHaveBeenCalledTimes(1));
+    expect(calls[0].headers[DEMO_USER_HEADER]).toBe('user:default/alice');
+    expect(screen.queryByRole('button', { name: 'Enter' })).toBeNull();
+
+    window.history.pushState({}, '', '/?signin');
+    const asks = jest.fn();
+    await renderPage(config, asks);
+    expect(
+      screen.getAllByRole('button', { name: 'Enter' }).length,
+    ).toBeGreaterThan(0);
+    expect(asks).not.toHaveBeenCalled();
+    expect(window.localStorage.getItem(DEMO_CHOICE_STORAGE_KEY)).toBeNull();
+    window.history.pushState({}, '', '/');
+  });
+
   it('signs the guest in through the guest provider with "Enter"', async () => {
     const onSignInSuccess = jest.fn();
     await renderPage(

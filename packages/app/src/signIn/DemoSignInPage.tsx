@@ -87,9 +87,16 @@ export function DemoSignInPage(props: SignInPageProps) {
     title: c.getString('title'),
     description: c.getOptionalString('description'),
   }));
-  const [choice, setChoice] = useState<Choice | undefined>(() =>
-    people.length > 0 ? readChoice() : undefined,
-  );
+  const [choice, setChoice] = useState<Choice | undefined>(() => {
+    if (people.length === 0) return undefined;
+    // The app has no sign-out menu of its own: `/?signin` asks again, so a
+    // visitor can switch from one person to another.
+    if (new URLSearchParams(window.location.search).has('signin')) {
+      forgetChoice();
+      return undefined;
+    }
+    return readChoice();
+  });
 
   if (people.length === 0) {
     return <SignInPage {...props} providers={['guest']} />;
