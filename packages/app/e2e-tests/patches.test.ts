@@ -392,11 +392,13 @@ test('an owner accepts the risk of a patch on one endpoint, then revokes it', as
   // Who accepted the risk is picked from the catalog's users and groups: the
   // field starts as the signed-in user (shown as its bare ref); clear it, type
   // the ref and pick the match, whose name is the display name and the ref.
+  // Nobody accepts their own risk, so the approver is Alice, who owns
+  // Payments' endpoints, not the guest who asks.
   const approver = dialog.locator('#patch-exception-approver');
   await approver.clear();
-  await approver.fill('user:default/guest');
-  await page.getByRole('option', { name: /user:default\/guest/ }).click();
-  await expect(approver).toHaveValue('Guest (user:default/guest)');
+  await approver.fill('user:default/alice');
+  await page.getByRole('option', { name: /user:default\/alice/ }).click();
+  await expect(approver).toHaveValue('Alice Payments (user:default/alice)');
   const expiry = new Date(Date.now() + 30 * 86400_000)
     .toISOString()
     .slice(0, 10);
