@@ -7,6 +7,10 @@
 #
 #   bash scripts/start.sh            portal + demo fleet
 #   PATCHBAY_NO_FLEET=1 bash scripts/start.sh    portal only
+#   PATCHBAY_SKIP_INSTALL=1 ...      without the `yarn install` first
+#
+# Ctrl-C or SIGTERM stops the portal and the fleet with all their child
+# processes (each runs in a process group of its own), leaving no port bound.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -16,17 +20,53 @@ if ! command -v node >/dev/null; then
   exit 1
 fi
 
-install_deps
+if [ -z "${PATCHBAY_SKIP_INSTALL:-}" ]; then install_deps; fi
 
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+# Each part (portal, fleet) runs in a process group of its own, so that
+# stopping the demo stops every process it started — the CLI's frontend and
+# backend children and the fleet's agents — and leaves no port bound. Ctrl-C,
+# SIGTERM and any exit of this script stop them all.
+groups=()
+start_group() {
+  if command -v setsid >/dev/null; then
+    # A background child of a shell without job control is not a group
+    # leader, so setsid makes it one in place: its pid is its group id.
+    setsid "$@" &
+  else
+    set -m
+    "$@" &
+    set +m
+  fi
+  groups+=($!)
 }
-trap cleanup EXIT INT TERM
+alive() {
+  local g
+  for g in "${groups[@]}"; do
+    if kill -0 -- "-$g" 2>/dev/null; then return 0; fi
+  done
+  return 1
+}
+stopping=
+cleanup() {
+  [ -n "$stopping" ] && return
+  stopping=1
+  [ ${#groups[@]} -eq 0 ] && return
+  echo "==> Stopping the demo"
+  local g
+  for g in "${groups[@]}"; do kill -TERM -- "-$g" 2>/dev/null || true; done
+  for _ in $(seq 1 40); do
+    alive || break
+    sleep 0.25
+  done
+  for g in "${groups[@]}"; do kill -KILL -- "-$g" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 echo "==> Starting the portal (frontend :3000, backend :7007)"
-yarn_ start:demo &
-pids+=($!)
+start_group node "$YARN_RELEASE" start:demo
 
 if [ -z "${PATCHBAY_NO_FLEET:-}" ] && node -e "process.exit(require('./package.json').scripts['demo:fleet'] ? 0 : 1)"; then
   echo "==> Waiting for the backend before starting the demo fleet"
@@ -35,8 +75,10 @@ if [ -z "${PATCHBAY_NO_FLEET:-}" ] && node -e "process.exit(require('./package.j
     sleep 1
   done
   echo "==> Starting the demo fleet"
-  yarn_ demo:fleet &
-  pids+=($!)
+  start_group node "$YARN_RELEASE" demo:fleet
 fi
 
-wait -n "${pids[@]}"
+echo "==> The demo runs until Ctrl-C (or SIGTERM); both stop everything it started"
+# Returns when either part ends (the EXIT trap then stops the other) or when
+# a signal arrives (its trap exits, and the EXIT trap stops both).
+wait -n "${groups[@]}" || true

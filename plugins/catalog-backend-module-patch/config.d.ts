@@ -40,7 +40,12 @@ export interface Config {
           defaultOwner?: string;
           /** Page size of the reads. Default 1000. */
           pageSize?: number;
-          /** How often to sync; default every 5 minutes. */
+          /**
+           * How long after a `patch.endpoint.changed` event (an enrollment or
+           * a revocation) the provider refreshes; default 1000 ms.
+           */
+          refreshDebounceMs?: number;
+          /** How often to sync besides the events; default every 5 minutes. */
           schedule?: SchedulerServiceTaskScheduleDefinitionConfig;
         };
       };

@@ -27,9 +27,9 @@ import {
   test,
 } from '@playwright/test';
 import { signInAsGuest } from './helpers';
+import { screenshotPath } from './screenshots';
 
 const BACKEND = process.env.PATCHBAY_BACKEND_URL ?? 'http://localhost:7007';
-const SCREENSHOTS = resolve(__dirname, '../../../docs/screenshots');
 
 /**
  * React deprecation warnings of the libraries Backstage's own components are
@@ -202,7 +202,7 @@ test('a team member opens the inbox and approves a patch', async ({
   ).toBeVisible();
   await expect(page.getByRole('list', { name: 'Risk factors' })).toBeVisible();
   await page.screenshot({
-    path: `${SCREENSHOTS}/approvals-inbox.png`,
+    path: screenshotPath('approvals-inbox.png'),
     fullPage: true,
   });
 
@@ -278,7 +278,7 @@ test('an operator starts a rollout, sees the pilot move, pauses and resumes it',
     )
     .toBeGreaterThan(0);
   await page.screenshot({
-    path: `${SCREENSHOTS}/rollout-in-progress.png`,
+    path: screenshotPath('rollout-in-progress.png'),
     fullPage: true,
   });
 
@@ -329,7 +329,7 @@ test('a user of another team cannot approve', async ({ page, request }) => {
   await expect(approve).toBeVisible();
   await expect(approve).toBeDisabled();
   await page.screenshot({
-    path: `${SCREENSHOTS}/entity-patches-tab.png`,
+    path: screenshotPath('entity-patches-tab.png'),
     fullPage: true,
   });
 
@@ -392,11 +392,13 @@ test('an owner accepts the risk of a patch on one endpoint, then revokes it', as
   // Who accepted the risk is picked from the catalog's users and groups: the
   // field starts as the signed-in user (shown as its bare ref); clear it, type
   // the ref and pick the match, whose name is the display name and the ref.
+  // Nobody accepts their own risk, so the approver is Alice, who owns
+  // Payments' endpoints, not the guest who asks.
   const approver = dialog.locator('#patch-exception-approver');
   await approver.clear();
-  await approver.fill('user:default/guest');
-  await page.getByRole('option', { name: /user:default\/guest/ }).click();
-  await expect(approver).toHaveValue('Guest (user:default/guest)');
+  await approver.fill('user:default/alice');
+  await page.getByRole('option', { name: /user:default\/alice/ }).click();
+  await expect(approver).toHaveValue('Alice Payments (user:default/alice)');
   const expiry = new Date(Date.now() + 30 * 86400_000)
     .toISOString()
     .slice(0, 10);
@@ -409,7 +411,7 @@ test('an owner accepts the risk of a patch on one endpoint, then revokes it', as
   });
   await expect(revoke).toBeVisible();
   await page.screenshot({
-    path: `${SCREENSHOTS}/endpoint-risk-exception.png`,
+    path: screenshotPath('endpoint-risk-exception.png'),
     fullPage: true,
   });
   // The backend has it, active, for this endpoint.

@@ -4,6 +4,7 @@ import orgPlugin from '@backstage/plugin-org/alpha';
 import notificationsPlugin from '@backstage/plugin-notifications/alpha';
 import signalsPlugin from '@backstage/plugin-signals/alpha';
 import patchPlugin from '@patchbay/plugin-patch/alpha';
+import { signInModule } from './signIn';
 
 export default createApp({
   features: [
@@ -12,5 +13,7 @@ export default createApp({
     notificationsPlugin,
     signalsPlugin,
     patchPlugin,
+    // The demo's people beside the guest (app-config.demo.yaml).
+    signInModule,
   ],
 });

@@ -4,32 +4,23 @@
  */
 
 import { createBackend } from '@backstage/backend-defaults';
-import {
-  coreServices,
-  createBackendFeatureLoader,
-} from '@backstage/backend-plugin-api';
 import { permissionModulePatchPolicy } from '@patchbay/plugin-patch-backend';
+import { rootHttpRouterWithQuietAgentRoutes } from './accessLog';
+import { configuredSignInProviders } from './auth/demoProvider';
 
 const backend = createBackend();
 
+// The access log without the agents' check-ins (patch.accessLog.agentRoutes).
+backend.add(rootHttpRouterWithQuietAgentRoutes);
+
 backend.add(import('@backstage/plugin-app-backend'));
 
-// Sign-in. Guest sign-in exists only when a configuration asks for it
-// (app-config.demo.yaml, for the demo and the e2e suite): the base
-// configuration that deployments layer has no provider, so an anonymous
-// caller gets no identity (the guest module itself would refuse to start
-// without its configuration).
+// Sign-in. The guest and the demo people (./auth/demoProvider.ts) exist only
+// when a configuration asks for them (app-config.demo.yaml, for the demo and
+// the e2e suite): the base configuration that deployments layer has no
+// provider, so an anonymous caller gets no identity.
 backend.add(import('@backstage/plugin-auth-backend'));
-backend.add(
-  createBackendFeatureLoader({
-    deps: { config: coreServices.rootConfig },
-    *loader({ config }) {
-      if (config.has('auth.providers.guest')) {
-        yield import('@backstage/plugin-auth-backend-module-guest-provider');
-      }
-    },
-  }),
-);
+backend.add(configuredSignInProviders);
 
 // Catalog, with Patchbay's kinds and entity providers.
 backend.add(import('@backstage/plugin-catalog-backend'));

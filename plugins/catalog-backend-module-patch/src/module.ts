@@ -6,6 +6,7 @@ import {
   catalogProcessingExtensionPoint,
   catalogServiceRef,
 } from '@backstage/plugin-catalog-node';
+import { eventsServiceRef } from '@backstage/plugin-events-node';
 import { PatchEntitiesProcessor } from './processor/PatchEntitiesProcessor';
 import { AdvisoryEntityProvider } from './providers/AdvisoryEntityProvider';
 import { EndpointEntityProvider } from './providers/EndpointEntityProvider';
@@ -28,6 +29,7 @@ export const catalogModulePatchEntityModel = createBackendModule({
         discovery: coreServices.discovery,
         auth: coreServices.auth,
         catalogApi: catalogServiceRef,
+        events: eventsServiceRef,
       },
       async init({
         logger,
@@ -37,6 +39,7 @@ export const catalogModulePatchEntityModel = createBackendModule({
         discovery,
         auth,
         catalogApi,
+        events,
       }) {
         catalog.addProcessor(new PatchEntitiesProcessor());
         const advisories = AdvisoryEntityProvider.fromConfig(config, {
@@ -50,6 +53,7 @@ export const catalogModulePatchEntityModel = createBackendModule({
           discovery,
           auth,
           catalog: catalogApi,
+          events,
         });
         if (endpoints) catalog.addEntityProvider(endpoints);
         logger.info('Patchbay catalog module registered');

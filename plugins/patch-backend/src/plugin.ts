@@ -3,6 +3,7 @@ import {
   createBackendPlugin,
 } from '@backstage/backend-plugin-api';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
+import { eventsServiceRef } from '@backstage/plugin-events-node';
 import { notificationService } from '@backstage/plugin-notifications-node';
 import { createApprovalsArea, startApprovalsArea } from './approvals/area';
 import { AuditLog } from './audit/AuditLog';
@@ -47,6 +48,7 @@ export const patchPlugin = createBackendPlugin({
         notifications: notificationService,
         userInfo: coreServices.userInfo,
         lifecycle: coreServices.lifecycle,
+        events: eventsServiceRef,
       },
       async init(deps) {
         const { config, database, httpRouter, auditor } = deps;
@@ -60,6 +62,7 @@ export const patchPlugin = createBackendPlugin({
           scheduler: deps.scheduler,
           catalog: deps.catalog,
           notifications: deps.notifications,
+          events: deps.events,
           db: store.knex,
           store,
           audit: new AuditLog(store.knex, auditor),

@@ -15,3 +15,4 @@ export * from './versions';
 export * from './advisories';
 export * from './risk';
 export * from './evaluation';
+export * from './events';

@@ -6,6 +6,11 @@ import {
   EntityProviderConnection,
 } from '@backstage/plugin-catalog-node';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
+import {
+  DefaultEventsService,
+  EventsService,
+} from '@backstage/plugin-events-node';
+import { PATCH_ENDPOINT_CHANGED_TOPIC } from '@patchbay/plugin-patch-common';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import {
@@ -76,14 +81,23 @@ function recorder() {
 
 async function provider(
   baseUrl: string,
-  options: { entities?: Entity[]; pageSize?: number } = {},
+  options: {
+    entities?: Entity[];
+    pageSize?: number;
+    events?: EventsService;
+  } = {},
 ) {
   const p = EndpointEntityProvider.fromConfig(
     new ConfigReader({
       patch: { operationsGroup: 'group:default/ops' },
       catalog: {
         providers: {
-          patch: { endpoints: { pageSize: options.pageSize ?? 1000 } },
+          patch: {
+            endpoints: {
+              pageSize: options.pageSize ?? 1000,
+              refreshDebounceMs: 100,
+            },
+          },
         },
       },
     }),
@@ -96,6 +110,7 @@ async function provider(
       },
       auth: mockServices.auth(),
       catalog: catalogServiceMock({ entities: options.entities ?? [] }),
+      events: options.events,
     },
   )!;
   const r = recorder();
@@ -207,6 +222,32 @@ describe('EndpointEntityProvider', () => {
     await expect(p.refresh()).rejects.toThrow(/503/);
     await api.close();
     expect(mutations).toEqual([]);
+  });
+
+  it('refreshes once shortly after a burst of patch.endpoint.changed events', async () => {
+    const api = await startPatchApi([endpoint('new-01')]);
+    // The real in-process bus of the events service.
+    const events = DefaultEventsService.create({
+      logger: mockServices.logger.mock(),
+    });
+    const { mutations } = await provider(api.baseUrl, { events });
+    for (const id of ['new-01', 'new-02', 'new-03']) {
+      await events.publish({
+        topic: PATCH_ENDPOINT_CHANGED_TOPIC,
+        eventPayload: { endpointId: id, change: 'enrolled' },
+      });
+    }
+    // The scheduler is a mock that never runs: only the events refresh.
+    for (let i = 0; i < 50 && mutations.length === 0; i++) {
+      await new Promise(r => setTimeout(r, 50));
+    }
+    await new Promise(r => setTimeout(r, 300));
+    await api.close();
+    expect(mutations).toHaveLength(1);
+    expect(mutations[0].entities.map(d => d.entity.metadata.name)).toEqual([
+      'new-01',
+    ]);
+    expect(api.requests).toHaveLength(1);
   });
 
   it('can be switched off in config', () => {

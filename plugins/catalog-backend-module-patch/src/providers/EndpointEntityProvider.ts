@@ -17,6 +17,13 @@
  * the claim at enrollment (the endpoint's `entityRef` points at the existing
  * entity and `claimed` is true); the provider also checks the catalog itself
  * on every run, so that an entity registered after enrollment is claimed too.
+ *
+ * Told, not only scheduled. The patch backend publishes
+ * `patch.endpoint.changed` on the events bus after an enrollment or a
+ * revocation; the provider then refreshes within `refreshDebounceMs`
+ * (default 1 s: a burst of enrollments, as when a fleet starts, costs one
+ * refresh), so a new endpoint is in the catalog within seconds. The schedule
+ * stays, for events that are lost.
  */
 
 import {
@@ -40,6 +47,8 @@ import {
   EntityProvider,
   EntityProviderConnection,
 } from '@backstage/plugin-catalog-node';
+import { EventsService } from '@backstage/plugin-events-node';
+import { PATCH_ENDPOINT_CHANGED_TOPIC } from '@patchbay/plugin-patch-common';
 
 /** Annotation naming the patch backend's endpoint (agent) id. @public */
 export const ENDPOINT_ID_ANNOTATION = 'patchbay.dev/endpoint-id';
@@ -72,6 +81,8 @@ export interface EndpointEntityProviderOptions {
   /** Page size of `GET /endpoints`. Default 1000. */
   pageSize?: number;
   schedule: SchedulerServiceTaskScheduleDefinition;
+  /** How long after a `patch.endpoint.changed` event the provider refreshes. Default 1000 ms. */
+  refreshDebounceMs?: number;
 }
 
 /**
@@ -90,6 +101,7 @@ export class EndpointEntityProvider implements EntityProvider {
       discovery: DiscoveryService;
       auth: AuthService;
       catalog?: CatalogService;
+      events?: EventsService;
     },
   ): EndpointEntityProvider | undefined {
     const c = config.getOptionalConfig('catalog.providers.patch.endpoints');
@@ -110,6 +122,7 @@ export class EndpointEntityProvider implements EntityProvider {
           config.getOptionalString('patch.operationsGroup') ??
           'group:default/it-operations',
         pageSize: c?.getOptionalNumber('pageSize'),
+        refreshDebounceMs: c?.getOptionalNumber('refreshDebounceMs'),
         schedule,
       },
       deps,
@@ -124,8 +137,14 @@ export class EndpointEntityProvider implements EntityProvider {
       discovery: DiscoveryService;
       auth: AuthService;
       catalog?: CatalogService;
+      events?: EventsService;
     },
   ) {}
+
+  /** The debounce timer of an event-driven refresh, while one is pending. */
+  private pendingRefresh?: ReturnType<typeof setTimeout>;
+  /** The running refresh, so that refreshes never overlap. */
+  private lastRefresh: Promise<void> = Promise.resolve();
 
   /** {@inheritDoc @backstage/plugin-catalog-node#EntityProvider.getProviderName} */
   getProviderName(): string {
@@ -138,15 +157,36 @@ export class EndpointEntityProvider implements EntityProvider {
     await this.deps.scheduler.scheduleTask({
       id: `${this.getProviderName()}:refresh`,
       ...this.options.schedule,
-      fn: async () => {
-        try {
-          await this.refresh();
-        } catch (error) {
-          // Logged, never thrown: the last good set stays in the catalog.
-          this.deps.logger.warn(`Endpoint provider refresh failed: ${error}`);
-        }
-      },
+      fn: () => this.refreshLogged(),
     });
+    await this.deps.events?.subscribe({
+      id: `${this.getProviderName()}:changed`,
+      topics: [PATCH_ENDPOINT_CHANGED_TOPIC],
+      onEvent: async () => this.refreshSoon(),
+    });
+  }
+
+  /**
+   * Refreshes after the debounce delay; events within the delay share the
+   * refresh, and a refresh waits for the one running.
+   */
+  refreshSoon(): void {
+    if (!this.connection || this.pendingRefresh) return;
+    this.pendingRefresh = setTimeout(() => {
+      this.pendingRefresh = undefined;
+      this.lastRefresh = this.lastRefresh.then(() => this.refreshLogged());
+    }, this.options.refreshDebounceMs ?? 1000);
+    // A pending refresh never keeps the process alive.
+    this.pendingRefresh.unref?.();
+  }
+
+  private async refreshLogged(): Promise<void> {
+    try {
+      await this.refresh();
+    } catch (error) {
+      // Logged, never thrown: the last good set stays in the catalog.
+      this.deps.logger.warn(`Endpoint provider refresh failed: ${error}`);
+    }
   }
 
   /** Reads every endpoint and replaces the provider's entities with them. */

@@ -31,6 +31,7 @@ import { AuthFailures } from '../agent/AuthFailures';
 import { assertValidInventory } from '../inventory/validation';
 import { Job } from '../jobs/JobQueue';
 import { toEndpointResponse } from '../endpoints/responses';
+import { publishEndpointChanged } from '../endpoints/endpointEvents';
 import {
   CheckInBody,
   createCheckInFastPath,
@@ -186,6 +187,10 @@ export function registerAgentRoutes(
     if (limited(req, res)) return;
     try {
       const result = await enrollment.enroll(req.body);
+      publishEndpointChanged(ctx, {
+        endpointId: result.agentId,
+        change: 'enrolled',
+      });
       res.status(201).json({
         agentId: result.agentId,
         secret: result.secret,
@@ -435,6 +440,7 @@ export function registerAgentRoutes(
       return ok;
     });
     agentAuth.invalidate(endpointId);
+    if (revoked) publishEndpointChanged(ctx, { endpointId, change: 'revoked' });
     const endpoint = await ctx.endpoints.getEndpoint(endpointId);
     if (!endpoint) throw new NotFoundError(`No endpoint ${endpointId}`);
     if (!revoked && endpoint.state !== 'revoked') {

@@ -1,3 +1,4 @@
+import { EventsService } from '@backstage/plugin-events-node';
 import {
   AuthService,
   HttpAuthService,
@@ -51,4 +52,6 @@ export interface RouterContext {
   lifecycle?: LifecycleService;
   /** Applicability, approvals and exceptions (approvals area); rollouts use `approvals.approvals`. */
   approvals?: ApprovalsArea;
+  /** The events bus: enrollment and revocation tell the catalog (endpoints/endpointEvents.ts). */
+  events?: EventsService;
 }
