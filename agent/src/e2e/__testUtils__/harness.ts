@@ -37,25 +37,57 @@ export interface RealBackend {
   getJob(jobId: string): Promise<any>;
   getEndpoint(endpointId: string): Promise<any>;
   results(jobId: string): Promise<any[]>;
+  /** The catalog's entities: the catalog serves these very objects, so a test may change one. */
+  entities: CatalogEntity[];
+  /** Runs one of the plugin's scheduled tasks now (only with `manualTasks`). */
+  trigger(taskId: string): Promise<void>;
+}
+
+/** A catalog entity, as the catalog mock serves it. */
+export type CatalogEntity = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  spec?: Record<string, any>;
+};
+
+/** Options of {@link startRealBackend}. */
+export interface RealBackendOptions {
+  /** Catalog entities (Patches, RolloutPolicies, Systems). */
+  entities?: CatalogEntity[];
+  /** More `patch.*` config. */
+  patchConfig?: Record<string, unknown>;
+  /** Scheduled tasks run only when the test triggers them (rollout driver, approvals sync). */
+  manualTasks?: boolean;
 }
 
 /** Starts the patch plugin in a test backend on a real port. */
 export async function startRealBackend(
   databases: TestDatabases,
   databaseId: TestDatabaseId,
+  options: RealBackendOptions = {},
 ): Promise<RealBackend> {
   const knex = await databases.init(databaseId);
+  const entities = options.entities ?? [];
+  const scheduler = options.manualTasks
+    ? (mockServices.scheduler() as unknown as {
+        factory(o?: { skipTaskRunOnStartup?: boolean }): any;
+        triggerTask(id: string): Promise<void>;
+      })
+    : undefined;
   const testBackend = (await startTestBackend({
     features: [
       patchPlugin,
       mockServices.database.factory({ knex }),
-      catalogServiceMock.factory({ entities: [] }),
+      catalogServiceMock.factory({ entities }),
+      ...(scheduler ? [scheduler.factory({ skipTaskRunOnStartup: true })] : []),
       mockServices.rootConfig.factory({
         data: {
           patch: {
             // Short intervals keep the tests in seconds.
             agent: { checkInIntervalSeconds: 1, authCacheSeconds: 30 },
             jobs: { reaperIntervalSeconds: 3600 },
+            ...options.patchConfig,
           },
         },
       }),
@@ -103,6 +135,11 @@ export async function startRealBackend(
     getJob: jobId => portal('GET', `/jobs/${jobId}`),
     getEndpoint: endpointId => portal('GET', `/endpoints/${endpointId}`),
     results: jobId => knex('patch_job_results').where({ job_id: jobId }),
+    entities,
+    trigger: async taskId => {
+      if (!scheduler) throw new Error('startRealBackend: no manualTasks');
+      await scheduler.triggerTask(taskId);
+    },
   };
 }
 
