@@ -84,6 +84,10 @@ async function getJson(request: APIRequestContext, path: string): Promise<any> {
     const res = await request.get(`${BACKEND}${path}`, {
       headers: { authorization: `Bearer ${token}` },
     });
+    // A 400 is a mistake in the test's own request, never "no answer yet".
+    if (res.status() === 400) {
+      throw new Error(`GET ${path}: 400 ${await res.text()}`);
+    }
     if (!res.ok()) return undefined;
     return await res.json();
   } catch (error) {
@@ -261,7 +265,9 @@ test('after the demo rollout, the endpoints still needing its patch are its fail
     const jobs =
       (await getAll(
         request,
-        `/api/patch/jobs?rolloutId=${rolloutId}&kind=install&state=failed,timed_out`,
+        `/api/patch/jobs?rolloutId=${rolloutId}&kind=install&state=${encodeURIComponent(
+          'failed,timed_out',
+        )}`,
       )) ?? [];
     const failed = distinct(jobs.map(j => j.endpointId));
     const succeeded = distinct(
