@@ -306,6 +306,26 @@ describe('ApplicabilityService', () => {
         'patch:default/kb',
       ]);
       expect(await store.list({ endpointId: 'win2' })).toEqual([]);
+
+      // No target left: no verdict is staged, and the full recompute (both
+      // PostgreSQL paths) deletes whatever row is still stored.
+      await service.syncPatches([]);
+      expect(await store.list({})).toEqual([]);
+      const stale = {
+        endpoint_id: 'alma8',
+        patch_ref: 'patch:default/cups',
+        package: 'cups',
+        ecosystem: 'rpm',
+        installed_version: '1:2.2.6-50.el8',
+        fixed_version: '1:2.2.6-60.el8_10',
+        state: 'needed',
+        updated_at: new Date().toISOString(),
+      };
+      await db('patch_applicability').insert(stale);
+      expect(await service.refreshAll()).toEqual({ upserted: 0, deleted: 1 });
+      await db('patch_applicability').insert(stale);
+      expect(await setBased.refreshAll()).toEqual({ upserted: 0, deleted: 1 });
+      expect(await store.list({})).toEqual([]);
       await db.destroy();
     },
   );

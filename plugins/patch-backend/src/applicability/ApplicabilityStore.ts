@@ -56,11 +56,15 @@ const RANK_STATE = (max: string) =>
 /**
  * The raw candidates of the staged verdicts across the fleet: inventory ×
  * verdicts × release keys, one branch per way of joining (each on its own
- * index). `last`: the last column (rank or state); `where`: more
- * conditions on `v`.
+ * index), for the ways `staged` holds only. `last`: the last column (rank or
+ * state); `where`: more conditions on `v`.
  */
-function verdictCandidates(last: string, where = ''): string {
-  return VIAS.map(
+function verdictCandidates(
+  last: string,
+  staged: ReadonlySet<Verdict['via']>,
+  where = '',
+): string {
+  const branches = stagedVias(staged).map(
     ([via, on]) => `
         SELECT i.endpoint_id, v.patch_ref, v.package, v.ecosystem,
                v.version AS installed_version, v.fixed_version, ${last}
@@ -69,20 +73,36 @@ function verdictCandidates(last: string, where = ''): string {
         JOIN patch_endpoint_releases r
           ON r.endpoint_id = i.endpoint_id AND r.match_key = v.match_key
         WHERE v.via = '${via}'${where}`,
-  )
-    .concat(
-      // Pending KBs: needed where the endpoint's release is concerned. The
-      // release table holds unrevoked endpoints only.
-      `
+  );
+  if (staged.has('pending')) {
+    // Pending KBs: needed where the endpoint's release is concerned. The
+    // release table holds unrevoked endpoints only.
+    branches.push(`
         SELECT p.endpoint_id, v.patch_ref, v.package, v.ecosystem,
                p.current_version AS installed_version, v.fixed_version, ${last}
         FROM patch_applicability_verdicts v
         JOIN patch_pending_updates p ON p.ecosystem = v.ecosystem AND p.name = v.name
         JOIN patch_endpoint_releases r
           ON r.endpoint_id = p.endpoint_id AND r.match_key = v.match_key
-        WHERE v.via = 'pending'${where}`,
-    )
-    .join('\n        UNION ALL');
+        WHERE v.via = 'pending'${where}`);
+  }
+  return branches.join('\n        UNION ALL');
+}
+
+/**
+ * The ways of joining the inventory that `staged` holds verdicts of, with
+ * their join conditions. Without any, the by-name way with a false
+ * condition, so that the statement keeps its shape and yields no rows.
+ * Why: every branch is planned and started even when it has no verdict, and
+ * the source ways are the expression index's (most fleets stage no source
+ * verdict at all, see `stagedVias`).
+ */
+function stagedVias(
+  staged: ReadonlySet<Verdict['via']>,
+): Array<[Verdict['via'], string]> {
+  const ways = VIAS.filter(([via]) => staged.has(via));
+  if (ways.length > 0 || staged.has('pending')) return ways;
+  return [['name', `${JOIN_BY_NAME} AND false`]];
 }
 
 /** Overwrites a stored verdict with the new one (the applicability upserts). */
@@ -528,6 +548,17 @@ export class ApplicabilityStore {
   }
 
   /**
+   * The ways of joining (`via`) the staged verdicts use: the full recompute
+   * plans a branch for these only (a fleet without source targets or
+   * Windows KBs stages name verdicts only). One scan of the small staging
+   * table.
+   */
+  private async listStagedVias(): Promise<Set<Verdict['via']>> {
+    const rows = await this.db('patch_applicability_verdicts').distinct('via');
+    return new Set(rows.map(r => r.via as Verdict['via']));
+  }
+
+  /**
    * Applies the staged verdicts to the whole fleet: inserts and updates the
    * rows whose state, version or fixed version changed and deletes the rows
    * no longer applicable. Returns the number of rows changed. On
@@ -541,13 +572,14 @@ export class ApplicabilityStore {
     const pg = this.db.client.config.client === 'pg';
     // Byte order on both databases, so MIN() picks what the in-memory path picks.
     const c = pg ? ' COLLATE "C"' : '';
+    const staged = await this.listStagedVias();
     const desired = `
       SELECT endpoint_id, patch_ref, package,
              MIN(ecosystem${c}) AS ecosystem,
              MIN(installed_version${c}) AS installed_version,
              MIN(fixed_version${c}) AS fixed_version,
              ${RANK_STATE('MAX(rnk)')} AS state
-      FROM (${verdictCandidates(`${RANK} AS rnk`)}
+      FROM (${verdictCandidates(`${RANK} AS rnk`, staged)}
       ) c
       GROUP BY endpoint_id, patch_ref, package`;
     const changedSet = `
@@ -560,7 +592,7 @@ export class ApplicabilityStore {
          OR patch_applicability.installed_version <> excluded.installed_version
          OR patch_applicability.fixed_version <> excluded.fixed_version`;
     if (pg) {
-      const flagged = await this.flaggedKeys();
+      const flagged = await this.flaggedKeys(staged);
       return this.db.transaction(async trx => {
         // The joins are hash work over every candidate row; keep them in memory.
         await trx.raw(`SET LOCAL work_mem = '256MB'`);
@@ -569,7 +601,7 @@ export class ApplicabilityStore {
         // of these plans costs more than it saves.
         await trx.raw('SET LOCAL enable_memoize = off');
         await trx.raw('SET LOCAL jit = off');
-        if (flagged) return this.applyFlagged(trx, flagged, ts);
+        if (flagged) return this.applyFlagged(trx, flagged, ts, staged);
         const result = await trx.raw(
           `WITH desired AS MATERIALIZED (${desired}),
            diff AS MATERIALIZED (
@@ -649,9 +681,9 @@ export class ApplicabilityStore {
    * exactly. Undefined when more than `flaggedLimit` keys are flagged (a
    * cold start): the set-based path is cheaper then.
    */
-  private async flaggedKeys(): Promise<
-    Array<[string, string, string]> | undefined
-  > {
+  private async flaggedKeys(
+    staged: ReadonlySet<Verdict['via']>,
+  ): Promise<Array<[string, string, string]> | undefined> {
     // The partitions run side by side, each in its own transaction on its
     // own connection: on a machine with cores to spare the comparison takes
     // the time of the largest partition.
@@ -665,7 +697,7 @@ export class ApplicabilityStore {
           // (two per partition for the scan of stored rows) only contend:
           // the same median, without the outliers of 1.2 s for 0.8 s.
           await trx.raw('SET LOCAL max_parallel_workers_per_gather = 0');
-          return this.flaggedKeysOf(trx, part);
+          return this.flaggedKeysOf(trx, part, staged);
         }),
       ),
     );
@@ -681,11 +713,13 @@ export class ApplicabilityStore {
   private async flaggedKeysOf(
     trx: Knex.Transaction,
     part: number,
+    staged: ReadonlySet<Verdict['via']>,
   ): Promise<Array<[string, string, string]> | undefined> {
     const limit = Math.ceil(this.flaggedLimit / PARTS);
     const result = await trx.raw(
       `WITH cand AS (${verdictCandidates(
         'v.state AS state',
+        staged,
         ' AND v.part = :part',
       )}
        ),
@@ -718,8 +752,36 @@ export class ApplicabilityStore {
     trx: Knex.Transaction,
     keys: Array<[string, string, string]>,
     ts: string,
+    staged: ReadonlySet<Verdict['via']>,
   ): Promise<{ upserted: number; deleted: number }> {
     if (keys.length === 0) return { upserted: 0, deleted: 0 };
+    // The candidates of the flagged keys, one branch per staged way only.
+    const branches = stagedVias(staged).map(
+      ([via, on]) => `
+           UNION ALL
+           SELECT f.endpoint_id, v.patch_ref, v.package, v.ecosystem,
+                  v.version AS installed_version, v.fixed_version, ${RANK} AS rnk
+           FROM f
+           JOIN patch_endpoint_releases r ON r.endpoint_id = f.endpoint_id
+           JOIN patch_applicability_verdicts v
+             ON v.patch_ref = f.patch_ref AND v.package = f.package AND v.match_key = r.match_key
+           JOIN patch_inventory_packages i
+             ON ${on} AND i.endpoint_id = f.endpoint_id
+           WHERE v.via = '${via}'`,
+    );
+    if (staged.has('pending')) {
+      branches.push(`
+           UNION ALL
+           SELECT f.endpoint_id, v.patch_ref, v.package, v.ecosystem,
+                  p.current_version, v.fixed_version, ${RANK}
+           FROM f
+           JOIN patch_endpoint_releases r ON r.endpoint_id = f.endpoint_id
+           JOIN patch_applicability_verdicts v
+             ON v.patch_ref = f.patch_ref AND v.package = f.package AND v.match_key = r.match_key
+           JOIN patch_pending_updates p
+             ON p.endpoint_id = f.endpoint_id AND p.ecosystem = v.ecosystem AND p.name = v.name
+           WHERE v.via = 'pending'`);
+    }
     const result = await trx.raw(
       `WITH f AS MATERIALIZED (
          SELECT * FROM unnest(?::text[], ?::text[], ?::text[]) AS f(endpoint_id, patch_ref, package)
@@ -740,29 +802,7 @@ export class ApplicabilityStore {
            SELECT f.endpoint_id, f.patch_ref, f.package, NULL AS ecosystem,
                   NULL AS installed_version, NULL AS fixed_version, 0 AS rnk
            FROM f
-${VIAS.map(
-  ([via, on]) => `
-           UNION ALL
-           SELECT f.endpoint_id, v.patch_ref, v.package, v.ecosystem,
-                  v.version AS installed_version, v.fixed_version, ${RANK} AS rnk
-           FROM f
-           JOIN patch_endpoint_releases r ON r.endpoint_id = f.endpoint_id
-           JOIN patch_applicability_verdicts v
-             ON v.patch_ref = f.patch_ref AND v.package = f.package AND v.match_key = r.match_key
-           JOIN patch_inventory_packages i
-             ON ${on} AND i.endpoint_id = f.endpoint_id
-           WHERE v.via = '${via}'`,
-).join('')}
-           UNION ALL
-           SELECT f.endpoint_id, v.patch_ref, v.package, v.ecosystem,
-                  p.current_version, v.fixed_version, ${RANK}
-           FROM f
-           JOIN patch_endpoint_releases r ON r.endpoint_id = f.endpoint_id
-           JOIN patch_applicability_verdicts v
-             ON v.patch_ref = f.patch_ref AND v.package = f.package AND v.match_key = r.match_key
-           JOIN patch_pending_updates p
-             ON p.endpoint_id = f.endpoint_id AND p.ecosystem = v.ecosystem AND p.name = v.name
-           WHERE v.via = 'pending'
+${branches.join('')}
          ) c
          GROUP BY endpoint_id, patch_ref, package
        ),
