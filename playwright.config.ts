@@ -6,6 +6,17 @@
  * never downloaded: the `chromium` Debian package provides /usr/bin/chromium.
  */
 import { defineConfig } from '@playwright/test';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+// One state folder for the demo fleets of every suite in this run (the
+// workers inherit it): a suite that starts the fleet again gets the same
+// machines back, re-enrolling with the credentials they hold, since
+// re-enrolling a machine without them is refused.
+process.env.PATCHBAY_DEMO_STATE_DIR ??= mkdtempSync(
+  join(tmpdir(), 'patchbay-e2e-fleet-'),
+);
 
 const baseURL = process.env.PLAYWRIGHT_URL ?? 'http://localhost:3000';
 const yarn = 'node .yarn/releases/yarn-4.18.1.cjs';

@@ -33,7 +33,7 @@ import {
   SimulatedProvider,
   agentConfigSchema,
 } from '@patchbay/patch-agent';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -59,6 +59,12 @@ const AGENTS = Number(process.env.PATCHBAY_DEMO_AGENTS ?? 500);
  */
 const FAILURE_RATE = Number(process.env.PATCHBAY_DEMO_FAILURE_RATE ?? 0.045);
 const POLICY = process.env.PATCHBAY_DEMO_POLICY;
+/**
+ * Where the agents keep their state; by default a fresh temporary folder per
+ * run, removed at the end. The e2e suites share one so that the second
+ * suite's fleet is the same machines, holding their credentials.
+ */
+const STATE_DIR = process.env.PATCHBAY_DEMO_STATE_DIR || undefined;
 const PATCHES = readDemoPatches();
 const ROLLOUT_PATCH =
   process.env.PATCHBAY_DEMO_PATCH ??
@@ -450,7 +456,10 @@ async function main() {
     await Promise.allSettled(agents.map(a => a.stop({ abort: true })));
     agents.length = 0;
     planned.length = 0;
-    if (root) await rm(root, { recursive: true, force: true });
+    // A state folder given by PATCHBAY_DEMO_STATE_DIR is kept: a later fleet
+    // re-enrolls with the credentials it holds (re-enrolling a machine
+    // without them is refused).
+    if (root && !STATE_DIR) await rm(root, { recursive: true, force: true });
   };
   const stop = async () => {
     if (stopping) return;
@@ -465,7 +474,8 @@ async function main() {
   const startFleet = async () => {
     await waitForBackend();
     const token = await guestToken();
-    root = await mkdtemp(join(tmpdir(), 'patchbay-demo-fleet-'));
+    if (STATE_DIR) await mkdir(STATE_DIR, { recursive: true });
+    root = STATE_DIR ?? (await mkdtemp(join(tmpdir(), 'patchbay-demo-fleet-')));
     log(
       `starting ${AGENTS} simulated agents against ${BASE} (state in ${root})`,
     );
