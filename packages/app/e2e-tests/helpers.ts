@@ -55,12 +55,19 @@ export async function columnTexts(
   table: Locator,
   header: string | RegExp,
 ): Promise<string[]> {
-  const headers = (await table.getByRole('columnheader').allInnerTexts()).map(
+  // textContent, not innerText: the table's CSS upper-cases its headers,
+  // and innerText returns them as rendered ("FAILED").
+  const headers = (await table.getByRole('columnheader').allTextContents()).map(
     h => h.trim(),
   );
-  const index = headers.findIndex(h =>
-    typeof header === 'string' ? h === header : header.test(h),
-  );
+  const wanted =
+    typeof header === 'string'
+      ? (h: string) => h.toLowerCase() === header.toLowerCase()
+      : (h: string) =>
+          new RegExp(header.source, header.flags.replace('i', '') + 'i').test(
+            h,
+          );
+  const index = headers.findIndex(wanted);
   expect(index, `column ${header} in ${headers.join(' | ')}`).toBeGreaterThan(
     -1,
   );
