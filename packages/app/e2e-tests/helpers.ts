@@ -64,7 +64,7 @@ export async function columnTexts(
     typeof header === 'string'
       ? (h: string) => h.toLowerCase() === header.toLowerCase()
       : (h: string) =>
-          new RegExp(header.source, header.flags.replace('i', '') + 'i').test(
+          new RegExp(header.source, `${header.flags.replace('i', '')}i`).test(
             h,
           );
   const index = headers.findIndex(wanted);
