@@ -77,6 +77,8 @@ interface DriveResult {
 
 interface Credential {
   auth: string;
+  /** The check-in body of this agent (it names its machine). */
+  body: string;
 }
 
 function request(
@@ -184,7 +186,13 @@ async function runDriver() {
           if (inv.status !== 200) {
             throw new Error(`inventory: ${inv.status} ${inv.body}`);
           }
-          return { auth };
+          // Check-ins name their machine (re-checked against enrollment).
+          const body = JSON.stringify({
+            inventoryHash: 'bench',
+            maxJobs: 1,
+            machineId: `bench-${i}`,
+          });
+          return { auth, body };
         });
         process.send!({ ok: true, enrolled: creds.length });
       } else if (msg.cmd === 'drive') {
@@ -216,7 +224,6 @@ async function drive(
   warmup: number,
   duration: number,
 ): Promise<DriveResult> {
-  const body = JSON.stringify({ inventoryHash: 'bench', maxJobs: 1 });
   let next = 0;
   let measuring = false;
   let stop = false;
@@ -236,7 +243,7 @@ async function drive(
           url,
           'POST',
           { authorization: cred.auth },
-          body,
+          cred.body,
         );
         const ms = Number(process.hrtime.bigint() - t0) / 1e6;
         if (!measuring) continue;
