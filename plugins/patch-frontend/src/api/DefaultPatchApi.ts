@@ -35,6 +35,7 @@ import type {
   NewRiskException,
   PatchStatus,
   PredictedImpact,
+  ReportExport,
   RolloutAction,
   RolloutDetail,
   RolloutInput,
@@ -528,6 +529,14 @@ export class DefaultPatchApi implements PatchApi {
       action: query.action,
       actor: query.actor,
     });
+    return response.blob();
+  }
+
+  async exportReport(report: ReportExport, format: 'csv' | 'json') {
+    const response = await this.fetch(
+      `/reports/export/${encodeURIComponent(report)}`,
+      { format },
+    );
     return response.blob();
   }
 

@@ -13,6 +13,7 @@ import type {
   NewRiskException,
   PatchStatus,
   PredictedImpact,
+  ReportExport,
   RolloutAction,
   RolloutDetail,
   RolloutInput,
@@ -79,6 +80,8 @@ export interface PatchApi {
   queryAudit(query: AuditQuery): Promise<AuditPage>;
   /** Export the audit trail as CSV or JSON. */
   exportAudit(query: AuditQuery, format: 'csv' | 'json'): Promise<Blob>;
+  /** Export a compliance report as CSV or JSON (see {@link ReportExport}). */
+  exportReport(report: ReportExport, format: 'csv' | 'json'): Promise<Blob>;
   /** Patch status of a Component, System or Group. */
   getEntitySummary(entityRef: string): Promise<EntityPatchSummary>;
   /** An endpoint's inventory, pending updates, jobs and agent health. */

@@ -625,3 +625,17 @@ export type RiskException = PatchApiSchemas['RiskException'];
 
 /** What creating a risk exception takes. @public */
 export type NewRiskException = PatchApiSchemas['NewRiskException'];
+
+/**
+ * The reports the backend exports (`GET /reports/export/{report}`): one row
+ * per node (`compliance`), per endpoint (`endpoints`), per missing
+ * (endpoint, patch) pair (`missing`), per verified install
+ * (`time-to-patch`), per missing patch with its deadline (`sla`).
+ * @public
+ */
+export type ReportExport =
+  | 'compliance'
+  | 'endpoints'
+  | 'missing'
+  | 'time-to-patch'
+  | 'sla';

@@ -17,7 +17,7 @@ import { usePermission } from '@backstage/plugin-permission-react';
 import { patchAuditReadPermission } from '@patchbay/plugin-patch-common';
 import { AuditEvent, AuditQuery, patchApiRef } from '../../api';
 import { useLiveAsync } from '../../hooks';
-import { dateTime } from '../common';
+import { dateTime, download } from '../common';
 
 /** Columns of the audit trail, declared once. */
 export const auditColumns: TableColumn<AuditEvent>[] = [
@@ -33,18 +33,6 @@ export const auditColumns: TableColumn<AuditEvent>[] = [
 
 const toIso = (date: string, endOfDay: boolean) =>
   date ? `${date}T${endOfDay ? '23:59:59.999' : '00:00:00.000'}Z` : undefined;
-
-/** Starts a download of a blob under a file name. */
-function download(blob: Blob, name: string) {
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  URL.revokeObjectURL(url);
-}
 
 /** Export buttons, disabled without patch.audit.read. */
 export const AuditExportButtons = (props: { query: AuditQuery }) => {

@@ -1,4 +1,4 @@
-import { screen, within } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
 import userEventLib from '@testing-library/user-event';
 import { ReportsTab } from './ReportsTab';
 import { renderPatchUi } from '../../__testUtils__/render';
@@ -70,5 +70,30 @@ describe('ReportsTab', () => {
     expect(
       screen.getByText(/^Unknown: Endpoints that miss no patch/),
     ).toBeInTheDocument();
+  });
+
+  it('exports the chosen report as JSON', async () => {
+    const api = {
+      getComplianceReport: jest.fn().mockResolvedValue(report),
+      exportReport: jest.fn().mockResolvedValue(new Blob(['[]'])),
+    };
+    // jsdom implements neither; the download itself is the browser's job.
+    URL.createObjectURL = jest.fn(() => 'blob:x');
+    URL.revokeObjectURL = jest.fn();
+    await renderPatchUi(<ReportsTab />, { api });
+    await screen.findByLabelText('3 excepted');
+    await userEvent.click(
+      screen.getByRole('button', { name: /Compliance per node/ }),
+    );
+    await userEvent.click(
+      await screen.findByRole('option', {
+        name: 'Missing patches per endpoint',
+      }),
+    );
+    await userEvent.click(screen.getByRole('button', { name: 'Export JSON' }));
+    await waitFor(() =>
+      expect(api.exportReport).toHaveBeenCalledWith('missing', 'json'),
+    );
+    expect(URL.createObjectURL).toHaveBeenCalled();
   });
 });

@@ -1,5 +1,10 @@
 import { useState } from 'react';
+import Box from '@material-ui/core/Box';
+import Button from '@material-ui/core/Button';
 import Grid from '@material-ui/core/Grid';
+import MenuItem from '@material-ui/core/MenuItem';
+import TextField from '@material-ui/core/TextField';
+import GetAppIcon from '@material-ui/icons/GetApp';
 import Tab from '@material-ui/core/Tab';
 import Tabs from '@material-ui/core/Tabs';
 import MuiTooltip from '@material-ui/core/Tooltip';
@@ -30,10 +35,15 @@ import {
   Table,
   TableColumn,
 } from '@backstage/core-components';
-import { useApi } from '@backstage/core-plugin-api';
-import { ComplianceReport, ComplianceRow, patchApiRef } from '../../api';
+import { alertApiRef, useApi } from '@backstage/core-plugin-api';
+import {
+  ComplianceReport,
+  ComplianceRow,
+  ReportExport,
+  patchApiRef,
+} from '../../api';
 import { useLiveAsync } from '../../hooks';
-import { percent } from '../common';
+import { download, percent } from '../common';
 
 /** What the Excepted column counts, for its header and the note below. */
 const EXCEPTED_MEANING =
@@ -165,6 +175,63 @@ const ReportCharts = (props: { report: ComplianceReport }) => {
   );
 };
 
+/** The exports the backend streams, as a person names them. */
+const EXPORTS: Array<{ value: ReportExport; label: string }> = [
+  { value: 'compliance', label: 'Compliance per node' },
+  { value: 'endpoints', label: 'Endpoints' },
+  { value: 'missing', label: 'Missing patches per endpoint' },
+  { value: 'time-to-patch', label: 'Verified installs (time to patch)' },
+  { value: 'sla', label: 'Missing patches and their deadlines' },
+];
+
+/** Chooses a report and downloads it as CSV or JSON. */
+export const ReportExportButtons = () => {
+  const api = useApi(patchApiRef);
+  const alertApi = useApi(alertApiRef);
+  const [report, setReport] = useState<ReportExport>('compliance');
+  const [busy, setBusy] = useState(false);
+  const exportAs = async (format: 'csv' | 'json') => {
+    setBusy(true);
+    try {
+      const blob = await api.exportReport(report, format);
+      download(blob, `patchbay-${report}.${format}`);
+    } catch (e) {
+      alertApi.post({ message: (e as Error).message, severity: 'error' });
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Box display="flex" alignItems="center" flexWrap="wrap" my={1}>
+      <TextField
+        select
+        size="small"
+        variant="outlined"
+        label="Export"
+        value={report}
+        onChange={e => setReport(e.target.value as ReportExport)}
+        style={{ minWidth: 280, marginRight: 8 }}
+      >
+        {EXPORTS.map(e => (
+          <MenuItem key={e.value} value={e.value}>
+            {e.label}
+          </MenuItem>
+        ))}
+      </TextField>
+      {(['csv', 'json'] as const).map(format => (
+        <Button
+          key={format}
+          startIcon={<GetAppIcon />}
+          disabled={busy}
+          onClick={() => exportAs(format)}
+        >
+          Export {format.toUpperCase()}
+        </Button>
+      ))}
+    </Box>
+  );
+};
+
 /** Compliance reports along the catalog's hierarchy. */
 export const ReportsTab = () => {
   const api = useApi(patchApiRef);
@@ -185,6 +252,7 @@ export const ReportsTab = () => {
           <Tab key={g.value} value={g.value} label={g.label} />
         ))}
       </Tabs>
+      <ReportExportButtons />
       {report.loading && <Progress />}
       {report.error && !report.value && (
         <ResponseErrorPanel error={report.error} />

@@ -67,6 +67,37 @@ describe('RolloutsTab', () => {
     ).toBeInTheDocument();
   });
 
+  it('says a soaking gate is collecting evidence, without bounds, until a result is in', async () => {
+    const api = {
+      getRollout: jest.fn().mockResolvedValue({
+        ...runningRollout,
+        waves: runningRollout.waves.map((w, i) =>
+          i === 0
+            ? {
+                ...w,
+                total: 16,
+                gate: {
+                  decision: 'wait',
+                  finished: 0,
+                  failed: 0,
+                  upper: 1,
+                  limit: 0.1,
+                  minSample: 5,
+                },
+              }
+            : w,
+        ),
+      }),
+    };
+    await renderPatchUi(tab, { api, ...atDetail });
+    const pilot = await screen.findByRole('region', { name: 'Ring pilot' });
+    const gate = within(pilot).getByLabelText('Gate');
+    expect(gate).toHaveTextContent(
+      'Gate soaking: collecting evidence, 0 of 16 finished; the gate decides after the soak',
+    );
+    expect(gate).not.toHaveTextContent(/upper bound|limit/);
+  });
+
   it('shows progress over every planned endpoint and what awaits verification', async () => {
     const api = {
       getRollout: jest.fn().mockResolvedValue({

@@ -23,15 +23,40 @@ const GATE_WORDS: Record<GateState['decision'], string> = {
   wait: 'soaking',
 };
 
-/** The gate's state with the numbers behind it. */
-export const GateSummary = (props: { gate?: GateState }) => {
+/**
+ * The gate's state with the numbers behind it. Bounds appear only once there
+ * is evidence (a finished result): before that a soaking or holding gate says
+ * it is collecting evidence, so "upper bound 100 %" never reads like a breach.
+ */
+export const GateSummary = (props: { gate?: GateState; total?: number }) => {
   const g = props.gate;
   if (!g) return null;
+  const word = GATE_WORDS[g.decision] ?? g.decision;
+  const when = g.evaluatedAt ? ` (evaluated ${relative(g.evaluatedAt)})` : '';
+  const soak =
+    g.soakUntil && g.decision === 'wait'
+      ? `; soak ends ${relative(g.soakUntil)}`
+      : '';
+  const reason = g.reason ? `. ${g.reason}` : '';
+  if (g.finished === 0 && (g.decision === 'wait' || g.decision === 'hold')) {
+    const of = props.total !== undefined ? ` of ${props.total}` : '';
+    const decides =
+      g.decision === 'wait'
+        ? 'the gate decides after the soak'
+        : `the gate decides after ${g.minSample ?? 'enough'} results`;
+    return (
+      <Typography variant="body2" component="div" aria-label="Gate">
+        Gate <strong>{word}</strong>
+        {when}: collecting evidence, 0{of} finished; {decides}
+        {soak}
+        {reason}
+      </Typography>
+    );
+  }
   return (
     <Typography variant="body2" component="div" aria-label="Gate">
-      Gate <strong>{GATE_WORDS[g.decision] ?? g.decision}</strong>
-      {g.evaluatedAt ? ` (evaluated ${relative(g.evaluatedAt)})` : ''}:{' '}
-      {g.failed} failed of {g.finished} finished
+      Gate <strong>{word}</strong>
+      {when}: {g.failed} failed of {g.finished} finished
       {g.minSample !== undefined ? ` (minimum sample ${g.minSample})` : ''}
       {g.upper !== undefined
         ? `; failure rate upper bound ${percent(g.upper, 1)}`
@@ -40,10 +65,8 @@ export const GateSummary = (props: { gate?: GateState }) => {
       {g.confidence !== undefined
         ? ` (Wilson, ${percent(g.confidence)} confidence)`
         : ''}
-      {g.soakUntil && g.decision === 'wait'
-        ? `; soak ends ${relative(g.soakUntil)}`
-        : ''}
-      {g.reason ? `. ${g.reason}` : ''}
+      {soak}
+      {reason}
     </Typography>
   );
 };
@@ -81,7 +104,7 @@ export const WaveTimeline = (props: { waves: Wave[] }) => (
               total={w.total}
               label={`Progress of ring ${w.ring}`}
             />
-            <GateSummary gate={w.gate} />
+            <GateSummary gate={w.gate} total={w.total} />
             {!w.gate && w.soakUntil && (
               <Typography variant="body2">
                 Soak ends {relative(w.soakUntil)}

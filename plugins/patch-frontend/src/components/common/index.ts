@@ -11,3 +11,4 @@ export {
   USERS_AND_GROUPS,
 } from './EntityRefPicker';
 export type { EntityRefChoice } from './EntityRefPicker';
+export { download } from './download';
