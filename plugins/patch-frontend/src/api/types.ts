@@ -275,6 +275,8 @@ export interface Wave {
 export interface RolloutSummary {
   /** Rollout id. */
   id: string;
+  /** Its title, when one was given (otherwise shown as its patches and policy). */
+  title?: string;
   /** Entity refs of the patches. */
   patchRefs: string[];
   /** Entity ref of the RolloutPolicy. */

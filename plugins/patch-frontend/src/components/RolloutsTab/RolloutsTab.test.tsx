@@ -29,7 +29,11 @@ describe('RolloutsTab', () => {
       listRollouts: jest.fn().mockResolvedValue([runningRolloutSummary]),
     };
     await renderPatchUi(tab, { api, routeEntries: ['/patches/rollouts'] });
-    expect(await screen.findByText('ro-12345')).toBeInTheDocument();
+    // Titled by its patch and policy, the id in the link's title.
+    const link = await screen.findByRole('link', {
+      name: 'dsa-5678-openssl via standard',
+    });
+    expect(link).toHaveAttribute('title', `Rollout ${runningRollout.id}`);
     expect(screen.getByText('pilot (1 of 2)')).toBeInTheDocument();
     const progress = screen.getByRole('progressbar', {
       name: `Progress of rollout ${runningRollout.id}`,

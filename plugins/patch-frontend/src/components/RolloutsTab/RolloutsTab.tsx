@@ -22,7 +22,7 @@ import { usePermission } from '@backstage/plugin-permission-react';
 import { patchRolloutCreatePermission } from '@patchbay/plugin-patch-common';
 import { ItsmTicket, RolloutSummary, Wave, patchApiRef } from '../../api';
 import { useLiveAsync } from '../../hooks';
-import { RolloutProgress, dateTime, relative } from '../common';
+import { RolloutProgress, dateTime, relative, rolloutTitle } from '../common';
 import { RolloutChart } from './RolloutChart';
 import { RolloutControls } from './RolloutControls';
 import { StateLabel } from './RolloutStateChip';
@@ -37,7 +37,11 @@ export const rolloutColumns: TableColumn<RolloutSummary>[] = [
   {
     title: 'Rollout',
     field: 'id',
-    render: r => <Link to={r.id}>{r.id.slice(0, 8)}</Link>,
+    render: r => (
+      <Link to={r.id} title={`Rollout ${r.id}`}>
+        {rolloutTitle(r)}
+      </Link>
+    ),
   },
   {
     title: 'Patches',
@@ -229,7 +233,7 @@ export const RolloutDetailView = () => {
         <Link to="..">← All rollouts</Link>
       </Grid>
       <Grid item xs={12} md={5}>
-        <InfoCard title={`Rollout ${r.id.slice(0, 8)}`}>
+        <InfoCard title={rolloutTitle(r)} subheader={`Rollout ${r.id}`}>
           <StructuredMetadataTable
             metadata={{
               state: <StateLabel state={r.state} />,

@@ -25,3 +25,24 @@ export function percent(value?: number, digits = 0): string {
     ? '—'
     : `${(value * 100).toFixed(digits)}%`;
 }
+
+/**
+ * A rollout's title as people read it: its own title when it has one,
+ * otherwise its patches and its policy by name ("openssl-3.0.13 via
+ * standard-rings"), never a bare id.
+ */
+export function rolloutTitle(r: {
+  title?: string;
+  patchRefs: string[];
+  policyRef: string;
+}): string {
+  if (r.title) return r.title;
+  const name = (ref: string) => ref.slice(ref.lastIndexOf('/') + 1);
+  const patches =
+    r.patchRefs.length > 2
+      ? `${r.patchRefs.slice(0, 2).map(name).join(', ')} and ${
+          r.patchRefs.length - 2
+        } more`
+      : r.patchRefs.map(name).join(', ');
+  return `${patches || 'No patch'} via ${name(r.policyRef)}`;
+}

@@ -1,7 +1,7 @@
 export { SeverityChip, KevChip } from './SeverityChip';
 export { JobProgress, RolloutProgress } from './JobProgress';
 export { ConfirmDialog } from './ConfirmDialog';
-export { relative, dateTime, isPast, percent } from './format';
+export { relative, dateTime, isPast, percent, rolloutTitle } from './format';
 export { RolloutLink } from './RolloutLink';
 export { useConfirmedAction } from './useConfirmedAction';
 export type { CardAction, ConfirmedAction } from './useConfirmedAction';
