@@ -45,6 +45,7 @@ import {
   siteOf,
   slaDaysOf,
   teamOf,
+  componentOf,
   TEAMS,
 } from './spread';
 
@@ -154,27 +155,38 @@ async function startAgents(
   root: string,
   agents: PatchAgent[],
 ): Promise<void> {
-  const tokens: Array<(typeof TEAMS)[number] & { token: string }> = [];
+  // One token per team and Component: the token decides the labels
+  // ownership depends on (the department, and `components`, which relates
+  // the endpoint to the Component running there); agents only add their own
+  // (location, device type).
+  const tokens: Array<
+    (typeof TEAMS)[number] & { component: string; token: string }
+  > = [];
   for (const team of TEAMS) {
-    const created = await api(token, 'POST', '/api/patch/enrollment-tokens', {
-      description: `Demo fleet: ${team.owner}`,
-      ownerRef: team.owner,
-      systemRef: team.system,
-      // The token decides the labels ownership may depend on; agents only
-      // add their own (location, device type).
-      labels: {
-        department:
-          team.owner === 'group:default/team-data' ? 'data' : 'engineering',
-      },
-      maxUses: AGENTS,
-      expiresInSeconds: 3600,
-    });
-    tokens.push({ ...team, token: created.token as string });
+    for (const component of team.components) {
+      const created = await api(token, 'POST', '/api/patch/enrollment-tokens', {
+        description: `Demo fleet: ${team.owner}, ${component}`,
+        ownerRef: team.owner,
+        systemRef: team.system,
+        labels: {
+          department:
+            team.owner === 'group:default/team-data' ? 'data' : 'engineering',
+          components: component,
+        },
+        maxUses: AGENTS,
+        expiresInSeconds: 3600,
+      });
+      tokens.push({ ...team, component, token: created.token as string });
+    }
   }
 
   const plan = Array.from({ length: AGENTS }, (_, i) => {
     const { owner } = teamOf(i, AGENTS);
-    return { i, team: tokens.find(t => t.owner === owner)! };
+    const component = componentOf(i, AGENTS);
+    return {
+      i,
+      team: tokens.find(t => t.owner === owner && t.component === component)!,
+    };
   });
 
   let next = 0;

@@ -91,26 +91,40 @@ export const TEAMS = [
     system: 'system:default/payments',
     share: 0.3,
     prefix: 'pay',
+    /** The team's Components (examples/entities.yaml), spread over its endpoints. */
+    components: ['checkout-api', 'payment-worker'],
   },
   {
     owner: 'group:default/team-storefront',
     system: 'system:default/storefront',
     share: 0.3,
     prefix: 'shop',
+    /** The team's Components (examples/entities.yaml), spread over its endpoints. */
+    components: ['web-shop', 'search-service'],
   },
   {
     owner: 'group:default/team-platform',
     system: 'system:default/platform',
     share: 0.25,
     prefix: 'plat',
+    /** The team's Components (examples/entities.yaml), spread over its endpoints. */
+    components: ['api-gateway', 'message-queue'],
   },
   {
     owner: 'group:default/team-data',
     system: 'system:default/analytics',
     share: 0.15,
     prefix: 'data',
+    /** The team's Components (examples/entities.yaml), spread over its endpoints. */
+    components: ['warehouse'],
   },
 ] as const;
+
+/** The Component running on endpoint `i` of its team (round robin). */
+export function componentOf(i: number, total: number): string {
+  const { components } = teamOf(i, total);
+  return components[i % components.length];
+}
 
 /** The team of endpoint `i` of `total`: consecutive runs, by share. */
 export function teamOf(i: number, total: number): (typeof TEAMS)[number] {

@@ -185,6 +185,28 @@ describe('EndpointEntityProvider', () => {
     });
   });
 
+  it('relates an endpoint to the Components its components label names', async () => {
+    const api = await startPatchApi([
+      endpoint('pay-01', {
+        labels: {
+          components: 'checkout-api, payment-worker component:shop/web',
+        },
+      }),
+      endpoint('bad', { labels: { components: 'group:default/team-a' } }),
+    ]);
+    const { p, mutations } = await provider(api.baseUrl);
+    await p.refresh();
+    await api.close();
+    const [pay, bad] = mutations[0].entities.map(d => d.entity);
+    expect(pay.spec?.dependencyOf).toEqual([
+      'component:default/checkout-api',
+      'component:default/payment-worker',
+      'component:shop/web',
+    ]);
+    // Only Components run on an endpoint.
+    expect(bad.spec).not.toHaveProperty('dependencyOf');
+  });
+
   it('claims endpoints that are already in the catalog instead of duplicating them', async () => {
     const api = await startPatchApi([
       endpoint('by-machine'),

@@ -18,6 +18,13 @@
  * entity and `claimed` is true); the provider also checks the catalog itself
  * on every run, so that an entity registered after enrollment is claimed too.
  *
+ * What runs there. The endpoint label `components` (set by the enrollment
+ * token, since the owners of what runs on an endpoint approve its patches)
+ * names the Components that run on the endpoint, space- or comma-separated,
+ * as names or refs (`checkout-api`, `component:shop/web`); the Resource
+ * carries them as `spec.dependencyOf`, so the catalog relates each Component
+ * to its endpoints (`dependsOn`) and their patches show on its page.
+ *
  * Told, not only scheduled. The patch backend publishes
  * `patch.endpoint.changed` on the events bus after an enrollment or a
  * revocation; the provider then refreshes within `refreshDebounceMs`
@@ -39,6 +46,7 @@ import {
   ANNOTATION_ORIGIN_LOCATION,
   Entity,
   parseEntityRef,
+  stringifyEntityRef,
 } from '@backstage/catalog-model';
 import { Config } from '@backstage/config';
 import { CATALOG_FILTER_EXISTS } from '@backstage/catalog-client';
@@ -237,6 +245,7 @@ export class EndpointEntityProvider implements EntityProvider {
     put('location', endpoint.location ?? endpoint.labels.location);
     put('device-type', endpoint.deviceType ?? endpoint.labels['device-type']);
     put('department', endpoint.department ?? endpoint.labels.department);
+    const runsThere = componentsOf(endpoint.labels.components);
     const osTitle = [
       endpoint.osInfo?.name ?? endpoint.osInfo?.family,
       endpoint.osInfo?.version,
@@ -265,6 +274,7 @@ export class EndpointEntityProvider implements EntityProvider {
         type: 'endpoint',
         owner: endpoint.ownerRef ?? this.options.defaultOwner,
         ...(endpoint.systemRef ? { system: endpoint.systemRef } : {}),
+        ...(runsThere.length > 0 ? { dependencyOf: runsThere } : {}),
       },
     };
   }
@@ -334,6 +344,29 @@ export class EndpointEntityProvider implements EntityProvider {
     }
     return { endpointIds, machineIds };
   }
+}
+
+/**
+ * The Components named by a `components` label, as full refs; names that
+ * are not valid refs are left out (the label is free text to the backend).
+ */
+export function componentsOf(label: string | undefined): string[] {
+  const refs = new Set<string>();
+  for (const part of (label ?? '').split(/[\s,]+/)) {
+    if (!part) continue;
+    try {
+      const ref = parseEntityRef(part, {
+        defaultKind: 'component',
+        defaultNamespace: 'default',
+      });
+      if (ref.kind.toLowerCase() === 'component') {
+        refs.add(stringifyEntityRef(ref));
+      }
+    } catch {
+      // not a ref: ignored
+    }
+  }
+  return [...refs];
 }
 
 /** A catalog label value: `[a-zA-Z0-9]` runs joined by `-`, `_` or `.`, at most 63. */
