@@ -8,6 +8,7 @@ import { EmptyState, Table, TableColumn } from '@backstage/core-components';
 import { EntityRefLink } from '@backstage/plugin-catalog-react';
 import type { ApprovalRequest } from '../../api';
 import {
+  CompactTable,
   ConfirmDialog,
   KevChip,
   SeverityChip,
@@ -24,12 +25,27 @@ import {
 
 const severityOrder = { critical: 0, high: 1, medium: 2, low: 3 };
 
-/** Columns of every approvals table, declared once. */
+const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+
+/** Names and states never wrap inside a word ("Payme / nts"). */
+const NOWRAP = { whiteSpace: 'nowrap' } as const;
+
+/**
+ * Columns of every approvals table, declared once. The row's decision comes
+ * first, so it is on screen at any width (1280 px included) without
+ * scrolling; endpoints and services share one column.
+ */
 export const approvalColumns: TableColumn<ApprovalRequest>[] = [
+  {
+    title: 'Decide',
+    sorting: false,
+    cellStyle: NOWRAP,
+    render: r => <RowDecisionButtons request={r} />,
+  },
   {
     title: 'Patch',
     // Patch titles are long ("OpenSSL 3.0.22 for Debian 12"); keep them readable.
-    cellStyle: { minWidth: 240 },
+    cellStyle: { minWidth: 200 },
     field: 'patchTitle',
     highlight: true,
     render: r => <EntityRefLink entityRef={r.patchRef} title={r.patchTitle} />,
@@ -37,6 +53,7 @@ export const approvalColumns: TableColumn<ApprovalRequest>[] = [
   {
     title: 'Team',
     field: 'groupRef',
+    cellStyle: NOWRAP,
     render: r => (
       <>
         <EntityRefLink entityRef={r.groupRef} defaultKind="group" />
@@ -76,36 +93,40 @@ export const approvalColumns: TableColumn<ApprovalRequest>[] = [
       ),
   },
   {
-    title: 'Endpoints',
-    type: 'numeric',
+    title: 'Scope',
+    cellStyle: NOWRAP,
     customSort: (a, b) => a.endpoints.length - b.endpoints.length,
-    render: r => r.endpoints.length,
+    render: r => (
+      <>
+        {count(r.endpoints.length, 'endpoint')}
+        <Typography variant="caption" display="block">
+          {count(r.services.length, 'service')}
+        </Typography>
+      </>
+    ),
   },
   {
-    title: 'Services',
-    customSort: (a, b) => a.services.length - b.services.length,
-    render: r => r.services.length,
-  },
-  {
+    // The state shares the column: every request but a pending one says it.
     title: 'Due',
     field: 'dueAt',
     defaultSort: 'asc',
     render: r => (
-      <Typography
-        variant="body2"
-        color={isPast(r.dueAt) && r.state === 'pending' ? 'error' : 'inherit'}
-        title={r.dueAt}
-      >
-        {isPast(r.dueAt) && r.state === 'pending' ? 'overdue, ' : ''}
-        {relative(r.dueAt)}
-      </Typography>
+      <>
+        <Typography
+          variant="body2"
+          color={isPast(r.dueAt) && r.state === 'pending' ? 'error' : 'inherit'}
+          title={r.dueAt}
+        >
+          {isPast(r.dueAt) && r.state === 'pending' ? 'overdue, ' : ''}
+          {relative(r.dueAt)}
+        </Typography>
+        {r.state !== 'pending' ? (
+          <Typography variant="caption" display="block">
+            {r.state}
+          </Typography>
+        ) : null}
+      </>
     ),
-  },
-  { title: 'State', field: 'state' },
-  {
-    title: 'Decide',
-    sorting: false,
-    render: r => <RowDecisionButtons request={r} />,
   },
 ];
 
@@ -184,44 +205,46 @@ export const ApprovalTable = (props: {
       <Box mb={1}>
         <BulkDecisionButtons selected={selected} />
       </Box>
-      <Table<ApprovalRequest>
-        title={props.title}
-        options={{
-          selection: true,
-          // material-table leaves its checkboxes unlabelled; name them so
-          // screen readers (and tests) can tell the rows apart.
-          selectionProps: (r: ApprovalRequest) => ({
-            inputProps: {
-              'aria-label': `Select ${r.patchTitle ?? r.patchRef} for ${
-                r.groupRef
-              }`,
+      <CompactTable>
+        <Table<ApprovalRequest>
+          title={props.title}
+          options={{
+            selection: true,
+            // material-table leaves its checkboxes unlabelled; name them so
+            // screen readers (and tests) can tell the rows apart.
+            selectionProps: (r: ApprovalRequest) => ({
+              inputProps: {
+                'aria-label': `Select ${r.patchTitle ?? r.patchRef} for ${
+                  r.groupRef
+                }`,
+              },
+            }),
+            headerSelectionProps: {
+              inputProps: { 'aria-label': 'Select all requests' },
             },
-          }),
-          headerSelectionProps: {
-            inputProps: { 'aria-label': 'Select all requests' },
-          },
-          paging: props.requests.length > 20,
-          pageSize: 20,
-          padding: 'dense',
-          search: true,
-        }}
-        columns={approvalColumns}
-        data={props.requests}
-        onSelectionChange={rows => setSelected(rows)}
-        detailPanel={[
-          {
-            tooltip: 'Show endpoints, services, blast radius and risk',
-            render: ({ rowData }) => <ApprovalDetails request={rowData} />,
-          },
-        ]}
-        emptyContent={
-          <EmptyState
-            missing="data"
-            title="Nothing to decide"
-            description={props.emptyMessage}
-          />
-        }
-      />
+            paging: props.requests.length > 20,
+            pageSize: 20,
+            padding: 'dense',
+            search: true,
+          }}
+          columns={approvalColumns}
+          data={props.requests}
+          onSelectionChange={rows => setSelected(rows)}
+          detailPanel={[
+            {
+              tooltip: 'Show endpoints, services, blast radius and risk',
+              render: ({ rowData }) => <ApprovalDetails request={rowData} />,
+            },
+          ]}
+          emptyContent={
+            <EmptyState
+              missing="data"
+              title="Nothing to decide"
+              description={props.emptyMessage}
+            />
+          }
+        />
+      </CompactTable>
       <DecisionDialog
         pending={pending}
         busy={busy}

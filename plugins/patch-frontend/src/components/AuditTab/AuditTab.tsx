@@ -3,6 +3,7 @@ import Box from '@material-ui/core/Box';
 import Button from '@material-ui/core/Button';
 import TextField from '@material-ui/core/TextField';
 import Tooltip from '@material-ui/core/Tooltip';
+import Typography from '@material-ui/core/Typography';
 import GetAppIcon from '@material-ui/icons/GetApp';
 import useDebounce from 'react-use/esm/useDebounce';
 import {
@@ -17,18 +18,74 @@ import { usePermission } from '@backstage/plugin-permission-react';
 import { patchAuditReadPermission } from '@patchbay/plugin-patch-common';
 import { AuditEvent, AuditQuery, patchApiRef } from '../../api';
 import { useLiveAsync } from '../../hooks';
-import { dateTime, download } from '../common';
+import { CompactTable, dateTime, download, shortIds } from '../common';
+
+/** Actors, actions and ids never wrap inside a word. */
+const NOWRAP = { whiteSpace: 'nowrap' } as const;
+
+/** Text with its ids shortened, the full text on hover. */
+const Ids = (props: { text?: string }) => {
+  const text = props.text ?? '';
+  const short = shortIds(text);
+  return short === text ? <>{text}</> : <span title={text}>{short}</span>;
+};
 
 /** Columns of the audit trail, declared once. */
 export const auditColumns: TableColumn<AuditEvent>[] = [
-  { title: 'When', field: 'at', render: e => dateTime(e.at) },
-  { title: 'Who', field: 'actor' },
-  { title: 'Action', field: 'action' },
-  { title: 'Outcome', field: 'outcome' },
-  { title: 'Target', render: e => `${e.targetType} ${e.targetId}` },
-  { title: 'Group', field: 'groupRef' },
-  { title: 'System', field: 'systemRef' },
-  { title: 'Message', field: 'message' },
+  {
+    title: 'When',
+    field: 'at',
+    cellStyle: NOWRAP,
+    render: e => dateTime(e.at),
+  },
+  {
+    title: 'Who',
+    field: 'actor',
+    cellStyle: NOWRAP,
+    render: e => <Ids text={e.actor} />,
+  },
+  {
+    title: 'Action',
+    field: 'action',
+    cellStyle: NOWRAP,
+    render: e => (
+      <>
+        {e.action}
+        <Typography variant="caption" display="block">
+          {e.outcome}
+        </Typography>
+      </>
+    ),
+  },
+  {
+    title: 'Target',
+    cellStyle: NOWRAP,
+    render: e => (
+      <>
+        {e.targetType}
+        <Typography variant="caption" display="block">
+          <Ids text={e.targetId} />
+        </Typography>
+      </>
+    ),
+  },
+  {
+    title: 'Group / system',
+    render: e => (
+      <>
+        {e.groupRef ?? ''}
+        <Typography variant="caption" display="block">
+          {e.systemRef ?? ''}
+        </Typography>
+      </>
+    ),
+  },
+  {
+    title: 'Message',
+    field: 'message',
+    cellStyle: { minWidth: 260 },
+    render: e => <Ids text={e.message ?? ''} />,
+  },
 ];
 
 const toIso = (date: string, endOfDay: boolean) =>
@@ -138,26 +195,28 @@ export const AuditTab = () => {
         <ResponseErrorPanel error={events.error} />
       )}
       {events.value && (
-        <Table<AuditEvent>
-          title={`Audit trail (${events.value.items.length}${
-            events.value.nextBefore ? '+' : ''
-          } events)`}
-          options={{
-            paging: true,
-            pageSize: 20,
-            search: false,
-            padding: 'dense',
-          }}
-          columns={auditColumns}
-          data={events.value.items}
-          emptyContent={
-            <EmptyState
-              missing="data"
-              title="No audit events match"
-              description="Every decision and rollout transition is recorded here. Widen the time range or clear the search."
-            />
-          }
-        />
+        <CompactTable>
+          <Table<AuditEvent>
+            title={`Audit trail (${events.value.items.length}${
+              events.value.nextBefore ? '+' : ''
+            } events)`}
+            options={{
+              paging: true,
+              pageSize: 20,
+              search: false,
+              padding: 'dense',
+            }}
+            columns={auditColumns}
+            data={events.value.items}
+            emptyContent={
+              <EmptyState
+                missing="data"
+                title="No audit events match"
+                description="Every decision and rollout transition is recorded here. Widen the time range or clear the search."
+              />
+            }
+          />
+        </CompactTable>
       )}
     </>
   );

@@ -120,9 +120,12 @@ describe('EntityPatchesContent', () => {
       .getByText('Rollouts')
       .closest('div[class*="Paper"]');
     expect(rollouts).not.toBeNull();
+    // Titled by its patch and policy; the id in the link's title.
     expect(
-      within(rollouts as HTMLElement).getByText('ro-12345'),
-    ).toBeInTheDocument();
+      within(rollouts as HTMLElement).getByRole('link', {
+        name: 'dsa-5678-openssl via standard',
+      }),
+    ).toHaveAttribute('title', expect.stringMatching(/^Rollout ro-12345/));
   });
 
   it('shows the backend error instead of crashing', async () => {

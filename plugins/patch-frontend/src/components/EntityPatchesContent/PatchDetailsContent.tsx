@@ -22,6 +22,7 @@ import {
   SeverityChip,
   dateTime,
   percent,
+  rolloutTitle,
 } from '../common';
 import { ApprovalTable } from '../ApprovalsTab';
 import { ExceptionChoice, RiskExceptionsCard } from '../RiskExceptions';
@@ -57,13 +58,18 @@ const targetColumns: TableColumn<Target>[] = [
   { title: 'Ecosystem', field: 'ecosystem' },
   { title: 'Release', field: 'release' },
   { title: 'Package', field: 'package', highlight: true },
-  { title: 'Fixed in', field: 'fixedVersion' },
+  {
+    title: 'Fixed in',
+    field: 'fixedVersion',
+    cellStyle: { whiteSpace: 'nowrap' },
+  },
 ];
 
 const applicabilityColumns: TableColumn<Applicability>[] = [
   {
     title: 'Owner',
     highlight: true,
+    cellStyle: { whiteSpace: 'nowrap' },
     render: a => <EntityRefLink entityRef={a.ownerRef} defaultKind="group" />,
   },
   { title: 'Needed', field: 'needed', type: 'numeric' },
@@ -80,9 +86,16 @@ const applicabilityColumns: TableColumn<Applicability>[] = [
 ];
 
 const patchRolloutColumns: TableColumn<RolloutSummary>[] = [
-  { title: 'Rollout', render: r => <RolloutLink id={r.id} /> },
+  {
+    title: 'Rollout',
+    render: r => <RolloutLink id={r.id} label={rolloutTitle(r)} />,
+  },
   { title: 'Policy', render: r => <EntityRefLink entityRef={r.policyRef} /> },
-  { title: 'State', render: r => <StateLabel state={r.state} /> },
+  {
+    title: 'State',
+    cellStyle: { whiteSpace: 'nowrap' },
+    render: r => <StateLabel state={r.state} />,
+  },
   {
     title: 'Progress',
     render: r => <RolloutProgress rollout={r} />,
@@ -136,7 +149,7 @@ export const PatchDetailsContent = () => {
 
   return (
     <Grid container spacing={3}>
-      <Grid item xs={12} md={6}>
+      <Grid item xs={12} md={5}>
         <InfoCard title="Patch">
           <StructuredMetadataTable
             metadata={{
@@ -174,7 +187,7 @@ export const PatchDetailsContent = () => {
           )}
         </InfoCard>
       </Grid>
-      <Grid item xs={12} md={6}>
+      <Grid item xs={12} md={7}>
         <Table<Target>
           title="Targets"
           options={{ paging: false, search: false, padding: 'dense' }}
@@ -191,7 +204,7 @@ export const PatchDetailsContent = () => {
       </Grid>
       {status.value && (
         <>
-          <Grid item xs={12} md={6}>
+          <Grid item xs={12}>
             <Table<Applicability>
               title="Applicability by owner"
               options={{ paging: false, search: false, padding: 'dense' }}
@@ -200,7 +213,7 @@ export const PatchDetailsContent = () => {
               emptyContent="No enrolled endpoint has a package this patch fixes."
             />
           </Grid>
-          <Grid item xs={12} md={6}>
+          <Grid item xs={12}>
             <Table<RolloutSummary>
               title="Rollouts"
               options={{ paging: false, search: false, padding: 'dense' }}

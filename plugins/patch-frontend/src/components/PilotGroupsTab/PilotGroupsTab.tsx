@@ -69,7 +69,28 @@ export function pilotMembers(entity: Entity): string[] {
 
 /** A selector in words, e.g. "location=berlin; owners: team-payments". */
 export function describeSelector(selector?: Selector): string {
-  if (!selector) return '';
+  return selectorParts(selector).join('; ');
+}
+
+/** A selector in words, each condition kept on one line. */
+const SelectorText = (props: { selector?: Selector; otherwise: string }) => {
+  const parts = selectorParts(props.selector);
+  if (parts.length === 0) return <>{props.otherwise}</>;
+  return (
+    <>
+      {parts.map((p, i) => (
+        <span key={p} style={{ whiteSpace: 'nowrap' }}>
+          {p}
+          {i < parts.length - 1 ? '; ' : ''}
+        </span>
+      ))}
+    </>
+  );
+};
+
+/** The conditions of a selector, each in words. */
+function selectorParts(selector?: Selector): string[] {
+  if (!selector) return [];
   const parts: string[] = [];
   for (const [k, v] of Object.entries(selector.labels ?? {})) {
     parts.push(`${k}=${v}`);
@@ -80,7 +101,7 @@ export function describeSelector(selector?: Selector): string {
     parts.push(`systems: ${selector.systems.join(', ')}`);
   }
   if (selector.os?.length) parts.push(`os: ${selector.os.join(', ')}`);
-  return parts.join('; ');
+  return parts;
 }
 
 const pilotColumns: TableColumn<Entity>[] = [
@@ -91,6 +112,7 @@ const pilotColumns: TableColumn<Entity>[] = [
   },
   {
     title: 'Owner',
+    cellStyle: { whiteSpace: 'nowrap' },
     render: e => {
       const owner = (e.spec as PilotGroupSpec | undefined)?.owner;
       return owner ? (
@@ -102,8 +124,12 @@ const pilotColumns: TableColumn<Entity>[] = [
   },
   {
     title: 'Selector',
-    render: e =>
-      describeSelector((e.spec as PilotGroupSpec | undefined)?.selector) || '—',
+    render: e => (
+      <SelectorText
+        selector={(e.spec as PilotGroupSpec | undefined)?.selector}
+        otherwise="—"
+      />
+    ),
   },
   {
     title: 'Sampling',
@@ -164,8 +190,10 @@ const ringColumns: TableColumn<RingRow>[] = [
       r.pilotGroup ? (
         <EntityRefLink entityRef={r.pilotGroup} defaultKind="pilotgroup" />
       ) : (
-        describeSelector(r.selector) ||
-        (r.percent ? `${r.percent}% of the rest` : 'the rest')
+        <SelectorText
+          selector={r.selector}
+          otherwise={r.percent ? `${r.percent}% of the rest` : 'the rest'}
+        />
       ),
   },
   { title: 'Soak', render: r => `${r.soakMinutes} min` },

@@ -43,7 +43,7 @@ import {
   patchApiRef,
 } from '../../api';
 import { useLiveAsync } from '../../hooks';
-import { download, percent } from '../common';
+import { CompactTable, download, percent } from '../common';
 
 /** What the Excepted column counts, for its header and the note below. */
 const EXCEPTED_MEANING =
@@ -58,6 +58,7 @@ export const complianceColumns: TableColumn<ComplianceRow>[] = [
   {
     title: 'Entity',
     highlight: true,
+    cellStyle: { whiteSpace: 'nowrap' },
     render: r => <EntityRefLink entityRef={r.entityRef} />,
   },
   { title: 'Endpoints', field: 'endpoints', type: 'numeric' },
@@ -79,7 +80,12 @@ export const complianceColumns: TableColumn<ComplianceRow>[] = [
     render: r => <span aria-label={`${r.unknown} unknown`}>{r.unknown}</span>,
   },
   {
-    title: 'Missing (critical / high / medium / low)',
+    title: (
+      <MuiTooltip title="Missing installs by severity: critical / high / medium / low">
+        <span>Missing</span>
+      </MuiTooltip>
+    ),
+    cellStyle: { whiteSpace: 'nowrap' },
     render: r =>
       (['critical', 'high', 'medium', 'low'] as const)
         .map(s => r.missingBySeverity[s] ?? 0)
@@ -99,7 +105,11 @@ export const complianceColumns: TableColumn<ComplianceRow>[] = [
   },
   { title: 'Overdue', field: 'overdue', type: 'numeric' },
   {
-    title: 'Mean time to patch',
+    title: (
+      <MuiTooltip title="Mean time from a patch's release to its verified install">
+        <span>Time to patch</span>
+      </MuiTooltip>
+    ),
     field: 'meanTimeToPatchDays',
     type: 'numeric',
     render: r =>
@@ -260,19 +270,21 @@ export const ReportsTab = () => {
       {report.value && (
         <>
           <ReportCharts report={report.value} />
-          <Table<ComplianceRow>
-            title="Compliance"
-            options={{ paging: false, padding: 'dense' }}
-            columns={complianceColumns}
-            data={report.value.rows}
-            emptyContent={
-              <EmptyState
-                missing="data"
-                title="No endpoints reported yet"
-                description="Enroll agents (see the README) and the report fills in as they send their inventory."
-              />
-            }
-          />
+          <CompactTable>
+            <Table<ComplianceRow>
+              title="Compliance"
+              options={{ paging: false, padding: 'dense' }}
+              columns={complianceColumns}
+              data={report.value.rows}
+              emptyContent={
+                <EmptyState
+                  missing="data"
+                  title="No endpoints reported yet"
+                  description="Enroll agents (see the README) and the report fills in as they send their inventory."
+                />
+              }
+            />
+          </CompactTable>
           <Typography variant="caption" component="p">
             Excepted: {EXCEPTED_MEANING}
           </Typography>

@@ -22,7 +22,13 @@ import { usePermission } from '@backstage/plugin-permission-react';
 import { patchRolloutCreatePermission } from '@patchbay/plugin-patch-common';
 import { ItsmTicket, RolloutSummary, Wave, patchApiRef } from '../../api';
 import { useLiveAsync } from '../../hooks';
-import { RolloutProgress, dateTime, relative, rolloutTitle } from '../common';
+import {
+  CompactTable,
+  RolloutProgress,
+  dateTime,
+  relative,
+  rolloutTitle,
+} from '../common';
 import { RolloutChart } from './RolloutChart';
 import { RolloutControls } from './RolloutControls';
 import { StateLabel } from './RolloutStateChip';
@@ -98,9 +104,16 @@ export const rolloutColumns: TableColumn<RolloutSummary>[] = [
   },
 ];
 
+/** Ring names and states never wrap inside a word ("pass / ed"). */
+const NOWRAP = { whiteSpace: 'nowrap' } as const;
+
 const waveColumns: TableColumn<Wave>[] = [
-  { title: 'Ring', field: 'ring' },
-  { title: 'State', render: w => <StateLabel state={w.state} /> },
+  { title: 'Ring', field: 'ring', cellStyle: NOWRAP },
+  {
+    title: 'State',
+    cellStyle: NOWRAP,
+    render: w => <StateLabel state={w.state} />,
+  },
   { title: 'Endpoints', field: 'total', type: 'numeric' },
   { title: 'Queued', field: 'counts.queued', type: 'numeric' },
   { title: 'Running', field: 'counts.running', type: 'numeric' },
@@ -113,6 +126,7 @@ const waveColumns: TableColumn<Wave>[] = [
   { title: 'Failed', field: 'counts.failed', type: 'numeric' },
   {
     title: 'Gate',
+    cellStyle: NOWRAP,
     render: w => w.gate?.decision ?? '—',
   },
 ];
@@ -261,18 +275,20 @@ export const RolloutDetailView = () => {
           <RolloutChart series={r.series} />
         </InfoCard>
       </Grid>
-      <Grid item xs={12} md={5}>
+      <Grid item xs={12}>
+        <CompactTable>
+          <Table<Wave>
+            title="Waves"
+            options={{ paging: false, search: false, padding: 'dense' }}
+            columns={waveColumns}
+            data={r.waves}
+          />
+        </CompactTable>
+      </Grid>
+      <Grid item xs={12}>
         <InfoCard title="Rings">
           <WaveTimeline waves={r.waves} />
         </InfoCard>
-      </Grid>
-      <Grid item xs={12} md={7}>
-        <Table<Wave>
-          title="Waves"
-          options={{ paging: false, search: false, padding: 'dense' }}
-          columns={waveColumns}
-          data={r.waves}
-        />
       </Grid>
       <Grid item xs={12}>
         <Table<ItsmTicket>

@@ -46,3 +46,17 @@ export function rolloutTitle(r: {
       : r.patchRefs.map(name).join(', ');
   return `${patches || 'No patch'} via ${name(r.policyRef)}`;
 }
+
+const UUID =
+  /\b([0-9a-f]{8})-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi;
+const HASH = /\b([0-9a-f]{12})[0-9a-f]{12,}\b/gi;
+
+/**
+ * Text with its machine identifiers shortened: UUIDs to their first 8
+ * characters and hex digests to their first 12, each followed by "…". For
+ * table cells, where a 64-character digest would otherwise break the column
+ * (the full text goes in the cell's title).
+ */
+export function shortIds(text: string): string {
+  return text.replace(UUID, '$1…').replace(HASH, '$1…');
+}

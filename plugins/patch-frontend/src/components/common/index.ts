@@ -1,7 +1,14 @@
 export { SeverityChip, KevChip } from './SeverityChip';
 export { JobProgress, RolloutProgress } from './JobProgress';
 export { ConfirmDialog } from './ConfirmDialog';
-export { relative, dateTime, isPast, percent, rolloutTitle } from './format';
+export {
+  relative,
+  dateTime,
+  isPast,
+  percent,
+  rolloutTitle,
+  shortIds,
+} from './format';
 export { RolloutLink } from './RolloutLink';
 export { useConfirmedAction } from './useConfirmedAction';
 export type { CardAction, ConfirmedAction } from './useConfirmedAction';
@@ -12,3 +19,4 @@ export {
 } from './EntityRefPicker';
 export type { EntityRefChoice } from './EntityRefPicker';
 export { download } from './download';
+export { CompactTable } from './CompactTable';

@@ -1,0 +1,180 @@
+/*
+ * Every role of the demo walks through its tabs, at 1280×800 and 1440×900,
+ * and every page fits: no table wider than its card (the row actions, such
+ * as the inbox's Decide column, on screen without scrolling), no word of a
+ * table broken across lines, empty states as wide as their card.
+ *
+ * Runs after demo.test.ts (files run in name order, one worker), so the demo
+ * fleet's data is there: pending approvals, a rollout with its rings, reports.
+ * Screenshots go to the untracked cache folder; `yarn screenshots` writes the
+ * README's own (the inbox with its Decide column, a rollout page with its
+ * Waves table whole, the Audit tab as the security officer, a Component's
+ * Patches tab).
+ */
+import { expect, Page, test } from '@playwright/test';
+import { expectNoLayoutProblems, layoutLines, VIEWPORTS } from './layout';
+import { screenshotPath } from './screenshots';
+
+/** The patch the demo fleet rolls out (scripts/demo/spread.ts). */
+const ROLLOUT_PATCH_NAME = (
+  process.env.PATCHBAY_DEMO_PATCH ??
+  'patch:default/debian12-libpng-1.6.39-deb12u6'
+).replace(/^patch:default\//, '');
+
+interface Stop {
+  /** Short name, for messages and screenshot file names. */
+  name: string;
+  /** Where to go (a path), or how to get there from the page before. */
+  path: string | ((page: Page) => Promise<void>);
+  /** What shows the page has its content. */
+  ready: (page: Page) => ReturnType<Page['getByRole']>;
+  /** Saved under this name in docs/screenshots by `yarn screenshots`. */
+  readme?: string;
+}
+
+const heading = (name: string | RegExp) => (page: Page) =>
+  page.getByRole('heading', { name }).first();
+/** An InfoCard's title (a plain text, not a heading, in the card header). */
+const cardTitle = (name: string) => (page: Page) =>
+  page.getByText(name, { exact: true }).first();
+
+const ROLES: Array<{ person: string; stops: Stop[] }> = [
+  {
+    person: 'Alice (Payments owner)',
+    stops: [
+      {
+        name: 'inbox',
+        path: '/patches',
+        ready: page => page.getByRole('columnheader', { name: /Decide/i }),
+        readme: 'approvals-inbox.png',
+      },
+      {
+        name: 'component-patches',
+        path: '/catalog/default/component/checkout-api/patches',
+        ready: cardTitle('Missing patches'),
+        readme: 'component-patches-tab.png',
+      },
+      {
+        name: 'group-patches',
+        path: '/catalog/default/group/team-payments/patches',
+        ready: cardTitle('Missing patches'),
+        readme: 'entity-patches-tab.png',
+      },
+      {
+        name: 'patch-page',
+        path: `/catalog/default/patch/${ROLLOUT_PATCH_NAME}/patch`,
+        ready: heading('Targets'),
+      },
+    ],
+  },
+  {
+    person: 'Olivia (IT Operations)',
+    stops: [
+      {
+        name: 'rollouts',
+        path: '/patches/rollouts',
+        ready: heading('Rollouts'),
+      },
+      {
+        name: 'rollout',
+        path: async page => {
+          await page.goto('/patches/rollouts');
+          const first = page
+            .getByRole('table')
+            .first()
+            .getByRole('link', { name: / via / })
+            .first();
+          await first.click();
+        },
+        ready: page => page.getByRole('heading', { name: 'Waves' }),
+        readme: 'rollout-in-progress.png',
+      },
+      {
+        name: 'pilot-groups',
+        path: '/patches/pilot-groups',
+        ready: heading('Pilot groups'),
+      },
+      {
+        name: 'reports',
+        path: '/patches/reports',
+        ready: heading('Compliance'),
+      },
+    ],
+  },
+  {
+    person: 'Sam (Security)',
+    stops: [
+      {
+        name: 'audit',
+        path: '/patches/audit',
+        ready: page => page.getByRole('columnheader', { name: /Action/i }),
+        readme: 'audit-tab.png',
+      },
+      {
+        name: 'reports',
+        path: '/patches/reports',
+        ready: heading('Compliance'),
+      },
+    ],
+  },
+  {
+    person: 'Bob (Storefront)',
+    stops: [
+      {
+        name: 'inbox',
+        path: '/patches',
+        ready: page => page.getByRole('tab', { name: 'Approvals' }),
+      },
+      {
+        name: 'component-patches',
+        path: '/catalog/default/component/web-shop/patches',
+        ready: cardTitle('Missing patches'),
+      },
+    ],
+  },
+];
+
+for (const role of ROLES) {
+  test(`${role.person} walks through their tabs, and every page fits at both sizes`, async ({
+    page,
+  }) => {
+    test.setTimeout(180_000);
+    await page.setViewportSize(VIEWPORTS[1]);
+    await page.goto('/');
+    await page
+      .getByRole('button', { name: `Sign in as ${role.person}` })
+      .click();
+    await expect(
+      page.getByRole('heading', { name: 'Catalog', level: 1 }),
+    ).toBeVisible();
+    const who = role.person.split(' ')[0].toLowerCase();
+    const problems: string[] = [];
+
+    for (const stop of role.stops) {
+      for (const size of VIEWPORTS) {
+        await page.setViewportSize(size);
+        if (typeof stop.path === 'string') await page.goto(stop.path);
+        else await stop.path(page);
+        const where = `${stop.name} as ${role.person} at ${size.width}×${size.height}`;
+        try {
+          await expect(stop.ready(page)).toBeVisible();
+        } catch {
+          problems.push(`${where}: did not show its content`);
+          continue;
+        }
+        // Tables fill in after their first answer; give the page a moment.
+        await page.waitForTimeout(1_500);
+        await page.screenshot({
+          path: screenshotPath(
+            size.width === 1440 && stop.readme
+              ? stop.readme
+              : `layout-${who}-${stop.name}-${size.width}.png`,
+          ),
+          fullPage: true,
+        });
+        problems.push(...(await layoutLines(page, where)));
+      }
+    }
+    expectNoLayoutProblems(problems);
+  });
+}
