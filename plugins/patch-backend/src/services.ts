@@ -45,7 +45,7 @@ import { RolloutCatalog } from './rollouts/RolloutCatalog';
 import { RolloutDriver } from './rollouts/RolloutDriver';
 import { RolloutService } from './rollouts/RolloutService';
 import { RolloutStore } from './rollouts/RolloutStore';
-import { ROLLOUTS_LINK_BASE } from './service/appLinks';
+import { ROLLOUTS_LINK_BASE } from './appLinks';
 import { PatchServices } from './service/types';
 
 /**
