@@ -45,6 +45,11 @@ export interface Config {
         };
       };
     };
+    /** Risk exceptions. */
+    exceptions?: {
+      /** The longest exception, in days from its creation; positive. Default 365. */
+      maxDays?: number;
+    };
     /** The OpenVEX export of risk exceptions. */
     vex?: {
       /** The document's author. Default `Patchbay`. */
@@ -101,6 +106,8 @@ export interface Config {
       defaultTimeoutSeconds?: number;
       /** How often the reaper runs, in seconds. Default 30. */
       reaperIntervalSeconds?: number;
+      /** Whether hand-made jobs may carry an arbitrary artifact (a URL and a checksum). Default false. */
+      allowArtifacts?: boolean;
     };
     /** Enrolled endpoints. */
     endpoints?: {

@@ -5,23 +5,32 @@ import {
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { eventsServiceRef } from '@backstage/plugin-events-node';
 import { notificationService } from '@backstage/plugin-notifications-node';
-import { createApprovalsArea, startApprovalsArea } from './approvals/area';
-import { AuditLog } from './audit/AuditLog';
+import {
+  patchApprovalDecidePermission,
+  patchApprovalReadPermission,
+  patchPermissions,
+} from '@patchbay/plugin-patch-common';
+import { PolicyConfigurationError } from './approvals/ApprovalService';
+import { readPatchConfig } from './config';
 import { DatabasePatchStore } from './database/DatabasePatchStore';
-import { EndpointStore } from './endpoints/EndpointStore';
-import { InventoryStore } from './inventory/InventoryStore';
-import { JobQueue } from './jobs/JobQueue';
 import { scheduleJobReaper } from './jobs/reaper';
 import { startJobVerification } from './jobs/verification';
+import {
+  patchApprovalResourceRef,
+  patchApprovalRules,
+} from './permissions/rules';
 import { scheduleReportTask } from './reports/reportTask';
-import { rolloutsArea, scheduleRolloutTasks } from './rollouts/area';
 import { PatchItsmConnector, patchItsmExtensionPoint } from './rollouts/itsm';
 import { createRouter } from './service/router';
-import { RouterContext } from './service/types';
+import { buildServices } from './services';
+import { scheduleApprovalTasks, scheduleRolloutTasks } from './tasks';
 
 /**
  * The Patchbay backend plugin (id `patch`): portal API, agent API, job queue,
- * approvals, rollouts, reports and audit. This file is wiring only.
+ * approvals, rollouts, reports and audit.
+ *
+ * This file is the plugin's only wiring, in the order the plugin starts:
+ * config → stores → services → event hooks → router → scheduled tasks.
  * @public
  */
 export const patchPlugin = createBackendPlugin({
@@ -51,58 +60,116 @@ export const patchPlugin = createBackendPlugin({
         events: eventsServiceRef,
       },
       async init(deps) {
-        const { config, database, httpRouter, auditor } = deps;
-        const store = await DatabasePatchStore.create({ database });
-        const ctx: RouterContext = {
-          logger: deps.logger,
-          config,
-          auth: deps.auth,
-          httpAuth: deps.httpAuth,
-          permissions: deps.permissions,
-          scheduler: deps.scheduler,
-          catalog: deps.catalog,
-          notifications: deps.notifications,
-          events: deps.events,
-          db: store.knex,
-          store,
-          audit: new AuditLog(store.knex, auditor),
-          databaseClient:
-            config.getOptionalString('backend.database.client') ?? 'unknown',
-          jobs: new JobQueue(store.knex, {
-            logger: deps.logger,
-            audit: new AuditLog(store.knex, auditor),
-            leaseSeconds: config.getOptionalNumber('patch.jobs.leaseSeconds'),
-            defaultTtlSeconds: config.getOptionalNumber(
-              'patch.jobs.defaultTtlSeconds',
-            ),
-            defaultTimeoutSeconds: config.getOptionalNumber(
-              'patch.jobs.defaultTimeoutSeconds',
-            ),
-          }),
-          inventory: new InventoryStore(store.knex, { logger: deps.logger }),
-          endpoints: new EndpointStore(store.knex, {
-            staleAfterSeconds: config.getOptionalNumber(
-              'patch.agent.staleAfterSeconds',
-            ),
-          }),
-        };
+        const { logger, scheduler, httpRouter, permissionsRegistry } = deps;
 
-        const rollouts = rolloutsArea(ctx, { itsm: itsmConnectors });
-        ctx.userInfo = deps.userInfo;
-        ctx.lifecycle = deps.lifecycle;
-        ctx.approvals = createApprovalsArea(ctx);
-        await startApprovalsArea(ctx, ctx.approvals, deps.permissionsRegistry);
-        startJobVerification(ctx, rollouts.deps.catalog);
-        httpRouter.use(await createRouter(ctx));
-        await scheduleJobReaper({ ...deps, jobs: ctx.jobs });
-        await scheduleReportTask(ctx);
-        await scheduleRolloutTasks(ctx, rollouts);
+        // 1. Config: every `patch.*` key, read and checked once.
+        const settings = readPatchConfig(deps.config);
+
+        // 2. Stores: the database, migrated; 3. services on top of it.
+        const database = await DatabasePatchStore.create({
+          database: deps.database,
+        });
+        const services = buildServices(
+          deps,
+          database,
+          settings,
+          itsmConnectors,
+        );
+        const { approvals, jobs, inventory } = services;
+
+        // Permissions: the basic ones, and approval requests as a resource
+        // whose rules the policy can make conditional.
+        permissionsRegistry.addPermissions(
+          patchPermissions.filter(
+            p =>
+              p !== patchApprovalReadPermission &&
+              p !== patchApprovalDecidePermission,
+          ),
+        );
+        permissionsRegistry.addResourceType({
+          resourceRef: patchApprovalResourceRef,
+          permissions: [
+            patchApprovalReadPermission,
+            patchApprovalDecidePermission,
+          ],
+          rules: Object.values(patchApprovalRules),
+          getResources: async ids => {
+            const found = await approvals.approvalStore.list({ ids });
+            return ids.map(id => found.find(r => r.id === id));
+          },
+        });
+        approvals.ruleset = permissionsRegistry.getPermissionRuleset(
+          patchApprovalResourceRef,
+        );
+
+        // Several approval policies and none chosen stops the plugin here. A
+        // catalog that cannot be read yet is no verdict: every reconcile
+        // checks again and fails closed until it can.
+        try {
+          await approvals.approvals.checkPolicyConfiguration();
+        } catch (error) {
+          if (error instanceof PolicyConfigurationError) throw error;
+          logger.warn(
+            `Could not check the approval policy configuration at start: ${error}`,
+          );
+        }
+
+        // 4. Event hooks. Requests follow applicability (reconciles are
+        // coalesced by ApprovalService); applicability follows inventories
+        // and, at once, the jobs that change them.
+        approvals.applicability.onChanged(() => {
+          approvals.approvals
+            .reconcile()
+            .catch(error => logger.warn(`Approval reconcile failed: ${error}`));
+        });
+        inventory.onInventoryChanged(async event => {
+          await approvals.applicability.refreshEndpoint(event.endpointId);
+        });
+        jobs.onJobFinished(async event => {
+          if (
+            event.state === 'succeeded' &&
+            (event.kind === 'verify' ||
+              event.kind === 'install' ||
+              event.kind === 'rollback')
+          ) {
+            await approvals.applicability.refreshEndpoint(event.endpointId);
+          }
+        });
+        // Installs are verified against each inventory upload.
+        startJobVerification(services, services.rollouts.deps.catalog);
+
+        // 5. The router.
+        httpRouter.use(await createRouter(services));
         httpRouter.addAuthPolicy({ path: '/health', allow: 'unauthenticated' });
         // Agents authenticate with their own credentials, checked by the plugin.
         httpRouter.addAuthPolicy({
           path: '/agent/v1',
           allow: 'unauthenticated',
         });
+
+        // 6. Scheduled tasks.
+        await scheduleJobReaper({
+          scheduler,
+          logger,
+          jobs,
+          config: deps.config,
+        });
+        await scheduleReportTask(
+          { scheduler, logger },
+          services.reports,
+          settings.reports.schedule,
+        );
+        await scheduleRolloutTasks(
+          scheduler,
+          services.rollouts,
+          settings.rollouts,
+        );
+        await scheduleApprovalTasks(
+          scheduler,
+          logger,
+          approvals,
+          settings.approvals.schedules,
+        );
       },
     });
   },

@@ -1,16 +1,10 @@
-/*
- * Links into the Patchbay UI, for notifications and ITSM tickets. The UI is
- * patch-frontend's page at `/patches` (its tabs: approvals at the root,
- * `rollouts`, `rollouts/<id>`, `pilot-groups`, `reports`, `audit`); every
- * link the backend emits is built here, and auth-links.test.ts resolves
- * each one it emits against the app's routes.
+/**
+ * @deprecated the links into the UI are not HTTP: import them from
+ * `src/appLinks.ts` (ApprovalService still imports them from here); this
+ * file is removed after the merge.
  */
-
-/** The path of the Patches page in the app. @internal */
-export const PATCHES_PAGE_PATH = '/patches';
-
-/** The approvals inbox (the Patches page's first tab). @internal */
-export const APPROVALS_LINK = PATCHES_PAGE_PATH;
-
-/** The rollouts tab; a rollout's page is `<this>/<rollout id>`. @internal */
-export const ROLLOUTS_LINK_BASE = `${PATCHES_PAGE_PATH}/rollouts`;
+export {
+  APPROVALS_LINK,
+  PATCHES_PAGE_PATH,
+  ROLLOUTS_LINK_BASE,
+} from '../appLinks';

@@ -15,7 +15,16 @@ import {
   ResourcePermission,
 } from '@backstage/plugin-permission-common';
 import { Request } from 'express';
-import { RouterContext } from './types';
+import { PatchServices } from './types';
+
+/**
+ * What the helper uses: a route file's deps interface extends it, and the
+ * plugin's services object fits it.
+ */
+export type AuthorizeDeps = Pick<
+  PatchServices,
+  'httpAuth' | 'permissions' | 'audit' | 'userInfo'
+>;
 
 /** Express requests of the typed router differ in their generics only. */
 type AnyRequest = Request<any, any, any, any>;
@@ -52,7 +61,7 @@ export function actorOf(credentials: BackstageCredentials): string {
 
 /** The caller of a portal request: a signed-in user or a backend service. */
 export async function callerOf(
-  ctx: RouterContext,
+  ctx: AuthorizeDeps,
   req: AnyRequest,
   allow: Array<'user' | 'service'> = ['user', 'service'],
 ): Promise<Caller> {
@@ -63,7 +72,7 @@ export async function callerOf(
 
 /** Records a refusal in the audit trail and throws the 403. */
 export async function refuse(
-  ctx: RouterContext,
+  ctx: AuthorizeDeps,
   req: AnyRequest,
   actor: string,
   target: AuthorizeTarget,
@@ -87,7 +96,7 @@ export async function refuse(
  * 403) unless the policy allows it.
  */
 export async function authorize(
-  ctx: RouterContext,
+  ctx: AuthorizeDeps,
   req: AnyRequest,
   permission: BasicPermission,
   target: AuthorizeTarget,
@@ -115,7 +124,7 @@ export async function authorize(
  * the caller to apply.
  */
 export async function authorizeConditional(
-  ctx: RouterContext,
+  ctx: AuthorizeDeps,
   req: AnyRequest,
   permission: ResourcePermission,
   target: AuthorizeTarget,
@@ -140,7 +149,7 @@ export async function authorizeConditional(
 
 /** The groups a user claims (ownership refs), for inboxes and membership rules. */
 export async function claimsOf(
-  ctx: RouterContext,
+  ctx: AuthorizeDeps,
   caller: Caller,
 ): Promise<string[]> {
   const userRef = caller.userRef ?? caller.actor;
@@ -155,7 +164,7 @@ export async function claimsOf(
  * entity ref and ownership claims come with the answer.
  */
 export async function authorizeUser(
-  ctx: RouterContext,
+  ctx: AuthorizeDeps,
   req: AnyRequest,
   permission: BasicPermission,
   target: AuthorizeTarget,

@@ -18,7 +18,6 @@ import { EndpointFilter } from '../endpoints/EndpointStore';
 import { JobFilter, JobKind, JobState } from '../jobs/JobQueue';
 import { PatchPayloads } from '../jobs/PatchPayloads';
 import { PayloadTarget } from '../jobs/payload';
-import { rolloutsArea } from '../rollouts/area';
 import { authorize, refuse } from './authorize';
 import { toEndpointResponse, toJobResponse } from '../endpoints/responses';
 import { PatchRouter } from './router';
@@ -305,7 +304,7 @@ async function patchTargets(
   patchRef: string,
 ): Promise<PayloadTarget[] | undefined> {
   try {
-    const patch = await rolloutsArea(ctx).deps.catalog.getPatch(patchRef);
+    const patch = await ctx.rollouts.deps.catalog.getPatch(patchRef);
     return patch.spec.targets ?? [];
   } catch {
     // Applicability rows alone still list every package of the endpoint.

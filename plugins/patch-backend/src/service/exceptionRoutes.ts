@@ -21,14 +21,13 @@ import {
   patchExceptionRevokePermission,
 } from '@patchbay/plugin-patch-common';
 import { Request } from 'express';
-import { ApprovalsArea } from '../approvals/area';
 import { RiskException, VexJustification } from '../exceptions/ExceptionStore';
 import { checkExceptionTerms, maxExceptionDays } from '../exceptions/terms';
 import { buildVexDocument } from '../exceptions/vex';
 import { DEFAULT_SECURITY_GROUP } from '../permissions/policy';
 import { authorize, authorizeUser, refuse } from './authorize';
 import { PatchRouter } from './router';
-import { RouterContext } from './types';
+import { ApprovalsArea, RouterContext } from './types';
 
 /** Registers the risk exception routes (part of the approvals area). */
 export function registerExceptionRoutes(

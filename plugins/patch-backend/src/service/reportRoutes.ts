@@ -14,7 +14,6 @@ import {
 } from '../reports/export';
 import { ReportNodeKind } from '../reports/hierarchy';
 import { flatten, ReportService } from '../reports/ReportService';
-import { createReportService } from '../reports/reportTask';
 import { actorOf, authorize } from './authorize';
 import { PatchRouter } from './router';
 import { RouterContext } from './types';
@@ -105,7 +104,7 @@ function exportRows(
 export function registerReportRoutes(
   router: PatchRouter,
   ctx: RouterContext,
-  reports: ReportService = createReportService(ctx),
+  reports: ReportService,
 ): void {
   router.get('/reports/compliance', async (req, res) => {
     await allowed(ctx, req, patchReportReadPermission, 'report-read');

@@ -12,7 +12,6 @@ import {
   patchRolloutReadPermission,
 } from '@patchbay/plugin-patch-common';
 import { rolloutJson, RolloutControl } from '../rollouts/RolloutService';
-import { rolloutsArea } from '../rollouts/area';
 import { RolloutState } from '../rollouts/types';
 import { authorize } from './authorize';
 import { PatchRouter } from './router';
@@ -32,7 +31,7 @@ const STATES: RolloutState[] = [
  * @internal
  */
 export function registerRolloutRoutes(router: PatchRouter, ctx: RouterContext) {
-  const area = () => rolloutsArea(ctx);
+  const area = () => ctx.rollouts;
   const read = (rolloutId?: string) => ({
     action: 'rollout-read',
     targetType: 'rollout',

@@ -2,35 +2,34 @@ import { createValidatedOpenApiRouter } from '@backstage/backend-openapi-utils';
 import express from 'express';
 import { spec } from '../schema/openapi.generated';
 import { registerAgentRoutes } from './agentRoutes';
-import { maxBodySize } from './checkInRoute';
 import { createErrorHandler } from './errorHandler';
 import { registerEndpointRoutes } from './endpointRoutes';
 import { registerReportRoutes } from './reportRoutes';
 import { registerRolloutRoutes } from './rolloutRoutes';
 import { registerApprovalRoutes } from './approvalRoutes';
-import { RouterContext } from './types';
-import { TypedPatchRouter } from './typedRouter';
+import { PatchServices } from './types';
+import { PatchRouter } from './typedRouter';
 
 /**
- * The validated router type every route module registers on.
- * @internal
+ * @deprecated import `PatchRouter` from `typedRouter.ts` (a route module
+ * importing it from here closes an import cycle); removed after the merge.
  */
-export type PatchRouter = TypedPatchRouter;
+export type { PatchRouter } from './typedRouter';
 
 /**
- * Builds the plugin's router. Requests are validated against the OpenAPI
- * document before they reach a handler; handlers parse, authenticate,
- * authorize and audit, then call a service; they never write SQL.
+ * Builds the plugin's router from the plugin's services (built once in
+ * `plugin.ts`). Requests are validated against the OpenAPI document before
+ * they reach a handler; each area registers its routes with the services
+ * they use; handlers parse, authorize, call a service and map its answer.
  * @internal
  */
 export async function createRouter(
-  ctx: RouterContext,
+  services: PatchServices,
 ): Promise<express.Router> {
-  const maxBody = maxBodySize(ctx.config);
   // Typed through TypedPatchRouter (see typedRouter.ts for why not
   // `typeof spec`); validated at run time against the same document.
   const router = createValidatedOpenApiRouter<any>(spec, {
-    middleware: [express.json({ limit: maxBody })],
+    middleware: [express.json({ limit: services.settings.agent.maxBodySize })],
     // Agent credentials are checked by the agent routes themselves, so that
     // a missing header gets the same 401 as every other failure (the
     // validator would answer 400).
@@ -38,12 +37,7 @@ export async function createRouter(
   }) as unknown as PatchRouter;
 
   router.get('/health', async (_req, res) => {
-    const { migrations } = await ctx.store.ping();
-    res.json({
-      status: 'ok',
-      database: ctx.databaseClient,
-      migrations,
-    });
+    res.json(await services.health());
   });
 
   // Routes with a hand-made fast path (the agent check-in) are registered on
@@ -52,15 +46,15 @@ export async function createRouter(
   const outer = express.Router();
 
   // Each area registers its routes here, one line each.
-  if (ctx.approvals) registerApprovalRoutes(router, ctx);
-  registerAgentRoutes(router, ctx, outer);
-  registerEndpointRoutes(router, ctx);
-  registerReportRoutes(router, ctx);
-  registerRolloutRoutes(router, ctx);
+  registerApprovalRoutes(router, services);
+  registerAgentRoutes(router, services, outer);
+  registerEndpointRoutes(router, services);
+  registerReportRoutes(router, services, services.reports);
+  registerRolloutRoutes(router, services);
 
   outer.use(router as unknown as express.Router);
   // The plugin's errors are answered here: no stack traces, malformed refs
   // are 400 (see errorHandler.ts).
-  outer.use(createErrorHandler(ctx.logger));
+  outer.use(createErrorHandler(services.logger));
   return outer;
 }

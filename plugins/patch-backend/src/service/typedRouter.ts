@@ -95,3 +95,11 @@ export type TypedPatchRouter = Omit<express.Router, Method> & {
   delete: Matcher<'delete'>;
   patch: Matcher<'patch'>;
 };
+
+/**
+ * The validated router every route module registers on (`router.ts` builds
+ * it). Route modules import it from here, not from `router.ts`, which
+ * imports them.
+ * @internal
+ */
+export type PatchRouter = TypedPatchRouter;
