@@ -13,6 +13,12 @@ import { ApplicabilityService } from '../applicability/ApplicabilityService';
 import { ApplicabilityStore } from '../applicability/ApplicabilityStore';
 import { CatalogPatchSource } from '../applicability/PatchSource';
 import { ExceptionStore } from '../exceptions/ExceptionStore';
+// --- approvals ---
+import { ExceptionService } from '../exceptions/ExceptionService';
+import { maxExceptionDays } from '../exceptions/terms';
+import { DEFAULT_SECURITY_GROUP } from '../permissions/policy';
+import { DelegationService } from './DelegationService';
+// --- end approvals ---
 import {
   patchApprovalResourceRef,
   patchApprovalRules,
@@ -34,6 +40,12 @@ export interface ApprovalsArea {
   /** Delegated approvers: groups handing their approvals to others for a period. */
   delegations: DelegationStore;
   exceptions: ExceptionStore;
+  // --- approvals ---
+  /** Delegations, the rules (routes). */
+  delegationService: DelegationService;
+  /** Risk exceptions, the rules and the VEX export (routes). */
+  exceptionService: ExceptionService;
+  // --- end approvals ---
   patches: CatalogPatchSource;
   /** The registered rules of the `patch-approval` resource, once started. */
   ruleset?: PermissionRuleset<ApprovalRequest, ApprovalQuery>;
@@ -64,13 +76,39 @@ export function createApprovalsArea(ctx: RouterContext): ApprovalsArea {
     logger: ctx.logger,
     notifications: ctx.notifications,
   });
+  // --- approvals ---
+  const delegations = new DelegationStore(ctx.db);
+  const delegationService = new DelegationService({
+    db: ctx.db,
+    store: delegations,
+    catalog: ctx.catalog,
+    auth: ctx.auth,
+    audit: ctx.audit,
+  });
+  const exceptionService = new ExceptionService({
+    db: ctx.db,
+    store: exceptions,
+    catalog: ctx.catalog,
+    auth: ctx.auth,
+    audit: ctx.audit,
+    patches,
+    securityGroup:
+      ctx.config.getOptionalString('patch.securityGroup') ??
+      DEFAULT_SECURITY_GROUP,
+    maxDays: maxExceptionDays(ctx.config),
+    vexAuthor: ctx.config.getOptionalString('patch.vex.author') ?? 'Patchbay',
+    onChanged: () => approvals.reconcile(),
+  });
+  // --- end approvals ---
   return {
     applicability,
     applicabilityStore,
     approvals,
     approvalStore,
-    delegations: new DelegationStore(ctx.db),
+    delegations,
+    delegationService,
     exceptions,
+    exceptionService,
     patches,
     async sync() {
       await applicability.syncPatches(await patches.listPatches());
