@@ -11,11 +11,7 @@
 import { Knex } from 'knex';
 import { RiskException } from '../exceptions/ExceptionStore';
 import { ApprovalCatalog } from './ApprovalCatalog';
-import {
-  ApprovalState,
-  OWNERS_STAGE,
-  RequestEndpoint,
-} from './ApprovalStore';
+import { ApprovalState, OWNERS_STAGE, RequestEndpoint } from './ApprovalStore';
 import { ApprovalNotifier } from './notifications';
 import { EndpointOwnership } from './ownership';
 import { dueDate, matchAutoApproveRule, stagesFor } from './policyRules';
