@@ -16,22 +16,19 @@ import request from 'supertest';
 import { ApprovalStore } from '../ApprovalStore';
 import { as, enrollAgent, Harness, uploadInventory } from './harness';
 
-export const OPS = 'user:default/olga';
-export const ALICE = 'user:default/alice'; // team-a
-export const BOB = 'user:default/bob'; // team-b
-export const CAROL = 'user:default/carol'; // team-c, owns nothing here
-export const SAM = 'user:default/sam'; // security
-export const TEAM_A = 'group:default/team-a';
-export const TEAM_B = 'group:default/team-b';
-export const SECURITY = 'group:default/security';
+import { OPS, SECURITY } from './people';
 
-export const users: Record<string, string[]> = {
-  [OPS]: ['group:default/it-operations'],
-  [ALICE]: [TEAM_A],
-  [BOB]: [TEAM_B],
-  [CAROL]: ['group:default/team-c'],
-  [SAM]: [SECURITY],
-};
+export {
+  ALICE,
+  BOB,
+  CAROL,
+  OPS,
+  SAM,
+  SECURITY,
+  TEAM_A,
+  TEAM_B,
+  users,
+} from './people';
 
 export function advisory(file: string): PatchEntity {
   const json = JSON.parse(
