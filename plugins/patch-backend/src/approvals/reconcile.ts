@@ -8,10 +8,16 @@
  * transition is written with its decision row and its audit entry in one
  * transaction; one notification per group and pass.
  */
+import { ApprovalPolicy, PatchEntity } from '@patchbay/plugin-patch-common';
 import { Knex } from 'knex';
 import { RiskException } from '../exceptions/ExceptionStore';
 import { ApprovalCatalog } from './ApprovalCatalog';
-import { ApprovalState, OWNERS_STAGE, RequestEndpoint } from './ApprovalStore';
+import {
+  ApprovalRequest,
+  ApprovalState,
+  OWNERS_STAGE,
+  RequestEndpoint,
+} from './ApprovalStore';
 import { ApprovalNotifier } from './notifications';
 import { EndpointOwnership } from './ownership';
 import { dueDate, matchAutoApproveRule, stagesFor } from './policyRules';
@@ -23,6 +29,27 @@ import {
   SYSTEM_ACTOR,
 } from './types';
 
+/** A request the pass wants: one per (patch, group, stage), with its endpoints. */
+interface Desired {
+  patchRef: string;
+  groupRef: string;
+  stage: string;
+  endpoints: Map<string, RequestEndpoint>;
+}
+
+/** The state of one pass: its inputs and what it did. */
+interface Pass {
+  now: Date;
+  policy: ApprovalPolicy | undefined;
+  result: ReconcileResult;
+  /** Requests created or opened again, by group: one notification each. */
+  opened: Map<string, Array<{ id: string; patchRef: string }>>;
+}
+
+/** The key of a request: patch, group, stage. */
+const keyOf = (r: { patchRef: string; groupRef: string; stage: string }) =>
+  `${r.patchRef}\u0000${r.groupRef}\u0000${r.stage}`;
+
 /** Runs reconcile passes; ApprovalService coalesces the calls. */
 export class Reconciler {
   constructor(
@@ -31,14 +58,12 @@ export class Reconciler {
     private readonly notifier: ApprovalNotifier,
   ) {}
 
-  /** One reconcile pass; see the design note at the top of this file. */
+  /**
+   * One pass: the desired requests from what is needed, then each desired
+   * request created or updated, each other one emptied (and expired when
+   * open), then the notifications.
+   */
   async reconcileNow(now = new Date()): Promise<ReconcileResult> {
-    const result: ReconcileResult = {
-      created: 0,
-      autoApproved: 0,
-      expired: 0,
-      reopened: 0,
-    };
     const needed = await this.o.applicability.listNeeded();
     const patchRefs = [...new Set(needed.map(n => n.patchRef))];
     const patches = await this.o.patches.getPatches(patchRefs);
@@ -47,245 +72,40 @@ export class Reconciler {
       ...new Set(needed.map(n => n.endpointId)),
     ]);
     const exceptions = await this.o.exceptions.list({ activeAt: now });
-
-    // Desired requests: key → endpoints.
-    type Desired = {
-      patchRef: string;
-      groupRef: string;
-      stage: string;
-      endpoints: Map<string, RequestEndpoint>;
-    };
-    const desired = new Map<string, Desired>();
-    const want = (patchRef: string, groupRef: string, stage: string) => {
-      const key = `${patchRef}\u0000${groupRef}\u0000${stage}`;
-      let d = desired.get(key);
-      if (!d) {
-        d = { patchRef, groupRef, stage, endpoints: new Map() };
-        desired.set(key, d);
-      }
-      return d;
-    };
-    const neededByPatch = new Map<string, EndpointOwnership[]>();
-    for (const { endpointId, patchRef } of needed) {
-      const patch = patches.get(patchRef);
-      const own = ownership.get(endpointId);
-      if (!patch || !own) continue;
-      if (exceptions.some(e => e.patchRef === patchRef && covers(e, own)))
-        continue;
-      const list = neededByPatch.get(patchRef) ?? [];
-      list.push(own);
-      neededByPatch.set(patchRef, list);
-      for (const owner of own.owners) {
-        want(patchRef, owner.groupRef, OWNERS_STAGE).endpoints.set(endpointId, {
-          endpointId,
-          endpointRef: own.endpointRef,
-          systemRef: own.systemRef,
-          entityRefs: owner.entityRefs,
-        });
-      }
-    }
-    for (const [patchRef, owns] of neededByPatch) {
-      for (const stage of stagesFor(policy, patches.get(patchRef)!)) {
-        const d = want(patchRef, stage.group, stage.name);
-        for (const own of owns) {
-          d.endpoints.set(own.endpointId, {
-            endpointId: own.endpointId,
-            endpointRef: own.endpointRef,
-            systemRef: own.systemRef,
-            entityRefs: own.systems,
-          });
-        }
-      }
-    }
+    const desired = desiredRequests(
+      needed,
+      patches,
+      policy,
+      ownership,
+      exceptions,
+    );
 
     const existing = await this.o.store.list({});
     const coverage = await this.o.store.coverage(existing.map(r => r.id));
-    const byKey = new Map(
-      existing.map(r => [
-        `${r.patchRef}\u0000${r.groupRef}\u0000${r.stage}`,
-        r,
-      ]),
-    );
-    const newByGroup = new Map<
-      string,
-      Array<{ id: string; patchRef: string }>
-    >();
-
+    const byKey = new Map(existing.map(r => [keyOf(r), r]));
+    const pass: Pass = {
+      now,
+      policy,
+      result: { created: 0, autoApproved: 0, expired: 0, reopened: 0 },
+      opened: new Map(),
+    };
     for (const [key, d] of desired) {
       const patch = patches.get(d.patchRef)!;
-      const facts = {
-        severity: patch.spec.severity,
-        knownExploited: Boolean(patch.spec.knownExploited),
-        dueAt: dueDate(patch, policy),
-      };
-      const endpoints = [...d.endpoints.values()].sort(byEndpointId);
       const old = byKey.get(key);
-      await this.o.db.transaction(async trx => {
-        if (!old) {
-          const id = await this.o.store.create({ ...d, ...facts }, now, trx);
-          await this.o.store.replaceEndpoints(id, endpoints, trx);
-          await this.o.audit.record(
-            {
-              actor: SYSTEM_ACTOR,
-              action: 'approval-request-create',
-              outcome: 'succeeded',
-              targetType: 'patch-approval',
-              targetId: id,
-              groupRef: d.groupRef,
-              systemRef: endpoints[0]?.systemRef,
-              message: `Approval of ${d.patchRef} requested from ${d.groupRef} (${d.stage}) for ${endpoints.length} endpoint(s)`,
-              details: {
-                patchRef: d.patchRef,
-                stage: d.stage,
-                endpoints: endpoints.map(e => e.endpointId),
-              },
-            },
-            trx,
-          );
-          result.created++;
-          const list = newByGroup.get(d.groupRef) ?? [];
-          list.push({ id, patchRef: d.patchRef });
-          newByGroup.set(d.groupRef, list);
-          if (d.stage === OWNERS_STAGE) {
-            const rule = matchAutoApproveRule(policy, patch);
-            if (rule && !rule.noObjectionDays) {
-              await this.autoApprove(
-                trx,
-                id,
-                d,
-                now,
-                'matches an auto-approval rule of the policy',
-              );
-              result.autoApproved++;
-            }
-          }
-          return;
-        }
-        await this.o.store.updateFacts(old.id, facts, trx);
-        if (!sameEndpoints(old.endpoints, endpoints)) {
-          await this.o.store.replaceEndpoints(old.id, endpoints, trx);
-        }
-        // An approval covers the endpoints it was given for: endpoints that
-        // start needing the patch later open the request again for them,
-        // while the coverage of the others stays.
-        const covered = coverage.get(old.id) ?? new Set<string>();
-        const uncovered =
-          old.state === 'approved' || old.state === 'auto-approved'
-            ? endpoints.filter(e => !covered.has(e.endpointId))
-            : [];
-        const reopen =
-          old.state === 'expired' ||
-          uncovered.length > 0 ||
-          (old.state === 'deferred' &&
-            old.deferredUntil &&
-            Date.parse(old.deferredUntil) <= now.getTime());
-        if (reopen) {
-          const ok = await this.o.store.transition(
-            trx,
-            { id: old.id, from: old.state, to: 'pending' },
-            {
-              action: 'reopen',
-              actor: SYSTEM_ACTOR,
-              comment: reopenReason(old.state, uncovered.length),
-            },
-            now,
-          );
-          if (ok) {
-            result.reopened++;
-            await this.o.audit.record(
-              {
-                actor: SYSTEM_ACTOR,
-                action: 'approval-reopen',
-                outcome: 'succeeded',
-                targetType: 'patch-approval',
-                targetId: old.id,
-                groupRef: old.groupRef,
-                message: uncovered.length
-                  ? `Approval of ${old.patchRef} by ${old.groupRef} opened again: ${uncovered.length} endpoint(s) need it that the ${old.state} decision did not cover`
-                  : `Approval of ${old.patchRef} by ${old.groupRef} opened again (was ${old.state})`,
-                details: {
-                  patchRef: old.patchRef,
-                  from: old.state,
-                  ...(uncovered.length
-                    ? {
-                        uncovered: uncovered
-                          .slice(0, 100)
-                          .map(e => e.endpointId),
-                        uncoveredCount: uncovered.length,
-                      }
-                    : {}),
-                },
-              },
-              trx,
-            );
-            const list = newByGroup.get(d.groupRef) ?? [];
-            list.push({ id: old.id, patchRef: d.patchRef });
-            newByGroup.set(d.groupRef, list);
-          }
-        }
-        const state = reopen ? 'pending' : old.state;
-        if (state === 'pending' && d.stage === OWNERS_STAGE) {
-          const rule = matchAutoApproveRule(policy, patch);
-          const days = rule?.noObjectionDays ?? 0;
-          const since = Date.parse(old.createdAt);
-          if (
-            rule &&
-            (days === 0 || now.getTime() - since >= days * DAY_MS) &&
-            !(await this.o.store.hasObjection(old.id, trx))
-          ) {
-            await this.autoApprove(
-              trx,
-              old.id,
-              d,
-              now,
-              days
-                ? `no objection within ${days} day(s)`
-                : 'matches an auto-approval rule of the policy',
-            );
-            result.autoApproved++;
-          }
-        }
-      });
+      await this.o.db.transaction(trx =>
+        old
+          ? this.update(trx, pass, d, patch, old, coverage.get(old.id))
+          : this.create(trx, pass, d, patch),
+      );
     }
-
     // Requests nothing needs any more.
     for (const old of existing) {
-      const key = `${old.patchRef}\u0000${old.groupRef}\u0000${old.stage}`;
-      if (desired.has(key)) continue;
+      if (desired.has(keyOf(old))) continue;
       if (old.endpoints.length === 0 && !OPEN.includes(old.state)) continue;
-      await this.o.db.transaction(async trx => {
-        await this.o.store.replaceEndpoints(old.id, [], trx);
-        if (!OPEN.includes(old.state)) return;
-        const ok = await this.o.store.transition(
-          trx,
-          { id: old.id, from: old.state, to: 'expired' },
-          {
-            action: 'expire',
-            actor: SYSTEM_ACTOR,
-            comment: 'No endpoint needs the patch any more',
-          },
-          now,
-        );
-        if (!ok) return;
-        result.expired++;
-        await this.o.audit.record(
-          {
-            actor: SYSTEM_ACTOR,
-            action: 'approval-expire',
-            outcome: 'succeeded',
-            targetType: 'patch-approval',
-            targetId: old.id,
-            groupRef: old.groupRef,
-            message: `Approval of ${old.patchRef} by ${old.groupRef} expired: no endpoint needs it`,
-            details: { patchRef: old.patchRef },
-          },
-          trx,
-        );
-      });
+      await this.o.db.transaction(trx => this.expire(trx, pass, old));
     }
-
     // One notification per group and pass, however many endpoints.
-    for (const [groupRef, list] of newByGroup) {
+    for (const [groupRef, list] of pass.opened) {
       await this.notifier.notify(groupRef, {
         title: `${list.length} patch approval request(s) for ${groupRef}`,
         description: `New in your inbox: ${list
@@ -295,7 +115,188 @@ export class Reconciler {
         severity: 'normal',
       });
     }
-    return result;
+    return pass.result;
+  }
+
+  /** A new request: created, audited, and auto-approved at once when a rule says so. */
+  private async create(
+    trx: Knex.Transaction,
+    pass: Pass,
+    d: Desired,
+    patch: PatchEntity,
+  ) {
+    const { now, policy, result } = pass;
+    const endpoints = [...d.endpoints.values()].sort(byEndpointId);
+    const id = await this.o.store.create(
+      { ...d, ...factsOf(patch, policy) },
+      now,
+      trx,
+    );
+    await this.o.store.replaceEndpoints(id, endpoints, trx);
+    await this.o.audit.record(
+      {
+        actor: SYSTEM_ACTOR,
+        action: 'approval-request-create',
+        outcome: 'succeeded',
+        targetType: 'patch-approval',
+        targetId: id,
+        groupRef: d.groupRef,
+        systemRef: endpoints[0]?.systemRef,
+        message: `Approval of ${d.patchRef} requested from ${d.groupRef} (${d.stage}) for ${endpoints.length} endpoint(s)`,
+        details: {
+          patchRef: d.patchRef,
+          stage: d.stage,
+          endpoints: endpoints.map(e => e.endpointId),
+        },
+      },
+      trx,
+    );
+    result.created++;
+    opened(pass, d.groupRef, id, d.patchRef);
+    if (d.stage === OWNERS_STAGE) {
+      const rule = matchAutoApproveRule(policy, patch);
+      if (rule && !rule.noObjectionDays) {
+        await this.autoApprove(
+          trx,
+          id,
+          d,
+          now,
+          'matches an auto-approval rule of the policy',
+        );
+        result.autoApproved++;
+      }
+    }
+  }
+
+  /**
+   * An existing request: facts and endpoints brought up to date; opened
+   * again when expired, when its deferral ended, or when endpoints need it
+   * that its approval did not cover; auto-approved when a rule says so.
+   */
+  private async update(
+    trx: Knex.Transaction,
+    pass: Pass,
+    d: Desired,
+    patch: PatchEntity,
+    old: ApprovalRequest,
+    covered = new Set<string>(),
+  ) {
+    const { now, policy, result } = pass;
+    const endpoints = [...d.endpoints.values()].sort(byEndpointId);
+    await this.o.store.updateFacts(old.id, factsOf(patch, policy), trx);
+    if (!sameEndpoints(old.endpoints, endpoints)) {
+      await this.o.store.replaceEndpoints(old.id, endpoints, trx);
+    }
+    // An approval covers the endpoints it was given for: endpoints that
+    // start needing the patch later open the request again for them,
+    // while the coverage of the others stays.
+    const uncovered =
+      old.state === 'approved' || old.state === 'auto-approved'
+        ? endpoints.filter(e => !covered.has(e.endpointId))
+        : [];
+    const reopen =
+      old.state === 'expired' ||
+      uncovered.length > 0 ||
+      (old.state === 'deferred' &&
+        old.deferredUntil &&
+        Date.parse(old.deferredUntil) <= now.getTime());
+    if (reopen) {
+      const ok = await this.o.store.transition(
+        trx,
+        { id: old.id, from: old.state, to: 'pending' },
+        {
+          action: 'reopen',
+          actor: SYSTEM_ACTOR,
+          comment: reopenReason(old.state, uncovered.length),
+        },
+        now,
+      );
+      if (ok) {
+        result.reopened++;
+        await this.o.audit.record(
+          {
+            actor: SYSTEM_ACTOR,
+            action: 'approval-reopen',
+            outcome: 'succeeded',
+            targetType: 'patch-approval',
+            targetId: old.id,
+            groupRef: old.groupRef,
+            message: uncovered.length
+              ? `Approval of ${old.patchRef} by ${old.groupRef} opened again: ${uncovered.length} endpoint(s) need it that the ${old.state} decision did not cover`
+              : `Approval of ${old.patchRef} by ${old.groupRef} opened again (was ${old.state})`,
+            details: {
+              patchRef: old.patchRef,
+              from: old.state,
+              ...(uncovered.length
+                ? {
+                    uncovered: uncovered.slice(0, 100).map(e => e.endpointId),
+                    uncoveredCount: uncovered.length,
+                  }
+                : {}),
+            },
+          },
+          trx,
+        );
+        opened(pass, d.groupRef, old.id, d.patchRef);
+      }
+    }
+    const state = reopen ? 'pending' : old.state;
+    if (state === 'pending' && d.stage === OWNERS_STAGE) {
+      const rule = matchAutoApproveRule(policy, patch);
+      const days = rule?.noObjectionDays ?? 0;
+      const since = Date.parse(old.createdAt);
+      if (
+        rule &&
+        (days === 0 || now.getTime() - since >= days * DAY_MS) &&
+        !(await this.o.store.hasObjection(old.id, trx))
+      ) {
+        await this.autoApprove(
+          trx,
+          old.id,
+          d,
+          now,
+          days
+            ? `no objection within ${days} day(s)`
+            : 'matches an auto-approval rule of the policy',
+        );
+        result.autoApproved++;
+      }
+    }
+  }
+
+  /** A request nothing needs any more: emptied, and expired when open. */
+  private async expire(
+    trx: Knex.Transaction,
+    pass: Pass,
+    old: ApprovalRequest,
+  ) {
+    await this.o.store.replaceEndpoints(old.id, [], trx);
+    if (!OPEN.includes(old.state)) return;
+    const ok = await this.o.store.transition(
+      trx,
+      { id: old.id, from: old.state, to: 'expired' },
+      {
+        action: 'expire',
+        actor: SYSTEM_ACTOR,
+        comment: 'No endpoint needs the patch any more',
+      },
+      pass.now,
+    );
+    if (!ok) return;
+    pass.result.expired++;
+    await this.o.audit.record(
+      {
+        actor: SYSTEM_ACTOR,
+        action: 'approval-expire',
+        outcome: 'succeeded',
+        targetType: 'patch-approval',
+        targetId: old.id,
+        groupRef: old.groupRef,
+        message: `Approval of ${old.patchRef} by ${old.groupRef} expired: no endpoint needs it`,
+        details: { patchRef: old.patchRef },
+      },
+      trx,
+    );
   }
 
   private async autoApprove(
@@ -330,6 +331,79 @@ export class Reconciler {
       trx,
     );
   }
+}
+
+/**
+ * The requests needed: for each (endpoint, patch) pair not covered by an
+ * active exception, one per owning group of the endpoint, and one per extra
+ * stage of the policy for the patch.
+ */
+function desiredRequests(
+  needed: Array<{ endpointId: string; patchRef: string }>,
+  patches: Map<string, PatchEntity>,
+  policy: ApprovalPolicy | undefined,
+  ownership: Map<string, EndpointOwnership>,
+  exceptions: RiskException[],
+): Map<string, Desired> {
+  const desired = new Map<string, Desired>();
+  const want = (patchRef: string, groupRef: string, stage: string) => {
+    const key = keyOf({ patchRef, groupRef, stage });
+    let d = desired.get(key);
+    if (!d) {
+      d = { patchRef, groupRef, stage, endpoints: new Map() };
+      desired.set(key, d);
+    }
+    return d;
+  };
+  const neededByPatch = new Map<string, EndpointOwnership[]>();
+  for (const { endpointId, patchRef } of needed) {
+    const patch = patches.get(patchRef);
+    const own = ownership.get(endpointId);
+    if (!patch || !own) continue;
+    if (exceptions.some(e => e.patchRef === patchRef && covers(e, own)))
+      continue;
+    const list = neededByPatch.get(patchRef) ?? [];
+    list.push(own);
+    neededByPatch.set(patchRef, list);
+    for (const owner of own.owners) {
+      want(patchRef, owner.groupRef, OWNERS_STAGE).endpoints.set(endpointId, {
+        endpointId,
+        endpointRef: own.endpointRef,
+        systemRef: own.systemRef,
+        entityRefs: owner.entityRefs,
+      });
+    }
+  }
+  for (const [patchRef, owns] of neededByPatch) {
+    for (const stage of stagesFor(policy, patches.get(patchRef)!)) {
+      const d = want(patchRef, stage.group, stage.name);
+      for (const own of owns) {
+        d.endpoints.set(own.endpointId, {
+          endpointId: own.endpointId,
+          endpointRef: own.endpointRef,
+          systemRef: own.systemRef,
+          entityRefs: own.systems,
+        });
+      }
+    }
+  }
+  return desired;
+}
+
+/** The facts of a request that follow its patch and the policy. */
+function factsOf(patch: PatchEntity, policy: ApprovalPolicy | undefined) {
+  return {
+    severity: patch.spec.severity,
+    knownExploited: Boolean(patch.spec.knownExploited),
+    dueAt: dueDate(patch, policy),
+  };
+}
+
+/** Records a request created or opened again, for its group's notification. */
+function opened(pass: Pass, groupRef: string, id: string, patchRef: string) {
+  const list = pass.opened.get(groupRef) ?? [];
+  list.push({ id, patchRef });
+  pass.opened.set(groupRef, list);
 }
 
 /** Why a request opens again, for its decision row. */
