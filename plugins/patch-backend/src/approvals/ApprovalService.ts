@@ -235,6 +235,18 @@ export class ApprovalService {
     return this.catalog.ownershipOf(endpointIds);
   }
 
+  /**
+   * Applicability rows of one endpoint or one patch (the API's read of
+   * what the approvals follow).
+   */
+  async listApplicability(filter: {
+    endpointId?: string;
+    patchRef?: string;
+    state?: string;
+  }) {
+    return this.o.applicability.list(filter);
+  }
+
   /** The patch entities behind some refs. */
   async patchesOf(refs: string[]): Promise<Map<string, PatchEntity>> {
     return this.o.patches.getPatches(refs);

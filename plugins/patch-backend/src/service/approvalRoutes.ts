@@ -27,7 +27,6 @@ import {
   patchAuditReadPermission,
   patchReportReadPermission,
 } from '@patchbay/plugin-patch-common';
-import type { ApplicabilityStore } from '../applicability/ApplicabilityStore';
 import type { AuditLog } from '../audit/AuditLog';
 import type { ApprovalService } from '../approvals/ApprovalService';
 import {
@@ -58,7 +57,6 @@ export interface ApprovalRouteDeps extends AuthorizeDeps, ExceptionRouteDeps {
   approvals?: NonNullable<ExceptionRouteDeps['approvals']> & {
     approvals: ApprovalService;
     delegationService: DelegationService;
-    applicabilityStore: Pick<ApplicabilityStore, 'list'>;
     /** The registered rules of the `patch-approval` resource, once started. */
     ruleset?: PermissionRuleset<ApprovalRequest, ApprovalQuery>;
   };
@@ -271,7 +269,7 @@ export function registerApprovalRoutes(
     await authorize(ctx, req, patchReportReadPermission, {
       action: 'applicability-read',
     });
-    const items = await area.applicabilityStore.list(req.query);
+    const items = await approvals.listApplicability(req.query);
     res.json({ items } as any);
   });
 
