@@ -25,11 +25,13 @@ import { ApplicabilityStore } from './applicability/ApplicabilityStore';
 import { CatalogPatchSource } from './applicability/PatchSource';
 import { ApprovalService } from './approvals/ApprovalService';
 import { ApprovalStore } from './approvals/ApprovalStore';
+import { DelegationService } from './approvals/DelegationService';
 import { DelegationStore } from './approvals/DelegationStore';
 import { AuditLog } from './audit/AuditLog';
 import { PatchConfig } from './config';
 import { DatabasePatchStore } from './database/DatabasePatchStore';
 import { EndpointStore } from './endpoints/EndpointStore';
+import { ExceptionService } from './exceptions/ExceptionService';
 import { ExceptionStore } from './exceptions/ExceptionStore';
 import { InventoryStore } from './inventory/InventoryStore';
 import { JobQueue } from './jobs/JobQueue';
@@ -119,6 +121,26 @@ export function buildServices(
     notifications,
   });
 
+  const delegationService = new DelegationService({
+    db,
+    store: delegations,
+    catalog,
+    auth,
+    audit,
+  });
+  const exceptionService = new ExceptionService({
+    db,
+    store: exceptions,
+    catalog,
+    auth,
+    audit,
+    patches,
+    securityGroup: settings.securityGroup,
+    maxDays: settings.exceptions.maxDays,
+    vexAuthor: settings.vex.author,
+    onChanged: () => approvals.reconcile(),
+  });
+
   // Rollouts: the driver steps them, the service answers the routes.
   const rolloutLogger = logger.child({ area: 'rollouts' });
   const connectors = [...itsm];
@@ -176,7 +198,9 @@ export function buildServices(
       approvals,
       approvalStore,
       delegations,
+      delegationService,
       exceptions,
+      exceptionService,
       patches,
       async sync() {
         await applicability.syncPatches(await patches.listPatches());

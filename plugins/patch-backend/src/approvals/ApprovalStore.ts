@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Knex } from 'knex';
 import { fromDbJson, fromDbTime, toDbTime } from '../database/time';
 import { chunks } from '../applicability/ApplicabilityStore';
+import type { ApprovalQuery } from '../permissions/rules';
 import { DelegationStore, whereActive } from './DelegationStore';
 
 /** States of an approval request. */
@@ -71,14 +72,8 @@ export interface ApprovalDecision {
   decidedAt: string;
 }
 
-/**
- * The database form of the permission rules' queries (see
- * permissions/rules.ts): the request's group is one of `values`, or the
- * group's approvals are delegated, now, to one of `values`.
- */
-export type ApprovalQuery =
-  | { key: 'group_ref'; values: string[] }
-  | { key: 'delegate'; values: string[] };
+/** The database form of the permission rules' queries (permissions/rules.ts). */
+export type { ApprovalQuery };
 
 /** Filters of a request list. */
 export interface RequestFilter {

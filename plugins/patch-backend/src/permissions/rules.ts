@@ -6,7 +6,35 @@ import { PATCH_APPROVAL_RESOURCE_TYPE } from '@patchbay/plugin-patch-common';
 // zod/v3: the API @backstage/plugin-permission-node's rule types are written
 // against; the same module instance, so the types compare cheaply.
 import { z } from 'zod/v3';
-import { ApprovalQuery, ApprovalRequest } from '../approvals/ApprovalStore';
+
+/*
+ * The rule inputs live here, on the permissions side: the fields of an
+ * approval request the rules read, and the database form of their queries.
+ * The approvals area imports them (ApprovalStore's ApprovalRequest has these
+ * fields, its queries apply ApprovalQuery); nothing here imports the area.
+ */
+
+/**
+ * What the rules read of an approval request (approvals/ApprovalStore.ts's
+ * `ApprovalRequest` is one).
+ * @public
+ */
+export interface ApprovalResource {
+  /** The approving group. */
+  groupRef: string;
+  /** Groups or users the group's approvals are delegated to, as of the read. */
+  delegates?: string[];
+}
+
+/**
+ * The database form of the rules' queries: the request's group is one of
+ * `values`, or the group's approvals are delegated, now, to one of
+ * `values` (applied by approvals/ApprovalStore.ts).
+ * @public
+ */
+export type ApprovalQuery =
+  | { key: 'group_ref'; values: string[] }
+  | { key: 'delegate'; values: string[] };
 
 /**
  * The `patch-approval` resource of the permission framework: an approval
@@ -14,7 +42,7 @@ import { ApprovalQuery, ApprovalRequest } from '../approvals/ApprovalStore';
  * @public
  */
 export const patchApprovalResourceRef = createPermissionResourceRef<
-  ApprovalRequest,
+  ApprovalResource,
   ApprovalQuery
 >().with({
   pluginId: 'patch',
@@ -45,7 +73,7 @@ export const isApprovingGroupMember = createPermissionRule<
     'Allow when the user is a member of the group the approval request is for',
   resourceRef: patchApprovalResourceRef,
   paramsSchema: claimsSchema,
-  apply: (request: ApprovalRequest, { claims }) =>
+  apply: (request: ApprovalResource, { claims }) =>
     claims.includes(request.groupRef),
   toQuery: ({ claims }) => ({ key: 'group_ref', values: claims }),
 });
@@ -65,7 +93,7 @@ export const isApprovalDelegate = createPermissionRule<
     "Allow when the request's group delegated its approvals to the user or one of its groups",
   resourceRef: patchApprovalResourceRef,
   paramsSchema: claimsSchema,
-  apply: (request: ApprovalRequest, { claims }) =>
+  apply: (request: ApprovalResource, { claims }) =>
     (request.delegates ?? []).some(d => claims.includes(d)),
   toQuery: ({ claims }) => ({ key: 'delegate', values: claims }),
 });

@@ -9,67 +9,23 @@
  * host to another one is not followed.
  */
 import { TestDatabaseId, TestDatabases } from '@backstage/backend-test-utils';
-import { Entity } from '@backstage/catalog-model';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
-import { ANNOTATION_HEALTH_URL } from '../rollouts/RolloutCatalog';
-import { checkInAll } from '../rollouts/testing/fleet';
 import {
-  createRollout,
   detail,
-  installClock,
-  startFleet,
   startHealthServer,
   startRolloutEnv,
 } from '../rollouts/__testUtils__/rolloutEnv';
+import {
+  healthComponent,
+  healthGatedPolicy,
+  runPilotIntoSoak,
+  useClock,
+} from './__testUtils__/pilotRollout';
 
 jest.setTimeout(240_000);
 
 const SIZE = 6;
-
-const policy = {
-  rings: [
-    {
-      name: 'pilot',
-      pilotGroup: 'pilotgroup:default/canaries',
-      soakMinutes: 10,
-      minSample: 1,
-      successThreshold: 0.5,
-      failureLimit: 0.9,
-      promotion: 'auto',
-      requireHealthySignal: true,
-    },
-    {
-      name: 'broad',
-      soakMinutes: 0,
-      minSample: 1,
-      successThreshold: 0.5,
-      failureLimit: 0.9,
-      promotion: 'auto',
-    },
-  ],
-};
-
-function component(url: string): Entity {
-  return {
-    apiVersion: 'backstage.io/v1alpha1',
-    kind: 'Component',
-    metadata: {
-      name: 'internal',
-      namespace: 'default',
-      annotations: { [ANNOTATION_HEALTH_URL]: url },
-    },
-    spec: {
-      type: 'service',
-      lifecycle: 'production',
-      owner: 'group:default/team-0',
-      dependsOn: Array.from(
-        { length: SIZE },
-        (_, i) => `resource:default/probe-ep-${i}`,
-      ),
-    },
-  };
-}
 
 /** A server that redirects every request to `target`. */
 async function startRedirector(target: string) {
@@ -90,11 +46,7 @@ describe('catalog authors and the health probe', () => {
   const databases = TestDatabases.create({
     ids: ['SQLITE_3', 'POSTGRES_15'],
   });
-  let clock: ReturnType<typeof installClock>;
-  beforeEach(() => {
-    clock = installClock();
-  });
-  afterEach(() => clock.restore());
+  useClock();
 
   /** Runs the pilot into its soak with the given Component URL and config. */
   async function soak(
@@ -103,23 +55,13 @@ describe('catalog authors and the health probe', () => {
     allowedHosts?: string[],
   ) {
     const env = await startRolloutEnv(databases, databaseId, {
-      policySpec: policy,
-      entities: [component(url)],
+      policySpec: healthGatedPolicy,
+      entities: [healthComponent('internal', url, 'probe-ep', SIZE)],
       ...(allowedHosts
         ? { patchConfig: { rollouts: { health: { allowedHosts } } } }
         : {}),
     });
-    const agents = await startFleet(env, SIZE);
-    for (const [i, a] of agents.entries()) {
-      await env
-        .knex('patch_endpoints')
-        .where({ id: a.id })
-        .update({ entity_ref: `resource:default/probe-ep-${i}` });
-    }
-    const id = await createRollout(env);
-    await env.tick();
-    await checkInAll(agents);
-    await env.tick();
+    const id = await runPilotIntoSoak(env, 'probe-ep', SIZE);
     return { env, detail: await detail(env, id) };
   }
 

@@ -14,13 +14,13 @@
 import { TestDatabases } from '@backstage/backend-test-utils';
 import fs from 'node:fs';
 import path from 'node:path';
-import { checkInAll } from '../rollouts/testing/fleet';
+import { startRolloutEnv } from '../rollouts/__testUtils__/rolloutEnv';
 import {
-  createRollout,
-  installClock,
-  startFleet,
-  startRolloutEnv,
-} from '../rollouts/__testUtils__/rolloutEnv';
+  healthComponent,
+  healthGatedPolicy,
+  runPilotIntoSoak,
+  useClock,
+} from './__testUtils__/pilotRollout';
 
 jest.setTimeout(240_000);
 
@@ -73,38 +73,11 @@ function matches(route: string, link: string): boolean {
   );
 }
 
-const policy = {
-  rings: [
-    {
-      name: 'pilot',
-      pilotGroup: 'pilotgroup:default/canaries',
-      soakMinutes: 10,
-      minSample: 1,
-      successThreshold: 0.5,
-      failureLimit: 0.9,
-      promotion: 'auto',
-      requireHealthySignal: true,
-    },
-    {
-      name: 'broad',
-      soakMinutes: 0,
-      minSample: 1,
-      successThreshold: 0.5,
-      failureLimit: 0.9,
-      promotion: 'auto',
-    },
-  ],
-};
-
 describe('notification links', () => {
   const databases = TestDatabases.create({
     ids: ['SQLITE_3', 'POSTGRES_15'],
   });
-  let clock: ReturnType<typeof installClock>;
-  beforeEach(() => {
-    clock = installClock();
-  });
-  afterEach(() => clock.restore());
+  useClock();
 
   it.each(databases.eachSupportedId())(
     'every link the backend emits opens an existing page of the app, on %p',
@@ -114,40 +87,12 @@ describe('notification links', () => {
         expect.arrayContaining(['/patches', '/patches/rollouts/:rolloutId']),
       );
       const env = await startRolloutEnv(databases, databaseId, {
-        policySpec: policy,
+        policySpec: healthGatedPolicy,
         entities: [
-          {
-            apiVersion: 'backstage.io/v1alpha1',
-            kind: 'Component',
-            metadata: {
-              name: 'web',
-              namespace: 'default',
-              annotations: {
-                'patchbay.dev/health-url': 'http://10.0.0.1/healthz',
-              },
-            },
-            spec: {
-              type: 'service',
-              lifecycle: 'production',
-              owner: 'group:default/team-0',
-              dependsOn: [0, 1, 2, 3].map(
-                i => `resource:default/links-ep-${i}`,
-              ),
-            },
-          },
+          healthComponent('web', 'http://10.0.0.1/healthz', 'links-ep', 4),
         ],
       });
-      const agents = await startFleet(env, 4);
-      for (const [i, a] of agents.entries()) {
-        await env
-          .knex('patch_endpoints')
-          .where({ id: a.id })
-          .update({ entity_ref: `resource:default/links-ep-${i}` });
-      }
-      await createRollout(env);
-      await env.tick();
-      await checkInAll(agents);
-      await env.tick();
+      await runPilotIntoSoak(env, 'links-ep', 4);
 
       const links = [
         ...new Set(

@@ -1,12 +1,15 @@
 /*
  * Portal routes of the approvals area: inbox, requests for an entity,
  * decisions, delegations, applicability and the audit query (risk
- * exceptions and the VEX export: exceptionRoutes.ts). Each handler parses, authenticates, authorizes (conditional
- * decisions become database filters for lists, and are applied to each
- * request for decisions), audits refusals, then calls a service.
+ * exceptions and the VEX export: exceptionRoutes.ts). Each handler parses,
+ * authorizes through service/authorize.ts (conditional decisions become
+ * database filters for lists, and a check of each request for decisions),
+ * calls one service method and maps the result. The rules live in the
+ * services: approvals/ApprovalService.ts (requests, decisions) and
+ * approvals/DelegationService.ts (delegations); a refusal of theirs is
+ * audited and answered 403 here (service/refusal.ts).
  */
-import { parseEntityRef, stringifyEntityRef } from '@backstage/catalog-model';
-import { InputError, NotFoundError } from '@backstage/errors';
+import { InputError } from '@backstage/errors';
 import {
   AuthorizeResult,
   PolicyDecision,
@@ -14,6 +17,7 @@ import {
 import {
   createConditionAuthorizer,
   createConditionTransformer,
+  PermissionRuleset,
 } from '@backstage/plugin-permission-node';
 import {
   patchApprovalDecidePermission,
@@ -23,23 +27,40 @@ import {
   patchAuditReadPermission,
   patchReportReadPermission,
 } from '@patchbay/plugin-patch-common';
-import { Request } from 'express';
+import type { AuditLog } from '../audit/AuditLog';
+import type { ApprovalService } from '../approvals/ApprovalService';
 import {
   ApprovalQuery,
   ApprovalRequest,
   ApprovalState,
 } from '../approvals/ApprovalStore';
-import { ApprovalDelegation } from '../approvals/DelegationStore';
+import type { DelegationService } from '../approvals/DelegationService';
+import { identityOf } from './actor';
 import {
   authorize,
   authorizeConditional,
   authorizeUser,
   claimsOf,
-  refuse,
 } from './authorize';
-import { registerExceptionRoutes } from './exceptionRoutes';
+import { ExceptionRouteDeps, registerExceptionRoutes } from './exceptionRoutes';
+import { AuthorizeDeps, authz, refusing } from './refusal';
 import { PatchRouter } from './router';
-import { RouterContext } from './types';
+
+/**
+ * What the approval routes use: the fields service/authorize.ts reads, the
+ * audit trail (the audit query), and the approvals area's services (the
+ * field names of the router context's `approvals`).
+ * @internal
+ */
+export interface ApprovalRouteDeps extends AuthorizeDeps, ExceptionRouteDeps {
+  audit: AuditLog;
+  approvals?: NonNullable<ExceptionRouteDeps['approvals']> & {
+    approvals: ApprovalService;
+    delegationService: DelegationService;
+    /** The registered rules of the `patch-approval` resource, once started. */
+    ruleset?: PermissionRuleset<ApprovalRequest, ApprovalQuery>;
+  };
+}
 
 const STATES: ApprovalState[] = [
   'pending',
@@ -71,31 +92,26 @@ function states(value: string | undefined): ApprovalState[] | undefined {
 /** Registers the approvals area's portal routes. */
 export function registerApprovalRoutes(
   router: PatchRouter,
-  ctx: RouterContext,
+  deps: ApprovalRouteDeps,
 ) {
-  const maybeArea = ctx.approvals;
-  if (!maybeArea?.ruleset) {
+  const area = deps.approvals;
+  if (!area?.ruleset) {
     throw new Error('The approvals area is not started in the router context');
   }
-  const area = maybeArea;
-  const ruleset = maybeArea.ruleset;
-  const transformConditions =
-    createConditionTransformer<ApprovalQuery>(ruleset);
-  const authorizeRequest = createConditionAuthorizer<ApprovalRequest>(ruleset);
+  const ctx = authz(deps);
+  const { approvals, delegationService } = area;
+  const transformConditions = createConditionTransformer<ApprovalQuery>(
+    area.ruleset,
+  );
+  const authorizeRequest = createConditionAuthorizer<ApprovalRequest>(
+    area.ruleset,
+  );
 
-  /** Lists requests with a conditional read decision applied in the database. */
-  async function readable(
-    decision: PolicyDecision,
-    filter: Parameters<typeof area.approvals.list>[0],
-  ) {
-    if (decision.result === AuthorizeResult.CONDITIONAL) {
-      return area.approvals.list({
-        ...filter,
-        permission: transformConditions(decision.conditions),
-      });
-    }
-    return area.approvals.list(filter);
-  }
+  /** A conditional read decision, as the database filter of a list. */
+  const readFilter = (decision: PolicyDecision) =>
+    decision.result === AuthorizeResult.CONDITIONAL
+      ? { permission: transformConditions(decision.conditions) }
+      : {};
 
   const approvalRead = {
     action: 'approval-read',
@@ -112,19 +128,17 @@ export function registerApprovalRoutes(
     );
     const claims = await claimsOf(ctx, caller);
     const q = req.query;
-    // The user's groups, and the groups that delegated their approvals to it now.
-    const delegated = await area.delegations.delegatedGroups(
-      claims,
-      new Date(),
+    const items = await approvals.inbox(
+      identityOf({ userRef: caller.userRef!, claims }, req),
+      {
+        ...readFilter(caller.decision),
+        states: states(q.state),
+        severity: list(q.severity),
+        knownExploited: q.knownExploited,
+        dueBefore: q.dueBefore,
+        systemRef: q.system,
+      },
     );
-    const items = await readable(caller.decision, {
-      groupRefs: [...new Set([...claims, ...delegated])],
-      states: states(q.state) ?? ['pending', 'deferred'],
-      severity: list(q.severity),
-      knownExploited: q.knownExploited,
-      dueBefore: q.dueBefore,
-      systemRef: q.system,
-    });
     res.json({ items: items.map(toApi) } as any);
   });
 
@@ -136,7 +150,8 @@ export function registerApprovalRoutes(
       approvalRead,
     );
     const q = req.query;
-    const items = await readable(decision, {
+    const items = await approvals.list({
+      ...readFilter(decision),
       entityRef: q.entityRef,
       patchRef: q.patchRef,
       groupRefs: q.groupRef ? [q.groupRef] : undefined,
@@ -159,52 +174,23 @@ export function registerApprovalRoutes(
     const { decision } = caller;
     const userRef = caller.userRef!;
     const claims = await claimsOf(ctx, caller);
-    const ids = [...new Set(body.ids)];
-    const expectedStates = body.expectedStates as Record<string, ApprovalState>;
-    const unseen = ids.filter(id => !expectedStates[id]);
-    if (unseen.length) {
-      throw new InputError(
-        `expectedStates must give the state you saw for every request; missing ${unseen.join(
-          ', ',
-        )}`,
-      );
-    }
-    const found = await area.approvals.list({ ids });
-    const missing = ids.filter(id => !found.some(r => r.id === id));
-    if (missing.length)
-      throw new NotFoundError(`No approval request ${missing.join(', ')}`);
-    for (const r of found) {
-      const allowed =
-        decision.result === AuthorizeResult.ALLOW ||
-        (decision.result === AuthorizeResult.CONDITIONAL &&
-          authorizeRequest(decision, r));
-      if (!allowed) {
-        await refuse(
-          ctx,
-          req,
-          userRef,
-          {
-            action: `approval-${body.action}`,
-            targetType: 'patch-approval',
-            targetId: r.id,
-            groupRef: r.groupRef,
-          },
-          `${userRef} may not decide on ${r.patchRef} for ${r.groupRef}`,
-        );
-      }
-    }
-    const items = await area.approvals.decide(
-      ids,
-      {
-        action: body.action,
-        comment: body.comment,
-        deferUntil: body.deferUntil,
-        expectedStates,
-      },
-      userRef,
-      req as Request,
-      undefined,
-      claims,
+    const items = await refusing(deps, req, userRef, () =>
+      approvals.decide(
+        body.ids,
+        {
+          action: body.action,
+          comment: body.comment,
+          deferUntil: body.deferUntil,
+          expectedStates: body.expectedStates as Record<string, ApprovalState>,
+        },
+        identityOf({ userRef, claims }, req),
+        {
+          mayDecide: r =>
+            decision.result === AuthorizeResult.ALLOW ||
+            (decision.result === AuthorizeResult.CONDITIONAL &&
+              authorizeRequest(decision, r)),
+        },
+      ),
     );
     res.json({ items: items.map(toApi) } as any);
   });
@@ -217,144 +203,52 @@ export function registerApprovalRoutes(
       targetType: 'patch-approval-delegation',
     });
     const q = req.query;
-    const now = new Date();
-    const items = await area.delegations.list({
+    const items = await delegationService.list({
       groupRefs: q.groupRef ? [q.groupRef] : undefined,
       delegateRefs: q.delegateRef ? [q.delegateRef] : undefined,
-      activeAt: q.active ? now : undefined,
+      active: Boolean(q.active),
     });
-    res.json({ items: items.map(d => delegationToApi(d, now.getTime())) });
+    res.json({ items });
   });
 
   router.post('/approval-delegations', async (req, res) => {
-    const { userRef, claims } = await authorizeUser(
+    const caller = await authorizeUser(
       ctx,
       req,
       patchApprovalDelegatePermission,
       { action: 'approval-delegate', targetType: 'patch-approval-delegation' },
     );
     const body = req.body;
-    const groupRef = entityRefOf(body.groupRef, 'group', 'groupRef');
-    const delegateRef = entityRefOf(body.delegateRef, 'user', 'delegateRef');
-    // Only the group's own members delegate it; a delegate's claims do not
-    // include the group, so a delegation cannot be passed on.
-    if (!claims.includes(groupRef)) {
-      await refuse(
-        ctx,
-        req,
-        userRef,
-        {
-          action: 'approval-delegate',
-          targetType: 'patch-approval-delegation',
-          groupRef,
-        },
-        `${userRef} is not a member of ${groupRef} and may not delegate its approvals`,
-      );
-    }
-    const now = new Date();
-    const startsAt = body.startsAt ? Date.parse(body.startsAt) : now.getTime();
-    const endsAt = Date.parse(body.endsAt);
-    if (Number.isNaN(startsAt) || Number.isNaN(endsAt)) {
-      throw new InputError('startsAt and endsAt must be dates');
-    }
-    if (endsAt <= startsAt || endsAt <= now.getTime()) {
-      throw new InputError('endsAt must be after startsAt and in the future');
-    }
-    if (delegateRef === groupRef) {
-      throw new InputError('A group cannot delegate its approvals to itself');
-    }
-    const kind = parseEntityRef(delegateRef).kind.toLocaleLowerCase('en-US');
-    if (kind !== 'group' && kind !== 'user') {
-      throw new InputError('The delegate is a Group or a User');
-    }
-    const service = await ctx.auth.getOwnServiceCredentials();
-    if (
-      !(await ctx.catalog.getEntityByRef(delegateRef, { credentials: service }))
-    ) {
-      throw new InputError(`No entity ${delegateRef} in the catalog`);
-    }
-    const created = await ctx.db.transaction(async trx => {
-      const e = await area.delegations.create(
-        {
-          groupRef,
-          delegateRef,
-          startsAt: new Date(startsAt).toISOString(),
-          endsAt: new Date(endsAt).toISOString(),
-          reason: body.reason,
-          createdBy: userRef,
-        },
-        now,
-        trx,
-      );
-      await ctx.audit.record(
-        {
-          actor: userRef,
-          action: 'approval-delegate',
-          outcome: 'succeeded',
-          targetType: 'patch-approval-delegation',
-          targetId: e.id,
-          groupRef,
-          message: `${userRef} delegated the approvals of ${groupRef} to ${delegateRef} from ${e.startsAt} until ${e.endsAt}: ${e.reason}`,
-          details: {
-            delegateRef,
-            startsAt: e.startsAt,
-            endsAt: e.endsAt,
-          },
-          request: req as Request,
-        },
-        trx,
-      );
-      return e;
-    });
-    res.status(201).json(delegationToApi(created, Date.now()));
+    const created = await refusing(deps, req, caller.userRef, () =>
+      delegationService.create(identityOf(caller, req), {
+        groupRef: body.groupRef,
+        delegateRef: body.delegateRef,
+        startsAt: body.startsAt,
+        endsAt: body.endsAt,
+        reason: body.reason,
+      }),
+    );
+    res.status(201).json(created);
   });
 
   router.delete('/approval-delegations/:delegationId', async (req, res) => {
-    const revoke = {
-      action: 'approval-delegation-revoke',
-      targetType: 'patch-approval-delegation',
-      targetId: req.params.delegationId,
-    };
-    const { userRef, claims } = await authorizeUser(
+    const caller = await authorizeUser(
       ctx,
       req,
       patchApprovalDelegatePermission,
-      revoke,
+      {
+        action: 'approval-delegation-revoke',
+        targetType: 'patch-approval-delegation',
+        targetId: req.params.delegationId,
+      },
     );
-    const e = await area.delegations.get(req.params.delegationId);
-    if (!e) {
-      throw new NotFoundError(`No delegation ${req.params.delegationId}`);
-    }
-    // The permission says who may revoke delegations at all; the rule of
-    // the area says which: one's own, or one's group's.
-    if (e.createdBy !== userRef && !claims.includes(e.groupRef)) {
-      await refuse(
-        ctx,
-        req,
-        userRef,
-        { ...revoke, groupRef: e.groupRef },
-        `${userRef} may not revoke delegation ${e.id} of ${e.groupRef}`,
-      );
-    }
-    await ctx.db.transaction(async trx => {
-      if (!(await area.delegations.revoke(e.id, userRef, new Date(), trx))) {
-        return;
-      }
-      await ctx.audit.record(
-        {
-          actor: userRef,
-          action: 'approval-delegation-revoke',
-          outcome: 'succeeded',
-          targetType: 'patch-approval-delegation',
-          targetId: e.id,
-          groupRef: e.groupRef,
-          message: `${userRef} revoked the delegation of ${e.groupRef}'s approvals to ${e.delegateRef}`,
-          request: req as Request,
-        },
-        trx,
-      );
-    });
-    res.json(delegationToApi((await area.delegations.get(e.id))!, Date.now()));
+    const revoked = await refusing(deps, req, caller.userRef, () =>
+      delegationService.revoke(
+        identityOf(caller, req),
+        req.params.delegationId,
+      ),
+    );
+    res.json(revoked);
   });
 
   router.get('/approvals/:requestId', async (req, res) => {
@@ -364,10 +258,10 @@ export function registerApprovalRoutes(
       patchApprovalReadPermission,
       { ...approvalRead, targetId: req.params.requestId },
     );
-    const [item] = await readable(decision, { ids: [req.params.requestId] });
-    if (!item)
-      throw new NotFoundError(`No approval request ${req.params.requestId}`);
-    const detail = await area.approvals.get(item.id);
+    const detail = await approvals.getReadable(
+      req.params.requestId,
+      readFilter(decision),
+    );
     res.json({ ...toApi(detail), decisions: detail.decisions } as any);
   });
 
@@ -375,7 +269,7 @@ export function registerApprovalRoutes(
     await authorize(ctx, req, patchReportReadPermission, {
       action: 'applicability-read',
     });
-    const items = await area.applicabilityStore.list(req.query);
+    const items = await approvals.listApplicability(req.query);
     res.json({ items } as any);
   });
 
@@ -386,7 +280,7 @@ export function registerApprovalRoutes(
     });
     const q = req.query;
     const limit = q.limit ?? 100;
-    const items = await ctx.audit.query({
+    const items = await deps.audit.query({
       from: q.from,
       to: q.to,
       actor: q.actor,
@@ -408,31 +302,10 @@ export function registerApprovalRoutes(
     });
   });
 
-  registerExceptionRoutes(router, ctx, area);
+  registerExceptionRoutes(router, deps);
 }
 
 function toApi(r: ApprovalRequest) {
   const { dueSoonNotifiedAt, overdueNotifiedAt, ...rest } = r;
   return rest;
-}
-
-function delegationToApi(d: ApprovalDelegation, now: number) {
-  return {
-    ...d,
-    active:
-      !d.revokedAt &&
-      Date.parse(d.startsAt) <= now &&
-      Date.parse(d.endsAt) > now,
-  };
-}
-
-/** A normalized entity ref, or a 400 naming the field. */
-function entityRefOf(value: string, defaultKind: string, field: string) {
-  try {
-    return stringifyEntityRef(
-      parseEntityRef(value, { defaultKind, defaultNamespace: 'default' }),
-    );
-  } catch {
-    throw new InputError(`${field} ${value} is not an entity ref`);
-  }
 }

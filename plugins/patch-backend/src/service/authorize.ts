@@ -15,6 +15,7 @@ import {
   ResourcePermission,
 } from '@backstage/plugin-permission-common';
 import { Request } from 'express';
+import { actorOf } from './actor';
 import { PatchServices } from './types';
 
 /**
@@ -47,17 +48,8 @@ export interface Caller {
   userRef?: string;
 }
 
-/** The audit name of a caller: a user's entity ref, or `service:<subject>`. @internal */
-export function actorOf(credentials: BackstageCredentials): string {
-  const p = credentials.principal as {
-    type: string;
-    userEntityRef?: string;
-    subject?: string;
-  };
-  if (p.type === 'user' && p.userEntityRef) return p.userEntityRef;
-  if (p.type === 'service' && p.subject) return `service:${p.subject}`;
-  return p.type;
-}
+// The one actorOf lives in actor.ts; re-exported for existing callers.
+export { actorOf };
 
 /** The caller of a portal request: a signed-in user or a backend service. */
 export async function callerOf(

@@ -13,6 +13,8 @@ import { EventsService } from '@backstage/plugin-events-node';
 import { NotificationService } from '@backstage/plugin-notifications-node';
 import { PermissionRuleset } from '@backstage/plugin-permission-node';
 import { Knex } from 'knex';
+import { DelegationService } from '../approvals/DelegationService';
+import { ExceptionService } from '../exceptions/ExceptionService';
 import { ApplicabilityService } from '../applicability/ApplicabilityService';
 import { ApplicabilityStore } from '../applicability/ApplicabilityStore';
 import { CatalogPatchSource } from '../applicability/PatchSource';
@@ -47,7 +49,11 @@ export interface ApprovalsServices {
   approvalStore: ApprovalStore;
   /** Delegated approvers: groups handing their approvals to others for a period. */
   delegations: DelegationStore;
+  /** Delegations, the rules (routes). */
+  delegationService: DelegationService;
   exceptions: ExceptionStore;
+  /** Risk exceptions, the rules and the VEX export (routes). */
+  exceptionService: ExceptionService;
   patches: CatalogPatchSource;
   /** The registered rules of the `patch-approval` resource (set by `plugin.ts` at start). */
   ruleset?: PermissionRuleset<ApprovalRequest, ApprovalQuery>;

@@ -12,32 +12,19 @@ import {
   Harness,
   uploadInventory,
 } from '../../approvals/__testUtils__/harness';
+import { OPS, SAM, SECURITY } from '../../approvals/__testUtils__/people';
 
-/** Users of the world. */
-export const OPS = 'user:default/olga'; // it-operations
-/** A member of team A. */
-export const ALICE = 'user:default/alice';
-/** A member of team B. */
-export const BOB = 'user:default/bob';
-/** A member of a team that owns nothing. */
-export const CAROL = 'user:default/carol';
-/** A member of the security group. */
-export const SAM = 'user:default/sam';
-/** Team A. */
-export const TEAM_A = 'group:default/team-a';
-/** Team B. */
-export const TEAM_B = 'group:default/team-b';
-/** The security group. */
-export const SECURITY = 'group:default/security';
-
-/** User → groups. */
-export const users: Record<string, string[]> = {
-  [OPS]: ['group:default/it-operations'],
-  [ALICE]: [TEAM_A],
-  [BOB]: [TEAM_B],
-  [CAROL]: ['group:default/team-c'],
-  [SAM]: [SECURITY],
-};
+export {
+  ALICE,
+  BOB,
+  CAROL,
+  OPS,
+  SAM,
+  SECURITY,
+  TEAM_A,
+  TEAM_B,
+  users,
+} from '../../approvals/__testUtils__/people';
 
 function patch(name: string, severity: string, pkg: string, fixed: string) {
   return {
