@@ -1,4 +1,15 @@
-import { BackstageCredentials } from '@backstage/backend-plugin-api';
+/*
+ * Portal routes of the reports: the compliance hierarchy, drill-downs and
+ * streamed exports (`patch.report.read`), and the audit export
+ * (`patch.audit.read`). Each handler parses, authorizes through
+ * authorize.ts, calls one ReportService method (or reads the audit trail)
+ * and maps the result; exports are written by reportExport.ts.
+ */
+import {
+  BackstageCredentials,
+  HttpAuthService,
+  PermissionsService,
+} from '@backstage/backend-plugin-api';
 import { InputError } from '@backstage/errors';
 import { BasicPermission } from '@backstage/plugin-permission-common';
 import {
@@ -6,30 +17,52 @@ import {
   patchReportReadPermission,
 } from '@patchbay/plugin-patch-common';
 import express from 'express';
+import { AuditLog } from '../audit/AuditLog';
 import {
   EXPORT_COLUMNS,
   ExportFormat,
   ReportExportName,
-  writeExport,
 } from '../reports/export';
 import { ReportNodeKind } from '../reports/hierarchy';
 import { flatten, ReportService } from '../reports/ReportService';
-import { createReportService } from '../reports/reportTask';
 import { actorOf, authorize } from './authorize';
+import { writeExport } from './reportExport';
 import { PatchRouter } from './router';
-import { RouterContext } from './types';
+
+/**
+ * The context authorize() takes. It reads only `httpAuth`, `permissions`
+ * and `audit` of it, which the deps hold.
+ */
+type AuthorizeContext = Parameters<typeof authorize>[0];
+
+/** What the report routes use. */
+export interface ReportRouteDeps {
+  /** The reports' domain service. */
+  reports: ReportService;
+  /** The audit trail: records exports and refusals, streams the audit export. */
+  audit: AuditLog;
+  /** Who calls (through authorize.ts). */
+  httpAuth: HttpAuthService;
+  /** Whether the caller may (through authorize.ts). */
+  permissions: PermissionsService;
+}
 
 /** Checks a report permission through the one helper; returns the credentials. */
 async function allowed(
-  ctx: RouterContext,
+  deps: ReportRouteDeps,
   req: express.Request,
   permission: BasicPermission,
   action: string,
 ): Promise<BackstageCredentials> {
-  const { credentials } = await authorize(ctx, req, permission, {
-    action,
-    targetType: permission === patchAuditReadPermission ? 'audit' : 'report',
-  });
+  const { credentials } = await authorize(
+    deps as Partial<AuthorizeContext> as AuthorizeContext,
+    req,
+    permission,
+    {
+      action,
+      targetType: permission === patchAuditReadPermission ? 'audit' : 'report',
+    },
+  );
   return credentials;
 }
 
@@ -70,33 +103,6 @@ function rangeOf(query: Record<string, unknown>) {
   return { from, to };
 }
 
-function exportRows(
-  reports: ReportService,
-  report: ReportExportName,
-  query: Record<string, unknown>,
-): AsyncIterable<object> {
-  const scope = scopeOf(query);
-  const range = rangeOf(query);
-  switch (report) {
-    case 'compliance':
-      return reports.complianceRows({
-        ...scope,
-        ...range,
-        kind: str(query.kind) as ReportNodeKind | undefined,
-      });
-    case 'endpoints':
-      return reports.endpointRows(scope);
-    case 'missing':
-      return reports.missingRows(scope);
-    case 'time-to-patch':
-      return reports.installRows({ ...scope, ...range });
-    case 'sla':
-      return reports.slaRows(scope);
-    default:
-      throw new InputError(`Unknown report ${report}`);
-  }
-}
-
 /**
  * Compliance reports (`patch.report.read`) and the audit export
  * (`patch.audit.read`). Exports stream; report exports and audit exports
@@ -104,11 +110,11 @@ function exportRows(
  */
 export function registerReportRoutes(
   router: PatchRouter,
-  ctx: RouterContext,
-  reports: ReportService = createReportService(ctx),
+  deps: ReportRouteDeps,
 ): void {
+  const { reports, audit } = deps;
   router.get('/reports/compliance', async (req, res) => {
-    await allowed(ctx, req, patchReportReadPermission, 'report-read');
+    await allowed(deps, req, patchReportReadPermission, 'report-read');
     const query = req.query as Record<string, unknown>;
     res.json(
       (await reports.listNodes({
@@ -119,7 +125,7 @@ export function registerReportRoutes(
   });
 
   router.get('/reports/compliance/node', async (req, res) => {
-    await allowed(ctx, req, patchReportReadPermission, 'report-read');
+    await allowed(deps, req, patchReportReadPermission, 'report-read');
     const query = req.query as Record<string, unknown>;
     const ref = str(query.ref);
     if (!ref) throw new InputError('ref is required');
@@ -131,7 +137,7 @@ export function registerReportRoutes(
   });
 
   router.get('/reports/endpoints', async (req, res) => {
-    await allowed(ctx, req, patchReportReadPermission, 'report-read');
+    await allowed(deps, req, patchReportReadPermission, 'report-read');
     const query = req.query as Record<string, unknown>;
     res.json(
       (await reports.endpoints(scopeOf(query), {
@@ -142,12 +148,12 @@ export function registerReportRoutes(
   });
 
   router.get('/reports/endpoints/:endpointId', async (req, res) => {
-    await allowed(ctx, req, patchReportReadPermission, 'report-read');
+    await allowed(deps, req, patchReportReadPermission, 'report-read');
     res.json((await reports.endpointReport(req.params.endpointId)) as any);
   });
 
   router.get('/reports/time-to-patch', async (req, res) => {
-    await allowed(ctx, req, patchReportReadPermission, 'report-read');
+    await allowed(deps, req, patchReportReadPermission, 'report-read');
     const query = req.query as Record<string, unknown>;
     res.json(
       (await reports.timeToPatch({
@@ -158,14 +164,14 @@ export function registerReportRoutes(
   });
 
   router.get('/reports/sla', async (req, res) => {
-    await allowed(ctx, req, patchReportReadPermission, 'report-read');
+    await allowed(deps, req, patchReportReadPermission, 'report-read');
     const query = req.query as Record<string, unknown>;
     res.json((await reports.sla(scopeOf(query))) as any);
   });
 
   router.get('/reports/export/:report', async (req, res) => {
     const credentials = await allowed(
-      ctx,
+      deps,
       req,
       patchReportReadPermission,
       'report-export',
@@ -173,8 +179,12 @@ export function registerReportRoutes(
     const query = req.query as Record<string, unknown>;
     const report = req.params.report as ReportExportName;
     const format = (str(query.format) ?? 'csv') as ExportFormat;
-    const rows = exportRows(reports, report, query);
-    await ctx.audit.record({
+    const rows = reports.exportRows(report, {
+      ...scopeOf(query),
+      ...rangeOf(query),
+      kind: str(query.kind) as ReportNodeKind | undefined,
+    });
+    await audit.record({
       actor: actorOf(credentials),
       action: 'report-export',
       outcome: 'succeeded',
@@ -196,7 +206,7 @@ export function registerReportRoutes(
   router.get('/audit/export', async (req, res) => {
     const query = req.query as Record<string, unknown>;
     const credentials = await allowed(
-      ctx,
+      deps,
       req,
       patchAuditReadPermission,
       'audit-export',
@@ -211,7 +221,7 @@ export function registerReportRoutes(
       actor: str(query.actor),
     };
     // Recorded before the stream starts, so the export includes itself.
-    await ctx.audit.record({
+    await audit.record({
       actor: actorOf(credentials),
       action: 'audit-export',
       outcome: 'succeeded',
@@ -225,7 +235,7 @@ export function registerReportRoutes(
       format,
       filename: 'patchbay-audit',
       columns: EXPORT_COLUMNS.audit,
-      rows: ctx.audit.stream(filter),
+      rows: audit.stream(filter),
     });
   });
 }

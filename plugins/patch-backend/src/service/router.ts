@@ -1,5 +1,6 @@
 import { createValidatedOpenApiRouter } from '@backstage/backend-openapi-utils';
 import express from 'express';
+import { createReportService } from '../reports/reportTask';
 import { spec } from '../schema/openapi.generated';
 import { registerAgentRoutes } from './agentRoutes';
 import { maxBodySize } from './checkInRoute';
@@ -55,7 +56,7 @@ export async function createRouter(
   if (ctx.approvals) registerApprovalRoutes(router, ctx);
   registerAgentRoutes(router, ctx, outer);
   registerEndpointRoutes(router, ctx);
-  registerReportRoutes(router, ctx);
+  registerReportRoutes(router, { ...ctx, reports: createReportService(ctx) });
   registerRolloutRoutes(router, ctx);
 
   outer.use(router as unknown as express.Router);
