@@ -23,7 +23,7 @@ import {
   metricsToRow,
   rowToMetrics,
 } from './rows';
-import { ReportSql } from './sql';
+import { ReportSql, verifiedInstallSql } from './sql';
 
 /** What one recompute writes (see `ReportStore.recompute`). */
 export interface SnapshotInput {
@@ -105,8 +105,7 @@ function endpointFiguresSql(sql: ReportSql): string {
                p.published_at, min(j.finished_at) as installed_at
              from patch_jobs j
              join patch_report_patches p on p.patch_ref = j.patch_ref
-             where j.state = 'succeeded' and j.kind in ('install', 'verify')
-               and j.finished_at is not null and p.published_at is not null
+             where ${verifiedInstallSql('j')} and p.published_at is not null
              group by j.endpoint_id${bytes}, j.patch_ref${bytes}, p.published_at
            ) i
            group by i.endpoint_id

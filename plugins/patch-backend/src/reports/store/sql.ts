@@ -83,16 +83,23 @@ export function reportSql(db: Knex): ReportSql {
   return dialectOf(db) === 'pg' ? POSTGRES : SQLITE;
 }
 
+/**
+ * SQL true when the job `alias` of `patch_jobs` is a verified install: an
+ * install or a verification that succeeded, of a patch. Its finish time is
+ * the install time; the first one per (endpoint, patch) counts.
+ */
+export function verifiedInstallSql(alias: string): string {
+  return `${alias}.state = 'succeeded' and ${alias}.kind in ('install', 'verify')
+    and ${alias}.patch_ref is not null and ${alias}.finished_at is not null`;
+}
+
 /** First verified install per (endpoint, patch), as a subquery. */
 export function firstInstalls(db: Knex | Knex.Transaction): Knex.QueryBuilder {
-  return db('patch_jobs')
-    .select('endpoint_id', 'patch_ref')
-    .min({ installed_at: 'finished_at' })
-    .where('state', 'succeeded')
-    .whereIn('kind', ['install', 'verify'])
-    .whereNotNull('patch_ref')
-    .whereNotNull('finished_at')
-    .groupBy('endpoint_id', 'patch_ref');
+  return db('patch_jobs as j')
+    .select('j.endpoint_id', 'j.patch_ref')
+    .min({ installed_at: 'j.finished_at' })
+    .whereRaw(verifiedInstallSql('j'))
+    .groupBy('j.endpoint_id', 'j.patch_ref');
 }
 
 /**
