@@ -4,10 +4,11 @@
  * Freshness: the figures are pre-aggregated by `recompute()`, which the
  * report task (reportTask.ts) runs on the SchedulerService every minute by
  * default (`patch.reports.schedule`); one run at 100,000 endpoints takes a
- * few seconds (`yarn bench:report`), and only one replica runs it at a time. Every answer
- * carries `computedAt`. Drill-downs (a node's missing patches, its endpoint
- * list, time to patch, exports) query the live tables and are exact at the
- * moment of the request; the node figures are as of `computedAt`.
+ * few seconds (`yarn bench:report`), and only one replica runs it at a
+ * time. Every answer carries `computedAt`. Drill-downs (a node's missing
+ * patches, its endpoint list, time to patch, exports) query the live tables
+ * and are exact at the moment of the request; the node figures are as of
+ * `computedAt`.
  *
  * Risk exceptions: an (endpoint, patch) pair that an active (neither revoked
  * nor expired) exception covers counts as excepted, not missing, the rule
@@ -322,7 +323,6 @@ export class ReportService {
   }> {
     const scopes = await this.resolveScopes(filter);
     const buckets = await this.store.timeToPatchBuckets(scopes, filter);
-    const mean = meanHours;
     let count = 0;
     let sum = 0;
     const bySeverity = new Map<Severity, { n: number; s: number }>();
@@ -341,14 +341,18 @@ export class ReportService {
     }
     return {
       installs: count,
-      meanHours: mean(sum, count),
+      meanHours: meanHours(sum, count),
       bySeverity: SEVERITIES.map(severity => {
         const v = bySeverity.get(severity) ?? { n: 0, s: 0 };
-        return { severity, installs: v.n, meanHours: mean(v.s, v.n) };
+        return { severity, installs: v.n, meanHours: meanHours(v.s, v.n) };
       }),
       byDay: [...byDay.entries()]
         .sort(([a], [b]) => a.localeCompare(b))
-        .map(([day, v]) => ({ day, installs: v.n, meanHours: mean(v.s, v.n) })),
+        .map(([day, v]) => ({
+          day,
+          installs: v.n,
+          meanHours: meanHours(v.s, v.n),
+        })),
     };
   }
 
