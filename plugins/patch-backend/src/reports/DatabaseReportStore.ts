@@ -22,6 +22,7 @@ import {
   InstallRow,
   MissingInstallRow,
   MissingPatchRow,
+  RecomputeInput,
   ReportStore,
   SnapshotPoint,
   StoredNode,
@@ -42,7 +43,7 @@ import {
   streamMissingInstalls,
   timeToPatchBuckets,
 } from './store/scopeQueries';
-import { writeSnapshot, SnapshotInput } from './store/snapshotWriter';
+import { writeSnapshot } from './store/snapshotWriter';
 import { reportSql, ReportSql } from './store/sql';
 
 export { whereInScopes } from './store/rows';
@@ -62,7 +63,7 @@ export class DatabaseReportStore implements ReportStore {
   }
 
   recompute(
-    input: SnapshotInput,
+    input: RecomputeInput,
   ): Promise<{ endpoints: number; nodes: number }> {
     return writeSnapshot(this.db, this.sql, input);
   }

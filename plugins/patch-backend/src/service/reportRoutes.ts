@@ -179,9 +179,9 @@ export function registerReportRoutes(
     const query = req.query as Record<string, unknown>;
     const report = req.params.report as ReportExportName;
     const format = (str(query.format) ?? 'csv') as ExportFormat;
+    const filter = { ...scopeOf(query), ...rangeOf(query) };
     const rows = reports.exportRows(report, {
-      ...scopeOf(query),
-      ...rangeOf(query),
+      ...filter,
       kind: str(query.kind) as ReportNodeKind | undefined,
     });
     await audit.record({
@@ -192,7 +192,7 @@ export function registerReportRoutes(
       targetId: report,
       groupRef: str(query.group),
       systemRef: str(query.system),
-      details: flatten({ format, ...scopeOf(query), ...rangeOf(query) }) as any,
+      details: flatten({ format, ...filter }) as any,
       request: req,
     });
     await writeExport(res as unknown as express.Response, {

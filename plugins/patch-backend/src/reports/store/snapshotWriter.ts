@@ -15,8 +15,7 @@
 import { Knex } from 'knex';
 import { toDbTime } from '../../database/time';
 import { AggregatedNode, EndpointClassFacts } from '../hierarchy';
-import { ExceptionScopeRow } from '../ReportStore';
-import { PatchFacts } from '../sla';
+import { RecomputeInput } from '../ReportStore';
 import {
   chunks,
   ENDPOINT_STAT_COLUMNS,
@@ -24,16 +23,6 @@ import {
   rowToMetrics,
 } from './rows';
 import { ReportSql, verifiedInstallSql } from './sql';
-
-/** What one recompute writes (see `ReportStore.recompute`). */
-export interface SnapshotInput {
-  patches: PatchFacts[];
-  exceptionScopes: ExceptionScopeRow[];
-  resourceRefs: string[];
-  now: Date;
-  buildNodes: (classes: EndpointClassFacts[]) => AggregatedNode[];
-  retentionDays: number;
-}
 
 /**
  * Figures per (endpoint, patch) set, summed per endpoint: `pairs` selects
@@ -130,7 +119,7 @@ function endpointFiguresSql(sql: ReportSql): string {
 async function writeFacts(
   trx: Knex.Transaction,
   sql: ReportSql,
-  input: SnapshotInput,
+  input: RecomputeInput,
 ): Promise<void> {
   await trx('patch_report_patches').delete();
   for (const chunk of chunks(input.patches, sql.insertChunk)) {
@@ -243,7 +232,7 @@ async function writeNodes(
   trx: Knex.Transaction,
   sql: ReportSql,
   nodes: AggregatedNode[],
-  input: SnapshotInput,
+  input: RecomputeInput,
 ): Promise<void> {
   const now = toDbTime(input.now);
   const day = now.slice(0, 10);
@@ -286,7 +275,7 @@ async function writeNodes(
 export async function writeSnapshot(
   db: Knex,
   sql: ReportSql,
-  input: SnapshotInput,
+  input: RecomputeInput,
 ): Promise<{ endpoints: number; nodes: number }> {
   return db.transaction(async trx => {
     await sql.tune(trx, 'figures');
