@@ -4,10 +4,11 @@
  * Freshness: the figures are pre-aggregated by `recompute()`, which the
  * report task (reportTask.ts) runs on the SchedulerService every minute by
  * default (`patch.reports.schedule`); one run at 100,000 endpoints takes a
- * few seconds (`yarn bench:report`), and only one replica runs it at a time. Every answer
- * carries `computedAt`. Drill-downs (a node's missing patches, its endpoint
- * list, time to patch, exports) query the live tables and are exact at the
- * moment of the request; the node figures are as of `computedAt`.
+ * few seconds (`yarn bench:report`), and only one replica runs it at a
+ * time. Every answer carries `computedAt`. Drill-downs (a node's missing
+ * patches, its endpoint list, time to patch, exports) query the live tables
+ * and are exact at the moment of the request; the node figures are as of
+ * `computedAt`.
  *
  * Risk exceptions: an (endpoint, patch) pair that an active (neither revoked
  * nor expired) exception covers counts as excepted, not missing, the rule
@@ -21,22 +22,20 @@
  */
 import { AuthService, LoggerService } from '@backstage/backend-plugin-api';
 import { Entity } from '@backstage/catalog-model';
-import { NotFoundError } from '@backstage/errors';
+import { InputError, NotFoundError } from '@backstage/errors';
 import { CatalogService } from '@backstage/plugin-catalog-node';
+import { exceptionScopes } from './exceptionScopes';
+import { ReportExportName } from './export';
+import { complianceRows, endpointRows, ExportFilter } from './exportRows';
 import {
   aggregateNodes,
   buildHierarchy,
-  FLEET_REF,
-  HierarchyNode,
   NodeScope,
-  ReportMetrics,
   ReportNodeKind,
   scopedResourceRefs,
 } from './hierarchy';
 import {
-  ActiveException,
   EndpointPatchRow,
-  ExceptionScopeRow,
   EndpointReportRow,
   InstallRow,
   MissingInstallRow,
@@ -44,6 +43,7 @@ import {
   ReportStore,
   StoredNode,
 } from './ReportStore';
+import { resolveScopes, ScopeFilter } from './scopes';
 import {
   PatchFacts,
   patchFactsFromEntity,
@@ -52,49 +52,19 @@ import {
   SlaDaysBySeverity,
   slaDaysFromPolicies,
 } from './sla';
+import {
+  meanHours,
+  metricsView,
+  nodeView,
+  ReportNodeView,
+  TrendPointView,
+} from './views';
 
-/** A node's figures as the API returns them. */
-export interface ReportNodeView {
-  ref: string;
-  kind: ReportNodeKind;
-  title: string;
-  parentRef?: string;
-  endpoints: number;
-  compliant: number;
-  /** compliant / endpoints, or null without endpoints. */
-  compliantShare: number | null;
-  /** Endpoints missing nothing with a patch whose state is unknown: never compliant. */
-  unknown: number;
-  /** unknown / endpoints, or null without endpoints. */
-  unknownShare: number | null;
-  /** (endpoint, patch) pairs whose state is unknown. */
-  unknownInstalls: number;
-  withinSla: number;
-  withinSlaShare: number | null;
-  missing: ReportMetrics['missing'];
-  overdue: number;
-  /** Needed installs accepted by an active risk exception (not missing). */
-  excepted: number;
-  verifiedInstalls: number;
-  /** Mean hours from publication to verified install, or null. */
-  meanTimeToPatchHours: number | null;
-}
-
-/** One day of a node's history, as the API returns it. */
-export interface TrendPointView
-  extends Omit<ReportNodeView, 'ref' | 'kind' | 'title' | 'parentRef'> {
-  day: string;
-}
-
-/** Filters that select endpoints: each one narrows (AND). */
-export interface ScopeFilter {
-  /** Any node ref (fleet, domain, system, component, group). */
-  node?: string;
-  /** A System ref. */
-  system?: string;
-  /** A Group ref (with its sub-groups). */
-  group?: string;
-}
+export { exceptionScopes } from './exceptionScopes';
+export type { ExportFilter } from './exportRows';
+export type { ScopeFilter } from './scopes';
+export { flatten, metricsView } from './views';
+export type { ReportNodeView, TrendPointView } from './views';
 
 /** Result of one recompute. */
 export interface RecomputeSummary {
@@ -103,42 +73,6 @@ export interface RecomputeSummary {
   endpoints: number;
   nodes: number;
   patches: number;
-}
-
-const round = (n: number, digits = 4) => {
-  const f = 10 ** digits;
-  return Math.round(n * f) / f;
-};
-
-/** Turns stored figures into the API's view. */
-export function metricsView(m: ReportMetrics) {
-  return {
-    endpoints: m.endpoints,
-    compliant: m.compliant,
-    compliantShare: m.endpoints ? round(m.compliant / m.endpoints) : null,
-    unknown: m.unknown,
-    unknownShare: m.endpoints ? round(m.unknown / m.endpoints) : null,
-    unknownInstalls: m.unknownInstalls,
-    withinSla: m.withinSla,
-    withinSlaShare: m.endpoints ? round(m.withinSla / m.endpoints) : null,
-    missing: m.missing,
-    overdue: m.overdue,
-    excepted: m.excepted,
-    verifiedInstalls: m.ttpCount,
-    meanTimeToPatchHours: m.ttpCount
-      ? round(m.ttpSumSeconds / m.ttpCount / 3600, 2)
-      : null,
-  };
-}
-
-function nodeView(n: StoredNode): ReportNodeView {
-  return {
-    ref: n.ref,
-    kind: n.kind,
-    title: n.title,
-    parentRef: n.parentRef,
-    ...metricsView(n.metrics),
-  };
 }
 
 const HIERARCHY_FIELDS = [
@@ -333,29 +267,8 @@ export class ReportService {
    * Turns filters into scopes. A ref that has no node yet still selects by
    * its own column (system, owner, resource), so a filter is never ignored.
    */
-  async resolveScopes(filter: ScopeFilter): Promise<NodeScope[]> {
-    const scopes: NodeScope[] = [];
-    const refs = [filter.node, filter.system, filter.group].filter(
-      (r): r is string => !!r,
-    );
-    for (const raw of refs) {
-      const ref = raw.toLocaleLowerCase('en-US');
-      if (ref === FLEET_REF) continue;
-      const node = await this.store.getNode(ref);
-      if (node) {
-        scopes.push(node.scope);
-        continue;
-      }
-      const empty = { systemRefs: [], ownerRefs: [], resourceRefs: [] };
-      if (ref.startsWith('system:'))
-        scopes.push({ ...empty, systemRefs: [ref] });
-      else if (ref.startsWith('group:'))
-        scopes.push({ ...empty, ownerRefs: [ref] });
-      else if (ref.startsWith('resource:')) {
-        scopes.push({ ...empty, resourceRefs: [ref] });
-      } else throw new NotFoundError(`No report for ${raw}`);
-    }
-    return scopes;
+  resolveScopes(filter: ScopeFilter): Promise<NodeScope[]> {
+    return resolveScopes(this.store, filter);
   }
 
   /** A page of the endpoints selected by the filters, by id. */
@@ -410,8 +323,6 @@ export class ReportService {
   }> {
     const scopes = await this.resolveScopes(filter);
     const buckets = await this.store.timeToPatchBuckets(scopes, filter);
-    const mean = (sum: number, n: number) =>
-      n ? round(sum / n / 3600, 2) : null;
     let count = 0;
     let sum = 0;
     const bySeverity = new Map<Severity, { n: number; s: number }>();
@@ -430,14 +341,18 @@ export class ReportService {
     }
     return {
       installs: count,
-      meanHours: mean(sum, count),
+      meanHours: meanHours(sum, count),
       bySeverity: SEVERITIES.map(severity => {
         const v = bySeverity.get(severity) ?? { n: 0, s: 0 };
-        return { severity, installs: v.n, meanHours: mean(v.s, v.n) };
+        return { severity, installs: v.n, meanHours: meanHours(v.s, v.n) };
       }),
       byDay: [...byDay.entries()]
         .sort(([a], [b]) => a.localeCompare(b))
-        .map(([day, v]) => ({ day, installs: v.n, meanHours: mean(v.s, v.n) })),
+        .map(([day, v]) => ({
+          day,
+          installs: v.n,
+          meanHours: meanHours(v.s, v.n),
+        })),
     };
   }
 
@@ -489,87 +404,17 @@ export class ReportService {
    * snapshots when a time range is given; a system filter keeps the system
    * and its components, a group filter the group and its sub-groups.
    */
-  async *complianceRows(
-    filter: ScopeFilter & { kind?: ReportNodeKind; from?: string; to?: string },
+  complianceRows(
+    filter: ExportFilter,
   ): AsyncGenerator<Record<string, unknown>> {
-    const all = await this.store.listNodes({});
-    const keep = this.subtreeFilter(all, filter);
-    const nodes = all.filter(
-      n => keep(n) && (!filter.kind || n.kind === filter.kind),
-    );
-    if (!filter.from && !filter.to) {
-      for (const n of nodes) {
-        yield flatten({ day: n.computedAt.slice(0, 10), ...nodeView(n) });
-      }
-      return;
-    }
-    const byRef = new Map(nodes.map(n => [n.ref, n]));
-    for await (const p of this.store.listSnapshots({
-      nodeRefs: [...byRef.keys()],
-      fromDay: filter.from?.slice(0, 10),
-      toDay: filter.to?.slice(0, 10),
-    })) {
-      const n = byRef.get(p.nodeRef)!;
-      yield flatten({
-        day: p.day,
-        ref: n.ref,
-        kind: n.kind,
-        title: n.title,
-        parentRef: n.parentRef,
-        ...metricsView(p.metrics),
-      });
-    }
-  }
-
-  private subtreeFilter(
-    all: StoredNode[],
-    filter: ScopeFilter,
-  ): (n: StoredNode) => boolean {
-    const roots = [filter.node, filter.system, filter.group]
-      .filter((r): r is string => !!r)
-      .map(r => r.toLocaleLowerCase('en-US'));
-    if (!roots.length) return () => true;
-    const parent = new Map(all.map(n => [n.ref, n.parentRef]));
-    const under = (ref: string, root: string) => {
-      const guard = new Set<string>();
-      for (
-        let r: string | undefined = ref;
-        r && !guard.has(r);
-        r = parent.get(r)
-      ) {
-        if (r === root) return true;
-        guard.add(r);
-      }
-      return false;
-    };
-    return n => roots.every(root => root === FLEET_REF || under(n.ref, root));
+    return complianceRows(this.store, filter);
   }
 
   /** Rows of the endpoints export. */
   async *endpointRows(
     filter: ScopeFilter,
   ): AsyncGenerator<Record<string, unknown>> {
-    const scopes = await this.resolveScopes(filter);
-    let after: string | undefined;
-    for (;;) {
-      const page = await this.store.listEndpoints(scopes, {
-        limit: 500,
-        after,
-      });
-      for (const e of page) {
-        yield flatten({
-          ...e,
-          meanTimeToPatchHours: e.ttpCount
-            ? round(e.ttpSumSeconds / e.ttpCount / 3600, 2)
-            : null,
-          ttpSumSeconds: undefined,
-          ttpCount: undefined,
-          verifiedInstalls: e.ttpCount,
-        });
-      }
-      if (page.length < 500) return;
-      after = page[page.length - 1].endpointId;
-    }
+    yield* endpointRows(this.store, await this.resolveScopes(filter));
   }
 
   /** Rows of the missing-patches export: one per (endpoint, patch). */
@@ -594,57 +439,31 @@ export class ReportService {
   async *slaRows(filter: ScopeFilter): AsyncGenerator<MissingPatchRow> {
     yield* (await this.sla(filter)).patches;
   }
-}
 
-/**
- * The endpoints each active exception covers, as match rules over the
- * endpoint table, with the hierarchy's own scopes (see the note at the top).
- * A component that is not in the catalog covers nothing; a system that is
- * not still covers the endpoints whose own system it is.
- */
-export function exceptionScopes(
-  exceptions: ActiveException[],
-  nodes: HierarchyNode[],
-): ExceptionScopeRow[] {
-  const byRef = new Map(nodes.map(n => [n.ref, n]));
-  const out: ExceptionScopeRow[] = [];
-  for (const x of exceptions) {
-    const ref = x.scopeRef.toLocaleLowerCase('en-US');
-    const add = (matchKind: 'system' | 'resource', refs: string[]) => {
-      for (const matchRef of refs) {
-        out.push({
-          exceptionId: x.id,
-          patchRef: x.patchRef,
-          matchKind,
-          matchRef,
-        });
-      }
+  /** The rows of one export (see EXPORT_COLUMNS in export.ts). */
+  exportRows(
+    report: ReportExportName,
+    filter: ExportFilter,
+  ): AsyncIterable<object> {
+    const scope = {
+      node: filter.node,
+      system: filter.system,
+      group: filter.group,
     };
-    if (x.scopeKind === 'endpoint') {
-      add('resource', [ref]);
-    } else if (x.scopeKind === 'component') {
-      add('resource', byRef.get(ref)?.scope.resourceRefs ?? []);
-    } else if (x.scopeKind === 'system') {
-      const scope = byRef.get(ref)?.scope;
-      add('system', scope?.systemRefs ?? [ref]);
-      add('resource', scope?.resourceRefs ?? []);
+    const range = { from: filter.from, to: filter.to };
+    switch (report) {
+      case 'compliance':
+        return this.complianceRows({ ...scope, ...range, kind: filter.kind });
+      case 'endpoints':
+        return this.endpointRows(scope);
+      case 'missing':
+        return this.missingRows(scope);
+      case 'time-to-patch':
+        return this.installRows({ ...scope, ...range });
+      case 'sla':
+        return this.slaRows(scope);
+      default:
+        throw new InputError(`Unknown report ${report}`);
     }
   }
-  return out;
-}
-
-/** Flattens nested objects into `a.b` keys and drops undefined values. */
-export function flatten(
-  value: Record<string, unknown>,
-  prefix = '',
-  into: Record<string, unknown> = {},
-): Record<string, unknown> {
-  for (const [key, v] of Object.entries(value)) {
-    if (v === undefined) continue;
-    const name = prefix ? `${prefix}.${key}` : key;
-    if (v && typeof v === 'object' && !Array.isArray(v)) {
-      flatten(v as Record<string, unknown>, name, into);
-    } else into[name] = v;
-  }
-  return into;
 }

@@ -129,6 +129,19 @@ export interface ExceptionScopeRow {
   matchRef: string;
 }
 
+/** What one recompute writes. */
+export interface RecomputeInput {
+  patches: PatchFacts[];
+  exceptionScopes: ExceptionScopeRow[];
+  /** The Resources some node's scope names: the keys of the classes. */
+  resourceRefs: string[];
+  now: Date;
+  /** Builds the nodes from the endpoints summed into classes. */
+  buildNodes: (classes: EndpointClassFacts[]) => AggregatedNode[];
+  /** Snapshots older than this many days are deleted. */
+  retentionDays: number;
+}
+
 /**
  * Storage of the reports: the pre-aggregated tables and the live queries
  * over the other areas' tables that drill-downs and exports need.
@@ -140,18 +153,11 @@ export interface ReportStore {
   /**
    * Rewrites the patch facts, the exception scopes, the per-endpoint figures
    * and the nodes in one transaction, and upserts today's snapshot of every
-   * node. The endpoints reach `buildNodes` summed into classes, keyed by
-   * `resourceRefs` (the Resources some node's scope names).
+   * node.
    */
-  recompute(options: {
-    patches: PatchFacts[];
-    exceptionScopes: ExceptionScopeRow[];
-    resourceRefs: string[];
-    now: Date;
-    buildNodes: (classes: EndpointClassFacts[]) => AggregatedNode[];
-    /** Snapshots older than this many days are deleted. */
-    retentionDays: number;
-  }): Promise<{ endpoints: number; nodes: number }>;
+  recompute(
+    input: RecomputeInput,
+  ): Promise<{ endpoints: number; nodes: number }>;
 
   /** Nodes by kind, parent or refs; every filter optional. */
   listNodes(filter: {

@@ -1,13 +1,12 @@
 /*
- * Streaming CSV and JSON exports.
- *
- * Rows come from an async iterable that pages through the database; each
- * batch is written as soon as it is formatted, and writing waits for the
- * socket to drain, so memory stays flat whatever the size of the export.
- * A client that goes away stops the iteration (and with it the queries).
+ * The report exports' formats: CSV (RFC 4180, with a header line) and JSON
+ * (an array of objects), produced as text chunks from an async iterable of
+ * rows. Rows are formatted a batch at a time (fewer writes, bounded memory);
+ * the HTTP layer (service/reportExport.ts) writes each chunk as it comes and
+ * waits for the socket to drain, so memory stays flat whatever the size of
+ * the export. A client that goes away aborts the signal, which stops the
+ * iteration (and with it the queries).
  */
-import { Response } from 'express';
-import { once } from 'node:events';
 
 /** Export formats. */
 export type ExportFormat = 'csv' | 'json';
@@ -48,78 +47,51 @@ function pick(columns: readonly string[], row: Record<string, unknown>) {
 }
 
 /**
- * Streams rows to the response as CSV (with a header line) or as a JSON
- * array of objects with exactly `columns` as keys.
+ * The text of an export, in chunks: the header line (CSV) or the opening
+ * bracket (JSON), then a chunk per batch of rows, each an object with
+ * exactly `columns` as keys (JSON), then the closing bracket. The first row
+ * is read before the first chunk is produced: an export that fails before
+ * its first byte (a bad parameter, a query that fails) can still be
+ * answered with its error status, not a 200 with a truncated body.
  */
-export async function writeExport(
-  res: Response,
-  options: {
-    format: ExportFormat;
-    filename: string;
-    columns: readonly string[];
-    rows: AsyncIterable<object>;
-  },
-): Promise<void> {
-  const { format, columns } = options;
-  // The first row is read before anything is written: an export that fails
-  // before its first byte (a bad parameter, a query that fails) is answered
-  // with its error status by the error handler, not a 200 with a truncated
-  // body.
+export async function* formatExport(options: {
+  format: ExportFormat;
+  columns: readonly string[];
+  rows: AsyncIterable<object>;
+  /** Aborted when the client goes away: the rows stop being read. */
+  signal?: AbortSignal;
+}): AsyncGenerator<string> {
+  const { format, columns, signal } = options;
   const iterator = options.rows[Symbol.asyncIterator]();
   let next = await iterator.next();
-  res.status(200);
-  res.setHeader(
-    'Content-Type',
-    format === 'csv'
-      ? 'text/csv; charset=utf-8'
-      : 'application/json; charset=utf-8',
-  );
-  res.setHeader(
-    'Content-Disposition',
-    `attachment; filename="${options.filename}.${format}"`,
-  );
-  res.setHeader('Cache-Control', 'no-store');
-
-  let closed = false;
-  res.on('close', () => {
-    closed = true;
-  });
-  const write = async (chunk: string) => {
-    if (closed) return;
-    if (!res.write(chunk)) {
-      await Promise.race([once(res, 'drain'), once(res, 'close')]);
-    }
-  };
-
-  let buffer: string[] = [];
-  let first = true;
-  await write(
-    format === 'csv'
+  try {
+    yield format === 'csv'
       ? csvLine(columns, Object.fromEntries(columns.map(c => [c, c])))
-      : '[',
-  );
-  for (; !next.done; next = await iterator.next()) {
-    if (closed) {
-      await iterator.return?.();
-      break;
+      : '[';
+    let buffer: string[] = [];
+    let first = true;
+    for (; !next.done; next = await iterator.next()) {
+      if (signal?.aborted) return;
+      const record = next.value as Record<string, unknown>;
+      if (format === 'csv') {
+        buffer.push(csvLine(columns, record));
+      } else {
+        buffer.push(
+          `${first ? '\n' : ',\n'}${JSON.stringify(pick(columns, record))}`,
+        );
+        first = false;
+      }
+      if (buffer.length >= ROWS_PER_WRITE) {
+        yield buffer.join('');
+        buffer = [];
+      }
     }
-    const record = next.value as Record<string, unknown>;
-    if (format === 'csv') {
-      buffer.push(csvLine(columns, record));
-    } else {
-      buffer.push(
-        `${first ? '\n' : ',\n'}${JSON.stringify(pick(columns, record))}`,
-      );
-      first = false;
-    }
-    if (buffer.length >= ROWS_PER_WRITE) {
-      await write(buffer.join(''));
-      buffer = [];
-    }
+    if (buffer.length) yield buffer.join('');
+    if (format === 'json') yield first ? ']\n' : '\n]\n';
+  } finally {
+    // Stopped early (aborted, or the consumer returned): end the rows too.
+    if (!next.done) await iterator.return?.();
   }
-  if (buffer.length) await write(buffer.join(''));
-  if (format === 'json') await write(first ? ']\n' : '\n]\n');
-  if (!closed) res.end();
 }
 
 /** Columns of every export, in order. */

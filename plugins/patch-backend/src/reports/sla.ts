@@ -109,3 +109,13 @@ export function patchFactsFromEntity(
       : undefined,
   };
 }
+
+/**
+ * The one definition of overdue in the reports: a missing install whose due
+ * date has passed. The SQL figures use the same comparison (`due_at < now`);
+ * an install an active risk exception covers is never overdue (the callers
+ * check that).
+ */
+export function isOverdue(dueAt: string | undefined, now: Date): boolean {
+  return !!dueAt && Date.parse(dueAt) < now.getTime();
+}

@@ -1,3 +1,10 @@
+/*
+ * Portal routes of the reports: the compliance hierarchy, drill-downs and
+ * streamed exports (`patch.report.read`), and the audit export
+ * (`patch.audit.read`). Each handler parses, authorizes through
+ * authorize.ts, calls one ReportService method (or reads the audit trail)
+ * and maps the result; exports are written by reportExport.ts.
+ */
 import { BackstageCredentials } from '@backstage/backend-plugin-api';
 import { InputError } from '@backstage/errors';
 import { BasicPermission } from '@backstage/plugin-permission-common';
@@ -6,26 +13,35 @@ import {
   patchReportReadPermission,
 } from '@patchbay/plugin-patch-common';
 import express from 'express';
+import { AuditLog } from '../audit/AuditLog';
 import {
   EXPORT_COLUMNS,
   ExportFormat,
   ReportExportName,
-  writeExport,
 } from '../reports/export';
 import { ReportNodeKind } from '../reports/hierarchy';
 import { flatten, ReportService } from '../reports/ReportService';
-import { actorOf, authorize } from './authorize';
+import { actorOf } from './actor';
+import { AuthorizeDeps, authorize } from './authorize';
+import { writeExport } from './reportExport';
 import { PatchRouter } from './router';
-import { RouterContext } from './types';
+
+/** What the report routes use: authorize.ts's deps and the reports. */
+export interface ReportRouteDeps extends AuthorizeDeps {
+  /** The reports' domain service. */
+  reports: ReportService;
+  /** The audit trail: records exports and refusals, streams the audit export. */
+  audit: AuditLog;
+}
 
 /** Checks a report permission through the one helper; returns the credentials. */
 async function allowed(
-  ctx: RouterContext,
+  deps: ReportRouteDeps,
   req: express.Request,
   permission: BasicPermission,
   action: string,
 ): Promise<BackstageCredentials> {
-  const { credentials } = await authorize(ctx, req, permission, {
+  const { credentials } = await authorize(deps, req, permission, {
     action,
     targetType: permission === patchAuditReadPermission ? 'audit' : 'report',
   });
@@ -69,33 +85,6 @@ function rangeOf(query: Record<string, unknown>) {
   return { from, to };
 }
 
-function exportRows(
-  reports: ReportService,
-  report: ReportExportName,
-  query: Record<string, unknown>,
-): AsyncIterable<object> {
-  const scope = scopeOf(query);
-  const range = rangeOf(query);
-  switch (report) {
-    case 'compliance':
-      return reports.complianceRows({
-        ...scope,
-        ...range,
-        kind: str(query.kind) as ReportNodeKind | undefined,
-      });
-    case 'endpoints':
-      return reports.endpointRows(scope);
-    case 'missing':
-      return reports.missingRows(scope);
-    case 'time-to-patch':
-      return reports.installRows({ ...scope, ...range });
-    case 'sla':
-      return reports.slaRows(scope);
-    default:
-      throw new InputError(`Unknown report ${report}`);
-  }
-}
-
 /**
  * Compliance reports (`patch.report.read`) and the audit export
  * (`patch.audit.read`). Exports stream; report exports and audit exports
@@ -103,11 +92,11 @@ function exportRows(
  */
 export function registerReportRoutes(
   router: PatchRouter,
-  ctx: RouterContext,
-  reports: ReportService,
+  deps: ReportRouteDeps,
 ): void {
+  const { reports, audit } = deps;
   router.get('/reports/compliance', async (req, res) => {
-    await allowed(ctx, req, patchReportReadPermission, 'report-read');
+    await allowed(deps, req, patchReportReadPermission, 'report-read');
     const query = req.query as Record<string, unknown>;
     res.json(
       (await reports.listNodes({
@@ -118,7 +107,7 @@ export function registerReportRoutes(
   });
 
   router.get('/reports/compliance/node', async (req, res) => {
-    await allowed(ctx, req, patchReportReadPermission, 'report-read');
+    await allowed(deps, req, patchReportReadPermission, 'report-read');
     const query = req.query as Record<string, unknown>;
     const ref = str(query.ref);
     if (!ref) throw new InputError('ref is required');
@@ -130,7 +119,7 @@ export function registerReportRoutes(
   });
 
   router.get('/reports/endpoints', async (req, res) => {
-    await allowed(ctx, req, patchReportReadPermission, 'report-read');
+    await allowed(deps, req, patchReportReadPermission, 'report-read');
     const query = req.query as Record<string, unknown>;
     res.json(
       (await reports.endpoints(scopeOf(query), {
@@ -141,12 +130,12 @@ export function registerReportRoutes(
   });
 
   router.get('/reports/endpoints/:endpointId', async (req, res) => {
-    await allowed(ctx, req, patchReportReadPermission, 'report-read');
+    await allowed(deps, req, patchReportReadPermission, 'report-read');
     res.json((await reports.endpointReport(req.params.endpointId)) as any);
   });
 
   router.get('/reports/time-to-patch', async (req, res) => {
-    await allowed(ctx, req, patchReportReadPermission, 'report-read');
+    await allowed(deps, req, patchReportReadPermission, 'report-read');
     const query = req.query as Record<string, unknown>;
     res.json(
       (await reports.timeToPatch({
@@ -157,14 +146,14 @@ export function registerReportRoutes(
   });
 
   router.get('/reports/sla', async (req, res) => {
-    await allowed(ctx, req, patchReportReadPermission, 'report-read');
+    await allowed(deps, req, patchReportReadPermission, 'report-read');
     const query = req.query as Record<string, unknown>;
     res.json((await reports.sla(scopeOf(query))) as any);
   });
 
   router.get('/reports/export/:report', async (req, res) => {
     const credentials = await allowed(
-      ctx,
+      deps,
       req,
       patchReportReadPermission,
       'report-export',
@@ -172,8 +161,12 @@ export function registerReportRoutes(
     const query = req.query as Record<string, unknown>;
     const report = req.params.report as ReportExportName;
     const format = (str(query.format) ?? 'csv') as ExportFormat;
-    const rows = exportRows(reports, report, query);
-    await ctx.audit.record({
+    const filter = { ...scopeOf(query), ...rangeOf(query) };
+    const rows = reports.exportRows(report, {
+      ...filter,
+      kind: str(query.kind) as ReportNodeKind | undefined,
+    });
+    await audit.record({
       actor: actorOf(credentials),
       action: 'report-export',
       outcome: 'succeeded',
@@ -181,7 +174,7 @@ export function registerReportRoutes(
       targetId: report,
       groupRef: str(query.group),
       systemRef: str(query.system),
-      details: flatten({ format, ...scopeOf(query), ...rangeOf(query) }) as any,
+      details: flatten({ format, ...filter }) as any,
       request: req,
     });
     await writeExport(res as unknown as express.Response, {
@@ -195,7 +188,7 @@ export function registerReportRoutes(
   router.get('/audit/export', async (req, res) => {
     const query = req.query as Record<string, unknown>;
     const credentials = await allowed(
-      ctx,
+      deps,
       req,
       patchAuditReadPermission,
       'audit-export',
@@ -210,7 +203,7 @@ export function registerReportRoutes(
       actor: str(query.actor),
     };
     // Recorded before the stream starts, so the export includes itself.
-    await ctx.audit.record({
+    await audit.record({
       actor: actorOf(credentials),
       action: 'audit-export',
       outcome: 'succeeded',
@@ -224,7 +217,7 @@ export function registerReportRoutes(
       format,
       filename: 'patchbay-audit',
       columns: EXPORT_COLUMNS.audit,
-      rows: ctx.audit.stream(filter),
+      rows: audit.stream(filter),
     });
   });
 }

@@ -49,7 +49,7 @@ export async function createRouter(
   registerApprovalRoutes(router, services);
   registerAgentRoutes(router, services, outer);
   registerEndpointRoutes(router, services);
-  registerReportRoutes(router, services, services.reports);
+  registerReportRoutes(router, services);
   registerRolloutRoutes(router, services);
 
   outer.use(router as unknown as express.Router);
