@@ -22,13 +22,13 @@ import { diffRows } from './fold';
 import { ApplicabilityQueries } from './store/ApplicabilityQueries';
 import { DialectStore, dialectStoreFor } from './store/DialectStore';
 import { FleetReader } from './store/FleetReader';
-import { flagStatement } from './store/sql';
+import { checkStatement } from './store/sql';
 import { KeyedOs, TargetStore } from './store/TargetStore';
 import {
   ApplicabilityDiff,
   ApplicabilityRow,
+  CandidateRow,
   EndpointSnapshot,
-  FlaggedRow,
   InventoryRow,
   PackageKey,
   StoredTarget,
@@ -41,8 +41,9 @@ export { chunks } from './store/rows';
 export type {
   ApplicabilityDiff,
   ApplicabilityRow,
+  CandidateRow,
+  CheckedKey,
   EndpointSnapshot,
-  FlaggedRow,
   InventoryRow,
   PackageKey,
   RowKey,
@@ -162,14 +163,27 @@ export class ApplicabilityStore {
   }
 
   /**
-   * The full recompute's check against the staged verdicts: the keys whose
-   * stored row may be wrong, with their candidates and stored row (see
-   * sql.ts). Plans a branch only for the ways the verdicts use.
+   * The full recompute's check against the staged verdicts (see sql.ts):
+   * the flagged keys, their stored rows and their current candidates. The
+   * ranges of endpoints run side by side where the dialect has connections
+   * for them; a branch is planned only for the ways the verdicts use.
    */
-  async flaggedRows(): Promise<FlaggedRow[]> {
+  async check(): Promise<{
+    keys: number;
+    stored: ApplicabilityRow[];
+    candidates: CandidateRow[];
+  }> {
     const rows = await this.db('patch_applicability_verdicts').distinct('via');
     const staged = new Set(rows.map(r => r.via as Via));
-    return this.dialect.flagged(flagStatement(staged));
+    const ranges = await this.targets.endpointRanges(this.dialect.checkRanges);
+    const parts = await Promise.all(
+      ranges.map(range => this.dialect.check(...checkStatement(staged, range))),
+    );
+    const keys = parts.flat();
+    const stored = keys.flatMap(k => (k.stored ? [k.stored] : []));
+    const candidates =
+      keys.length > 0 ? await this.dialect.candidatesOf(keys, staged) : [];
+    return { keys: keys.length, stored, candidates };
   }
 
   // --- the one write ---

@@ -10,8 +10,13 @@
  * the ecosystem of the row are the least of its candidates', so that the
  * row never depends on the order candidates arrive in.
  */
-import { ApplicabilityDiff, ApplicabilityRow, RowKey } from './store/types';
-import { ApplicabilityState, candidateRank, rankState } from './verdict';
+import {
+  ApplicabilityDiff,
+  ApplicabilityRow,
+  CandidateRow,
+  RowKey,
+} from './store/types';
+import { candidateRank, rankState } from './verdict';
 
 /** One raw candidate of a row. */
 export interface Candidate extends RowKey {
@@ -27,20 +32,12 @@ export interface Candidate extends RowKey {
 export const rowKey = (r: RowKey) =>
   `${r.endpointId}\u0000${r.patchRef}\u0000${r.package}`;
 
-/** A candidate from a decided state (the rank follows from it). */
-export function rankedCandidate(
-  key: RowKey,
-  c: {
-    ecosystem: string;
-    installedVersion: string;
-    fixedVersion: string;
-    state: ApplicabilityState;
-  },
-): Candidate {
+/** The candidate of a raw candidate the database found (its rank from its state). */
+export function rankedCandidate(c: CandidateRow): Candidate {
   return {
-    endpointId: key.endpointId,
-    patchRef: key.patchRef,
-    package: key.package,
+    endpointId: c.endpointId,
+    patchRef: c.patchRef,
+    package: c.package,
     ecosystem: c.ecosystem,
     installedVersion: c.installedVersion,
     fixedVersion: c.fixedVersion,

@@ -16,20 +16,15 @@
  *      of a source, or a pending KB);
  *   3. lets the database join inventory × verdicts × release keys into raw
  *      candidates and compare them with the stored rows (store/sql.ts):
- *      only the keys that may be wrong come back, with their candidates;
+ *      only the keys that may be wrong come back, then their candidates;
  *   4. folds those with the one fold (fold.ts) and writes the difference
  *      with the one write (`applyDiff`), as the incremental paths do.
  * The same steps and statements run on PostgreSQL and SQLite.
  */
 import { ApplicabilityStore } from './ApplicabilityStore';
-import { fold, rankedCandidate, rowKey } from './fold';
+import { fold, rankedCandidate } from './fold';
 import { endpointMatchKey, targetMatchKeys } from './release';
-import {
-  ApplicabilityRow,
-  InventoryRow,
-  TargetedVersion,
-  Verdict,
-} from './store/types';
+import { InventoryRow, TargetedVersion, Verdict } from './store/types';
 import { TargetIndex, keyParts, pkgKey } from './targets';
 import { decideState } from './verdict';
 
@@ -89,18 +84,12 @@ export async function recomputeAll(
   await store.replaceVerdicts(verdicts);
   mark('stage');
   // Step 3.
-  const flagged = await store.flaggedRows();
+  const { stored, candidates } = await store.check();
   mark('check');
   // Step 4.
-  const existing = new Map<string, ApplicabilityRow>();
-  const candidates = [];
-  for (const f of flagged) {
-    if (f.stored) existing.set(rowKey(f), f.stored);
-    if (f.candidate) candidates.push(rankedCandidate(f, f.candidate));
-  }
   const diff = await store.applyDiff(
-    [...existing.values()],
-    fold(candidates),
+    stored,
+    fold(candidates.map(rankedCandidate)),
     now,
   );
   mark('fold+write');

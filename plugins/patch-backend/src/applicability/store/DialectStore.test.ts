@@ -9,8 +9,8 @@ import { dialectOf } from '../../database/dialect';
 import { dialectStoreFor } from './DialectStore';
 import { PgDialectStore } from './PgDialectStore';
 import { SqliteDialectStore } from './SqliteDialectStore';
-import { flagStatement } from './sql';
-import { ApplicabilityRow, Verdict } from './types';
+import { checkStatement, Range } from './sql';
+import { ApplicabilityRow, Verdict, Via } from './types';
 
 jest.setTimeout(60_000);
 
@@ -207,32 +207,64 @@ describe('DialectStore', () => {
       expect(
         await db('patch_applicability_verdicts').count({ n: '*' }),
       ).toEqual([{ n: dialectOf(db) === 'pg' ? '4' : 4 }]);
-      const flagged = await store.flagged(
-        flagStatement(new Set(['name', 'source'])),
-      );
-      const text = flagged
-        .map(
-          f =>
-            `${f.endpointId}|${f.package}|${f.candidate?.state ?? '-'}|${
-              f.stored?.state ?? '-'
-            }`,
-        )
-        .sort();
+      const check = async (staged: Via[], range: Range = {}) =>
+        (await store.check(...checkStatement(new Set(staged), range)))
+          .map(k => `${k.endpointId}|${k.package}|${k.stored?.state ?? '-'}`)
+          .sort();
       // a's rows equal their candidates: not flagged. b's are new; the
       // revoked endpoint has no release key, so no candidate.
-      expect(text).toEqual(['b|bash|needed|-', 'b|openssl|installed|-']);
+      expect(await check(['name', 'source'])).toEqual([
+        'b|bash|-',
+        'b|openssl|-',
+      ]);
+      // A range checks its endpoints only.
+      expect(await check(['name', 'source'], { to: 'b' })).toEqual([]);
+      expect(await check(['name', 'source'], { from: 'b' })).toEqual([
+        'b|bash|-',
+        'b|openssl|-',
+      ]);
+      // The candidates of some keys, every one (a's libssl3 by source).
+      const candidates = await store.candidatesOf(
+        [
+          {
+            endpointId: 'a',
+            patchRef: 'patch:default/openssl',
+            package: 'openssl',
+          },
+          { endpointId: 'b', patchRef: 'patch:default/bash', package: 'bash' },
+          {
+            endpointId: 'gone',
+            patchRef: 'patch:default/bash',
+            package: 'bash',
+          },
+        ],
+        new Set(['name', 'source']),
+      );
+      expect(
+        candidates
+          .map(
+            c =>
+              `${c.endpointId}|${c.package}|${c.installedVersion}|${c.state}`,
+          )
+          .sort(),
+      ).toEqual(['a|openssl|3.0.11-1|needed', 'b|bash|5.2.15-3|needed']);
+      expect(store.checkRanges).toBeGreaterThanOrEqual(1);
 
       // Without any staged way, every stored row is flagged (to delete).
       await store.stageVerdicts([]);
-      const none = await store.flagged(flagStatement(new Set()));
-      expect(none.map(f => `${f.endpointId}|${f.package}`).sort()).toEqual([
-        'a|bash',
-        'a|openssl',
-      ]);
-      expect(none.every(f => !f.candidate && f.stored)).toBe(true);
-      expect(none.find(f => f.package === 'bash')?.stored).toEqual(
-        row('a', 'bash', 'needed', '5.2.15-2'),
-      );
+      expect(await check([])).toEqual(['a|bash|needed', 'a|openssl|needed']);
+      expect(
+        await store.candidatesOf(
+          [
+            {
+              endpointId: 'a',
+              patchRef: 'patch:default/bash',
+              package: 'bash',
+            },
+          ],
+          new Set(),
+        ),
+      ).toEqual([]);
 
       await store.analyze('patch_applicability');
       await db.destroy();

@@ -11,9 +11,11 @@ import { PgDialectStore } from './PgDialectStore';
 import { SqliteDialectStore } from './SqliteDialectStore';
 import {
   ApplicabilityDiff,
+  CandidateRow,
+  CheckedKey,
   EndpointSnapshot,
-  FlaggedRow,
   PackageKey,
+  RowKey,
   TargetedVersion,
   Verdict,
   Via,
@@ -38,8 +40,18 @@ export interface DialectStore {
   ): Promise<TargetedVersion[]>;
   /** Replaces the staged verdicts of the full recompute. */
   stageVerdicts(verdicts: Verdict[]): Promise<void>;
-  /** Runs the full recompute's check (`flagStatement`) and returns its rows. */
-  flagged(statement: string): Promise<FlaggedRow[]>;
+  /**
+   * How many ranges of endpoints the full recompute's check runs side by
+   * side (each on its own connection).
+   */
+  readonly checkRanges: number;
+  /** Runs one range of the full recompute's check (`checkStatement`). */
+  check(statement: string, bindings: string[]): Promise<CheckedKey[]>;
+  /** The raw candidates of some keys (`candidatesStatement`). */
+  candidatesOf(
+    keys: RowKey[],
+    staged: ReadonlySet<Via>,
+  ): Promise<CandidateRow[]>;
   /** Writes upserts and deletes of applicability rows, stamped `ts`. */
   writeDiff(diff: ApplicabilityDiff, ts: string): Promise<void>;
   /** Refreshes the planner's statistics of a table just rewritten. */

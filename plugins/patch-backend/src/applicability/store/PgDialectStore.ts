@@ -10,18 +10,22 @@
 import { Knex } from 'knex';
 import { ApplicabilityState } from '../verdict';
 import type { DialectStore } from './DialectStore';
-import { chunks, toFlaggedRow, toInventoryRow } from './rows';
-import { UPSERT_ROW, WAY_COLUMNS } from './sql';
+import { chunks, toCandidateRow, toCheckedKey, toInventoryRow } from './rows';
+import { UPSERT_ROW, WAY_COLUMNS, candidatesStatement } from './sql';
 import {
   ApplicabilityDiff,
+  CandidateRow,
+  CheckedKey,
   EndpointSnapshot,
-  FlaggedRow,
   PackageKey,
+  RowKey,
   TargetedVersion,
   Verdict,
   Via,
 } from './types';
 
+/** Keys per statement of `candidatesOf`. */
+const KEYS_CHUNK = 50_000;
 /** Rows of a diff written per statement. */
 const WRITE_CHUNK = 20_000;
 
@@ -145,20 +149,46 @@ export class PgDialectStore implements DialectStore {
     await this.analyze('patch_applicability_verdicts');
   }
 
+  /** Two ranges: the check is hash work that one backend does on one core. */
+  readonly checkRanges = 2;
+
   /**
    * The joins are hash work over every candidate row: kept in memory.
    * Each inventory probe is for a distinct (package, version), so Memoize
    * only adds a cache that never hits; JIT compilation of these plans costs
-   * more than it saves.
+   * more than it saves. The ranges already take the cores: parallel workers
+   * on top only contend.
    */
-  async flagged(statement: string): Promise<FlaggedRow[]> {
+  async check(statement: string, bindings: string[]): Promise<CheckedKey[]> {
     return this.db.transaction(async trx => {
       await trx.raw(`SET LOCAL work_mem = '256MB'`);
       await trx.raw('SET LOCAL enable_memoize = off');
       await trx.raw('SET LOCAL jit = off');
-      const result = await trx.raw(statement);
-      return result.rows.map(toFlaggedRow);
+      await trx.raw('SET LOCAL max_parallel_workers_per_gather = 0');
+      const result = await trx.raw(statement, bindings);
+      return result.rows.map(toCheckedKey);
     });
+  }
+
+  /** The keys as column arrays, in statements of bounded size. */
+  async candidatesOf(
+    keys: RowKey[],
+    staged: ReadonlySet<Via>,
+  ): Promise<CandidateRow[]> {
+    const statement = candidatesStatement(
+      staged,
+      `SELECT * FROM unnest(?::text[], ?::text[], ?::text[]) AS k(endpoint_id, patch_ref, package)`,
+    );
+    const out: CandidateRow[] = [];
+    for (const chunk of chunks(keys, KEYS_CHUNK)) {
+      const result = await this.db.raw(statement, [
+        chunk.map(k => k.endpointId),
+        chunk.map(k => k.patchRef),
+        chunk.map(k => k.package),
+      ]);
+      for (const r of result.rows) out.push(toCandidateRow(r));
+    }
+    return out;
   }
 
   /**

@@ -7,13 +7,22 @@
  */
 import { Knex } from 'knex';
 import type { DialectStore } from './DialectStore';
-import { chunks, rowsOf, toFlaggedRow, toInventoryRow, toRow } from './rows';
-import { WAY_COLUMNS } from './sql';
+import {
+  chunks,
+  rowsOf,
+  toCandidateRow,
+  toCheckedKey,
+  toInventoryRow,
+  toRow,
+} from './rows';
+import { WAY_COLUMNS, candidatesStatement } from './sql';
 import {
   ApplicabilityDiff,
+  CandidateRow,
+  CheckedKey,
   EndpointSnapshot,
-  FlaggedRow,
   PackageKey,
+  RowKey,
   TargetedVersion,
   Verdict,
   Via,
@@ -101,8 +110,34 @@ export class SqliteDialectStore implements DialectStore {
     });
   }
 
-  async flagged(statement: string): Promise<FlaggedRow[]> {
-    return rowsOf(await this.db.raw(statement)).map(toFlaggedRow);
+  /** One connection: the ranges would only queue. */
+  readonly checkRanges = 1;
+
+  async check(statement: string, bindings: string[]): Promise<CheckedKey[]> {
+    return rowsOf(await this.db.raw(statement, bindings)).map(toCheckedKey);
+  }
+
+  /** The keys as one JSON parameter per branch (no arrays in SQLite). */
+  async candidatesOf(
+    keys: RowKey[],
+    staged: ReadonlySet<Via>,
+  ): Promise<CandidateRow[]> {
+    const statement = candidatesStatement(
+      staged,
+      `SELECT json_extract(value, '$[0]') AS endpoint_id,
+              json_extract(value, '$[1]') AS patch_ref,
+              json_extract(value, '$[2]') AS package
+       FROM json_each(?)`,
+    );
+    const out: CandidateRow[] = [];
+    for (const chunk of chunks(keys, 5000)) {
+      const json = JSON.stringify(
+        chunk.map(k => [k.endpointId, k.patchRef, k.package]),
+      );
+      const rows = await this.db.raw(statement, [json]);
+      for (const r of rowsOf(rows)) out.push(toCandidateRow(r));
+    }
+    return out;
   }
 
   async writeDiff(diff: ApplicabilityDiff, ts: string): Promise<void> {

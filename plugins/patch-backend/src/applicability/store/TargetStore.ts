@@ -6,6 +6,7 @@
 import { Knex } from 'knex';
 import type { DialectStore } from './DialectStore';
 import { chunks, rowCount, rowsOf } from './rows';
+import { Range } from './sql';
 import { StoredTarget } from './types';
 
 /** An OS combination of the fleet with its release key. */
@@ -169,5 +170,30 @@ export class TargetStore {
       .insert({ endpoint_id: endpointId, match_key: matchKey })
       .onConflict('endpoint_id')
       .merge(['match_key']);
+  }
+
+  /**
+   * `n` ranges of endpoint ids that split the endpoints with a release key
+   * in parts of about the same size, covering every id (open ends).
+   */
+  async endpointRanges(n: number): Promise<Range[]> {
+    if (n <= 1) return [{}];
+    const [{ count }] = await this.db('patch_endpoint_releases').count({
+      count: '*',
+    });
+    const bounds: string[] = [];
+    for (let k = 1; k < n; k++) {
+      const row = await this.db('patch_endpoint_releases')
+        .orderBy('endpoint_id')
+        .offset(Math.floor((k * Number(count)) / n))
+        .first('endpoint_id');
+      if (row && row.endpoint_id !== bounds[bounds.length - 1])
+        bounds.push(row.endpoint_id);
+    }
+    if (bounds.length === 0) return [{}];
+    return [undefined, ...bounds].map((from, i) => ({
+      ...(from !== undefined ? { from } : {}),
+      ...(i < bounds.length ? { to: bounds[i] } : {}),
+    }));
   }
 }

@@ -3,7 +3,12 @@
  * both dialects' stores.
  */
 import { ApplicabilityState } from '../verdict';
-import { ApplicabilityRow, FlaggedRow, InventoryRow } from './types';
+import {
+  ApplicabilityRow,
+  CandidateRow,
+  CheckedKey,
+  InventoryRow,
+} from './types';
 
 /** One stored applicability row from its database row. */
 export function toRow(r: any): ApplicabilityRow {
@@ -33,36 +38,36 @@ export function toInventoryRow(r: any): InventoryRow {
   };
 }
 
-/** One row of the full recompute's check (see `flagStatement`). */
-export function toFlaggedRow(r: any): FlaggedRow {
+/** One flagged key of the full recompute's check (see `checkStatement`). */
+export function toCheckedKey(r: any): CheckedKey {
   const key = {
     endpointId: r.endpoint_id,
     patchRef: r.patch_ref,
     package: r.package,
   };
+  if (r.a_state === null || r.a_state === undefined) return key;
   return {
     ...key,
-    ...(r.c_state !== null && r.c_state !== undefined
-      ? {
-          candidate: {
-            ecosystem: r.c_ecosystem,
-            installedVersion: r.c_installed_version,
-            fixedVersion: r.c_fixed_version,
-            state: r.c_state as ApplicabilityState,
-          },
-        }
-      : {}),
-    ...(r.a_state !== null && r.a_state !== undefined
-      ? {
-          stored: {
-            ...key,
-            ecosystem: r.a_ecosystem,
-            installedVersion: r.a_installed_version,
-            fixedVersion: r.a_fixed_version,
-            state: r.a_state as ApplicabilityState,
-          },
-        }
-      : {}),
+    stored: {
+      ...key,
+      ecosystem: r.a_ecosystem,
+      installedVersion: r.a_installed_version,
+      fixedVersion: r.a_fixed_version,
+      state: r.a_state as ApplicabilityState,
+    },
+  };
+}
+
+/** One raw candidate (see `candidatesStatement`). */
+export function toCandidateRow(r: any): CandidateRow {
+  return {
+    endpointId: r.endpoint_id,
+    patchRef: r.patch_ref,
+    package: r.package,
+    ecosystem: r.ecosystem,
+    installedVersion: r.installed_version,
+    fixedVersion: r.fixed_version,
+    state: r.state as ApplicabilityState,
   };
 }
 

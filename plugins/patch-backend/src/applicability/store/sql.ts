@@ -4,17 +4,25 @@
  * The full recompute never compares versions in SQL: the service decides
  * one verdict per distinct (ecosystem, name or source, version) and target
  * with patch-common's rule and stages them (`patch_applicability_verdicts`,
- * a few thousand rows). The database then joins inventory × verdicts ×
- * endpoint release keys into raw candidates (one per inventory row and
- * target) and compares each with the stored row of its key in one full
- * join. A key whose every candidate equals its stored row is right (folding
- * equal candidates gives that row); the others are flagged: a differing
- * candidate (a real change, or candidates that differ among themselves,
- * e.g. two architectures), no candidate (to delete) or no stored row (to
- * insert). The statement returns the flagged keys with all their
- * candidates and their stored row, and the service folds them with the one
- * fold (`fold.ts`), as every other path does. In steady state that is a
- * few thousand rows; on a cold start, every key.
+ * a few thousand rows). Then two statements:
+ * 1. The check (`checkStatement`): the database joins inventory × verdicts
+ *    × endpoint release keys into raw candidates (one per inventory row and
+ *    target) and compares each with the stored row of its key in one full
+ *    join. A key whose every candidate equals its stored row is right
+ *    (folding equal candidates gives that row); the others are flagged: a
+ *    differing candidate (a real change, or candidates that differ among
+ *    themselves, e.g. two architectures), no candidate (to delete) or no
+ *    stored row (to insert). Only the flagged keys come back, with their
+ *    stored row. The check runs in ranges of endpoint ids (`Range`), side
+ *    by side where the database has connections to spare: the inventory
+ *    index ends with the endpoint id, so each range reads only its part.
+ * 2. The candidates of the flagged keys (`candidatesStatement`), found by
+ *    index from each key, never by joining the keys back to the check's
+ *    result (the planner cannot know how few they are, and sorted or hashed
+ *    every candidate of the fleet to find them).
+ * The service folds those with the one fold (`fold.ts`), as every other
+ * path does. In steady state that is a few thousand keys; on a cold start,
+ * every key.
  */
 import { Via } from './types';
 
@@ -72,67 +80,132 @@ function stagedVias(staged: ReadonlySet<Via>): Array<[Via, string]> {
   return [['name', `${JOIN_BY_NAME} AND 1 = 0`]];
 }
 
+/** A range of endpoint ids, `[from, to)`; an open end is undefined. */
+export interface Range {
+  from?: string;
+  to?: string;
+}
+
+/** The conditions of a range on an endpoint id column, with bindings. */
+function inRange(column: string, range: Range): [string, string[]] {
+  const conds: string[] = [];
+  const bindings: string[] = [];
+  if (range.from !== undefined) {
+    conds.push(`${column} >= ?`);
+    bindings.push(range.from);
+  }
+  if (range.to !== undefined) {
+    conds.push(`${column} < ?`);
+    bindings.push(range.to);
+  }
+  return [conds.map(c => ` AND ${c}`).join(''), bindings];
+}
+
 /**
- * The raw candidates of the staged verdicts across the fleet: inventory ×
- * verdicts × release keys, one branch per way of joining (each on its own
- * index), for the ways `staged` holds only. Pending KBs are needed where
- * the endpoint's release is concerned; the release table holds unrevoked
- * endpoints only, so revoked ones have no candidate.
+ * The raw candidates of the staged verdicts for the endpoints of a range:
+ * inventory × verdicts × release keys, one branch per way of joining (each
+ * on its own index), for the ways `staged` holds only. Pending KBs are
+ * needed where the endpoint's release is concerned; the release table holds
+ * unrevoked endpoints only, so revoked ones have no candidate.
  */
-function candidates(staged: ReadonlySet<Via>): string {
-  const branches = stagedVias(staged).map(
-    ([via, on]) => `
+function candidates(
+  staged: ReadonlySet<Via>,
+  range: Range,
+): [string, string[]] {
+  const bindings: string[] = [];
+  const branches = stagedVias(staged).map(([via, on]) => {
+    const [cond, b] = inRange('i.endpoint_id', range);
+    bindings.push(...b);
+    return `
         SELECT i.endpoint_id, v.patch_ref, v.package, v.ecosystem,
                v.version AS installed_version, v.fixed_version, v.state
         FROM patch_applicability_verdicts v
-        JOIN patch_inventory_packages i ON ${on}
+        JOIN patch_inventory_packages i ON ${on}${cond}
         JOIN patch_endpoint_releases r
           ON r.endpoint_id = i.endpoint_id AND r.match_key = v.match_key
-        WHERE v.via = '${via}'`,
-  );
+        WHERE v.via = '${via}'`;
+  });
   if (staged.has('pending')) {
+    const [cond, b] = inRange('p.endpoint_id', range);
+    bindings.push(...b);
     branches.push(`
         SELECT p.endpoint_id, v.patch_ref, v.package, v.ecosystem,
                p.current_version AS installed_version, v.fixed_version, v.state
         FROM patch_applicability_verdicts v
-        JOIN patch_pending_updates p ON p.ecosystem = v.ecosystem AND p.name = v.name
+        JOIN patch_pending_updates p ON p.ecosystem = v.ecosystem AND p.name = v.name${cond}
         JOIN patch_endpoint_releases r
           ON r.endpoint_id = p.endpoint_id AND r.match_key = v.match_key
         WHERE v.via = 'pending'`);
   }
-  return branches.join('\n        UNION ALL');
+  return [branches.join('\n        UNION ALL'), bindings];
 }
 
 /**
- * The full recompute's check (see the note at the top): the flagged keys,
- * each with its stored row (`a_*`, null when none) and one output row per
- * current candidate (`c_*`, null when none). The candidates are computed
- * once (materialized) and read twice: for the comparison, and for the
- * candidates of the flagged keys, a hash join against the few flagged keys.
+ * Step 1, the check of the endpoints of a range (see the note at the top):
+ * the flagged keys, each once with its stored row (`a_*`, null when none).
  */
-export function flagStatement(staged: ReadonlySet<Via>): string {
-  return `WITH cand AS MATERIALIZED (${candidates(staged)}
-    ),
-    flag AS MATERIALIZED (
-      SELECT DISTINCT COALESCE(c.endpoint_id, a.endpoint_id) AS endpoint_id,
-             COALESCE(c.patch_ref, a.patch_ref) AS patch_ref,
-             COALESCE(c.package, a.package) AS package,
-             a.ecosystem AS a_ecosystem, a.installed_version AS a_installed_version,
-             a.fixed_version AS a_fixed_version, a.state AS a_state
-      FROM cand c
-      FULL JOIN patch_applicability a
-        ON a.endpoint_id = c.endpoint_id AND a.patch_ref = c.patch_ref AND a.package = c.package
-      WHERE c.endpoint_id IS NULL OR a.endpoint_id IS NULL OR a.state <> c.state
-         OR a.installed_version <> c.installed_version OR a.fixed_version <> c.fixed_version
-         OR a.ecosystem <> c.ecosystem
-    )
-    SELECT f.endpoint_id, f.patch_ref, f.package,
-           f.a_ecosystem, f.a_installed_version, f.a_fixed_version, f.a_state,
-           c.ecosystem AS c_ecosystem, c.installed_version AS c_installed_version,
-           c.fixed_version AS c_fixed_version, c.state AS c_state
-    FROM flag f
-    LEFT JOIN cand c
-      ON c.endpoint_id = f.endpoint_id AND c.patch_ref = f.patch_ref AND c.package = f.package`;
+export function checkStatement(
+  staged: ReadonlySet<Via>,
+  range: Range,
+): [string, string[]] {
+  const [cand, bindings] = candidates(staged, range);
+  const [stored, storedBindings] = inRange('a.endpoint_id', range);
+  return [
+    `SELECT DISTINCT COALESCE(c.endpoint_id, a.endpoint_id) AS endpoint_id,
+           COALESCE(c.patch_ref, a.patch_ref) AS patch_ref,
+           COALESCE(c.package, a.package) AS package,
+           a.ecosystem AS a_ecosystem, a.installed_version AS a_installed_version,
+           a.fixed_version AS a_fixed_version, a.state AS a_state
+    FROM (${cand}
+    ) c
+    FULL JOIN (
+      SELECT * FROM patch_applicability a WHERE 1 = 1${stored}
+    ) a
+      ON a.endpoint_id = c.endpoint_id AND a.patch_ref = c.patch_ref AND a.package = c.package
+    WHERE c.endpoint_id IS NULL OR a.endpoint_id IS NULL OR a.state <> c.state
+       OR a.installed_version <> c.installed_version OR a.fixed_version <> c.fixed_version
+       OR a.ecosystem <> c.ecosystem`,
+    [...bindings, ...storedBindings],
+  ];
+}
+
+/**
+ * Step 2: the candidates of some keys, from each key by index (its
+ * endpoint's release key, the staged verdicts of its patch and package,
+ * the endpoint's inventory rows of that name and version). `keys`: a query
+ * of the keys' (endpoint_id, patch_ref, package) the dialect builds from one
+ * set of parameters.
+ */
+export function candidatesStatement(
+  staged: ReadonlySet<Via>,
+  keys: string,
+): string {
+  const branches = stagedVias(staged).map(
+    ([via, on]) => `
+      SELECT f.endpoint_id, v.patch_ref, v.package, v.ecosystem,
+             v.version AS installed_version, v.fixed_version, v.state
+      FROM f
+      JOIN patch_endpoint_releases r ON r.endpoint_id = f.endpoint_id
+      JOIN patch_applicability_verdicts v
+        ON v.patch_ref = f.patch_ref AND v.package = f.package AND v.match_key = r.match_key
+      JOIN patch_inventory_packages i ON ${on} AND i.endpoint_id = f.endpoint_id
+      WHERE v.via = '${via}'`,
+  );
+  if (staged.has('pending')) {
+    branches.push(`
+      SELECT f.endpoint_id, v.patch_ref, v.package, v.ecosystem,
+             p.current_version AS installed_version, v.fixed_version, v.state
+      FROM f
+      JOIN patch_endpoint_releases r ON r.endpoint_id = f.endpoint_id
+      JOIN patch_applicability_verdicts v
+        ON v.patch_ref = f.patch_ref AND v.package = f.package AND v.match_key = r.match_key
+      JOIN patch_pending_updates p
+        ON p.endpoint_id = f.endpoint_id AND p.ecosystem = v.ecosystem AND p.name = v.name
+      WHERE v.via = 'pending'`);
+  }
+  return `WITH f AS MATERIALIZED (${keys})${branches.join(
+    '\n      UNION ALL',
+  )}`;
 }
 
 /** Overwrites a stored row with the new one (the applicability upserts). */

@@ -99,17 +99,15 @@ export interface EndpointSnapshot {
   pendingKbs: Array<{ name: string; currentVersion: string }>;
 }
 
-/**
- * One row of the full recompute's check: a key whose stored row may be
- * wrong, with one of its current candidates (none: the key is gone) and its
- * stored row (none: the key is new).
- */
-export interface FlaggedRow extends RowKey {
-  candidate?: {
-    ecosystem: string;
-    installedVersion: string;
-    fixedVersion: string;
-    state: ApplicabilityState;
-  };
+/** A key the full recompute's check flagged, with its stored row if any. */
+export interface CheckedKey extends RowKey {
   stored?: ApplicabilityRow;
+}
+
+/** One raw candidate as the database finds it: a staged verdict's state. */
+export interface CandidateRow extends RowKey {
+  ecosystem: string;
+  installedVersion: string;
+  fixedVersion: string;
+  state: ApplicabilityState;
 }
