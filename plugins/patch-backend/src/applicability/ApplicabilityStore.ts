@@ -157,9 +157,49 @@ export class ApplicabilityStore {
     return out;
   }
 
-  /** Replaces the staged verdicts of the full recompute. */
-  replaceVerdicts(verdicts: Verdict[]): Promise<void> {
-    return this.dialect.stageVerdicts(verdicts);
+  /**
+   * Replaces the staged verdicts of the full recompute, unless they are
+   * already staged: in steady state they are, and the read is cheaper than
+   * rewriting them (and, on PostgreSQL, refreshing their statistics).
+   */
+  async replaceVerdicts(verdicts: Verdict[]): Promise<void> {
+    const staged = await this.db('patch_applicability_verdicts').select(
+      'ecosystem',
+      'package',
+      'via',
+      'name',
+      'version',
+      'match_key',
+      'patch_ref',
+      'fixed_version',
+      'state',
+    );
+    const text = (v: Verdict) =>
+      [
+        v.ecosystem,
+        v.package,
+        v.via,
+        v.name,
+        v.version,
+        v.matchKey,
+        v.patchRef,
+        v.fixedVersion,
+        v.state,
+      ].join('\u0000');
+    const wanted = verdicts.map(text).sort();
+    const have = staged
+      .map(r =>
+        text({
+          ...r,
+          matchKey: r.match_key,
+          patchRef: r.patch_ref,
+          fixedVersion: r.fixed_version,
+        }),
+      )
+      .sort();
+    if (wanted.length === have.length && wanted.every((t, i) => t === have[i]))
+      return;
+    await this.dialect.stageVerdicts(verdicts);
   }
 
   /**
