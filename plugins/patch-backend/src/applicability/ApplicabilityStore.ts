@@ -18,7 +18,7 @@
  */
 import { Knex } from 'knex';
 import { toDbTime } from '../database/time';
-import { diffRows } from './fold';
+import { diffRows, rowKey } from './fold';
 import { ApplicabilityQueries } from './store/ApplicabilityQueries';
 import { DialectStore, dialectStoreFor } from './store/DialectStore';
 import { FleetReader } from './store/FleetReader';
@@ -31,6 +31,7 @@ import {
   EndpointSnapshot,
   InventoryRow,
   PackageKey,
+  RowKey,
   StoredTarget,
   TargetedVersion,
   Verdict,
@@ -42,7 +43,7 @@ export type {
   ApplicabilityDiff,
   ApplicabilityRow,
   CandidateRow,
-  CheckedKey,
+  CheckRow,
   EndpointSnapshot,
   InventoryRow,
   PackageKey,
@@ -209,7 +210,6 @@ export class ApplicabilityStore {
    * for them; a branch is planned only for the ways the verdicts use.
    */
   async check(): Promise<{
-    keys: number;
     stored: ApplicabilityRow[];
     candidates: CandidateRow[];
   }> {
@@ -219,11 +219,31 @@ export class ApplicabilityStore {
     const parts = await Promise.all(
       ranges.map(range => this.dialect.check(...checkStatement(staged, range))),
     );
-    const keys = parts.flat();
-    const stored = keys.flatMap(k => (k.stored ? [k.stored] : []));
-    const candidates =
-      keys.length > 0 ? await this.dialect.candidatesOf(keys, staged) : [];
-    return { keys: keys.length, stored, candidates };
+    // A new key came with all its candidates, a gone one with none; a key
+    // with a stored row and a differing candidate needs all of them.
+    const stored = new Map<string, ApplicabilityRow>();
+    const candidates: CandidateRow[] = [];
+    const incomplete = new Map<string, RowKey>();
+    for (const row of parts.flat()) {
+      const key = rowKey(row);
+      if (row.stored) stored.set(key, row.stored);
+      if (!row.candidate) continue;
+      if (row.stored)
+        incomplete.set(key, {
+          endpointId: row.endpointId,
+          patchRef: row.patchRef,
+          package: row.package,
+        });
+      else candidates.push(row.candidate);
+    }
+    if (incomplete.size > 0) {
+      const all = await this.dialect.candidatesOf(
+        [...incomplete.values()],
+        staged,
+      );
+      for (const c of all) candidates.push(c);
+    }
+    return { stored: [...stored.values()], candidates };
   }
 
   // --- the one write ---

@@ -209,19 +209,24 @@ describe('DialectStore', () => {
       ).toEqual([{ n: dialectOf(db) === 'pg' ? '4' : 4 }]);
       const check = async (staged: Via[], range: Range = {}) =>
         (await store.check(...checkStatement(new Set(staged), range)))
-          .map(k => `${k.endpointId}|${k.package}|${k.stored?.state ?? '-'}`)
+          .map(
+            k =>
+              `${k.endpointId}|${k.package}|${k.candidate?.state ?? '-'}|${
+                k.stored?.state ?? '-'
+              }`,
+          )
           .sort();
       // a's rows equal their candidates: not flagged. b's are new; the
       // revoked endpoint has no release key, so no candidate.
       expect(await check(['name', 'source'])).toEqual([
-        'b|bash|-',
-        'b|openssl|-',
+        'b|bash|needed|-',
+        'b|openssl|installed|-',
       ]);
       // A range checks its endpoints only.
       expect(await check(['name', 'source'], { to: 'b' })).toEqual([]);
       expect(await check(['name', 'source'], { from: 'b' })).toEqual([
-        'b|bash|-',
-        'b|openssl|-',
+        'b|bash|needed|-',
+        'b|openssl|installed|-',
       ]);
       // The candidates of some keys, every one (a's libssl3 by source).
       const candidates = await store.candidatesOf(
@@ -252,7 +257,10 @@ describe('DialectStore', () => {
 
       // Without any staged way, every stored row is flagged (to delete).
       await store.stageVerdicts([]);
-      expect(await check([])).toEqual(['a|bash|needed', 'a|openssl|needed']);
+      expect(await check([])).toEqual([
+        'a|bash|-|needed',
+        'a|openssl|-|needed',
+      ]);
       expect(
         await store.candidatesOf(
           [

@@ -12,7 +12,7 @@ import { SqliteDialectStore } from './SqliteDialectStore';
 import {
   ApplicabilityDiff,
   CandidateRow,
-  CheckedKey,
+  CheckRow,
   EndpointSnapshot,
   PackageKey,
   RowKey,
@@ -46,7 +46,7 @@ export interface DialectStore {
    */
   readonly checkRanges: number;
   /** Runs one range of the full recompute's check (`checkStatement`). */
-  check(statement: string, bindings: string[]): Promise<CheckedKey[]>;
+  check(statement: string, bindings: string[]): Promise<CheckRow[]>;
   /** The raw candidates of some keys (`candidatesStatement`). */
   candidatesOf(
     keys: RowKey[],

@@ -10,12 +10,12 @@
 import { Knex } from 'knex';
 import { ApplicabilityState } from '../verdict';
 import type { DialectStore } from './DialectStore';
-import { chunks, toCandidateRow, toCheckedKey, toInventoryRow } from './rows';
+import { chunks, toCandidateRow, toCheckRow, toInventoryRow } from './rows';
 import { UPSERT_ROW, WAY_COLUMNS, candidatesStatement } from './sql';
 import {
   ApplicabilityDiff,
   CandidateRow,
-  CheckedKey,
+  CheckRow,
   EndpointSnapshot,
   PackageKey,
   RowKey,
@@ -159,14 +159,14 @@ export class PgDialectStore implements DialectStore {
    * more than it saves. The ranges already take the cores: parallel workers
    * on top only contend.
    */
-  async check(statement: string, bindings: string[]): Promise<CheckedKey[]> {
+  async check(statement: string, bindings: string[]): Promise<CheckRow[]> {
     return this.db.transaction(async trx => {
       await trx.raw(`SET LOCAL work_mem = '256MB'`);
       await trx.raw('SET LOCAL enable_memoize = off');
       await trx.raw('SET LOCAL jit = off');
       await trx.raw('SET LOCAL max_parallel_workers_per_gather = 0');
       const result = await trx.raw(statement, bindings);
-      return result.rows.map(toCheckedKey);
+      return result.rows.map(toCheckRow);
     });
   }
 

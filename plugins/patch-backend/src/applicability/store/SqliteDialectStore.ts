@@ -11,7 +11,7 @@ import {
   chunks,
   rowsOf,
   toCandidateRow,
-  toCheckedKey,
+  toCheckRow,
   toInventoryRow,
   toRow,
 } from './rows';
@@ -19,7 +19,7 @@ import { WAY_COLUMNS, candidatesStatement } from './sql';
 import {
   ApplicabilityDiff,
   CandidateRow,
-  CheckedKey,
+  CheckRow,
   EndpointSnapshot,
   PackageKey,
   RowKey,
@@ -113,8 +113,8 @@ export class SqliteDialectStore implements DialectStore {
   /** One connection: the ranges would only queue. */
   readonly checkRanges = 1;
 
-  async check(statement: string, bindings: string[]): Promise<CheckedKey[]> {
-    return rowsOf(await this.db.raw(statement, bindings)).map(toCheckedKey);
+  async check(statement: string, bindings: string[]): Promise<CheckRow[]> {
+    return rowsOf(await this.db.raw(statement, bindings)).map(toCheckRow);
   }
 
   /** The keys as one JSON parameter per branch (no arrays in SQLite). */

@@ -6,7 +6,7 @@ import { ApplicabilityState } from '../verdict';
 import {
   ApplicabilityRow,
   CandidateRow,
-  CheckedKey,
+  CheckRow,
   InventoryRow,
 } from './types';
 
@@ -38,23 +38,38 @@ export function toInventoryRow(r: any): InventoryRow {
   };
 }
 
-/** One flagged key of the full recompute's check (see `checkStatement`). */
-export function toCheckedKey(r: any): CheckedKey {
+/** One row of the full recompute's check (see `checkStatement`). */
+export function toCheckRow(r: any): CheckRow {
   const key = {
     endpointId: r.endpoint_id,
     patchRef: r.patch_ref,
     package: r.package,
   };
-  if (r.a_state === null || r.a_state === undefined) return key;
+  const present = (v: unknown) => v !== null && v !== undefined;
   return {
     ...key,
-    stored: {
-      ...key,
-      ecosystem: r.a_ecosystem,
-      installedVersion: r.a_installed_version,
-      fixedVersion: r.a_fixed_version,
-      state: r.a_state as ApplicabilityState,
-    },
+    ...(present(r.c_state)
+      ? {
+          candidate: {
+            ...key,
+            ecosystem: r.c_ecosystem,
+            installedVersion: r.c_installed_version,
+            fixedVersion: r.c_fixed_version,
+            state: r.c_state as ApplicabilityState,
+          },
+        }
+      : {}),
+    ...(present(r.a_state)
+      ? {
+          stored: {
+            ...key,
+            ecosystem: r.a_ecosystem,
+            installedVersion: r.a_installed_version,
+            fixedVersion: r.a_fixed_version,
+            state: r.a_state as ApplicabilityState,
+          },
+        }
+      : {}),
   };
 }
 

@@ -12,14 +12,15 @@
  *    (folding equal candidates gives that row); the others are flagged: a
  *    differing candidate (a real change, or candidates that differ among
  *    themselves, e.g. two architectures), no candidate (to delete) or no
- *    stored row (to insert). Only the flagged keys come back, with their
- *    stored row. The check runs in ranges of endpoint ids (`Range`), side
+ *    stored row (to insert). Only the differing rows come back: all the
+ *    candidates of a new key, the stored row of a gone one. The check runs in ranges of endpoint ids (`Range`), side
  *    by side where the database has connections to spare: the inventory
  *    index ends with the endpoint id, so each range reads only its part.
- * 2. The candidates of the flagged keys (`candidatesStatement`), found by
- *    index from each key, never by joining the keys back to the check's
- *    result (the planner cannot know how few they are, and sorted or hashed
- *    every candidate of the fleet to find them).
+ * 2. Every candidate of the keys that have a stored row and a differing
+ *    candidate (`candidatesStatement`): the check returned only the
+ *    differing ones. Found by index from each key, never by joining the
+ *    keys back to the check's result (the planner cannot know how few they
+ *    are, and sorted or hashed every candidate of the fleet to find them).
  * The service folds those with the one fold (`fold.ts`), as every other
  * path does. In steady state that is a few thousand keys; on a cold start,
  * every key.
@@ -142,7 +143,9 @@ function candidates(
 
 /**
  * Step 1, the check of the endpoints of a range (see the note at the top):
- * the flagged keys, each once with its stored row (`a_*`, null when none).
+ * the rows of the flagged keys that differ, each a candidate (`c_*`, null
+ * when the key has none) with the stored row of its key (`a_*`, null when
+ * none). A new key comes with every candidate it has.
  */
 export function checkStatement(
   staged: ReadonlySet<Via>,
@@ -151,9 +154,11 @@ export function checkStatement(
   const [cand, bindings] = candidates(staged, range);
   const [stored, storedBindings] = inRange('a.endpoint_id', range);
   return [
-    `SELECT DISTINCT COALESCE(c.endpoint_id, a.endpoint_id) AS endpoint_id,
+    `SELECT COALESCE(c.endpoint_id, a.endpoint_id) AS endpoint_id,
            COALESCE(c.patch_ref, a.patch_ref) AS patch_ref,
            COALESCE(c.package, a.package) AS package,
+           c.ecosystem AS c_ecosystem, c.installed_version AS c_installed_version,
+           c.fixed_version AS c_fixed_version, c.state AS c_state,
            a.ecosystem AS a_ecosystem, a.installed_version AS a_installed_version,
            a.fixed_version AS a_fixed_version, a.state AS a_state
     FROM (${cand}

@@ -99,8 +99,13 @@ export interface EndpointSnapshot {
   pendingKbs: Array<{ name: string; currentVersion: string }>;
 }
 
-/** A key the full recompute's check flagged, with its stored row if any. */
-export interface CheckedKey extends RowKey {
+/**
+ * One row of the full recompute's check: a candidate that differs from the
+ * stored row of its key (none: the key is gone), with that stored row
+ * (none: the key is new).
+ */
+export interface CheckRow extends RowKey {
+  candidate?: CandidateRow;
   stored?: ApplicabilityRow;
 }
 
