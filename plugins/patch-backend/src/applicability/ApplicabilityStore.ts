@@ -158,13 +158,9 @@ export class ApplicabilityStore {
     return out;
   }
 
-  /**
-   * Replaces the staged verdicts of the full recompute, unless they are
-   * already staged: in steady state they are, and the read is cheaper than
-   * rewriting them (and, on PostgreSQL, refreshing their statistics).
-   */
-  async replaceVerdicts(verdicts: Verdict[]): Promise<void> {
-    const staged = await this.db('patch_applicability_verdicts').select(
+  /** The staged verdicts of the last full recompute. */
+  async listStagedVerdicts(): Promise<Verdict[]> {
+    const rows = await this.db('patch_applicability_verdicts').select(
       'ecosystem',
       'package',
       'via',
@@ -175,29 +171,33 @@ export class ApplicabilityStore {
       'fixed_version',
       'state',
     );
-    const text = (v: Verdict) =>
-      [
-        v.ecosystem,
-        v.package,
-        v.via,
-        v.name,
-        v.version,
-        v.matchKey,
-        v.patchRef,
-        v.fixedVersion,
-        v.state,
-      ].join('\u0000');
-    const wanted = verdicts.map(text).sort();
-    const have = staged
-      .map(r =>
-        text({
-          ...r,
-          matchKey: r.match_key,
-          patchRef: r.patch_ref,
-          fixedVersion: r.fixed_version,
-        }),
-      )
+    return rows.map(r => ({
+      ecosystem: r.ecosystem,
+      package: r.package,
+      via: r.via,
+      name: r.name,
+      version: r.version,
+      matchKey: r.match_key,
+      patchRef: r.patch_ref,
+      fixedVersion: r.fixed_version,
+      state: r.state,
+    }));
+  }
+
+  /**
+   * Replaces the staged verdicts of the full recompute, unless they are
+   * already staged (`staged`: what is, read when not given): in steady
+   * state they are, and the read is cheaper than rewriting them (and, on
+   * PostgreSQL, refreshing their statistics).
+   */
+  async replaceVerdicts(
+    verdicts: Verdict[],
+    staged?: Verdict[],
+  ): Promise<void> {
+    const have = (staged ?? (await this.listStagedVerdicts()))
+      .map(verdictText)
       .sort();
+    const wanted = verdicts.map(verdictText).sort();
     if (wanted.length === have.length && wanted.every((t, i) => t === have[i]))
       return;
     await this.dialect.stageVerdicts(verdicts);
@@ -207,14 +207,20 @@ export class ApplicabilityStore {
    * The full recompute's check against the staged verdicts (see sql.ts):
    * the flagged keys, their stored rows and their current candidates. The
    * ranges of endpoints run side by side where the dialect has connections
-   * for them; a branch is planned only for the ways the verdicts use.
+   * for them; a branch is planned only for the ways the verdicts use
+   * (`vias`: those, read when not given).
    */
-  async check(): Promise<{
+  async check(vias?: ReadonlySet<Via>): Promise<{
     stored: ApplicabilityRow[];
     candidates: CandidateRow[];
   }> {
-    const rows = await this.db('patch_applicability_verdicts').distinct('via');
-    const staged = new Set(rows.map(r => r.via as Via));
+    const staged =
+      vias ??
+      new Set(
+        (await this.db('patch_applicability_verdicts').distinct('via')).map(
+          r => r.via as Via,
+        ),
+      );
     const ranges = await this.targets.endpointRanges(this.dialect.checkRanges);
     const parts = await Promise.all(
       ranges.map(range => this.dialect.check(...checkStatement(staged, range))),
@@ -300,4 +306,19 @@ export class ApplicabilityStore {
   }): Promise<ApplicabilityRow[]> {
     return this.queries.list(filter);
   }
+}
+
+/** A verdict as one comparable text. */
+function verdictText(v: Verdict): string {
+  return [
+    v.ecosystem,
+    v.package,
+    v.via,
+    v.name,
+    v.version,
+    v.matchKey,
+    v.patchRef,
+    v.fixedVersion,
+    v.state,
+  ].join('\u0000');
 }

@@ -57,7 +57,8 @@ export async function recomputeAll(
     laps[name] = Date.now() - t0;
   };
   // Step 1: independent reads and writes side by side.
-  const [combos, { index, versions }] = await Promise.all([
+  const [staged, combos, { index, versions }] = await Promise.all([
+    store.listStagedVerdicts(),
     store.listOsCombos().then(async list => {
       const keyed = list.map(c => ({ ...c, key: endpointMatchKey(c) }));
       await store.syncReleaseKeysByOs(keyed);
@@ -81,10 +82,12 @@ export async function recomputeAll(
     new Set(combos.map(c => c.key)),
   );
   mark('decide');
-  await store.replaceVerdicts(verdicts);
+  await store.replaceVerdicts(verdicts, staged);
   mark('stage');
   // Step 3.
-  const { stored, candidates } = await store.check();
+  const { stored, candidates } = await store.check(
+    new Set(verdicts.map(v => v.via)),
+  );
   mark('check');
   // Step 4.
   const diff = await store.applyDiff(

@@ -114,28 +114,29 @@ function candidates(
   range: Range,
 ): [string, string[]] {
   const bindings: string[] = [];
+  const [releases, releaseBindings] = inRange('r.endpoint_id', range);
   const branches = stagedVias(staged).map(([via, on]) => {
     const [cond, b] = inRange('i.endpoint_id', range);
-    bindings.push(...b);
+    bindings.push(...b, ...releaseBindings);
     return `
         SELECT i.endpoint_id, v.patch_ref, v.package, v.ecosystem,
                v.version AS installed_version, v.fixed_version, v.state
         FROM patch_applicability_verdicts v
         JOIN patch_inventory_packages i ON ${on}${cond}
         JOIN patch_endpoint_releases r
-          ON r.endpoint_id = i.endpoint_id AND r.match_key = v.match_key
+          ON r.endpoint_id = i.endpoint_id AND r.match_key = v.match_key${releases}
         WHERE v.via = '${via}'`;
   });
   if (staged.has('pending')) {
     const [cond, b] = inRange('p.endpoint_id', range);
-    bindings.push(...b);
+    bindings.push(...b, ...releaseBindings);
     branches.push(`
         SELECT p.endpoint_id, v.patch_ref, v.package, v.ecosystem,
                p.current_version AS installed_version, v.fixed_version, v.state
         FROM patch_applicability_verdicts v
         JOIN patch_pending_updates p ON p.ecosystem = v.ecosystem AND p.name = v.name${cond}
         JOIN patch_endpoint_releases r
-          ON r.endpoint_id = p.endpoint_id AND r.match_key = v.match_key
+          ON r.endpoint_id = p.endpoint_id AND r.match_key = v.match_key${releases}
         WHERE v.via = 'pending'`);
   }
   return [branches.join('\n        UNION ALL'), bindings];
