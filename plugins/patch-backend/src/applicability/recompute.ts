@@ -19,7 +19,8 @@
  *      only the keys that may be wrong come back, then their candidates;
  *   4. folds those with the one fold (fold.ts) and writes the difference
  *      with the one write (`applyDiff`), as the incremental paths do.
- * The same steps and statements run on PostgreSQL and SQLite.
+ * The same steps run on PostgreSQL and SQLite; their statements differ only
+ * behind `DialectStore` (store/).
  */
 import { ApplicabilityStore } from './ApplicabilityStore';
 import { fold, rankedCandidate } from './fold';

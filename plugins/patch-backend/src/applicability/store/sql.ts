@@ -13,9 +13,10 @@
  *    differing candidate (a real change, or candidates that differ among
  *    themselves, e.g. two architectures), no candidate (to delete) or no
  *    stored row (to insert). Only the differing rows come back: all the
- *    candidates of a new key, the stored row of a gone one. The check runs in ranges of endpoint ids (`Range`), side
- *    by side where the database has connections to spare: the inventory
- *    index ends with the endpoint id, so each range reads only its part.
+ *    candidates of a new key, the stored row of a gone one. The check runs
+ *    in ranges of endpoint ids (`Range`), side by side where the database
+ *    has connections to spare: the inventory index ends with the endpoint
+ *    id, so each range reads only its part.
  * 2. Every candidate of the keys that have a stored row and a differing
  *    candidate (`candidatesStatement`): the check returned only the
  *    differing ones. Found by index from each key, never by joining the
