@@ -13,7 +13,8 @@
  * 4. Cold full recompute (empty table), then `full_ms`: the scheduled full
  *    recompute in steady state after 1% of the endpoints drifted (their
  *    inventory changed behind the hooks' back), which is what the safety
- *    net is for. Both paths (set-based SQL and in-memory) are the plugin's.
+ *    net is for. One path for both: the check in SQL, the one fold of the
+ *    flagged keys (see src/applicability/recompute.ts).
  * 5. `incremental_p99_ms`: one endpoint's inventory changes (one package
  *    moves version), then `refreshEndpoint`, 300 times, p99.
  * 6. Drops its database. The last line is

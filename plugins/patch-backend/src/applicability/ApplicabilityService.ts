@@ -2,19 +2,25 @@ import { LoggerService } from '@backstage/backend-plugin-api';
 import { PatchEntity } from '@patchbay/plugin-patch-common';
 import {
   ApplicabilityDiff,
-  ApplicabilityRow,
   ApplicabilityStore,
-  InventoryRow,
   StoredTarget,
-  Verdict,
 } from './ApplicabilityStore';
-import { endpointMatchKey, releaseAccepts, targetMatchKeys } from './release';
+import { Candidate, fold } from './fold';
+import { recomputeAll } from './recompute';
+import { endpointMatchKey, releaseAccepts } from './release';
 import {
-  candidateRank,
-  comparedVersion,
-  decideState,
-  rankState,
-} from './verdict';
+  TargetIndex,
+  candidate,
+  concerning,
+  indexTargets,
+  keyParts,
+  pendingCandidate,
+  pkgKey,
+  signature,
+  targetsOf,
+} from './targets';
+
+export { targetsOf } from './targets';
 
 /** What changed in one refresh, for listeners such as approvals. */
 export interface ApplicabilityChange {
@@ -30,30 +36,6 @@ export interface ApplicabilityChange {
 export type ApplicabilityListener = (
   change: ApplicabilityChange,
 ) => void | Promise<void>;
-
-/**
- * Targets by what an inventory row must carry to be concerned: its name
- * (binary targets), its source, a row without a source being its own
- * (source targets), or its name when it is its own source (the binaries a
- * source target names, Ubuntu).
- */
-interface TargetIndex {
-  byName: Map<string, StoredTarget[]>;
-  bySource: Map<string, StoredTarget[]>;
-  byBinary: Map<string, StoredTarget[]>;
-}
-/** Where the full recompute finds the targets of each way of joining. */
-const WAYS = {
-  name: 'byName',
-  source: 'bySource',
-  binary: 'byBinary',
-  pending: 'byName',
-} as const;
-const pkgKey = (ecosystem: string, name: string) => `${ecosystem}\u0000${name}`;
-const keyParts = (key: string) => {
-  const [ecosystem, name] = key.split('\u0000');
-  return { ecosystem, name };
-};
 
 /**
  * Decides which endpoint needs which patch, from inventory × patch targets
@@ -141,18 +123,12 @@ export class ApplicabilityService {
         for (const t of kbIndex.byName.get(pkgKey('windows-kb', p.name)) ??
           []) {
           if (!releaseAccepts(t.release, p.matchKey)) continue;
-          candidates.push({
-            endpointId: p.endpointId,
-            target: t,
-            version: p.currentVersion,
-            rank: candidateRank('windows-kb', 'needed'),
-          });
+          candidates.push(pendingCandidate(p.endpointId, t, p.currentVersion));
         }
       }
     }
-    const desired = fold(candidates);
     const existing = await this.store.rowsForPatches([...refs]);
-    const diff = await this.store.applyDiff(existing, desired, now);
+    const diff = await this.store.applyDiff(existing, fold(candidates), now);
     await this.emit(diff);
     return diff;
   }
@@ -189,12 +165,7 @@ export class ApplicabilityService {
     for (const p of pendingKbs) {
       for (const t of index.byName.get(pkgKey('windows-kb', p.name)) ?? []) {
         if (!releaseAccepts(t.release, matchKey)) continue;
-        candidates.push({
-          endpointId,
-          target: t,
-          version: p.currentVersion,
-          rank: candidateRank('windows-kb', 'needed'),
-        });
+        candidates.push(pendingCandidate(endpointId, t, p.currentVersion));
       }
     }
     const diff = await this.store.applyDiff(existing, fold(candidates), now);
@@ -204,114 +175,27 @@ export class ApplicabilityService {
 
   /**
    * The full recompute: release keys of every endpoint, one verdict per
-   * distinct installed version and target, then one set operation in the
-   * database. See the design note in ApplicabilityStore.
+   * distinct installed version and target, one check in the database, and
+   * the flagged keys folded and written as every other path does (see
+   * recompute.ts).
    */
   async refreshAll(
     now = new Date(),
   ): Promise<{ upserted: number; deleted: number }> {
-    const t0 = Date.now();
-    const lap: Record<string, number> = {};
-    const mark = (name: string) => {
-      lap[name] = Date.now() - t0;
-    };
-    // Independent reads and writes side by side: the release keys of the
-    // fleet (its OS combinations first), the targets, and the distinct
-    // installed versions.
-    const [combos, { idx: index, versions }] = await Promise.all([
-      this.store.listOsCombos().then(async list => {
-        const keyed = list.map(c => ({ ...c, key: endpointMatchKey(c) }));
-        await this.store.syncReleaseKeysByOs(keyed);
-        return keyed;
-      }),
-      this.getTargetIndex(true).then(async idx => ({
-        idx,
-        versions: await this.store.listTargetedVersions({
-          byName: [...idx.byName.keys()].map(keyParts),
-          bySource: [...idx.bySource.keys()].map(keyParts),
-          byBinary: [...idx.byBinary.keys()].map(keyParts),
-        }),
-      })),
-    ]);
-    mark('releases+versions');
-    // Only keys some endpoint has: each extra key would repeat the join.
-    const known = new Set(combos.map(c => c.key));
-    const verdicts: Verdict[] = [];
-    const keysByRelease = new Map<string, string[]>();
-    const keysOf = (release: string) => {
-      let matchKeys = keysByRelease.get(release);
-      if (!matchKeys) {
-        matchKeys = targetMatchKeys(release, known).filter(k => known.has(k));
-        keysByRelease.set(release, matchKeys);
-      }
-      return matchKeys;
-    };
-    for (const v of versions) {
-      const byWay = index[WAYS[v.via]];
-      // The row as the rule reads it: for a source verdict, `version` is
-      // the source version.
-      const row: InventoryRow =
-        v.via === 'name'
-          ? { ecosystem: v.ecosystem, name: v.name, version: v.version }
-          : {
-              ecosystem: v.ecosystem,
-              name: v.name,
-              version: v.version,
-              source: v.name,
-              sourceVersion: v.version,
-            };
-      for (const t of byWay.get(pkgKey(v.ecosystem, v.name)) ?? []) {
-        // Verdicts are decided once per (ecosystem, name or source, version).
-        const state = decideState(t, row);
-        for (const matchKey of keysOf(t.release)) {
-          verdicts.push({
-            ecosystem: t.ecosystem,
-            package: t.package,
-            via: v.via,
-            name: v.name,
-            version: v.version,
-            matchKey,
-            patchRef: t.patchRef,
-            fixedVersion: t.fixedVersion,
-            state,
-          });
-        }
-      }
-    }
-    // A pending KB is needed wherever its release is concerned (and the KB
-    // is not present: a present one ranks above).
-    for (const targets of index.byName.values()) {
-      for (const t of targets) {
-        if (t.ecosystem !== 'windows-kb') continue;
-        for (const matchKey of keysOf(t.release)) {
-          verdicts.push({
-            ecosystem: t.ecosystem,
-            package: t.package,
-            via: 'pending',
-            name: t.package,
-            version: '',
-            matchKey,
-            patchRef: t.patchRef,
-            fixedVersion: t.fixedVersion,
-            state: 'needed',
-          });
-        }
-      }
-    }
-    mark('compare');
-    await this.store.replaceVerdicts(verdicts);
-    mark('stage');
-    const result = await this.store.applyVerdicts(now);
-    mark('apply');
-    this.logger.info(
-      `Applicability full recompute: ${verdicts.length} verdicts, ${
-        result.upserted
-      } rows written, ${result.deleted} deleted; ms at ${JSON.stringify(lap)}`,
+    const { upserted, deleted, verdicts, laps } = await recomputeAll(
+      this.store,
+      () => this.getTargetIndex(true),
+      now,
     );
-    if (result.upserted + result.deleted > 0) {
+    this.logger.info(
+      `Applicability full recompute: ${verdicts} verdicts, ${upserted} rows written, ${deleted} deleted; ms at ${JSON.stringify(
+        laps,
+      )}`,
+    );
+    if (upserted + deleted > 0) {
       await this.emitRaw({ endpointIds: [], patchRefs: [], full: true });
     }
-    return result;
+    return { upserted, deleted };
   }
 
   private async getTargetIndex(reload = false): Promise<TargetIndex> {
@@ -348,130 +232,4 @@ export class ApplicabilityService {
       }
     }
   }
-}
-
-interface Candidate {
-  endpointId: string;
-  target: StoredTarget;
-  version: string;
-  rank: number;
-}
-
-/** Folds candidates into one row per (endpoint, patch, package), as the SQL path does. */
-function fold(candidates: Candidate[]): ApplicabilityRow[] {
-  const rows = new Map<string, { row: ApplicabilityRow; rank: number }>();
-  for (const c of candidates) {
-    const key = `${c.endpointId}\u0000${c.target.patchRef}\u0000${c.target.package}`;
-    const prev = rows.get(key);
-    if (!prev) {
-      rows.set(key, {
-        rank: c.rank,
-        row: {
-          endpointId: c.endpointId,
-          patchRef: c.target.patchRef,
-          package: c.target.package,
-          ecosystem: c.target.ecosystem,
-          installedVersion: c.version,
-          fixedVersion: c.target.fixedVersion,
-          state: rankState(c.rank),
-        },
-      });
-      continue;
-    }
-    prev.rank = Math.max(prev.rank, c.rank);
-    prev.row.state = rankState(prev.rank);
-    // Same tie-breaks as MIN() in SQL, so both paths store the same row.
-    if (c.version < prev.row.installedVersion)
-      prev.row.installedVersion = c.version;
-    if (c.target.fixedVersion < prev.row.fixedVersion)
-      prev.row.fixedVersion = c.target.fixedVersion;
-    if (c.target.ecosystem < prev.row.ecosystem)
-      prev.row.ecosystem = c.target.ecosystem;
-  }
-  return [...rows.values()].map(v => v.row);
-}
-
-/** One raw candidate of an inventory row for a target that concerns it. */
-function candidate(
-  endpointId: string,
-  target: StoredTarget,
-  row: InventoryRow,
-): Candidate {
-  return {
-    endpointId,
-    target,
-    version: comparedVersion(target, row),
-    rank: candidateRank(target.ecosystem, decideState(target, row)),
-  };
-}
-
-function indexTargets(targets: StoredTarget[]): TargetIndex {
-  const index: TargetIndex = {
-    byName: new Map(),
-    bySource: new Map(),
-    byBinary: new Map(),
-  };
-  const add = (
-    map: Map<string, StoredTarget[]>,
-    key: string,
-    t: StoredTarget,
-  ) => {
-    const list = map.get(key) ?? [];
-    list.push(t);
-    map.set(key, list);
-  };
-  for (const t of targets) {
-    if (t.packageType !== 'source') {
-      add(index.byName, pkgKey(t.ecosystem, t.package), t);
-      continue;
-    }
-    add(index.bySource, pkgKey(t.ecosystem, t.package), t);
-    // Ubuntu names the binaries of a source. A named binary that reports
-    // another source (neither the target's nor its own) is not found: the
-    // full recompute joins these by index and that case has none.
-    for (const name of new Set(t.binaries ?? [])) {
-      if (name !== t.package) add(index.byBinary, pkgKey(t.ecosystem, name), t);
-    }
-  }
-  return index;
-}
-
-/** The targets that concern an inventory row, each once. */
-function concerning(index: TargetIndex, row: InventoryRow): StoredTarget[] {
-  const name = pkgKey(row.ecosystem, row.name);
-  const source = pkgKey(row.ecosystem, row.source ?? row.name);
-  const byName = index.byName.get(name) ?? [];
-  const bySource = index.bySource.get(source) ?? [];
-  const byBinary = source === name ? index.byBinary.get(name) ?? [] : [];
-  if (bySource.length === 0 && byBinary.length === 0) return byName;
-  return [...byName, ...bySource, ...byBinary];
-}
-
-/** The targets of a Patch entity, as stored. */
-export function targetsOf(ref: string, entity: PatchEntity): StoredTarget[] {
-  return (entity.spec?.targets ?? []).map(t => ({
-    patchRef: ref,
-    ecosystem: t.ecosystem,
-    release: (t.release ?? '').toLocaleLowerCase('en-US'),
-    package: t.package,
-    fixedVersion: t.fixedVersion,
-    ...(t.packageType === 'source'
-      ? {
-          packageType: 'source' as const,
-          ...(t.binaries?.length ? { binaries: [...t.binaries].sort() } : {}),
-        }
-      : {}),
-  }));
-}
-
-function signature(targets: StoredTarget[]): string {
-  return targets
-    .map(
-      t =>
-        `${t.ecosystem}|${t.release}|${t.package}|${t.fixedVersion}|${
-          t.packageType ?? 'binary'
-        }|${(t.binaries ?? []).join(',')}`,
-    )
-    .sort()
-    .join('\n');
 }
