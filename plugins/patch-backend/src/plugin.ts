@@ -6,6 +6,7 @@ import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { eventsServiceRef } from '@backstage/plugin-events-node';
 import { notificationService } from '@backstage/plugin-notifications-node';
 import { createApprovalsArea, startApprovalsArea } from './approvals/area';
+import { createAgentServices } from './agent/agentServices';
 import { AuditLog } from './audit/AuditLog';
 import { DatabasePatchStore } from './database/DatabasePatchStore';
 import { EndpointStore } from './endpoints/EndpointStore';
@@ -53,7 +54,7 @@ export const patchPlugin = createBackendPlugin({
       async init(deps) {
         const { config, database, httpRouter, auditor } = deps;
         const store = await DatabasePatchStore.create({ database });
-        const ctx: RouterContext = {
+        const base = {
           logger: deps.logger,
           config,
           auth: deps.auth,
@@ -86,6 +87,25 @@ export const patchPlugin = createBackendPlugin({
             ),
           }),
         };
+        // --- agentpath --- the agent API's and the endpoints' services.
+        const ctx: RouterContext = {
+          ...base,
+          ...createAgentServices({
+            ...base,
+            lifecycle: deps.lifecycle,
+            approvals: () => ctx.approvals?.approvals,
+            patchTargets: async patchRef => {
+              try {
+                const patch = await rollouts.deps.catalog.getPatch(patchRef);
+                return patch.spec.targets ?? [];
+              } catch {
+                // Applicability rows alone still list every package.
+                return undefined;
+              }
+            },
+          }),
+        };
+        // --- end agentpath ---
 
         const rollouts = rolloutsArea(ctx, { itsm: itsmConnectors });
         ctx.userInfo = deps.userInfo;

@@ -1,4 +1,6 @@
+import { LoggerService } from '@backstage/backend-plugin-api';
 import { Config } from '@backstage/config';
+import { EventsService } from '@backstage/plugin-events-node';
 import { NotFoundError } from '@backstage/errors';
 import { Knex } from 'knex';
 import { randomUUID, timingSafeEqual } from 'node:crypto';
@@ -10,6 +12,7 @@ import {
 } from '../agent/AgentAuth';
 import { AuditLog } from '../audit/AuditLog';
 import { fromDbJson, fromDbTime, toDbTime } from '../database/time';
+import { publishEndpointChanged } from '../endpoints/endpointEvents';
 
 /** An enrollment token as listed (never the token itself). @public */
 export interface EnrollmentToken {
@@ -155,6 +158,9 @@ export class EnrollmentService {
         machineId: string,
         agentId?: string,
       ) => Promise<ClaimedEntity | undefined>;
+      /** Tells the catalog of each enrollment (endpoints/endpointEvents.ts). */
+      events?: EventsService;
+      logger?: LoggerService;
       now?: () => number;
     },
   ) {
@@ -479,6 +485,11 @@ export class EnrollmentService {
     });
 
     this.options.agentAuth.invalidate(result.agentId);
+    if (this.options.logger) {
+      const { events, logger } = this.options;
+      const event = { endpointId: result.agentId, change: 'enrolled' } as const;
+      publishEndpointChanged({ events, logger }, event);
+    }
     return {
       agentId: result.agentId,
       secret,

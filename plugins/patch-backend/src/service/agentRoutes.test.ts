@@ -1006,8 +1006,9 @@ describe('agent API', () => {
         jobs: [{ id: jobId, attempt: 1, kind: expect.any(String) }],
       });
       // On PostgreSQL the credentials check and heartbeat are one statement,
-      // the lease and its audit entry another (CheckInService); SQLite reads
-      // the credentials, beats, reads the live jobs twice, updates, audits.
+      // the lease and its audit entry another (CheckInStore); SQLite runs the
+      // same heartbeat statement, then the queue's lease for one endpoint
+      // (reads the live jobs, updates) and the audit entry.
       const touched = statements.map(
         sql => (/patch_(endpoints|jobs|audit_events)/.exec(sql) ?? ['?'])[0],
       );
@@ -1016,8 +1017,6 @@ describe('agent API', () => {
           ? ['patch_endpoints', 'patch_jobs']
           : [
               'patch_endpoints',
-              'patch_endpoints',
-              'patch_jobs',
               'patch_jobs',
               'patch_jobs',
               'patch_audit_events',

@@ -17,6 +17,12 @@ import {
 import { Request } from 'express';
 import { RouterContext } from './types';
 
+/** The services `authorize` and its helpers use. */
+export type AuthorizeDeps = Pick<
+  RouterContext,
+  'httpAuth' | 'permissions' | 'audit'
+>;
+
 /** Express requests of the typed router differ in their generics only. */
 type AnyRequest = Request<any, any, any, any>;
 
@@ -52,7 +58,7 @@ export function actorOf(credentials: BackstageCredentials): string {
 
 /** The caller of a portal request: a signed-in user or a backend service. */
 export async function callerOf(
-  ctx: RouterContext,
+  ctx: AuthorizeDeps,
   req: AnyRequest,
   allow: Array<'user' | 'service'> = ['user', 'service'],
 ): Promise<Caller> {
@@ -63,7 +69,7 @@ export async function callerOf(
 
 /** Records a refusal in the audit trail and throws the 403. */
 export async function refuse(
-  ctx: RouterContext,
+  ctx: AuthorizeDeps,
   req: AnyRequest,
   actor: string,
   target: AuthorizeTarget,
@@ -87,7 +93,7 @@ export async function refuse(
  * 403) unless the policy allows it.
  */
 export async function authorize(
-  ctx: RouterContext,
+  ctx: AuthorizeDeps,
   req: AnyRequest,
   permission: BasicPermission,
   target: AuthorizeTarget,
@@ -115,7 +121,7 @@ export async function authorize(
  * the caller to apply.
  */
 export async function authorizeConditional(
-  ctx: RouterContext,
+  ctx: AuthorizeDeps,
   req: AnyRequest,
   permission: ResourcePermission,
   target: AuthorizeTarget,

@@ -18,14 +18,17 @@ import { PatchStore } from '../database/PatchStore';
 import { JobQueue } from '../jobs/JobQueue';
 import { InventoryStore } from '../inventory/InventoryStore';
 import { EndpointStore } from '../endpoints/EndpointStore';
+// --- agentpath ---
+import { AgentServices } from '../agent/agentServices';
 
 /**
  * Everything a route module needs. The plugin builds it once in `plugin.ts`;
  * each area (agent API, approvals, rollouts, reports) registers its routes
- * on the one validated router with it, in `router.ts`.
+ * on the one validated router with it, in `router.ts`. The agent API's and
+ * the endpoints' services (AgentServices) are built by `createAgentServices`.
  * @internal
  */
-export interface RouterContext {
+export interface RouterContext extends AgentServices {
   logger: LoggerService;
   config: RootConfigService;
   auth: AuthService;
