@@ -118,16 +118,21 @@ export class CheckInStore {
       );
       rows = result.rows;
     } else {
+      // As on PostgreSQL, the input first; a refused check-in matches no
+      // row and writes nothing.
       rows = await this.db.raw(
-        `UPDATE patch_endpoints
+        `WITH input AS (
+           SELECT json_extract(value, '$.id') AS id,
+                  json_extract(value, '$.secret_hash') AS secret_hash,
+                  json_extract(value, '$.agent_version') AS agent_version,
+                  json_extract(value, '$.machine_id') AS machine_id
+             FROM json_each(?)
+         )
+         UPDATE patch_endpoints
             SET last_seen_at = ?,
                 agent_version = COALESCE(input.agent_version,
                                          patch_endpoints.agent_version)
-           FROM (SELECT json_extract(value, '$.id') AS id,
-                        json_extract(value, '$.secret_hash') AS secret_hash,
-                        json_extract(value, '$.agent_version') AS agent_version,
-                        json_extract(value, '$.machine_id') AS machine_id
-                   FROM json_each(?)) AS input
+           FROM input
           WHERE patch_endpoints.id = input.id
             AND patch_endpoints.secret_hash = input.secret_hash
             AND patch_endpoints.revoked_at IS NULL
@@ -137,7 +142,7 @@ export class CheckInStore {
                 EXISTS (SELECT 1 FROM patch_jobs
                          WHERE patch_jobs.endpoint_id = patch_endpoints.id
                            AND patch_jobs.state IN (${live})) AS has_live_jobs`,
-        [toDbTime(now), input, ...LIVE_JOB_STATES],
+        [input, toDbTime(now), ...LIVE_JOB_STATES],
       );
     }
     for (const row of rows) {
