@@ -96,7 +96,8 @@ export const patchPlugin = createBackendPlugin({
             approvals: () => ctx.approvals?.approvals,
             patchTargets: async patchRef => {
               try {
-                const patch = await rollouts.deps.catalog.getPatch(patchRef);
+                const { catalog } = rolloutsArea(ctx).deps;
+                const patch = await catalog.getPatch(patchRef);
                 return patch.spec.targets ?? [];
               } catch {
                 // Applicability rows alone still list every package.
