@@ -15,15 +15,14 @@
  * below, whatever the cause: a caller learns nothing from it.
  *
  * Caching. The stored hash and machine id of an agent are cached in memory
- * (patch.agent.authCacheSeconds, default 300), which saves the check-in a
- * database read. (On PostgreSQL the check-in reads no credentials at all:
- * its batched heartbeat statement checks hash, revocation and machine id
- * itself, and only a refused check-in comes here; see CheckInService.) The
- * default outlives the check-in interval (60 s ± 20 %):
- * with a shorter one, an agent that checks in once a minute would find its
- * entry expired every time, and every check-in of a real fleet would read
- * its credentials before its heartbeat. The cache decides nothing on its
- * own that the database has not confirmed:
+ * (patch.agent.authCacheSeconds, default 300). The check-in reads no
+ * credentials at all: its batched heartbeat statement checks hash,
+ * revocation and machine id itself (endpoints/CheckInStore.ts), and only a
+ * refused check-in comes here, fresh, to find the reason. The other agent
+ * routes authenticate `fresh` too; the cache serves callers that do not
+ * re-check in their own query. The default outlives the check-in interval
+ * (60 s ± 20 %). The cache decides nothing on its own that the database
+ * has not confirmed:
  * - A revocation or a re-enrollment in this process drops the entry at once;
  *   on another replica the check-in's heartbeat update re-checks the hash
  *   and the revocation in its WHERE clause, so it takes effect at once there
