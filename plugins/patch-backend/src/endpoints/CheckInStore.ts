@@ -32,6 +32,13 @@ import { dialectOf } from '../database/dialect';
 import { toDbTime } from '../database/time';
 import { Job, JobQueue, LIVE_JOB_STATES } from '../jobs/JobQueue';
 
+/**
+ * The job states that make a check-in go on to the lease: live but not
+ * `held` (a held job of a paused rollout waits for its resume). The job
+ * queue's `ACTIVE_JOB_STATES`, where it has it.
+ */
+const ACTIVE_STATES = LIVE_JOB_STATES.filter(s => s !== 'held');
+
 /** One check-in of a batch, as the heartbeat checks it. @internal */
 export interface HeartbeatInput {
   /** The agent id (the endpoint's primary key). */
@@ -83,7 +90,7 @@ export class CheckInStore {
         machine_id: i.machineId,
       })),
     );
-    const live = LIVE_JOB_STATES.map(() => '?').join(', ');
+    const live = ACTIVE_STATES.map(() => '?').join(', ');
     let rows: Array<{
       id: string;
       inventory_hash: string | null;
@@ -114,7 +121,7 @@ export class CheckInStore {
                          WHERE endpoint_id = hb.id
                            AND state IN (${live})) AS has_live_jobs
            FROM hb`,
-        [input, toDbTime(now), ...LIVE_JOB_STATES],
+        [input, toDbTime(now), ...ACTIVE_STATES],
       );
       rows = result.rows;
     } else {
@@ -142,7 +149,7 @@ export class CheckInStore {
                 EXISTS (SELECT 1 FROM patch_jobs
                          WHERE patch_jobs.endpoint_id = patch_endpoints.id
                            AND patch_jobs.state IN (${live})) AS has_live_jobs`,
-        [input, toDbTime(now), ...LIVE_JOB_STATES],
+        [input, toDbTime(now), ...ACTIVE_STATES],
       );
     }
     for (const row of rows) {
