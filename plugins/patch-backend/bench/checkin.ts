@@ -11,8 +11,9 @@
  *    each, then drives check-ins for S seconds with C requests in flight,
  *    round-robin over the agents, after a short warm-up.
  * 4. Measures the platform's ceiling in the same run and the same way: a bare
- *    Node HTTP server that does one PostgreSQL upsert per request, on a pool
- *    of the same size, driven by the same driver with the same requests.
+ *    Node HTTP server that runs the plugin's own batched heartbeat statement
+ *    through the same batcher (see checkinServers.ts), on a pool of the same
+ *    size, driven by the same driver with the same requests.
  *    The two are driven in alternating rounds (R, default 2, of S/R seconds
  *    each, after a warm-up of W seconds, default 3), so that other load on a shared machine weighs on both alike.
  *    Per request, the CPU of the server under test, of the driver and of
@@ -25,8 +26,15 @@
 
 import { ChildProcess, fork } from 'node:child_process';
 import http from 'node:http';
-import { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import {
+  machineJiffies,
+  pgConnection,
+  postgresCpuDelta,
+  postgresCpuUs,
+  startCeilingServer,
+  startPatchBackend,
+} from './checkinServers';
 
 interface Args {
   agents: number;
@@ -57,9 +65,6 @@ function parseArgs(argv: string[]): Args {
   };
 }
 
-/** Pool size of both servers, so that the ratio compares like with like. */
-const POOL_MAX = 10;
-
 // ---------------------------------------------------------------- driver --
 
 interface DriveResult {
@@ -77,7 +82,7 @@ interface DriveResult {
 
 interface Credential {
   auth: string;
-  /** The check-in body of this agent (it names its machine). */
+  /** The check-in body, with the agent's machine id (required). */
   body: string;
 }
 
@@ -186,13 +191,14 @@ async function runDriver() {
           if (inv.status !== 200) {
             throw new Error(`inventory: ${inv.status} ${inv.body}`);
           }
-          // Check-ins name their machine (re-checked against enrollment).
-          const body = JSON.stringify({
-            inventoryHash: 'bench',
-            maxJobs: 1,
-            machineId: `bench-${i}`,
-          });
-          return { auth, body };
+          return {
+            auth,
+            body: JSON.stringify({
+              inventoryHash: 'bench',
+              maxJobs: 1,
+              machineId: `bench-${i}`,
+            }),
+          };
         });
         process.send!({ ok: true, enrolled: creds.length });
       } else if (msg.cmd === 'drive') {
@@ -324,177 +330,7 @@ function combine(rounds: Measured[]): Measured {
   };
 }
 
-// ---------------------------------------------------------------- servers --
-
-async function startPatchBackend(
-  connection: ReturnType<typeof pgConnection>,
-  database: string,
-  portalToken: string,
-): Promise<{ baseUrl: string; stop: () => Promise<void> }> {
-  process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'warn';
-  const { createBackend } = require('@backstage/backend-defaults');
-  const {
-    coreServices,
-    createServiceFactory,
-  } = require('@backstage/backend-plugin-api');
-  const { ConfigReader } = require('@backstage/config');
-  const port = 20000 + (process.pid % 20000);
-  const config = new ConfigReader({
-    backend: {
-      baseUrl: `http://127.0.0.1:${port}`,
-      listen: { port, host: '127.0.0.1' },
-      database: {
-        client: 'pg',
-        connection,
-        knexConfig: { pool: { min: 2, max: POOL_MAX } },
-        plugin: { patch: { connection: { database } } },
-      },
-      auth: {
-        externalAccess: [
-          {
-            type: 'static',
-            options: { token: portalToken, subject: 'bench' },
-          },
-        ],
-      },
-    },
-    permission: { enabled: false },
-    patch: {
-      agent: {
-        // The catalog is not part of this benchmark.
-        claimCatalogEntities: false,
-      },
-    },
-  });
-  const backend = createBackend();
-  backend.add(
-    createServiceFactory({
-      service: coreServices.rootConfig,
-      deps: {},
-      factory: () => config,
-    }),
-  );
-  backend.add(require('../src').default);
-  await backend.start();
-  return {
-    baseUrl: `http://127.0.0.1:${port}/api/patch`,
-    stop: () => backend.stop(),
-  };
-}
-
-async function startCeilingServer(
-  connection: ReturnType<typeof pgConnection>,
-  database: string,
-): Promise<{ url: string; stop: () => Promise<void> }> {
-  const { Pool } = require('pg');
-  const db = new Pool({ ...connection, database, max: POOL_MAX });
-  db.on('error', () => undefined);
-  await db.query(
-    'CREATE TABLE IF NOT EXISTS bench_ceiling (id text PRIMARY KEY, last_seen_at timestamptz NOT NULL, hash text)',
-  );
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', c => chunks.push(c));
-    req.on('end', async () => {
-      try {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-        const id = String(req.headers.authorization ?? '').slice(6, 42);
-        await db.query(
-          'INSERT INTO bench_ceiling (id, last_seen_at, hash) VALUES ($1, now(), $2) ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at, hash = excluded.hash',
-          [id, body.inventoryHash],
-        );
-        const out = JSON.stringify({
-          inventoryRequested: false,
-          jobs: [],
-          nextCheckInSeconds: 60,
-        });
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(out);
-      } catch (error) {
-        res.writeHead(500);
-        res.end(String(error));
-      }
-    });
-  });
-  await new Promise<void>(r => server.listen(0, '127.0.0.1', () => r()));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/checkin`,
-    stop: async () => {
-      await new Promise(r => server.close(r));
-      await db.end();
-    },
-  };
-}
-
-function pgConnection(connectionString: string) {
-  const url = new URL(connectionString);
-  return {
-    host: url.hostname,
-    port: Number(url.port || 5432),
-    user: decodeURIComponent(url.username || 'postgres'),
-    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
-  };
-}
-
 // ------------------------------------------------------------------- main --
-
-/** Busy and total jiffies of the whole machine, from /proc/stat (Linux). */
-function machineJiffies(): { busy: number; total: number } | undefined {
-  try {
-    const line = require('node:fs')
-      .readFileSync('/proc/stat', 'utf8')
-      .split('\n')[0] as string;
-    const f = line.trim().split(/\s+/).slice(1).map(Number);
-    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-    const idle = f[3] + (f[4] ?? 0);
-    return { busy: total - idle, total };
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * CPU time, in microseconds, of the PostgreSQL backends serving `database`
- * on this machine (Linux; PostgreSQL names the database in each backend's
- * process title). Undefined when there are none to be seen, e.g. when the
- * server is on another host. The shared background processes (WAL writer,
- * checkpointer) are not counted.
- */
-function postgresCpuUs(database: string): Map<string, number> | undefined {
-  try {
-    const fs = require('node:fs');
-    const out = new Map<string, number>();
-    for (const pid of fs.readdirSync('/proc')) {
-      if (!/^\d+$/.test(pid)) continue;
-      try {
-        const title = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-        if (!title.startsWith('postgres:') || !title.includes(database)) {
-          continue;
-        }
-        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        // utime and stime (fields 14 and 15 of the line) in USER_HZ (100).
-        out.set(pid, (Number(f[11]) + Number(f[12])) * 10_000);
-      } catch {
-        continue; // gone meanwhile
-      }
-    }
-    return out.size > 0 ? out : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function postgresCpuDelta(
-  before: Map<string, number> | undefined,
-  after: Map<string, number> | undefined,
-): number | undefined {
-  if (!after) return undefined;
-  let sum = 0;
-  for (const [pid, us] of after) sum += us - (before?.get(pid) ?? 0);
-  return sum;
-}
 
 /**
  * Drives one server and samples, over the measured window, this process's
@@ -653,7 +489,7 @@ async function main() {
     if (!ceiling) return; // PATCHBAY_BENCH_SKIP_CEILING: a profiling aid
     const c = combine(ceilingRounds);
     console.log(
-      `bench: ceiling  ${c.ok} upserts in ${c.seconds.toFixed(
+      `bench: ceiling  ${c.ok} heartbeats in ${c.seconds.toFixed(
         1,
       )} s, p50 ${c.p50.toFixed(1)} ms, p99 ${c.p99.toFixed(1)} ms, errors ${
         c.errors

@@ -20,6 +20,7 @@ import {
 import { CatalogService } from '@backstage/plugin-catalog-node';
 import { EventsService } from '@backstage/plugin-events-node';
 import { NotificationService } from '@backstage/plugin-notifications-node';
+import { createAgentServices } from './agent/agentServices';
 import { ApplicabilityService } from './applicability/ApplicabilityService';
 import { ApplicabilityStore } from './applicability/ApplicabilityStore';
 import { CatalogPatchSource } from './applicability/PatchSource';
@@ -175,7 +176,34 @@ export function buildServices(
   };
   const driver = new RolloutDriver(rolloutDeps);
 
+  // The agent API's and the endpoints' services (agent/agentServices.ts).
+  const agentServices = createAgentServices({
+    config: core.config,
+    logger,
+    auth,
+    catalog,
+    notifications,
+    events: core.events,
+    lifecycle: core.lifecycle,
+    db,
+    audit,
+    jobs,
+    inventory,
+    endpoints,
+    approvals: () => approvals,
+    patchTargets: async patchRef => {
+      try {
+        const patch = await rolloutDeps.catalog.getPatch(patchRef);
+        return patch.spec.targets ?? [];
+      } catch {
+        // Applicability rows alone still list every package.
+        return undefined;
+      }
+    },
+  });
+
   return {
+    ...agentServices,
     logger,
     config: core.config,
     settings,

@@ -1,6 +1,9 @@
 import { resolvePackagePath } from '@backstage/backend-plugin-api';
 import { TestDatabases } from '@backstage/backend-test-utils';
+import { AuditLog } from '../audit/AuditLog';
+import { CheckInStore } from '../endpoints/CheckInStore';
 import { EndpointStore } from '../endpoints/EndpointStore';
+import { JobQueue } from '../jobs/JobQueue';
 import {
   AgentAuth,
   AgentAuthError,
@@ -125,14 +128,21 @@ describe('AgentAuth', () => {
       expect((revoked as AgentAuthError).reason).toBe('revoked agent');
 
       // The heartbeat re-checks hash and revocation in the database itself.
-      expect(
-        await store.checkIn('agent-1', hashSecret(secret)),
-      ).toBeUndefined();
+      const checkIns = new CheckInStore(knex, {
+        jobs: new JobQueue(knex),
+        audit: new AuditLog(knex),
+      });
+      const checkIn = async (id: string, secretHash: string) =>
+        (
+          await checkIns.heartbeats(
+            [{ agentId: id, secretHash, machineId: 'machine-1' }],
+            Date.now(),
+          )
+        ).get(id);
+      expect(await checkIn('agent-1', hashSecret(secret))).toBeUndefined();
       await knex('patch_endpoints').update({ revoked_at: null });
-      expect(
-        await store.checkIn('agent-1', hashSecret('other')),
-      ).toBeUndefined();
-      expect(await store.checkIn('agent-1', hashSecret(secret))).toEqual({
+      expect(await checkIn('agent-1', hashSecret('other'))).toBeUndefined();
+      expect(await checkIn('agent-1', hashSecret(secret))).toEqual({
         inventoryHash: undefined,
         hasLiveJobs: false,
       });

@@ -15,14 +15,14 @@
  * below, whatever the cause: a caller learns nothing from it.
  *
  * Caching. The stored hash and machine id of an agent are cached in memory
- * (patch.agent.authCacheSeconds, default 300), which saves the check-in a
- * database read. (On PostgreSQL the check-in reads no credentials at all:
- * its batched heartbeat statement checks hash, revocation and machine id
- * itself, and only a refused check-in comes here; see CheckInService.) The default outlives the check-in interval (60 s ± 20 %):
- * with a shorter one, an agent that checks in once a minute would find its
- * entry expired every time, and every check-in of a real fleet would read
- * its credentials before its heartbeat. The cache decides nothing on its
- * own that the database has not confirmed:
+ * (patch.agent.authCacheSeconds, default 300). The check-in reads no
+ * credentials at all: its batched heartbeat statement checks hash,
+ * revocation and machine id itself (endpoints/CheckInStore.ts), and only a
+ * refused check-in comes here, fresh, to find the reason. The other agent
+ * routes authenticate `fresh` too; the cache serves callers that do not
+ * re-check in their own query. The default outlives the check-in interval
+ * (60 s ± 20 %). The cache decides nothing on its own that the database
+ * has not confirmed:
  * - A revocation or a re-enrollment in this process drops the entry at once;
  *   on another replica the check-in's heartbeat update re-checks the hash
  *   and the revocation in its WHERE clause, so it takes effect at once there
@@ -32,7 +32,6 @@
  *   another replica works at once everywhere.
  */
 
-import { Response } from 'express';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EndpointStore } from '../endpoints/EndpointStore';
 
@@ -44,7 +43,12 @@ export const AGENT_AUTH_FAILURE_BODY = {
   error: { name: 'AuthenticationError', message: AGENT_AUTH_FAILURE_MESSAGE },
 } as const;
 
-/** Thrown by AgentAuth; the routes answer it with the one 401. @public */
+/**
+ * A refused agent credential, with the reason: thrown by AgentAuth and the
+ * services that authenticate agents, returned by `AgentAuth.verify`; the
+ * HTTP layer answers it with the one 401.
+ * @public
+ */
 export class AgentAuthError extends Error {
   /** Why, for the audit log only; never sent to the caller. */
   readonly reason: string;
@@ -83,11 +87,14 @@ export function generateSecret(): string {
   return randomBytes(32).toString('base64url');
 }
 
-/** Sends the one 401 of the agent API. @public */
-export function sendAgentUnauthorized(res: Response): void {
-  res.setHeader('WWW-Authenticate', 'Agent');
-  res.status(401).json(AGENT_AUTH_FAILURE_BODY);
-}
+/**
+ * The outcome of an authentication: the agent, or a refusal with its
+ * reason. The HTTP layer turns a refusal into the one 401 (service/agentHttp.ts).
+ * @public
+ */
+export type AgentAuthResult =
+  | { ok: true; agent: AgentIdentity }
+  | { ok: false; refusal: AgentAuthError };
 
 const HEADER = /^Agent ([A-Za-z0-9-]{1,64})\.([A-Za-z0-9_-]{16,128})$/;
 
@@ -195,6 +202,19 @@ export class AgentAuth {
       secretHash: entry.secretHashHex,
       machineId: entry.machineId,
     };
+  }
+
+  /** As `authenticate`, with a refusal as a result instead of a throw. */
+  async verify(
+    header: string | undefined,
+    options: Parameters<AgentAuth['authenticate']>[1] = {},
+  ): Promise<AgentAuthResult> {
+    try {
+      return { ok: true, agent: await this.authenticate(header, options) };
+    } catch (error) {
+      if (error instanceof AgentAuthError) return { ok: false, refusal: error };
+      throw error;
+    }
   }
 
   private async load(agentId: string): Promise<CacheEntry> {

@@ -21,6 +21,7 @@
 
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { AuditLog } from '../audit/AuditLog';
+import { AgentAuthError } from './AgentAuth';
 
 /** Most sources tracked per window; beyond it failures count under `*`. */
 const MAX_SOURCES = 10_000;
@@ -93,6 +94,35 @@ export class AuthFailures {
       1,
       Math.ceil(((window + 1) * this.windowMs - this.now()) / 1000),
     );
+  }
+
+  /**
+   * A refused agent credential: a possible clone (the right secret from the
+   * wrong, or an unnamed, machine) is audited at once, one row each, since
+   * its holder is authenticated by the secret and the credential was
+   * copied; any other refusal is counted for its source (`record`).
+   */
+  async refused(
+    refusal: AgentAuthError,
+    request: { source: string; route: string; path: string },
+  ): Promise<void> {
+    if (refusal.clone) {
+      await this.deps.audit.record({
+        actor: `agent:${refusal.agentId}`,
+        action: 'agent-clone-suspected',
+        outcome: 'denied',
+        targetType: 'endpoint',
+        targetId: refusal.agentId,
+        message: refusal.reason,
+        details: { path: request.path, source: request.source },
+      });
+      return;
+    }
+    this.record(request.source, {
+      reason: refusal.reason,
+      route: request.route,
+      agentId: refusal.agentId,
+    });
   }
 
   /** Counts one failure of a source (nothing is written now). */

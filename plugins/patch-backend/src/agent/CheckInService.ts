@@ -1,6 +1,5 @@
 /*
- * The database side of an agent check-in: authentication, heartbeat, lease
- * of the endpoint's due jobs and the lease's audit entry.
+ * An agent check-in, the domain side: batch, decide, answer.
  *
  * At 100,000 endpoints checking in once a minute, 1,667 check-ins a second
  * reach the backend, and during a broad wave nearly every one of them leases
@@ -8,45 +7,36 @@
  * credentials, the heartbeat, the lease, the audit row); the backend then
  * spends its time in the database client rather than in the work.
  *
- * On PostgreSQL, concurrent check-ins are therefore coalesced (CheckInBatcher,
- * a key per agent) and a whole batch takes at most two statements:
+ * So concurrent check-ins are coalesced (CheckInBatcher below, a key per
+ * agent), on both databases, and a whole batch takes two calls into the
+ * store (endpoints/CheckInStore.ts):
  *
- * 1. The heartbeats: an UPDATE by primary key guarded by what authentication
- *    checks: the stored hash equals the SHA-256 of the presented secret, the
- *    agent is not revoked, and the machine id (required; a check-in without
- *    one is refused before this) is the enrolled one. So no credentials are read beforehand, warm cache or
- *    cold. (Comparing SHA-256 hashes of 256-bit secrets in SQL leaks nothing
- *    useful through timing: learning a prefix of the hash does not help find
- *    a secret.) It also answers whether each endpoint has a live job; most
- *    check-ins end here.
- * 2. For the agents with live jobs, the leases: the job queue's lease
- *    (`JobQueue.leaseBatch`) for each, with the same conditions: the oldest
- *    due queued jobs, up to the agent's `maxJobs`, of no paused or aborted
- *    rollout, claimed `FOR UPDATE SKIP LOCKED`; and one `job-lease` audit
- *    entry per agent that leased, with the fields the one-at-a-time path
- *    writes, committed with the lease (Backstage's auditor gets the same
- *    entries after the statement). An agent with an overdue job leases
- *    nothing here; the service then takes the queue's general path for it
- *    (reap first, then lease), as before.
+ * 1. `heartbeats`: one statement for the batch, guarded by what
+ *    authentication checks (the secret's hash, revocation, the machine id),
+ *    which also answers whether each endpoint has a live job. Most check-ins
+ *    end here.
+ * 2. `leases`, for the agents with live jobs: one call into the job queue's
+ *    lease for the batch, with one `job-lease` audit entry per agent that
+ *    leased: the oldest due queued jobs, up to the agent's `maxJobs`, of no
+ *    paused or aborted rollout; overdue jobs are reaped first.
  *
- * A refused check-in (no row from the heartbeat) is authenticated again the ordinary
- * way (fresh from the database), which finds the reason for the audit trail
- * and the 401. If that succeeds after all (the secret was rotated in
- * between), the check-in runs once more on its own.
+ * This is the only check-in path: there is no per-request variant.
  *
- * On SQLite, or with batching off, a check-in is the sequence of the
- * separate services: authentication (cached), `EndpointStore.checkIn`,
- * `JobQueue.leaseJobs`, `AuditLog.record`.
+ * The decisions that stay here:
+ * - A check-in without a machine id is refused as a possible clone, after
+ *   AgentAuth finds the reason (a correct secret, or not).
+ * - A refused check-in (no row from the heartbeat) is authenticated again
+ *   fresh from the database, which finds the reason for the audit trail and
+ *   the 401. If that succeeds after all (the secret was rotated in between),
+ *   the check-in goes through the batch once more.
+ * - The answer: whether the inventory is wanted, the leased jobs, the
+ *   maintenance windows of the endpoint's jobs, and when to come back.
  */
 
-import { Knex } from 'knex';
-import { AuditLog, AuditRecord } from '../audit/AuditLog';
-import { toDbTime } from '../database/time';
-import { CheckInBatcher } from '../endpoints/CheckInBatcher';
-import { EndpointStore } from '../endpoints/EndpointStore';
+import { MaintenanceWindow } from '@patchbay/plugin-patch-common';
+import { CheckInStore } from '../endpoints/CheckInStore';
 import { Job, JobQueue } from '../jobs/JobQueue';
 import { payloadWindows } from '../jobs/windows';
-import { MaintenanceWindow } from '@patchbay/plugin-patch-common';
 import { AgentAuth, AgentAuthError, parseAgentCredentials } from './AgentAuth';
 
 /** What a check-in asks. @internal */
@@ -55,66 +45,174 @@ export interface CheckInInput {
   machineId?: string;
   /** Jobs to lease at most; 0 leases none (overdue jobs are still reaped). */
   maxJobs: number;
+  /** The hash of the inventory the agent holds, to tell whether ours is current. */
+  inventoryHash?: string;
 }
 
 /** The answer to an accepted check-in. @internal */
 export interface CheckInOutcome {
   agentId: string;
+  /** The stored inventory's hash. */
   inventoryHash?: string;
+  /** True when the agent's inventory differs from the stored one: upload it. */
+  inventoryRequested: boolean;
   jobs: Job[];
   /** The endpoint's maintenance windows, from its live jobs; none: any time. */
   maintenanceWindows?: MaintenanceWindow[];
+  /** When to check in again: the interval with ±20 % jitter. */
+  nextCheckInSeconds: number;
 }
 
 interface BatchInput {
   secretHash: string;
   agentVersion?: string;
-  machineId?: string;
+  machineId: string;
   maxJobs: number;
 }
 
-type BatchOutput =
-  | {
-      inventoryHash?: string;
-      overdue: string[];
-      jobs: Job[];
-      hasLiveJobs?: boolean;
-    }
-  | undefined;
+interface BatchAnswer {
+  inventoryHash?: string;
+  jobs: Job[];
+  hasLiveJobs: boolean;
+}
 
 /**
- * Serves the database side of check-ins. See the note at the top of the file.
+ * Coalesces concurrent calls into batches (group commit), for the check-in
+ * heartbeat: while `maxInFlight` batches are running, new calls wait, and
+ * the next batch takes all of them (up to `maxBatch`) in one database
+ * statement. A call that arrives when a slot is free runs at once, alone, so
+ * a quiet server adds no latency; a busy one makes one round trip for many
+ * check-ins instead of one each, which saves the database most of its work
+ * (one statement to parse, plan and commit instead of dozens) and the
+ * process the per-query cost of the client.
+ *
+ * Calls are keyed (by agent id): a key is never in two batches running at
+ * the same time, and never twice in one batch. So two batches never lock the
+ * same row, and cannot deadlock on each other, whatever order the database
+ * locks their rows in; and each call gets the answer of its own statement.
+ * @internal
+ */
+export class CheckInBatcher<I, O> {
+  private queue: Array<{
+    key: string;
+    input: I;
+    resolve: (value: O) => void;
+    reject: (error: unknown) => void;
+  }> = [];
+  private readonly running = new Set<string>();
+  private inFlight = 0;
+  private readonly maxBatch: number;
+  private readonly maxInFlight: number;
+
+  constructor(
+    /** Runs one batch; answers by key. Keys missing from the map answer `missing`. */
+    private readonly run: (
+      inputs: Array<{ key: string; input: I }>,
+    ) => Promise<Map<string, O>>,
+    private readonly missing: O,
+    options: { maxBatch?: number; maxInFlight?: number } = {},
+  ) {
+    this.maxBatch = options.maxBatch ?? 500;
+    this.maxInFlight = options.maxInFlight ?? 2;
+  }
+
+  /** Batches running now (for tests and metrics). */
+  get batchesInFlight(): number {
+    return this.inFlight;
+  }
+
+  /** Queues one call; resolves with its answer from the batch it ran in. */
+  submit(key: string, input: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.queue.push({ key, input, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
+      const batch: typeof this.queue = [];
+      const keys = new Set<string>();
+      const rest: typeof this.queue = [];
+      for (const item of this.queue) {
+        if (
+          batch.length < this.maxBatch &&
+          !this.running.has(item.key) &&
+          !keys.has(item.key)
+        ) {
+          keys.add(item.key);
+          batch.push(item);
+        } else {
+          rest.push(item);
+        }
+      }
+      if (batch.length === 0) return; // all waiting keys are running
+      this.queue = rest;
+      this.inFlight++;
+      for (const key of keys) this.running.add(key);
+      this.execute(batch, keys);
+    }
+  }
+
+  private execute(batch: typeof this.queue, keys: Set<string>): void {
+    let answers: Promise<Map<string, O>>;
+    try {
+      answers = this.run(batch.map(({ key, input }) => ({ key, input })));
+    } catch (error) {
+      answers = Promise.reject(error);
+    }
+    answers
+      .then(
+        results => {
+          for (const item of batch) {
+            item.resolve(
+              results.has(item.key) ? results.get(item.key)! : this.missing,
+            );
+          }
+        },
+        error => {
+          for (const item of batch) item.reject(error);
+        },
+      )
+      .finally(() => {
+        for (const key of keys) this.running.delete(key);
+        this.inFlight--;
+        this.pump();
+      });
+  }
+}
+
+/**
+ * Serves check-ins. See the note at the top of the file.
  * @internal
  */
 export class CheckInService {
-  private readonly batcher?: CheckInBatcher<BatchInput, BatchOutput>;
+  private readonly batcher: CheckInBatcher<BatchInput, BatchAnswer | undefined>;
   private readonly now: () => number;
+  private readonly intervalSeconds: number;
 
   constructor(
     private readonly deps: {
-      db: Knex;
-      endpoints: EndpointStore;
-      jobs: JobQueue;
-      audit: AuditLog;
+      store: CheckInStore;
+      /** The job queue, for the maintenance windows of an endpoint's live jobs. */
+      jobs: Pick<JobQueue, 'endpointWindows'>;
       agentAuth: AgentAuth;
     },
     options: {
-      /** On PostgreSQL, coalesce concurrent check-ins into one statement. Default true. */
-      batch?: boolean;
-      /** Most check-ins in one statement. Default 500. */
+      /** Most check-ins in one batch. Default 500. */
       maxBatch?: number;
+      /** The agents' check-in interval (`patch.agent.checkInIntervalSeconds`). Default 60. */
+      checkInIntervalSeconds?: number;
       now?: () => number;
     } = {},
   ) {
     this.now = options.now ?? Date.now;
-    const pg = String(deps.db.client.config.client).includes('pg');
-    if (pg && options.batch !== false) {
-      this.batcher = new CheckInBatcher<BatchInput, BatchOutput>(
-        items => this.checkInMany(items),
-        undefined,
-        { maxBatch: options.maxBatch ?? 500, maxInFlight: 2 },
-      );
-    }
+    this.intervalSeconds = options.checkInIntervalSeconds ?? 60;
+    this.batcher = new CheckInBatcher<BatchInput, BatchAnswer | undefined>(
+      items => this.runBatch(items),
+      undefined,
+      { maxBatch: options.maxBatch ?? 500, maxInFlight: 2 },
+    );
   }
 
   /**
@@ -125,79 +223,83 @@ export class CheckInService {
     authorization: string | undefined,
     input: CheckInInput,
   ): Promise<CheckInOutcome> {
-    if (!input.machineId) {
+    const { agentAuth } = this.deps;
+    const { agentId, secretHash } = parseAgentCredentials(authorization);
+    const { machineId } = input;
+    if (!machineId) {
       // The machine id is required: a correct secret without one is refused
       // as a possible clone (authenticate throws either way).
-      await this.deps.agentAuth.authenticate(authorization, {
+      await agentAuth.authenticate(authorization, {
         fresh: true,
         requireMachineId: true,
       });
+      throw new AgentAuthError('no machine id', agentId, true);
     }
-    if (!this.batcher) return this.checkInAlone(authorization, input);
-    const { agentId, secretHash } = parseAgentCredentials(authorization);
-    const answer = await this.batcher.submit(agentId, {
+    const batchInput: BatchInput = {
       secretHash,
       agentVersion: input.agentVersion,
-      machineId: input.machineId,
+      machineId,
       maxJobs: input.maxJobs,
-    });
+    };
+    let answer = await this.batcher.submit(agentId, batchInput);
     if (!answer) {
       // Refused in the statement: find out why (and refuse), or, if the
-      // credentials are valid after all, run this check-in on its own.
-      this.deps.agentAuth.invalidate(agentId);
-      await this.deps.agentAuth.authenticate(authorization, {
+      // credentials are valid after all, run this check-in once more.
+      agentAuth.invalidate(agentId);
+      await agentAuth.authenticate(authorization, {
         fresh: true,
-        machineId: input.machineId,
+        machineId,
         requireMachineId: true,
       });
-      return this.checkInAlone(authorization, input);
+      answer = await this.batcher.submit(agentId, batchInput);
+      if (!answer) {
+        throw new AgentAuthError('revoked or rotated meanwhile', agentId);
+      }
     }
-    let jobs = answer.jobs;
-    if (answer.overdue.length > 0) {
-      // The general path reaps the overdue jobs, then leases.
-      jobs = await this.deps.jobs.leaseJobs(agentId, input.maxJobs);
-      await this.recordLease(agentId, jobs);
-    } else if (jobs.length > 0) {
-      await this.deps.audit.announce(leaseEntry(agentId, jobs));
-    }
+    const { jobs, hasLiveJobs, inventoryHash } = answer;
     return {
       agentId,
-      inventoryHash: answer.inventoryHash,
+      inventoryHash,
+      inventoryRequested: inventoryHash !== input.inventoryHash,
       jobs,
-      ...(await this.windowsOf(agentId, jobs, !!answer.hasLiveJobs)),
+      ...(await this.windowsOf(agentId, jobs, hasLiveJobs)),
+      // ±20 % jitter, so that agents started together drift apart.
+      nextCheckInSeconds:
+        Math.round(this.intervalSeconds * (0.8 + Math.random() * 0.4) * 10) /
+        10,
     };
   }
 
-  /** A check-in through the separate services, one statement after another. */
-  private async checkInAlone(
-    authorization: string | undefined,
-    input: CheckInInput,
-  ): Promise<CheckInOutcome> {
-    const { agentAuth, endpoints, jobs: queue } = this.deps;
-    const agent = await agentAuth.authenticate(authorization, {
-      machineId: input.machineId,
-      requireMachineId: true,
-    });
-    const beat = await endpoints.checkIn(
-      agent.agentId,
-      agent.secretHash,
-      input.agentVersion,
+  /**
+   * A batch: the heartbeats in one statement, then the leases of the agents
+   * that have live jobs in one call. Agent ids are distinct (the batcher
+   * sees to it). Answers by agent id; a refused check-in has no entry.
+   */
+  private async runBatch(
+    items: Array<{ key: string; input: BatchInput }>,
+  ): Promise<Map<string, BatchAnswer>> {
+    const { store } = this.deps;
+    const now = this.now();
+    const beats = await store.heartbeats(
+      items.map(({ key, input }) => ({
+        agentId: key,
+        secretHash: input.secretHash,
+        machineId: input.machineId,
+        agentVersion: input.agentVersion,
+      })),
+      now,
     );
-    if (!beat) {
-      // Revoked or rotated on another replica since it was cached.
-      agentAuth.invalidate(agent.agentId);
-      throw new AgentAuthError('revoked or rotated meanwhile', agent.agentId);
+    const leases = await store.leases(
+      items
+        .filter(({ key }) => beats.get(key)?.hasLiveJobs)
+        .map(({ key, input }) => ({ endpointId: key, max: input.maxJobs })),
+      now,
+    );
+    const answers = new Map<string, BatchAnswer>();
+    for (const [agentId, beat] of beats) {
+      answers.set(agentId, { ...beat, jobs: leases.get(agentId) ?? [] });
     }
-    const jobs = beat.hasLiveJobs
-      ? await queue.leaseJobs(agent.agentId, input.maxJobs)
-      : [];
-    await this.recordLease(agent.agentId, jobs);
-    return {
-      agentId: agent.agentId,
-      inventoryHash: beat.inventoryHash,
-      jobs,
-      ...(await this.windowsOf(agent.agentId, jobs, beat.hasLiveJobs)),
-    };
+    return answers;
   }
 
   /**
@@ -219,127 +321,4 @@ export class CheckInService {
     const windows = await this.deps.jobs.endpointWindows(endpointId);
     return windows ? { maintenanceWindows: windows } : {};
   }
-
-  private async recordLease(agentId: string, jobs: Job[]): Promise<void> {
-    if (jobs.length > 0)
-      await this.deps.audit.record(leaseEntry(agentId, jobs));
-  }
-
-  /**
-   * Many check-ins (PostgreSQL): the batch's heartbeats in one statement,
-   * then the leases of the agents that have live jobs in one more. Agent
-   * ids are distinct (the batcher sees to it). Answers by agent id; a
-   * refused check-in has no entry.
-   */
-  private async checkInMany(
-    items: Array<{ key: string; input: BatchInput }>,
-  ): Promise<Map<string, BatchOutput>> {
-    const now = this.now();
-    const beats = await this.heartbeats(items, now);
-    const answers = new Map<
-      string,
-      {
-        inventoryHash?: string;
-        overdue: string[];
-        jobs: Job[];
-        hasLiveJobs: boolean;
-      }
-    >();
-    const leasing: Array<{ endpointId: string; max: number }> = [];
-    for (const { key, input } of items) {
-      const beat = beats.get(key);
-      if (!beat) continue;
-      answers.set(key, {
-        inventoryHash: beat.inventoryHash,
-        overdue: [],
-        jobs: [],
-        hasLiveJobs: beat.hasLiveJobs,
-      });
-      if (beat.hasLiveJobs)
-        leasing.push({ endpointId: key, max: input.maxJobs });
-    }
-    if (leasing.length > 0) {
-      // The leases and their audit rows, in one statement.
-      const leases = await this.deps.jobs.leaseBatch(leasing, now, {
-        audit: true,
-      });
-      for (const [id, { overdue, leased }] of leases) {
-        Object.assign(answers.get(id)!, { overdue, jobs: leased });
-      }
-    }
-    return answers;
-  }
-
-  /**
-   * The heartbeats of a batch in one statement: an UPDATE by primary key
-   * guarded by what authentication checks (see the note at the top), which
-   * also answers whether each endpoint has a live job. Most check-ins end
-   * here: an endpoint with nothing to do costs this one statement, shared
-   * with the rest of its batch.
-   */
-  private async heartbeats(
-    items: Array<{ key: string; input: BatchInput }>,
-    now: number,
-  ): Promise<Map<string, { inventoryHash?: string; hasLiveJobs: boolean }>> {
-    const input = JSON.stringify(
-      items.map(({ key, input: i }) => ({
-        id: key,
-        secret_hash: i.secretHash,
-        agent_version: i.agentVersion ?? null,
-        machine_id: i.machineId ?? null,
-      })),
-    );
-    const result = await this.deps.db.raw(
-      `WITH input AS (
-         SELECT * FROM json_to_recordset(?::json)
-             AS t(id text, secret_hash text, agent_version text,
-                  machine_id text)
-       ), hb AS (
-         UPDATE patch_endpoints e
-            SET last_seen_at = ?,
-                agent_version = COALESCE(input.agent_version, e.agent_version)
-           FROM input
-          -- The array makes the planner look the rows up by primary key; a
-          -- plain join with the function's rows scans the whole table.
-          WHERE e.id = ANY (ARRAY(SELECT id FROM input))
-            AND e.id = input.id
-            AND e.secret_hash = input.secret_hash
-            AND e.revoked_at IS NULL
-            AND e.machine_id = input.machine_id
-      RETURNING e.id, e.inventory_hash
-       )
-       SELECT hb.id, hb.inventory_hash,
-              EXISTS (SELECT 1 FROM patch_jobs
-                       WHERE endpoint_id = hb.id
-                         AND state IN ('queued', 'leased', 'running')) AS has_live_jobs
-         FROM hb`,
-      [input, toDbTime(now)],
-    );
-    const beats = new Map<
-      string,
-      { inventoryHash?: string; hasLiveJobs: boolean }
-    >();
-    for (const row of result.rows) {
-      beats.set(row.id, {
-        inventoryHash: row.inventory_hash ?? undefined,
-        hasLiveJobs: !!row.has_live_jobs,
-      });
-    }
-    return beats;
-  }
-}
-
-/** The audit entry of a lease; the batched statement writes the same fields. */
-function leaseEntry(agentId: string, jobs: Job[]): AuditRecord {
-  return {
-    actor: `agent:${agentId}`,
-    action: 'job-lease',
-    outcome: 'succeeded',
-    targetType: 'endpoint',
-    targetId: agentId,
-    message: `Leased ${jobs.length} job(s)`,
-    details: {
-      jobs: jobs.map(j => ({ id: j.id, attempt: j.attempt, kind: j.kind })),
-    },
-  };
 }

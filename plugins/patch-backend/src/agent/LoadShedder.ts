@@ -1,9 +1,7 @@
-import { Response } from 'express';
-
 /**
  * Caps the requests of one kind in flight in this process. Past the cap the
- * request is answered at once with 429 and a `Retry-After` instead of
- * queueing: a queue would make every agent wait longer, and agents retry
+ * request is refused at once (the HTTP layer answers 429 with a
+ * `Retry-After`) instead of queueing: a queue would make every agent wait longer, and agents retry
  * anyway; a quick refusal spreads them out and keeps the latency of the
  * requests that are served low.
  * @public
@@ -13,7 +11,7 @@ export class LoadShedder {
 
   constructor(
     private readonly maxInFlight: number,
-    private readonly retryAfterSeconds: { min: number; max: number } = {
+    private readonly retryAfterRange: { min: number; max: number } = {
       min: 5,
       max: 30,
     },
@@ -24,7 +22,7 @@ export class LoadShedder {
     return this.inFlight;
   }
 
-  /** Takes a slot; false when full (then answer with `shed`). */
+  /** Takes a slot; false when full (then refuse, see `retryAfterSeconds`). */
   tryAcquire(): boolean {
     if (this.inFlight >= this.maxInFlight) return false;
     this.inFlight++;
@@ -36,16 +34,12 @@ export class LoadShedder {
     this.inFlight--;
   }
 
-  /** Answers 429 with a jittered `Retry-After`, so refused agents do not return in step. */
-  shed(res: Response): void {
-    const { min, max } = this.retryAfterSeconds;
-    const seconds = Math.round(min + Math.random() * (max - min));
-    res.setHeader('Retry-After', String(seconds));
-    res.status(429).json({
-      error: {
-        name: 'TooManyRequestsError',
-        message: `The server is busy; retry after ${seconds} seconds`,
-      },
-    });
+  /**
+   * How long a refused caller should wait: jittered, so refused agents do
+   * not return in step. The HTTP layer answers 429 with it as `Retry-After`.
+   */
+  retryAfterSeconds(): number {
+    const { min, max } = this.retryAfterRange;
+    return Math.round(min + Math.random() * (max - min));
   }
 }

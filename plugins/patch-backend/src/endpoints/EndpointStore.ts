@@ -1,11 +1,6 @@
 import { Knex } from 'knex';
 import { fromDbJson, fromDbTime, toDbTime } from '../database/time';
 
-/** What a check-in learns from the database; undefined when refused. @public */
-export type CheckInBeat =
-  | { inventoryHash?: string; hasLiveJobs: boolean }
-  | undefined;
-
 /** Where an endpoint stands, from its last check-in. @public */
 export type EndpointState = 'online' | 'stale' | 'revoked';
 
@@ -149,79 +144,6 @@ export class EndpointStore {
     };
   }
 
-  /**
-   * The check-in's heartbeat: one update by primary key that also re-checks
-   * the secret hash and revocation, so that a revocation or a rotated secret
-   * on another replica takes effect at once even when the caller's
-   * credential cache is warm. Returns the stored inventory hash, or
-   * undefined when the agent is unknown, revoked or its secret rotated.
-   */
-  async heartbeat(
-    id: string,
-    secretHash: string,
-    agentVersion?: string,
-  ): Promise<{ inventoryHash?: string } | undefined> {
-    const update: Record<string, unknown> = {
-      last_seen_at: toDbTime(this.now()),
-    };
-    if (agentVersion) update.agent_version = agentVersion;
-    const rows = await this.db('patch_endpoints')
-      .where({ id, secret_hash: secretHash })
-      .whereNull('revoked_at')
-      .update(update)
-      .returning(['inventory_hash']);
-    if (rows.length === 0) return undefined;
-    return { inventoryHash: rows[0].inventory_hash ?? undefined };
-  }
-
-  /**
-   * The whole database side of a check-in that has nothing to lease: the
-   * heartbeat (guarded by the secret hash and revocation, as `heartbeat`)
-   * and whether the endpoint has any live job, in one round trip on
-   * PostgreSQL (a data-modifying CTE). Only when `hasLiveJobs` is true does
-   * the check-in go on to the job queue. Undefined when refused.
-   */
-  async checkIn(
-    id: string,
-    secretHash: string,
-    agentVersion?: string,
-  ): Promise<CheckInBeat> {
-    const now = toDbTime(this.now());
-    if (this.isPg()) {
-      const result = await this.db.raw(
-        `WITH hb AS (
-           UPDATE patch_endpoints
-              SET last_seen_at = ?, agent_version = COALESCE(?, agent_version)
-            WHERE id = ? AND secret_hash = ? AND revoked_at IS NULL
-        RETURNING inventory_hash
-         )
-         SELECT hb.inventory_hash,
-                EXISTS (SELECT 1 FROM patch_jobs
-                         WHERE endpoint_id = ?
-                           AND state IN ('queued', 'leased', 'running')) AS has_live_jobs
-           FROM hb`,
-        [now, agentVersion ?? null, id, secretHash, id],
-      );
-      const row = result.rows[0];
-      if (!row) return undefined;
-      return {
-        inventoryHash: row.inventory_hash ?? undefined,
-        hasLiveJobs: !!row.has_live_jobs,
-      };
-    }
-    const beat = await this.heartbeat(id, secretHash, agentVersion);
-    if (!beat) return undefined;
-    const live = await this.db('patch_jobs')
-      .where('endpoint_id', id)
-      .whereIn('state', ['queued', 'leased', 'running'])
-      .first('id');
-    return { ...beat, hasLiveJobs: !!live };
-  }
-
-  private isPg(): boolean {
-    return String(this.db.client.config.client).includes('pg');
-  }
-
   /** Revokes an agent; returns false when there is no such live agent. */
   async revoke(id: string, trx?: Knex.Transaction): Promise<boolean> {
     const n = await (trx ?? this.db)('patch_endpoints')
@@ -229,6 +151,22 @@ export class EndpointStore {
       .whereNull('revoked_at')
       .update({ revoked_at: toDbTime(this.now()) });
     return n > 0;
+  }
+
+  /**
+   * Revokes an agent and, in the same transaction, does what must commit
+   * with the revocation (its audit entry). Returns false, doing nothing
+   * else, when there is no such live agent.
+   */
+  async revokeWith(
+    id: string,
+    withRevocation: (trx: Knex.Transaction) => Promise<void>,
+  ): Promise<boolean> {
+    return this.db.transaction(async trx => {
+      const revoked = await this.revoke(id, trx);
+      if (revoked) await withRevocation(trx);
+      return revoked;
+    });
   }
 
   private filtered(filter: EndpointFilter): Knex.QueryBuilder {

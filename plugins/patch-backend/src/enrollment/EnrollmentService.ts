@@ -1,4 +1,6 @@
+import { LoggerService } from '@backstage/backend-plugin-api';
 import { Config } from '@backstage/config';
+import { EventsService } from '@backstage/plugin-events-node';
 import { NotFoundError } from '@backstage/errors';
 import { Knex } from 'knex';
 import { randomUUID, timingSafeEqual } from 'node:crypto';
@@ -10,6 +12,8 @@ import {
 } from '../agent/AgentAuth';
 import { AuditLog } from '../audit/AuditLog';
 import { fromDbJson, fromDbTime, toDbTime } from '../database/time';
+import { publishEndpointChanged } from '../endpoints/endpointEvents';
+import { EnrolledRow, EnrollmentStore, TokenRow } from './EnrollmentStore';
 
 /** An enrollment token as listed (never the token itself). @public */
 export interface EnrollmentToken {
@@ -105,15 +109,6 @@ export function readProtectedLabels(config: Config): string[] {
   return config.getOptionalStringArray('patch.endpoints.protectedLabels') ?? [];
 }
 
-/** Columns enrollment reads to decide a re-enrollment. */
-const REENROLL_COLUMNS = [
-  'id',
-  'secret_hash',
-  'revoked_at',
-  'reenroll_grant_expires_at',
-  'reenroll_granted_by',
-];
-
 /** Token prefix, so that secret scanners and people recognise a leaked token. */
 const TOKEN_PREFIX = 'pbe_';
 
@@ -138,9 +133,11 @@ const TOKEN_PREFIX = 'pbe_';
  */
 export class EnrollmentService {
   private readonly now: () => number;
+  private readonly store: EnrollmentStore;
 
   constructor(
     private readonly options: {
+      /** The plugin's database (EnrollmentStore's). */
       db: Knex;
       audit: AuditLog;
       agentAuth: AgentAuth;
@@ -155,10 +152,14 @@ export class EnrollmentService {
         machineId: string,
         agentId?: string,
       ) => Promise<ClaimedEntity | undefined>;
+      /** Tells the catalog of each enrollment (endpoints/endpointEvents.ts). */
+      events?: EventsService;
+      logger?: LoggerService;
       now?: () => number;
     },
   ) {
     this.now = options.now ?? Date.now;
+    this.store = new EnrollmentStore(options.db);
   }
 
   /** Creates a token; returns it in clear this once, with its record. */
@@ -166,10 +167,10 @@ export class EnrollmentService {
     input: NewEnrollmentToken,
     createdBy: string,
   ): Promise<EnrollmentToken & { token: string }> {
-    const { db, audit } = this.options;
+    const { audit } = this.options;
     const token = `${TOKEN_PREFIX}${generateSecret()}`;
     const now = this.now();
-    const row = {
+    const row: TokenRow = {
       id: randomUUID(),
       token_hash: hashSecret(token),
       description: input.description ?? null,
@@ -183,8 +184,8 @@ export class EnrollmentService {
       created_at: toDbTime(now),
       revoked_at: null,
     };
-    await db.transaction(async tx => {
-      await tx('patch_enrollment_tokens').insert(row);
+    await this.store.transaction(async tx => {
+      await this.store.insertToken(row, tx);
       await audit.record(
         {
           actor: createdBy,
@@ -196,7 +197,7 @@ export class EnrollmentService {
           systemRef: input.systemRef,
           details: {
             maxUses: row.max_uses,
-            expiresAt: row.expires_at,
+            expiresAt: toDbTime(row.expires_at),
             labels: input.labels ?? {},
           },
         },
@@ -208,22 +209,19 @@ export class EnrollmentService {
 
   /** Every token, newest first. */
   async listTokens(): Promise<EnrollmentToken[]> {
-    const rows = await this.options
-      .db('patch_enrollment_tokens')
-      .orderBy('created_at', 'desc')
-      .limit(1000);
-    return rows.map(toToken);
+    return (await this.store.listTokens(1000)).map(toToken);
   }
 
   /** Revokes a token; agents enrolled with it keep their credentials. */
   async revokeToken(id: string, actor: string): Promise<void> {
-    const { db, audit } = this.options;
-    await db.transaction(async tx => {
-      const n = await tx('patch_enrollment_tokens')
-        .where({ id })
-        .whereNull('revoked_at')
-        .update({ revoked_at: toDbTime(this.now()) });
-      if (n === 0) throw new NotFoundError(`No live enrollment token ${id}`);
+    const { audit } = this.options;
+    await this.store.transaction(async tx => {
+      const revoked = await this.store.revokeToken(
+        id,
+        toDbTime(this.now()),
+        tx,
+      );
+      if (!revoked) throw new NotFoundError(`No live enrollment token ${id}`);
       await audit.record(
         {
           actor,
@@ -245,19 +243,18 @@ export class EnrollmentService {
     endpointId: string,
     actor: string,
   ): Promise<ReenrollGrant> {
-    const { db, audit } = this.options;
+    const { audit } = this.options;
     const expiresAt = toDbTime(
       this.now() + (this.options.reenrollGrantSeconds ?? 900) * 1000,
     );
-    return await db.transaction(async tx => {
-      const endpoint = await tx('patch_endpoints')
-        .where({ id: endpointId })
-        .first('id', 'machine_id', 'owner_ref', 'system_ref');
+    return await this.store.transaction(async tx => {
+      const endpoint = await this.store.findForGrant(endpointId, tx);
       if (!endpoint) throw new NotFoundError(`No endpoint ${endpointId}`);
-      await tx('patch_endpoints').where({ id: endpointId }).update({
-        reenroll_grant_expires_at: expiresAt,
-        reenroll_granted_by: actor,
-      });
+      await this.store.setGrant(
+        endpointId,
+        { expiresAt, grantedBy: actor },
+        tx,
+      );
       await audit.record(
         {
           actor,
@@ -287,16 +284,11 @@ export class EnrollmentService {
    * for an enrolled machine without proof of its credentials or a grant.
    */
   async enroll(input: EnrollRequest): Promise<EnrollResult> {
-    const { db } = this.options;
     // The token first: an unauthenticated caller costs this one indexed read.
-    const token = await db('patch_enrollment_tokens')
-      .where({ token_hash: hashSecret(input.token) })
-      .first();
+    const token = await this.store.findToken(hashSecret(input.token));
     const refusal = tokenRefusal(token, this.now());
     if (refusal) throw new AgentAuthError(refusal);
-    const existing = await db('patch_endpoints')
-      .where({ machine_id: input.machineId })
-      .first(...REENROLL_COLUMNS);
+    const existing = await this.store.findEnrolled(input.machineId);
     if (existing) this.reenrollAllowance(existing, input);
     let claim: ClaimedEntity | undefined;
     if (this.options.findClaimable) {
@@ -318,7 +310,7 @@ export class EnrollmentService {
    * credentials, or with an operator's live grant. Throws AgentAuthError.
    */
   private reenrollAllowance(
-    existing: any,
+    existing: EnrolledRow,
     input: EnrollRequest,
   ): 'credentials' | 'grant' {
     const grantExpires = existing.reenroll_grant_expires_at
@@ -348,36 +340,27 @@ export class EnrollmentService {
     input: EnrollRequest,
     claim: ClaimedEntity | undefined,
   ): Promise<EnrollResult> {
-    const { db, audit } = this.options;
+    const { audit } = this.options;
+    const { store } = this;
     const now = this.now();
     const nowIso = toDbTime(now);
     const secret = generateSecret();
     const secretHash = hashSecret(secret);
 
-    const result = await db.transaction(async tx => {
-      const token = await tx('patch_enrollment_tokens')
-        .where({ token_hash: hashSecret(input.token) })
-        .first();
-      const refusal = tokenRefusal(token, now);
+    const result = await store.transaction(async tx => {
+      const found = await store.findToken(hashSecret(input.token), tx);
+      const refusal = tokenRefusal(found, now);
       if (refusal) throw new AgentAuthError(refusal);
+      const token = found!;
       // Read again in the transaction: the allowance and the grant's one use
       // are decided on the row this enrollment updates.
-      const existing = await tx('patch_endpoints')
-        .where({ machine_id: input.machineId })
-        .first(...REENROLL_COLUMNS, 'entity_ref', 'claimed');
+      const existing = await store.findEnrolled(input.machineId, tx);
       let via: 'credentials' | 'grant' | undefined;
       if (existing) {
         via = this.reenrollAllowance(existing, input);
         if (via === 'grant') {
           // One use: only the enrollment that clears the grant may use it.
-          const taken = await tx('patch_endpoints')
-            .where({ id: existing.id })
-            .whereNotNull('reenroll_grant_expires_at')
-            .update({
-              reenroll_grant_expires_at: null,
-              reenroll_granted_by: null,
-            });
-          if (!taken) {
+          if (!(await store.takeGrant(existing.id, tx))) {
             throw new AgentAuthError(
               're-enroll grant already used',
               existing.id,
@@ -385,12 +368,9 @@ export class EnrollmentService {
           }
         }
       }
-      // Guarded increment: two enrollments racing for the last use cannot both win.
-      const used = await tx('patch_enrollment_tokens')
-        .where({ id: token.id })
-        .where('uses', '<', token.max_uses)
-        .increment('uses', 1);
-      if (!used) throw new AgentAuthError('enrollment token used up');
+      if (!(await store.useToken(token, tx))) {
+        throw new AgentAuthError('enrollment token used up');
+      }
 
       const tokenLabels =
         fromDbJson<Record<string, string>>(token.labels) ?? {};
@@ -425,25 +405,30 @@ export class EnrollmentService {
       if (existing) {
         agentId = existing.id;
         entityRef = claim?.entityRef ?? existing.entity_ref;
-        await tx('patch_endpoints')
-          .where({ id: agentId })
-          .update({
+        await store.updateEndpoint(
+          agentId,
+          {
             ...fields,
             entity_ref: entityRef,
             claimed: claim ? true : !!existing.claimed,
-          });
+          },
+          tx,
+        );
       } else {
         agentId = randomUUID();
         entityRef =
           claim?.entityRef ??
           (await this.uniqueEntityRef(tx, input.hostname, agentId));
-        await tx('patch_endpoints').insert({
-          id: agentId,
-          machine_id: input.machineId,
-          entity_ref: entityRef,
-          claimed: !!claim,
-          ...fields,
-        });
+        await store.insertEndpoint(
+          {
+            id: agentId,
+            machine_id: input.machineId,
+            entity_ref: entityRef,
+            claimed: !!claim,
+            ...fields,
+          },
+          tx,
+        );
       }
       await audit.record(
         {
@@ -469,7 +454,7 @@ export class EnrollmentService {
             claimed: !!claim,
             ...(via ? { via } : {}),
             ...(via === 'grant'
-              ? { grantedBy: existing.reenroll_granted_by }
+              ? { grantedBy: existing!.reenroll_granted_by }
               : {}),
           },
         },
@@ -479,6 +464,11 @@ export class EnrollmentService {
     });
 
     this.options.agentAuth.invalidate(result.agentId);
+    if (this.options.logger) {
+      const { events, logger } = this.options;
+      const event = { endpointId: result.agentId, change: 'enrolled' } as const;
+      publishEndpointChanged({ events, logger }, event);
+    }
     return {
       agentId: result.agentId,
       secret,
@@ -521,10 +511,7 @@ export class EnrollmentService {
   ): Promise<string> {
     const base = toEntityName(hostname);
     const ref = `resource:default/${base}`;
-    const taken = await tx('patch_endpoints')
-      .where({ entity_ref: ref })
-      .first('id');
-    if (!taken) return ref;
+    if (!(await this.store.entityRefTaken(ref, tx))) return ref;
     return `resource:default/${base
       .slice(0, 54)
       .replace(/[-_.]+$/, '')}-${agentId.slice(0, 8)}`;
@@ -543,7 +530,10 @@ export function toEntityName(hostname: string): string {
 }
 
 /** Why a token cannot enroll, or undefined when it can. */
-function tokenRefusal(token: any, now: number): string | undefined {
+function tokenRefusal(
+  token: TokenRow | undefined,
+  now: number,
+): string | undefined {
   if (!token) return 'unknown enrollment token';
   if (token.revoked_at) return 'revoked enrollment token';
   if (Date.parse(fromDbTime(token.expires_at)) <= now) {
@@ -555,7 +545,7 @@ function tokenRefusal(token: any, now: number): string | undefined {
   return undefined;
 }
 
-function toToken(row: any): EnrollmentToken {
+function toToken(row: TokenRow): EnrollmentToken {
   return {
     id: row.id,
     description: row.description ?? undefined,

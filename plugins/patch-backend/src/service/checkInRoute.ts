@@ -1,20 +1,36 @@
 /*
- * The fast path of the agent check-in, `POST /agent/v1/checkin`.
+ * `POST /agent/v1/checkin`: the agent check-in, the one route every endpoint
+ * calls every minute.
  *
- * Every endpoint calls this route every minute (1,667 requests a second at
- * 100,000 endpoints), and on that route the generic machinery of the
- * validated router cost more than the work itself: `express.json`
- * (body-parser, raw-body, content-type, iconv), the OpenAPI validator
- * (looking the route up among all the document's paths with regular
- * expressions, then validating headers, query and body), the promise
- * router, and `res.json` (which hashes every body for an ETag). This handler
- * is mounted in front of the validated router and does the same for this one
- * route, for the requests that agents actually send:
+ * Follow one check-in through five files, each called once on the way down
+ * and left on the way back:
+ *   1. service/checkInRoute.ts (here): read and validate the body, ask the
+ *      load shedder and the failure limit (service/agentHttp.ts writes their
+ *      429s and the 401), call `CheckInService.checkIn`, map its outcome to
+ *      the answer.
+ *   2. agent/CheckInService.ts: batch concurrent check-ins (a key per agent),
+ *      decide on refusals, add the maintenance windows and the next interval.
+ *   3. endpoints/CheckInStore.ts: `heartbeats`, one statement for the batch
+ *      (guarded by secret hash, revocation and machine id); then `leases`,
+ *      one call for the batch's agents that have live jobs ...
+ *   4. jobs/JobQueue.ts: ... into the job queue's lease (`leaseBatch`), which
+ *      writes the `job-lease` audit rows with the leases.
+ *   (5. service/agentHttp.ts: the HTTP answers of refusals and shedding.)
+ * Then back up: JobQueue → CheckInStore → CheckInService → here.
+ *
+ * Why this route reads its own body: at 100,000 endpoints it serves 1,667
+ * requests a second, and the generic machinery of the validated router cost
+ * more than the work itself: `express.json` (body-parser, raw-body,
+ * content-type, iconv), the OpenAPI validator (looking the route up among
+ * all the document's paths with regular expressions, then validating
+ * headers, query and body), the promise router, and `res.json` (which
+ * hashes every body for an ETag). So the handler mounted in front of the
+ * validated router serves the requests that agents actually send:
  *
  * - a JSON body (`application/json`, UTF-8, no content encoding) and no query
- *   string. Anything else is passed on (`next()`) untouched to the generic
- *   route in the validated router, which still exists, is still described
- *   by the OpenAPI document and answers exactly as before.
+ *   string. Anything else is passed on (`next()`) untouched to the same
+ *   handler registered on the validated router, which is still described by
+ *   the OpenAPI document and answers exactly as before.
  * - the body is read with the configured size limit (an oversized body is
  *   refused when its Content-Length says so, before it is read), parsed, and
  *   validated against the document's own `CheckInRequest` schema, compiled
@@ -29,7 +45,13 @@ import { Config } from '@backstage/config';
 import { InputError } from '@backstage/errors';
 import Ajv2020 from 'ajv/dist/2020';
 import express from 'express';
+import { AgentAuthError } from '../agent/AgentAuth';
+import { CheckInOutcome, CheckInService } from '../agent/CheckInService';
+import { LoadShedder } from '../agent/LoadShedder';
+import { Job } from '../jobs/JobQueue';
 import { spec } from '../schema/openapi.generated';
+import { AgentHttp, sendJson, sendShed } from './agentHttp';
+import { PatchRouter } from './router';
 
 /** A valid check-in body, as the OpenAPI document describes it. @internal */
 export interface CheckInBody {
@@ -132,50 +154,67 @@ function isPlainJson(req: express.Request): boolean {
   return params === 'charset=utf-8' || params === 'charset="utf-8"';
 }
 
-/**
- * Writes a JSON answer without `res.json`: no ETag (a check-in answer is
- * never cached), no content negotiation.
- * @internal
- */
-export function sendJson(
-  res: express.Response,
-  status: number,
-  payload: unknown,
-): void {
-  const text = JSON.stringify(payload);
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(text));
-  res.end(text);
+/** The services the check-in route uses. @internal */
+export interface CheckInRouteDeps {
+  config: Config;
+  checkIns: CheckInService;
+  /** Caps the check-ins in flight (`patch.agent.maxConcurrentCheckIns`). */
+  checkInShedder: LoadShedder;
 }
 
 /**
- * The check-in fast path: a request handler to mount in front of the
- * validated router, for `POST /agent/v1/checkin`. See the note at the top.
+ * Registers the check-in: the fast handler on `fastRoutes` (in front of the
+ * validated router) and the same handler on the validated router, for what
+ * the fast one passes on. See the note at the top.
  * @internal
  */
-export function createCheckInFastPath(options: {
-  maxBodyBytes: number;
-  /** Takes a slot of the check-in shedder; false when the server is full. */
-  tryAcquire: () => boolean;
-  release: () => void;
-  shed: (res: express.Response) => void;
-  /** Serves a validated check-in (authentication onwards). */
-  serve: (
+export function registerCheckInRoute(
+  router: PatchRouter,
+  fastRoutes: express.Router | undefined,
+  deps: CheckInRouteDeps,
+  http: AgentHttp,
+) {
+  const { checkIns, checkInShedder: shedder } = deps;
+  const maxBodyBytes = parseByteSize(maxBodySize(deps.config));
+  const validate = compileCheckInValidator();
+
+  /** A check-in with a valid body: the service's answer, or a 401. */
+  async function serve(
     req: express.Request,
     res: express.Response,
     body: CheckInBody,
-  ) => Promise<void>;
-}): express.RequestHandler {
-  const validate = compileCheckInValidator();
-  const { maxBodyBytes, tryAcquire, release, shed, serve } = options;
-  return (req, res, next) => {
+  ): Promise<void> {
+    if (http.limited(req, res)) return;
+    let outcome: CheckInOutcome;
+    try {
+      outcome = await checkIns.checkIn(req.headers.authorization, {
+        agentVersion: body.agentVersion,
+        machineId: body.machineId,
+        maxJobs: body.maxJobs ?? 1,
+        inventoryHash: body.inventoryHash,
+      });
+    } catch (error) {
+      if (!(error instanceof AgentAuthError)) throw error;
+      await http.refuse(error, req, res);
+      return;
+    }
+    sendJson(res, 200, {
+      inventoryRequested: outcome.inventoryRequested,
+      jobs: outcome.jobs.map(toLeasedJob),
+      ...(outcome.maintenanceWindows
+        ? { maintenanceWindows: outcome.maintenanceWindows }
+        : {}),
+      nextCheckInSeconds: outcome.nextCheckInSeconds,
+    });
+  }
+
+  fastRoutes?.post('/agent/v1/checkin', (req, res, next) => {
     if (!isPlainJson(req)) {
       next();
       return;
     }
-    if (!tryAcquire()) {
-      shed(res);
+    if (!shedder.tryAcquire()) {
+      sendShed(res, shedder);
       return;
     }
     readBody(req, maxBodyBytes)
@@ -190,9 +229,9 @@ export function createCheckInFastPath(options: {
         return serve(req, res, validate(parsed));
       })
       .then(
-        () => release(),
+        () => shedder.release(),
         error => {
-          release();
+          shedder.release();
           if (
             error instanceof InputError &&
             error.message === TOO_LARGE &&
@@ -204,5 +243,39 @@ export function createCheckInFastPath(options: {
           next(error);
         },
       );
+  });
+
+  // What the fast handler passes on (another content type or encoding, a
+  // query string), validated by the router against the OpenAPI document.
+  router.post('/agent/v1/checkin', async (req, res) => {
+    if (!shedder.tryAcquire()) {
+      sendShed(res, shedder);
+      return;
+    }
+    try {
+      await serve(req, res, req.body);
+    } finally {
+      shedder.release();
+    }
+  });
+}
+
+/** A leased job as the check-in answer shows it. */
+function toLeasedJob(job: Job) {
+  return {
+    id: job.id,
+    attempt: job.attempt,
+    kind: job.kind,
+    leaseExpiresAt: job.leaseExpiresAt!,
+    timeoutSeconds: job.timeoutSeconds,
+    payload: {
+      ...(job.payload as Record<string, any>),
+      ...(job.patchRef && !job.payload.patchRef
+        ? { patchRef: job.patchRef }
+        : {}),
+      ...(job.rolloutId && !job.payload.rolloutId
+        ? { rolloutId: job.rolloutId }
+        : {}),
+    },
   };
 }

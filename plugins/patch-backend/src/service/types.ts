@@ -25,6 +25,7 @@ import {
   ApprovalStore,
 } from '../approvals/ApprovalStore';
 import { DelegationStore } from '../approvals/DelegationStore';
+import { AgentServices } from '../agent/agentServices';
 import { AuditLog } from '../audit/AuditLog';
 import { PatchConfig } from '../config';
 import { EndpointStore } from '../endpoints/EndpointStore';
@@ -92,7 +93,7 @@ export interface HealthStatus {
  * services only: no database handle.
  * @internal
  */
-export interface PatchServices {
+export interface PatchServices extends AgentServices {
   logger: LoggerService;
   /** @deprecated route files read {@link PatchServices.settings}; removed after the merge. */
   config: RootConfigService;

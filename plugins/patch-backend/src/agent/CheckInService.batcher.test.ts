@@ -1,4 +1,4 @@
-import { CheckInBatcher } from './CheckInBatcher';
+import { CheckInBatcher } from './CheckInService';
 
 /** A batch runner whose batches the test finishes by hand. */
 function manualRunner() {

@@ -1,7 +1,9 @@
 import { resolvePackagePath } from '@backstage/backend-plugin-api';
 import { TestDatabases } from '@backstage/backend-test-utils';
 import { Knex } from 'knex';
-import { EndpointStore } from './EndpointStore';
+import { AuditLog } from '../audit/AuditLog';
+import { JobQueue } from '../jobs/JobQueue';
+import { CheckInStore } from './CheckInStore';
 
 jest.setTimeout(120_000);
 
@@ -36,7 +38,7 @@ function countStatements(knex: Knex): { count: () => number } {
   return { count: () => n };
 }
 
-describe('EndpointStore.checkIn', () => {
+describe('CheckInStore.heartbeats', () => {
   const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
 
   it.each(databases.eachSupportedId())(
@@ -62,14 +64,29 @@ describe('EndpointStore.checkIn', () => {
         created_by: 'test',
       });
       const now = Date.parse('2026-11-26T12:00:00Z');
-      const store = new EndpointStore(knex, { now: () => now });
+      const store = new CheckInStore(knex, {
+        jobs: new JobQueue(knex),
+        audit: new AuditLog(knex),
+      });
       const statements = countStatements(knex);
+      // One check-in as a batch of one.
+      const checkIn = async (
+        id: string,
+        secretHash: string,
+        agentVersion?: string,
+      ) =>
+        (
+          await store.heartbeats(
+            [{ agentId: id, secretHash, machineId: `m-${id}`, agentVersion }],
+            now,
+          )
+        ).get(id);
 
       // Each agent twice, e3 with a wrong hash, all at once.
       const calls = ids.flatMap(id => [0, 1].map(() => id));
       const answers = await Promise.all(
         calls.map((id, n) =>
-          store.checkIn(
+          checkIn(
             id,
             id === 'e3' ? hashOf('wrong') : hashOf(id),
             n % 2 ? '2.0.0' : undefined,
@@ -101,6 +118,52 @@ describe('EndpointStore.checkIn', () => {
       );
       // One heartbeat statement per check-in (batching is CheckInService's).
       expect(statements.count()).toBeGreaterThanOrEqual(calls.length);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'beats a whole batch in one statement, refusing wrong hashes, revoked agents and other machines, on %p',
+    async databaseId => {
+      const knex = await databases.init(databaseId);
+      const ids = Array.from({ length: 20 }, (_, i) => `e${i}`);
+      await setup(knex, ids);
+      await knex('patch_endpoints')
+        .where({ id: 'e1' })
+        .update({ revoked_at: new Date().toISOString() });
+      const now = Date.parse('2026-11-26T12:00:00Z');
+      const store = new CheckInStore(knex, {
+        jobs: new JobQueue(knex),
+        audit: new AuditLog(knex),
+      });
+      const statements = countStatements(knex);
+      const beats = await store.heartbeats(
+        ids.map(id => ({
+          agentId: id,
+          secretHash: id === 'e3' ? hashOf('wrong') : hashOf(id),
+          machineId: id === 'e4' ? 'm-elsewhere' : `m-${id}`,
+          agentVersion: id === 'e5' ? '2.0.0' : undefined,
+        })),
+        now,
+      );
+      const refused = ['e1', 'e3', 'e4'];
+      expect(Object.fromEntries(beats)).toEqual(
+        Object.fromEntries(
+          ids
+            .filter(id => !refused.includes(id))
+            .map(id => [
+              id,
+              { inventoryHash: `inv-${id}`, hasLiveJobs: false },
+            ]),
+        ),
+      );
+      expect(statements.count()).toBe(1);
+      const rows = await knex('patch_endpoints').orderBy('id');
+      for (const r of rows) {
+        expect(r.last_seen_at ? new Date(r.last_seen_at).getTime() : null).toBe(
+          refused.includes(r.id) ? null : now,
+        );
+        expect(r.agent_version ?? null).toBe(r.id === 'e5' ? '2.0.0' : null);
+      }
     },
   );
 });

@@ -1,0 +1,176 @@
+import {
+  AuthService,
+  LifecycleService,
+  LoggerService,
+} from '@backstage/backend-plugin-api';
+import { Config } from '@backstage/config';
+import { CatalogService } from '@backstage/plugin-catalog-node';
+import { EventsService } from '@backstage/plugin-events-node';
+import { NotificationService } from '@backstage/plugin-notifications-node';
+import { Knex } from 'knex';
+import { ApprovalService } from '../approvals/ApprovalService';
+import { JobApprovals } from '../approvals/JobApprovals';
+import { AuditLog } from '../audit/AuditLog';
+import { findClaimableEntity } from '../enrollment/catalogClaims';
+import {
+  EnrollmentService,
+  readOwnershipRules,
+  readProtectedLabels,
+} from '../enrollment/EnrollmentService';
+import { CheckInStore } from '../endpoints/CheckInStore';
+import { EndpointService } from '../endpoints/EndpointService';
+import { EndpointStore } from '../endpoints/EndpointStore';
+import { JobRequestService } from '../endpoints/JobRequestService';
+import { InventoryService } from '../inventory/InventoryService';
+import { InventoryStore } from '../inventory/InventoryStore';
+import { JobQueue } from '../jobs/JobQueue';
+import { PatchPayloads } from '../jobs/PatchPayloads';
+import { PayloadTarget } from '../jobs/payload';
+import { AgentAuth } from './AgentAuth';
+import { AgentJobService } from './AgentJobService';
+import { AuthFailures } from './AuthFailures';
+import { CheckInService } from './CheckInService';
+import { LoadShedder } from './LoadShedder';
+
+/**
+ * The services of the agent API and of the portal's endpoint and job
+ * routes, which the route files are handed (AgentRouteDeps,
+ * CheckInRouteDeps, EndpointRouteDeps).
+ * @internal
+ */
+export interface AgentServices {
+  agentAuth: AgentAuth;
+  authFailures: AuthFailures;
+  checkIns: CheckInService;
+  /** Caps the check-ins in flight (`patch.agent.maxConcurrentCheckIns`). */
+  checkInShedder: LoadShedder;
+  /** Caps the inventory uploads in flight (`patch.agent.maxConcurrentUploads`). */
+  uploadShedder: LoadShedder;
+  enrollment: EnrollmentService;
+  inventoryUploads: InventoryService;
+  agentJobs: AgentJobService;
+  endpointService: EndpointService;
+  jobRequests: JobRequestService;
+}
+
+/**
+ * Builds the agent API's services from the plugin's stores and config.
+ * (`patch.agent.batchCheckIns` is no longer read: check-ins are always
+ * batched, on both databases.)
+ * @internal
+ */
+export function createAgentServices(deps: {
+  config: Config;
+  logger: LoggerService;
+  auth: AuthService;
+  catalog: CatalogService;
+  notifications?: NotificationService;
+  events?: EventsService;
+  lifecycle?: LifecycleService;
+  /** The plugin's knex client: the stores', and the job requests' transactions. */
+  db: Knex;
+  audit: AuditLog;
+  jobs: JobQueue;
+  inventory: InventoryStore;
+  endpoints: EndpointStore;
+  /** The approval service, once the approvals area is built (read per request). */
+  approvals: () => ApprovalService | undefined;
+  /** A patch's targets from the catalog; undefined when it cannot be read. */
+  patchTargets: (patchRef: string) => Promise<PayloadTarget[] | undefined>;
+}): AgentServices {
+  const { config, logger, audit, jobs, inventory, endpoints } = deps;
+  const interval =
+    config.getOptionalNumber('patch.agent.checkInIntervalSeconds') ?? 60;
+  const agentAuth = new AgentAuth(endpoints, {
+    cacheSeconds: config.getOptionalNumber('patch.agent.authCacheSeconds'),
+  });
+
+  // Authentication failures: counted per source, rate-limited, audited as
+  // one row per source and window (see AuthFailures).
+  const authFailures = new AuthFailures(
+    { audit, logger },
+    {
+      limit: config.getOptionalNumber('patch.agent.authFailures.limit'),
+      windowSeconds: config.getOptionalNumber(
+        'patch.agent.authFailures.windowSeconds',
+      ),
+    },
+  );
+  // On shutdown: the open windows' counts are written, the timer stopped.
+  deps.lifecycle?.addShutdownHook(() =>
+    authFailures
+      .close()
+      .catch(error =>
+        logger.warn(`Could not audit authentication failures: ${error}`),
+      ),
+  );
+
+  const gate = new JobApprovals({
+    config,
+    logger,
+    get approvals() {
+      return deps.approvals();
+    },
+    notifications: deps.notifications,
+  });
+
+  return {
+    agentAuth,
+    authFailures,
+    checkIns: new CheckInService(
+      {
+        store: new CheckInStore(deps.db, { jobs, audit }),
+        jobs,
+        agentAuth,
+      },
+      {
+        maxBatch: config.getOptionalNumber('patch.agent.maxCheckInBatch'),
+        checkInIntervalSeconds: interval,
+      },
+    ),
+    checkInShedder: new LoadShedder(
+      config.getOptionalNumber('patch.agent.maxConcurrentCheckIns') ?? 256,
+    ),
+    uploadShedder: new LoadShedder(
+      config.getOptionalNumber('patch.agent.maxConcurrentUploads') ?? 16,
+    ),
+    enrollment: new EnrollmentService({
+      db: deps.db,
+      audit,
+      agentAuth,
+      checkInIntervalSeconds: interval,
+      rules: readOwnershipRules(config),
+      protectedLabels: readProtectedLabels(config),
+      reenrollGrantSeconds: config.getOptionalNumber(
+        'patch.agent.reenrollGrantSeconds',
+      ),
+      findClaimable:
+        config.getOptionalBoolean('patch.agent.claimCatalogEntities') === false
+          ? undefined
+          : (machineId, agentId) =>
+              findClaimableEntity(deps, machineId, agentId),
+      events: deps.events,
+      logger,
+    }),
+    inventoryUploads: new InventoryService({ inventory, audit }),
+    agentJobs: new AgentJobService({ jobs, audit }),
+    endpointService: new EndpointService({
+      endpoints,
+      inventory,
+      jobs,
+      audit,
+      agentAuth,
+      events: deps.events,
+      logger,
+    }),
+    jobRequests: new JobRequestService({
+      db: deps.db,
+      jobs,
+      endpoints,
+      audit,
+      gate,
+      payloads: new PatchPayloads(deps.db),
+      patchTargets: deps.patchTargets,
+    }),
+  };
+}

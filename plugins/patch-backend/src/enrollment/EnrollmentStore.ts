@@ -1,0 +1,167 @@
+import { Knex } from 'knex';
+
+/** Columns enrollment reads to decide a re-enrollment. */
+const REENROLL_COLUMNS = [
+  'id',
+  'secret_hash',
+  'revoked_at',
+  'reenroll_grant_expires_at',
+  'reenroll_granted_by',
+];
+
+/** An enrollment token's row. @internal */
+export interface TokenRow {
+  id: string;
+  token_hash: string;
+  description: string | null;
+  owner_ref: string | null;
+  system_ref: string | null;
+  labels: string;
+  expires_at: string | Date;
+  max_uses: number;
+  uses: number;
+  created_by: string;
+  created_at: string | Date;
+  revoked_at: string | Date | null;
+}
+
+/** What enrollment reads of an enrolled machine's endpoint. @internal */
+export interface EnrolledRow {
+  id: string;
+  secret_hash: string;
+  revoked_at: string | Date | null;
+  reenroll_grant_expires_at: string | Date | null;
+  reenroll_granted_by: string | null;
+  entity_ref: string;
+  claimed: boolean | number;
+}
+
+/**
+ * The SQL of enrollment: tokens, the endpoints enrollment creates or
+ * rotates, re-enroll grants. The rules are the EnrollmentService's; every
+ * write takes the transaction in which the service decides (`transaction`).
+ * @internal
+ */
+export class EnrollmentStore {
+  constructor(private readonly db: Knex) {}
+
+  /** Runs `fn` in one transaction; its writes and audit entries commit together. */
+  transaction<T>(fn: (tx: Knex.Transaction) => Promise<T>): Promise<T> {
+    return this.db.transaction(fn);
+  }
+
+  async insertToken(row: TokenRow, tx: Knex.Transaction): Promise<void> {
+    await tx('patch_enrollment_tokens').insert(row);
+  }
+
+  /** The newest tokens first. */
+  async listTokens(limit: number): Promise<TokenRow[]> {
+    return this.db('patch_enrollment_tokens')
+      .orderBy('created_at', 'desc')
+      .limit(limit);
+  }
+
+  /** Revokes a live token; false when there is none. */
+  async revokeToken(
+    id: string,
+    revokedAt: string,
+    tx: Knex.Transaction,
+  ): Promise<boolean> {
+    const n = await tx('patch_enrollment_tokens')
+      .where({ id })
+      .whereNull('revoked_at')
+      .update({ revoked_at: revokedAt });
+    return n > 0;
+  }
+
+  /** The token with this hash, revoked, expired or used up as it may be. */
+  async findToken(
+    tokenHash: string,
+    tx?: Knex.Transaction,
+  ): Promise<TokenRow | undefined> {
+    return (tx ?? this.db)('patch_enrollment_tokens')
+      .where({ token_hash: tokenHash })
+      .first();
+  }
+
+  /** Takes one use of a token, unless used up meanwhile: false then. */
+  async useToken(token: TokenRow, tx: Knex.Transaction): Promise<boolean> {
+    // Guarded increment: two enrollments racing for the last use cannot both win.
+    const used = await tx('patch_enrollment_tokens')
+      .where({ id: token.id })
+      .where('uses', '<', token.max_uses)
+      .increment('uses', 1);
+    return !!used;
+  }
+
+  /** The endpoint a machine enrolled as, if it did. */
+  async findEnrolled(
+    machineId: string,
+    tx?: Knex.Transaction,
+  ): Promise<EnrolledRow | undefined> {
+    return (tx ?? this.db)('patch_endpoints')
+      .where({ machine_id: machineId })
+      .first(...REENROLL_COLUMNS, 'entity_ref', 'claimed');
+  }
+
+  /** What a re-enroll grant names of an endpoint. */
+  async findForGrant(
+    endpointId: string,
+    tx: Knex.Transaction,
+  ): Promise<
+    | {
+        id: string;
+        machine_id: string;
+        owner_ref: string | null;
+        system_ref: string | null;
+      }
+    | undefined
+  > {
+    return tx('patch_endpoints')
+      .where({ id: endpointId })
+      .first('id', 'machine_id', 'owner_ref', 'system_ref');
+  }
+
+  async setGrant(
+    endpointId: string,
+    grant: { expiresAt: string; grantedBy: string },
+    tx: Knex.Transaction,
+  ): Promise<void> {
+    await tx('patch_endpoints').where({ id: endpointId }).update({
+      reenroll_grant_expires_at: grant.expiresAt,
+      reenroll_granted_by: grant.grantedBy,
+    });
+  }
+
+  /** Clears an endpoint's grant, once: false when another enrollment took it. */
+  async takeGrant(endpointId: string, tx: Knex.Transaction): Promise<boolean> {
+    const taken = await tx('patch_endpoints')
+      .where({ id: endpointId })
+      .whereNotNull('reenroll_grant_expires_at')
+      .update({ reenroll_grant_expires_at: null, reenroll_granted_by: null });
+    return taken > 0;
+  }
+
+  async updateEndpoint(
+    endpointId: string,
+    fields: Record<string, unknown>,
+    tx: Knex.Transaction,
+  ): Promise<void> {
+    await tx('patch_endpoints').where({ id: endpointId }).update(fields);
+  }
+
+  async insertEndpoint(
+    row: Record<string, unknown>,
+    tx: Knex.Transaction,
+  ): Promise<void> {
+    await tx('patch_endpoints').insert(row);
+  }
+
+  /** Whether an endpoint has this entity ref already. */
+  async entityRefTaken(ref: string, tx: Knex.Transaction): Promise<boolean> {
+    const taken = await tx('patch_endpoints')
+      .where({ entity_ref: ref })
+      .first('id');
+    return !!taken;
+  }
+}
