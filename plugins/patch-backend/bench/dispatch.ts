@@ -33,7 +33,7 @@ import { AuditLog } from '../src/audit/AuditLog';
 import { JobQueue } from '../src/jobs/JobQueue';
 import { RolloutCatalog } from '../src/rollouts/RolloutCatalog';
 import { RolloutDeps } from '../src/rollouts/deps';
-import { ItsmOutbox } from '../src/rollouts/itsm';
+import { ItsmOutbox } from '../src/itsm';
 import { RolloutDriver } from '../src/rollouts/RolloutDriver';
 import { RolloutService } from '../src/rollouts/RolloutService';
 import { RolloutStore } from '../src/rollouts/RolloutStore';

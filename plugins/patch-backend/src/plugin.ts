@@ -15,7 +15,7 @@ import { scheduleJobReaper } from './jobs/reaper';
 import { startJobVerification } from './jobs/verification';
 import { scheduleReportTask } from './reports/reportTask';
 import { rolloutsArea, scheduleRolloutTasks } from './rollouts/area';
-import { PatchItsmConnector, patchItsmExtensionPoint } from './rollouts/itsm';
+import { PatchItsmConnector, patchItsmExtensionPoint } from './itsm';
 import { createRouter } from './service/router';
 import { RouterContext } from './service/types';
 

@@ -52,7 +52,7 @@ import {
   rollbackPayload,
 } from '../jobs/payload';
 import { RolloutDeps, notify } from './deps';
-import { ItsmDeliveryReport, PatchItsmIncident } from './itsm';
+import { ItsmDeliveryReport, PatchItsmIncident } from '../itsm';
 import { Rollout, Wave } from './types';
 
 const SYSTEM_ACTOR = 'system:patch-rollout-driver';

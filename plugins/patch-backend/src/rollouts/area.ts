@@ -2,7 +2,7 @@ import { readSchedulerServiceTaskScheduleDefinitionFromConfig } from '@backstage
 import { ApprovalStore } from '../approvals/ApprovalStore';
 import { RouterContext } from '../service/types';
 import { RolloutDeps } from './deps';
-import { ItsmOutbox, PatchItsmConnector, WebhookItsmConnector } from './itsm';
+import { ItsmOutbox, PatchItsmConnector, WebhookItsmConnector } from '../itsm';
 import { RolloutCatalog } from './RolloutCatalog';
 import { RolloutDriver } from './RolloutDriver';
 import { RolloutService } from './RolloutService';

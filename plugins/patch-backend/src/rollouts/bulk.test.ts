@@ -14,7 +14,7 @@ import { ApprovalStore } from '../approvals/ApprovalStore';
 import { AuditLog } from '../audit/AuditLog';
 import { JobQueue } from '../jobs/JobQueue';
 import { RolloutDeps } from './deps';
-import { ItsmOutbox } from './itsm';
+import { ItsmOutbox } from '../itsm';
 import { RolloutCatalog } from './RolloutCatalog';
 import { RolloutDriver } from './RolloutDriver';
 import { RolloutService } from './RolloutService';
