@@ -200,7 +200,6 @@ function deps(knex: Knex): RolloutDeps {
     store: new RolloutStore(knex),
     jobs: new JobQueue(knex),
     eligibility: {
-      approvedEndpoints: p => approvals.approvedEndpoints(p),
       approvedEndpointsQuery: (p, db) =>
         approvals.approvedEndpointsQuery(p, db),
     },

@@ -11,7 +11,7 @@ export interface ClaimedIncident {
 }
 
 /** An incident not delivered yet, as the rollout's detail lists it. @internal */
-export interface PendingIncident {
+export type PendingIncident = {
   waveId: string;
   connector: string;
   reference: null;
@@ -20,7 +20,7 @@ export interface PendingIncident {
   nextAttemptAt: string;
   message: string | null;
   createdAt: string;
-}
+};
 
 /**
  * The SQL of the ITSM outbox (`patch_itsm_outbox`) and of the tickets it

@@ -7,6 +7,7 @@ import { createErrorHandler } from './errorHandler';
 import { registerEndpointRoutes } from './endpointRoutes';
 import { registerReportRoutes } from './reportRoutes';
 import { registerRolloutRoutes } from './rolloutRoutes';
+import { rolloutsArea } from '../rollouts/area';
 import { registerApprovalRoutes } from './approvalRoutes';
 import { RouterContext } from './types';
 import { TypedPatchRouter } from './typedRouter';
@@ -56,7 +57,10 @@ export async function createRouter(
   registerAgentRoutes(router, ctx, outer);
   registerEndpointRoutes(router, ctx);
   registerReportRoutes(router, ctx);
-  registerRolloutRoutes(router, ctx);
+  registerRolloutRoutes(router, {
+    ...ctx,
+    rollouts: rolloutsArea(ctx).service,
+  });
 
   outer.use(router as unknown as express.Router);
   // The plugin's errors are answered here: no stack traces, malformed refs

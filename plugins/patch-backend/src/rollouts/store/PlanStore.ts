@@ -20,10 +20,7 @@ import { WaveStore } from './WaveStore';
  * @internal
  */
 export class PlanStore {
-  constructor(
-    private readonly db: Knex,
-    private readonly waves: WaveStore,
-  ) {}
+  constructor(private readonly db: Knex, private readonly waves: WaveStore) {}
 
   /**
    * The one read of every plan, the preview's and each planned wave's: the
@@ -174,5 +171,4 @@ export class PlanStore {
     }
     return out;
   }
-
 }

@@ -191,5 +191,4 @@ export class WaveEndpointStore {
       .select('e.entity_ref');
     return rows.map(r => r.entity_ref);
   }
-
 }

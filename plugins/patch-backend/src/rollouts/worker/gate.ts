@@ -65,10 +65,15 @@ export async function readGate(
   if (wave.state === 'running' && pending === 0) {
     // Every job finished: the soak starts now.
     const soakUntil = now + wave.soakMinutes * 60_000;
-    const moved = await store.waves.transition(wave.id, ['running'], 'soaking', {
-      finishedAt: now,
-      soakUntil,
-    });
+    const moved = await store.waves.transition(
+      wave.id,
+      ['running'],
+      'soaking',
+      {
+        finishedAt: now,
+        soakUntil,
+      },
+    );
     if (moved) {
       wave = {
         ...wave,
@@ -137,12 +142,16 @@ export async function readGate(
     );
     if (moved) {
       await recordGate(deps, rollout, wave, gate);
-      await notify(deps, [deps.settings.operationsGroup, rollout.policy.owner], {
-        title: `Ring ${wave.ringName} of ${rollout.patchRef} passed its gate`,
-        description: `${gate.reason}. Promote it to continue.`,
-        link: rolloutLink(deps, rollout),
-        severity: 'normal',
-      });
+      await notify(
+        deps,
+        [deps.settings.operationsGroup, rollout.policy.owner],
+        {
+          title: `Ring ${wave.ringName} of ${rollout.patchRef} passed its gate`,
+          description: `${gate.reason}. Promote it to continue.`,
+          link: rolloutLink(deps, rollout),
+          severity: 'normal',
+        },
+      );
     }
     return moved;
   }

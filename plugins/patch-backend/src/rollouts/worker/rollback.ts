@@ -20,7 +20,9 @@ export async function stepRollback(
   for (const wave of waves) {
     if (wave.rollbackState === 'done') continue;
     const created = await store.transaction(async trx => {
-      if (!(await store.rollouts.lockIfState(trx, rollout.id, ['rolling_back'])))
+      if (
+        !(await store.rollouts.lockIfState(trx, rollout.id, ['rolling_back']))
+      )
         return -1;
       const candidates = await store.waveEndpoints.rollbackCandidates(
         wave.id,
