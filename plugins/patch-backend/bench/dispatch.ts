@@ -33,7 +33,7 @@ import { AuditLog } from '../src/audit/AuditLog';
 import { JobQueue } from '../src/jobs/JobQueue';
 import { RolloutCatalog } from '../src/rollouts/RolloutCatalog';
 import { RolloutDeps } from '../src/rollouts/deps';
-import { ItsmOutbox } from '../src/rollouts/itsm';
+import { ItsmOutbox } from '../src/itsm';
 import { RolloutDriver } from '../src/rollouts/RolloutDriver';
 import { RolloutService } from '../src/rollouts/RolloutService';
 import { RolloutStore } from '../src/rollouts/RolloutStore';
@@ -200,7 +200,6 @@ function deps(knex: Knex): RolloutDeps {
     store: new RolloutStore(knex),
     jobs: new JobQueue(knex),
     eligibility: {
-      approvedEndpoints: p => approvals.approvedEndpoints(p),
       approvedEndpointsQuery: (p, db) =>
         approvals.approvedEndpointsQuery(p, db),
     },

@@ -7,12 +7,12 @@
 export { patchPlugin as default } from './plugin';
 export type { PatchStore } from './database/PatchStore';
 export { DatabasePatchStore } from './database/DatabasePatchStore';
-export { patchItsmExtensionPoint, WebhookItsmConnector } from './rollouts/itsm';
+export { patchItsmExtensionPoint, WebhookItsmConnector } from './itsm';
 export type {
   PatchItsmConnector,
   PatchItsmExtensionPoint,
   PatchItsmIncident,
-} from './rollouts/itsm';
+} from './itsm';
 export {
   permissionModulePatchPolicy,
   PatchbayPermissionPolicy,

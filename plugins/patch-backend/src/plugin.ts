@@ -20,7 +20,7 @@ import {
   patchApprovalRules,
 } from './permissions/rules';
 import { scheduleReportTask } from './reports/reportTask';
-import { PatchItsmConnector, patchItsmExtensionPoint } from './rollouts/itsm';
+import { PatchItsmConnector, patchItsmExtensionPoint } from './itsm';
 import { createRouter } from './service/router';
 import { buildServices } from './services';
 import { scheduleApprovalTasks, scheduleRolloutTasks } from './tasks';

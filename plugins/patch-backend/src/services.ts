@@ -39,11 +39,7 @@ import { JobQueue } from './jobs/JobQueue';
 import { DatabaseReportStore } from './reports/DatabaseReportStore';
 import { ReportService } from './reports/ReportService';
 import { RolloutDeps } from './rollouts/deps';
-import {
-  ItsmOutbox,
-  PatchItsmConnector,
-  WebhookItsmConnector,
-} from './rollouts/itsm';
+import { ItsmOutbox, PatchItsmConnector, WebhookItsmConnector } from './itsm';
 import { RolloutCatalog } from './rollouts/RolloutCatalog';
 import { RolloutDriver } from './rollouts/RolloutDriver';
 import { RolloutService } from './rollouts/RolloutService';

@@ -1,9 +1,10 @@
 /*
  * Waves taken in the database and dispatched whole. A ring that takes
- * every remaining endpoint is snapshotted by one INSERT ... SELECT: these
- * tests hold it to what planning in Node produces (the pilot ring below is
- * always planned in Node), and a wave dispatched whole to the one payload
- * builder's payloads, on SQLite and PostgreSQL.
+ * every remaining endpoint is snapshotted straight from the approved
+ * endpoints: these tests hold it to the same snapshot taken from the ids
+ * planning in Node produces (the pilot ring below is always planned in
+ * Node), and a wave dispatched whole to the one payload builder's payloads,
+ * on SQLite and PostgreSQL.
  */
 import { resolvePackagePath } from '@backstage/backend-plugin-api';
 import { TestDatabases } from '@backstage/backend-test-utils';
@@ -14,7 +15,7 @@ import { ApprovalStore } from '../approvals/ApprovalStore';
 import { AuditLog } from '../audit/AuditLog';
 import { JobQueue } from '../jobs/JobQueue';
 import { RolloutDeps } from './deps';
-import { ItsmOutbox } from './itsm';
+import { ItsmOutbox } from '../itsm';
 import { RolloutCatalog } from './RolloutCatalog';
 import { RolloutDriver } from './RolloutDriver';
 import { RolloutService } from './RolloutService';
@@ -190,7 +191,7 @@ async function seed(knex: Knex, store: RolloutStore) {
     ['old', 'aborted', [3]],
   ] as const) {
     await knex.transaction(async trx => {
-      await store.insertRollout(
+      await store.rollouts.insert(
         {
           id: rolloutId,
           patchRef: PATCH,
@@ -214,17 +215,18 @@ async function seed(knex: Knex, store: RolloutStore) {
         ],
         trx,
       );
-      await store.addWaveEndpoints(
+      await store.waves.snapshot(
         { id: `${rolloutId}-w`, rolloutId, patchRef: PATCH },
-        ids.map(i => ({ endpointId: id(i) })),
+        { endpointIds: ids.map(i => id(i)) },
+        [],
         trx,
       );
     });
   }
 }
 
-/** Rollout deps; `inDb` gives the eligibility its query, which enables the snapshot in SQL. */
-function deps(knex: Knex, inDb: boolean): RolloutDeps {
+/** Rollout deps over the approvals area's eligibility. */
+function deps(knex: Knex): RolloutDeps {
   const logger: any = {
     error: () => {},
     warn: () => {},
@@ -237,13 +239,8 @@ function deps(knex: Knex, inDb: boolean): RolloutDeps {
     store: new RolloutStore(knex),
     jobs: new JobQueue(knex),
     eligibility: {
-      approvedEndpoints: p => approvals.approvedEndpoints(p),
-      ...(inDb
-        ? {
-            approvedEndpointsQuery: (p: string, db: Knex) =>
-              approvals.approvedEndpointsQuery(p, db),
-          }
-        : {}),
+      approvedEndpointsQuery: (p: string, db: Knex) =>
+        approvals.approvedEndpointsQuery(p, db),
     },
     catalog: new RolloutCatalog(
       new InMemoryCatalogClient({ entities: entities as any }) as any,
@@ -262,13 +259,27 @@ function deps(knex: Knex, inDb: boolean): RolloutDeps {
   };
 }
 
-/** Creates a rollout and starts both of its waves; returns its wave rows by ring. */
-async function startBoth(d: RolloutDeps) {
+/**
+ * Creates a rollout and starts both of its waves; returns its wave rows by
+ * ring. `planInNode` gives the broad ring a selector that selects every
+ * endpoint, so that it is planned in Node and snapshotted from the planned
+ * ids rather than from the approved endpoints.
+ */
+async function startBoth(d: RolloutDeps, planInNode = false) {
   const driver = new RolloutDriver(d);
-  const { rollout, preview } = await new RolloutService(d, driver).create(
+  const created = await new RolloutService(d, driver).create(
     { patchRef: PATCH, policyRef: POLICY },
     { ref: 'user:default/test' },
   );
+  const { preview } = created;
+  const rollout = planInNode
+    ? {
+        ...created.rollout,
+        rings: created.rollout.rings.map((r, i) =>
+          i === 1 ? { ...r, selector: {} } : r,
+        ),
+      }
+    : created.rollout;
   const waves = await d.store.listWaves(rollout.id);
   for (const wave of waves)
     expect(await driver.startWave(rollout, wave)).toBe(true);
@@ -299,14 +310,14 @@ describe('waves in the database', () => {
     'takes a broad wave in SQL exactly as planned in Node on %p',
     async databaseId => {
       const knex = await databases.init(databaseId);
-      const nodeDeps = deps(knex, false);
-      await seed(knex, nodeDeps.store);
+      const d = deps(knex);
+      await seed(knex, d.store);
 
-      const planned = await startBoth(nodeDeps);
+      const planned = await startBoth(d, true);
       await knex('patch_rollouts')
         .where({ id: planned.rollout.id })
         .update({ state: 'aborted' });
-      const inDb = await startBoth(deps(knex, true));
+      const inDb = await startBoth(d);
 
       // The preview, read in one query, tells the same.
       expect(inDb.preview.eligible).toBe(26);
@@ -348,7 +359,7 @@ describe('waves in the database', () => {
     'dispatches a whole wave with the payloads, windows and start times of each endpoint on %p',
     async databaseId => {
       const knex = await databases.init(databaseId);
-      const d = deps(knex, true);
+      const d = deps(knex);
       await seed(knex, d.store);
       const { rollout, waves, byRing, driver } = await startBoth(d);
       // Unlimited dispatch: drop the per-label limits of the stored policy.

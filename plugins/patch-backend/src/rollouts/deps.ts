@@ -2,7 +2,7 @@ import { LoggerService } from '@backstage/backend-plugin-api';
 import { NotificationService } from '@backstage/plugin-notifications-node';
 import { AuditLog } from '../audit/AuditLog';
 import { JobQueue } from '../jobs/JobQueue';
-import { ItsmOutbox, PatchItsmConnector } from './itsm';
+import { ItsmOutbox, PatchItsmConnector } from '../itsm';
 import { RolloutCatalog } from './RolloutCatalog';
 import { RolloutStore } from './RolloutStore';
 import { RolloutEligibility } from './types';

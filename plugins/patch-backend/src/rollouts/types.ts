@@ -18,6 +18,13 @@ export type RolloutState =
   | 'rolling_back'
   | 'rolled_back';
 
+/** Rollout states in which a rollout holds its endpoints. @internal */
+export const ACTIVE_ROLLOUT_STATES: RolloutState[] = [
+  'running',
+  'paused',
+  'rolling_back',
+];
+
 /**
  * States of a wave: `pending` (not started), `running` (snapshot taken, jobs
  * being dispatched or in flight), `soaking` (every job finished, waiting out
@@ -97,17 +104,26 @@ export interface Wave {
 }
 
 /**
+ * The endpoints approved for a patch as a query of one column,
+ * `endpoint_id`, built on the knex client (or transaction) a store runs it
+ * on: plans and snapshots join it in the database.
+ * @internal
+ */
+export type ApprovedQuery = (db: Knex) => Knex.QueryBuilder;
+
+/**
  * Where the endpoints eligible for a patch come from: those that need it and
  * whose every owning group approved it (or that hold an exception). The
- * approvals area's ApprovalService provides it.
+ * approvals area's ApprovalStore provides it.
  * @public
  */
 export interface RolloutEligibility {
-  approvedEndpoints(patchRef: string): Promise<string[]>;
+  /** The same endpoints as a list (not used by rollouts any more). */
+  approvedEndpoints?(patchRef: string): Promise<string[]>;
   /**
-   * The same endpoints as a query of one column, `endpoint_id`, run on `db`
-   * (the rollouts' transaction). When given, a wave that takes every
-   * remaining endpoint is snapshotted in the database, in one statement.
+   * The endpoints as a query of one column, `endpoint_id`, run on `db` (the
+   * rollouts' store or transaction): every plan and every wave snapshot
+   * reads them in the database.
    */
-  approvedEndpointsQuery?(patchRef: string, db: Knex): Knex.QueryBuilder;
+  approvedEndpointsQuery(patchRef: string, db: Knex): Knex.QueryBuilder;
 }

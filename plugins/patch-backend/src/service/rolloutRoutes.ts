@@ -11,11 +11,14 @@ import {
   patchRolloutManagePermission,
   patchRolloutReadPermission,
 } from '@patchbay/plugin-patch-common';
-import { rolloutJson, RolloutControl } from '../rollouts/RolloutService';
+import {
+  rolloutJson,
+  RolloutControl,
+  RolloutService,
+} from '../rollouts/RolloutService';
 import { RolloutState } from '../rollouts/types';
-import { authorize } from './authorize';
+import { authorize, AuthorizeDeps } from './authorize';
 import { PatchRouter } from './router';
-import { RouterContext } from './types';
 
 const STATES: RolloutState[] = [
   'running',
@@ -27,11 +30,23 @@ const STATES: RolloutState[] = [
 ];
 
 /**
+ * What the rollout routes use: the rollout service, and what `authorize`
+ * reads (authentication, permissions, the audit trail of refusals).
+ * @internal
+ */
+export interface RolloutRouteDeps extends AuthorizeDeps {
+  rollouts: { service: RolloutService };
+}
+
+/**
  * Registers the rollout routes of the portal API.
  * @internal
  */
-export function registerRolloutRoutes(router: PatchRouter, ctx: RouterContext) {
-  const area = () => ctx.rollouts;
+export function registerRolloutRoutes(
+  router: PatchRouter,
+  deps: RolloutRouteDeps,
+) {
+  const rollouts = deps.rollouts.service;
   const read = (rolloutId?: string) => ({
     action: 'rollout-read',
     targetType: 'rollout',
@@ -39,26 +54,25 @@ export function registerRolloutRoutes(router: PatchRouter, ctx: RouterContext) {
   });
 
   router.post('/rollouts/preview', async (req, res) => {
-    await authorize(ctx, req, patchRolloutCreatePermission, {
+    await authorize(deps, req, patchRolloutCreatePermission, {
       action: 'rollout-preview',
     });
-    const preview = await area().service.preview(req.body);
+    const preview = await rollouts.preview(req.body);
     res.json(preview as any);
   });
 
   router.post('/rollouts', async (req, res) => {
-    const { actor } = await authorize(ctx, req, patchRolloutCreatePermission, {
+    const { actor } = await authorize(deps, req, patchRolloutCreatePermission, {
       action: 'rollout-create',
     });
-    const { rollout, preview } = await area().service.create(req.body, {
+    const { rollout, preview } = await rollouts.create(req.body, {
       ref: actor,
-      request: req,
     });
     res.status(201).json({ rollout: rolloutJson(rollout), preview } as any);
   });
 
   router.get('/rollouts', async (req, res) => {
-    await authorize(ctx, req, patchRolloutReadPermission, read());
+    await authorize(deps, req, patchRolloutReadPermission, read());
     const states = req.query.state
       ?.split(',')
       .map(s => s.trim())
@@ -66,7 +80,7 @@ export function registerRolloutRoutes(router: PatchRouter, ctx: RouterContext) {
     if (states?.some(s => !STATES.includes(s as RolloutState))) {
       throw new InputError(`state must be among ${STATES.join(', ')}`);
     }
-    const items = await area().service.list({
+    const items = await rollouts.list({
       state: states as RolloutState[] | undefined,
       patchRef: req.query.patchRef,
       limit: req.query.limit,
@@ -76,42 +90,42 @@ export function registerRolloutRoutes(router: PatchRouter, ctx: RouterContext) {
 
   router.get('/rollouts/:rolloutId', async (req, res) => {
     await authorize(
-      ctx,
+      deps,
       req,
       patchRolloutReadPermission,
       read(req.params.rolloutId),
     );
-    res.json((await area().service.detail(req.params.rolloutId)) as any);
+    res.json((await rollouts.detail(req.params.rolloutId)) as any);
   });
 
   router.get('/rollouts/:rolloutId/impact', async (req, res) => {
     await authorize(
-      ctx,
+      deps,
       req,
       patchRolloutReadPermission,
       read(req.params.rolloutId),
     );
-    res.json((await area().service.rolloutImpact(req.params.rolloutId)) as any);
+    res.json((await rollouts.rolloutImpact(req.params.rolloutId)) as any);
   });
 
   router.post('/rollouts/:rolloutId/actions/:action', async (req, res) => {
     const { rolloutId, action } = req.params;
-    const { actor } = await authorize(ctx, req, patchRolloutManagePermission, {
+    const { actor } = await authorize(deps, req, patchRolloutManagePermission, {
       action: `rollout-${action}`,
       targetType: 'rollout',
       targetId: rolloutId,
     });
-    await area().service.control(
+    await rollouts.control(
       rolloutId,
       action as RolloutControl,
-      { ref: actor, request: req },
+      { ref: actor },
       req.body?.reason,
     );
-    res.json((await area().service.detail(rolloutId)) as any);
+    res.json((await rollouts.detail(rolloutId)) as any);
   });
 
   router.get('/patches/impact', async (req, res) => {
-    await authorize(ctx, req, patchRolloutReadPermission, {
+    await authorize(deps, req, patchRolloutReadPermission, {
       action: 'patch-impact-read',
       targetType: 'patch',
       targetId: req.query.ref,
@@ -121,6 +135,6 @@ export function registerRolloutRoutes(router: PatchRouter, ctx: RouterContext) {
     } catch {
       throw new InputError(`ref ${req.query.ref} is not an entity ref`);
     }
-    res.json((await area().service.patchImpact(req.query.ref)) as any);
+    res.json((await rollouts.patchImpact(req.query.ref)) as any);
   });
 }

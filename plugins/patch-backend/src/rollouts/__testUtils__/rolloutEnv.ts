@@ -22,7 +22,7 @@ import { Knex } from 'knex';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { patchPlugin } from '../../plugin';
-import { PatchItsmConnector, patchItsmExtensionPoint } from '../itsm';
+import { PatchItsmConnector, patchItsmExtensionPoint } from '../../itsm';
 import { checkInAll, enrollFleet, SimulatedAgent } from '../testing/fleet';
 
 /** The patch every scenario rolls out. @internal */

@@ -5,7 +5,7 @@
  * PostgreSQL. The receiver fails the first call.
  */
 import { TestDatabases } from '@backstage/backend-test-utils';
-import { checkInAll } from './testing/fleet';
+import { checkInAll } from '../rollouts/testing/fleet';
 import {
   createRollout,
   detail,
@@ -15,7 +15,7 @@ import {
   startFleet,
   startReceiver,
   startRolloutEnv,
-} from './__testUtils__/rolloutEnv';
+} from '../rollouts/__testUtils__/rolloutEnv';
 
 jest.setTimeout(240_000);
 

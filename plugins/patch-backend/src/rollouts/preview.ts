@@ -1,0 +1,223 @@
+/*
+ * What a rollout would do: the rings resolved from the policy (and its
+ * emergency profile), the plan preview over the eligible endpoints (the one
+ * plan path, plan.ts) and the predicted impact from the outcomes of this
+ * patch and of similar ones.
+ */
+import { InputError } from '@backstage/errors';
+import {
+  ImpactPrediction,
+  PatchEntity,
+  predictImpact,
+  RolloutPolicySpec,
+  SimilarPatchHistory,
+} from '@patchbay/plugin-patch-common';
+import { RolloutDeps } from './deps';
+import { planRollout } from './plan';
+import { ApprovedQuery, ResolvedRing } from './types';
+
+/**
+ * What an operator asks for.
+ * @public
+ */
+export interface RolloutRequest {
+  patchRef: string;
+  policyRef: string;
+  /** Run the policy's emergency profile. */
+  emergency?: boolean;
+}
+
+/**
+ * The plan preview of a rollout.
+ * @public
+ */
+export interface RolloutPreview {
+  patchRef: string;
+  policyRef: string;
+  emergency: boolean;
+  /** Endpoints approved for the patch and in no other active rollout of it. */
+  eligible: number;
+  /** Approved endpoints held by another active rollout of the same patch. */
+  inOtherRollouts: number;
+  /** Endpoints no ring selects. */
+  unassigned: number;
+  waves: Array<{
+    ring: string;
+    index: number;
+    size: number;
+    systems: Array<{ systemRef: string; endpoints: number }>;
+    heldBackBySystemCap: number;
+    soakMinutes: number;
+    minSample: number;
+    failureLimit: number;
+    promotion: 'auto' | 'manual';
+    requireHealthySignal: boolean;
+  }>;
+  /** Largest share of a System in the pilot, when the policy caps it. */
+  maxWaveShareOfSystem?: number;
+  deadlineAt?: string;
+  impact: ImpactPrediction;
+}
+
+/** A request resolved against the catalog. @internal */
+export interface ResolvedRequest {
+  patch: PatchEntity;
+  policy: RolloutPolicySpec;
+  rings: ResolvedRing[];
+}
+
+/** The endpoints approved for a patch, as the stores read them. @internal */
+export function approvedFor(
+  deps: RolloutDeps,
+  patchRef: string,
+): ApprovedQuery {
+  return db => deps.eligibility.approvedEndpointsQuery(patchRef, db);
+}
+
+/** Reads the patch and the policy and resolves the rings' pilot groups. */
+export async function resolveRequest(
+  deps: RolloutDeps,
+  req: RolloutRequest,
+): Promise<ResolvedRequest> {
+  const patch = await deps.catalog.getPatch(req.patchRef);
+  const policyEntity = await deps.catalog.getPolicy(req.policyRef);
+  const base = policyEntity.spec;
+  if (!base?.rings?.length) {
+    throw new InputError(`Policy ${req.policyRef} has no rings`);
+  }
+  const profile = req.emergency ? base.emergency ?? {} : undefined;
+  const policy: RolloutPolicySpec = JSON.parse(JSON.stringify(base));
+  const rings: ResolvedRing[] = [];
+  for (const ring of policy.rings) {
+    if (profile?.soakMinutes !== undefined)
+      ring.soakMinutes = profile.soakMinutes;
+    if (profile?.autoPromote) ring.promotion = 'auto';
+    const resolved: ResolvedRing = {
+      name: ring.name,
+      selector: ring.selector,
+      percent: ring.percent,
+      policy: ring,
+    };
+    if (ring.pilotGroup) {
+      const group = await deps.catalog.getPilotGroup(ring.pilotGroup);
+      resolved.members = group.spec.members;
+      // A pilot group with neither selector nor members selects nobody.
+      resolved.selector =
+        group.spec.selector ??
+        (group.spec.members?.length
+          ? undefined
+          : { labels: { '\u0000none': 'x' } });
+      resolved.sampling = group.spec.sampling
+        ? {
+            ...group.spec.sampling,
+            seed: group.spec.sampling.seed ?? ring.pilotGroup,
+          }
+        : undefined;
+    }
+    rings.push(resolved);
+  }
+  return { patch, policy, rings };
+}
+
+/** The plan preview of a resolved request, as if the rollout started now. */
+export async function buildPreview(
+  deps: RolloutDeps,
+  req: RolloutRequest,
+  { patch, policy, rings }: ResolvedRequest,
+): Promise<RolloutPreview> {
+  const { plan, endpoints, inOtherRollouts } = await planRollout(
+    deps.store,
+    approvedFor(deps, req.patchRef),
+    { patchRef: req.patchRef, policy, rings, emergency: !!req.emergency },
+  );
+  return {
+    patchRef: req.patchRef,
+    policyRef: req.policyRef,
+    emergency: !!req.emergency,
+    eligible: endpoints.length,
+    inOtherRollouts,
+    unassigned: plan.unassigned.length,
+    waves: plan.rings.map(r => {
+      const ring = rings[r.index].policy;
+      return {
+        ring: r.name,
+        index: r.index,
+        size: r.endpointIds.length,
+        systems: Object.entries(r.systems)
+          .map(([systemRef, n]) => ({ systemRef, endpoints: n }))
+          .sort((a, b) => b.endpoints - a.endpoints),
+        heldBackBySystemCap: r.heldBackBySystemCap,
+        soakMinutes: ring.soakMinutes,
+        minSample: ring.minSample ?? 1,
+        failureLimit: ring.failureLimit,
+        promotion: ring.promotion,
+        requireHealthySignal: !!ring.requireHealthySignal,
+      };
+    }),
+    maxWaveShareOfSystem: policy.maxWaveShareOfSystem,
+    deadlineAt: deadlineFor(policy, !!req.emergency, Date.now()),
+    impact: await predictedImpact(deps, patch),
+  };
+}
+
+/**
+ * The patch's own results plus the history of similar patches: same
+ * package (any target package in common) or same vendor.
+ */
+export async function predictedImpact(
+  deps: RolloutDeps,
+  patch: PatchEntity,
+): Promise<ImpactPrediction> {
+  const ref = `patch:${patch.metadata.namespace ?? 'default'}/${
+    patch.metadata.name
+  }`.toLocaleLowerCase('en-US');
+  const outcomes = await deps.store.history.outcomesByPatch('install');
+  const current = outcomes.get(ref) ?? { succeeded: 0, failed: 0 };
+  const otherRefs = [...outcomes.keys()].filter(r => r !== ref);
+  const packages = new Set(
+    (patch.spec.targets ?? []).map(t => `${t.ecosystem}/${t.package}`),
+  );
+  const vendor = patch.spec.vendor?.toLocaleLowerCase('en-US');
+  const history: SimilarPatchHistory[] = [];
+  for (const other of await deps.catalog.getPatches(otherRefs)) {
+    const otherRef = `patch:${other.metadata.namespace ?? 'default'}/${
+      other.metadata.name
+    }`.toLocaleLowerCase('en-US');
+    const counts = outcomes.get(otherRef);
+    if (!counts) continue;
+    const samePackage = (other.spec.targets ?? []).some(t =>
+      packages.has(`${t.ecosystem}/${t.package}`),
+    );
+    const sameVendor =
+      !!vendor && other.spec.vendor?.toLocaleLowerCase('en-US') === vendor;
+    if (samePackage || sameVendor) {
+      history.push({
+        patchRef: otherRef,
+        similarity: samePackage ? 'package' : 'vendor',
+        ...counts,
+      });
+    }
+  }
+  return predictImpact({
+    current,
+    history,
+    confidence: deps.settings.confidence,
+  });
+}
+
+/** The deadline of a rollout started at `now`, from the policy (or the emergency profile). */
+function deadlineFor(
+  policy: RolloutPolicySpec,
+  emergency: boolean,
+  now: number,
+): string | undefined {
+  if (emergency && policy.emergency?.deadlineHours !== undefined) {
+    return new Date(
+      now + policy.emergency.deadlineHours * 3600_000,
+    ).toISOString();
+  }
+  if (policy.deadlineDays !== undefined) {
+    return new Date(now + policy.deadlineDays * 86400_000).toISOString();
+  }
+  return undefined;
+}

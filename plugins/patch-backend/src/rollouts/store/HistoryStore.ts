@@ -1,0 +1,150 @@
+import { JsonObject } from '@backstage/types';
+import { Knex } from 'knex';
+import { hostname } from 'node:os';
+import { fromDbTime, toDbTime } from '../../database/time';
+
+/**
+ * What rollouts leave behind: gate evaluations, ITSM tickets, the runs of
+ * the scheduled tasks (driver ticks), and the job outcomes the predicted
+ * impact and the time series read.
+ * @internal
+ */
+export class HistoryStore {
+  constructor(private readonly db: Knex) {}
+
+  /** Records a gate evaluation. */
+  async recordGate(entry: {
+    rolloutId: string;
+    waveId: string;
+    decision: string;
+    finished: number;
+    failed: number;
+    lower: number;
+    upper: number;
+    failureLimit: number;
+    reason: string;
+  }): Promise<void> {
+    await this.db('patch_gate_evaluations').insert({
+      rollout_id: entry.rolloutId,
+      wave_id: entry.waveId,
+      decision: entry.decision,
+      finished: entry.finished,
+      failed: entry.failed,
+      lower_bound: entry.lower,
+      upper_bound: entry.upper,
+      failure_limit: entry.failureLimit,
+      reason: entry.reason,
+      evaluated_at: toDbTime(Date.now()),
+    });
+  }
+
+  /** Gate evaluations of a rollout, oldest first. */
+  async listGates(rolloutId: string): Promise<JsonObject[]> {
+    const rows = await this.db('patch_gate_evaluations')
+      .where({ rollout_id: rolloutId })
+      .orderBy('id', 'asc');
+    return rows.map(r => ({
+      waveId: r.wave_id,
+      decision: r.decision,
+      finished: Number(r.finished),
+      failed: Number(r.failed),
+      lower: Number(r.lower_bound),
+      upper: Number(r.upper_bound),
+      failureLimit: Number(r.failure_limit),
+      reason: r.reason,
+      evaluatedAt: fromDbTime(r.evaluated_at),
+    }));
+  }
+
+  /** ITSM tickets of a rollout. */
+  async listTickets(rolloutId: string): Promise<JsonObject[]> {
+    const rows = await this.db('patch_itsm_tickets')
+      .where({ rollout_id: rolloutId })
+      .orderBy('id');
+    return rows.map(r => ({
+      waveId: r.wave_id,
+      connector: r.connector,
+      reference: r.reference ?? null,
+      outcome: r.outcome,
+      message: r.message ?? null,
+      createdAt: fromDbTime(r.created_at),
+    }));
+  }
+
+  /** Install and rollback outcomes per patch ref (for the predicted impact). */
+  async outcomesByPatch(
+    kind: 'install' | 'rollback' = 'install',
+  ): Promise<Map<string, { succeeded: number; failed: number }>> {
+    const rows = await this.db('patch_jobs')
+      .where({ kind })
+      .whereNotNull('patch_ref')
+      .whereIn('state', ['succeeded', 'failed', 'timed_out'])
+      .groupBy('patch_ref', 'state')
+      .select('patch_ref', 'state')
+      .count({ n: '*' });
+    const out = new Map<string, { succeeded: number; failed: number }>();
+    for (const r of rows as any[]) {
+      const key = String(r.patch_ref).toLocaleLowerCase('en-US');
+      const entry = out.get(key) ?? { succeeded: 0, failed: 0 };
+      if (r.state === 'succeeded') entry.succeeded += Number(r.n);
+      else entry.failed += Number(r.n);
+      out.set(key, entry);
+    }
+    return out;
+  }
+
+  /**
+   * Records one run of a scheduled rollout task (and forgets runs older than
+   * a day), so operators and tests can see which replica ran each tick.
+   */
+  async recordTick(
+    task: string,
+    startedAt: number,
+    finishedAt: number,
+    report: object,
+  ): Promise<void> {
+    await this.db('patch_driver_ticks').insert({
+      task,
+      runner: `${hostname()}:${process.pid}`,
+      started_at: toDbTime(startedAt),
+      finished_at: toDbTime(finishedAt),
+      report: JSON.stringify(report),
+    });
+    await this.db('patch_driver_ticks')
+      .where('started_at', '<', toDbTime(finishedAt - 86400_000))
+      .delete();
+  }
+
+  /** Runs of a task, oldest first. */
+  async listTicks(
+    task: string,
+  ): Promise<Array<{ runner: string; startedAt: string; finishedAt: string }>> {
+    const rows = await this.db('patch_driver_ticks')
+      .where({ task })
+      .orderBy('started_at', 'asc');
+    return rows.map((r: any) => ({
+      runner: r.runner,
+      startedAt: fromDbTime(r.started_at),
+      finishedAt: fromDbTime(r.finished_at),
+    }));
+  }
+
+  /** Finished jobs of a rollout (time and state only), for the time series. */
+  async finishedJobTimes(
+    rolloutId: string,
+  ): Promise<Array<{ finishedAt: string; state: string; kind: string }>> {
+    const rows = await this.db('patch_jobs')
+      .where({ rollout_id: rolloutId })
+      .whereNotNull('finished_at')
+      .select('finished_at', 'state', 'kind', 'verification');
+    return rows.map((r: any) => ({
+      finishedAt: fromDbTime(r.finished_at),
+      // A success awaiting verification is not one yet.
+      state:
+        r.state === 'succeeded' && r.verification === 'pending'
+          ? 'awaiting_verification'
+          : r.state,
+      kind: r.kind,
+    }));
+  }
+}

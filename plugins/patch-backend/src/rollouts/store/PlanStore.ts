@@ -1,0 +1,174 @@
+import { Knex } from 'knex';
+import type { PlanEndpoint } from '@patchbay/plugin-patch-common';
+import { PayloadInstalled } from '../../jobs/payload';
+import { ACTIVE_ROLLOUT_STATES, ApprovedQuery } from '../types';
+import {
+  chunk,
+  groupByEndpoint,
+  ID_BATCH,
+  NeededPackage,
+  notDispatched,
+  PLAN_COLUMNS,
+  toPlanEndpoint,
+} from './rows';
+import { WaveStore } from './WaveStore';
+
+/**
+ * What plans and job payloads read: the eligible endpoints with the
+ * attributes rings select on, what each endpoint needs of a patch, and the
+ * installed packages a source target's binaries come from.
+ * @internal
+ */
+export class PlanStore {
+  constructor(private readonly db: Knex, private readonly waves: WaveStore) {}
+
+  /**
+   * The one read of every plan, the preview's and each planned wave's: the
+   * approved endpoints (`approved`, a query of `endpoint_id`), unrevoked,
+   * that no other active rollout of the patch holds, in one statement; and
+   * how many approved endpoints such a rollout holds. `exceptRolloutId` is
+   * the rollout being planned, whose own endpoints stay in its plan.
+   */
+  async eligible(
+    patchRef: string,
+    approved: ApprovedQuery,
+    options: {
+      /**
+       * Whether the plan needs the endpoints' attributes (rings with members
+       * or selectors); without, only ids and Systems are read, which is what
+       * sampling, percentages and the System cap use.
+       */
+      attributes: boolean;
+      exceptRolloutId?: string;
+    },
+  ): Promise<{ endpoints: PlanEndpoint[]; inOtherRollouts: number }> {
+    const { attributes, exceptRolloutId } = options;
+    const rows = await this.db.transaction(async (trx): Promise<any[]> => {
+      await this.waves.withoutJit(trx);
+      const taken = trx('patch_wave_endpoints as o')
+        .join('patch_rollouts as r', 'r.id', 'o.rollout_id')
+        .where('r.patch_ref', patchRef)
+        .whereIn('r.state', ACTIVE_ROLLOUT_STATES)
+        .distinct('o.endpoint_id')
+        .as('t');
+      if (exceptRolloutId) taken.whereNot('r.id', exceptRolloutId);
+      return await trx
+        .from(approved(trx).as('a'))
+        .leftJoin(taken, 't.endpoint_id', 'a.endpoint_id')
+        .leftJoin('patch_endpoints as e', 'e.id', 'a.endpoint_id')
+        .select(
+          't.endpoint_id as taken',
+          'e.id',
+          'e.revoked_at',
+          'e.system_ref',
+          ...(attributes ? PLAN_COLUMNS.map(c => `e.${c}`) : []),
+        );
+    });
+    let inOtherRollouts = 0;
+    const endpoints: PlanEndpoint[] = [];
+    for (const r of rows) {
+      if (r.taken) inOtherRollouts++;
+      else if (r.id && !r.revoked_at)
+        endpoints.push(
+          attributes
+            ? toPlanEndpoint(r)
+            : { id: r.id, systemRef: r.system_ref ?? undefined },
+        );
+    }
+    // Plans must not depend on the order of rows.
+    endpoints.sort((a, b) => a.id.localeCompare(b.id, 'en-US'));
+    return { endpoints, inOtherRollouts };
+  }
+
+  /** Owning groups of the approved, unrevoked endpoints (for notifications). */
+  async ownersOfApproved(approved: ApprovedQuery): Promise<string[]> {
+    const rows = await this.db
+      .from(approved(this.db).as('a'))
+      .join('patch_endpoints as e', 'e.id', 'a.endpoint_id')
+      .whereNull('e.revoked_at')
+      .whereNotNull('e.owner_ref')
+      .distinct('e.owner_ref');
+    return rows.map((r: any) => r.owner_ref);
+  }
+
+  /** What the endpoints need of a patch (package, versions), by endpoint. */
+  async applicability(
+    patchRef: string,
+    endpointIds: readonly string[],
+    trx?: Knex.Transaction,
+  ): Promise<Map<string, NeededPackage[]>> {
+    const out = new Map<string, NeededPackage[]>();
+    for (const part of chunk(endpointIds, ID_BATCH)) {
+      const rows = await (trx ?? this.db)('patch_applicability')
+        .where({ patch_ref: patchRef })
+        .whereIn('endpoint_id', part)
+        .select(
+          'endpoint_id',
+          'package',
+          'ecosystem',
+          'installed_version',
+          'fixed_version',
+        );
+      groupByEndpoint(rows, out);
+    }
+    return out;
+  }
+
+  /**
+   * What the wave's undispatched endpoints need of the patch, in one join
+   * (a wave dispatched whole may hold 100,000 endpoints).
+   */
+  async waveApplicability(
+    patchRef: string,
+    waveId: string,
+    trx: Knex.Transaction,
+  ): Promise<Map<string, NeededPackage[]>> {
+    const rows = await notDispatched(
+      trx('patch_applicability as a'),
+      waveId,
+      trx,
+      'we',
+    )
+      .join('patch_wave_endpoints as we', 'we.endpoint_id', 'a.endpoint_id')
+      .where('a.patch_ref', patchRef)
+      .select(
+        'a.endpoint_id',
+        'a.package',
+        'a.ecosystem',
+        'a.installed_version',
+        'a.fixed_version',
+      );
+    return groupByEndpoint(rows);
+  }
+
+  /**
+   * Installed packages of the endpoints (for the binaries of a source
+   * target), by endpoint. Reads whole rows, so the inventory's `source`
+   * and `sourceVersion` come along where the inventory stores them.
+   */
+  async installedPackages(
+    endpointIds: readonly string[],
+    trx?: Knex.Transaction,
+  ): Promise<Map<string, PayloadInstalled[]>> {
+    const out = new Map<string, PayloadInstalled[]>();
+    // TODO(merge): use InventoryStore.packagesOf
+    for (const part of chunk(endpointIds, ID_BATCH)) {
+      const rows = await (trx ?? this.db)('patch_inventory_packages')
+        .whereIn('endpoint_id', part)
+        .select('*');
+      for (const r of rows as any[]) {
+        const list = out.get(r.endpoint_id) ?? [];
+        list.push({
+          ecosystem: r.ecosystem,
+          name: r.name,
+          version: r.version,
+          ...(r.arch ? { arch: r.arch } : {}),
+          ...(r.source ? { source: r.source } : {}),
+          ...(r.source_version ? { sourceVersion: r.source_version } : {}),
+        });
+        out.set(r.endpoint_id, list);
+      }
+    }
+    return out;
+  }
+}
