@@ -45,6 +45,7 @@ import { toDbTime } from '../database/time';
 import { CheckInBatcher } from '../endpoints/CheckInBatcher';
 import { EndpointStore } from '../endpoints/EndpointStore';
 import { Job, JobQueue } from '../jobs/JobQueue';
+import { ACTIVE_JOB_STATES_SQL } from '../jobs/types';
 import { payloadWindows } from '../jobs/windows';
 import { MaintenanceWindow } from '@patchbay/plugin-patch-common';
 import { AgentAuth, AgentAuthError, parseAgentCredentials } from './AgentAuth';
@@ -311,7 +312,7 @@ export class CheckInService {
        SELECT hb.id, hb.inventory_hash,
               EXISTS (SELECT 1 FROM patch_jobs
                        WHERE endpoint_id = hb.id
-                         AND state IN ('queued', 'leased', 'running')) AS has_live_jobs
+                         AND state IN (${ACTIVE_JOB_STATES_SQL})) AS has_live_jobs
          FROM hb`,
       [input, toDbTime(now)],
     );

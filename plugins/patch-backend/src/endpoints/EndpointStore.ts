@@ -1,5 +1,10 @@
 import { Knex } from 'knex';
 import { fromDbJson, fromDbTime, toDbTime } from '../database/time';
+import {
+  ACTIVE_JOB_STATES,
+  ACTIVE_JOB_STATES_SQL,
+  JobState,
+} from '../jobs/types';
 
 /** What a check-in learns from the database; undefined when refused. @public */
 export type CheckInBeat =
@@ -198,7 +203,7 @@ export class EndpointStore {
          SELECT hb.inventory_hash,
                 EXISTS (SELECT 1 FROM patch_jobs
                          WHERE endpoint_id = ?
-                           AND state IN ('queued', 'leased', 'running')) AS has_live_jobs
+                           AND state IN (${ACTIVE_JOB_STATES_SQL})) AS has_live_jobs
            FROM hb`,
         [now, agentVersion ?? null, id, secretHash, id],
       );
@@ -213,7 +218,7 @@ export class EndpointStore {
     if (!beat) return undefined;
     const live = await this.db('patch_jobs')
       .where('endpoint_id', id)
-      .whereIn('state', ['queued', 'leased', 'running'])
+      .whereIn('state', ACTIVE_JOB_STATES as JobState[])
       .first('id');
     return { ...beat, hasLiveJobs: !!live };
   }

@@ -46,6 +46,7 @@ import {
   planRings,
 } from '@patchbay/plugin-patch-common';
 import { NewJob } from '../jobs/JobQueue';
+import { ACTIVE_JOB_STATES } from '../jobs/types';
 import {
   buildJobPayload,
   PayloadTarget,
@@ -1024,7 +1025,7 @@ export class RolloutDriver {
       report.jobsDispatched += created;
       const live = await jobs.countJobs({
         waveId: wave.id,
-        state: ['queued', 'leased', 'running'],
+        state: [...ACTIVE_JOB_STATES],
       });
       if (live > 0 || created > 0) return; // this ring first
       await store.setRollbackState(wave.id, 'dispatched', 'done');

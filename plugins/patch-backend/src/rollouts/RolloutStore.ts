@@ -2,6 +2,7 @@ import { JsonObject } from '@backstage/types';
 import { Knex } from 'knex';
 import { hostname } from 'node:os';
 import { PayloadInstalled } from '../jobs/payload';
+import { ACTIVE_JOB_STATES, JobState } from '../jobs/types';
 import { fromDbJson, fromDbTime, toDbTime } from '../database/time';
 import type {
   PlanEndpoint,
@@ -643,7 +644,7 @@ export class RolloutStore {
       )
       .where('j.wave_id', waveId)
       .where('j.kind', 'install')
-      .whereIn('j.state', ['queued', 'leased', 'running'])
+      .whereIn('j.state', ACTIVE_JOB_STATES as JobState[])
       .groupBy('we.label_key')
       .select('we.label_key')
       .count({ n: '*' });
