@@ -20,8 +20,9 @@
  *   LOCKED` (concurrent check-ins and the reaper never wait on each
  *   other) and the audit rows are a data-modifying CTE;
  * - SQLite has no data-modifying CTEs and no row locks, but a single
- *   writer: in one transaction, the overdue ids, then the guarded
- *   `UPDATE ... RETURNING`, then the audit rows.
+ *   writer: the overdue ids, then (unless every endpoint has some) the
+ *   guarded `UPDATE ... RETURNING`, which decides on its own, then the
+ *   audit rows, in one transaction when there are audit rows to write.
  * LeaseStore.test.ts runs the contract against both.
  */
 import { Knex } from 'knex';
@@ -246,7 +247,9 @@ export class SqliteLeaseStore implements LeaseStore {
       nowIso,
       !!options.despiteOverdue,
     );
-    await this.db.transaction(async tx => {
+    // The claim decides alone (it reads the overdue jobs itself): the read
+    // before it only names them. A transaction only for the audit rows.
+    const run = async (tx: Knex | Knex.Transaction) => {
       const overdue = await tx.raw(
         `${ctes.sql} SELECT endpoint_id, id FROM overdue`,
         ctes.bindings as any,
@@ -254,6 +257,8 @@ export class SqliteLeaseStore implements LeaseStore {
       for (const row of overdue as any[]) {
         out.get(row.endpoint_id)?.overdue.push(row.id);
       }
+      const blocked = [...out.values()].every(a => a.overdue.length > 0);
+      if (blocked && !options.despiteOverdue) return;
       const claim = join([
         ctes,
         {
@@ -289,7 +294,9 @@ export class SqliteLeaseStore implements LeaseStore {
           }),
         }));
       if (entries.length > 0) await tx('patch_audit_events').insert(entries);
-    });
+    };
+    if (options.audit) await this.db.transaction(run);
+    else await run(this.db);
     return out;
   }
 }
