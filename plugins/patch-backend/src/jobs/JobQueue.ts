@@ -53,11 +53,12 @@ import { Knex } from 'knex';
 import { fromDbJson, toDbTime } from '../database/time';
 import { JobEvents } from './events';
 import { newJobRows } from './creation';
+import { checkEvidence } from './evidence';
 import { isUniqueViolation, JobStore } from './JobStore';
 import { LeaseAnswer } from './LeaseStore';
 import { isOverdue } from './overdue';
 import { JobReaper } from './reaper';
-import { JOB_COLUMNS, toJob } from './rows';
+import { toJob } from './rows';
 import {
   CancelSelector,
   Job,
@@ -144,23 +145,13 @@ export class JobQueue {
 
   /** Jobs matching the filters, newest first unless `order` says otherwise. */
   async listJobs(filter: JobFilter = {}): Promise<Job[]> {
-    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 10_000);
-    const rows = await this.store
-      .filtered(filter)
-      .select(JOB_COLUMNS)
-      .orderBy([
-        { column: 'created_at', order: filter.order ?? 'desc' },
-        { column: 'id', order: filter.order ?? 'desc' },
-      ])
-      .limit(limit)
-      .offset(Math.max(filter.offset ?? 0, 0));
+    const rows = await this.store.list(filter);
     return rows.map(toJob);
   }
 
   /** Number of jobs matching the filters (limit and offset ignored). */
   async countJobs(filter: JobFilter = {}): Promise<number> {
-    const [row] = await this.store.filtered(filter).count({ n: '*' });
-    return Number(row.n);
+    return this.store.count(filter);
   }
 
   /** Counts per state of the jobs matching the filters, e.g. for a wave. */
@@ -390,20 +381,10 @@ export class JobQueue {
         }
         // The agent's word is checked against its own evidence: a success
         // with any package of the payload not fixed is a failure.
-        const notFixed = notFixedPackages(
+        const { checked, notFixed } = checkEvidence(
           fromDbJson<JsonObject>(job.payload),
           report,
         );
-        const checked: JobResultReport =
-          notFixed.length > 0
-            ? {
-                ...report,
-                status: 'failed',
-                message: `Reported success, but not fixed: ${notFixed.join(
-                  ', ',
-                )}${report.message ? ` (${report.message})` : ''}`,
-              }
-            : report;
         if (notFixed.length > 0) {
           await this.options.audit?.record(
             {
@@ -542,31 +523,4 @@ function requireSelector(selector: CancelSelector, message: string): void {
   ) {
     throw new Error(message);
   }
-}
-
-/**
- * Packages of the payload the agent's report does not show fixed, when it
- * reports per package (CONTRACT §5): one it marks `not-fixed` or `unknown`,
- * or one of the payload it does not mention. Empty for a failure (nothing
- * to correct) or a report without packages (an old agent; the inventory
- * decides then).
- */
-function notFixedPackages(
-  payload: JsonObject | undefined,
-  report: JobResultReport,
-): string[] {
-  if (report.status !== 'succeeded' || !Array.isArray(report.packages))
-    return [];
-  const fixed = new Set(
-    report.packages.filter(p => p.state === 'fixed').map(p => p.name),
-  );
-  const out = report.packages.filter(p => p.state !== 'fixed').map(p => p.name);
-  const listed = Array.isArray(payload?.packages)
-    ? (payload!.packages as unknown as Array<{ name?: unknown }>)
-    : [];
-  for (const p of listed) {
-    const name = typeof p?.name === 'string' ? p.name : undefined;
-    if (name && !fixed.has(name) && !out.includes(name)) out.push(name);
-  }
-  return out;
 }

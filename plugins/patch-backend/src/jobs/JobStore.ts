@@ -121,7 +121,7 @@ export class JobStore {
   }
 
   /** Jobs matching the filters (see `JobFilter`). */
-  filtered(filter: JobFilter): Knex.QueryBuilder {
+  private filtered(filter: JobFilter): Knex.QueryBuilder {
     const q = this.db('patch_jobs');
     const inOrEq = (column: string, value?: string | string[]) => {
       if (value === undefined) return;
@@ -137,6 +137,25 @@ export class JobStore {
     inOrEq('patch_ref', filter.patchRef);
     inOrEq('created_by', filter.createdBy);
     return q;
+  }
+
+  /** The filtered jobs, by creation time, `desc` unless `order` says otherwise. */
+  async list(filter: JobFilter): Promise<any[]> {
+    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 10_000);
+    return this.filtered(filter)
+      .select(JOB_COLUMNS)
+      .orderBy([
+        { column: 'created_at', order: filter.order ?? 'desc' },
+        { column: 'id', order: filter.order ?? 'desc' },
+      ])
+      .limit(limit)
+      .offset(Math.max(filter.offset ?? 0, 0));
+  }
+
+  /** How many jobs match the filters (limit and offset ignored). */
+  async count(filter: JobFilter): Promise<number> {
+    const [row] = await this.filtered(filter).count({ n: '*' });
+    return Number(row.n);
   }
 
   /** Counts of the filtered jobs grouped by `columns`. */
