@@ -18,26 +18,25 @@
  * (`json_to_recordset` / `json_each`) and in how the live-job test is
  * attached (a data-modifying CTE / a RETURNING sub-query).
  *
- * The lease is the job queue's: on PostgreSQL `JobQueue.leaseBatch`, one
- * statement for the batch that also writes one `job-lease` audit row per
- * agent that leased, committed with the lease. The queue's batch statement
- * is PostgreSQL's; on SQLite (one writer at a time, so batching saves no
- * round trips) the same contract is met with the queue's `leaseJobs` per
- * agent, which reaps overdue jobs itself, and the audit row after it.
+ * The lease is the job queue's `JobQueue.leaseBatch`, on both databases:
+ * one lease for the batch that also writes one `job-lease` audit row per
+ * agent that leased, committed with the lease (jobs/LeaseStore.ts: one
+ * statement on PostgreSQL, one guarded UPDATE and the audit rows in one
+ * transaction on SQLite). An agent with overdue jobs leased nothing: the
+ * queue's `leaseJobs` reaps them, then leases.
  */
 
 import { Knex } from 'knex';
 import { AuditLog, AuditRecord } from '../audit/AuditLog';
 import { dialectOf } from '../database/dialect';
 import { toDbTime } from '../database/time';
-import { Job, JobQueue, LIVE_JOB_STATES } from '../jobs/JobQueue';
+import { ACTIVE_JOB_STATES, Job, JobQueue } from '../jobs/JobQueue';
 
 /**
  * The job states that make a check-in go on to the lease: live but not
- * `held` (a held job of a paused rollout waits for its resume). The job
- * queue's `ACTIVE_JOB_STATES`, where it has it.
+ * `held` (a held job of a paused rollout waits for its resume).
  */
-const ACTIVE_STATES = LIVE_JOB_STATES.filter(s => s !== 'held');
+const ACTIVE_STATES = ACTIVE_JOB_STATES;
 
 /** One check-in of a batch, as the heartbeat checks it. @internal */
 export interface HeartbeatInput {
@@ -173,10 +172,9 @@ export class CheckInStore {
   ): Promise<Map<string, Job[]>> {
     const { jobs, audit } = this.deps;
     const leases = new Map<string, Job[]>();
-    let oneByOne = requests;
-    if (dialectOf(this.db) === 'pg' && requests.length > 0) {
+    const oneByOne: LeaseRequest[] = [];
+    if (requests.length > 0) {
       const batch = await jobs.leaseBatch(requests, now, { audit: true });
-      oneByOne = [];
       for (const request of requests) {
         const { overdue = [], leased = [] } =
           batch.get(request.endpointId) ?? {};

@@ -224,6 +224,38 @@ export class InventoryStore {
       ...(r.arch ? { arch: r.arch } : {}),
     }));
   }
+
+  /**
+   * Installed packages of the endpoints, by endpoint (optionally only
+   * those named `names`): whole rows, so `source` and `sourceVersion` come
+   * along where the inventory stores them. For job payloads (the binaries
+   * of a source target). Inside `trx` when given.
+   */
+  async packagesOf(
+    endpointIds: readonly string[],
+    options: { names?: readonly string[]; trx?: Knex.Transaction } = {},
+  ): Promise<Map<string, InventoryPackage[]>> {
+    const out = new Map<string, InventoryPackage[]>();
+    for (let i = 0; i < endpointIds.length; i += 1000) {
+      const q = (options.trx ?? this.db)('patch_inventory_packages')
+        .whereIn('endpoint_id', endpointIds.slice(i, i + 1000))
+        .select('*');
+      if (options.names) q.whereIn('name', options.names as string[]);
+      for (const p of (await q) as any[]) {
+        const list = out.get(p.endpoint_id) ?? [];
+        list.push({
+          ecosystem: p.ecosystem,
+          name: p.name,
+          version: p.version,
+          ...(p.arch ? { arch: p.arch } : {}),
+          ...(p.source ? { source: p.source } : {}),
+          ...(p.source_version ? { sourceVersion: p.source_version } : {}),
+        });
+        out.set(p.endpoint_id, list);
+      }
+    }
+    return out;
+  }
 }
 
 function dedupe<T>(items: T[], key: (item: T) => string): T[] {

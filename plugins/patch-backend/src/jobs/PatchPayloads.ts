@@ -1,5 +1,6 @@
 import { JsonObject } from '@backstage/types';
 import { Knex } from 'knex';
+import { InventoryStore } from '../inventory/InventoryStore';
 import {
   buildJobPayload,
   PayloadInstalled,
@@ -14,11 +15,15 @@ const ID_BATCH = 1000;
  * endpoint, every package the patch needs there (its applicability rows;
  * for a source target every installed binary), through the one payload
  * builder. Reads `patch_applicability` and, only for source targets,
- * `patch_inventory_packages`.
+ * the inventory (`InventoryStore.packagesOf`).
  * @internal
  */
 export class PatchPayloads {
-  constructor(private readonly db: Knex) {}
+  private readonly inventory: InventoryStore;
+
+  constructor(private readonly db: Knex) {
+    this.inventory = new InventoryStore(db);
+  }
 
   /**
    * The payload of each endpoint: `base` (bandwidth, artifact, ...) with
@@ -32,7 +37,6 @@ export class PatchPayloads {
     targets?: PayloadTarget[];
   }): Promise<Map<string, JsonObject>> {
     const needs = new Map<string, Array<PayloadNeed & { state: string }>>();
-    const installed = new Map<string, PayloadInstalled[]>();
     const source = (args.targets ?? []).some(t => t.packageType === 'source');
     for (let i = 0; i < args.endpointIds.length; i += ID_BATCH) {
       const part = args.endpointIds.slice(i, i + ID_BATCH);
@@ -58,25 +62,11 @@ export class PatchPayloads {
         });
         needs.set(r.endpoint_id, list);
       }
-      if (source) {
-        // Whole rows: `source` and `source_version` where the inventory has them.
-        const inv = await this.db('patch_inventory_packages')
-          .whereIn('endpoint_id', part)
-          .select('*');
-        for (const p of inv as any[]) {
-          const list = installed.get(p.endpoint_id) ?? [];
-          list.push({
-            ecosystem: p.ecosystem,
-            name: p.name,
-            version: p.version,
-            ...(p.arch ? { arch: p.arch } : {}),
-            ...(p.source ? { source: p.source } : {}),
-            ...(p.source_version ? { sourceVersion: p.source_version } : {}),
-          });
-          installed.set(p.endpoint_id, list);
-        }
-      }
     }
+    // Only source targets need the inventory (every binary of the source).
+    const installed = source
+      ? await this.inventory.packagesOf(args.endpointIds)
+      : new Map<string, PayloadInstalled[]>();
     const out = new Map<string, JsonObject>();
     for (const endpointId of args.endpointIds) {
       const rows = needs.get(endpointId) ?? [];

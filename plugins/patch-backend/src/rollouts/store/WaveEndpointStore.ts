@@ -2,6 +2,7 @@ import { JsonObject } from '@backstage/types';
 import { Knex } from 'knex';
 import { fromDbJson } from '../../database/time';
 import { chunk, ID_BATCH, notDispatched } from './rows';
+import { ACTIVE_JOB_STATES } from '../../jobs/types';
 
 /**
  * The endpoints of waves as the driver works through them: which are not
@@ -110,7 +111,7 @@ export class WaveEndpointStore {
       )
       .where('j.wave_id', waveId)
       .where('j.kind', 'install')
-      .whereIn('j.state', ['queued', 'leased', 'running'])
+      .whereIn('j.state', [...ACTIVE_JOB_STATES])
       .groupBy('we.label_key')
       .select('we.label_key')
       .count({ n: '*' });

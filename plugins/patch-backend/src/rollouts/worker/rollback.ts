@@ -2,6 +2,7 @@ import { rollbackPayload } from '../../jobs/payload';
 import { RolloutDeps } from '../deps';
 import { Rollout } from '../types';
 import { TickReport } from './context';
+import { ACTIVE_JOB_STATES } from '../../jobs/types';
 
 /**
  * One step of a rolling-back rollout: rollback jobs for the endpoints that
@@ -61,7 +62,7 @@ export async function stepRollback(
     report.jobsDispatched += created;
     const live = await jobs.countJobs({
       waveId: wave.id,
-      state: ['queued', 'leased', 'running'],
+      state: [...ACTIVE_JOB_STATES],
     });
     if (live > 0 || created > 0) return; // this ring first
     await store.waves.setRollbackState(wave.id, 'dispatched', 'done');

@@ -1,0 +1,418 @@
+/*
+ * The SQL of the job queue: `patch_jobs` and `patch_job_results`. The only
+ * file of the queue that asks which database it runs on (`dialectOf`); the
+ * two differ only where they must:
+ * - creation: one statement per 50,000 jobs with one JSON document as the
+ *   only binding (`json_to_recordset` on PostgreSQL, `json_each` on SQLite);
+ * - row locks: `FOR UPDATE` (`SKIP LOCKED` for the reaper) on PostgreSQL;
+ *   SQLite has a single writer and none;
+ * - the time-to-live given back on release (timestamp arithmetic);
+ * - the lease statement, behind one contract (`LeaseStore.ts`).
+ * The rules (which transition when) are in `JobQueue.ts` and `reaper.ts`.
+ */
+import { JsonObject } from '@backstage/types';
+import { Knex } from 'knex';
+import { Dialect, dialectOf } from '../database/dialect';
+import { fromDbJson, toDbTime } from '../database/time';
+import { LeaseStore, PgLeaseStore, SqliteLeaseStore } from './LeaseStore';
+import { overdueSql } from './overdue';
+import { JOB_COLUMNS } from './rows';
+import {
+  CancelSelector,
+  JobFilter,
+  JobResultReport,
+  JobState,
+  LIVE_JOB_STATES,
+  StoredJobResult,
+} from './types';
+
+/** Ids per `WHERE id IN (...)`. */
+const ID_BATCH = 1000;
+/** Jobs per creation statement (one JSON binding). */
+const INSERT_BATCH = 50_000;
+
+/** A new `patch_jobs` row as `insertJobs` takes it (queued, attempt 0). @internal */
+export interface NewJobRow {
+  id: string;
+  endpoint_id: string;
+  kind: string;
+  /** JSON text. */
+  payload: string;
+  max_attempts: number;
+  not_before: string | null;
+  window_ends_at: string | null;
+  expires_at: string;
+  timeout_seconds: number;
+  rollout_id: string | null;
+  wave_id: string | null;
+  patch_ref: string | null;
+  created_by: string;
+}
+
+const NEW_JOB_COLUMNS: Array<[keyof NewJobRow, string, string]> = [
+  ['id', 'text', 'text'],
+  ['endpoint_id', 'text', 'text'],
+  ['kind', 'text', 'text'],
+  ['payload', 'text', 'text'],
+  ['max_attempts', 'int', 'integer'],
+  ['not_before', 'timestamptz', 'text'],
+  ['window_ends_at', 'timestamptz', 'text'],
+  ['expires_at', 'timestamptz', 'text'],
+  ['timeout_seconds', 'int', 'integer'],
+  ['rollout_id', 'text', 'text'],
+  ['wave_id', 'text', 'text'],
+  ['patch_ref', 'text', 'text'],
+  ['created_by', 'text', 'text'],
+];
+
+/** The store of jobs and their results. @internal */
+export class JobStore {
+  readonly dialect: Dialect;
+  /** The lease statement of this database (see `LeaseStore.ts`). */
+  readonly lease: LeaseStore;
+
+  constructor(readonly db: Knex) {
+    this.dialect = dialectOf(db);
+    this.lease =
+      this.dialect === 'pg' ? new PgLeaseStore(db) : new SqliteLeaseStore(db);
+  }
+
+  /**
+   * The one creation of jobs: queued, attempt 0, one statement per 50,000
+   * jobs whatever the database. Inside `tx`.
+   */
+  async insertJobs(
+    tx: Knex.Transaction,
+    rows: NewJobRow[],
+    nowIso: string,
+  ): Promise<void> {
+    const names = NEW_JOB_COLUMNS.map(([c]) => c);
+    const source =
+      this.dialect === 'pg'
+        ? `json_to_recordset(?::json) AS t(${NEW_JOB_COLUMNS.map(
+            ([c, pg]) => `${c} ${pg}`,
+          ).join(', ')})`
+        : `(SELECT ${NEW_JOB_COLUMNS.map(
+            ([c, , lite]) =>
+              `CAST(json_extract(value, '$.${c}') AS ${lite}) AS ${c}`,
+          ).join(', ')} FROM json_each(?)) AS t`;
+    const at = this.dialect === 'pg' ? '?::timestamptz' : '?';
+    for (let i = 0; i < rows.length; i += INSERT_BATCH) {
+      await tx.raw(
+        `INSERT INTO patch_jobs (${names.join(', ')}, state, attempt,
+                                 created_at, updated_at)
+         SELECT ${names
+           .map(c => `t.${c}`)
+           .join(', ')}, 'queued', 0, ${at}, ${at}
+           FROM ${source}`,
+        [nowIso, nowIso, JSON.stringify(rows.slice(i, i + INSERT_BATCH))],
+      );
+    }
+  }
+
+  async get(id: string): Promise<any | undefined> {
+    return this.db('patch_jobs').where({ id }).first();
+  }
+
+  /** The job's row, locked for the transaction on PostgreSQL. */
+  async lock(tx: Knex.Transaction, jobId: string): Promise<any | undefined> {
+    const q = tx('patch_jobs').where({ id: jobId }).first();
+    return this.dialect === 'pg' ? q.forUpdate() : q;
+  }
+
+  /** Jobs matching the filters (see `JobFilter`). */
+  private filtered(filter: JobFilter): Knex.QueryBuilder {
+    const q = this.db('patch_jobs');
+    const inOrEq = (column: string, value?: string | string[]) => {
+      if (value === undefined) return;
+      if (Array.isArray(value)) q.whereIn(column, value);
+      else q.where(column, value);
+    };
+    if (filter.ids) q.whereIn('id', filter.ids);
+    inOrEq('endpoint_id', filter.endpointId);
+    inOrEq('kind', filter.kind);
+    inOrEq('state', filter.state);
+    inOrEq('rollout_id', filter.rolloutId);
+    inOrEq('wave_id', filter.waveId);
+    inOrEq('patch_ref', filter.patchRef);
+    inOrEq('created_by', filter.createdBy);
+    return q;
+  }
+
+  /** The filtered jobs, by creation time, `desc` unless `order` says otherwise. */
+  async list(filter: JobFilter): Promise<any[]> {
+    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 10_000);
+    return this.filtered(filter)
+      .select(JOB_COLUMNS)
+      .orderBy([
+        { column: 'created_at', order: filter.order ?? 'desc' },
+        { column: 'id', order: filter.order ?? 'desc' },
+      ])
+      .limit(limit)
+      .offset(Math.max(filter.offset ?? 0, 0));
+  }
+
+  /** How many jobs match the filters (limit and offset ignored). */
+  async count(filter: JobFilter): Promise<number> {
+    const [row] = await this.filtered(filter).count({ n: '*' });
+    return Number(row.n);
+  }
+
+  /** Counts of the filtered jobs grouped by `columns`. */
+  async countGrouped(
+    filter: JobFilter,
+    columns: string[],
+  ): Promise<Array<Record<string, any> & { n: number }>> {
+    const rows = await this.filtered(filter)
+      .select(columns)
+      .count({ n: '*' })
+      .groupBy(columns);
+    return (rows as any[]).map(r => ({ ...r, n: Number(r.n) }));
+  }
+
+  /** The selected jobs in `from` states, per chunk of ids. */
+  private scoped(
+    db: Knex | Knex.Transaction,
+    selector: CancelSelector,
+    from: readonly JobState[],
+    ids?: string[],
+  ): Knex.QueryBuilder {
+    const q = db('patch_jobs').whereIn('state', from as JobState[]);
+    if (ids) q.whereIn('id', ids);
+    if (selector.rolloutId) q.where('rollout_id', selector.rolloutId);
+    if (selector.waveId) q.where('wave_id', selector.waveId);
+    if (selector.endpointId) q.where('endpoint_id', selector.endpointId);
+    return q;
+  }
+
+  private idChunks(selector: CancelSelector): Array<string[] | undefined> {
+    return selector.jobIds ? chunk(selector.jobIds, ID_BATCH) : [undefined];
+  }
+
+  /** Ends the selected jobs in `from` states as `cancelled`; their rows. */
+  async cancel(
+    tx: Knex.Transaction,
+    selector: CancelSelector,
+    from: readonly JobState[],
+    reason: string,
+    nowIso: string,
+  ): Promise<any[]> {
+    const finished: any[] = [];
+    for (const ids of this.idChunks(selector)) {
+      const rows = await this.scoped(tx, selector, from, ids)
+        .update({
+          state: 'cancelled',
+          lease_expires_at: null,
+          updated_at: nowIso,
+          finished_at: nowIso,
+          result: JSON.stringify({ message: reason }),
+        })
+        .returning(JOB_COLUMNS);
+      finished.push(...rows);
+    }
+    return finished;
+  }
+
+  /**
+   * Moves the selected jobs from `from` to `to`; with `giveBack`, every
+   * selected queued job and every moved one gets back on its time-to-live
+   * the time since its `updated_at` (the time it was held, or since its
+   * requeue when a lease ran out during the hold).
+   */
+  async move(
+    db: Knex | Knex.Transaction,
+    selector: CancelSelector,
+    from: JobState,
+    to: JobState,
+    nowIso: string,
+    giveBack: boolean,
+  ): Promise<number> {
+    const extended =
+      this.dialect === 'pg'
+        ? this.db.raw('expires_at + (?::timestamptz - updated_at)', [nowIso])
+        : this.db.raw(
+            "strftime('%Y-%m-%dT%H:%M:%fZ', julianday(expires_at) + julianday(?) - julianday(updated_at))",
+            [nowIso],
+          );
+    let moved = 0;
+    for (const ids of this.idChunks(selector)) {
+      if (giveBack) {
+        await this.scoped(db, selector, ['queued'], ids).update({
+          expires_at: extended,
+          updated_at: nowIso,
+        });
+      }
+      moved += await this.scoped(db, selector, [from], ids).update({
+        state: to,
+        updated_at: nowIso,
+        ...(giveBack ? { expires_at: extended } : {}),
+      });
+    }
+    return moved;
+  }
+
+  /** Marks a leased job running until `deadlineIso`. */
+  async setRunning(
+    tx: Knex.Transaction,
+    jobId: string,
+    nowIso: string,
+    deadlineIso: string,
+  ): Promise<void> {
+    await tx('patch_jobs').where({ id: jobId }).update({
+      state: 'running',
+      started_at: nowIso,
+      lease_expires_at: deadlineIso,
+      updated_at: nowIso,
+    });
+  }
+
+  /** The stored status of the job's attempt, if any. */
+  async storedResult(
+    db: Knex | Knex.Transaction,
+    jobId: string,
+    attempt: number,
+  ): Promise<{ status: JobState } | undefined> {
+    return db('patch_job_results')
+      .where({ job_id: jobId, attempt })
+      .first('status');
+  }
+
+  /**
+   * Stores the terminal result of the job's current attempt (unique on
+   * job and attempt) and ends the job in its status; the job's row.
+   */
+  async finishAttempt(
+    tx: Knex.Transaction,
+    job: any,
+    report: JobResultReport,
+    reportedBy: 'agent' | 'server',
+    nowIso: string,
+    verification: string | null,
+  ): Promise<any> {
+    await tx('patch_job_results').insert({
+      job_id: job.id,
+      attempt: job.attempt,
+      status: report.status,
+      reported_by: reportedBy,
+      installed_version: report.installedVersion ?? null,
+      previous_version: report.previousVersion ?? null,
+      message: report.message ?? null,
+      output: report.output ?? null,
+      started_at: report.startedAt ? toDbTime(report.startedAt) : null,
+      finished_at: report.finishedAt ? toDbTime(report.finishedAt) : null,
+      reported_at: nowIso,
+    });
+    const stored: StoredJobResult = {
+      ...report,
+      attempt: job.attempt,
+      reportedBy,
+      reportedAt: nowIso,
+    };
+    const [row] = await tx('patch_jobs')
+      .where({ id: job.id })
+      .update({
+        state: report.status,
+        lease_expires_at: null,
+        updated_at: nowIso,
+        finished_at: nowIso,
+        result: JSON.stringify(stored),
+        verification,
+      })
+      .returning(JOB_COLUMNS);
+    return row;
+  }
+
+  /** Updates the job in `state` (guarded); its row, if it was still in it. */
+  async updateIn(
+    tx: Knex.Transaction,
+    jobId: string,
+    state: JobState,
+    changes: Record<string, unknown>,
+  ): Promise<any | undefined> {
+    const [row] = await tx('patch_jobs')
+      .where({ id: jobId, state })
+      .update(changes)
+      .returning(JOB_COLUMNS);
+    return row;
+  }
+
+  /** Settles a pending verification (guarded); the job's row, if it was pending. */
+  async settle(
+    tx: Knex.Transaction,
+    jobId: string,
+    changes: Record<string, unknown>,
+  ): Promise<any | undefined> {
+    const [row] = await tx('patch_jobs')
+      .where({ id: jobId, verification: 'pending' })
+      .update(changes)
+      .returning(JOB_COLUMNS);
+    return row;
+  }
+
+  /** Up to `limit` ids of overdue jobs of any endpoint (`overdue.ts`). */
+  async overdueIds(nowIso: string, limit: number): Promise<string[]> {
+    const overdue = overdueSql('patch_jobs', nowIso);
+    const rows = await this.db('patch_jobs')
+      .select('id')
+      .whereIn('state', LIVE_JOB_STATES as JobState[])
+      .whereRaw(overdue.sql, overdue.bindings as any[])
+      .limit(limit);
+    return rows.map((r: any) => r.id);
+  }
+
+  /**
+   * The given jobs that are still overdue, locked for the transaction;
+   * on PostgreSQL a row another transaction holds is skipped.
+   */
+  async lockOverdue(
+    tx: Knex.Transaction,
+    ids: string[],
+    nowIso: string,
+  ): Promise<any[]> {
+    const overdue = overdueSql('patch_jobs', nowIso);
+    const q = tx('patch_jobs')
+      .whereIn('id', ids)
+      .whereIn('state', LIVE_JOB_STATES as JobState[])
+      .whereRaw(overdue.sql, overdue.bindings as any[])
+      .select('*');
+    return this.dialect === 'pg' ? q.forUpdate().skipLocked() : q;
+  }
+
+  /** The payload of the newest live job of the endpoint that has windows. */
+  async windowedPayload(endpointId: string): Promise<JsonObject | undefined> {
+    const row = await this.db('patch_jobs')
+      .where('endpoint_id', endpointId)
+      .whereIn('state', LIVE_JOB_STATES as JobState[])
+      .whereNotNull('window_ends_at')
+      .orderBy('created_at', 'desc')
+      .first('payload');
+    return row ? fromDbJson<JsonObject>(row.payload) : undefined;
+  }
+
+  /** The endpoint's succeeded installs awaiting verification, oldest first. */
+  async pendingVerifications(endpointId: string): Promise<any[]> {
+    return this.db('patch_jobs')
+      .where({ endpoint_id: endpointId, verification: 'pending' })
+      .select(JOB_COLUMNS)
+      .orderBy('finished_at', 'asc');
+  }
+}
+
+/** A result for the same (job, attempt) stored meanwhile. @internal */
+export function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  return (
+    e?.code === '23505' ||
+    e?.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    /UNIQUE constraint failed/.test(String(e?.message))
+  );
+}
+
+/** Splits `items` into parts of at most `size`. @internal */
+export function chunk<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) {
+    out.push(items.slice(i, i + size));
+  }
+  return out;
+}
