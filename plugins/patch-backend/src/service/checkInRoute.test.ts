@@ -349,8 +349,9 @@ describe('agent check-in', () => {
       });
       // On PostgreSQL the credentials check and heartbeat are one statement,
       // the lease and its audit entry another (CheckInStore); SQLite runs the
-      // same heartbeat statement, then the queue's lease for one endpoint
-      // (reads the live jobs, updates) and the audit entry.
+      // same heartbeat statement, then the queue's batched lease in one
+      // transaction (BEGIN, read the overdue ids, the guarded update, the
+      // audit entry, COMMIT: jobs/LeaseStore.ts).
       const touched = statements.map(
         sql => (/patch_(endpoints|jobs|audit_events)/.exec(sql) ?? ['?'])[0],
       );
@@ -359,9 +360,11 @@ describe('agent check-in', () => {
           ? ['patch_endpoints', 'patch_jobs']
           : [
               'patch_endpoints',
+              '?',
               'patch_jobs',
               'patch_jobs',
               'patch_audit_events',
+              '?',
             ],
       );
     },
