@@ -175,6 +175,7 @@ export function buildServices(
   // The agent API's and the endpoints' services (agent/agentServices.ts).
   const agentServices = createAgentServices({
     config: core.config,
+    settings,
     logger,
     auth,
     catalog,
@@ -250,6 +251,5 @@ export function buildServices(
       database: settings.databaseClient,
       migrations: (await database.ping()).migrations,
     }),
-    db,
   };
 }

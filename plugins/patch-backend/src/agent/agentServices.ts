@@ -11,12 +11,9 @@ import { Knex } from 'knex';
 import { ApprovalService } from '../approvals/ApprovalService';
 import { JobApprovals } from '../approvals/JobApprovals';
 import { AuditLog } from '../audit/AuditLog';
+import { PatchConfig } from '../config';
 import { findClaimableEntity } from '../enrollment/catalogClaims';
-import {
-  EnrollmentService,
-  readOwnershipRules,
-  readProtectedLabels,
-} from '../enrollment/EnrollmentService';
+import { EnrollmentService } from '../enrollment/EnrollmentService';
 import { CheckInStore } from '../endpoints/CheckInStore';
 import { EndpointService } from '../endpoints/EndpointService';
 import { EndpointStore } from '../endpoints/EndpointStore';
@@ -60,7 +57,10 @@ export interface AgentServices {
  * @internal
  */
 export function createAgentServices(deps: {
+  /** For JobApprovals, which reads `patch.jobs.allowArtifacts` itself. */
   config: Config;
+  /** Every `patch.*` setting, read once (config.ts). */
+  settings: PatchConfig;
   logger: LoggerService;
   auth: AuthService;
   catalog: CatalogService;
@@ -78,24 +78,16 @@ export function createAgentServices(deps: {
   /** A patch's targets from the catalog; undefined when it cannot be read. */
   patchTargets: (patchRef: string) => Promise<PayloadTarget[] | undefined>;
 }): AgentServices {
-  const { config, logger, audit, jobs, inventory, endpoints } = deps;
-  const interval =
-    config.getOptionalNumber('patch.agent.checkInIntervalSeconds') ?? 60;
+  const { config, settings, logger, audit, jobs, inventory, endpoints } = deps;
+  const { agent } = settings;
+  const interval = agent.checkInIntervalSeconds;
   const agentAuth = new AgentAuth(endpoints, {
-    cacheSeconds: config.getOptionalNumber('patch.agent.authCacheSeconds'),
+    cacheSeconds: agent.authCacheSeconds,
   });
 
   // Authentication failures: counted per source, rate-limited, audited as
   // one row per source and window (see AuthFailures).
-  const authFailures = new AuthFailures(
-    { audit, logger },
-    {
-      limit: config.getOptionalNumber('patch.agent.authFailures.limit'),
-      windowSeconds: config.getOptionalNumber(
-        'patch.agent.authFailures.windowSeconds',
-      ),
-    },
-  );
+  const authFailures = new AuthFailures({ audit, logger }, agent.authFailures);
   // On shutdown: the open windows' counts are written, the timer stopped.
   deps.lifecycle?.addShutdownHook(() =>
     authFailures
@@ -124,31 +116,23 @@ export function createAgentServices(deps: {
         agentAuth,
       },
       {
-        maxBatch: config.getOptionalNumber('patch.agent.maxCheckInBatch'),
+        maxBatch: agent.maxCheckInBatch,
         checkInIntervalSeconds: interval,
       },
     ),
-    checkInShedder: new LoadShedder(
-      config.getOptionalNumber('patch.agent.maxConcurrentCheckIns') ?? 256,
-    ),
-    uploadShedder: new LoadShedder(
-      config.getOptionalNumber('patch.agent.maxConcurrentUploads') ?? 16,
-    ),
+    checkInShedder: new LoadShedder(agent.maxConcurrentCheckIns),
+    uploadShedder: new LoadShedder(agent.maxConcurrentUploads),
     enrollment: new EnrollmentService({
       db: deps.db,
       audit,
       agentAuth,
       checkInIntervalSeconds: interval,
-      rules: readOwnershipRules(config),
-      protectedLabels: readProtectedLabels(config),
-      reenrollGrantSeconds: config.getOptionalNumber(
-        'patch.agent.reenrollGrantSeconds',
-      ),
-      findClaimable:
-        config.getOptionalBoolean('patch.agent.claimCatalogEntities') === false
-          ? undefined
-          : (machineId, agentId) =>
-              findClaimableEntity(deps, machineId, agentId),
+      rules: settings.endpoints.rules,
+      protectedLabels: settings.endpoints.protectedLabels,
+      reenrollGrantSeconds: agent.reenrollGrantSeconds,
+      findClaimable: agent.claimCatalogEntities
+        ? (machineId, agentId) => findClaimableEntity(deps, machineId, agentId)
+        : undefined,
       events: deps.events,
       logger,
     }),

@@ -113,6 +113,15 @@ export function readProtectedLabels(config: Config): string[] {
 const TOKEN_PREFIX = 'pbe_';
 
 /**
+ * Labels only an enrollment token (or an ownership rule) may set, never the
+ * agent: `components` names the Components running on the endpoint, whose
+ * owners then approve its patches (the catalog module turns it into the
+ * Resource's `spec.dependencyOf`).
+ * @internal
+ */
+export const ALWAYS_PROTECTED_LABELS = ['components'];
+
+/**
  * Enrollment tokens and enrollment: a token is exchanged for an agent id and
  * a secret (see AgentAuth for the construction).
  *
@@ -487,6 +496,7 @@ export class EnrollmentService {
     agentLabels: Record<string, string> | undefined,
   ): Record<string, string> {
     const locked = new Set([
+      ...ALWAYS_PROTECTED_LABELS,
       ...Object.keys(tokenLabels),
       ...(this.options.protectedLabels ?? []),
       ...(this.options.rules ?? []).flatMap(rule => Object.keys(rule.labels)),

@@ -23,7 +23,6 @@ import { endpointMatchKey } from '../applicability/release';
 import { EndpointStore } from '../endpoints/EndpointStore';
 import { InventoryStore } from '../inventory/InventoryStore';
 import { RolloutCatalog } from '../rollouts/RolloutCatalog';
-import { RouterContext } from '../service/types';
 import { JobQueue } from './JobQueue';
 
 /** What the verifier needs. @internal */
@@ -140,7 +139,15 @@ export class JobVerifier {
  * @internal
  */
 export function startJobVerification(
-  ctx: RouterContext,
+  ctx: {
+    jobs: JobQueue;
+    inventory: InventoryStore;
+    endpoints: EndpointStore;
+    logger: LoggerService;
+    approvals?: {
+      applicability: { refreshEndpoint(id: string): Promise<unknown> };
+    };
+  },
   catalog: RolloutCatalog,
 ): JobVerifier {
   const verifier = new JobVerifier({
@@ -160,7 +167,9 @@ export function startJobVerification(
       return out;
     },
     refreshApplicability: ctx.approvals
-      ? id => ctx.approvals!.applicability.refreshEndpoint(id)
+      ? async id => {
+          await ctx.approvals!.applicability.refreshEndpoint(id);
+        }
       : undefined,
     logger: ctx.logger.child({ area: 'job-verification' }),
   });

@@ -173,6 +173,8 @@ describe('enrollment cannot be hijacked', () => {
           department: 'finance',
           location: 'dublin',
           ring: 'pilot',
+          // Would make another team's Component run here (always protected).
+          components: 'checkout-api',
           // Harmless: added.
           rack: 'r12',
         },

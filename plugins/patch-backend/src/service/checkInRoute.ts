@@ -41,7 +41,6 @@
  *   costs next to nothing.
  */
 
-import { Config } from '@backstage/config';
 import { InputError } from '@backstage/errors';
 import Ajv2020 from 'ajv/dist/2020';
 import express from 'express';
@@ -71,11 +70,6 @@ export function compileCheckInValidator(): (body: unknown) => CheckInBody {
       ajv.errorsText(validate.errors, { dataVar: 'request/body' }),
     );
   };
-}
-
-/** The largest accepted request body (`patch.agent.maxBodySize`, default `2mb`). @internal */
-export function maxBodySize(config: Config): string {
-  return config.getOptionalString('patch.agent.maxBodySize') ?? '2mb';
 }
 
 const UNITS: Record<string, number> = {
@@ -156,7 +150,8 @@ function isPlainJson(req: express.Request): boolean {
 
 /** The services the check-in route uses. @internal */
 export interface CheckInRouteDeps {
-  config: Config;
+  /** The settings: `agent.maxBodySize` (config.ts). */
+  settings: { agent: { maxBodySize: string } };
   checkIns: CheckInService;
   /** Caps the check-ins in flight (`patch.agent.maxConcurrentCheckIns`). */
   checkInShedder: LoadShedder;
@@ -175,7 +170,7 @@ export function registerCheckInRoute(
   http: AgentHttp,
 ) {
   const { checkIns, checkInShedder: shedder } = deps;
-  const maxBodyBytes = parseByteSize(maxBodySize(deps.config));
+  const maxBodyBytes = parseByteSize(deps.settings.agent.maxBodySize);
   const validate = compileCheckInValidator();
 
   /** A check-in with a valid body: the service's answer, or a 401. */

@@ -12,7 +12,6 @@ import { CatalogService } from '@backstage/plugin-catalog-node';
 import { EventsService } from '@backstage/plugin-events-node';
 import { NotificationService } from '@backstage/plugin-notifications-node';
 import { PermissionRuleset } from '@backstage/plugin-permission-node';
-import { Knex } from 'knex';
 import { DelegationService } from '../approvals/DelegationService';
 import { ExceptionService } from '../exceptions/ExceptionService';
 import { ApplicabilityService } from '../applicability/ApplicabilityService';
@@ -61,9 +60,6 @@ export interface ApprovalsServices {
   /** Reads the catalog's patches, refreshes changed ones, and reconciles requests. */
   sync(): Promise<void>;
 }
-
-/** @deprecated the old name of {@link ApprovalsServices}; removed after the merge. @internal */
-export type ApprovalsArea = ApprovalsServices;
 
 /**
  * Rollouts: the service the routes call, the driver the scheduled tasks
@@ -126,14 +122,4 @@ export interface PatchServices extends AgentServices {
   reports: ReportService;
   /** The `/health` answer: the database answers and its migrations. */
   health(): Promise<HealthStatus>;
-  /**
-   * The plugin's knex client.
-   * @deprecated routes get services, not the database; removed after the
-   * merge (read today by agentRoutes, approvalRoutes, endpointRoutes,
-   * exceptionRoutes).
-   */
-  db: Knex;
 }
-
-/** @deprecated the old name of {@link PatchServices}; removed after the merge. @internal */
-export type RouterContext = PatchServices;
