@@ -69,11 +69,11 @@ export interface Config {
        */
       authCacheSeconds?: number;
       /**
-       * On PostgreSQL, coalesce concurrent check-ins into one statement each
-       * (heartbeat, lease and its audit entry). Default true.
+       * @deprecated No longer read: concurrent check-ins are always coalesced
+       * into one heartbeat statement and one lease per batch, on both databases.
        */
       batchCheckIns?: boolean;
-      /** Most check-ins in one such statement. Default 500. */
+      /** Most check-ins in one batch (one heartbeat statement, one lease). Default 500. */
       maxCheckInBatch?: number;
       /** Check-ins in flight per process before the server sheds with 429. Default 256. */
       maxConcurrentCheckIns?: number;

@@ -9,7 +9,7 @@ describe('readPatchConfig', () => {
     expect(settings.operationsGroup).toBeUndefined();
     expect(settings.agent.checkInIntervalSeconds).toBe(60);
     expect(settings.agent.maxBodySize).toBe('2mb');
-    expect(settings.agent.batchCheckIns).toBe(true);
+    expect(settings.agent.maxCheckInBatch).toBe(500);
     expect(settings.jobs).toEqual({
       leaseSeconds: 300,
       defaultTtlSeconds: 604800,

@@ -44,8 +44,6 @@ export interface PatchConfig {
     maxBodySize: string;
     /** Default 300. */
     authCacheSeconds: number;
-    /** Default true (batching happens on PostgreSQL only). */
-    batchCheckIns: boolean;
     /** Default 500. */
     maxCheckInBatch: number;
     /** Default 256. */
@@ -219,7 +217,6 @@ export function readPatchConfig(config: Config): PatchConfig {
       checkInIntervalSeconds: num('patch.agent.checkInIntervalSeconds', 60),
       maxBodySize: config.getOptionalString('patch.agent.maxBodySize') ?? '2mb',
       authCacheSeconds: num('patch.agent.authCacheSeconds', 300),
-      batchCheckIns: bool('patch.agent.batchCheckIns', true),
       maxCheckInBatch: num('patch.agent.maxCheckInBatch', 500),
       maxConcurrentCheckIns: num('patch.agent.maxConcurrentCheckIns', 256),
       maxConcurrentUploads: num('patch.agent.maxConcurrentUploads', 16),

@@ -152,7 +152,7 @@ export const patchPlugin = createBackendPlugin({
           scheduler,
           logger,
           jobs,
-          config: deps.config,
+          intervalSeconds: settings.jobs.reaperIntervalSeconds,
         });
         await scheduleReportTask(
           { scheduler, logger },

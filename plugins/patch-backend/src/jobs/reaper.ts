@@ -13,13 +13,11 @@
  * first (`JobQueue.leaseJobs`), so an agent never waits for the reaper.
  */
 import { SchedulerService } from '@backstage/backend-plugin-api';
-import { Config } from '@backstage/config';
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { JsonObject } from '@backstage/types';
 import { AuditLog } from '../audit/AuditLog';
 import { fromDbJson, fromDbTime, toDbTime } from '../database/time';
 import { JobEvents } from './events';
-import type { JobQueue } from './JobQueue';
 import { chunk, JobStore } from './JobStore';
 import { isExpired } from './overdue';
 import { payloadWindows, windowSpan } from './windows';
@@ -163,13 +161,14 @@ export class JobReaper {
  */
 export async function scheduleJobReaper(options: {
   scheduler: SchedulerService;
-  config: Config;
   logger: LoggerService;
-  jobs: JobQueue;
+  /** The job queue (anything that reaps, answering how many jobs it moved). */
+  jobs: { reap(): Promise<number> };
+  /** `patch.jobs.reaperIntervalSeconds` (config.ts). */
+  intervalSeconds: number;
 }): Promise<void> {
-  const { scheduler, config, logger, jobs } = options;
-  const seconds =
-    config.getOptionalNumber('patch.jobs.reaperIntervalSeconds') ?? 30;
+  const { scheduler, logger, jobs } = options;
+  const seconds = options.intervalSeconds;
   await scheduler.scheduleTask({
     id: 'patch-job-reaper',
     frequency: { seconds },

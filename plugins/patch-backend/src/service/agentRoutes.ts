@@ -24,7 +24,7 @@ import { InventoryService } from '../inventory/InventoryService';
 import { createAgentHttp, sendShed } from './agentHttp';
 import { authorize, AuthorizeDeps } from './authorize';
 import { CheckInRouteDeps, registerCheckInRoute } from './checkInRoute';
-import { PatchRouter } from './router';
+import { PatchRouter } from './typedRouter';
 
 /** The services the agent API and the credential routes use. @internal */
 export interface AgentRouteDeps extends CheckInRouteDeps, AuthorizeDeps {

@@ -44,7 +44,7 @@ import {
 } from './authorize';
 import { ExceptionRouteDeps, registerExceptionRoutes } from './exceptionRoutes';
 import { AuthorizeDeps, authz, refusing } from './refusal';
-import { PatchRouter } from './router';
+import { PatchRouter } from './typedRouter';
 
 /**
  * What the approval routes use: the fields service/authorize.ts reads, the

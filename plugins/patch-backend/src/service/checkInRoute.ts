@@ -50,7 +50,7 @@ import { LoadShedder } from '../agent/LoadShedder';
 import { Job } from '../jobs/JobQueue';
 import { spec } from '../schema/openapi.generated';
 import { AgentHttp, sendJson, sendShed } from './agentHttp';
-import { PatchRouter } from './router';
+import { PatchRouter } from './typedRouter';
 
 /** A valid check-in body, as the OpenAPI document describes it. @internal */
 export interface CheckInBody {

@@ -20,7 +20,7 @@ import { JobRequestService } from '../endpoints/JobRequestService';
 import { toEndpointResponse, toJobResponse } from '../endpoints/responses';
 import { JobFilter, JobKind, JobQueue, JobState } from '../jobs/JobQueue';
 import { authorize, AuthorizeDeps } from './authorize';
-import { PatchRouter } from './router';
+import { PatchRouter } from './typedRouter';
 
 /** The services the endpoint and job routes use. @internal */
 export interface EndpointRouteDeps extends AuthorizeDeps {

@@ -16,7 +16,7 @@ import type { ExceptionService } from '../exceptions/ExceptionService';
 import { identityOf } from './actor';
 import { authorize, authorizeUser } from './authorize';
 import { AuthorizeDeps, authz, refusing } from './refusal';
-import { PatchRouter } from './router';
+import { PatchRouter } from './typedRouter';
 
 /**
  * What the exception routes use: the fields service/authorize.ts reads and

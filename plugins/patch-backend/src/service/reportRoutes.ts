@@ -24,7 +24,7 @@ import { flatten, ReportService } from '../reports/ReportService';
 import { actorOf } from './actor';
 import { AuthorizeDeps, authorize } from './authorize';
 import { writeExport } from './reportExport';
-import { PatchRouter } from './router';
+import { PatchRouter } from './typedRouter';
 
 /** What the report routes use: authorize.ts's deps and the reports. */
 export interface ReportRouteDeps extends AuthorizeDeps {

@@ -18,7 +18,7 @@ import {
 } from '../rollouts/RolloutService';
 import { RolloutState } from '../rollouts/types';
 import { authorize, AuthorizeDeps } from './authorize';
-import { PatchRouter } from './router';
+import { PatchRouter } from './typedRouter';
 
 const STATES: RolloutState[] = [
   'running',

@@ -11,12 +11,6 @@ import { PatchServices } from './types';
 import { PatchRouter } from './typedRouter';
 
 /**
- * @deprecated import `PatchRouter` from `typedRouter.ts` (a route module
- * importing it from here closes an import cycle); removed after the merge.
- */
-export type { PatchRouter } from './typedRouter';
-
-/**
  * Builds the plugin's router from the plugin's services (built once in
  * `plugin.ts`). Requests are validated against the OpenAPI document before
  * they reach a handler; each area registers its routes with the services

@@ -6,7 +6,7 @@ import { resolvePackagePath } from '@backstage/backend-plugin-api';
 import { TestDatabases } from '@backstage/backend-test-utils';
 import { Knex } from 'knex';
 import { dialectOf } from '../../database/dialect';
-import { dialectStoreFor } from './DialectStore';
+import { dialectStoreFor } from './dialectStoreFor';
 import { PgDialectStore } from './PgDialectStore';
 import { SqliteDialectStore } from './SqliteDialectStore';
 import { checkStatement, Range } from './sql';

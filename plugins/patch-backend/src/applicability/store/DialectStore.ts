@@ -5,10 +5,6 @@
  * Everything else is one SQL text for both (sql.ts, TargetStore.ts,
  * ApplicabilityQueries.ts). The dialect is detected here, once.
  */
-import { Knex } from 'knex';
-import { dialectOf } from '../../database/dialect';
-import { PgDialectStore } from './PgDialectStore';
-import { SqliteDialectStore } from './SqliteDialectStore';
 import {
   ApplicabilityDiff,
   CandidateRow,
@@ -56,11 +52,4 @@ export interface DialectStore {
   writeDiff(diff: ApplicabilityDiff, ts: string): Promise<void>;
   /** Refreshes the planner's statistics of a table just rewritten. */
   analyze(table: string): Promise<void>;
-}
-
-/** The implementation for the database `db` runs on. */
-export function dialectStoreFor(db: Knex): DialectStore {
-  return dialectOf(db) === 'pg'
-    ? new PgDialectStore(db)
-    : new SqliteDialectStore(db);
 }
