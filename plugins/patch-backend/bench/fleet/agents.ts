@@ -186,9 +186,8 @@ export class Fleet {
 
   /** Endpoints whose inventory needs the patch (and so the rollout). */
   needing(): number {
-    return this.agents.filter(a =>
-      this.inventories.imageNeedsPatch(a.image),
-    ).length;
+    return this.agents.filter(a => this.inventories.imageNeedsPatch(a.image))
+      .length;
   }
 
   /** Changes the inventory of `count` random agents (a new generation). */
@@ -294,8 +293,14 @@ export class Fleet {
       jobs: Array<{ id: string; attempt: number; kind: string; payload: any }>;
       nextCheckInSeconds: number;
     };
-    if (process.env.FLEET_DEBUG && a.stored === undefined && !body.inventoryRequested)
-      this.stats.error(`not asked: agent ${a.index} hash ${a.hash} ${res.body.slice(0, 300)}`);
+    if (
+      process.env.FLEET_DEBUG &&
+      a.stored === undefined &&
+      !body.inventoryRequested
+    )
+      this.stats.error(
+        `not asked: agent ${a.index} hash ${a.hash} ${res.body.slice(0, 300)}`,
+      );
     if (body.inventoryRequested && !a.installing) await this.upload(a);
     for (const job of body.jobs) {
       const run = this.runJob(a, job).catch(e => this.stats.error(String(e)));
@@ -315,9 +320,14 @@ export class Fleet {
         a.generation,
         a.patched,
       );
-      const res = await this.http.request('PUT', '/agent/v1/inventory', inv.body, {
-        authorization: a.auth,
-      });
+      const res = await this.http.request(
+        'PUT',
+        '/agent/v1/inventory',
+        inv.body,
+        {
+          authorization: a.auth,
+        },
+      );
       if (res.status === 200) {
         this.stats.uploads++;
         this.stats.uploadBytes += inv.body.length;
@@ -396,7 +406,8 @@ export class Fleet {
         { authorization: a.auth },
       );
       let duplicate = false;
-      if (res.status === 200) duplicate = Boolean(JSON.parse(res.body).duplicate);
+      if (res.status === 200)
+        duplicate = Boolean(JSON.parse(res.body).duplicate);
       else this.stats.error(`result ${res.status} ${res.body.slice(0, 200)}`);
       this.stats.reported.set(job.id, {
         agent: a.index,

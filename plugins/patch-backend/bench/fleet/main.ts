@@ -44,19 +44,51 @@ async function main() {
     enrollConcurrency: Number(arg('enroll-concurrency', '16')),
     maxInFlight: Number(arg('max-in-flight', '256')),
     rolloutTimeoutSeconds: Number(arg('rollout-timeout', '1800')),
-    log: line => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`),
+    log: line =>
+      console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`),
   });
   const mb = (b: number) => (b / 1048576).toFixed(1);
   console.log('storage by table (pg_total_relation_size):');
   for (const t of result.tables.filter(x => x.bytes > 64 * 1024))
-    console.log(`  ${t.name.padEnd(36)} ${mb(t.bytes).padStart(9)} MB  ~${t.rows} rows`);
+    console.log(
+      `  ${t.name.padEnd(36)} ${mb(t.bytes).padStart(9)} MB  ~${t.rows} rows`,
+    );
   console.log(
-    `check-in p50/p99: before ${result.checkinP50Before.toFixed(1)}/${result.checkinP99Before.toFixed(1)} ms, during ${result.checkinP50During.toFixed(1)}/${result.checkinP99During.toFixed(1)} ms; shed ${result.shed} check-ins, ${result.uploadShed} uploads; wheel lateness p99 ${result.latenessP99.toFixed(0)} ms; errors ${result.errors}${result.firstError ? ` (first: ${result.firstError})` : ''}`,
+    `check-in p50/p99: before ${result.checkinP50Before.toFixed(
+      1,
+    )}/${result.checkinP99Before.toFixed(
+      1,
+    )} ms, during ${result.checkinP50During.toFixed(
+      1,
+    )}/${result.checkinP99During.toFixed(1)} ms; shed ${
+      result.shed
+    } check-ins, ${
+      result.uploadShed
+    } uploads; wheel lateness p99 ${result.latenessP99.toFixed(0)} ms; errors ${
+      result.errors
+    }${result.firstError ? ` (first: ${result.firstError})` : ''}`,
   );
   console.log(
-    `backend CPU ${result.backendCpuMsPerCheckin.toFixed(2)} ms per check-in (steady phase); whole database ${result.dbTotalMbPer1k.toFixed(1)} MB per 1,000 endpoints; ${result.needing} endpoints needed the patch; broad ring verified 99 % ${result.broadVerifiedS === undefined ? 'n/a' : `${result.broadVerifiedS.toFixed(0)} s after it started`}`,
+    `backend CPU ${result.backendCpuMsPerCheckin.toFixed(
+      2,
+    )} ms per check-in (steady phase); whole database ${result.dbTotalMbPer1k.toFixed(
+      1,
+    )} MB per 1,000 endpoints; ${
+      result.needing
+    } endpoints needed the patch; broad ring verified 99 % ${
+      result.broadVerifiedS === undefined
+        ? 'n/a'
+        : `${result.broadVerifiedS.toFixed(0)} s after it started`
+    }`,
   );
-  console.log(`load average before ${loadBefore.map(l => l.toFixed(2)).join(' ')}, after ${os.loadavg().map(l => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `load average before ${loadBefore
+      .map(l => l.toFixed(2))
+      .join(' ')}, after ${os
+      .loadavg()
+      .map(l => l.toFixed(2))
+      .join(' ')}`,
+  );
   for (const note of result.notes) console.log(`note: ${note}`);
   const chart = arg('chart', 'docs/fleet-bench.png');
   if (chart !== 'none') {

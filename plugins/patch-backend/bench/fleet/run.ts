@@ -48,11 +48,11 @@ export interface FleetRunOptions {
   rolloutTimeoutSeconds?: number;
   maxInFlight?: number;
   /**
-   * The pilot ring's failure limit (default 0.5): a pilot of n clean
+   * The rings' failure limits (default 0.5, 0.2, 0.1): a wave of n clean
    * results passes only when the Wilson upper bound of 0 of n is under it
-   * (0 of 5: 43 %), so a small fleet's pilot needs a looser one.
+   * (0 of 5: 43 %; 0 of 31: 11 %), so a small fleet needs looser ones.
    */
-  pilotFailureLimit?: number;
+  failureLimits?: number[];
   /** Log progress lines. */
   log?: (line: string) => void;
 }
@@ -114,7 +114,7 @@ const ring = (name: string, percent: number | undefined, limit: number) => ({
 });
 
 /** The catalog of the run: the patch, the policy, the owning group. */
-export const fleetEntities = (pilotFailureLimit = 0.5) => [
+export const fleetEntities = (limits = [0.5, 0.2, 0.1]) => [
   {
     apiVersion: 'backstage.io/v1alpha1',
     kind: 'Group',
@@ -152,9 +152,9 @@ export const fleetEntities = (pilotFailureLimit = 0.5) => [
       // A pilot of 1 % is small: its Wilson bound with no failures needs a
       // looser limit than the larger rings.
       rings: [
-        ring('pilot', 1, pilotFailureLimit),
-        ring('early', 10, 0.1),
-        ring('broad', undefined, 0.1),
+        ring('pilot', 1, limits[0]),
+        ring('early', 10, limits[1]),
+        ring('broad', undefined, limits[2]),
       ],
       approval: {
         autoApprove: [{ severity: ['low', 'medium'], noObjectionDays: 0 }],
@@ -198,7 +198,10 @@ function patchConfig(intervalSeconds: number) {
 /** Triggers a scheduled task over HTTP and waits for its run to end; ms. */
 async function runTask(http: FleetHttp, id: string): Promise<number> {
   const state = async () => {
-    const { tasks } = await http.portal('GET', '/.backstage/scheduler/v1/tasks');
+    const { tasks } = await http.portal(
+      'GET',
+      '/.backstage/scheduler/v1/tasks',
+    );
     return tasks.find((t: any) => t.taskId === id)?.taskState;
   };
   while ((await state())?.status === 'running') await sleep(100);
@@ -219,11 +222,13 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
   const scale = options.daySeconds / 86400;
   const interval = Math.max(0.5, Math.round(60 * scale * 10) / 10);
   const notes: string[] = [];
-  log(`fleet: ${options.agents} agents, check-in every ${interval} s (60 s at a ${options.daySeconds} s day)`);
+  log(
+    `fleet: ${options.agents} agents, check-in every ${interval} s (60 s at a ${options.daySeconds} s day)`,
+  );
   const inventories = new FleetInventories();
   const backend: FleetBackend = await startBackend({
     pgUrl: options.pgUrl,
-    entities: fleetEntities(options.pilotFailureLimit),
+    entities: fleetEntities(options.failureLimits),
     patchConfig: patchConfig(interval),
   });
   const http = new FleetHttp(backend.baseUrl, options.maxInFlight ?? 256);
@@ -240,7 +245,8 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
   const churnEvery = Math.max(1000, (3600 * scale * 1000) / 60);
   let churnDebt = 0;
   const churn = setInterval(() => {
-    churnDebt += (fleet.agents.length * 0.01 * churnEvery) / (3600 * scale * 1000);
+    churnDebt +=
+      (fleet.agents.length * 0.01 * churnEvery) / (3600 * scale * 1000);
     const n = Math.floor(churnDebt);
     churnDebt -= n;
     fleet.churn(n);
@@ -260,18 +266,33 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
       options.enrollConcurrency ?? 16,
     );
     const enrollPerS = options.agents / enrollS;
-    log(`enrolled ${options.agents} in ${enrollS.toFixed(1)} s (${enrollPerS.toFixed(0)}/s)`);
+    log(
+      `enrolled ${options.agents} in ${enrollS.toFixed(
+        1,
+      )} s (${enrollPerS.toFixed(0)}/s)`,
+    );
     let waitLog = Date.now();
     while (fleet.pendingFirstUpload > 0) {
       await sleep(500);
       if (Date.now() - waitLog > 10_000) {
         waitLog = Date.now();
-        log(`waiting for inventories: ${fleet.pendingFirstUpload} missing, ${stats.uploads} stored, ${stats.uploadShed} shed, ${stats.checkIns} check-ins, ${stats.errors} errors${stats.firstError ? ` (first: ${stats.firstError})` : ''}`);
+        log(
+          `waiting for inventories: ${fleet.pendingFirstUpload} missing, ${
+            stats.uploads
+          } stored, ${stats.uploadShed} shed, ${stats.checkIns} check-ins, ${
+            stats.errors
+          } errors${stats.firstError ? ` (first: ${stats.firstError})` : ''}`,
+        );
       }
-      if (Date.now() - t0 > 3_600_000) throw new Error('inventories not stored within an hour');
+      if (Date.now() - t0 > 3_600_000)
+        throw new Error('inventories not stored within an hour');
     }
     const inventoriesS = (fleet.lastFirstUploadAt - t0) / 1000;
-    log(`every inventory stored after ${inventoriesS.toFixed(1)} s (${stats.uploads} uploads, ${stats.uploadShed} shed and retried)`);
+    log(
+      `every inventory stored after ${inventoriesS.toFixed(1)} s (${
+        stats.uploads
+      } uploads, ${stats.uploadShed} shed and retried)`,
+    );
 
     // 2. before.
     stats.phase = 'before';
@@ -279,9 +300,17 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
     const cpu0 = cpuMs(backend.pid);
     const n0 = stats.checkIns;
     await sleep(steady * 1000);
-    const cpuPerCheckin = (cpuMs(backend.pid) - cpu0) / Math.max(1, stats.checkIns - n0);
+    const cpuPerCheckin =
+      (cpuMs(backend.pid) - cpu0) / Math.max(1, stats.checkIns - n0);
     const before = stats.latencies.before;
-    log(`steady: ${before.length} check-ins in ${steady} s, p50 ${quantile(before, 0.5).toFixed(1)} ms, p99 ${quantile(before, 0.99).toFixed(1)} ms, backend ${cpuPerCheckin.toFixed(2)} CPU ms per check-in`);
+    log(
+      `steady: ${before.length} check-ins in ${steady} s, p50 ${quantile(
+        before,
+        0.5,
+      ).toFixed(1)} ms, p99 ${quantile(before, 0.99).toFixed(
+        1,
+      )} ms, backend ${cpuPerCheckin.toFixed(2)} CPU ms per check-in`,
+    );
 
     // 3. the operator.
     const needing = fleet.needing();
@@ -289,21 +318,35 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
     let eligible = 0;
     const waitFrom = Date.now();
     for (;;) {
-      const preview = await http.portal('POST', '/rollouts/preview', { patchRef: PATCH, policyRef: POLICY });
+      const preview = await http.portal('POST', '/rollouts/preview', {
+        patchRef: PATCH,
+        policyRef: POLICY,
+      });
       eligible = Number(preview.eligible ?? 0);
       if (eligible >= needing || Date.now() - waitFrom > 600_000) break;
-      log(`preview: ${eligible} of ${needing} needing endpoints eligible; syncing approvals again`);
+      log(
+        `preview: ${eligible} of ${needing} needing endpoints eligible; syncing approvals again`,
+      );
       await runTask(http, 'patch-approvals-sync');
     }
-    if (eligible < needing) notes.push(`only ${eligible} of ${needing} needing endpoints were eligible`);
-    const created = await http.portal('POST', '/rollouts', { patchRef: PATCH, policyRef: POLICY });
+    if (eligible < needing)
+      notes.push(
+        `only ${eligible} of ${needing} needing endpoints were eligible`,
+      );
+    const created = await http.portal('POST', '/rollouts', {
+      patchRef: PATCH,
+      policyRef: POLICY,
+    });
     const rolloutId = created.rollout.id;
     const rolloutStart = Date.now();
     stats.phase = 'during';
-    log(`rollout ${rolloutId} started: ${eligible} eligible of ${needing} needing`);
+    log(
+      `rollout ${rolloutId} started: ${eligible} eligible of ${needing} needing`,
+    );
 
     // 4. during.
-    const deadline = rolloutStart + (options.rolloutTimeoutSeconds ?? 1800) * 1000;
+    const deadline =
+      rolloutStart + (options.rolloutTimeoutSeconds ?? 1800) * 1000;
     let at99: number | undefined;
     let broadStart: number | undefined;
     let lastLog = 0;
@@ -311,21 +354,40 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
       await sleep(1000);
       const detail = await http.portal('GET', `/rollouts/${rolloutId}`);
       const verified = Number(detail.progress?.verified ?? 0);
-      progress.push({ t: (Date.now() - t0) / 1000, verified, planned: Number(detail.progress?.planned ?? 0) });
-      const broad = (detail.waves ?? []).find((w: any) => w.ring === 'broad' && w.startedAt);
-      if (broad && broadStart === undefined) broadStart = Date.parse(broad.startedAt);
+      progress.push({
+        t: (Date.now() - t0) / 1000,
+        verified,
+        planned: Number(detail.progress?.planned ?? 0),
+      });
+      const broad = (detail.waves ?? []).find(
+        (w: any) => w.ring === 'broad' && w.startedAt,
+      );
+      if (broad && broadStart === undefined)
+        broadStart = Date.parse(broad.startedAt);
       if (at99 === undefined && verified >= 0.99 * needing) at99 = Date.now();
       if (Date.now() - lastLog > 15_000) {
         lastLog = Date.now();
-        log(`rollout: ${verified}/${needing} verified, state ${detail.state}, waves ${(detail.waves ?? []).map((w: any) => `${w.ring}:${w.state}:${w.size}`).join(' ')}`);
+        log(
+          `rollout: ${verified}/${needing} verified, state ${
+            detail.state
+          }, waves ${(detail.waves ?? [])
+            .map((w: any) => `${w.ring}:${w.state}:${w.size}`)
+            .join(' ')}`,
+        );
       }
-      const breached = (detail.waves ?? []).find((w: any) => w.state === 'breached');
+      const breached = (detail.waves ?? []).find(
+        (w: any) => w.state === 'breached',
+      );
       if (breached) {
-        notes.push(`wave ${breached.ring} breached: ${JSON.stringify(breached.gate)}`);
+        notes.push(
+          `wave ${breached.ring} breached: ${JSON.stringify(breached.gate)}`,
+        );
         log(notes[notes.length - 1]);
         break;
       }
-      const grace = at99 !== undefined && Date.now() - at99 > Math.max(3 * interval * 1000, 10_000);
+      const grace =
+        at99 !== undefined &&
+        Date.now() - at99 > Math.max(3 * interval * 1000, 10_000);
       if (verified >= needing || grace || Date.now() > deadline) break;
     }
     stats.phase = 'after';
@@ -335,7 +397,10 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
     // 5. accounting.
     const jobs: any[] = [];
     for (let offset = 0; ; offset += 10_000) {
-      const page = await http.portal('GET', `/jobs?rolloutId=${rolloutId}&limit=10000&offset=${offset}`);
+      const page = await http.portal(
+        'GET',
+        `/jobs?rolloutId=${rolloutId}&limit=10000&offset=${offset}`,
+      );
       jobs.push(...page.items);
       if (page.items.length < 10_000) break;
     }
@@ -347,14 +412,25 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
       if (r.status !== 200 || !job || job.state !== 'succeeded') lost++;
     }
     const endpointsWithInstall = new Map<string, number>();
-    for (const j of installs) endpointsWithInstall.set(j.endpointId, (endpointsWithInstall.get(j.endpointId) ?? 0) + 1);
+    for (const j of installs)
+      endpointsWithInstall.set(
+        j.endpointId,
+        (endpointsWithInstall.get(j.endpointId) ?? 0) + 1,
+      );
     let duplicated = 0;
     for (const n of endpointsWithInstall.values()) duplicated += n - 1;
-    for (const [id, times] of stats.leased) if (times > 1 && stats.reported.has(id)) duplicated += times - 1;
+    for (const [id, times] of stats.leased)
+      if (times > 1 && stats.reported.has(id)) duplicated += times - 1;
     for (const r of stats.reported.values()) if (r.duplicate) duplicated++;
-    const verifiedEndpoints = new Set(installs.filter(j => j.verification === 'verified').map(j => j.endpointId));
+    const verifiedEndpoints = new Set(
+      installs
+        .filter(j => j.verification === 'verified')
+        .map(j => j.endpointId),
+    );
     const verifiedPct = (100 * verifiedEndpoints.size) / Math.max(1, needing);
-    log(`jobs: ${installs.length} installs, ${stats.reported.size} reported, ${verifiedEndpoints.size} endpoints verified`);
+    log(
+      `jobs: ${installs.length} installs, ${stats.reported.size} reported, ${verifiedEndpoints.size} endpoints verified`,
+    );
 
     // 6. storage, memory, cold recompute.
     const rss = rssMb(backend.pid);
@@ -362,11 +438,17 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
     const sizes = await storageSizes(knex);
     let coldMs = NaN;
     try {
-      const appl = await knex.raw(`select count(*)::int as n from patch_applicability`);
-      log(`cold recompute: emptying ${appl.rows[0].n} applicability rows, then the full recompute task`);
+      const appl = await knex.raw(
+        `select count(*)::int as n from patch_applicability`,
+      );
+      log(
+        `cold recompute: emptying ${appl.rows[0].n} applicability rows, then the full recompute task`,
+      );
       await knex.raw('delete from patch_applicability');
       coldMs = await runTask(http, 'patch-applicability-full');
-      const after = await knex.raw(`select count(*)::int as n from patch_applicability`);
+      const after = await knex.raw(
+        `select count(*)::int as n from patch_applicability`,
+      );
       log(`cold recompute: ${coldMs} ms, ${after.rows[0].n} rows written`);
     } catch (error) {
       notes.push(`cold recompute not measured: ${error}`);
@@ -391,7 +473,8 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
       rolloutStartT: (rolloutStart - t0) / 1000,
       broadStartT: broadStart ? (broadStart - t0) / 1000 : undefined,
       rolloutVerifiedS: at99 ? (at99 - rolloutStart) / 1000 : NaN,
-      broadVerifiedS: at99 && broadStart ? (at99 - broadStart) / 1000 : undefined,
+      broadVerifiedS:
+        at99 && broadStart ? (at99 - broadStart) / 1000 : undefined,
       verifiedPct,
       lost,
       duplicated,
@@ -424,5 +507,14 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
 export function lastLine(r: FleetResult): string {
   const n = (v: number | undefined, digits = 0) =>
     v === undefined || Number.isNaN(v) ? 'NaN' : v.toFixed(digits);
-  return `agents=${r.agents} enroll_per_s=${n(r.enrollPerS)} inventories_s=${n(r.inventoriesS)} checkin_p99_ms=${n(r.checkinP99)} rollout_verified_s=${n(r.rolloutVerifiedS)} verified_pct=${n(r.verifiedPct, 1)} lost=${r.lost} duplicated=${r.duplicated} backend_rss_mb=${n(r.backendRssMb)} db_mb_per_1k=${n(r.dbMbPer1k, 1)} cold_recompute_ms=${n(r.coldRecomputeMs)}`;
+  return `agents=${r.agents} enroll_per_s=${n(r.enrollPerS)} inventories_s=${n(
+    r.inventoriesS,
+  )} checkin_p99_ms=${n(r.checkinP99)} rollout_verified_s=${n(
+    r.rolloutVerifiedS,
+  )} verified_pct=${n(r.verifiedPct, 1)} lost=${r.lost} duplicated=${
+    r.duplicated
+  } backend_rss_mb=${n(r.backendRssMb)} db_mb_per_1k=${n(
+    r.dbMbPer1k,
+    1,
+  )} cold_recompute_ms=${n(r.coldRecomputeMs)}`;
 }
