@@ -226,15 +226,22 @@ function merge(
   return out;
 }
 
+/** Drops the databases of the backend process: every plugin's, by its prefix. */
 async function dropDatabase(pgUrl: string, connection: string) {
   const name = connection.slice(connection.lastIndexOf('/') + 1);
+  const prefix = name.replace(/patch$/, '');
   const admin = knexFactory({
     client: 'pg',
     connection: pgUrl,
     pool: { min: 0, max: 1 },
   });
   try {
-    await admin.raw(`drop database if exists "${name}" with (force)`);
+    const { rows } = await admin.raw(
+      'select datname from pg_database where datname like ?',
+      [`${prefix}%`],
+    );
+    for (const row of rows)
+      await admin.raw(`drop database if exists "${row.datname}" with (force)`);
   } finally {
     await admin.destroy();
   }
