@@ -68,6 +68,8 @@ export class FleetStats {
   readonly lateness: number[] = [];
   /** Jobs handed out: job id → times. */
   readonly leased = new Map<string, number>();
+  /** Jobs handed out again after the agent reported their result. */
+  leasedAfterResult = 0;
   /** Results reported: job id → answer. */
   readonly reported = new Map<string, ReportedJob>();
   /** Install jobs per agent. */
@@ -361,7 +363,12 @@ export class Fleet {
         a.index,
         (this.stats.installsOf.get(a.index) ?? 0) + 1,
       );
-    if (times > 1 && this.stats.reported.has(job.id)) return; // handed out again after its result
+    if (this.stats.reported.has(job.id)) {
+      this.stats.leasedAfterResult++; // handed out again after its result
+      return;
+    }
+    // Handed out again while it runs (its lease renewed): the agent runs it once.
+    if (times > 1) return;
     a.installing = true;
     try {
       const started = await this.http.request(

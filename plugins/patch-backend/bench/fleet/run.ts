@@ -419,8 +419,7 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
       );
     let duplicated = 0;
     for (const n of endpointsWithInstall.values()) duplicated += n - 1;
-    for (const [id, times] of stats.leased)
-      if (times > 1 && stats.reported.has(id)) duplicated += times - 1;
+    duplicated += stats.leasedAfterResult;
     for (const r of stats.reported.values()) if (r.duplicate) duplicated++;
     const verifiedEndpoints = new Set(
       installs
