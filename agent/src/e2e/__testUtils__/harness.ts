@@ -1,33 +1,30 @@
 /*
- * Helpers for the end-to-end tests: the real patch backend (startTestBackend
- * with the patch plugin, on a real port), real agent processes (the shipped
- * bin), and a TCP cable that a test can cut.
+ * Helpers for the end-to-end tests: the real patch backend (the demo backend
+ * package, packages/backend, as a separate process on a real port; this
+ * package never imports the backend plugin), real agent processes (the
+ * shipped bin), and a TCP cable that a test can cut.
  */
-import {
-  mockCredentials,
-  mockServices,
-  startTestBackend,
-  TestDatabaseId,
-  TestDatabases,
-} from '@backstage/backend-test-utils';
-import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
-import patchPlugin from '@patchbay/plugin-patch-backend';
+import { TestDatabaseId, TestDatabases } from '@backstage/backend-test-utils';
 import { ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { AddressInfo, createServer, Server, Socket, connect } from 'node:net';
 import { join, resolve } from 'node:path';
-import { Knex } from 'knex';
+import knexFactory, { Knex } from 'knex';
+import {
+  OPERATOR_TOKEN,
+  serveCatalog,
+  startBackendProcess,
+} from './backendProcess';
 
 /** The agent's bin, run as a separate process exactly as it ships in this repository. */
 // eslint-disable-next-line no-restricted-syntax -- tests run from the sources, never from a build
 export const AGENT_BIN = resolve(__dirname, '../../../bin/patch-agent');
 
-const operator = mockCredentials.user.header('user:default/ops');
-
 /** A real patch backend listening on 127.0.0.1. */
 export interface RealBackend {
   url: string;
+  /** The plugin's database, read by the tests. */
   knex: Knex;
   stop(): Promise<void>;
   /** Calls the portal API as an operator. */
@@ -39,11 +36,11 @@ export interface RealBackend {
   results(jobId: string): Promise<any[]>;
   /** The catalog's entities: the catalog serves these very objects, so a test may change one. */
   entities: CatalogEntity[];
-  /** Runs one of the plugin's scheduled tasks now (only with `manualTasks`). */
+  /** Runs one of the plugin's scheduled tasks now and waits for its run to end. */
   trigger(taskId: string): Promise<void>;
 }
 
-/** A catalog entity, as the catalog mock serves it. */
+/** A catalog entity, as the catalog serves it. */
 export type CatalogEntity = {
   apiVersion: string;
   kind: string;
@@ -57,49 +54,89 @@ export interface RealBackendOptions {
   entities?: CatalogEntity[];
   /** More `patch.*` config. */
   patchConfig?: Record<string, unknown>;
-  /** Scheduled tasks run only when the test triggers them (rollout driver, approvals sync). */
+  /**
+   * Scheduled tasks (rollout driver, approvals sync, ...) run once at start
+   * and then only when the test triggers them.
+   */
   manualTasks?: boolean;
 }
 
-/** Starts the patch plugin in a test backend on a real port. */
+/** A schedule that runs once, a second after start, and then on trigger. */
+const ON_TRIGGER = {
+  frequency: { hours: 24 },
+  timeout: { minutes: 5 },
+  initialDelay: { seconds: 1 },
+};
+
+/**
+ * Starts the demo backend (packages/backend) as a process on a real port,
+ * on the database `databaseId` names: a SQLite file, or a PostgreSQL
+ * database of its own on the server the test databases use
+ * (BACKSTAGE_TEST_DATABASE_POSTGRES15_CONNECTION_STRING).
+ */
 export async function startRealBackend(
-  databases: TestDatabases,
+  _databases: TestDatabases,
   databaseId: TestDatabaseId,
   options: RealBackendOptions = {},
 ): Promise<RealBackend> {
-  const knex = await databases.init(databaseId);
   const entities = options.entities ?? [];
-  const scheduler = options.manualTasks
-    ? (mockServices.scheduler() as unknown as {
-        factory(o?: { skipTaskRunOnStartup?: boolean }): any;
-        triggerTask(id: string): Promise<void>;
-      })
-    : undefined;
-  const testBackend = (await startTestBackend({
-    features: [
-      patchPlugin,
-      mockServices.database.factory({ knex }),
-      catalogServiceMock.factory({ entities }),
-      ...(scheduler ? [scheduler.factory({ skipTaskRunOnStartup: true })] : []),
-      mockServices.rootConfig.factory({
-        data: {
-          patch: {
-            // Short intervals keep the tests in seconds.
-            agent: { checkInIntervalSeconds: 1, authCacheSeconds: 30 },
-            jobs: { reaperIntervalSeconds: 3600 },
-            ...options.patchConfig,
+  const pgUrl =
+    databaseId === 'SQLITE_3'
+      ? undefined
+      : process.env.BACKSTAGE_TEST_DATABASE_POSTGRES15_CONNECTION_STRING;
+  if (databaseId !== 'SQLITE_3' && !pgUrl)
+    throw new Error(`startRealBackend: no connection string for ${databaseId}`);
+  const catalog = await serveCatalog(entities);
+  const tasks = options.manualTasks
+    ? {
+        approvals: {
+          schedules: {
+            sync: ON_TRIGGER,
+            fullRecompute: ON_TRIGGER,
+            due: ON_TRIGGER,
           },
         },
-      }),
-    ],
-  })) as any;
-  const server = testBackend.server;
-  const { port } = server.address() as AddressInfo;
-  const origin = `http://127.0.0.1:${port}`;
+        rollouts: {
+          driver: { schedule: ON_TRIGGER },
+          deadlines: { schedule: ON_TRIGGER },
+        },
+        reports: { schedule: ON_TRIGGER },
+      }
+    : {};
+  const processHandle = await startBackendProcess({
+    pgUrl,
+    catalogUrl: catalog.url,
+    patchConfig: merge(
+      {
+        ...tasks,
+        // Short intervals keep the tests in seconds.
+        agent: { checkInIntervalSeconds: 1, authCacheSeconds: 30 },
+        jobs: { reaperIntervalSeconds: 3600 },
+      },
+      options.patchConfig ?? {},
+    ),
+  });
+  const db = processHandle.database;
+  const knex =
+    db.client === 'pg'
+      ? knexFactory({
+          client: 'pg',
+          connection: db.connection,
+          pool: { min: 0, max: 2 },
+        })
+      : knexFactory({
+          client: 'better-sqlite3',
+          connection: { filename: db.filename },
+          useNullAsDefault: true,
+        });
+  const origin = processHandle.origin;
   const portal = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${origin}/api/patch${path}`, {
       method,
-      headers: { authorization: operator, 'content-type': 'application/json' },
+      headers: {
+        authorization: `Bearer ${OPERATOR_TOKEN}`,
+        'content-type': 'application/json',
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const json = await res.json().catch(() => undefined);
@@ -109,11 +146,21 @@ export async function startRealBackend(
       );
     return json;
   };
+  const taskState = async (taskId: string) => {
+    const { tasks: list } = await portal(
+      'GET',
+      '/.backstage/scheduler/v1/tasks',
+    );
+    return list.find((t: any) => t.taskId === taskId)?.taskState;
+  };
   return {
     url: `${origin}/api/patch`,
     knex,
     stop: async () => {
-      await testBackend.stop();
+      await knex.destroy();
+      await processHandle.stop();
+      await catalog.close();
+      if (db.client === 'pg') await dropDatabase(pgUrl!, db.connection);
     },
     portal,
     createToken: async () =>
@@ -137,10 +184,67 @@ export async function startRealBackend(
     results: jobId => knex('patch_job_results').where({ job_id: jobId }),
     entities,
     trigger: async taskId => {
-      if (!scheduler) throw new Error('startRealBackend: no manualTasks');
-      await scheduler.triggerTask(taskId);
+      if (!options.manualTasks)
+        throw new Error('startRealBackend: no manualTasks');
+      // Over the scheduler's HTTP API: wait for a running one, trigger, wait for the run.
+      while ((await taskState(taskId))?.status === 'running')
+        await new Promise(r => setTimeout(r, 100));
+      const t0 = Date.now();
+      await portal('POST', `/.backstage/scheduler/v1/tasks/${taskId}/trigger`);
+      for (;;) {
+        await new Promise(r => setTimeout(r, 100));
+        const state = await taskState(taskId);
+        const ended = state?.lastRunEndedAt
+          ? Date.parse(state.lastRunEndedAt)
+          : 0;
+        if (state?.status !== 'running' && ended >= t0 - 1000) return;
+        if (Date.now() - t0 > 60_000)
+          throw new Error(`task ${taskId} did not run within a minute`);
+      }
     },
   };
+}
+
+/** `over` merged into `base`, objects key by key. */
+function merge(
+  base: Record<string, any>,
+  over: Record<string, any>,
+): Record<string, any> {
+  const out = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const was = out[key];
+    out[key] =
+      was &&
+      typeof was === 'object' &&
+      !Array.isArray(was) &&
+      value &&
+      typeof value === 'object' &&
+      !Array.isArray(value)
+        ? merge(was, value)
+        : value;
+  }
+  return out;
+}
+
+/** Drops the databases of the backend process: every plugin's, by its prefix. */
+async function dropDatabase(pgUrl: string, connection: string) {
+  const name = connection.slice(connection.lastIndexOf('/') + 1);
+  const prefix = name.replace(/patch$/, '');
+  const admin = knexFactory({
+    client: 'pg',
+    connection: pgUrl,
+    pool: { min: 0, max: 1 },
+  });
+  try {
+    const { rows } = await admin.raw(
+      'select datname from pg_database where datname like ?',
+      [`${prefix}%`],
+    );
+    for (const row of rows)
+      await admin.raw(`drop database if exists "${row.datname}" with (force)`);
+  } finally {
+    await admin.destroy();
+  }
 }
 
 /** Waits for a condition, polling; fails with what it waited for. */

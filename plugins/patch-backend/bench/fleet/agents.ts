@@ -1,0 +1,430 @@
+/*
+ * The simulated fleet, osquery-perf style: N agents in this one process,
+ * each only a few fields (credentials, base image, drift seed, inventory
+ * generation, whether the patch is installed), driven by a timing wheel.
+ *
+ * Each agent does what the real agent does, over the agent API only:
+ * enroll with the token; check in with its inventory hash and `maxJobs: 1`
+ * at the `nextCheckInSeconds` the server answers (the interval is the
+ * backend's `patch.agent.checkInIntervalSeconds`, scaled by the simulated
+ * day); upload its full inventory when the server asks for it
+ * (`inventoryRequested`), retrying after `Retry-After` when shed; and for a
+ * leased job: start it, take the simulated provider's install time (2 s ±
+ * 50 %), report per package, then upload its new inventory, which is what
+ * verifies the install on the server. A 429 on a check-in is retried after
+ * its `Retry-After`.
+ *
+ * What is recorded: every check-in's latency (from the moment its request
+ * has a socket) with a phase tag and a time bucket, how late the wheel
+ * dispatched it, and every job handed out and reported, to count lost and
+ * duplicated results at the end.
+ */
+import { FleetInventories } from './inventory';
+import { Answer, FleetHttp } from './http';
+
+/** One simulated agent. */
+interface Agent {
+  index: number;
+  auth: string;
+  machineId: string;
+  image: number;
+  seed: number;
+  generation: number;
+  patched: boolean;
+  /** Hash of the current inventory. */
+  hash: string;
+  /** Hash of the inventory the server last stored. */
+  stored?: string;
+  /** An install of the rollout is running: the agent checks in meanwhile. */
+  installing: boolean;
+}
+
+/** A reported job, for the final accounting. */
+export interface ReportedJob {
+  agent: number;
+  status: number;
+  duplicate: boolean;
+}
+
+/** Counters and series of a run. */
+export class FleetStats {
+  phase: 'enroll' | 'before' | 'during' | 'after' = 'enroll';
+  readonly latencies: Record<string, number[]> = {
+    enroll: [],
+    before: [],
+    during: [],
+    after: [],
+  };
+  /** Check-in latencies by time bucket (seconds since start / bucketSeconds). */
+  readonly buckets: number[][] = [];
+  checkIns = 0;
+  shed = 0;
+  errors = 0;
+  uploads = 0;
+  uploadShed = 0;
+  uploadBytes = 0;
+  firstError?: string;
+  /** How late the wheel dispatched check-ins, ms (sampled). */
+  readonly lateness: number[] = [];
+  /** Jobs handed out: job id → times. */
+  readonly leased = new Map<string, number>();
+  /** Jobs handed out again after the agent reported their result. */
+  leasedAfterResult = 0;
+  /** Results reported: job id → answer. */
+  readonly reported = new Map<string, ReportedJob>();
+  /** Install jobs per agent. */
+  readonly installsOf = new Map<number, number>();
+
+  constructor(readonly t0: number, readonly bucketSeconds: number) {}
+
+  record(res: Answer) {
+    this.checkIns++;
+    this.latencies[this.phase].push(res.ms);
+    const b = Math.floor((Date.now() - this.t0) / 1000 / this.bucketSeconds);
+    (this.buckets[b] ??= []).push(res.ms);
+  }
+
+  error(what: string) {
+    this.errors++;
+    this.firstError ??= what;
+  }
+}
+
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
+
+/** The fleet: enrollment, the check-in loop, jobs. */
+export class Fleet {
+  readonly agents: Agent[] = [];
+  private readonly wheel = new Map<number, number[]>();
+  private wheelAt = 0;
+  private readonly slotMs = 25;
+  private readonly backlog: Array<{ i: number; due: number }> = [];
+  private inFlight = 0;
+  private timer?: NodeJS.Timeout;
+  private running = false;
+  private readonly jobsRunning = new Set<Promise<void>>();
+  /** Enrolled agents whose first inventory is not stored yet. */
+  pendingFirstUpload = 0;
+  /** When the last first inventory was stored. */
+  lastFirstUploadAt = 0;
+
+  constructor(
+    private readonly http: FleetHttp,
+    private readonly inventories: FleetInventories,
+    readonly stats: FleetStats,
+    private readonly options: {
+      /** Base check-in interval in real seconds (the backend's setting). */
+      intervalSeconds: number;
+      /** Most requests in flight at once (the socket pool). */
+      maxInFlight: number;
+      /** Mean install time, ms. */
+      installMs: number;
+    },
+  ) {}
+
+  /** Enrolls `count` agents with `concurrency` enrollments in flight. */
+  async enroll(
+    token: string,
+    count: number,
+    concurrency: number,
+  ): Promise<number> {
+    const t0 = Date.now();
+    let next = 0;
+    this.start();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < count) {
+          const i = next++;
+          const machineId = `fleet-${i}`;
+          const body = JSON.stringify({
+            token,
+            machineId,
+            hostname: `fleet-${i}.bench`,
+            os: { family: 'debian', name: 'debian', version: '12' },
+            agentVersion: 'fleet-bench',
+          });
+          for (let attempt = 0; ; attempt++) {
+            const res = await this.http.request(
+              'POST',
+              '/agent/v1/enroll',
+              body,
+            );
+            if (res.status === 201 || res.status === 200) {
+              const { agentId, secret } = JSON.parse(res.body);
+              this.add(i, `Agent ${agentId}.${secret}`, machineId);
+              break;
+            }
+            if (res.status === 429 && attempt < 100) {
+              await sleep((res.retryAfter ?? 1) * 1000);
+              continue;
+            }
+            throw new Error(`enroll ${i}: ${res.status} ${res.body}`);
+          }
+        }
+      }),
+    );
+    return (Date.now() - t0) / 1000;
+  }
+
+  private add(i: number, auth: string, machineId: string) {
+    const image = i % this.inventories.imageCount;
+    const seed = 7919 * (i + 1);
+    const agent: Agent = {
+      index: i,
+      auth,
+      machineId,
+      image,
+      seed,
+      generation: 0,
+      patched: false,
+      hash: this.inventories.inventory(image, seed, 0, false).hash,
+      installing: false,
+    };
+    this.agents[i] = agent;
+    this.pendingFirstUpload++;
+    // The first check-in right away: it asks for the inventory.
+    this.schedule(i, Date.now());
+  }
+
+  /** Endpoints whose inventory needs the patch (and so the rollout). */
+  needing(): number {
+    return this.agents.filter(a => this.inventories.imageNeedsPatch(a.image))
+      .length;
+  }
+
+  /** Changes the inventory of `count` random agents (a new generation). */
+  churn(count: number) {
+    for (let k = 0; k < count && this.agents.length > 0; k++) {
+      const a = this.agents[Math.floor(Math.random() * this.agents.length)];
+      if (!a) continue;
+      a.generation++;
+      a.hash = this.inventories.inventory(
+        a.image,
+        a.seed,
+        a.generation,
+        a.patched,
+      ).hash;
+    }
+  }
+
+  private schedule(i: number, at: number) {
+    // Never into a slot the wheel has passed already.
+    const slot = Math.max(Math.floor(at / this.slotMs), this.wheelAt);
+    let list = this.wheel.get(slot);
+    if (!list) this.wheel.set(slot, (list = []));
+    list.push(i);
+  }
+
+  private start() {
+    if (this.running) return;
+    this.running = true;
+    this.wheelAt = Math.floor(Date.now() / this.slotMs);
+    this.timer = setInterval(() => this.tick(), this.slotMs);
+  }
+
+  private tick() {
+    const now = Date.now();
+    const nowSlot = Math.floor(now / this.slotMs);
+    for (; this.wheelAt <= nowSlot; this.wheelAt++) {
+      const list = this.wheel.get(this.wheelAt);
+      if (!list) continue;
+      this.wheel.delete(this.wheelAt);
+      for (const i of list)
+        this.backlog.push({ i, due: this.wheelAt * this.slotMs });
+    }
+    this.pump();
+  }
+
+  private pump() {
+    while (
+      this.running &&
+      this.backlog.length > 0 &&
+      this.inFlight < this.options.maxInFlight
+    ) {
+      const { i, due } = this.backlog.shift()!;
+      if (Math.random() < 0.05) this.stats.lateness.push(Date.now() - due);
+      this.inFlight++;
+      this.turn(this.agents[i])
+        .catch(e => this.stats.error(String(e)))
+        .finally(() => {
+          this.inFlight--;
+          this.pump();
+        });
+    }
+  }
+
+  /** Stops the check-ins and waits for the running ones and their jobs. */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearInterval(this.timer);
+    while (this.inFlight > 0 || this.jobsRunning.size > 0) {
+      await Promise.all([...this.jobsRunning]);
+      await sleep(50);
+    }
+  }
+
+  private nextIn(seconds: number | undefined): number {
+    return (seconds ?? this.options.intervalSeconds) * 1000;
+  }
+
+  /** One check-in of one agent and what follows from it. */
+  private async turn(a: Agent): Promise<void> {
+    const res = await this.http.request(
+      'POST',
+      '/agent/v1/checkin',
+      JSON.stringify({
+        inventoryHash: a.hash,
+        maxJobs: 1,
+        machineId: a.machineId,
+      }),
+      { authorization: a.auth },
+    );
+    if (res.status === 429) {
+      this.stats.shed++;
+      this.schedule(a.index, Date.now() + this.nextIn(res.retryAfter));
+      return;
+    }
+    if (res.status !== 200) {
+      this.stats.error(`check-in ${res.status} ${res.body.slice(0, 200)}`);
+      this.schedule(a.index, Date.now() + this.nextIn(undefined));
+      return;
+    }
+    this.stats.record(res);
+    const body = JSON.parse(res.body) as {
+      inventoryRequested: boolean;
+      jobs: Array<{ id: string; attempt: number; kind: string; payload: any }>;
+      nextCheckInSeconds: number;
+    };
+    if (
+      process.env.FLEET_DEBUG &&
+      a.stored === undefined &&
+      !body.inventoryRequested
+    )
+      this.stats.error(
+        `not asked: agent ${a.index} hash ${a.hash} ${res.body.slice(0, 300)}`,
+      );
+    if (body.inventoryRequested && !a.installing) await this.upload(a);
+    for (const job of body.jobs) {
+      const run = this.runJob(a, job).catch(e => this.stats.error(String(e)));
+      this.jobsRunning.add(run);
+      run.finally(() => this.jobsRunning.delete(run));
+    }
+    if (this.running)
+      this.schedule(a.index, Date.now() + this.nextIn(body.nextCheckInSeconds));
+  }
+
+  /** Uploads the agent's inventory, retrying after Retry-After when shed. */
+  private async upload(a: Agent): Promise<boolean> {
+    for (let attempt = 0; attempt < 200; attempt++) {
+      const inv = this.inventories.inventory(
+        a.image,
+        a.seed,
+        a.generation,
+        a.patched,
+      );
+      const res = await this.http.request(
+        'PUT',
+        '/agent/v1/inventory',
+        inv.body,
+        {
+          authorization: a.auth,
+        },
+      );
+      if (res.status === 200) {
+        this.stats.uploads++;
+        this.stats.uploadBytes += inv.body.length;
+        if (a.stored === undefined) {
+          this.pendingFirstUpload--;
+          this.lastFirstUploadAt = Date.now();
+        }
+        a.stored = inv.hash;
+        return true;
+      }
+      if (res.status === 429) {
+        this.stats.uploadShed++;
+        await sleep((res.retryAfter ?? 1) * 1000 * (0.5 + Math.random()));
+        continue;
+      }
+      this.stats.error(`inventory ${res.status} ${res.body.slice(0, 200)}`);
+      return false;
+    }
+    return false;
+  }
+
+  /** Runs a leased job as the simulated provider would, then reports it. */
+  private async runJob(
+    a: Agent,
+    job: { id: string; attempt: number; kind: string; payload: any },
+  ): Promise<void> {
+    const times = (this.stats.leased.get(job.id) ?? 0) + 1;
+    this.stats.leased.set(job.id, times);
+    if (job.kind === 'install')
+      this.stats.installsOf.set(
+        a.index,
+        (this.stats.installsOf.get(a.index) ?? 0) + 1,
+      );
+    if (this.stats.reported.has(job.id)) {
+      this.stats.leasedAfterResult++; // handed out again after its result
+      return;
+    }
+    // Handed out again while it runs (its lease renewed): the agent runs it once.
+    if (times > 1) return;
+    a.installing = true;
+    try {
+      const started = await this.http.request(
+        'POST',
+        `/agent/v1/jobs/${job.id}/start`,
+        JSON.stringify({ attempt: job.attempt }),
+        { authorization: a.auth },
+      );
+      if (started.status !== 200) {
+        if (started.status !== 409)
+          this.stats.error(`start ${started.status} ${started.body}`);
+        return;
+      }
+      const startedAt = new Date().toISOString();
+      await sleep(this.options.installMs * (0.5 + Math.random()));
+      const listed: Array<{ name: string; version: string }> =
+        Array.isArray(job.payload?.packages) && job.payload.packages.length
+          ? job.payload.packages
+          : [{ name: job.payload?.package, version: job.payload?.version }];
+      if (job.kind === 'install') a.patched = true;
+      a.hash = this.inventories.inventory(
+        a.image,
+        a.seed,
+        a.generation,
+        a.patched,
+      ).hash;
+      const res = await this.http.request(
+        'POST',
+        `/agent/v1/jobs/${job.id}/result`,
+        JSON.stringify({
+          attempt: job.attempt,
+          status: 'succeeded',
+          startedAt,
+          finishedAt: new Date().toISOString(),
+          installedVersion: listed[0]?.version,
+          packages: listed.map(p => ({
+            name: p.name,
+            after: p.version,
+            state: 'fixed',
+          })),
+        }),
+        { authorization: a.auth },
+      );
+      let duplicate = false;
+      if (res.status === 200)
+        duplicate = Boolean(JSON.parse(res.body).duplicate);
+      else this.stats.error(`result ${res.status} ${res.body.slice(0, 200)}`);
+      this.stats.reported.set(job.id, {
+        agent: a.index,
+        status: res.status,
+        duplicate,
+      });
+      // As the real agent: the inventory after a job, which verifies it.
+      await this.upload(a);
+    } finally {
+      a.installing = false;
+    }
+  }
+}
