@@ -13,7 +13,7 @@
  */
 import { expect, Page, test } from '@playwright/test';
 import { expectNoLayoutProblems, layoutLines, VIEWPORTS } from './layout';
-import { screenshotPath } from './screenshots';
+import { cachedScreenshotPath, screenshotPath } from './screenshots';
 
 /** The patch the demo fleet rolls out (scripts/demo/spread.ts). */
 const ROLLOUT_PATCH_NAME = (
@@ -164,14 +164,20 @@ for (const role of ROLES) {
         }
         // Tables fill in after their first answer; give the page a moment.
         await page.waitForTimeout(1_500);
-        await page.screenshot({
-          path: screenshotPath(
-            size.width === 1440 && stop.readme
-              ? stop.readme
-              : `layout-${who}-${stop.name}-${size.width}.png`,
-          ),
-          fullPage: true,
-        });
+        if (size.width === 1440 && stop.readme) {
+          // The README's picture: tall enough to show the page whole (the
+          // portal scrolls inside its own container, which fullPage misses).
+          await page.setViewportSize({ width: 1440, height: 1500 });
+          await page.waitForTimeout(500);
+          await page.screenshot({ path: screenshotPath(stop.readme) });
+          await page.setViewportSize(size);
+        } else {
+          await page.screenshot({
+            path: cachedScreenshotPath(
+              `layout-${who}-${stop.name}-${size.width}.png`,
+            ),
+          });
+        }
         problems.push(...(await layoutLines(page, where)));
       }
     }

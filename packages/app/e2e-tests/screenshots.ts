@@ -15,3 +15,12 @@ export const SCREENSHOT_DIR =
 export function screenshotPath(name: string): string {
   return resolve(SCREENSHOT_DIR, name);
 }
+
+/** A screenshot kept for the test run only (never a README's), e.g. the layout walk's. */
+export function cachedScreenshotPath(name: string): string {
+  return resolve(
+    __dirname,
+    '../../../node_modules/.cache/e2e-screenshots',
+    name,
+  );
+}

@@ -14,6 +14,7 @@ import {
   TableColumn,
 } from '@backstage/core-components';
 import { alertApiRef, useApi } from '@backstage/core-plugin-api';
+import { EntityRefLink } from '@backstage/plugin-catalog-react';
 import { usePermission } from '@backstage/plugin-permission-react';
 import { patchAuditReadPermission } from '@patchbay/plugin-patch-common';
 import { AuditEvent, AuditQuery, patchApiRef } from '../../api';
@@ -71,11 +72,16 @@ export const auditColumns: TableColumn<AuditEvent>[] = [
   },
   {
     title: 'Group / system',
+    cellStyle: NOWRAP,
     render: e => (
       <>
-        {e.groupRef ?? ''}
+        {e.groupRef ? (
+          <EntityRefLink entityRef={e.groupRef} defaultKind="group" />
+        ) : null}
         <Typography variant="caption" display="block">
-          {e.systemRef ?? ''}
+          {e.systemRef ? (
+            <EntityRefLink entityRef={e.systemRef} defaultKind="system" />
+          ) : null}
         </Typography>
       </>
     ),
