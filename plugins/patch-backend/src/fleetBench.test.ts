@@ -25,7 +25,9 @@ const AGENTS = Number(process.env.FLEET_TEST_AGENTS ?? 300);
       steadySeconds: 6,
       rolloutTimeoutSeconds: 600,
       // 1 % of 270 needing endpoints is a pilot of 3 (0 of 3 has a Wilson
-      // upper bound of 56 %), 10 % of the rest a wave of 27 (12 %).
+      // upper bound of 56 %), 10 % of the rest a wave of 27 (12 %). Each
+      // ring's gate waits for the fewest results that can pass its limit
+      // (bench/fleet/run.ts, minSampleFor): 2, then 9.
       failureLimits: [0.7, 0.3, 0.3],
     });
     // eslint-disable-next-line no-console

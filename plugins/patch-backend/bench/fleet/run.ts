@@ -103,11 +103,20 @@ const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 const PATCH = 'patch:default/debian12-curl-7.88.1-10-deb12u15';
 const POLICY = 'rolloutpolicy:default/fleet';
 
+/**
+ * The fewest results with which a ring without failures can pass its gate:
+ * the Wilson upper bound of 0 failures in n, z²/(n + z²) at 95 %, must be
+ * under the failure limit. With fewer, the gate would breach on a clean
+ * first result (0 of 1 has an upper bound of 79 %).
+ */
+const minSampleFor = (limit: number) =>
+  Math.floor(1.96 ** 2 * (1 / limit - 1)) + 1;
+
 const ring = (name: string, percent: number | undefined, limit: number) => ({
   name,
   ...(percent ? { percent } : {}),
   soakMinutes: 0,
-  minSample: 1,
+  minSample: minSampleFor(limit),
   successThreshold: 0.9,
   failureLimit: limit,
   promotion: 'auto',
