@@ -90,6 +90,12 @@ const ROLES: Array<{ person: string; stops: Stop[] }> = [
         readme: 'rollout-in-progress.png',
       },
       {
+        name: 'endpoint',
+        // A demo endpoint of the Payments team (scripts/demo/fleet.ts names them).
+        path: '/catalog/default/resource/pay-0001/patches',
+        ready: cardTitle('Agent'),
+      },
+      {
         name: 'pilot-groups',
         path: '/patches/pilot-groups',
         ready: heading('Pilot groups'),

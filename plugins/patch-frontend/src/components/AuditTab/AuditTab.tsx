@@ -72,7 +72,6 @@ export const auditColumns: TableColumn<AuditEvent>[] = [
   },
   {
     title: 'Group / system',
-    cellStyle: NOWRAP,
     render: e => (
       <>
         {e.groupRef ? (
@@ -89,7 +88,7 @@ export const auditColumns: TableColumn<AuditEvent>[] = [
   {
     title: 'Message',
     field: 'message',
-    cellStyle: { minWidth: 260 },
+    cellStyle: { minWidth: 220 },
     render: e => <Ids text={e.message ?? ''} />,
   },
 ];

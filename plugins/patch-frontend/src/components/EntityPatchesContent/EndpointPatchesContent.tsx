@@ -120,7 +120,7 @@ export const EndpointPatchesContent = () => {
   }));
   return (
     <Grid container spacing={3}>
-      <Grid item xs={12} md={5}>
+      <Grid item xs={12} xl={5}>
         <InfoCard title="Agent">
           <StructuredMetadataTable
             metadata={{
@@ -140,7 +140,7 @@ export const EndpointPatchesContent = () => {
           />
         </InfoCard>
       </Grid>
-      <Grid item xs={12} md={7}>
+      <Grid item xs={12} xl={7}>
         <Table<EndpointPackage>
           title={`Pending (${e.pending.length})`}
           options={{
