@@ -15,6 +15,10 @@ describe('AuditTab', () => {
     await renderPatchUi(<AuditTab />, { api });
     expect(await screen.findByText('user:default/bob')).toBeInTheDocument();
     expect(screen.getByText('denied')).toBeInTheDocument();
+    // An entity ref may wrap after its "/" in the narrow message column,
+    // never inside a word (a long ref used to be cut anywhere).
+    const who = screen.getByText('user:default/bob');
+    expect(who.innerHTML).toBe('user:default/<wbr>bob');
     await userEvent.type(
       screen.getByRole('textbox', { name: 'Search' }),
       'bob',

@@ -24,11 +24,36 @@ import { CompactTable, dateTime, download, shortIds } from '../common';
 /** Actors, actions and ids never wrap inside a word. */
 const NOWRAP = { whiteSpace: 'nowrap' } as const;
 
+/**
+ * Text that may wrap after each "/" of an entity ref
+ * ("rolloutpolicy:default/" "standard"), where browsers would otherwise cut
+ * a long ref anywhere in a narrow column.
+ */
+const Breakable = (props: { text: string }) => {
+  const parts = props.text.split('/');
+  // Text and <wbr> side by side in one parent: the text reads (and is found)
+  // as one string.
+  return (
+    <>
+      {parts.flatMap((part, i) =>
+        // eslint-disable-next-line react/no-array-index-key
+        i < parts.length - 1 ? [`${part}/`, <wbr key={i} />] : [part],
+      )}
+    </>
+  );
+};
+
 /** Text with its ids shortened, the full text on hover. */
 const Ids = (props: { text?: string }) => {
   const text = props.text ?? '';
   const short = shortIds(text);
-  return short === text ? <>{text}</> : <span title={text}>{short}</span>;
+  return short === text ? (
+    <Breakable text={text} />
+  ) : (
+    <span title={text}>
+      <Breakable text={short} />
+    </span>
+  );
 };
 
 /** Columns of the audit trail, declared once. */
