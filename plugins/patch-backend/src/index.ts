@@ -26,3 +26,11 @@ export {
   isApprovingGroupMember,
   patchApprovalResourceRef,
 } from './permissions/rules';
+export { techInsightsModulePatchFacts } from './techInsights/module';
+export {
+  createPatchFactRetriever,
+  PATCH_FACT_RETRIEVER_ID,
+  type PatchFactRetrieverOptions,
+} from './techInsights/factRetriever';
+export { PATCH_FACT_SCHEMA } from './techInsights/facts';
+export { PATCH_FACT_CHECKS } from './techInsights/checks';

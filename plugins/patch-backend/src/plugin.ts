@@ -2,6 +2,7 @@ import {
   coreServices,
   createBackendPlugin,
 } from '@backstage/backend-plugin-api';
+import { actionsRegistryServiceRef } from '@backstage/backend-plugin-api/alpha';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { eventsServiceRef } from '@backstage/plugin-events-node';
 import { notificationService } from '@backstage/plugin-notifications-node';
@@ -10,6 +11,7 @@ import {
   patchApprovalReadPermission,
   patchPermissions,
 } from '@patchbay/plugin-patch-common';
+import { registerPatchActions } from './actions';
 import { PolicyConfigurationError } from './approvals/ApprovalService';
 import { readPatchConfig } from './config';
 import { DatabasePatchStore } from './database/DatabasePatchStore';
@@ -58,6 +60,7 @@ export const patchPlugin = createBackendPlugin({
         userInfo: coreServices.userInfo,
         lifecycle: coreServices.lifecycle,
         events: eventsServiceRef,
+        actionsRegistry: actionsRegistryServiceRef,
       },
       async init(deps) {
         const { logger, scheduler, httpRouter, permissionsRegistry } = deps;
@@ -101,6 +104,9 @@ export const patchPlugin = createBackendPlugin({
         approvals.ruleset = permissionsRegistry.getPermissionRuleset(
           patchApprovalResourceRef,
         );
+        // Actions for the portal's assistants (src/actions/): the routes'
+        // services and permission checks by another door.
+        registerPatchActions(deps.actionsRegistry, services);
 
         // Several approval policies and none chosen stops the plugin here. A
         // catalog that cannot be read yet is no verdict: every reconcile

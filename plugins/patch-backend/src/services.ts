@@ -116,6 +116,10 @@ export function buildServices(
     config: core.config,
     logger,
     notifications,
+    // The last step of the escalation of overdue requests.
+    escalationGroups: [settings.operationsGroup, settings.securityGroup].filter(
+      (g): g is string => !!g,
+    ),
   });
 
   const delegationService = new DelegationService({

@@ -4,7 +4,7 @@
  * endpoints, from catalog relations with the endpoint table as fallback.
  */
 import { AuthService } from '@backstage/backend-plugin-api';
-import { stringifyEntityRef } from '@backstage/catalog-model';
+import { parseEntityRef, stringifyEntityRef } from '@backstage/catalog-model';
 import { CatalogService } from '@backstage/plugin-catalog-node';
 import {
   ApprovalPolicy,
@@ -55,6 +55,28 @@ export class ApprovalCatalog {
         )}) and patch.approvals.policy does not say whose approval rules apply; set patch.approvals.policy to one of them.`,
       );
     }
+  }
+
+  /**
+   * The parent group of a group (its `childOf` relation, or `spec.parent`);
+   * undefined when it has none or is not in the catalog.
+   */
+  async parentGroupOf(groupRef: string): Promise<string | undefined> {
+    const credentials = await this.o.auth.getOwnServiceCredentials();
+    const group = await this.o.catalog.getEntityByRef(groupRef, {
+      credentials,
+    });
+    if (!group) return undefined;
+    const related = group.relations?.find(r => r.type === 'childOf')?.targetRef;
+    if (related) return related;
+    const parent = (group.spec as { parent?: unknown } | undefined)?.parent;
+    if (typeof parent !== 'string' || !parent) return undefined;
+    return stringifyEntityRef(
+      parseEntityRef(parent, {
+        defaultKind: 'group',
+        defaultNamespace: group.metadata.namespace ?? 'default',
+      }),
+    );
   }
 
   /** Ownership of endpoints from the catalog (and the endpoint table as fallback). */

@@ -84,6 +84,7 @@ export class ApprovalService {
     this.notifier = new ApprovalNotifier(
       o,
       o.config.getOptionalNumber('patch.approvals.dueSoonDays') ?? 3,
+      this.catalog,
     );
     this.reconciler = new Reconciler(o, this.catalog, this.notifier);
     this.decisions = new ApprovalDecisions(o, this.catalog);

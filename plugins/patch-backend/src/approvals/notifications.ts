@@ -3,26 +3,42 @@
  * pass, one per group and pass), and due dates: a reminder when an open
  * request's due date is near, a notice (and an audit entry) when it passed;
  * one notification per group and kind. A group's active delegates hear of
- * its requests too. A notification outage never stops approvals.
+ * its requests too. A notification outage never stops approvals. Past the
+ * due date, the policy's escalation takes the request up the catalog
+ * (escalation.ts): the parent group, then operations and security.
  */
 import { APPROVALS_LINK } from '../service/appLinks';
+import { ApprovalCatalog } from './ApprovalCatalog';
 import { ApprovalRequest } from './ApprovalStore';
+import { ApprovalEscalator } from './escalation';
 import { ApprovalServiceOptions, DAY_MS, SYSTEM_ACTOR } from './types';
 
 /** Sends the approvals area's notifications; see the note at the top. */
 export class ApprovalNotifier {
+  private readonly escalator?: ApprovalEscalator;
+
   constructor(
     private readonly o: ApprovalServiceOptions,
     private readonly dueSoonDays: number,
-  ) {}
+    /** The catalog of the policy's escalation; none, no escalation. */
+    catalog?: ApprovalCatalog,
+  ) {
+    if (catalog) {
+      this.escalator = new ApprovalEscalator(o, catalog, (g, p) =>
+        this.notify(g, p),
+      );
+    }
+  }
 
   /**
    * Reminds groups of open requests whose due date is near, and tells them
    * when it passed; one notification per group and kind.
    */
-  async notifyDue(
-    now = new Date(),
-  ): Promise<{ dueSoon: number; overdue: number }> {
+  async notifyDue(now = new Date()): Promise<{
+    dueSoon: number;
+    overdue: number;
+    escalated?: { parent: number; operations: number };
+  }> {
     const open = await this.o.store.list({ states: ['pending', 'deferred'] });
     const soon = new Map<string, ApprovalRequest[]>();
     const over = new Map<string, ApprovalRequest[]>();
@@ -83,6 +99,7 @@ export class ApprovalNotifier {
     return {
       dueSoon: [...soon.values()].reduce((n, l) => n + l.length, 0),
       overdue: [...over.values()].reduce((n, l) => n + l.length, 0),
+      escalated: await this.escalator?.escalate(now),
     };
   }
 

@@ -68,4 +68,6 @@ export interface ApprovalServiceOptions {
   config: Config;
   logger: LoggerService;
   notifications?: NotificationService;
+  /** Who hears of an overdue request at the last escalation step: operations and security. */
+  escalationGroups?: string[];
 }

@@ -10,15 +10,7 @@
  * audited and answered 403 here (service/refusal.ts).
  */
 import { InputError } from '@backstage/errors';
-import {
-  AuthorizeResult,
-  PolicyDecision,
-} from '@backstage/plugin-permission-common';
-import {
-  createConditionAuthorizer,
-  createConditionTransformer,
-  PermissionRuleset,
-} from '@backstage/plugin-permission-node';
+import { PermissionRuleset } from '@backstage/plugin-permission-node';
 import {
   patchApprovalDecidePermission,
   patchApprovalDelegatePermission,
@@ -36,6 +28,7 @@ import {
 } from '../approvals/ApprovalStore';
 import type { DelegationService } from '../approvals/DelegationService';
 import { identityOf } from './actor';
+import { approvalAccess } from './approvalAccess';
 import {
   authorize,
   authorizeConditional,
@@ -100,18 +93,7 @@ export function registerApprovalRoutes(
   }
   const ctx = authz(deps);
   const { approvals, delegationService } = area;
-  const transformConditions = createConditionTransformer<ApprovalQuery>(
-    area.ruleset,
-  );
-  const authorizeRequest = createConditionAuthorizer<ApprovalRequest>(
-    area.ruleset,
-  );
-
-  /** A conditional read decision, as the database filter of a list. */
-  const readFilter = (decision: PolicyDecision) =>
-    decision.result === AuthorizeResult.CONDITIONAL
-      ? { permission: transformConditions(decision.conditions) }
-      : {};
+  const { readFilter, mayDecide } = approvalAccess(area.ruleset);
 
   const approvalRead = {
     action: 'approval-read',
@@ -184,12 +166,7 @@ export function registerApprovalRoutes(
           expectedStates: body.expectedStates as Record<string, ApprovalState>,
         },
         identityOf({ userRef, claims }, req),
-        {
-          mayDecide: r =>
-            decision.result === AuthorizeResult.ALLOW ||
-            (decision.result === AuthorizeResult.CONDITIONAL &&
-              authorizeRequest(decision, r)),
-        },
+        { mayDecide: mayDecide(decision) },
       ),
     );
     res.json({ items: items.map(toApi) } as any);

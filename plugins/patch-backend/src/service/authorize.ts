@@ -5,9 +5,14 @@
  * audited and answered 403. Resource permissions (approval requests) come
  * back conditional and are applied by the caller: as a database filter for
  * lists, or to each request for decisions.
+ *
+ * The actions of Backstage's actions registry (src/actions/) come with
+ * credentials the registry already authenticated instead of a request: they
+ * enter through the `...Credentials` variants below, which ask the same
+ * permission the same way and audit a refusal the same way.
  */
 import { BackstageCredentials } from '@backstage/backend-plugin-api';
-import { NotAllowedError } from '@backstage/errors';
+import { AuthenticationError, NotAllowedError } from '@backstage/errors';
 import {
   AuthorizeResult,
   BasicPermission,
@@ -62,10 +67,31 @@ export async function callerOf(
   return { credentials, actor: actorOf(credentials), userRef: p.userEntityRef };
 }
 
-/** Records a refusal in the audit trail and throws the 403. */
+/**
+ * The caller behind credentials authenticated elsewhere (an action of the
+ * actions registry): refused, as httpAuth refuses a request, unless its
+ * principal is one of `allow`.
+ */
+export function callerOfCredentials(
+  credentials: BackstageCredentials,
+  allow: Array<'user' | 'service'> = ['user', 'service'],
+): Caller {
+  const p = credentials.principal as { type: string; userEntityRef?: string };
+  if (!allow.includes(p.type as 'user' | 'service')) {
+    throw new AuthenticationError(
+      `This operation needs a ${allow.join(' or ')} principal, not ${p.type}`,
+    );
+  }
+  return { credentials, actor: actorOf(credentials), userRef: p.userEntityRef };
+}
+
+/**
+ * Records a refusal in the audit trail and throws the 403. `req` is the
+ * HTTP request behind it, for Backstage's auditor; none for an action.
+ */
 export async function refuse(
   ctx: AuthorizeDeps,
-  req: AnyRequest,
+  req: AnyRequest | undefined,
   actor: string,
   target: AuthorizeTarget,
   message: string,
@@ -78,23 +104,19 @@ export async function refuse(
     targetId: target.targetId,
     groupRef: target.groupRef,
     message,
-    request: req as Request,
+    request: req as Request | undefined,
   });
   throw new NotAllowedError(message);
 }
 
-/**
- * Authenticates the caller and checks a basic permission; refuses (audited
- * 403) unless the policy allows it.
- */
-export async function authorize(
+/** Asks a basic permission for an identified caller; refuses (audited) unless ALLOW. */
+async function allowBasic(
   ctx: AuthorizeDeps,
-  req: AnyRequest,
+  caller: Caller,
   permission: BasicPermission,
   target: AuthorizeTarget,
-  allow?: Array<'user' | 'service'>,
+  req?: AnyRequest,
 ): Promise<Caller> {
-  const caller = await callerOf(ctx, req, allow);
   const [decision] = await ctx.permissions.authorize([{ permission }], {
     credentials: caller.credentials,
   });
@@ -110,19 +132,14 @@ export async function authorize(
   return caller;
 }
 
-/**
- * Authenticates the caller and asks for a resource permission; refuses
- * (audited 403) a DENY and returns an ALLOW or a CONDITIONAL decision for
- * the caller to apply.
- */
-export async function authorizeConditional(
+/** Asks a resource permission for an identified caller; refuses (audited) a DENY. */
+async function allowConditional(
   ctx: AuthorizeDeps,
-  req: AnyRequest,
+  caller: Caller,
   permission: ResourcePermission,
   target: AuthorizeTarget,
-  allow?: Array<'user' | 'service'>,
+  req?: AnyRequest,
 ): Promise<Caller & { decision: PolicyDecision }> {
-  const caller = await callerOf(ctx, req, allow);
   const [decision] = await ctx.permissions.authorizeConditional(
     [{ permission }],
     { credentials: caller.credentials },
@@ -137,6 +154,79 @@ export async function authorizeConditional(
     );
   }
   return { ...caller, decision };
+}
+
+/**
+ * Authenticates the caller and checks a basic permission; refuses (audited
+ * 403) unless the policy allows it.
+ */
+export async function authorize(
+  ctx: AuthorizeDeps,
+  req: AnyRequest,
+  permission: BasicPermission,
+  target: AuthorizeTarget,
+  allow?: Array<'user' | 'service'>,
+): Promise<Caller> {
+  return allowBasic(
+    ctx,
+    await callerOf(ctx, req, allow),
+    permission,
+    target,
+    req,
+  );
+}
+
+/** {@link authorize} for an action of the actions registry: its credentials instead of a request. */
+export async function authorizeCredentials(
+  ctx: AuthorizeDeps,
+  credentials: BackstageCredentials,
+  permission: BasicPermission,
+  target: AuthorizeTarget,
+  allow?: Array<'user' | 'service'>,
+): Promise<Caller> {
+  return allowBasic(
+    ctx,
+    callerOfCredentials(credentials, allow),
+    permission,
+    target,
+  );
+}
+
+/**
+ * Authenticates the caller and asks for a resource permission; refuses
+ * (audited 403) a DENY and returns an ALLOW or a CONDITIONAL decision for
+ * the caller to apply.
+ */
+export async function authorizeConditional(
+  ctx: AuthorizeDeps,
+  req: AnyRequest,
+  permission: ResourcePermission,
+  target: AuthorizeTarget,
+  allow?: Array<'user' | 'service'>,
+): Promise<Caller & { decision: PolicyDecision }> {
+  return allowConditional(
+    ctx,
+    await callerOf(ctx, req, allow),
+    permission,
+    target,
+    req,
+  );
+}
+
+/** {@link authorizeConditional} for an action of the actions registry. */
+export async function authorizeConditionalCredentials(
+  ctx: AuthorizeDeps,
+  credentials: BackstageCredentials,
+  permission: ResourcePermission,
+  target: AuthorizeTarget,
+  allow?: Array<'user' | 'service'>,
+): Promise<Caller & { decision: PolicyDecision }> {
+  return allowConditional(
+    ctx,
+    callerOfCredentials(credentials, allow),
+    permission,
+    target,
+  );
 }
 
 /** The groups a user claims (ownership refs), for inboxes and membership rules. */

@@ -15,10 +15,13 @@ export function authz(deps: AuthorizeDeps): AuthorizeDeps {
   return deps;
 }
 
-/** Runs a domain call; a Refusal it throws is audited and answered 403. @internal */
+/**
+ * Runs a domain call; a Refusal it throws is audited and answered 403.
+ * `req` is undefined for an action of the actions registry. @internal
+ */
 export async function refusing<T>(
   deps: AuthorizeDeps,
-  req: Request<any, any, any, any>,
+  req: Request<any, any, any, any> | undefined,
   actor: string,
   work: () => Promise<T>,
 ): Promise<T> {

@@ -358,6 +358,33 @@ export type ApprovalPolicy = {
   stages?: ApprovalStage[];
   /** SLA days by severity. */
   slaDays?: SlaDays;
+  /** Escalation of overdue requests up the catalog, by severity. */
+  escalation?: ApprovalEscalation;
+};
+
+/**
+ * When an overdue approval request is escalated, in hours after its due
+ * date: first to the owning group's parent group, then to operations and
+ * security.
+ * @public
+ */
+export type EscalationSteps = {
+  /** Hours after the due date when the parent group is notified. */
+  parentAfterHours?: number;
+  /** Hours after the due date when operations and security are notified. */
+  operationsAfterHours?: number;
+};
+
+/**
+ * Escalation of overdue approval requests by severity; a severity left out
+ * is not escalated.
+ * @public
+ */
+export type ApprovalEscalation = {
+  critical?: EscalationSteps;
+  high?: EscalationSteps;
+  medium?: EscalationSteps;
+  low?: EscalationSteps;
 };
 
 /**

@@ -57,6 +57,8 @@ export async function startHarness(
     denyAll?: boolean;
     /** Permission names refused to everyone, whatever the policy says. */
     deny?: string[];
+    /** More features (e.g. a test double of another Backstage service). */
+    features?: Parameters<typeof startTestBackend>[0]['features'];
   },
 ): Promise<Harness> {
   const knex = await databases.init(databaseId);
@@ -169,6 +171,7 @@ export async function startHarness(
           tasks.set(task.id, async () => task.fn(new AbortController().signal));
         },
       }).factory,
+      ...(options.features ?? []),
     ],
   });
   return {
