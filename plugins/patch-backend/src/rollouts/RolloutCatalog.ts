@@ -3,6 +3,7 @@ import { CATALOG_FILTER_EXISTS } from '@backstage/catalog-client';
 import { Entity, stringifyEntityRef } from '@backstage/catalog-model';
 import { InputError } from '@backstage/errors';
 import { CatalogService } from '@backstage/plugin-catalog-node';
+import { assertDistribution } from './worker/distribution';
 import type {
   MaintenanceWindow,
   PatchEntity,
@@ -59,9 +60,14 @@ export class RolloutCatalog {
     return this.get<PatchEntity>(ref, 'Patch');
   }
 
-  /** A RolloutPolicy entity; InputError when missing. */
-  getPolicy(ref: string): Promise<RolloutPolicyEntity> {
-    return this.get<RolloutPolicyEntity>(ref, 'RolloutPolicy');
+  /**
+   * A RolloutPolicy entity; InputError when missing, or when its
+   * distribution block is invalid (see worker/distribution.ts).
+   */
+  async getPolicy(ref: string): Promise<RolloutPolicyEntity> {
+    const policy = await this.get<RolloutPolicyEntity>(ref, 'RolloutPolicy');
+    assertDistribution(ref, policy);
+    return policy;
   }
 
   /** A PilotGroup entity; InputError when missing. */
