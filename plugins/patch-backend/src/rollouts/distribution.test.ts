@@ -2,10 +2,13 @@
  * Distribution that spares the network, over real HTTP with simulated
  * agents on SQLite and PostgreSQL: a site's bandwidth budget caps how many
  * of its jobs run at once (budget / throttle), and every job the agents
- * lease carries the throttle and its own site's mirror or proxy; a policy
- * whose distribution block is invalid is refused with the field named.
+ * lease carries the throttle and its own site's mirror or proxy, a
+ * System's own (annotation) before the policy's; a policy whose
+ * distribution block is invalid is refused with the field named.
  */
 import { TestDatabases } from '@backstage/backend-test-utils';
+import { Entity } from '@backstage/catalog-model';
+import { ANNOTATION_SITE_DISTRIBUTION } from './RolloutCatalog';
 import { checkInAll } from './testing/fleet';
 import {
   createRollout,
@@ -31,14 +34,37 @@ const mirror = {
   url: 'http://mirror.site-0.example.invalid/debian',
 };
 const proxy = 'http://cache.site-1.example.invalid:3142';
+const systemMirror = {
+  origin: 'http://archive.example.invalid/debian',
+  url: 'http://mirror.system-2.site-0.example.invalid/debian',
+};
+const system = (name: string, annotation: string): Entity => ({
+  apiVersion: 'backstage.io/v1alpha1',
+  kind: 'System',
+  metadata: {
+    name,
+    namespace: 'default',
+    annotations: { [ANNOTATION_SITE_DISTRIBUTION]: annotation },
+  },
+  spec: { owner: 'group:default/ops' },
+});
 
 describe('distribution', () => {
   const databases = TestDatabases.create();
 
   it.each(databases.eachSupportedId())(
-    'per-site budgets cap running jobs at budget / throttle, and each job carries its site’s mirror or proxy, on %p',
+    'per-site budgets cap running jobs at budget / throttle, and each job carries its site’s mirror or proxy, its System’s first, on %p',
     async databaseId => {
       const env = await startRolloutEnv(databases, databaseId, {
+        entities: [
+          // System 2 (at site-0) has a mirror of its own there.
+          system(
+            'system-2',
+            JSON.stringify([{ site: 'site-0', mirrors: [systemMirror] }]),
+          ),
+          // System 3's annotation is broken: the policy's settings apply.
+          system('system-3', '[{"site": "site-1", "proxy": "ftp://x"}]'),
+        ],
         policySpec: {
           rings: [{ name: 'all', ...autoRing }],
           distribution: {
@@ -53,9 +79,10 @@ describe('distribution', () => {
           },
         },
       });
-      // Agent i is at site-(i % 2).
+      // Agent i is in system-(i % 4), at site-(i % 2).
       const agents = await startFleet(env, 30, 4);
       const site = new Map(agents.map((a, i) => [a.id, `site-${i % 2}`]));
+      const systemOf = new Map(agents.map((a, i) => [a.id, i % 4]));
       const id = await createRollout(env);
       const highest: Record<string, number> = {};
       const inFlightBySite = async () => {
@@ -73,12 +100,17 @@ describe('distribution', () => {
         return out;
       };
       // What each agent leased over the agent API.
-      const leased: Array<{ site: string; distribution: unknown }> = [];
+      const leased: Array<{
+        site: string;
+        system: number;
+        distribution: unknown;
+      }> = [];
       const collect = () => {
         for (const a of agents) {
           for (const job of (a.lastCheckIn?.jobs ?? []) as any[])
             leased.push({
               site: site.get(a.id)!,
+              system: systemOf.get(a.id)!,
               distribution: job.payload.distribution,
             });
           a.lastCheckIn = undefined;
@@ -105,13 +137,17 @@ describe('distribution', () => {
       expect(highest).toEqual({ 'site-0': 3, 'site-1': 2 });
 
       expect(leased).toHaveLength(30);
-      for (const job of leased) {
-        expect(job.distribution).toEqual(
-          job.site === 'site-0'
-            ? { throttleKiBps: 256, site: 'site-0', mirrors: [mirror] }
-            : { throttleKiBps: 256, site: 'site-1', proxy },
-        );
-      }
+      const expected = (job: (typeof leased)[number]) => {
+        if (job.site === 'site-1')
+          return { throttleKiBps: 256, site: 'site-1', proxy };
+        return {
+          throttleKiBps: 256,
+          site: 'site-0',
+          mirrors: [job.system === 2 ? systemMirror : mirror],
+        };
+      };
+      for (const job of leased) expect(job.distribution).toEqual(expected(job));
+      expect(leased.filter(j => j.system === 2).length).toBeGreaterThan(0);
       await env.stop();
     },
   );

@@ -15,7 +15,7 @@ import { Rollout, Wave } from '../types';
 import { rolloutTargets, SYSTEM_ACTOR } from './context';
 import {
   dispatchConcurrency,
-  distributionPayload,
+  distributionResolver,
   limitFor,
 } from './distribution';
 
@@ -49,6 +49,7 @@ export async function dispatch(
     wave,
     await windowSets(deps, rollout, wave),
   );
+  const distributionFor = await distributionResolver(deps, rollout, wave);
 
   return store.transaction(async trx => {
     if (!(await store.rollouts.lockIfState(trx, rollout.id, ['running'])))
@@ -89,7 +90,7 @@ export async function dispatch(
           ...(rollout.policy.bandwidthKbps
             ? { bandwidthKbps: rollout.policy.bandwidthKbps }
             : {}),
-          ...distributionPayload(rollout.policy, labelKey),
+          ...distributionFor(endpointId, labelKey),
         },
       });
       newJobs.push({

@@ -1,9 +1,10 @@
 import { RolloutPolicySpec } from '@patchbay/plugin-patch-common';
+import { assertDistribution } from '../distributionPolicy';
 import {
-  assertDistribution,
   dispatchConcurrency,
   distributionPayload,
   limitFor,
+  parseSystemSites,
   snapshotLabels,
 } from './distribution';
 
@@ -43,7 +44,7 @@ describe('dispatch distribution', () => {
     expect(limitFor(budget, 'paris')).toBe(Number.MAX_SAFE_INTEGER);
   });
 
-  it('keeps the site label in the snapshot for a mirror without a budget, and nothing more without sites', () => {
+  it('keeps the site label in the snapshot under any distribution block (a System may name mirrors), none without one', () => {
     expect(
       snapshotLabels(
         spec({
@@ -52,9 +53,17 @@ describe('dispatch distribution', () => {
       ),
     ).toEqual(['location']);
     expect(
-      snapshotLabels(spec({ distribution: { throttleKiBps: 10 } })),
-    ).toEqual([]);
+      snapshotLabels(
+        spec({ distribution: { throttleKiBps: 10, siteLabel: 'site' } }),
+      ),
+    ).toEqual(['site']);
+    expect(
+      snapshotLabels(
+        spec({ concurrency: { perLabel: [{ label: 'site', max: 2 }] } }),
+      ),
+    ).toEqual(['site']);
     // No distribution: the limits alone, as before.
+    expect(snapshotLabels(spec({}))).toEqual([]);
     expect(
       dispatchConcurrency(spec({ concurrency: { maxInFlightPerWave: 3 } })),
     ).toEqual({ maxInFlightPerWave: 3, perLabel: [] });
@@ -106,5 +115,49 @@ describe('dispatch distribution', () => {
     ).toThrow(
       'spec.distribution.sites[0].budgetKiBps needs spec.distribution.throttleKiBps',
     );
+  });
+});
+
+describe('a System’s site-distribution annotation', () => {
+  it('is read when it holds site entries, and refused, saying why, otherwise', () => {
+    expect(
+      parseSystemSites(
+        '[{"site":"berlin","mirrors":[{"repo":"baseos","url":"http://m.invalid/"}]}]',
+      ),
+    ).toEqual([
+      {
+        site: 'berlin',
+        mirrors: [{ repo: 'baseos', url: 'http://m.invalid/' }],
+      },
+    ]);
+    expect(parseSystemSites('nope')).toEqual({ error: 'is not JSON' });
+    expect(parseSystemSites('[{"site":"b","proxy":"ftp://x"}]')).toEqual({
+      error: '0.proxy must be an http(s) URL',
+    });
+    // Budgets are the policy's: a site's link is shared by every System.
+    expect(parseSystemSites('[{"site":"b","budgetKiBps":5}]')).toEqual({
+      error: expect.stringContaining(
+        "Unrecognized key(s) in object: 'budgetKiBps'",
+      ),
+    });
+  });
+
+  it('replaces the policy’s proxy and mirrors for its sites, keeping the site’s budget', () => {
+    const policy = spec({
+      distribution: {
+        throttleKiBps: 64,
+        sites: [
+          { site: 'berlin', budgetKiBps: 128, proxy: 'http://p.invalid/' },
+          { site: 'paris', mirrors: [mirror] },
+        ],
+      },
+    });
+    const own = [{ site: 'berlin', mirrors: [mirror] }];
+    expect(distributionPayload(policy, '{"location":"berlin"}', own)).toEqual({
+      distribution: { throttleKiBps: 64, site: 'berlin', mirrors: [mirror] },
+    });
+    expect(distributionPayload(policy, '{"location":"paris"}', own)).toEqual({
+      distribution: { throttleKiBps: 64, site: 'paris', mirrors: [mirror] },
+    });
   });
 });
