@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, watch } from 'node:fs';
 import {
   cp,
+  mkdir,
   mkdtemp,
   readdir,
   readFile,
@@ -168,7 +169,14 @@ async function dpkgVersion(): Promise<string | undefined> {
         join(dir, 'sources.list'),
         `deb [trusted=yes] ${origin.url}/ ./\n`,
       );
-      const provider = new AptProvider({ options: aptOptions });
+      // The run's temporary sources go under a folder of this test's own,
+      // so that what is left behind is seen apart from other tests' runs.
+      const runTmp = join(dir, 'tmp');
+      await mkdir(runTmp);
+      const provider = new AptProvider({
+        options: aptOptions,
+        tempDir: runTmp,
+      });
       // The endpoint has read its origin's indexes, as a real one has.
       await sh('apt-get', [
         ...aptOptions.flatMap(o => ['-o', o]),
@@ -192,6 +200,10 @@ async function dpkgVersion(): Promise<string | undefined> {
       // on the endpoint (the server's side only sees bytes enter its
       // socket buffers, megabytes of them on the loopback).
       let downloadedAt: number | undefined;
+      const made = new Set<string>();
+      const tmpWatcher = watch(runTmp, (_event, name) => {
+        if (name) made.add(String(name));
+      });
       const watcher = watch(join(dir, 'cache/archives'), (_event, name) => {
         if (
           name === basename(deb) &&
@@ -227,6 +239,7 @@ async function dpkgVersion(): Promise<string | undefined> {
       );
 
       watcher.close();
+      tmpWatcher.close();
 
       // 1. Installed, and read back from dpkg.
       expect(result).toMatchObject({
@@ -270,12 +283,11 @@ async function dpkgVersion(): Promise<string | undefined> {
         list: await readFile('/etc/apt/sources.list', 'utf8').catch(() => ''),
         parts: await tree('/etc/apt/sources.list.d'),
       }).toEqual(etcBefore);
-      // No temporary copy is left behind.
-      expect(
-        (await readdir(tmpdir())).filter(n =>
-          n.startsWith('patch-agent-apt-mirror-'),
-        ),
-      ).toEqual([]);
+      // The run used a temporary copy, and left none behind.
+      expect([...made]).toEqual([
+        expect.stringMatching(/^patch-agent-apt-mirror-/),
+      ]);
+      expect(await readdir(runTmp)).toEqual([]);
     });
   },
 );

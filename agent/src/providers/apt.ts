@@ -40,6 +40,8 @@ export interface AptProviderOptions {
   update?: boolean;
   /** Seconds to wait for another apt or dpkg to release the lock. */
   lockTimeoutSeconds?: number;
+  /** Where a run's temporary mirrored sources go (the system's temporary folder by default). */
+  tempDir?: string;
   exec?: ExecFn;
 }
 
@@ -308,7 +310,11 @@ export class AptProvider implements PatchProvider {
         'apt-config did not say where the sources and lists are; the site mirror cannot be applied.',
       );
     }
-    const run = await prepareMirrorRun(paths as AptPaths, mirrors);
+    const run = await prepareMirrorRun(
+      paths as AptPaths,
+      mirrors,
+      this.options.tempDir,
+    );
     if (run.changed === 0) {
       await run.dispose();
       const note = `No apt source starts with ${mirrors

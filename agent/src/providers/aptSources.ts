@@ -160,8 +160,9 @@ async function readOrEmpty(path: string): Promise<string | undefined> {
 export async function prepareMirrorRun(
   paths: AptPaths,
   mirrors: AptMirror[],
+  parent: string = tmpdir(),
 ): Promise<MirrorRun> {
-  const dir = await mkdtemp(join(tmpdir(), 'patch-agent-apt-mirror-'));
+  const dir = await mkdtemp(join(parent, 'patch-agent-apt-mirror-'));
   const dispose = () => rm(dir, { recursive: true, force: true });
   try {
     // apt fetches as the unprivileged _apt user, which must reach the lists.
