@@ -8,7 +8,10 @@
  */
 import type { DistributionPolicy, SiteMirror } from '../entities/types';
 
-/** The label that names an endpoint's site when the policy names none. */
+/**
+ * The label that names an endpoint's site when the policy names none.
+ * @public
+ */
 export const DEFAULT_SITE_LABEL = 'location';
 
 /**
@@ -26,7 +29,10 @@ export interface JobDistribution {
   mirrors?: SiteMirror[];
 }
 
-/** One problem of a distribution block; `field` is under `spec.distribution`. */
+/**
+ * One problem of a distribution block; `field` is under `spec.distribution`.
+ * @public
+ */
 export interface DistributionIssue {
   field: string;
   message: string;
@@ -87,7 +93,10 @@ function siteSettings(distribution: DistributionPolicy, site: string) {
   return (distribution.sites ?? []).find(s => s.site === site);
 }
 
-/** The label naming an endpoint's site under this policy. */
+/**
+ * The label naming an endpoint's site under this policy.
+ * @public
+ */
 export function siteLabelOf(distribution: DistributionPolicy): string {
   return distribution.siteLabel ?? DEFAULT_SITE_LABEL;
 }
