@@ -10,6 +10,7 @@ import {
 } from '../providers/types';
 import { JobResult, LeasedJob } from '../state/Outbox';
 import { artifactRefusal, ArtifactPolicy } from './artifactPolicy';
+import { parseJobDistribution } from './distribution';
 import { packageVerdict } from './verdict';
 
 /** The result's `output` is capped by the API; keep its end, where errors are. */
@@ -173,8 +174,13 @@ export async function executeJob(
     }
   }
 
+  const distribution = parseJobDistribution(payload.distribution);
+  if (distribution && 'error' in distribution) {
+    return finish('failed', { message: distribution.error });
+  }
+
   const names = packages.map(p => p.name);
-  const call: ProviderCallOptions = { signal, logger };
+  const call: ProviderCallOptions = { signal, logger, distribution };
   let before: PackageState[] = [];
   let output = '';
   let runError: any;

@@ -1,3 +1,7 @@
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AptProvider } from './apt';
 import { execFile } from './exec';
 import { recordingExec } from '../__testUtils__/recordingExec';
@@ -137,6 +141,130 @@ describe('AptProvider', () => {
         await apt.installedVersion('surely-not-a-package-name'),
       ).toBeUndefined();
       expect((await apt.os()).family).toBe('debian');
+    });
+  });
+
+  describe('distribution settings', () => {
+    let dir: string;
+    beforeEach(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'apt-provider-test-'));
+      await mkdir(join(dir, 'parts'));
+      await mkdir(join(dir, 'lists'));
+      await writeFile(
+        join(dir, 'sources.list'),
+        'deb [trusted=yes] http://origin.example.invalid/repo ./\n',
+      );
+    });
+    afterEach(() => rm(dir, { recursive: true, force: true }));
+    const aptConfig = () =>
+      [
+        /^apt-config .*shell SL/,
+        {
+          stdout: `SL='${dir}/sources.list'\nSP='${dir}/parts/'\nLI='${dir}/lists/'\n`,
+        },
+      ] as [RegExp, { stdout: string }];
+
+    it('throttles the download and proxies it, with no update and no other sources', async () => {
+      const exec = recordingExec([]);
+      await new AptProvider({ exec }).installPackages(
+        [{ name: 'tiny', version: '1.1-1' }],
+        {
+          distribution: {
+            throttleKiBps: 300,
+            proxy: 'http://cache.example.invalid:3142',
+          },
+        },
+      );
+      expect(exec.calls).toHaveLength(1);
+      expect(exec.calls[0]).toEqual(
+        expect.arrayContaining([
+          'Acquire::http::Dl-Limit=300',
+          'Acquire::https::Dl-Limit=300',
+          'Acquire::http::Proxy=http://cache.example.invalid:3142',
+          'install',
+          'tiny=1.1-1',
+        ]),
+      );
+    });
+
+    it('updates from and installs through a temporary mirrored copy of the sources, then removes it', async () => {
+      const exec = recordingExec([aptConfig()]);
+      const seen: string[] = [];
+      const recording = (async (command: string, args: string[], o?: any) => {
+        const list = args.find(a => a.startsWith('Dir::Etc::SourceList='));
+        if (list) {
+          const path = list.split('=')[1];
+          seen.push(
+            `${
+              args.includes('update') ? 'update' : 'install'
+            }: ${await readFile(path, 'utf8')}`,
+          );
+        }
+        return exec(command, args, o);
+      }) as typeof exec;
+      const { output } = await new AptProvider({
+        exec: recording,
+        options: [`Dir::Etc::sourcelist=${dir}/sources.list`],
+      }).installPackages([{ name: 'tiny', version: '1.1-1' }], {
+        distribution: {
+          throttleKiBps: 100,
+          site: 'berlin',
+          mirrors: [
+            {
+              origin: 'http://origin.example.invalid/repo',
+              url: 'http://mirror.example.invalid/repo',
+            },
+          ],
+        },
+      });
+      expect(exec.calls.map(c => c[0])).toEqual([
+        'apt-config',
+        'apt-get',
+        'apt-get',
+      ]);
+      // apt-config resolves the paths under the provider's own options.
+      expect(exec.calls[0]).toContain(
+        `Dir::Etc::sourcelist=${dir}/sources.list`,
+      );
+      expect(exec.calls[1]).toContain('update');
+      expect(exec.calls[2]).toContain('install');
+      expect(seen).toEqual([
+        'update: deb [trusted=yes] http://mirror.example.invalid/repo ./\n',
+        'install: deb [trusted=yes] http://mirror.example.invalid/repo ./\n',
+      ]);
+      const lists = exec.calls[2]
+        .find(a => a.startsWith('Dir::State::Lists='))!
+        .split('=')[1];
+      expect(lists.startsWith(dir)).toBe(false);
+      expect(existsSync(lists)).toBe(false);
+      expect(await readFile(join(dir, 'sources.list'), 'utf8')).toBe(
+        'deb [trusted=yes] http://origin.example.invalid/repo ./\n',
+      );
+      expect(output).toContain('Site mirror of berlin: 1 source URI(s)');
+    });
+
+    it('says so and uses the own sources when no source is under the mirror’s origin', async () => {
+      const exec = recordingExec([aptConfig()]);
+      const { output } = await new AptProvider({ exec }).installPackages(
+        [{ name: 'tiny', version: '1.1-1' }],
+        {
+          distribution: {
+            mirrors: [
+              {
+                origin: 'http://elsewhere.example.invalid/',
+                url: 'http://mirror.example.invalid/repo',
+              },
+            ],
+          },
+        },
+      );
+      expect(exec.calls.map(c => c[0])).toEqual(['apt-config', 'apt-get']);
+      expect(
+        exec.calls[1].some(a => a.startsWith('Dir::Etc::SourceList=')),
+      ).toBe(false);
+      expect(output).toContain(
+        'No apt source starts with http://elsewhere.example.invalid/',
+      );
     });
   });
 });

@@ -9,6 +9,13 @@ import {
   parseDpkgRows,
 } from './aptParsers';
 import {
+  APT_CONFIG_SHELL_ARGS,
+  aptMirrors,
+  AptPaths,
+  parseAptConfigShell,
+  prepareMirrorRun,
+} from './aptSources';
+import {
   InstalledPackage,
   JobPackage,
   PackageState,
@@ -33,6 +40,8 @@ export interface AptProviderOptions {
   update?: boolean;
   /** Seconds to wait for another apt or dpkg to release the lock. */
   lockTimeoutSeconds?: number;
+  /** Where a run's temporary mirrored sources go (the system's temporary folder by default). */
+  tempDir?: string;
   exec?: ExecFn;
 }
 
@@ -244,10 +253,101 @@ export class AptProvider implements PatchProvider {
   ): Promise<ProviderOutput> {
     for (const p of packages) assertPackageArg(p.name, p.version);
     if (targets.length === 0) return { output: '' };
+    const run = await this.runOptions(options);
+    try {
+      let output = run.note;
+      if (run.update) {
+        // The mirror's indexes, into the run's own lists folder.
+        const updated = await this.exec(
+          'apt-get',
+          [...this.aptOptions, ...run.args, '-q', 'update'],
+          { signal: options.signal, logger: options.logger },
+        );
+        output += `${updated.stdout}${updated.stderr}`;
+      }
+      const installed = await this.aptGetInstall(
+        targets,
+        options,
+        downgrade,
+        run.args,
+      );
+      return { output: `${output}${installed.output}` };
+    } finally {
+      await run.dispose();
+    }
+  }
+
+  /**
+   * The `-o` options of one install or rollback from the job's distribution
+   * settings: the throttle (`Dl-Limit`, KiB/s), a caching proxy, and a site
+   * mirror through a temporary copy of the sources (see aptSources.ts); the
+   * endpoint's own sources and lists are never written.
+   */
+  private async runOptions(options: ProviderCallOptions): Promise<{
+    args: string[];
+    update: boolean;
+    note: string;
+    dispose(): Promise<void>;
+  }> {
+    const d = options.distribution;
+    const args: string[] = [];
+    if (d?.throttleKiBps) {
+      args.push('-o', `Acquire::http::Dl-Limit=${d.throttleKiBps}`);
+      args.push('-o', `Acquire::https::Dl-Limit=${d.throttleKiBps}`);
+    }
+    if (d?.proxy) args.push('-o', `Acquire::http::Proxy=${d.proxy}`);
+    const none = { args, update: false, note: '', dispose: async () => {} };
+    const mirrors = aptMirrors(d);
+    if (mirrors.length === 0) return none;
+    const { stdout } = await this.exec(
+      'apt-config',
+      [...this.aptOptions, ...APT_CONFIG_SHELL_ARGS],
+      { signal: options.signal },
+    );
+    const paths = parseAptConfigShell(stdout);
+    if (!paths.sourceList || !paths.sourceParts || !paths.lists) {
+      throw new Error(
+        'apt-config did not say where the sources and lists are; the site mirror cannot be applied.',
+      );
+    }
+    const run = await prepareMirrorRun(
+      paths as AptPaths,
+      mirrors,
+      this.options.tempDir,
+    );
+    if (run.changed === 0) {
+      await run.dispose();
+      const note = `No apt source starts with ${mirrors
+        .map(m => m.origin)
+        .join(' or ')}; the site mirror is not used.\n`;
+      options.logger?.warn(note.trim());
+      return { ...none, note };
+    }
+    const note = `Site mirror${d?.site ? ` of ${d.site}` : ''}: ${
+      run.changed
+    } source URI(s) served by ${mirrors
+      .map(m => m.url)
+      .join(', ')}, for this run only.\n`;
+    options.logger?.info(note.trim());
+    return {
+      args: [...args, ...run.options.flatMap(o => ['-o', o])],
+      update: true,
+      note,
+      dispose: run.dispose,
+    };
+  }
+
+  private async aptGetInstall(
+    targets: string[],
+    options: ProviderCallOptions,
+    downgrade: boolean,
+    runArgs: string[],
+  ): Promise<ProviderOutput> {
     const { stdout, stderr } = await this.exec(
       'apt-get',
       [
         ...this.aptOptions,
+        ...runArgs,
         '-y',
         '-q',
         '-o',

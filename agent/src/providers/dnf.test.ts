@@ -120,3 +120,56 @@ describe('DnfProvider', () => {
     ]);
   });
 });
+
+describe('DnfProvider distribution settings', () => {
+  it('throttles, proxies and points mirrored repositories at their mirror for the run only', async () => {
+    const exec = recordingExec([]);
+    const dnf = new DnfProvider({ exec, reposDir: '/tmp/repos' });
+    const distribution = {
+      throttleKiBps: 512,
+      proxy: 'http://cache.site.example.invalid:3128',
+      mirrors: [
+        {
+          repo: 'baseos',
+          url: 'http://mirror.site.example.invalid/$releasever/baseos',
+        },
+        // An apt-only mirror says nothing to dnf.
+        {
+          origin: 'http://archive.example.invalid/debian',
+          url: 'http://m.invalid/',
+        },
+      ],
+    };
+    await dnf.installPackages([{ name: 'tiny', version: '1.1-1' }], {
+      distribution,
+    });
+    await dnf.install('tiny', '1.1-1', { distribution });
+    await dnf.rollbackPackages([{ name: 'tiny', version: '1.0-1' }], {
+      distribution,
+    });
+    const expected = [
+      '--setopt=throttle=512k',
+      '--setopt=proxy=http://cache.site.example.invalid:3128',
+      '--setopt=baseos.baseurl=http://mirror.site.example.invalid/$releasever/baseos',
+      '--setopt=baseos.metalink=',
+      '--setopt=baseos.mirrorlist=',
+    ];
+    expect(exec.calls).toHaveLength(3);
+    for (const call of exec.calls) {
+      expect(call).toEqual(expect.arrayContaining(expected));
+      expect(call.filter(a => a.includes('m.invalid'))).toEqual([]);
+      // The permanent repository folder is the configured one, untouched.
+      expect(call).toContain('--setopt=reposdir=/tmp/repos');
+    }
+  });
+
+  it('adds nothing without distribution settings', async () => {
+    const exec = recordingExec([]);
+    await new DnfProvider({ exec }).installPackages([
+      { name: 'tiny', version: '1.1-1' },
+    ]);
+    expect(exec.calls[0].filter(a => /throttle|proxy|baseurl/.test(a))).toEqual(
+      [],
+    );
+  });
+});

@@ -9,6 +9,7 @@ import {
 import { execFile, ExecError, ExecFn } from './exec';
 import {
   InstalledPackage,
+  JobDistribution,
   JobPackage,
   OsInfo,
   PackageState,
@@ -152,6 +153,7 @@ export class DnfProvider implements PatchProvider {
       'dnf',
       [
         ...this.dnfArgs(),
+        ...dnfDistributionArgs(options.distribution),
         'install',
         options.artifactPath ?? `${pkg}-${version}`,
       ],
@@ -170,6 +172,7 @@ export class DnfProvider implements PatchProvider {
       'dnf',
       [
         ...this.dnfArgs(),
+        ...dnfDistributionArgs(options.distribution),
         'downgrade',
         options.artifactPath ?? `${pkg}-${previousVersion}`,
       ],
@@ -258,9 +261,40 @@ export class DnfProvider implements PatchProvider {
   ): Promise<ProviderOutput> {
     const { stdout, stderr } = await this.exec(
       'dnf',
-      [...this.dnfArgs(), ...args],
+      [
+        ...this.dnfArgs(),
+        ...dnfDistributionArgs(options.distribution),
+        ...args,
+      ],
       { signal: options.signal, logger: options.logger },
     );
     return { output: `${stdout}${stderr}` };
   }
+}
+
+/**
+ * dnf options of one install or rollback from the job's distribution
+ * settings, for this run only (the `.repo` files are never written): the
+ * throttle (`k` is KiB, as apt's Dl-Limit), a caching proxy, and each
+ * mirror's repository pointed at the mirror by its baseurl (its metalink and
+ * mirrorlist emptied, or dnf would ask them first).
+ * @public
+ */
+export function dnfDistributionArgs(
+  distribution: JobDistribution | undefined,
+): string[] {
+  if (!distribution) return [];
+  const args: string[] = [];
+  if (distribution.throttleKiBps)
+    args.push(`--setopt=throttle=${distribution.throttleKiBps}k`);
+  if (distribution.proxy) args.push(`--setopt=proxy=${distribution.proxy}`);
+  for (const m of distribution.mirrors ?? []) {
+    if (!m.repo) continue;
+    args.push(
+      `--setopt=${m.repo}.baseurl=${m.url}`,
+      `--setopt=${m.repo}.metalink=`,
+      `--setopt=${m.repo}.mirrorlist=`,
+    );
+  }
+  return args;
 }

@@ -36,6 +36,13 @@ export type JobPackage = NonNullable<
 >[number];
 
 /**
+ * How a job's package manager downloads (`payload.distribution`): a
+ * throttle, and the site's caching proxy or mirrors, for this run only.
+ * @public
+ */
+export type JobDistribution = PatchApiSchemas['JobDistribution'];
+
+/**
  * The per-package evidence of a job result.
  * @public
  */
@@ -68,6 +75,8 @@ export interface ProviderCallOptions {
   logger?: AgentLogger;
   /** A downloaded package file to install instead of the repository's. */
   artifactPath?: string;
+  /** Throttle, proxy and mirrors of an install or rollback run. */
+  distribution?: JobDistribution;
 }
 
 /**

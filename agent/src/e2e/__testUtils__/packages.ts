@@ -3,6 +3,7 @@
  * end-to-end tests. Everything lives under the test's own folder.
  */
 import { execFile as execFileCb } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -66,6 +67,8 @@ export interface DebExtras {
   depends?: string;
   /** The body of a `postinst` shell script (e.g. `exit 1` to break configuring). */
   postinst?: string;
+  /** Random bytes shipped in the package (stored uncompressed), for download-rate tests. */
+  payloadBytes?: number;
 }
 
 /** Builds `<name>_<version>_all.deb` into `repoDir` with dpkg-deb. */
@@ -100,9 +103,22 @@ export async function buildDeb(
     );
   }
   await writeFile(join(root, 'usr/share', name, 'version'), `${version}\n`);
+  if (extras.payloadBytes) {
+    await writeFile(
+      join(root, 'usr/share', name, 'payload'),
+      randomBytes(extras.payloadBytes),
+    );
+  }
   await mkdir(repoDir, { recursive: true });
   const file = join(repoDir, `${name}_${version}_all.deb`);
-  await sh('dpkg-deb', ['--build', '--root-owner-group', root, file]);
+  await sh('dpkg-deb', [
+    '--build',
+    '--root-owner-group',
+    // Random bytes do not compress; xz would only spend seconds trying.
+    ...(extras.payloadBytes ? ['-Znone'] : []),
+    root,
+    file,
+  ]);
   return file;
 }
 

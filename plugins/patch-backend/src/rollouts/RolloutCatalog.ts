@@ -3,6 +3,7 @@ import { CATALOG_FILTER_EXISTS } from '@backstage/catalog-client';
 import { Entity, stringifyEntityRef } from '@backstage/catalog-model';
 import { InputError } from '@backstage/errors';
 import { CatalogService } from '@backstage/plugin-catalog-node';
+import { assertDistribution } from './distributionPolicy';
 import type {
   MaintenanceWindow,
   PatchEntity,
@@ -26,6 +27,16 @@ export const ANNOTATION_MAINTENANCE_WINDOWS =
  * @public
  */
 export const ANNOTATION_HEALTH_URL = 'patchbay.dev/health-url';
+
+/**
+ * Annotation on a System: its own site proxies and mirrors, a JSON array of
+ * `{ site, proxy?, mirrors? }` as in a policy's `spec.distribution.sites`.
+ * Under a policy with a distribution block, they replace the policy's for
+ * the System's endpoints at those sites (budgets stay the policy's: a
+ * site's link is shared by every System).
+ * @public
+ */
+export const ANNOTATION_SITE_DISTRIBUTION = 'patchbay.dev/site-distribution';
 
 /**
  * What the rollouts read from the catalog: patches, policies, pilot groups,
@@ -59,9 +70,14 @@ export class RolloutCatalog {
     return this.get<PatchEntity>(ref, 'Patch');
   }
 
-  /** A RolloutPolicy entity; InputError when missing. */
-  getPolicy(ref: string): Promise<RolloutPolicyEntity> {
-    return this.get<RolloutPolicyEntity>(ref, 'RolloutPolicy');
+  /**
+   * A RolloutPolicy entity; InputError when missing, or when its
+   * distribution block is invalid (see distributionPolicy.ts).
+   */
+  async getPolicy(ref: string): Promise<RolloutPolicyEntity> {
+    const policy = await this.get<RolloutPolicyEntity>(ref, 'RolloutPolicy');
+    assertDistribution(ref, policy);
+    return policy;
   }
 
   /** A PilotGroup entity; InputError when missing. */
@@ -100,6 +116,23 @@ export class RolloutCatalog {
       } catch {
         // A broken annotation must not stop a rollout: the policy's windows apply.
       }
+    });
+    return out;
+  }
+
+  /** The raw site-distribution annotation of each System that has one. */
+  async systemSiteDistribution(
+    systemRefs: string[],
+  ): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (systemRefs.length === 0) return out;
+    const { items } = await this.catalog.getEntitiesByRefs(
+      { entityRefs: systemRefs },
+      await this.options(),
+    );
+    items.forEach((entity, i) => {
+      const raw = entity?.metadata.annotations?.[ANNOTATION_SITE_DISTRIBUTION];
+      if (raw) out.set(systemRefs[i], raw);
     });
     return out;
   }

@@ -352,6 +352,9 @@ export const spec = {
           "bandwidthKbps": {
             "type": "integer"
           },
+          "distribution": {
+            "$ref": "#/components/schemas/JobDistribution"
+          },
           "artifact": {
             "type": "object",
             "properties": {
@@ -360,6 +363,46 @@ export const spec = {
               },
               "sha256": {
                 "type": "string"
+              }
+            }
+          }
+        }
+      },
+      "JobDistribution": {
+        "type": "object",
+        "description": "How the job's package manager downloads, from the rollout policy's distribution block: a throttle, and the endpoint's site's caching proxy or mirrors, used for this job only (the endpoint's own package sources stay as they are).",
+        "properties": {
+          "throttleKiBps": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "Download limit in KiB per second (apt Acquire::http::Dl-Limit, dnf throttle)."
+          },
+          "site": {
+            "type": "string"
+          },
+          "proxy": {
+            "type": "string",
+            "description": "A caching proxy (apt Acquire::http::Proxy, dnf proxy)."
+          },
+          "mirrors": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "url"
+              ],
+              "properties": {
+                "origin": {
+                  "type": "string",
+                  "description": "apt: the URI prefix of the sources the mirror stands for."
+                },
+                "repo": {
+                  "type": "string",
+                  "description": "dnf: the repository id (or glob) whose baseurl becomes url."
+                },
+                "url": {
+                  "type": "string"
+                }
               }
             }
           }

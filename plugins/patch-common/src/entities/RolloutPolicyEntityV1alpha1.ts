@@ -3,6 +3,7 @@ import { IANAZone } from 'luxon';
 import schema from './RolloutPolicy.v1alpha1.schema.json';
 import { PATCHBAY_API_VERSION, ROLLOUT_POLICY_KIND } from './constants';
 import type { RolloutPolicyEntityV1alpha1 } from './types';
+import { distributionIssues } from '../rollouts/distribution';
 import {
   createKindCheck,
   createKindValidator,
@@ -59,12 +60,14 @@ function semantic(data: RolloutPolicyEntityV1alpha1): EntityValidationIssue[] {
       });
     }
   });
+  issues.push(...distributionIssues(data.spec.distribution));
   return issues;
 }
 
 /**
  * Validates a RolloutPolicy entity against its schema and rules (unique ring
- * and window names, real time zones, freezes that end after they start);
+ * and window names, real time zones, freezes that end after they start,
+ * distribution budgets that fit a throttle);
  * every problem names its field.
  * @public
  */

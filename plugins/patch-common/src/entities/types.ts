@@ -404,6 +404,49 @@ export type ConcurrencyLimits = {
 };
 
 /**
+ * A mirror of one package source, for the endpoints of a site: apt rewrites
+ * the sources whose URI starts with `origin`, dnf points the repository
+ * `repo` (an id or a glob) at `url`; for this rollout's jobs only.
+ * @public
+ */
+export type SiteMirror = {
+  /** apt: the URI prefix of the sources this mirror stands for. */
+  origin?: string;
+  /** dnf: the repository id (or glob) whose baseurl becomes `url`. */
+  repo?: string;
+  /** Where the mirror serves the same tree (http or https). */
+  url: string;
+};
+
+/**
+ * Distribution settings of one site.
+ * @public
+ */
+export type SiteDistribution = {
+  /** The value of the site label. */
+  site: string;
+  /** Most package-manager bandwidth the site's running jobs may take together, KiB per second. */
+  budgetKiBps?: number;
+  /** A caching proxy for the site's package-manager downloads (apt Acquire::http::Proxy, dnf proxy). */
+  proxy?: string;
+  /** Mirrors of the endpoints' package sources. */
+  mirrors?: SiteMirror[];
+};
+
+/**
+ * How package-manager downloads of a rollout reach the endpoints.
+ * @public
+ */
+export type DistributionPolicy = {
+  /** Package-manager download limit per endpoint, KiB per second. */
+  throttleKiBps?: number;
+  /** The endpoint label naming its site (default `location`). */
+  siteLabel?: string;
+  /** Per-site budgets, proxies and mirrors. */
+  sites?: SiteDistribution[];
+};
+
+/**
  * The profile used for an emergency rollout (e.g. a known-exploited critical).
  * @public
  */
@@ -441,6 +484,8 @@ export type RolloutPolicySpec = {
   concurrency?: ConcurrencyLimits;
   /** Download bandwidth per endpoint, kilobits per second. */
   bandwidthKbps?: number;
+  /** Package-manager throttle, per-site budgets and site mirrors. */
+  distribution?: DistributionPolicy;
   /** Largest share of one system's endpoints in one wave, 0 to 1. */
   maxWaveShareOfSystem?: number;
   /** Days from approval to the deadline for installation. */

@@ -821,12 +821,28 @@ export interface components {
             /** @description The windows in which the job may start; none means any time. */
             maintenanceWindows?: components["schemas"]["MaintenanceWindow"][];
             bandwidthKbps?: number;
+            distribution?: components["schemas"]["JobDistribution"];
             artifact?: {
                 url?: string;
                 sha256?: string;
             };
         } & {
             [key: string]: unknown;
+        };
+        /** @description How the job's package manager downloads, from the rollout policy's distribution block: a throttle, and the endpoint's site's caching proxy or mirrors, used for this job only (the endpoint's own package sources stay as they are). */
+        JobDistribution: {
+            /** @description Download limit in KiB per second (apt Acquire::http::Dl-Limit, dnf throttle). */
+            throttleKiBps?: number;
+            site?: string;
+            /** @description A caching proxy (apt Acquire::http::Proxy, dnf proxy). */
+            proxy?: string;
+            mirrors?: {
+                /** @description apt: the URI prefix of the sources the mirror stands for. */
+                origin?: string;
+                /** @description dnf: the repository id (or glob) whose baseurl becomes url. */
+                repo?: string;
+                url: string;
+            }[];
         };
         JobPayloadPackage: {
             name: string;

@@ -13,6 +13,11 @@ import { buildJobPayload } from '../../jobs/payload';
 import { RolloutDeps } from '../deps';
 import { Rollout, Wave } from '../types';
 import { rolloutTargets, SYSTEM_ACTOR } from './context';
+import {
+  dispatchConcurrency,
+  distributionResolver,
+  limitFor,
+} from './distribution';
 
 /** A wave's maintenance windows: per System, and for the rest. */
 interface WindowSets {
@@ -34,7 +39,7 @@ export async function dispatch(
   wave: Wave,
 ): Promise<number> {
   const { store, jobs } = deps;
-  const limits = rollout.policy.concurrency ?? {};
+  const limits = dispatchConcurrency(rollout.policy);
   const limited =
     limits.maxInFlightPerWave !== undefined ||
     (limits.perLabel ?? []).length > 0;
@@ -44,6 +49,7 @@ export async function dispatch(
     wave,
     await windowSets(deps, rollout, wave),
   );
+  const distributionFor = await distributionResolver(deps, rollout, wave);
 
   return store.transaction(async trx => {
     if (!(await store.rollouts.lockIfState(trx, rollout.id, ['running'])))
@@ -72,7 +78,7 @@ export async function dispatch(
       : undefined;
 
     const newJobs: NewJob[] = [];
-    for (const endpointId of ids) {
+    for (const { endpointId, labelKey } of chosen) {
       const payload = buildJobPayload({
         kind: 'install',
         patchRef: rollout.patchRef,
@@ -84,6 +90,7 @@ export async function dispatch(
           ...(rollout.policy.bandwidthKbps
             ? { bandwidthKbps: rollout.policy.bandwidthKbps }
             : {}),
+          ...distributionFor(endpointId, labelKey),
         },
       });
       newJobs.push({
@@ -117,8 +124,8 @@ async function withinLimits(
   trx: Knex.Transaction,
 ): Promise<Candidate[]> {
   const { waveEndpoints } = deps.store;
-  const limits = rollout.policy.concurrency ?? {};
-  const perLabel = limits.perLabel ?? [];
+  const limits = dispatchConcurrency(rollout.policy);
+  const perLabel = limits.perLabel;
   const inFlightByKey = await waveEndpoints.inFlightByLabelKey(wave.id, trx);
   let inFlight = 0;
   for (const n of inFlightByKey.values()) inFlight += n;
@@ -148,7 +155,7 @@ async function withinLimits(
       : {};
     const keys = perLabel.map(rule => ({
       k: `${rule.label}=${labels[rule.label] ?? ''}`,
-      max: rule.max,
+      max: limitFor(rule, labels[rule.label] ?? ''),
     }));
     if (keys.some(({ k, max }) => (perValue.get(k) ?? 0) >= max)) continue;
     for (const { k } of keys) perValue.set(k, (perValue.get(k) ?? 0) + 1);

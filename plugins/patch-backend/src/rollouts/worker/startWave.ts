@@ -10,6 +10,7 @@ import { planRollout } from '../plan';
 import { SnapshotSource } from '../store/WaveStore';
 import { ApprovedQuery, Rollout, Wave } from '../types';
 import { SYSTEM_ACTOR } from './context';
+import { snapshotLabels } from './distribution';
 
 /** Takes the wave's snapshot; true when this caller started it. */
 export async function startWave(
@@ -19,9 +20,7 @@ export async function startWave(
 ): Promise<boolean> {
   const { store } = deps;
   const isLast = wave.ringIndex === rollout.ringCount - 1;
-  const labelKeys = (rollout.policy.concurrency?.perLabel ?? []).map(
-    l => l.label,
-  );
+  const labelKeys = snapshotLabels(rollout.policy);
   const approved: ApprovedQuery = db =>
     deps.eligibility.approvedEndpointsQuery(rollout.patchRef, db);
   const source: SnapshotSource = takesAllRemaining(rollout, wave.ringIndex)
