@@ -181,7 +181,8 @@ export type RolloutState =
   | 'completed'
   | 'aborted'
   | 'rolling_back'
-  | 'rolled_back';
+  | 'rolled_back'
+  | 'rollback_failed';
 
 /** Job counts of a wave or rollout. @public */
 export interface JobCounts {

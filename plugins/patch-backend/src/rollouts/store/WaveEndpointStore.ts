@@ -4,6 +4,19 @@ import { fromDbJson } from '../../database/time';
 import { chunk, ID_BATCH, notDispatched } from './rows';
 import { ACTIVE_JOB_STATES } from '../../jobs/types';
 
+/** One endpoint's latest rollback job in a wave. @internal */
+export interface RollbackJobRow {
+  endpointId: string;
+  /** The job's state. */
+  state: string;
+  /** Of a succeeded rollback: pending, verified or unverified. */
+  verification?: string;
+  /** The result's message (why it failed). */
+  message?: string;
+  hostname?: string;
+  entityRef?: string;
+}
+
 /**
  * The endpoints of waves as the driver works through them: which are not
  * dispatched yet, how many jobs are in flight per label, which took the
@@ -172,6 +185,41 @@ export class WaveEndpointStore {
         .whereIn('endpoint_id', part)
         .update({ rollback_dispatched: true });
     }
+  }
+
+  /**
+   * A wave's rollback per endpoint: each endpoint's latest rollback job,
+   * its state, its verification by the endpoint's next inventory and why it
+   * failed, with the endpoint's host name and entity ref.
+   */
+  async rollbackJobs(waveId: string): Promise<RollbackJobRow[]> {
+    const rows = await this.db('patch_jobs as j')
+      .leftJoin('patch_endpoints as e', 'e.id', 'j.endpoint_id')
+      .where('j.wave_id', waveId)
+      .where('j.kind', 'rollback')
+      .orderBy('j.created_at', 'asc')
+      .orderBy('j.id', 'asc')
+      .select(
+        'j.endpoint_id',
+        'j.state',
+        'j.verification',
+        'j.result',
+        'e.hostname',
+        'e.entity_ref',
+      );
+    const latest = new Map<string, any>();
+    for (const r of rows) latest.set(r.endpoint_id, r);
+    return [...latest.values()].map(r => {
+      const result = fromDbJson<any>(r.result);
+      return {
+        endpointId: r.endpoint_id,
+        state: r.state,
+        ...(r.verification ? { verification: r.verification } : {}),
+        ...(result?.message ? { message: String(result.message) } : {}),
+        ...(r.hostname ? { hostname: r.hostname } : {}),
+        ...(r.entity_ref ? { entityRef: r.entity_ref } : {}),
+      };
+    });
   }
 
   /** Owning groups of a wave's endpoints (for notifications). */

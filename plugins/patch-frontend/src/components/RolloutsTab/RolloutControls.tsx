@@ -20,7 +20,9 @@ export const ALLOWED_ACTIONS: Record<RolloutState, RolloutAction[]> = {
   completed: ['rollback'],
   aborted: ['rollback'],
   rolling_back: [],
-  rolled_back: [],
+  // Rings not rolled back yet may still be (the backend says whether any is left).
+  rolled_back: ['rollback'],
+  rollback_failed: ['rollback'],
 };
 
 const CONTROLS: Array<{
