@@ -2,7 +2,7 @@
  * What an endpoint's inventory says of a rollback job: every package of the
  * job must be back at the version it had before the install (`previousVersion`
  * in the rollback payload, jobs/payload.ts), or absent when the install had
- * added it (no previous version). The agent's "succeeded" is a claim; this is
+ * added it (`absentBefore`, from the install's own per-package evidence). The agent's "succeeded" is a claim; this is
  * the evidence that settles it (jobs/verification.ts).
  */
 import { JsonObject } from '@backstage/types';
@@ -60,12 +60,17 @@ export function rollbackEvidence(
     const present = installed.filter(
       i => i.name === p.name && (!p.arch || !i.arch || i.arch === p.arch),
     );
-    if (!p.previousVersion) {
+    if (p.absentBefore && !p.previousVersion) {
       // Added by the install: the rollback removes it.
       if (present.length > 0)
         wrong.push(
           `${p.name} ${present[0].version}, wanted absent (the install added it)`,
         );
+      continue;
+    }
+    if (!p.previousVersion) {
+      // Nothing says where it was: never verified (fail closed).
+      wrong.push(`${p.name}: no version from before the install is known`);
       continue;
     }
     const back = norm(p.previousVersion);

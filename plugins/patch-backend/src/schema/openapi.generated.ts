@@ -387,6 +387,10 @@ export const spec = {
             "type": "string",
             "description": "The version before the install; what a rollback goes back to."
           },
+          "absentBefore": {
+            "type": "boolean",
+            "description": "rollback only: the install result said the package was not installed before (no `previousVersion`); the rollback removes it. Without either, a rollback of the package is refused."
+          },
           "arch": {
             "type": "string"
           }

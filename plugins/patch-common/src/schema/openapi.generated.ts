@@ -839,6 +839,8 @@ export interface components {
             source?: string;
             /** @description The version before the install; what a rollback goes back to. */
             previousVersion?: string;
+            /** @description rollback only: the install result said the package was not installed before (no `previousVersion`); the rollback removes it. Without either, a rollback of the package is refused. */
+            absentBefore?: boolean;
             arch?: string;
         };
         JobResultPackage: {
