@@ -72,20 +72,37 @@ describe('rollback evidence', () => {
   });
 
   it('reads the single fields of old payloads: package back to version', () => {
-    const old = { package: 'openssl', version: '3.0.11-1', previousVersion: '3.0.13-1' };
-    expect(rollbackEvidence(old, [{ name: 'openssl', version: '3.0.11-1' }]).ok).toBe(true);
-    expect(rollbackEvidence(old, [{ name: 'openssl', version: '3.0.13-1' }]).ok).toBe(false);
+    const old = {
+      package: 'openssl',
+      version: '3.0.11-1',
+      previousVersion: '3.0.13-1',
+    };
+    expect(
+      rollbackEvidence(old, [{ name: 'openssl', version: '3.0.11-1' }]).ok,
+    ).toBe(true);
+    expect(
+      rollbackEvidence(old, [{ name: 'openssl', version: '3.0.13-1' }]).ok,
+    ).toBe(false);
   });
 
   it('checks every architecture of a multi-arch package', () => {
     const multi = {
-      packages: [{ name: 'libc6', version: '2.36-9+deb12u4', previousVersion: '2.36-9+deb12u3' }],
+      packages: [
+        {
+          name: 'libc6',
+          version: '2.36-9+deb12u4',
+          previousVersion: '2.36-9+deb12u3',
+        },
+      ],
     };
     expect(
       rollbackEvidence(multi, [
         { name: 'libc6', version: '2.36-9+deb12u3', arch: 'amd64' },
         { name: 'libc6', version: '2.36-9+deb12u4', arch: 'i386' },
       ]),
-    ).toEqual({ ok: false, wrong: ['libc6 2.36-9+deb12u4, wanted 2.36-9+deb12u3'] });
+    ).toEqual({
+      ok: false,
+      wrong: ['libc6 2.36-9+deb12u4, wanted 2.36-9+deb12u3'],
+    });
   });
 });
