@@ -36,9 +36,10 @@ export async function rolloutDetail(
       // The ring's rollback, endpoint by endpoint, as the inventories tell it.
       ...(wave.rollbackState
         ? {
-            rollback: ringRollback(
-              await store.waveEndpoints.rollbackJobs(wave.id),
-            ) as unknown as JsonObject,
+            rollback: (await ringRollback(
+              deps,
+              wave.id,
+            )) as unknown as JsonObject,
           }
         : {}),
     });

@@ -341,6 +341,7 @@ describe('rollback that can be trusted', () => {
       expect(failedRings[0].rollback.failedEndpoints).toEqual([
         {
           endpointId: liar.id,
+          jobId: expect.any(String),
           hostname: liar.machineId,
           entityRef: expect.any(String),
           reason: expect.stringMatching(

@@ -3123,11 +3123,16 @@ export const spec = {
               "type": "object",
               "required": [
                 "endpointId",
+                "jobId",
                 "reason"
               ],
               "properties": {
                 "endpointId": {
                   "type": "string"
+                },
+                "jobId": {
+                  "type": "string",
+                  "description": "The endpoint's latest rollback job."
                 },
                 "hostname": {
                   "type": "string"

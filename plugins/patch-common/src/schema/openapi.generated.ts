@@ -1659,6 +1659,8 @@ export interface components {
             /** @description The failed ones (at most 200), with why. */
             failedEndpoints: {
                 endpointId: string;
+                /** @description The endpoint's latest rollback job. */
+                jobId: string;
                 hostname?: string;
                 entityRef?: string;
                 reason: string;

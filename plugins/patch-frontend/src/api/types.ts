@@ -295,6 +295,8 @@ export interface RingRollback {
   /** The failed ones, with why. */
   failedEndpoints: Array<{
     endpointId: string;
+    /** Its latest rollback job. */
+    jobId?: string;
     hostname?: string;
     entityRef?: string;
     reason: string;

@@ -25,7 +25,7 @@
 import { rollbackPayload } from '../../jobs/payload';
 import { ACTIVE_JOB_STATES, LIVE_JOB_STATES } from '../../jobs/types';
 import { notify, RolloutDeps } from '../deps';
-import { RollbackJobRow } from '../store/WaveEndpointStore';
+import type { RollbackJobRow } from '../store/WaveEndpointStore';
 import { OPEN_ROLLBACK_STATES, Rollout, Wave } from '../types';
 import { rolloutLink, TickReport } from './context';
 
@@ -39,6 +39,8 @@ const MAX_NAMED = 10;
 /** An endpoint whose rollback is not verified, and why. @internal */
 export interface FailedRollback {
   endpointId: string;
+  /** Its latest rollback job. */
+  jobId: string;
   hostname?: string;
   entityRef?: string;
   reason: string;
@@ -60,8 +62,31 @@ export interface RingRollback {
   failedEndpoints: FailedRollback[];
 }
 
+/**
+ * A ring's rollback: each endpoint's latest rollback job sorted into the
+ * counts, and why each of the (first 200) failed ones failed.
+ */
+export async function ringRollback(
+  deps: RolloutDeps,
+  waveId: string,
+): Promise<RingRollback> {
+  const ring = countRollback(
+    await deps.store.waveEndpoints.rollbackJobs(waveId),
+  );
+  const messages = await deps.store.waveEndpoints.jobMessages(
+    ring.failedEndpoints.map(e => e.jobId),
+  );
+  for (const e of ring.failedEndpoints) {
+    const message = messages.get(e.jobId);
+    if (message && e.reason !== NEVER_VERIFIED) e.reason = message;
+  }
+  return ring;
+}
+
+const NEVER_VERIFIED = 'reported done, never verified by an inventory';
+
 /** Sorts each endpoint's latest rollback job into the ring's counts. */
-export function ringRollback(rows: RollbackJobRow[]): RingRollback {
+function countRollback(rows: RollbackJobRow[]): RingRollback {
   const out: RingRollback = {
     endpoints: rows.length,
     inFlight: 0,
@@ -89,12 +114,11 @@ export function ringRollback(rows: RollbackJobRow[]): RingRollback {
     if (out.failedEndpoints.length < MAX_LISTED) {
       out.failedEndpoints.push({
         endpointId: row.endpointId,
+        jobId: row.jobId,
         ...(row.hostname ? { hostname: row.hostname } : {}),
         ...(row.entityRef ? { entityRef: row.entityRef } : {}),
-        reason:
-          row.state === 'succeeded'
-            ? 'reported done, never verified by an inventory'
-            : row.message ?? row.state,
+        // The job's own message replaces the state where there is one.
+        reason: row.state === 'succeeded' ? NEVER_VERIFIED : row.state,
       });
     }
   }
@@ -174,7 +198,7 @@ export async function stepRollback(
       state: [...ACTIVE_JOB_STATES],
     });
     if (live > 0 || created > 0) return; // this ring first
-    const ring = ringRollback(await store.waveEndpoints.rollbackJobs(wave.id));
+    const ring = await ringRollback(deps, wave.id);
     if (ring.awaitingVerification > 0 || ring.inFlight > 0) return;
     const to = ring.failed > 0 ? 'rollback_failed' : 'rolled_back';
     if (!(await store.waves.setRollbackState(wave.id, 'dispatched', to)))
@@ -224,10 +248,7 @@ async function finishRollback(
   const failedRings = waves.filter(w => w.rollbackState === 'rollback_failed');
   const failed: FailedRollback[] = [];
   for (const wave of failedRings) {
-    failed.push(
-      ...ringRollback(await store.waveEndpoints.rollbackJobs(wave.id))
-        .failedEndpoints,
-    );
+    failed.push(...(await ringRollback(deps, wave.id)).failedEndpoints);
   }
   const ok = failedRings.length === 0;
   const names = failed.slice(0, MAX_NAMED).map(endpointName).join(', ');
