@@ -60,7 +60,7 @@ const CONTROLS: Array<{
     label: 'Roll back',
     danger: true,
     explain:
-      'Send rollback jobs to every endpoint that took the patch, last ring first.',
+      'Send rollback jobs to every endpoint that took the patch, last ring first (rings already rolled back are left as they are). The rollout reads rolled back only once every endpoint’s next inventory shows the versions from before.',
   },
 ];
 
