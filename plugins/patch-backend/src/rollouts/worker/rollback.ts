@@ -36,6 +36,9 @@ const MAX_LISTED = 200;
 /** Failed endpoints named in the rollout's reason line. */
 const MAX_NAMED = 10;
 
+/** The reason of a success no inventory settled. */
+const NEVER_VERIFIED = 'reported done, never verified by an inventory';
+
 /** An endpoint whose rollback is not verified, and why. @internal */
 export interface FailedRollback {
   endpointId: string;
@@ -82,8 +85,6 @@ export async function ringRollback(
   }
   return ring;
 }
-
-const NEVER_VERIFIED = 'reported done, never verified by an inventory';
 
 /** Sorts each endpoint's latest rollback job into the ring's counts. */
 function countRollback(rows: RollbackJobRow[]): RingRollback {
