@@ -391,7 +391,10 @@ export class RolloutService {
     let scope: Wave[];
     if (ring !== undefined) {
       const wave = waves.find(w => w.ringIndex === ring);
-      if (!wave) throw new InputError(`Rollout ${id} has no ring ${ring}`);
+      if (!wave) {
+        await audit('failed', `Rollout ${id} has no ring ${ring}`);
+        throw new InputError(`Rollout ${id} has no ring ${ring}`);
+      }
       if (!wave.startedAt)
         await conflict(
           `Ring ${wave.ringName} has not started: nothing to roll back`,
