@@ -159,9 +159,19 @@ describe('rollback that can be trusted', () => {
       });
       expect(back.waves[1].rollbackState).toBeNull();
       expect(back.waves[1].rollback).toBeUndefined();
-      const [audit] = await env
+      const [audit] = await env.knex('patch_audit_events').where({
+        target_id: id,
+        action: 'rollout-rollback',
+        outcome: 'succeeded',
+      });
+      const [refused] = await env
         .knex('patch_audit_events')
-        .where({ target_id: id, action: 'rollout-rollback' });
+        .where({
+          target_id: id,
+          action: 'rollout-rollback',
+          outcome: 'failed',
+        });
+      expect(refused.message).toBe(`Rollout ${id} has no ring 5`);
       expect(JSON.parse(audit.details)).toEqual({
         reason: 'pilot regression',
         ring: 0,
