@@ -59,7 +59,9 @@ export function jobPackages(
         return `The ${job.kind} job names ${p.name} twice.`;
       }
       names.add(p.name);
-      if (job.kind === 'rollback' && !p.previousVersion) {
+      // Without a version to go back to, only the install's word that it
+      // added the package (absentBefore) allows a removal.
+      if (job.kind === 'rollback' && !p.previousVersion && !p.absentBefore) {
         return `The rollback job has no previousVersion for ${p.name}.`;
       }
     }
@@ -91,7 +93,8 @@ async function readBack(
 
 /** What a job was after, for a package, in words. */
 function wanted(kind: LeasedJob['kind'], p: JobPackage): string {
-  if (kind === 'rollback') return `${p.previousVersion}`;
+  if (kind === 'rollback')
+    return p.previousVersion ? `${p.previousVersion}` : 'absent';
   return p.source ? `source ${p.source} ${p.version}` : p.version;
 }
 
@@ -324,12 +327,20 @@ async function transaction(
       .join(', ')} in one transaction`,
   );
   if (job.kind === 'rollback') {
-    const targets = change.map(p => ({
-      name: p.name,
-      version: p.previousVersion!,
-    }));
+    // Back to the version from before; a package the install added is removed.
+    const targets = change.map(p =>
+      p.previousVersion
+        ? { name: p.name, version: p.previousVersion }
+        : { name: p.name, version: '', remove: true as const },
+    );
     if (provider.rollbackPackages) {
       return provider.rollbackPackages(targets, call);
+    }
+    const removal = targets.find(t => t.remove);
+    if (removal) {
+      throw new Error(
+        `This package manager cannot remove ${removal.name} in a rollback.`,
+      );
     }
     return sequential(targets, t => provider.rollback(t.name, t.version, call));
   }

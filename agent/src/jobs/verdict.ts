@@ -14,7 +14,8 @@ const norm = (v: string) => v.replace(/^0:/, '');
  * Whether one package of a job is where the job wanted it, from what the
  * package database says now. Fails closed: a package that is missing, not
  * fully installed, or whose version cannot be compared is never `fixed`.
- * - rollback: exactly at `previousVersion`;
+ * - rollback: exactly at `previousVersion`; absent when the install added
+ *   it (`absentBefore`, no `previousVersion`);
  * - with `source`: installed, built from that source, and its source version
  *   at or above `version` (the binary itself went to its candidate);
  * - otherwise: exactly at `version` (the install pinned it).
@@ -26,6 +27,10 @@ export function packageVerdict(
   state: PackageState | undefined,
   ecosystem: Ecosystem,
 ): JobPackageResult['state'] {
+  if (kind === 'rollback' && wanted.absentBefore && !wanted.previousVersion) {
+    // The install added it: rolled back once it is gone.
+    return state?.version ? 'not-fixed' : 'fixed';
+  }
   if (!state?.version || state.problem) return 'not-fixed';
   if (kind === 'rollback') {
     return wanted.previousVersion &&

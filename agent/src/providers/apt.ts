@@ -25,6 +25,7 @@ import {
   PendingUpdate,
   ProviderCallOptions,
   ProviderOutput,
+  RollbackTarget,
   verifyResult,
   VerifyResult,
 } from './types';
@@ -182,12 +183,13 @@ export class AptProvider implements PatchProvider {
   }
 
   async rollbackPackages(
-    packages: Array<{ name: string; version: string }>,
+    packages: RollbackTarget[],
     options: ProviderCallOptions = {},
   ): Promise<ProviderOutput> {
+    // `name-` removes a package in the same apt-get run: still one transaction.
     return this.aptGet(
-      packages.map(p => `${p.name}=${p.version}`),
-      packages,
+      packages.map(p => (p.remove ? `${p.name}-` : `${p.name}=${p.version}`)),
+      packages.map(p => (p.remove ? { name: p.name, version: '0' } : p)),
       options,
       true,
     );

@@ -18,6 +18,7 @@ import {
   PendingUpdate,
   ProviderCallOptions,
   ProviderOutput,
+  RollbackTarget,
   verifyResult,
   VerifyResult,
 } from './types';
@@ -210,15 +211,29 @@ export class DnfProvider implements PatchProvider {
   }
 
   async rollbackPackages(
-    packages: Array<{ name: string; version: string }>,
+    packages: RollbackTarget[],
     options: ProviderCallOptions = {},
   ): Promise<ProviderOutput> {
-    for (const p of packages) assertPackageArg(p.name, p.version);
-    if (packages.length === 0) return { output: '' };
-    return this.dnf(
-      ['downgrade', ...packages.map(p => `${p.name}-${p.version}`)],
-      options,
-    );
+    const back = packages.filter(p => !p.remove);
+    const added = packages.filter(p => p.remove);
+    for (const p of back) assertPackageArg(p.name, p.version);
+    for (const p of added) assertPackageArg(p.name, '0');
+    let output = '';
+    if (back.length > 0) {
+      output += (
+        await this.dnf(
+          ['downgrade', ...back.map(p => `${p.name}-${p.version}`)],
+          options,
+        )
+      ).output;
+    }
+    // dnf has no downgrade-and-remove in one command: the removal of what
+    // the install added runs once the downgrades went through.
+    if (added.length > 0) {
+      output += (await this.dnf(['remove', ...added.map(p => p.name)], options))
+        .output;
+    }
+    return { output };
   }
 
   async readPackages(

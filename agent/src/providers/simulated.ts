@@ -10,6 +10,7 @@ import {
   PendingUpdate,
   ProviderCallOptions,
   ProviderOutput,
+  RollbackTarget,
   verifyResult,
   VerifyResult,
 } from './types';
@@ -281,7 +282,7 @@ export class SimulatedProvider implements PatchProvider {
   }
 
   async rollbackPackages(
-    packages: Array<{ name: string; version: string }>,
+    packages: RollbackTarget[],
     options: ProviderCallOptions = {},
   ): Promise<ProviderOutput> {
     return this.changeAll(packages, options, 'rollback');
@@ -303,7 +304,7 @@ export class SimulatedProvider implements PatchProvider {
   }
 
   private async changeAll(
-    packages: Array<{ name: string; version: string }>,
+    packages: Array<{ name: string; version: string; remove?: true }>,
     options: ProviderCallOptions,
     what: string,
   ): Promise<ProviderOutput> {
@@ -321,6 +322,11 @@ export class SimulatedProvider implements PatchProvider {
     }
     let output = '';
     for (const p of packages) {
+      if (p.remove) {
+        this.packages.delete(p.name);
+        output += `Removing ${p.name} ...\n`;
+        continue;
+      }
       const existing = this.packages.get(p.name);
       if (existing) existing.version = p.version;
       else this.packages.set(p.name, simPackage(p.name, p.version));

@@ -123,9 +123,12 @@ export interface PatchProvider {
     packages: JobPackage[],
     options?: ProviderCallOptions,
   ): Promise<ProviderOutput>;
-  /** Takes every package back to its `version` in one transaction (downgrades allowed). */
+  /**
+   * Takes every package back to its `version` in one transaction (downgrades
+   * allowed); entries with `remove` (packages the install added) are removed.
+   */
   rollbackPackages?(
-    packages: Array<{ name: string; version: string }>,
+    packages: RollbackTarget[],
     options?: ProviderCallOptions,
   ): Promise<ProviderOutput>;
   /** Reads each named package back (version, source, state); one entry per name, in order. */
@@ -135,6 +138,17 @@ export interface PatchProvider {
   ): Promise<PackageState[]>;
   /** Repairs what an interrupted run may have left (e.g. `dpkg --configure -a`). */
   recover?(options?: ProviderCallOptions): Promise<void>;
+}
+
+/**
+ * One package of a rollback: back to `version`, or removed (`remove`, the
+ * install added it; `version` is then empty).
+ * @public
+ */
+export interface RollbackTarget {
+  name: string;
+  version: string;
+  remove?: true;
 }
 
 /**

@@ -405,9 +405,10 @@ export class JobQueue {
           checked,
           'agent',
           nowIso,
-          // A reported install is a claim until the endpoint's next
-          // inventory confirms it (see `settleVerification`).
-          job.kind === 'install' && checked.status === 'succeeded'
+          // A reported install or rollback is a claim until the
+          // endpoint's next inventory confirms it (see `settleVerification`).
+          (job.kind === 'install' || job.kind === 'rollback') &&
+            checked.status === 'succeeded'
             ? 'pending'
             : null,
         );

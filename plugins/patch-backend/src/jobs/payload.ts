@@ -21,6 +21,8 @@ export interface PayloadPackage {
   source?: string;
   /** The version before the install: what a rollback goes back to. */
   previousVersion?: string;
+  /** rollback: the install's result says it was not installed before; the rollback removes it. */
+  absentBefore?: boolean;
   arch?: string;
 }
 
@@ -188,6 +190,10 @@ export function rollbackPayload(args: {
       .filter(p => p.before)
       .map(p => [p.name, p.before!]),
   );
+  // Listed by the agent without a version before: the install added it.
+  const added = new Set(
+    (args.resultPackages ?? []).filter(p => !p.before).map(p => p.name),
+  );
   const listed = Array.isArray(args.install.packages)
     ? (args.install.packages as unknown as PayloadPackage[])
     : [];
@@ -214,6 +220,9 @@ export function rollbackPayload(args: {
       version: p.version,
       ...(p.source ? { source: p.source } : {}),
       ...(back !== undefined ? { previousVersion: back } : {}),
+      ...(back === undefined && added.has(p.name)
+        ? { absentBefore: true }
+        : {}),
       ...(p.arch ? { arch: p.arch } : {}),
     };
   });

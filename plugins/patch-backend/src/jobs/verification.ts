@@ -9,6 +9,10 @@
  * same inventory (so its row stays or returns to needed), and the rollout's
  * gate counts a failure. Gates and progress count verified successes only.
  *
+ * A succeeded rollback waits the same way; it is verified when the
+ * inventory shows every package of the job back at its version from before
+ * (rollouts/rollbackEvidence.ts), otherwise it fails the same way.
+ *
  * What cannot be evaluated (the patch is not readable from the catalog)
  * stays pending: it is never counted as a success, and the next inventory
  * tries again.
@@ -21,9 +25,10 @@ import {
 } from '@patchbay/plugin-patch-common';
 import { endpointMatchKey } from '../applicability/release';
 import { EndpointStore } from '../endpoints/EndpointStore';
-import { InventoryStore } from '../inventory/InventoryStore';
+import { EndpointInventory, InventoryStore } from '../inventory/InventoryStore';
+import { rollbackEvidence } from '../rollouts/rollbackEvidence';
 import { RolloutCatalog } from '../rollouts/RolloutCatalog';
-import { JobQueue } from './JobQueue';
+import { Job, JobQueue } from './JobQueue';
 
 /** What the verifier needs. @internal */
 export interface JobVerifierDeps {
@@ -74,7 +79,12 @@ export class JobVerifier {
       this.deps.endpoints.getEndpoint(endpointId),
     ]);
     const refs = [
-      ...new Set(pending.map(j => j.patchRef).filter((r): r is string => !!r)),
+      ...new Set(
+        pending
+          .filter(j => j.kind !== 'rollback')
+          .map(j => j.patchRef)
+          .filter((r): r is string => !!r),
+      ),
     ];
     let targets = new Map<string, PatchTarget[]>();
     try {
@@ -86,6 +96,10 @@ export class JobVerifier {
     }
     const release = endpoint ? endpointMatchKey(endpoint.os) : '*';
     for (const job of pending) {
+      if (job.kind === 'rollback') {
+        await this.settleRollback(job, inventory, report);
+        continue;
+      }
       const patchTargets = job.patchRef ? targets.get(job.patchRef) : undefined;
       if (!inventory || !patchTargets) {
         report.undecided.push(job.id);
@@ -130,6 +144,35 @@ export class JobVerifier {
       await this.deps.refreshApplicability(endpointId);
     }
     return report;
+  }
+
+  /**
+   * A rollback is verified when the inventory shows every package of the
+   * job back at its version from before (absent if the install added it);
+   * rollouts/rollbackEvidence.ts.
+   */
+  private async settleRollback(
+    job: Job,
+    inventory: EndpointInventory | undefined,
+    report: VerificationReport,
+  ): Promise<void> {
+    if (!inventory) {
+      report.undecided.push(job.id);
+      return;
+    }
+    const evidence = rollbackEvidence(job.payload ?? {}, inventory.packages);
+    const outcome = evidence.ok ? 'verified' : 'unverified';
+    const message = evidence.ok
+      ? `Inventory ${inventory.hash ?? ''} shows every package rolled back`
+      : `Reported rolled back, but the next inventory shows ${evidence.wrong.join(
+          '; ',
+        )}`;
+    if (
+      await this.deps.jobs.settleVerification(job.id, outcome, message, {
+        inventoryHash: inventory.hash ?? null,
+      })
+    )
+      report[outcome].push(job.id);
   }
 }
 

@@ -187,8 +187,12 @@ export class RolloutService {
     control: RolloutControl,
     actor: Actor,
     reason?: string,
+    /** rollback only: the index of the one ring to roll back (default: every ring). */
+    ring?: number,
   ): Promise<Rollout> {
     const rollout = await this.get(id);
+    if (ring !== undefined && control !== 'rollback')
+      throw new InputError('Only a rollback takes a ring');
     const audit = (
       outcome: 'succeeded' | 'failed',
       message: string,
@@ -202,7 +206,13 @@ export class RolloutService {
           targetType: 'rollout',
           targetId: id,
           message,
-          details: reason ? { reason } : undefined,
+          details:
+            reason || ring !== undefined
+              ? {
+                  ...(reason ? { reason } : {}),
+                  ...(ring !== undefined ? { ring } : {}),
+                }
+              : undefined,
         },
         trx,
       );
@@ -348,38 +358,111 @@ export class RolloutService {
         break;
       }
       case 'rollback': {
-        const ok = await store.transaction(async trx => {
-          const moved = await store.rollouts.transition(
-            id,
-            ['running', 'paused', 'completed', 'aborted'],
-            'rolling_back',
-            { pauseReason: reason ? `Rolling back: ${reason}` : null },
-            trx,
-          );
-          if (!moved) return false;
-          await store.waves.cancelOpen(id, trx);
-          const cancelled = await this.deps.jobs.cancelJobs(
-            { rolloutId: id },
-            `Rollout rolled back by ${actor.ref}`,
-            trx,
-          );
-          await audit(
-            'succeeded',
-            `Rollback started; ${cancelled} queued jobs cancelled`,
-            trx,
-          );
-          return true;
-        });
-        if (!ok)
-          await conflict(
-            `Rollout ${id} is ${rollout.state}: it cannot be rolled back`,
-          );
+        await this.rollback(rollout, actor, reason, ring, audit, conflict);
         break;
       }
       default:
         throw new InputError(`Unknown control ${control}`);
     }
     return this.get(id);
+  }
+
+  /**
+   * Rolls back one ring (`ring`) or every started ring not rolled back yet:
+   * those rings get their rollback requested and the rollout moves to
+   * `rolling_back` (worker/rollback.ts does the rest); open waves and queued
+   * installs end. A finished rollback may be followed by another ring's.
+   */
+  private async rollback(
+    rollout: Rollout,
+    actor: Actor,
+    reason: string | undefined,
+    ring: number | undefined,
+    audit: (
+      outcome: 'succeeded' | 'failed',
+      message: string,
+      trx?: Knex.Transaction,
+    ) => Promise<void>,
+    conflict: (message: string) => Promise<never>,
+  ): Promise<void> {
+    const { store } = this.deps;
+    const id = rollout.id;
+    const waves = await store.waves.list(id);
+    let scope: Wave[];
+    if (ring !== undefined) {
+      const wave = waves.find(w => w.ringIndex === ring);
+      if (!wave) {
+        await audit('failed', `Rollout ${id} has no ring ${ring}`);
+        throw new InputError(`Rollout ${id} has no ring ${ring}`);
+      }
+      if (!wave.startedAt)
+        await conflict(
+          `Ring ${wave.ringName} has not started: nothing to roll back`,
+        );
+      if (wave.rollbackState)
+        await conflict(
+          `Ring ${wave.ringName} is already in a rollback (${wave.rollbackState})`,
+        );
+      scope = [wave];
+    } else {
+      scope = waves.filter(w => w.startedAt && !w.rollbackState);
+    }
+    const from: RolloutState[] = [
+      'running',
+      'paused',
+      'completed',
+      'aborted',
+      'rolled_back',
+      'rollback_failed',
+    ];
+    if (!from.includes(rollout.state) || scope.length === 0)
+      await conflict(
+        `Rollout ${id} is ${rollout.state}: ${
+          scope.length === 0
+            ? 'no ring is left to roll back'
+            : 'it cannot be rolled back'
+        }`,
+      );
+    const names = scope.map(w => w.ringName).join(', ');
+    const ok = await store.transaction(async trx => {
+      const moved = await store.rollouts.transition(
+        id,
+        from,
+        'rolling_back',
+        {
+          pauseReason: `Rolling back ${
+            ring !== undefined ? `ring ${names}` : 'every ring'
+          }${reason ? `: ${reason}` : ''}`,
+          finished: false,
+        },
+        trx,
+      );
+      if (!moved) return false;
+      for (const wave of scope) {
+        // Guarded: a ring another request put in a rollback meanwhile fails the whole.
+        if (
+          !(await store.waves.setRollbackState(wave.id, null, 'requested', trx))
+        )
+          throw new ConflictError(
+            `Ring ${wave.ringName} went into a rollback meanwhile; try again`,
+          );
+      }
+      await store.waves.cancelOpen(id, trx);
+      const cancelled = await this.deps.jobs.cancelJobs(
+        { rolloutId: id },
+        `Rollout rolled back by ${actor.ref}`,
+        trx,
+      );
+      await audit(
+        'succeeded',
+        `Rollback of ${
+          ring !== undefined ? `ring ${names}` : `every ring (${names})`
+        } started; ${cancelled} queued jobs cancelled`,
+        trx,
+      );
+      return true;
+    });
+    if (!ok) await conflict(`Rollout ${id} changed meanwhile; try again`);
   }
 
   private async currentWave(rollout: Rollout): Promise<Wave | undefined> {

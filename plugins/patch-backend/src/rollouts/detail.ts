@@ -7,6 +7,7 @@ import { JsonObject } from '@backstage/types';
 import { RolloutDeps } from './deps';
 import { ACTIVE_ROLLOUT_STATES, Rollout, Wave } from './types';
 import { waveCounts } from './worker/gate';
+import { ringRollback } from './worker/rollback';
 
 /** A rollout with its waves, per-wave counts, gates, tickets and time series. */
 export async function rolloutDetail(
@@ -29,7 +30,19 @@ export async function rolloutDetail(
   };
   for (const wave of waves) {
     const counts = wave.startedAt ? await waveCounts(deps, wave) : zeroCounts();
-    waveDetails.push({ ...waveJson(wave), counts });
+    waveDetails.push({
+      ...waveJson(wave),
+      counts,
+      // The ring's rollback, endpoint by endpoint, as the inventories tell it.
+      ...(wave.rollbackState
+        ? {
+            rollback: (await ringRollback(
+              deps,
+              wave.id,
+            )) as unknown as JsonObject,
+          }
+        : {}),
+    });
     // Over every endpoint the rollout will reach: a snapshotted wave by
     // its size, a ring not snapshotted yet by the plan preview's count.
     progress.planned += wave.startedAt

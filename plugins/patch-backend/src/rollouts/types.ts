@@ -16,7 +16,8 @@ export type RolloutState =
   | 'completed'
   | 'aborted'
   | 'rolling_back'
-  | 'rolled_back';
+  | 'rolled_back'
+  | 'rollback_failed';
 
 /** Rollout states in which a rollout holds its endpoints. @internal */
 export const ACTIVE_ROLLOUT_STATES: RolloutState[] = [
@@ -51,6 +52,28 @@ export interface ResolvedRing extends RingDefinition {
   /** The policy's ring settings (soak, sample, limit, promotion). */
   policy: RolloutRing;
 }
+
+/**
+ * Where a wave's rollback is: `requested` (in the rollback's scope, no job
+ * yet), `dispatched` (rollback jobs out; waiting for their results and for
+ * the endpoints' next inventories), then `rolled_back` (every endpoint's
+ * inventory shows the versions from before) or `rollback_failed` (at least
+ * one endpoint's did not, or its job failed). `done` is what rollbacks
+ * from before verification read (jobs finished, nothing verified).
+ * @public
+ */
+export type WaveRollbackState =
+  | 'requested'
+  | 'dispatched'
+  | 'rolled_back'
+  | 'rollback_failed'
+  | 'done';
+
+/** Wave rollback states that are still moving. @internal */
+export const OPEN_ROLLBACK_STATES: WaveRollbackState[] = [
+  'requested',
+  'dispatched',
+];
 
 /**
  * A rollout as stored.
@@ -100,7 +123,7 @@ export interface Wave {
   decidedAt?: string;
   promotedBy?: string;
   gate?: JsonObject;
-  rollbackState?: string;
+  rollbackState?: WaveRollbackState;
 }
 
 /**

@@ -430,6 +430,10 @@ export const spec = {
             "type": "string",
             "description": "The version before the install; what a rollback goes back to."
           },
+          "absentBefore": {
+            "type": "boolean",
+            "description": "rollback only: the install result said the package was not installed before (no `previousVersion`); the rollback removes it. Without either, a rollback of the package is refused."
+          },
           "arch": {
             "type": "string"
           }
@@ -2647,6 +2651,12 @@ export const spec = {
           "reason": {
             "type": "string",
             "maxLength": 2048
+          },
+          "ring": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 1000,
+            "description": "rollback only — the index of the one ring (wave) to roll back; without it every started ring not rolled back yet."
           }
         }
       },
@@ -2884,13 +2894,15 @@ export const spec = {
       },
       "RolloutState": {
         "type": "string",
+        "description": "`rolled_back`: every endpoint in the rollback's scope is back, each verified by its next inventory;\n`rollback_failed`: the rollback ended and some endpoint's rollback failed or was not verified (see each\nwave's `rollback.failedEndpoints`).\n",
         "enum": [
           "running",
           "paused",
           "completed",
           "aborted",
           "rolling_back",
-          "rolled_back"
+          "rolled_back",
+          "rollback_failed"
         ]
       },
       "Rollout": {
@@ -3105,10 +3117,77 @@ export const spec = {
             "type": [
               "string",
               "null"
-            ]
+            ],
+            "description": "Null: not in a rollback. `requested` (in the rollback's scope), `dispatched` (rollback jobs out, waiting for\nresults and inventories), `rolled_back` (every endpoint verified by its inventory), `rollback_failed`;\n`done` for rollbacks from before verification.\n"
           },
           "counts": {
             "$ref": "#/components/schemas/WaveCounts"
+          },
+          "rollback": {
+            "$ref": "#/components/schemas/RingRollback"
+          }
+        }
+      },
+      "RingRollback": {
+        "type": "object",
+        "description": "A ring's rollback, from each endpoint's latest rollback job and its verification by inventory.",
+        "required": [
+          "endpoints",
+          "inFlight",
+          "awaitingVerification",
+          "verified",
+          "failed",
+          "failedEndpoints"
+        ],
+        "properties": {
+          "endpoints": {
+            "type": "integer",
+            "description": "Endpoints with a rollback job in this ring."
+          },
+          "inFlight": {
+            "type": "integer"
+          },
+          "awaitingVerification": {
+            "type": "integer",
+            "description": "Reported done; the endpoint's next inventory has not settled it yet."
+          },
+          "verified": {
+            "type": "integer",
+            "description": "The endpoint's inventory shows every package back at its version from before."
+          },
+          "failed": {
+            "type": "integer",
+            "description": "The job failed, timed out, expired or was cancelled, or the inventory contradicted it."
+          },
+          "failedEndpoints": {
+            "type": "array",
+            "description": "The failed ones (at most 200), with why.",
+            "items": {
+              "type": "object",
+              "required": [
+                "endpointId",
+                "jobId",
+                "reason"
+              ],
+              "properties": {
+                "endpointId": {
+                  "type": "string"
+                },
+                "jobId": {
+                  "type": "string",
+                  "description": "The endpoint's latest rollback job."
+                },
+                "hostname": {
+                  "type": "string"
+                },
+                "entityRef": {
+                  "type": "string"
+                },
+                "reason": {
+                  "type": "string"
+                }
+              }
+            }
           }
         }
       },
@@ -5705,7 +5784,7 @@ export const spec = {
         "tags": [
           "portal"
         ],
-        "description": "An operator control. `promote` passes the current ring (awaiting promotion, held, breached or soaking);\n`pause` (queued jobs are held, jobs in flight go on) / `resume` (held jobs are queued again); `abort`\n(nothing is dispatched once it committed; queued, held and leased jobs are cancelled, running\nones still report); `rollback` (rollback jobs for every endpoint that took the patch, last ring first).\nPermission patch.rollout.manage; audited.\n",
+        "description": "An operator control. `promote` passes the current ring (awaiting promotion, held, breached or soaking);\n`pause` (queued jobs are held, jobs in flight go on) / `resume` (held jobs are queued again); `abort`\n(nothing is dispatched once it committed; queued, held and leased jobs are cancelled, running\nones still report); `rollback` (rollback jobs for every endpoint that took the patch, last ring first;\nwith `ring` in the body only that ring's endpoints, the other rings keep the patch). A rollback carries every\npackage of the install, each back to its version from before, and counts only when the endpoint's next\ninventory shows it: the rollout then reads `rolled_back`, or `rollback_failed` with the endpoints. A rollout\nrolled back may have another ring rolled back later. Permission patch.rollout.manage; audited.\n",
         "parameters": [
           {
             "name": "rolloutId",

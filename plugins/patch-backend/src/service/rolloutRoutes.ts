@@ -27,6 +27,7 @@ const STATES: RolloutState[] = [
   'aborted',
   'rolling_back',
   'rolled_back',
+  'rollback_failed',
 ];
 
 /**
@@ -120,6 +121,7 @@ export function registerRolloutRoutes(
       action as RolloutControl,
       { ref: actor },
       req.body?.reason,
+      req.body?.ring,
     );
     res.json((await rollouts.detail(rolloutId)) as any);
   });

@@ -690,8 +690,11 @@ export interface paths {
          * @description An operator control. `promote` passes the current ring (awaiting promotion, held, breached or soaking);
          *     `pause` (queued jobs are held, jobs in flight go on) / `resume` (held jobs are queued again); `abort`
          *     (nothing is dispatched once it committed; queued, held and leased jobs are cancelled, running
-         *     ones still report); `rollback` (rollback jobs for every endpoint that took the patch, last ring first).
-         *     Permission patch.rollout.manage; audited.
+         *     ones still report); `rollback` (rollback jobs for every endpoint that took the patch, last ring first;
+         *     with `ring` in the body only that ring's endpoints, the other rings keep the patch). A rollback carries every
+         *     package of the install, each back to its version from before, and counts only when the endpoint's next
+         *     inventory shows it: the rollout then reads `rolled_back`, or `rollback_failed` with the endpoints. A rollout
+         *     rolled back may have another ring rolled back later. Permission patch.rollout.manage; audited.
          */
         post: operations["ControlRollout"];
         delete?: never;
@@ -852,6 +855,8 @@ export interface components {
             source?: string;
             /** @description The version before the install; what a rollback goes back to. */
             previousVersion?: string;
+            /** @description rollback only: the install result said the package was not installed before (no `previousVersion`); the rollback removes it. Without either, a rollback of the package is refused. */
+            absentBefore?: boolean;
             arch?: string;
         };
         JobResultPackage: {
@@ -1523,6 +1528,8 @@ export interface components {
         };
         RolloutControlRequest: {
             reason?: string;
+            /** @description rollback only — the index of the one ring (wave) to roll back; without it every started ring not rolled back yet. */
+            ring?: number;
         };
         RateInterval: {
             lower: number;
@@ -1587,8 +1594,13 @@ export interface components {
             deadlineAt?: string;
             impact: components["schemas"]["ImpactPrediction"];
         };
-        /** @enum {string} */
-        RolloutState: "running" | "paused" | "completed" | "aborted" | "rolling_back" | "rolled_back";
+        /**
+         * @description `rolled_back`: every endpoint in the rollback's scope is back, each verified by its next inventory;
+         *     `rollback_failed`: the rollback ended and some endpoint's rollback failed or was not verified (see each
+         *     wave's `rollback.failedEndpoints`).
+         * @enum {string}
+         */
+        RolloutState: "running" | "paused" | "completed" | "aborted" | "rolling_back" | "rolled_back" | "rollback_failed";
         Rollout: {
             id: string;
             patchRef: string;
@@ -1640,8 +1652,35 @@ export interface components {
             gate?: {
                 [key: string]: unknown;
             } | null;
+            /**
+             * @description Null: not in a rollback. `requested` (in the rollback's scope), `dispatched` (rollback jobs out, waiting for
+             *     results and inventories), `rolled_back` (every endpoint verified by its inventory), `rollback_failed`;
+             *     `done` for rollbacks from before verification.
+             */
             rollbackState?: string | null;
             counts: components["schemas"]["WaveCounts"];
+            rollback?: components["schemas"]["RingRollback"];
+        };
+        /** @description A ring's rollback, from each endpoint's latest rollback job and its verification by inventory. */
+        RingRollback: {
+            /** @description Endpoints with a rollback job in this ring. */
+            endpoints: number;
+            inFlight: number;
+            /** @description Reported done; the endpoint's next inventory has not settled it yet. */
+            awaitingVerification: number;
+            /** @description The endpoint's inventory shows every package back at its version from before. */
+            verified: number;
+            /** @description The job failed, timed out, expired or was cancelled, or the inventory contradicted it. */
+            failed: number;
+            /** @description The failed ones (at most 200), with why. */
+            failedEndpoints: {
+                endpointId: string;
+                /** @description The endpoint's latest rollback job. */
+                jobId: string;
+                hostname?: string;
+                entityRef?: string;
+                reason: string;
+            }[];
         };
         RolloutDetail: components["schemas"]["Rollout"] & {
             progress: components["schemas"]["RolloutProgress"];

@@ -365,6 +365,62 @@ describe('DefaultPatchApi', () => {
     expect(seen[0].body).toEqual({ reason: 'change freeze' });
   });
 
+  it("rolls back one ring through the rollback action, and reads each ring's rollback", async () => {
+    const rollback = {
+      endpoints: 3,
+      inFlight: 0,
+      awaitingVerification: 1,
+      verified: 2,
+      failed: 0,
+      failedEndpoints: [],
+    };
+    const { fetch, seen } = backstageLikeFetch({
+      'POST /api/patch/rollouts/ro1/actions/rollback': () => ({
+        id: 'ro1',
+        patchRef: 'p',
+        policyRef: 'q',
+        state: 'rolling_back',
+        emergency: false,
+        currentRing: 1,
+        ringCount: 2,
+        rings: ['pilot', 'broad'],
+        createdBy: 'u',
+        createdAt: 'x',
+        updatedAt: 'x',
+        waves: [
+          {
+            id: 'w1',
+            ring: 'pilot',
+            index: 0,
+            state: 'passed',
+            size: 3,
+            rollbackState: 'dispatched',
+            rollback,
+            counts: {
+              undispatched: 0,
+              queued: 0,
+              held: 0,
+              leased: 0,
+              running: 0,
+              succeeded: 3,
+              failed: 0,
+              expired: 0,
+              cancelled: 0,
+            },
+          },
+        ],
+        gates: [],
+        tickets: [],
+        timeSeries: { bucketSeconds: 60, points: [] },
+      }),
+    });
+    const api = new DefaultPatchApi({ discoveryApi, fetchApi: { fetch } });
+    const r = (await api.rollbackRing('ro1', 0, 'regression')) as any;
+    expect(seen[0].body).toEqual({ ring: 0, reason: 'regression' });
+    expect(r.state).toBe('rolling_back');
+    expect(r.waves[0]).toMatchObject({ rollbackState: 'dispatched', rollback });
+  });
+
   it('lists, creates and revokes risk exceptions on their routes', async () => {
     const exception = {
       id: 'x1',

@@ -159,6 +159,8 @@ export function toRolloutDetail(r: S['RolloutDetail']): RolloutDetail {
     finishedAt: w.finishedAt ?? undefined,
     soakUntil: w.soakUntil ?? undefined,
     gate: toGateState(w.gate, w.soakUntil),
+    ...(w.rollbackState ? { rollbackState: w.rollbackState } : {}),
+    ...(w.rollback ? { rollback: w.rollback } : {}),
   }));
   return {
     ...toRolloutSummary(r),
@@ -491,6 +493,22 @@ export class DefaultPatchApi implements PatchApi {
       {
         params: { path: { rolloutId: id, action } },
         body: comment ? { reason: comment } : {},
+      },
+    );
+    return toRolloutDetail(unwrap(data, error, response));
+  }
+
+  async rollbackRing(
+    id: string,
+    ring: number,
+    comment?: string,
+  ): Promise<RolloutSummary> {
+    const c = await this.client.raw();
+    const { data, error, response } = await c.POST(
+      '/rollouts/{rolloutId}/actions/{action}',
+      {
+        params: { path: { rolloutId: id, action: 'rollback' } },
+        body: { ring, ...(comment ? { reason: comment } : {}) },
       },
     );
     return toRolloutDetail(unwrap(data, error, response));

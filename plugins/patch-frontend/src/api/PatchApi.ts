@@ -76,6 +76,12 @@ export interface PatchApi {
     action: RolloutAction,
     comment?: string,
   ): Promise<RolloutSummary>;
+  /** Roll back one ring of a rollout (its index); the other rings keep the patch. */
+  rollbackRing(
+    id: string,
+    ring: number,
+    comment?: string,
+  ): Promise<RolloutSummary>;
   /** Search the audit trail. */
   queryAudit(query: AuditQuery): Promise<AuditPage>;
   /** Export the audit trail as CSV or JSON. */

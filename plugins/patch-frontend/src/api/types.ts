@@ -181,7 +181,8 @@ export type RolloutState =
   | 'completed'
   | 'aborted'
   | 'rolling_back'
-  | 'rolled_back';
+  | 'rolled_back'
+  | 'rollback_failed';
 
 /** Job counts of a wave or rollout. @public */
 export interface JobCounts {
@@ -269,6 +270,37 @@ export interface Wave {
   finishedAt?: string;
   /** Its gate. */
   gate?: GateState;
+  /**
+   * Where its rollback is: absent (not in one), requested, dispatched,
+   * rolled_back (every endpoint verified back by its inventory) or
+   * rollback_failed.
+   */
+  rollbackState?: string;
+  /** Its rollback, endpoint by endpoint, once it is in one. */
+  rollback?: RingRollback;
+}
+
+/** A ring's rollback, as the endpoints' inventories tell it. @public */
+export interface RingRollback {
+  /** Endpoints with a rollback job. */
+  endpoints: number;
+  /** Rollback jobs waiting or running. */
+  inFlight: number;
+  /** Reported done, waiting for the endpoint's next inventory. */
+  awaitingVerification: number;
+  /** Verified back by the endpoint's inventory. */
+  verified: number;
+  /** Failed, or contradicted by the inventory. */
+  failed: number;
+  /** The failed ones, with why. */
+  failedEndpoints: Array<{
+    endpointId: string;
+    /** Its latest rollback job. */
+    jobId?: string;
+    hostname?: string;
+    entityRef?: string;
+    reason: string;
+  }>;
 }
 
 /** A rollout as it appears in lists. @public */

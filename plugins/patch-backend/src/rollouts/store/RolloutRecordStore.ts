@@ -86,6 +86,7 @@ export class RolloutRecordStore {
     extra: {
       pauseReason?: string | null;
       currentRing?: number;
+      /** true: sets the finish time; false: clears it. */
       finished?: boolean;
     } = {},
     trx?: Knex.Transaction,
@@ -97,6 +98,8 @@ export class RolloutRecordStore {
     if (extra.currentRing !== undefined)
       update.current_ring = extra.currentRing;
     if (extra.finished) update.finished_at = now;
+    // A finished rollout rolled back further is not finished any more.
+    else if (extra.finished === false) update.finished_at = null;
     const n = await (trx ?? this.db)('patch_rollouts')
       .where({ id })
       .whereIn('state', from)

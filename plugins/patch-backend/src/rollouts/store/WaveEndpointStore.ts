@@ -4,6 +4,18 @@ import { fromDbJson } from '../../database/time';
 import { chunk, ID_BATCH, notDispatched } from './rows';
 import { ACTIVE_JOB_STATES } from '../../jobs/types';
 
+/** One endpoint's latest rollback job in a wave. @internal */
+export interface RollbackJobRow {
+  jobId: string;
+  endpointId: string;
+  /** The job's state. */
+  state: string;
+  /** Of a succeeded rollback: pending, verified or unverified. */
+  verification?: string;
+  hostname?: string;
+  entityRef?: string;
+}
+
 /**
  * The endpoints of waves as the driver works through them: which are not
  * dispatched yet, how many jobs are in flight per label, which took the
@@ -172,6 +184,54 @@ export class WaveEndpointStore {
         .whereIn('endpoint_id', part)
         .update({ rollback_dispatched: true });
     }
+  }
+
+  /**
+   * A wave's rollback per endpoint: each endpoint's latest rollback job,
+   * its state and its verification by the endpoint's next inventory, with
+   * the endpoint's host name and entity ref.
+   */
+  async rollbackJobs(waveId: string): Promise<RollbackJobRow[]> {
+    const rows = await this.db('patch_jobs as j')
+      .leftJoin('patch_endpoints as e', 'e.id', 'j.endpoint_id')
+      .where('j.wave_id', waveId)
+      .where('j.kind', 'rollback')
+      .orderBy('j.created_at', 'asc')
+      .orderBy('j.id', 'asc')
+      // Not the result: it holds the package manager's output.
+      .select(
+        'j.id',
+        'j.endpoint_id',
+        'j.state',
+        'j.verification',
+        'e.hostname',
+        'e.entity_ref',
+      );
+    const latest = new Map<string, any>();
+    for (const r of rows) latest.set(r.endpoint_id, r);
+    return [...latest.values()].map(r => ({
+      jobId: r.id,
+      endpointId: r.endpoint_id,
+      state: r.state,
+      ...(r.verification ? { verification: r.verification } : {}),
+      ...(r.hostname ? { hostname: r.hostname } : {}),
+      ...(r.entity_ref ? { entityRef: r.entity_ref } : {}),
+    }));
+  }
+
+  /** The result message of each of these jobs (a few hundred at most), by job id. */
+  async jobMessages(jobIds: string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const part of chunk(jobIds, ID_BATCH)) {
+      const rows = await this.db('patch_jobs')
+        .whereIn('id', part)
+        .select('id', 'result');
+      for (const r of rows) {
+        const message = fromDbJson<any>(r.result)?.message;
+        if (message) out.set(r.id, String(message));
+      }
+    }
+    return out;
   }
 
   /** Owning groups of a wave's endpoints (for notifications). */

@@ -20,7 +20,9 @@ export const ALLOWED_ACTIONS: Record<RolloutState, RolloutAction[]> = {
   completed: ['rollback'],
   aborted: ['rollback'],
   rolling_back: [],
-  rolled_back: [],
+  // Rings not rolled back yet may still be (the backend says whether any is left).
+  rolled_back: ['rollback'],
+  rollback_failed: ['rollback'],
 };
 
 const CONTROLS: Array<{
@@ -58,7 +60,7 @@ const CONTROLS: Array<{
     label: 'Roll back',
     danger: true,
     explain:
-      'Send rollback jobs to every endpoint that took the patch, last ring first.',
+      'Send rollback jobs to every endpoint that took the patch, last ring first (rings already rolled back are left as they are). The rollout reads rolled back only once every endpoint’s next inventory shows the versions from before.',
   },
 ];
 

@@ -24,6 +24,7 @@ export const StateLabel = (props: { state: RolloutState | WaveState }) => {
     case 'held':
       return <StatusWarning>{label}</StatusWarning>;
     case 'breached':
+    case 'rollback_failed':
       return <StatusError>{label}</StatusError>;
     case 'aborted':
     case 'rolled_back':

@@ -31,6 +31,7 @@ import {
 } from '../common';
 import { RolloutChart } from './RolloutChart';
 import { RolloutControls } from './RolloutControls';
+import { RingRollbacks } from './RingRollback';
 import { StateLabel } from './RolloutStateChip';
 import { StartRolloutDialog } from './StartRolloutDialog';
 import { WaveTimeline } from './WaveTimeline';
@@ -262,7 +263,12 @@ export const RolloutDetailView = () => {
               progress: (
                 <RolloutProgress rollout={r} label="Progress of the rollout" />
               ),
-              ...(r.pauseReason ? { 'paused because': r.pauseReason } : {}),
+              ...(r.pauseReason
+                ? {
+                    [/roll/.test(r.state) ? 'rollback' : 'paused because']:
+                      r.pauseReason,
+                  }
+                : {}),
             }}
           />
           <Box mt={2}>
@@ -284,6 +290,9 @@ export const RolloutDetailView = () => {
             data={r.waves}
           />
         </CompactTable>
+      </Grid>
+      <Grid item xs={12}>
+        <RingRollbacks rollout={r} onChanged={rollout.reload} />
       </Grid>
       <Grid item xs={12}>
         <InfoCard title="Rings">
