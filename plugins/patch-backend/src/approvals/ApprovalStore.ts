@@ -261,24 +261,57 @@ export class ApprovalStore {
       });
   }
 
-  /** Replaces the endpoints of a request. */
+  /**
+   * Replaces the endpoints of a request, writing only what changed: rows of
+   * endpoints that left are deleted, new ones inserted, changed ones
+   * updated, the others left alone (a sync that rewrote every row each pass
+   * bloated the table with dead rows on PostgreSQL).
+   */
   async replaceEndpoints(
     requestId: string,
     endpoints: RequestEndpoint[],
     trx?: Knex.Transaction,
   ): Promise<void> {
     const db = trx ?? this.db;
-    await db('patch_approval_request_endpoints')
-      .where({ request_id: requestId })
-      .delete();
-    const rows = endpoints.map(e => ({
+    const rowOf = (e: RequestEndpoint) => ({
       request_id: requestId,
       endpoint_id: e.endpointId,
       endpoint_ref: e.endpointRef ?? null,
       system_ref: e.systemRef ?? null,
       entity_refs: JSON.stringify(e.entityRefs),
-    }));
-    for (const chunk of chunks(rows, 150)) {
+    });
+    const current = new Map<string, any>();
+    for (const r of await db('patch_approval_request_endpoints')
+      .where({ request_id: requestId })
+      .select('endpoint_id', 'endpoint_ref', 'system_ref', 'entity_refs'))
+      current.set(r.endpoint_id, r);
+    const wanted = new Map(endpoints.map(e => [e.endpointId, rowOf(e)]));
+    const gone = [...current.keys()].filter(id => !wanted.has(id));
+    for (const chunk of chunks(gone, 500)) {
+      await db('patch_approval_request_endpoints')
+        .where({ request_id: requestId })
+        .whereIn('endpoint_id', chunk)
+        .delete();
+    }
+    const added: any[] = [];
+    for (const [id, row] of wanted) {
+      const old = current.get(id);
+      if (!old) added.push(row);
+      else if (
+        (old.endpoint_ref ?? null) !== row.endpoint_ref ||
+        (old.system_ref ?? null) !== row.system_ref ||
+        old.entity_refs !== row.entity_refs
+      ) {
+        await db('patch_approval_request_endpoints')
+          .where({ request_id: requestId, endpoint_id: id })
+          .update({
+            endpoint_ref: row.endpoint_ref,
+            system_ref: row.system_ref,
+            entity_refs: row.entity_refs,
+          });
+      }
+    }
+    for (const chunk of chunks(added, 150)) {
       await db('patch_approval_request_endpoints').insert(chunk);
     }
   }
