@@ -5,6 +5,7 @@ import { fromDbJson, fromDbTime, toDbTime } from '../database/time';
 import { chunks } from '../applicability/ApplicabilityStore';
 import type { ApprovalQuery } from '../permissions/rules';
 import { DelegationStore, whereActive } from './DelegationStore';
+import { replaceRequestEndpoints } from './requestEndpoints';
 
 /** States of an approval request. */
 export type ApprovalState =
@@ -261,59 +262,13 @@ export class ApprovalStore {
       });
   }
 
-  /**
-   * Replaces the endpoints of a request, writing only what changed: rows of
-   * endpoints that left are deleted, new ones inserted, changed ones
-   * updated, the others left alone (a sync that rewrote every row each pass
-   * bloated the table with dead rows on PostgreSQL).
-   */
+  /** Replaces the endpoints of a request, writing only what changed (requestEndpoints.ts). */
   async replaceEndpoints(
     requestId: string,
     endpoints: RequestEndpoint[],
     trx?: Knex.Transaction,
   ): Promise<void> {
-    const db = trx ?? this.db;
-    const rowOf = (e: RequestEndpoint) => ({
-      request_id: requestId,
-      endpoint_id: e.endpointId,
-      endpoint_ref: e.endpointRef ?? null,
-      system_ref: e.systemRef ?? null,
-      entity_refs: JSON.stringify(e.entityRefs),
-    });
-    const current = new Map<string, any>();
-    for (const r of await db('patch_approval_request_endpoints')
-      .where({ request_id: requestId })
-      .select('endpoint_id', 'endpoint_ref', 'system_ref', 'entity_refs'))
-      current.set(r.endpoint_id, r);
-    const wanted = new Map(endpoints.map(e => [e.endpointId, rowOf(e)]));
-    const gone = [...current.keys()].filter(id => !wanted.has(id));
-    for (const chunk of chunks(gone, 500)) {
-      await db('patch_approval_request_endpoints')
-        .where({ request_id: requestId })
-        .whereIn('endpoint_id', chunk)
-        .delete();
-    }
-    const added: any[] = [];
-    for (const [id, row] of wanted) {
-      const old = current.get(id);
-      if (!old) added.push(row);
-      else if (
-        (old.endpoint_ref ?? null) !== row.endpoint_ref ||
-        (old.system_ref ?? null) !== row.system_ref ||
-        old.entity_refs !== row.entity_refs
-      ) {
-        await db('patch_approval_request_endpoints')
-          .where({ request_id: requestId, endpoint_id: id })
-          .update({
-            endpoint_ref: row.endpoint_ref,
-            system_ref: row.system_ref,
-            entity_refs: row.entity_refs,
-          });
-      }
-    }
-    for (const chunk of chunks(added, 150)) {
-      await db('patch_approval_request_endpoints').insert(chunk);
-    }
+    await replaceRequestEndpoints(trx ?? this.db, requestId, endpoints);
   }
 
   /**
