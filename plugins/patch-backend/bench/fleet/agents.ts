@@ -12,7 +12,10 @@
  * leased job: start it, take the simulated provider's install time (2 s ±
  * 50 %), report per package, then upload its new inventory, which is what
  * verifies the install on the server. A 429 on a check-in is retried after
- * its `Retry-After`.
+ * its `Retry-After`. As the real agent, a check-in that fails in any way
+ * (a network error, a 5xx) is followed by the next one an interval later,
+ * and a result that could not be delivered is sent again (the agent's
+ * outbox): an agent never stops checking in, whatever one request met.
  *
  * What is recorded: every check-in's latency (from the moment its request
  * has a socket) with a phase tag and a time bucket, how late the wheel
@@ -43,6 +46,11 @@ interface Agent {
 export interface ReportedJob {
   agent: number;
   status: number;
+  /**
+   * The server answered `duplicate` to the first post of the result (a
+   * repeat after a post that got no answer is the server's deduplication
+   * at work, not a duplicate).
+   */
   duplicate: boolean;
 }
 
@@ -103,6 +111,8 @@ export class Fleet {
   private timer?: NodeJS.Timeout;
   private running = false;
   private readonly jobsRunning = new Set<Promise<void>>();
+  /** Jobs being run now (a job handed out again meanwhile is run once). */
+  private readonly jobsInHand = new Set<string>();
   /** Enrolled agents whose first inventory is not stored yet. */
   pendingFirstUpload = 0;
   /** When the last first inventory was stored. */
@@ -245,7 +255,14 @@ export class Fleet {
       if (Math.random() < 0.05) this.stats.lateness.push(Date.now() - due);
       this.inFlight++;
       this.turn(this.agents[i])
-        .catch(e => this.stats.error(String(e)))
+        .catch(e => {
+          // The real agent checks in again an interval later, whatever
+          // went wrong; an agent that stopped here would never lease its
+          // rollout's job, and its wave would wait for it.
+          this.stats.error(`agent ${i}: ${e}`);
+          if (this.running)
+            this.schedule(i, Date.now() + this.nextIn(undefined));
+        })
         .finally(() => {
           this.inFlight--;
           this.pump();
@@ -367,15 +384,20 @@ export class Fleet {
       this.stats.leasedAfterResult++; // handed out again after its result
       return;
     }
-    // Handed out again while it runs (its lease renewed): the agent runs it once.
-    if (times > 1) return;
+    // Handed out again while it runs: the agent runs it once. Handed out
+    // again after an attempt that never started (its lease ran out), it is
+    // a new attempt, run as any other.
+    if (this.jobsInHand.has(job.id)) return;
+    this.jobsInHand.add(job.id);
     a.installing = true;
     try {
-      const started = await this.http.request(
-        'POST',
-        `/agent/v1/jobs/${job.id}/start`,
-        JSON.stringify({ attempt: job.attempt }),
-        { authorization: a.auth },
+      const started = await this.retrying(() =>
+        this.http.request(
+          'POST',
+          `/agent/v1/jobs/${job.id}/start`,
+          JSON.stringify({ attempt: job.attempt }),
+          { authorization: a.auth },
+        ),
       );
       if (started.status !== 200) {
         if (started.status !== 409)
@@ -395,26 +417,32 @@ export class Fleet {
         a.generation,
         a.patched,
       ).hash;
-      const res = await this.http.request(
-        'POST',
-        `/agent/v1/jobs/${job.id}/result`,
-        JSON.stringify({
-          attempt: job.attempt,
-          status: 'succeeded',
-          startedAt,
-          finishedAt: new Date().toISOString(),
-          installedVersion: listed[0]?.version,
-          packages: listed.map(p => ({
-            name: p.name,
-            after: p.version,
-            state: 'fixed',
-          })),
-        }),
-        { authorization: a.auth },
-      );
+      // Kept until delivered, as in the agent's outbox: the server stores a
+      // result once per (job, attempt) and answers a repeat as a duplicate.
+      let posts = 0;
+      const res = await this.retrying(() => {
+        posts++;
+        return this.http.request(
+          'POST',
+          `/agent/v1/jobs/${job.id}/result`,
+          JSON.stringify({
+            attempt: job.attempt,
+            status: 'succeeded',
+            startedAt,
+            finishedAt: new Date().toISOString(),
+            installedVersion: listed[0]?.version,
+            packages: listed.map(p => ({
+              name: p.name,
+              after: p.version,
+              state: 'fixed',
+            })),
+          }),
+          { authorization: a.auth },
+        );
+      });
       let duplicate = false;
       if (res.status === 200)
-        duplicate = Boolean(JSON.parse(res.body).duplicate);
+        duplicate = posts === 1 && Boolean(JSON.parse(res.body).duplicate);
       else this.stats.error(`result ${res.status} ${res.body.slice(0, 200)}`);
       this.stats.reported.set(job.id, {
         agent: a.index,
@@ -425,6 +453,26 @@ export class Fleet {
       await this.upload(a);
     } finally {
       a.installing = false;
+      this.jobsInHand.delete(job.id);
+    }
+  }
+
+  /**
+   * A job's request, sent again after a network error or a 5xx (the
+   * agent's retry of its outbox), up to a few minutes; other answers are
+   * the caller's.
+   */
+  private async retrying(send: () => Promise<Answer>): Promise<Answer> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await send();
+        if (res.status < 500 || attempt >= 30) return res;
+        this.stats.error(`job request ${res.status} ${res.body.slice(0, 200)}`);
+      } catch (error) {
+        if (attempt >= 30) throw error;
+        this.stats.error(`job request: ${error}`);
+      }
+      await sleep(Math.min(10_000, 500 * attempt));
     }
   }
 }

@@ -1,5 +1,6 @@
 /*
- * The backend under test, as a separate process (backendMain.ts) on a
+ * The backend under test, as a separate process (the multi-process test
+ * harness's src/rollouts/testing/backendProcess.ts) on a
  * PostgreSQL database of its own (a fresh database prefix per run), and what
  * the benchmark reads of it besides HTTP: its CPU time and peak RSS from
  * /proc, and the size of its tables from PostgreSQL's catalog.
@@ -73,7 +74,7 @@ export async function startBackend(options: {
   // eslint-disable-next-line no-restricted-syntax -- a benchmark run from the sources
   const here = __dirname;
   const child: ChildProcess = fork(
-    path.resolve(here, 'backendMain.ts'),
+    path.resolve(here, '../../src/rollouts/testing/backendProcess.ts'),
     ['--config', configFile],
     {
       cwd: path.resolve(here, '../../../..'),
@@ -83,7 +84,7 @@ export async function startBackend(options: {
       ],
       env: {
         ...process.env,
-        FLEET_BENCH_ENTITIES: entitiesFile,
+        PATCH_TEST_ENTITIES: entitiesFile,
         NODE_ENV: 'development',
         LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       },
@@ -97,7 +98,7 @@ export async function startBackend(options: {
       180_000,
     );
     child.on('message', (m: any) => {
-      if (m?.type !== 'fleet-backend-ready') return;
+      if (m?.type !== 'patch-backend-ready') return;
       clearTimeout(timer);
       resolve();
     });
@@ -130,6 +131,7 @@ export async function startBackend(options: {
     },
     cleanup: async () => {
       await Promise.all(knexes.map(k => k.destroy()));
+      if (process.env.FLEET_BENCH_KEEP) return;
       const admin = knexFactory({
         client: 'pg',
         connection: options.pgUrl,

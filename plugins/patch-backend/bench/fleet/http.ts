@@ -25,11 +25,39 @@ export class FleetHttp {
     this.agent = new http.Agent({ keepAlive: true, maxSockets });
   }
 
-  request(
+  /**
+   * One request. A kept-alive socket the server closed while idle (its
+   * `keepAliveTimeout`) fails with ECONNRESET when reused before its close
+   * is read, more often the busier the machine: the request never reached
+   * the server, so it is sent again, as Node's documentation of
+   * `request.reusedSocket` advises.
+   */
+  async request(
     method: string,
     path: string,
     body: string | undefined,
     headers: Record<string, string> = {},
+  ): Promise<Answer> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.once(method, path, body, headers);
+      } catch (error: any) {
+        // The next free socket of the pool may be another closed one.
+        if (!error?.reusedSocket || error.code !== 'ECONNRESET' || attempt >= 5)
+          throw error;
+        this.retried++;
+      }
+    }
+  }
+
+  /** Requests sent again after a reset of a reused socket. */
+  retried = 0;
+
+  private once(
+    method: string,
+    path: string,
+    body: string | undefined,
+    headers: Record<string, string>,
   ): Promise<Answer> {
     return new Promise((resolve, reject) => {
       let t0 = 0;
@@ -69,7 +97,11 @@ export class FleetHttp {
       req.on('socket', () => {
         t0 = Number(process.hrtime.bigint()) / 1e6;
       });
-      req.on('error', reject);
+      req.on('error', (error: any) => {
+        if (error && typeof error === 'object')
+          error.reusedSocket = req.reusedSocket;
+        reject(error);
+      });
       req.end(body);
     });
   }

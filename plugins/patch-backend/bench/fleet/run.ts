@@ -46,6 +46,12 @@ export interface FleetRunOptions {
   steadySeconds?: number;
   /** Give up the rollout after this many seconds (default 1,800). */
   rolloutTimeoutSeconds?: number;
+  /**
+   * Wait for every needing endpoint to be verified (or the timeout), not
+   * only for 99 % and a grace period after it (the test's setting: a last
+   * upload shed by the backend comes back only after its Retry-After).
+   */
+  untilAllVerified?: boolean;
   maxInFlight?: number;
   /**
    * The rings' failure limits (default 0.5, 0.2, 0.1): a wave of n clean
@@ -240,6 +246,7 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
     entities: fleetEntities(options.failureLimits),
     patchConfig: patchConfig(interval),
   });
+  log(`backend ${backend.pid}, log ${backend.logFile}`);
   const http = new FleetHttp(backend.baseUrl, options.maxInFlight ?? 256);
   const t0 = Date.now();
   const bucketSeconds = Math.max(1, Math.round(interval / 2));
@@ -384,17 +391,23 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
             .join(' ')}`,
         );
       }
-      const breached = (detail.waves ?? []).find(
-        (w: any) => w.state === 'breached',
+      // A gate that stopped the rollout (a breach, or a hold: too few
+      // results to decide) pauses it until an operator acts: no point in
+      // waiting for the deadline.
+      const stopped = (detail.waves ?? []).find(
+        (w: any) => w.state === 'breached' || w.state === 'held',
       );
-      if (breached) {
+      if (stopped) {
         notes.push(
-          `wave ${breached.ring} breached: ${JSON.stringify(breached.gate)}`,
+          `wave ${stopped.ring} ${stopped.state}: ${JSON.stringify(
+            stopped.gate,
+          )}`,
         );
         log(notes[notes.length - 1]);
         break;
       }
       const grace =
+        !options.untilAllVerified &&
         at99 !== undefined &&
         Date.now() - at99 > Math.max(3 * interval * 1000, 10_000);
       if (verified >= needing || grace || Date.now() > deadline) break;
@@ -439,6 +452,21 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
     log(
       `jobs: ${installs.length} installs, ${stats.reported.size} reported, ${verifiedEndpoints.size} endpoints verified`,
     );
+    log(
+      `errors: ${stats.errors}${
+        stats.firstError ? ` (first: ${stats.firstError})` : ''
+      }; ${
+        http.retried
+      } request(s) sent again after a reset of a reused socket`,
+    );
+    for (const j of installs.filter(i => !stats.reported.has(i.id)))
+      log(
+        `not reported: job ${j.id} endpoint ${j.endpointId} ${
+          j.state
+        } attempt ${j.attempt} verification ${j.verification}, handed out ${
+          stats.leased.get(j.id) ?? 0
+        } time(s); ${JSON.stringify(j)}`,
+      );
 
     // 6. storage, memory, cold recompute.
     const rss = rssMb(backend.pid);

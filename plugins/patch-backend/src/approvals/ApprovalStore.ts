@@ -5,6 +5,7 @@ import { fromDbJson, fromDbTime, toDbTime } from '../database/time';
 import { chunks } from '../applicability/ApplicabilityStore';
 import type { ApprovalQuery } from '../permissions/rules';
 import { DelegationStore, whereActive } from './DelegationStore';
+import { replaceRequestEndpoints } from './requestEndpoints';
 
 /** States of an approval request. */
 export type ApprovalState =
@@ -261,26 +262,13 @@ export class ApprovalStore {
       });
   }
 
-  /** Replaces the endpoints of a request. */
+  /** Replaces the endpoints of a request, writing only what changed (requestEndpoints.ts). */
   async replaceEndpoints(
     requestId: string,
     endpoints: RequestEndpoint[],
     trx?: Knex.Transaction,
   ): Promise<void> {
-    const db = trx ?? this.db;
-    await db('patch_approval_request_endpoints')
-      .where({ request_id: requestId })
-      .delete();
-    const rows = endpoints.map(e => ({
-      request_id: requestId,
-      endpoint_id: e.endpointId,
-      endpoint_ref: e.endpointRef ?? null,
-      system_ref: e.systemRef ?? null,
-      entity_refs: JSON.stringify(e.entityRefs),
-    }));
-    for (const chunk of chunks(rows, 150)) {
-      await db('patch_approval_request_endpoints').insert(chunk);
-    }
+    await replaceRequestEndpoints(trx ?? this.db, requestId, endpoints);
   }
 
   /**

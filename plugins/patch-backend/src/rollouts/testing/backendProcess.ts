@@ -1,7 +1,8 @@
 /*
  * A backend process with the patch plugin on PostgreSQL, for the
  * multi-process rollout scenarios (R3: kill -9 and restart; R4: two replicas
- * on one database) and the dispatch benchmark. Run with:
+ * on one database), the dispatch benchmark and the fleet benchmark
+ * (bench/fleet/backend.ts). Run with:
  *
  *   node -r @backstage/cli/config/nodeTransform.cjs \
  *     src/rollouts/testing/backendProcess.ts --config <file.yaml>
