@@ -114,7 +114,7 @@ export class Scenario {
           reject(
             new Error(`${name} did not start; see ${this.dir}/${name}.log`),
           ),
-        120_000,
+        240_000,
       );
       // Other modules (e.g. the TypeScript transform) may use the IPC channel too.
       child.on('message', (message: any) => {
