@@ -113,7 +113,7 @@ export function buildServices(
     catalog,
     auth,
     audit,
-    config: core.config,
+    settings: settings.approvals,
     logger,
     notifications,
   });

@@ -19,7 +19,10 @@ import {
   RELATION_PART_OF,
   stringifyEntityRef,
 } from '@backstage/catalog-model';
-import { ANNOTATION_ENDPOINT_ID } from '@patchbay/plugin-patch-common';
+import {
+  ANNOTATION_ENDPOINT_ID,
+  type RiskContext,
+} from '@patchbay/plugin-patch-common';
 
 /** Which owners must approve. */
 export type ApproverMode = 'owners-of-dependents' | 'endpoint-owner';
@@ -41,6 +44,8 @@ export interface EndpointOwnership {
   dependents: string[];
   /** Systems of the endpoint and of its dependents. */
   systems: string[];
+  /** Exposure and tier from the catalog (approvals/risk.ts), when read. */
+  risk?: RiskContext;
 }
 
 const ref = (e: Entity) => stringifyEntityRef(e);

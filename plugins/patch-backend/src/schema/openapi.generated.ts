@@ -1996,6 +1996,101 @@ export const spec = {
             "items": {
               "type": "string"
             }
+          },
+          "risk": {
+            "$ref": "#/components/schemas/RequestRisk"
+          },
+          "services": {
+            "type": "array",
+            "description": "Components running on the request's endpoints (they depend on the endpoint Resource), whoever owns them.",
+            "items": {
+              "type": "string"
+            }
+          }
+        }
+      },
+      "RiskFactor": {
+        "type": "object",
+        "description": "One factor of a risk score; `contribution = weight × value × 100`.",
+        "required": [
+          "name",
+          "weight",
+          "value",
+          "contribution",
+          "explanation"
+        ],
+        "properties": {
+          "name": {
+            "type": "string",
+            "enum": [
+              "cvss",
+              "knownExploited",
+              "epss",
+              "exposure",
+              "tier"
+            ]
+          },
+          "weight": {
+            "type": "number",
+            "description": "Share of the score the factor can give, 0 to 1."
+          },
+          "value": {
+            "type": "number",
+            "description": "How strongly the factor applies, 0 to 1."
+          },
+          "contribution": {
+            "type": "number",
+            "description": "Points it adds to the score."
+          },
+          "explanation": {
+            "type": "string"
+          }
+        }
+      },
+      "RiskContext": {
+        "type": "object",
+        "description": "Where the patch would land, read from the catalog: the most exposed `patchbay.dev/exposure` annotation\n(endpoint Resource, Components running there, their Systems, the APIs they provide) and the most critical\n`patchbay.dev/tier` (Components, Systems), with the entity each came from. Absent = unknown.\n",
+        "properties": {
+          "exposure": {
+            "type": "string",
+            "enum": [
+              "internet",
+              "internal",
+              "isolated"
+            ]
+          },
+          "exposureFrom": {
+            "type": "string"
+          },
+          "tier": {
+            "type": "integer"
+          },
+          "tierFrom": {
+            "type": "string"
+          }
+        }
+      },
+      "RequestRisk": {
+        "type": "object",
+        "description": "The risk score of a request, computed by the backend (patch-common `riskScore`) at each reconcile and\nstored with the request.\n",
+        "required": [
+          "score",
+          "factors",
+          "context"
+        ],
+        "properties": {
+          "score": {
+            "type": "number",
+            "description": "0 to 100."
+          },
+          "factors": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/RiskFactor"
+            }
+          },
+          "context": {
+            "$ref": "#/components/schemas/RiskContext"
           }
         }
       },
@@ -4688,11 +4783,33 @@ export const spec = {
             "schema": {
               "type": "string"
             }
+          },
+          {
+            "name": "minRisk",
+            "in": "query",
+            "description": "Only requests whose risk score is at least this (unscored requests left out).",
+            "schema": {
+              "type": "number",
+              "minimum": 0,
+              "maximum": 100
+            }
+          },
+          {
+            "name": "sort",
+            "in": "query",
+            "description": "`risk` (highest first, unscored last, then earliest due) or `due` (earliest due first). Default `risk`.",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "risk",
+                "due"
+              ]
+            }
           }
         ],
         "responses": {
           "200": {
-            "description": "The requests, earliest due first.",
+            "description": "The requests, highest risk first unless `sort=due`.",
             "content": {
               "application/json": {
                 "schema": {
@@ -4766,6 +4883,28 @@ export const spec = {
             "schema": {
               "type": "integer",
               "minimum": 0
+            }
+          },
+          {
+            "name": "minRisk",
+            "in": "query",
+            "description": "Only requests whose risk score is at least this (unscored requests left out).",
+            "schema": {
+              "type": "number",
+              "minimum": 0,
+              "maximum": 100
+            }
+          },
+          {
+            "name": "sort",
+            "in": "query",
+            "description": "`risk` (highest first, unscored last, then earliest due) or `due` (earliest due first). Default `due`.",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "risk",
+                "due"
+              ]
             }
           }
         ],

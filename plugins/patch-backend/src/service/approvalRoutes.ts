@@ -137,6 +137,9 @@ export function registerApprovalRoutes(
         knownExploited: q.knownExploited,
         dueBefore: q.dueBefore,
         systemRef: q.system,
+        minRisk: q.minRisk,
+        // The inbox ranks by risk unless asked for due dates.
+        sort: q.sort ?? 'risk',
       },
     );
     res.json({ items: items.map(toApi) } as any);
@@ -156,6 +159,8 @@ export function registerApprovalRoutes(
       patchRef: q.patchRef,
       groupRefs: q.groupRef ? [q.groupRef] : undefined,
       states: states(q.state),
+      minRisk: q.minRisk,
+      sort: q.sort,
       limit: q.limit ?? 500,
       offset: q.offset,
     });

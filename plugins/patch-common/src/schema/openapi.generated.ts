@@ -1316,6 +1316,43 @@ export interface components {
             endpoints: components["schemas"]["ApprovalRequestEndpoint"][];
             /** @description Groups or users the group's approvals are delegated to now. */
             delegates?: string[];
+            risk?: components["schemas"]["RequestRisk"];
+            /** @description Components running on the request's endpoints (they depend on the endpoint Resource), whoever owns them. */
+            services?: string[];
+        };
+        /** @description One factor of a risk score; `contribution = weight × value × 100`. */
+        RiskFactor: {
+            /** @enum {string} */
+            name: "cvss" | "knownExploited" | "epss" | "exposure" | "tier";
+            /** @description Share of the score the factor can give, 0 to 1. */
+            weight: number;
+            /** @description How strongly the factor applies, 0 to 1. */
+            value: number;
+            /** @description Points it adds to the score. */
+            contribution: number;
+            explanation: string;
+        };
+        /**
+         * @description Where the patch would land, read from the catalog: the most exposed `patchbay.dev/exposure` annotation
+         *     (endpoint Resource, Components running there, their Systems, the APIs they provide) and the most critical
+         *     `patchbay.dev/tier` (Components, Systems), with the entity each came from. Absent = unknown.
+         */
+        RiskContext: {
+            /** @enum {string} */
+            exposure?: "internet" | "internal" | "isolated";
+            exposureFrom?: string;
+            tier?: number;
+            tierFrom?: string;
+        };
+        /**
+         * @description The risk score of a request, computed by the backend (patch-common `riskScore`) at each reconcile and
+         *     stored with the request.
+         */
+        RequestRisk: {
+            /** @description 0 to 100. */
+            score: number;
+            factors: components["schemas"]["RiskFactor"][];
+            context: components["schemas"]["RiskContext"];
         };
         /**
          * @description An owning group's approvals delegated to another group or a user for a period. While active (started,
@@ -2575,6 +2612,10 @@ export interface operations {
                 system?: string;
                 /** @description Comma-separated states; default pending,deferred. */
                 state?: string;
+                /** @description Only requests whose risk score is at least this (unscored requests left out). */
+                minRisk?: number;
+                /** @description `risk` (highest first, unscored last, then earliest due) or `due` (earliest due first). Default `risk`. */
+                sort?: "risk" | "due";
             };
             header?: never;
             path?: never;
@@ -2582,7 +2623,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The requests, earliest due first. */
+            /** @description The requests, highest risk first unless `sort=due`. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2612,6 +2653,10 @@ export interface operations {
                 state?: string;
                 limit?: number;
                 offset?: number;
+                /** @description Only requests whose risk score is at least this (unscored requests left out). */
+                minRisk?: number;
+                /** @description `risk` (highest first, unscored last, then earliest due) or `due` (earliest due first). Default `due`. */
+                sort?: "risk" | "due";
             };
             header?: never;
             path?: never;

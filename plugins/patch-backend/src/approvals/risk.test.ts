@@ -1,0 +1,218 @@
+/*
+ * Risk on the server, over HTTP on SQLite and PostgreSQL: the backend
+ * computes each request's risk score (patch-common's riskScore) from the
+ * patch and the catalog's exposure and tier of the request's endpoints,
+ * stores it, and the inbox and the approvals API rank and filter by it. Also
+ * the services a request lists: the Components running on its endpoints,
+ * whoever owns them (an endpoint owner's request used to list none).
+ */
+import { TestDatabases } from '@backstage/backend-test-utils';
+import { Entity } from '@backstage/catalog-model';
+import { riskScore } from '@patchbay/plugin-patch-common';
+import request from 'supertest';
+import {
+  as,
+  enrollAgent,
+  startHarness,
+  uploadInventory,
+} from './__testUtils__/harness';
+import {
+  component,
+  CRITICAL,
+  endpoint,
+  entities as world,
+  inbox,
+  MEDIUM,
+  MEDIUM_REF,
+  oldPackages,
+  OPS,
+  TEAM_A,
+  TEAM_B,
+  users,
+} from './__testUtils__/world';
+
+jest.setTimeout(180_000);
+
+/** A member of both teams: one inbox holding both teams' requests. */
+const MAX = 'user:default/max';
+const OPS_GROUP = 'group:default/it-operations';
+
+const annotated = (e: Entity, annotations: Record<string, string>): Entity => ({
+  ...e,
+  metadata: { ...e.metadata, annotations },
+});
+
+/**
+ * Team A runs `web` on an isolated endpoint; team B runs `api` (system
+ * payments, tier 1) on an endpoint operations owns, and `api` provides an
+ * API the catalog says is on the internet.
+ */
+function catalog(options: { exposure: boolean }): Entity[] {
+  const keep = world.filter(
+    e => !['Resource', 'Component', 'System'].includes(e.kind),
+  );
+  const on = options.exposure;
+  return [
+    ...keep,
+    annotated(
+      endpoint('ep-a1', 'team-a'),
+      on ? { 'patchbay.dev/exposure': 'isolated' } : {},
+    ),
+    endpoint('ep-b1', 'it-operations'),
+    component('web', 'team-a', ['resource:ep-a1']),
+    {
+      ...component('api', 'team-b', ['resource:ep-b1'], 'payments'),
+      spec: {
+        ...component('api', 'team-b', ['resource:ep-b1'], 'payments').spec,
+        providesApis: ['payments-api'],
+      },
+    },
+    {
+      apiVersion: 'backstage.io/v1alpha1',
+      kind: 'API',
+      metadata: {
+        name: 'payments-api',
+        annotations: on ? { 'patchbay.dev/exposure': 'internet' } : {},
+      },
+      spec: {
+        type: 'openapi',
+        lifecycle: 'production',
+        owner: 'team-b',
+        definition: 'openapi: 3.0.0',
+      },
+    },
+    {
+      apiVersion: 'backstage.io/v1alpha1',
+      kind: 'System',
+      metadata: { name: 'payments', annotations: { 'patchbay.dev/tier': '1' } },
+      spec: { owner: 'team-b' },
+    },
+  ];
+}
+
+async function start(
+  databases: TestDatabases,
+  databaseId: any,
+  options: { exposure: boolean },
+) {
+  const h = await startHarness(databases, databaseId, {
+    entities: catalog(options),
+    users: { ...users, [MAX]: [TEAM_A, TEAM_B] },
+  });
+  for (const name of ['ep-a1', 'ep-b1']) {
+    const agent = await enrollAgent(h, OPS, name);
+    await uploadInventory(h, agent.auth, oldPackages);
+  }
+  await h.runTask('patch-approvals-sync');
+  return h;
+}
+
+const mediumOf = (items: any[], groupRef: string) =>
+  items.find(r => r.patchRef === MEDIUM_REF && r.groupRef === groupRef);
+
+describe('risk on the server', () => {
+  const databases = TestDatabases.create();
+
+  it.each(databases.eachSupportedId())(
+    'scores from the catalog, ranks and filters the inbox and the API on %p',
+    async databaseId => {
+      const h = await start(databases, databaseId, { exposure: true });
+      const items = await inbox(h, MAX);
+      const a = mediumOf(items, TEAM_A);
+      const b = mediumOf(items, TEAM_B);
+
+      // Exposure and tier come from the catalog, with the entity they came from.
+      expect(a.risk.context).toEqual({
+        exposure: 'isolated',
+        exposureFrom: 'resource:default/ep-a1',
+      });
+      expect(b.risk.context).toEqual({
+        exposure: 'internet',
+        exposureFrom: 'api:default/payments-api',
+        tier: 1,
+        tierFrom: 'system:default/payments',
+      });
+      // The one formula (patch-common), applied by the backend.
+      expect(b.risk.score).toBe(riskScore(MEDIUM, b.risk.context).score);
+      expect(b.risk.factors.find((f: any) => f.name === 'exposure')).toEqual(
+        expect.objectContaining({ value: 1 }),
+      );
+      expect(b.risk.score).toBeGreaterThan(a.risk.score);
+
+      // The inbox ranks by risk, highest first; sort=due by due date.
+      const scores = items.map(r => r.risk.score);
+      expect(scores).toEqual([...scores].sort((x, y) => y - x));
+      expect(items.indexOf(b)).toBeLessThan(items.indexOf(a));
+      const byDue = await inbox(h, MAX, '?sort=due');
+      const due = byDue.map(r => Date.parse(r.dueAt));
+      expect(due).toEqual([...due].sort((x, y) => x - y));
+
+      // Filter by minimum risk, between the two teams' medium requests.
+      const threshold = (a.risk.score + b.risk.score) / 2;
+      const filtered = await inbox(h, MAX, `?minRisk=${threshold}`);
+      expect(filtered.length).toBeGreaterThan(0);
+      expect(filtered.every(r => r.risk.score >= threshold)).toBe(true);
+      expect(filtered.map(r => r.id)).toContain(b.id);
+      expect(filtered.map(r => r.id)).not.toContain(a.id);
+      expect(filtered.length).toBe(
+        items.filter(r => r.risk.score >= threshold).length,
+      );
+
+      // The approvals API: the same ranking and filter, for a patch.
+      const api = await request(h.server)
+        .get(
+          `/api/patch/approvals?patchRef=${encodeURIComponent(
+            MEDIUM_REF,
+          )}&sort=risk&minRisk=${threshold}`,
+        )
+        .set('Authorization', as(OPS));
+      expect(api.status).toBe(200);
+      expect(api.body.items.map((r: any) => r.groupRef)).not.toContain(TEAM_A);
+      expect(api.body.items.map((r: any) => r.groupRef)).toContain(TEAM_B);
+      const all = await request(h.server)
+        .get(
+          `/api/patch/approvals?patchRef=${encodeURIComponent(
+            MEDIUM_REF,
+          )}&sort=risk`,
+        )
+        .set('Authorization', as(OPS));
+      const ranked = all.body.items.map((r: any) => r.risk.score);
+      expect(ranked).toEqual([...ranked].sort((x: number, y: number) => y - x));
+      const bad = await request(h.server)
+        .get('/api/patch/approvals/inbox?minRisk=high')
+        .set('Authorization', as(MAX));
+      expect(bad.status).toBe(400);
+
+      // Services: the Components running there, whoever owns them. The
+      // endpoint's owner (operations) owns no component, yet api runs there.
+      const ops = (await inbox(h, OPS)).find(
+        r => r.patchRef === MEDIUM_REF && r.groupRef === OPS_GROUP,
+      );
+      expect(ops.services).toEqual(['component:default/api']);
+      expect(a.services).toEqual(['component:default/web']);
+      // The critical patch outranks the medium one where it lands alike.
+      const critical = items.find(
+        r =>
+          r.groupRef === TEAM_B && r.patchRef.endsWith(CRITICAL.metadata.name),
+      );
+      expect(critical.risk.score).toBeGreaterThan(b.risk.score);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'counts unknown exposure as unknown, not as the annotated one, on %p',
+    async databaseId => {
+      const h = await start(databases, databaseId, { exposure: false });
+      const items = await inbox(h, MAX);
+      const b = mediumOf(items, TEAM_B);
+      expect(b.risk.context.exposure).toBeUndefined();
+      const exposure = b.risk.factors.find((f: any) => f.name === 'exposure');
+      expect(exposure).toEqual(
+        expect.objectContaining({
+          value: 0.5,
+          explanation: 'Exposure unknown; counted as internal.',
+        }),
+      );
+    },
+  );
+});
