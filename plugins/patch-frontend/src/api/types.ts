@@ -52,12 +52,23 @@ export interface RiskFactor {
   detail?: string;
 }
 
-/** A risk score with the factors behind it. @public */
+/**
+ * A risk score with the factors behind it, as the backend computed and
+ * stored it (the frontend shows it, never recomputes it).
+ * @public
+ */
 export interface RiskScore {
   /** 0 (no risk) to 100. */
   score: number;
   /** The factors that add up to the score. */
   factors: RiskFactor[];
+  /** Where the patch lands, as the catalog says: exposure and tier, and the entity each came from. */
+  context?: {
+    exposure?: 'internet' | 'internal' | 'isolated';
+    exposureFrom?: string;
+    tier?: number;
+    tierFrom?: string;
+  };
 }
 
 /**
@@ -124,7 +135,7 @@ export interface ApprovalRequest {
   deferredUntil?: string;
   /** Endpoints that need the patch and that the group owns or runs services on. */
   endpoints: ApprovalEndpoint[];
-  /** Entity refs of the Components running on those endpoints. */
+  /** Entity refs of the Components running on those endpoints, whoever owns them. */
   services: string[];
   /** The risk score with its factors. */
   risk?: RiskScore;
@@ -146,6 +157,10 @@ export interface InboxFilter {
   system?: string;
   /** Only this state (pending by default). */
   state?: ApprovalState;
+  /** Only requests whose risk score is at least this. */
+  minRisk?: number;
+  /** Ranking: by risk (the default) or by due date. */
+  sort?: 'risk' | 'due';
 }
 
 /** A decision on one or many requests. @public */

@@ -12,7 +12,7 @@ import { useCatalogKind, useLiveAsync } from '../../hooks';
 import { ApprovalTable } from './ApprovalTable';
 import { DelegationsCard } from './DelegationsCard';
 
-/** Filters of the inbox: severity, known exploited, due date, system. */
+/** Filters of the inbox: severity, known exploited, due date, system, minimum risk. */
 export const InboxFilters = (props: {
   value: InboxFilter;
   onChange: (value: InboxFilter) => void;
@@ -90,6 +90,25 @@ export const InboxFilters = (props: {
               : undefined,
           })
         }
+      />
+      <TextField
+        id="patch-inbox-min-risk"
+        label="Minimum risk"
+        type="number"
+        value={value.minRisk ?? ''}
+        InputLabelProps={{ shrink: true }}
+        inputProps={{ min: 0, max: 100, step: 5 }}
+        helperText="0 to 100, the backend's score"
+        style={{ width: 140 }}
+        onChange={e => {
+          const n = Number.parseFloat(e.target.value);
+          onChange({
+            ...value,
+            minRisk: Number.isFinite(n)
+              ? Math.min(100, Math.max(0, n))
+              : undefined,
+          });
+        }}
       />
       <FormControlLabel
         control={
