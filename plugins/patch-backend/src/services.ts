@@ -28,6 +28,8 @@ import { ApprovalService } from './approvals/ApprovalService';
 import { ApprovalStore } from './approvals/ApprovalStore';
 import { DelegationService } from './approvals/DelegationService';
 import { DelegationStore } from './approvals/DelegationStore';
+import { RequestDetails } from './approvals/riskDetail';
+import { RiskHistoryStore } from './approvals/RiskHistoryStore';
 import { AuditLog } from './audit/AuditLog';
 import { PatchConfig } from './config';
 import { DatabasePatchStore } from './database/DatabasePatchStore';
@@ -231,6 +233,15 @@ export function buildServices(
         await applicability.syncPatches(await patches.listPatches());
         await approvals.reconcile();
       },
+      requestDetails: new RequestDetails({
+        patches,
+        catalog,
+        auth,
+        inventory,
+        endpoints,
+        history: new RiskHistoryStore(db),
+        ownershipOf: ids => approvals.ownershipOf(ids),
+      }),
     },
     rollouts: {
       service: new RolloutService(rolloutDeps, driver),

@@ -7,105 +7,21 @@
  * whoever owns them (an endpoint owner's request used to list none).
  */
 import { TestDatabases } from '@backstage/backend-test-utils';
-import { Entity } from '@backstage/catalog-model';
 import { riskScore } from '@patchbay/plugin-patch-common';
 import request from 'supertest';
+import { as } from './__testUtils__/harness';
+import { MAX, OPS_GROUP, start } from './__testUtils__/riskWorld';
 import {
-  as,
-  enrollAgent,
-  startHarness,
-  uploadInventory,
-} from './__testUtils__/harness';
-import {
-  component,
   CRITICAL,
-  endpoint,
-  entities as world,
   inbox,
   MEDIUM,
   MEDIUM_REF,
-  oldPackages,
   OPS,
   TEAM_A,
   TEAM_B,
-  users,
 } from './__testUtils__/world';
 
 jest.setTimeout(180_000);
-
-/** A member of both teams: one inbox holding both teams' requests. */
-const MAX = 'user:default/max';
-const OPS_GROUP = 'group:default/it-operations';
-
-const annotated = (e: Entity, annotations: Record<string, string>): Entity => ({
-  ...e,
-  metadata: { ...e.metadata, annotations },
-});
-
-/**
- * Team A runs `web` on an isolated endpoint; team B runs `api` (system
- * payments, tier 1) on an endpoint operations owns, and `api` provides an
- * API the catalog says is on the internet.
- */
-function catalog(options: { exposure: boolean }): Entity[] {
-  const keep = world.filter(
-    e => !['Resource', 'Component', 'System'].includes(e.kind),
-  );
-  const on = options.exposure;
-  return [
-    ...keep,
-    annotated(
-      endpoint('ep-a1', 'team-a'),
-      on ? { 'patchbay.dev/exposure': 'isolated' } : {},
-    ),
-    endpoint('ep-b1', 'it-operations'),
-    component('web', 'team-a', ['resource:ep-a1']),
-    {
-      ...component('api', 'team-b', ['resource:ep-b1'], 'payments'),
-      spec: {
-        ...component('api', 'team-b', ['resource:ep-b1'], 'payments').spec,
-        providesApis: ['payments-api'],
-      },
-    },
-    {
-      apiVersion: 'backstage.io/v1alpha1',
-      kind: 'API',
-      metadata: {
-        name: 'payments-api',
-        annotations: on ? { 'patchbay.dev/exposure': 'internet' } : {},
-      },
-      spec: {
-        type: 'openapi',
-        lifecycle: 'production',
-        owner: 'team-b',
-        definition: 'openapi: 3.0.0',
-      },
-    },
-    {
-      apiVersion: 'backstage.io/v1alpha1',
-      kind: 'System',
-      metadata: { name: 'payments', annotations: { 'patchbay.dev/tier': '1' } },
-      spec: { owner: 'team-b' },
-    },
-  ];
-}
-
-async function start(
-  databases: TestDatabases,
-  databaseId: any,
-  options: { exposure: boolean },
-) {
-  const h = await startHarness(databases, databaseId, {
-    entities: catalog(options),
-    users: { ...users, [MAX]: [TEAM_A, TEAM_B] },
-  });
-  for (const name of ['ep-a1', 'ep-b1']) {
-    const agent = await enrollAgent(h, OPS, name);
-    await uploadInventory(h, agent.auth, oldPackages);
-  }
-  await h.runTask('patch-approvals-sync');
-  return h;
-}
 
 const mediumOf = (items: any[], groupRef: string) =>
   items.find(r => r.patchRef === MEDIUM_REF && r.groupRef === groupRef);

@@ -35,6 +35,7 @@ import {
   ApprovalState,
 } from '../approvals/ApprovalStore';
 import type { DelegationService } from '../approvals/DelegationService';
+import type { RequestDetails } from '../approvals/riskDetail';
 import { identityOf } from './actor';
 import {
   authorize,
@@ -57,6 +58,7 @@ export interface ApprovalRouteDeps extends AuthorizeDeps, ExceptionRouteDeps {
   approvals?: NonNullable<ExceptionRouteDeps['approvals']> & {
     approvals: ApprovalService;
     delegationService: DelegationService;
+    requestDetails: RequestDetails;
     /** The registered rules of the `patch-approval` resource, once started. */
     ruleset?: PermissionRuleset<ApprovalRequest, ApprovalQuery>;
   };
@@ -267,7 +269,16 @@ export function registerApprovalRoutes(
       req.params.requestId,
       readFilter(decision),
     );
-    res.json({ ...toApi(detail), decisions: detail.decisions } as any);
+    // Read only once the caller may read the request (getReadable's 404).
+    const about = await area.requestDetails.of(detail);
+    res.json({
+      ...toApi(detail),
+      decisions: detail.decisions,
+      advisory: about.advisory,
+      fixes: about.fixes,
+      runningServices: about.services,
+      history: about.history,
+    } as any);
   });
 
   router.get('/applicability', async (req, res) => {

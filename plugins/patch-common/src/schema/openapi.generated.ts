@@ -448,7 +448,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description One request with its decisions. */
+        /**
+         * @description One request with its decisions, and what it is about: the advisory (summary, CVEs, CVSS, KEV, EPSS), the
+         *     packages it changes on the endpoints (installed → fixed), the services running there and the history of
+         *     the systems it touches. Filtered by `patch.approval.read` (404 when not readable).
+         */
         get: operations["GetApproval"];
         put?: never;
         post?: never;
@@ -1416,6 +1420,127 @@ export interface components {
         };
         ApprovalRequestDetail: components["schemas"]["ApprovalRequest"] & {
             decisions: components["schemas"]["ApprovalDecision"][];
+            advisory?: components["schemas"]["RequestAdvisory"];
+            /**
+             * @description What the patch changes on the request's endpoints (the first 25; `total` counts all): each package's
+             *     installed and fixed version, from `evaluatePatch` on the stored inventory. `unknown` without an
+             *     inventory or when the patch is not in the catalog.
+             */
+            fixes: {
+                items: components["schemas"]["EndpointFix"][];
+                total: number;
+            };
+            /** @description Components running on the endpoints (they depend on the endpoint Resource), whoever owns them, with their System. */
+            runningServices: components["schemas"]["RequestService"][];
+            history: components["schemas"]["RequestHistory"];
+        };
+        /** @description The advisory behind the request's patch (absent when the patch is not in the catalog). */
+        RequestAdvisory: {
+            title: string;
+            summary?: string;
+            advisoryId?: string;
+            vendor?: string;
+            severity: string;
+            cves: string[];
+            cvss?: {
+                score: number;
+                vector?: string;
+                version?: string;
+            };
+            knownExploited: boolean;
+            kevDueDate?: string;
+            epss?: {
+                score: number;
+                percentile: number;
+                cve?: string;
+            };
+            published?: string;
+            references: {
+                type?: string;
+                url: string;
+            }[];
+        };
+        EndpointFix: {
+            endpointId: string;
+            endpointRef?: string;
+            hostname?: string;
+            systemRef?: string;
+            /** @enum {string} */
+            state: "needed" | "installed" | "not-applicable" | "unknown";
+            packages: {
+                name: string;
+                installedVersion: string;
+                fixedVersion: string;
+                /** @enum {string} */
+                state: "needed" | "installed" | "unknown";
+                arch?: string;
+                source?: string;
+                binaryVersion?: string;
+            }[];
+        };
+        RequestService: {
+            ref: string;
+            title?: string;
+            systemRef?: string;
+            ownerRef?: string;
+            /** @description How many of the request's endpoints it runs on. */
+            endpoints: number;
+        };
+        /**
+         * @description What went wrong before on the systems the patch touches (their endpoints and the request's own), newest
+         *     first, at most 20 of each with the total: ITSM incidents, failed or timed-out install/rollback jobs and
+         *     successful rollbacks, rollouts paused (a gate breach), rolling back, rolled back or aborted.
+         */
+        RequestHistory: {
+            systems: string[];
+            incidents: {
+                total: number;
+                items: {
+                    incidentId: string;
+                    kind?: string;
+                    title?: string;
+                    severity?: string;
+                    rolloutId: string;
+                    patchRef?: string;
+                    /** Format: date-time */
+                    createdAt: string;
+                    deliveries: {
+                        connector: string;
+                        state: string;
+                        reference?: string;
+                    }[];
+                }[];
+            };
+            jobs: {
+                total: number;
+                items: {
+                    jobId: string;
+                    kind: string;
+                    state: string;
+                    patchRef?: string;
+                    rolloutId?: string;
+                    endpointId: string;
+                    hostname: string;
+                    endpointRef?: string;
+                    systemRef?: string;
+                    message?: string;
+                    /** Format: date-time */
+                    at: string;
+                }[];
+            };
+            rollouts: {
+                total: number;
+                items: {
+                    rolloutId: string;
+                    patchRef: string;
+                    state: string;
+                    emergency: boolean;
+                    breached: boolean;
+                    pauseReason?: string;
+                    /** Format: date-time */
+                    updatedAt: string;
+                }[];
+            };
         };
         DecideRequest: {
             ids: string[];
