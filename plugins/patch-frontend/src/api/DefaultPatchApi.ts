@@ -17,6 +17,7 @@ import type { PatchApi } from './PatchApi';
 import type {
   ApprovalDecisionRecord,
   ApprovalRequest,
+  ApprovalRequestView,
   AuditPage,
   AuditQuery,
   ComplianceReport,
@@ -354,6 +355,28 @@ export class DefaultPatchApi implements PatchApi {
       params: { query },
     });
     return this.enrich(unwrap(data, error, response).items);
+  }
+
+  async getApproval(requestId: string): Promise<ApprovalRequestView> {
+    const detail = await this.client.getApproval(requestId);
+    const { advisory, fixes, runningServices, history } = detail;
+    const [request] = await this.enrich([detail]);
+    return {
+      request: {
+        ...request,
+        // Every decision, not only the last.
+        decisions: detail.decisions.map(d => ({
+          actor: d.actor,
+          decision: d.action,
+          comment: d.comment,
+          at: d.decidedAt,
+        })),
+      },
+      advisory,
+      fixes,
+      runningServices,
+      history,
+    };
   }
 
   async getPatchImpact(patchRef: string): Promise<PredictedImpact> {

@@ -98,7 +98,7 @@ export interface ApprovalDecisionRecord {
   /** Entity ref of the user who decided. */
   actor: string;
   /** The decision. */
-  decision: ApprovalDecisionKind | 'auto-approve';
+  decision: ApprovalDecisionKind | 'auto-approve' | 'expire' | 'reopen';
   /** Why. */
   comment?: string;
   /** When (ISO 8601). */
@@ -656,3 +656,19 @@ export type ReportExport =
   | 'missing'
   | 'time-to-patch'
   | 'sla';
+
+/**
+ * A request opened: the request as the inbox shows it, and what it is about,
+ * as the backend answers it (GET /approvals/{id}): the advisory, each
+ * endpoint's packages installed → fixed, the services running there and the
+ * history of the systems it touches.
+ * @public
+ */
+export interface ApprovalRequestView {
+  request: ApprovalRequest;
+  /** Absent when the patch is not in the catalog. */
+  advisory?: PatchApiSchemas['RequestAdvisory'];
+  fixes: PatchApiSchemas['ApprovalRequestDetail']['fixes'];
+  runningServices: PatchApiSchemas['RequestService'][];
+  history: PatchApiSchemas['RequestHistory'];
+}

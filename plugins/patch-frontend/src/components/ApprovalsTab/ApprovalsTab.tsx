@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { Route, Routes } from 'react-router-dom';
 import Box from '@material-ui/core/Box';
 import Checkbox from '@material-ui/core/Checkbox';
 import FormControlLabel from '@material-ui/core/FormControlLabel';
@@ -11,6 +12,7 @@ import { InboxFilter, SEVERITIES, Severity, patchApiRef } from '../../api';
 import { useCatalogKind, useLiveAsync } from '../../hooks';
 import { ApprovalTable } from './ApprovalTable';
 import { DelegationsCard } from './DelegationsCard';
+import { RequestPage } from './RequestView';
 
 /** Filters of the inbox: severity, known exploited, due date, system, minimum risk. */
 export const InboxFilters = (props: {
@@ -129,7 +131,7 @@ export const InboxFilters = (props: {
 };
 
 /** The inbox of the signed-in user's groups. */
-export const ApprovalsTab = () => {
+const Inbox = () => {
   const api = useApi(patchApiRef);
   const [filter, setFilter] = useState<InboxFilter>({});
   const key = JSON.stringify(filter);
@@ -158,3 +160,14 @@ export const ApprovalsTab = () => {
     </>
   );
 };
+
+/**
+ * The Approvals tab: the inbox, and one request opened at
+ * `requests/:requestId` (what it fixes, services, history).
+ */
+export const ApprovalsTab = () => (
+  <Routes>
+    <Route path="/" element={<Inbox />} />
+    <Route path="requests/:requestId" element={<RequestPage />} />
+  </Routes>
+);
