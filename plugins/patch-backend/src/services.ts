@@ -30,6 +30,7 @@ import { DelegationService } from './approvals/DelegationService';
 import { DelegationStore } from './approvals/DelegationStore';
 import { RequestDetails } from './approvals/riskDetail';
 import { RiskHistoryStore } from './approvals/RiskHistoryStore';
+import { RiskStore } from './approvals/RiskStore';
 import { AuditLog } from './audit/AuditLog';
 import { PatchConfig } from './config';
 import { DatabasePatchStore } from './database/DatabasePatchStore';
@@ -102,6 +103,7 @@ export function buildServices(
   const delegations = new DelegationStore(db);
   const rolloutStore = new RolloutStore(db);
   const reportStore = new DatabaseReportStore(db);
+  const riskStore = new RiskStore(db);
 
   // Applicability and approvals.
   const patches = new CatalogPatchSource(catalog, auth);
@@ -256,6 +258,7 @@ export function buildServices(
       logger: logger.child({ area: 'reports' }),
       slaPolicyRef: settings.reports.slaPolicy,
       retentionDays: settings.reports.retentionDays,
+      patchRisk: refs => riskStore.maxRiskByPatch(refs),
     }),
     health: async () => ({
       status: 'ok',

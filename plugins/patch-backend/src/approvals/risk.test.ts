@@ -2,7 +2,8 @@
  * Risk on the server, over HTTP on SQLite and PostgreSQL: the backend
  * computes each request's risk score (patch-common's riskScore) from the
  * patch and the catalog's exposure and tier of the request's endpoints,
- * stores it, and the inbox and the approvals API rank and filter by it. Also
+ * stores it, and the inbox, the approvals API and the SLA report rank and
+ * filter by it. Also
  * the services a request lists: the Components running on its endpoints,
  * whoever owns them (an endpoint owner's request used to list none).
  */
@@ -98,6 +99,33 @@ describe('risk on the server', () => {
         .get('/api/patch/approvals/inbox?minRisk=high')
         .set('Authorization', as(MAX));
       expect(bad.status).toBe(400);
+
+      // The SLA report: each missing patch with its risk (the highest of
+      // its requests), ranked and filtered by it.
+      const sla = async (query: string) => {
+        const res = await request(h.server)
+          .get(`/api/patch/reports/sla${query}`)
+          .set('Authorization', as(OPS));
+        expect(res.status).toBe(200);
+        return res.body.patches as any[];
+      };
+      await h.runTask('patch-reports-recompute');
+      const rows = await sla('?sort=risk');
+      expect(rows.length).toBe(3);
+      for (const row of rows) {
+        const scored = await request(h.server)
+          .get(
+            `/api/patch/approvals?patchRef=${encodeURIComponent(row.patchRef)}`,
+          )
+          .set('Authorization', as(OPS));
+        expect(row.risk).toBe(
+          Math.max(...scored.body.items.map((r: any) => r.risk.score)),
+        );
+      }
+      const risks = rows.map(r => r.risk);
+      expect(risks).toEqual([...risks].sort((x, y) => y - x));
+      const top = await sla(`?minRisk=${risks[0]}`);
+      expect(top.map(r => r.patchRef)).toEqual([rows[0].patchRef]);
 
       // Services: the Components running there, whoever owns them. The
       // endpoint's owner (operations) owns no component, yet api runs there.

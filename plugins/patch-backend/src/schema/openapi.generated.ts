@@ -1551,6 +1551,10 @@ export const spec = {
           "exceptedEndpoints": {
             "type": "integer",
             "description": "Endpoints in the scope that need it under an active risk exception (not in endpoints)."
+          },
+          "risk": {
+            "type": "number",
+            "description": "The highest risk score of its approval requests (absent until scored)."
           }
         }
       },
@@ -4922,7 +4926,7 @@ export const spec = {
         "tags": [
           "portal"
         ],
-        "description": "Missing patches in the scope against their due dates (live), soonest due first, with the SLA days in force.",
+        "description": "Missing patches in the scope against their due dates (live), soonest due first (or highest risk first with\n`sort=risk`), each with its risk score (the highest of its approval requests), with the SLA days in force.\n",
         "parameters": [
           {
             "name": "node",
@@ -4943,6 +4947,27 @@ export const spec = {
             "in": "query",
             "schema": {
               "type": "string"
+            }
+          },
+          {
+            "name": "minRisk",
+            "in": "query",
+            "description": "Only patches whose risk score is at least this (unscored ones left out).",
+            "schema": {
+              "type": "number",
+              "minimum": 0,
+              "maximum": 100
+            }
+          },
+          {
+            "name": "sort",
+            "in": "query",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "risk",
+                "due"
+              ]
             }
           }
         ],

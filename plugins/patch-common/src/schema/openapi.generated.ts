@@ -354,7 +354,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Missing patches in the scope against their due dates (live), soonest due first, with the SLA days in force. */
+        /**
+         * @description Missing patches in the scope against their due dates (live), soonest due first (or highest risk first with
+         *     `sort=risk`), each with its risk score (the highest of its approval requests), with the SLA days in force.
+         */
         get: operations["GetSlaReport"];
         put?: never;
         post?: never;
@@ -1187,6 +1190,8 @@ export interface components {
             overdueEndpoints: number;
             /** @description Endpoints in the scope that need it under an active risk exception (not in endpoints). */
             exceptedEndpoints?: number;
+            /** @description The highest risk score of its approval requests (absent until scored). */
+            risk?: number;
         };
         /** @description A node, its children and its daily trend, all pre-aggregated. Its missing patches are in the SLA report (`/reports/sla?node=`). */
         ComplianceNodeReport: {
@@ -2635,6 +2640,9 @@ export interface operations {
                 node?: string;
                 system?: string;
                 group?: string;
+                /** @description Only patches whose risk score is at least this (unscored ones left out). */
+                minRisk?: number;
+                sort?: "risk" | "due";
             };
             header?: never;
             path?: never;
