@@ -1,10 +1,13 @@
-import { screen, within } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
+import userEventLib from '@testing-library/user-event';
 import type { ApprovalRequestView } from '../../api';
 import { opensslRequest } from '../../__testUtils__/fixtures';
 import { renderPatchUi } from '../../__testUtils__/render';
 import { ApprovalsTab } from './ApprovalsTab';
 
 jest.setTimeout(90_000);
+
+const userEvent = userEventLib.setup({ delay: null });
 
 /** What the backend answers for req-1 (GET /approvals/req-1). */
 const view: ApprovalRequestView = {
@@ -142,6 +145,38 @@ describe('a request opened', () => {
     ).toBeInTheDocument();
     // The backend's risk, shown as is.
     expect(screen.getByText('87 / 100')).toBeInTheDocument();
+  });
+
+  it('decides from the request page and reads the request again', async () => {
+    const api = {
+      getApproval: jest.fn().mockResolvedValue(view),
+      decide: jest
+        .fn()
+        .mockResolvedValue([{ id: 'req-1', ok: true, state: 'approved' }]),
+    };
+    await renderPatchUi(<ApprovalsTab />, {
+      api,
+      routeEntries: ['/requests/req-1'],
+    });
+    const approve = await screen.findByRole('button', {
+      name: 'Approve DSA-5678 openssl for group:default/team-payments',
+    });
+    await waitFor(() => expect(approve).toBeEnabled());
+    await userEvent.click(approve);
+    const dialog = await screen.findByRole('dialog');
+    await userEvent.click(
+      within(dialog).getByRole('button', { name: 'Approve' }),
+    );
+    await waitFor(() =>
+      expect(api.decide).toHaveBeenCalledWith(
+        expect.objectContaining({
+          requestIds: ['req-1'],
+          decision: 'approve',
+          expectedStates: { 'req-1': 'pending' },
+        }),
+      ),
+    );
+    await waitFor(() => expect(api.getApproval).toHaveBeenCalledTimes(2));
   });
 
   it('says so when nothing runs there and nothing went wrong before', async () => {

@@ -1,3 +1,4 @@
+import { useState } from 'react';
 import Box from '@material-ui/core/Box';
 import Grid from '@material-ui/core/Grid';
 import List from '@material-ui/core/List';
@@ -27,6 +28,7 @@ import {
   SeverityChip,
 } from '../common';
 import { RiskFactors } from './ApprovalDetails';
+import { ApprovalTable } from './ApprovalTable';
 
 type View = ApprovalRequestView;
 
@@ -411,18 +413,32 @@ export const RequestPage = () => {
   const { requestId = '' } = useParams();
   const api = useApi(patchApiRef);
   const root = useRouteRef(rootRouteRef);
+  const [version, setVersion] = useState(0);
   const { value, loading, error } = useAsync(
     () => api.getApproval(requestId),
-    [api, requestId],
+    [api, requestId, version],
   );
   return (
     <>
       <Box mb={2}>
         <Link to={root()}>← Back to the inbox</Link>
       </Box>
-      {loading && <Progress />}
+      {loading && !value && <Progress />}
       {error && <ResponseErrorPanel error={error} />}
-      {value && <RequestView view={value} />}
+      {value && (
+        <>
+          {/* The inbox's row, with its decision buttons: decide here. */}
+          <Box mb={2}>
+            <ApprovalTable
+              title={value.request.patchTitle ?? value.request.patchRef}
+              requests={[value.request]}
+              onChanged={() => setVersion(v => v + 1)}
+              emptyMessage=""
+            />
+          </Box>
+          <RequestView view={value} />
+        </>
+      )}
     </>
   );
 };
