@@ -6,8 +6,9 @@
  * (`dependencyOf` on the Resource, or `spec.dependsOn` naming it, e.g. the
  * Components that run there), and the owner of the System of each such
  * Component. Mode `endpoint-owner`: the Resource's owner alone. Both read
- * `spec` as well as `relations`, so an entity whose relations the catalog
- * has not stitched yet still counts.
+ * `spec` (`dependsOn` of the dependents, `dependencyOf` of the Resource) as
+ * well as `relations`, so an entity whose relations the catalog has not
+ * stitched yet still counts.
  */
 import {
   Entity,
@@ -115,6 +116,12 @@ export class OwnershipIndex {
       for (const d of ((e.spec as any)?.dependsOn ?? []) as string[]) {
         const target = toRef(d, 'component', ns);
         if (target) this.addDependent(target, r);
+      }
+      // An endpoint Resource naming what runs there (the endpoint provider's
+      // `spec.dependencyOf`), before the catalog stitched the relations.
+      for (const d of ((e.spec as any)?.dependencyOf ?? []) as string[]) {
+        const dependent = toRef(d, 'component', ns);
+        if (dependent) this.addDependent(r, dependent);
       }
     }
   }

@@ -132,7 +132,10 @@ describe('risk on the server', () => {
       const ops = (await inbox(h, OPS)).find(
         r => r.patchRef === MEDIUM_REF && r.groupRef === OPS_GROUP,
       );
-      expect(ops.services).toEqual(['component:default/api']);
+      expect(ops.services).toEqual([
+        'component:default/api',
+        'component:default/ledger',
+      ]);
       expect(a.services).toEqual(['component:default/web']);
       // The critical patch outranks the medium one where it lands alike.
       const critical = items.find(

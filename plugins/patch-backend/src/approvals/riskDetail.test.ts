@@ -73,6 +73,12 @@ describe('a request opened', () => {
           ownerRef: 'group:default/team-b',
           endpoints: 1,
         },
+        {
+          ref: 'component:default/ledger',
+          systemRef: 'system:default/payments',
+          ownerRef: 'group:default/team-b',
+          endpoints: 1,
+        },
       ]);
       // The endpoint owner (operations) owns no Component there, yet the
       // service running there is shown (it used to say "no services").
@@ -85,6 +91,7 @@ describe('a request opened', () => {
       expect(opsDetail.status).toBe(200);
       expect(opsDetail.body.runningServices.map((s: any) => s.ref)).toEqual([
         'component:default/api',
+        'component:default/ledger',
       ]);
       // No history yet on these systems.
       expect(d.history).toEqual({

@@ -31,7 +31,9 @@ const annotated = (e: Entity, annotations: Record<string, string>): Entity => ({
 /**
  * Team A runs `web` on an isolated endpoint; team B runs `api` (system
  * payments, tier 1) on an endpoint operations owns, and `api` provides an
- * API the catalog says is on the internet.
+ * API the catalog says is on the internet; `ledger` (team B) runs there too,
+ * named by the endpoint's `spec.dependencyOf` as the endpoint provider
+ * writes it.
  */
 export function catalog(options: { exposure: boolean }): Entity[] {
   const keep = world.filter(
@@ -44,7 +46,15 @@ export function catalog(options: { exposure: boolean }): Entity[] {
       endpoint('ep-a1', 'team-a'),
       on ? { 'patchbay.dev/exposure': 'isolated' } : {},
     ),
-    endpoint('ep-b1', 'it-operations'),
+    // As the endpoint provider emits it: what runs there, named by the Resource.
+    {
+      ...endpoint('ep-b1', 'it-operations'),
+      spec: {
+        ...endpoint('ep-b1', 'it-operations').spec,
+        dependencyOf: ['component:default/ledger'],
+      },
+    },
+    component('ledger', 'team-b', [], 'payments'),
     component('web', 'team-a', ['resource:ep-a1']),
     {
       ...component('api', 'team-b', ['resource:ep-b1'], 'payments'),
