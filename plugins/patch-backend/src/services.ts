@@ -28,6 +28,9 @@ import { ApprovalService } from './approvals/ApprovalService';
 import { ApprovalStore } from './approvals/ApprovalStore';
 import { DelegationService } from './approvals/DelegationService';
 import { DelegationStore } from './approvals/DelegationStore';
+import { RequestDetails } from './approvals/riskDetail';
+import { RiskHistoryStore } from './approvals/RiskHistoryStore';
+import { RiskStore } from './approvals/RiskStore';
 import { AuditLog } from './audit/AuditLog';
 import { PatchConfig } from './config';
 import { DatabasePatchStore } from './database/DatabasePatchStore';
@@ -100,6 +103,7 @@ export function buildServices(
   const delegations = new DelegationStore(db);
   const rolloutStore = new RolloutStore(db);
   const reportStore = new DatabaseReportStore(db);
+  const riskStore = new RiskStore(db);
 
   // Applicability and approvals.
   const patches = new CatalogPatchSource(catalog, auth);
@@ -113,7 +117,7 @@ export function buildServices(
     catalog,
     auth,
     audit,
-    config: core.config,
+    settings: settings.approvals,
     logger,
     notifications,
     // The last step of the escalation of overdue requests.
@@ -235,6 +239,15 @@ export function buildServices(
         await applicability.syncPatches(await patches.listPatches());
         await approvals.reconcile();
       },
+      requestDetails: new RequestDetails({
+        patches,
+        catalog,
+        auth,
+        inventory,
+        endpoints,
+        history: new RiskHistoryStore(db),
+        ownershipOf: ids => approvals.ownershipOf(ids),
+      }),
     },
     rollouts: {
       service: new RolloutService(rolloutDeps, driver),
@@ -249,6 +262,7 @@ export function buildServices(
       logger: logger.child({ area: 'reports' }),
       slaPolicyRef: settings.reports.slaPolicy,
       retentionDays: settings.reports.retentionDays,
+      patchRisk: refs => riskStore.maxRiskByPatch(refs),
     }),
     health: async () => ({
       status: 'ok',

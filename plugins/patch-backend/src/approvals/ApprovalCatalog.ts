@@ -12,6 +12,7 @@ import {
 } from '@patchbay/plugin-patch-common';
 import { CatalogPatchSource } from '../applicability/PatchSource';
 import { EndpointOwnerStore } from './EndpointOwnerStore';
+import { RiskCatalogIndex } from './risk';
 import { ApproverMode, EndpointOwnership, OwnershipIndex } from './ownership';
 import { PolicyConfigurationError } from './types';
 
@@ -92,18 +93,27 @@ export class ApprovalCatalog {
           { kind: 'resource' },
           { kind: 'component' },
           { kind: 'system' },
+          // APIs: their exposure counts for the Components providing them.
+          { kind: 'api' },
         ],
       },
       { credentials },
     );
-    const index = new OwnershipIndex(items, this.o.mode);
+    const index = new OwnershipIndex(
+      items.filter(e => e.kind !== 'API'),
+      this.o.mode,
+    );
+    const risk = new RiskCatalogIndex(items);
     const rows = await this.o.endpoints.refsOf(endpointIds);
     for (const id of endpointIds) {
       const row = rows.get(id);
-      out.set(
+      const own = index.ownership(
         id,
-        index.ownership(id, row?.entityRef, row?.ownerRef, row?.systemRef),
+        row?.entityRef,
+        row?.ownerRef,
+        row?.systemRef,
       );
+      out.set(id, { ...own, risk: risk.contextOf(own) });
     }
     return out;
   }

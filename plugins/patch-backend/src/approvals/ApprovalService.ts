@@ -30,7 +30,7 @@ import { ApprovalDecisions, DecideOptions } from './decisions';
 import { DelegationStore } from './DelegationStore';
 import { EndpointOwnerStore } from './EndpointOwnerStore';
 import { ApprovalNotifier } from './notifications';
-import { ApproverMode, EndpointOwnership } from './ownership';
+import { EndpointOwnership } from './ownership';
 import { Reconciler } from './reconcile';
 import {
   ApprovalServiceOptions,
@@ -45,6 +45,7 @@ export {
   PolicyConfigurationError,
   SYSTEM_ACTOR,
   type ApprovalServiceOptions,
+  type ApprovalSettings,
   type DecisionInput,
   type ReconcileResult,
 } from './types';
@@ -66,24 +67,18 @@ export class ApprovalService {
   private again = false;
 
   constructor(private readonly o: ApprovalServiceOptions) {
-    const mode = o.config.getOptionalString('patch.approvals.approvers');
-    if (mode && mode !== 'owners-of-dependents' && mode !== 'endpoint-owner') {
-      throw new Error(
-        `patch.approvals.approvers must be owners-of-dependents or endpoint-owner, got ${mode}`,
-      );
-    }
     this.delegations = o.delegations ?? new DelegationStore(o.db);
     this.catalog = new ApprovalCatalog({
       catalog: o.catalog,
       auth: o.auth,
       patches: o.patches,
       endpoints: new EndpointOwnerStore(o.db),
-      mode: (mode as ApproverMode) ?? 'owners-of-dependents',
-      policyRef: o.config.getOptionalString('patch.approvals.policy'),
+      mode: o.settings.approvers,
+      policyRef: o.settings.policy,
     });
     this.notifier = new ApprovalNotifier(
       o,
-      o.config.getOptionalNumber('patch.approvals.dueSoonDays') ?? 3,
+      o.settings.dueSoonDays,
       this.catalog,
     );
     this.reconciler = new Reconciler(o, this.catalog, this.notifier);

@@ -1,11 +1,15 @@
 import { PermissionCriteria } from '@backstage/plugin-permission-common';
+import type { RiskContext, RiskScore } from '@patchbay/plugin-patch-common';
 import { randomUUID } from 'node:crypto';
 import { Knex } from 'knex';
 import { fromDbJson, fromDbTime, toDbTime } from '../database/time';
 import { chunks } from '../applicability/ApplicabilityStore';
 import type { ApprovalQuery } from '../permissions/rules';
-import { DelegationStore, whereActive } from './DelegationStore';
+import { DelegationStore } from './DelegationStore';
 import { replaceRequestEndpoints } from './requestEndpoints';
+import { applyCriteria } from './requestCriteria';
+
+export { applyCriteria } from './requestCriteria';
 
 /** States of an approval request. */
 export type ApprovalState =
@@ -37,6 +41,25 @@ export interface RequestEndpoint {
   entityRefs: string[];
 }
 
+/**
+ * The risk score of a request as the backend computed it (patch-common's
+ * `riskScore`) and the context it was computed from (exposure and tier of
+ * the request's endpoints, with the entity each was read from).
+ */
+export interface RequestRisk extends RiskScore {
+  context: RiskContext;
+}
+
+/** What a request copies from its patch and the catalog at each reconcile. */
+export interface RequestFacts {
+  severity?: string;
+  knownExploited: boolean;
+  dueAt?: Date;
+  risk?: RequestRisk;
+  /** Components running on the request's endpoints, whoever owns them. */
+  services?: string[];
+}
+
 /** An approval request: one per (patch, approving group, stage). */
 export interface ApprovalRequest {
   id: string;
@@ -55,6 +78,10 @@ export interface ApprovalRequest {
   updatedAt: string;
   dueSoonNotifiedAt?: string;
   overdueNotifiedAt?: string;
+  /** Undefined until a reconcile scored it. */
+  risk?: RequestRisk;
+  /** Components running on the endpoints (catalog `dependencyOf`), whoever owns them. */
+  services: string[];
   endpoints: RequestEndpoint[];
   /** Groups or users the group's approvals are delegated to, as of the read. */
   delegates: string[];
@@ -90,6 +117,10 @@ export interface RequestFilter {
   entityRef?: string;
   /** The conditional permission decision, turned into SQL. */
   permission?: PermissionCriteria<ApprovalQuery>;
+  /** Requests whose risk score is at least this (unscored ones left out). */
+  minRisk?: number;
+  /** `risk`: highest risk first (unscored last), then earliest due; default `due`. */
+  sort?: 'risk' | 'due';
   limit?: number;
   offset?: number;
 }
@@ -158,6 +189,15 @@ export class ApprovalStore {
       });
     }
     if (filter.permission) applyCriteria(q, filter.permission, db, new Date());
+    if (filter.minRisk !== undefined)
+      q.where('r.risk_score', '>=', filter.minRisk);
+    if (filter.sort === 'risk') {
+      // Unscored requests last on both databases (PostgreSQL puts NULLs first in DESC).
+      q.orderByRaw('CASE WHEN r.risk_score IS NULL THEN 1 ELSE 0 END').orderBy(
+        'r.risk_score',
+        'desc',
+      );
+    }
     q.orderBy([
       { column: 'r.due_at', order: 'asc' },
       { column: 'r.created_at', order: 'asc' },
@@ -220,13 +260,10 @@ export class ApprovalStore {
 
   /** Creates a pending request. */
   async create(
-    req: {
+    req: RequestFacts & {
       patchRef: string;
       groupRef: string;
       stage: string;
-      severity?: string;
-      knownExploited: boolean;
-      dueAt?: Date;
     },
     now: Date,
     trx?: Knex.Transaction,
@@ -241,16 +278,17 @@ export class ApprovalStore {
       severity: req.severity ?? null,
       known_exploited: req.knownExploited,
       due_at: req.dueAt ? toDbTime(req.dueAt) : null,
+      ...riskColumns(req),
       created_at: toDbTime(now),
       updated_at: toDbTime(now),
     });
     return id;
   }
 
-  /** Updates the facts copied from the patch (severity, due date). */
+  /** Updates the facts copied from the patch and the catalog (severity, due date, risk, services). */
   async updateFacts(
     id: string,
-    facts: { severity?: string; knownExploited: boolean; dueAt?: Date },
+    facts: RequestFacts,
     trx?: Knex.Transaction,
   ): Promise<void> {
     await (trx ?? this.db)('patch_approval_requests')
@@ -259,6 +297,7 @@ export class ApprovalStore {
         severity: facts.severity ?? null,
         known_exploited: facts.knownExploited,
         due_at: facts.dueAt ? toDbTime(facts.dueAt) : null,
+        ...riskColumns(facts),
       });
   }
 
@@ -507,44 +546,7 @@ export class ApprovalStore {
   }
 }
 
-/**
- * Turns permission criteria into a knex where clause (allOf / anyOf / not)
- * on `patch_approval_requests as r`; delegations count when active at `now`.
- */
-export function applyCriteria(
-  q: Knex.QueryBuilder,
-  criteria: PermissionCriteria<ApprovalQuery>,
-  db: Knex | Knex.Transaction,
-  now: Date,
-): void {
-  if ('allOf' in criteria) {
-    q.where(w => {
-      for (const c of criteria.allOf)
-        w.andWhere(inner => applyCriteria(inner, c, db, now));
-    });
-  } else if ('anyOf' in criteria) {
-    q.where(w => {
-      for (const c of criteria.anyOf)
-        w.orWhere(inner => applyCriteria(inner, c, db, now));
-    });
-  } else if ('not' in criteria) {
-    q.whereNot(w => applyCriteria(w, criteria.not, db, now));
-  } else if (criteria.values.length === 0) {
-    q.whereRaw('1 = 0');
-  } else if (criteria.key === 'delegate') {
-    const values = criteria.values;
-    q.whereExists(function sub() {
-      this.select(db.raw('1'))
-        .from('patch_approval_delegations as d')
-        .whereRaw('d.group_ref = r.group_ref')
-        .whereIn('d.delegate_ref', values);
-      whereActive(this, 'd', now);
-    });
-  } else {
-    q.whereIn(`r.${criteria.key}`, criteria.values);
-  }
-}
-
+/** A request row, its endpoints and its group's delegates, as a request. */
 function toRequest(
   r: any,
   endpoints: RequestEndpoint[],
@@ -567,7 +569,19 @@ function toRequest(
     updatedAt: fromDbTime(r.updated_at),
     dueSoonNotifiedAt: fromDbTime(r.due_soon_notified_at),
     overdueNotifiedAt: fromDbTime(r.overdue_notified_at),
+    risk: fromDbJson<RequestRisk>(r.risk) ?? undefined,
+    services: fromDbJson<string[]>(r.services) ?? [],
     endpoints,
     delegates,
+  };
+}
+
+/** The risk and services columns of a request's facts (left alone when not given). */
+function riskColumns(facts: RequestFacts) {
+  return {
+    ...(facts.risk
+      ? { risk_score: facts.risk.score, risk: JSON.stringify(facts.risk) }
+      : {}),
+    ...(facts.services ? { services: JSON.stringify(facts.services) } : {}),
   };
 }

@@ -6,8 +6,9 @@
  * (`dependencyOf` on the Resource, or `spec.dependsOn` naming it, e.g. the
  * Components that run there), and the owner of the System of each such
  * Component. Mode `endpoint-owner`: the Resource's owner alone. Both read
- * `spec` as well as `relations`, so an entity whose relations the catalog
- * has not stitched yet still counts.
+ * `spec` (`dependsOn` of the dependents, `dependencyOf` of the Resource) as
+ * well as `relations`, so an entity whose relations the catalog has not
+ * stitched yet still counts.
  */
 import {
   Entity,
@@ -19,7 +20,10 @@ import {
   RELATION_PART_OF,
   stringifyEntityRef,
 } from '@backstage/catalog-model';
-import { ANNOTATION_ENDPOINT_ID } from '@patchbay/plugin-patch-common';
+import {
+  ANNOTATION_ENDPOINT_ID,
+  type RiskContext,
+} from '@patchbay/plugin-patch-common';
 
 /** Which owners must approve. */
 export type ApproverMode = 'owners-of-dependents' | 'endpoint-owner';
@@ -41,6 +45,8 @@ export interface EndpointOwnership {
   dependents: string[];
   /** Systems of the endpoint and of its dependents. */
   systems: string[];
+  /** Exposure and tier from the catalog (approvals/risk.ts), when read. */
+  risk?: RiskContext;
 }
 
 const ref = (e: Entity) => stringifyEntityRef(e);
@@ -110,6 +116,12 @@ export class OwnershipIndex {
       for (const d of ((e.spec as any)?.dependsOn ?? []) as string[]) {
         const target = toRef(d, 'component', ns);
         if (target) this.addDependent(target, r);
+      }
+      // An endpoint Resource naming what runs there (the endpoint provider's
+      // `spec.dependencyOf`), before the catalog stitched the relations.
+      for (const d of ((e.spec as any)?.dependencyOf ?? []) as string[]) {
+        const dependent = toRef(d, 'component', ns);
+        if (dependent) this.addDependent(r, dependent);
       }
     }
   }

@@ -17,10 +17,12 @@ import {
   ApprovalState,
   OWNERS_STAGE,
   RequestEndpoint,
+  RequestFacts,
 } from './ApprovalStore';
 import { ApprovalNotifier } from './notifications';
 import { EndpointOwnership } from './ownership';
 import { dueDate, matchAutoApproveRule, stagesFor } from './policyRules';
+import { requestRisk, servicesOn } from './risk';
 import {
   ApprovalServiceOptions,
   DAY_MS,
@@ -41,6 +43,8 @@ interface Desired {
 interface Pass {
   now: Date;
   policy: ApprovalPolicy | undefined;
+  /** Ownership (and risk context) of every endpoint that needs a patch. */
+  ownership: Map<string, EndpointOwnership>;
   result: ReconcileResult;
   /** Requests created or opened again, by group: one notification each. */
   opened: Map<string, Array<{ id: string; patchRef: string }>>;
@@ -86,6 +90,7 @@ export class Reconciler {
     const pass: Pass = {
       now,
       policy,
+      ownership,
       result: { created: 0, autoApproved: 0, expired: 0, reopened: 0 },
       opened: new Map(),
     };
@@ -128,7 +133,7 @@ export class Reconciler {
     const { now, policy, result } = pass;
     const endpoints = [...d.endpoints.values()].sort(byEndpointId);
     const id = await this.o.store.create(
-      { ...d, ...factsOf(patch, policy) },
+      { ...d, ...factsOf(patch, policy, pass, endpoints) },
       now,
       trx,
     );
@@ -183,7 +188,11 @@ export class Reconciler {
   ) {
     const { now, policy, result } = pass;
     const endpoints = [...d.endpoints.values()].sort(byEndpointId);
-    await this.o.store.updateFacts(old.id, factsOf(patch, policy), trx);
+    await this.o.store.updateFacts(
+      old.id,
+      factsOf(patch, policy, pass, endpoints),
+      trx,
+    );
     if (!sameEndpoints(old.endpoints, endpoints)) {
       await this.o.store.replaceEndpoints(old.id, endpoints, trx);
     }
@@ -390,12 +399,24 @@ function desiredRequests(
   return desired;
 }
 
-/** The facts of a request that follow its patch and the policy. */
-function factsOf(patch: PatchEntity, policy: ApprovalPolicy | undefined) {
+/**
+ * The facts of a request that follow its patch, the policy and the catalog:
+ * severity, KEV, due date, the risk score (approvals/risk.ts) and the
+ * services running on its endpoints.
+ */
+function factsOf(
+  patch: PatchEntity,
+  policy: ApprovalPolicy | undefined,
+  pass: Pass,
+  endpoints: RequestEndpoint[],
+): RequestFacts {
+  const owns = endpoints.map(e => pass.ownership.get(e.endpointId));
   return {
     severity: patch.spec.severity,
     knownExploited: Boolean(patch.spec.knownExploited),
     dueAt: dueDate(patch, policy),
+    risk: requestRisk(patch, owns),
+    services: servicesOn(owns),
   };
 }
 

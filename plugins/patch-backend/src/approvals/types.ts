@@ -5,7 +5,6 @@
  * callers.
  */
 import { AuthService, LoggerService } from '@backstage/backend-plugin-api';
-import { Config } from '@backstage/config';
 import { CatalogService } from '@backstage/plugin-catalog-node';
 import { NotificationService } from '@backstage/plugin-notifications-node';
 import { Knex } from 'knex';
@@ -13,8 +12,18 @@ import { ApplicabilityStore } from '../applicability/ApplicabilityStore';
 import { CatalogPatchSource } from '../applicability/PatchSource';
 import { AuditLog } from '../audit/AuditLog';
 import { ExceptionStore } from '../exceptions/ExceptionStore';
+import type { PatchConfig } from '../config';
 import { ApprovalState, ApprovalStore } from './ApprovalStore';
 import { DelegationStore } from './DelegationStore';
+
+/**
+ * The settings of the approvals area, read by `config.ts`
+ * (`patch.approvals.approvers`, `.policy`, `.dueSoonDays`).
+ */
+export type ApprovalSettings = Pick<
+  PatchConfig['approvals'],
+  'approvers' | 'policy' | 'dueSoonDays'
+>;
 
 /** Actor of the decisions the plugin takes by itself. */
 export const SYSTEM_ACTOR = 'system:patch-approvals';
@@ -65,7 +74,7 @@ export interface ApprovalServiceOptions {
   catalog: CatalogService;
   auth: AuthService;
   audit: AuditLog;
-  config: Config;
+  settings: ApprovalSettings;
   logger: LoggerService;
   notifications?: NotificationService;
   /** Who hears of an overdue request at the last escalation step: operations and security. */

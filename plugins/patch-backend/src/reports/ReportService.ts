@@ -102,6 +102,9 @@ export class ReportService {
   private readonly slaPolicyRef?: string;
   private readonly retentionDays: number;
   private lastSla?: SlaDaysBySeverity;
+  private readonly patchRisk?: (
+    patchRefs: string[],
+  ) => Promise<Map<string, number>>;
 
   constructor(options: {
     store: ReportStore;
@@ -112,6 +115,8 @@ export class ReportService {
     slaPolicyRef?: string;
     /** Days of daily snapshots kept (default 400). */
     retentionDays?: number;
+    /** The highest stored risk score of each patch (approvals/RiskStore.ts). */
+    patchRisk?: (patchRefs: string[]) => Promise<Map<string, number>>;
   }) {
     this.store = options.store;
     this.catalog = options.catalog;
@@ -119,6 +124,7 @@ export class ReportService {
     this.logger = options.logger;
     this.slaPolicyRef = options.slaPolicyRef;
     this.retentionDays = options.retentionDays ?? 400;
+    this.patchRisk = options.patchRisk;
   }
 
   private async entities(
@@ -356,9 +362,14 @@ export class ReportService {
     };
   }
 
-  /** Missing patches in the scopes against the SLA, soonest due first. */
+  /**
+   * Missing patches in the scopes against the SLA, each with its risk (the
+   * highest stored score of its approval requests); soonest due first, or
+   * highest risk first with `sort: 'risk'`; `minRisk` keeps the patches at
+   * or above that score.
+   */
   async sla(
-    filter: ScopeFilter,
+    filter: ScopeFilter & { minRisk?: number; sort?: 'risk' | 'due' },
     now: Date = new Date(),
   ): Promise<{
     slaDays: SlaDaysBySeverity;
@@ -369,10 +380,18 @@ export class ReportService {
     patches: MissingPatchRow[];
   }> {
     const scopes = await this.resolveScopes(filter);
-    const [slaDays, patches] = await Promise.all([
+    const [slaDays, missing] = await Promise.all([
       this.slaDays(),
       this.store.missingPatches(scopes, now, 10_000),
     ]);
+    const risk = this.patchRisk
+      ? await this.patchRisk(missing.map(p => p.patchRef))
+      : new Map<string, number>();
+    const patches = missing
+      .map(p => ({ ...p, risk: risk.get(p.patchRef) }))
+      .filter(
+        p => filter.minRisk === undefined || (p.risk ?? -1) >= filter.minRisk,
+      );
     const overdueBySeverity = { critical: 0, high: 0, medium: 0, low: 0 };
     let missingInstalls = 0;
     let overdueInstalls = 0;
@@ -385,6 +404,7 @@ export class ReportService {
     }
     patches.sort(
       (a, b) =>
+        (filter.sort === 'risk' ? (b.risk ?? -1) - (a.risk ?? -1) : 0) ||
         (a.dueAt ? Date.parse(a.dueAt) : Infinity) -
           (b.dueAt ? Date.parse(b.dueAt) : Infinity) ||
         a.patchRef.localeCompare(b.patchRef),

@@ -54,6 +54,8 @@ export interface MissingPatchRow {
   overdueEndpoints: number;
   /** Endpoints that need it under an active risk exception (not in `endpoints`). */
   exceptedEndpoints: number;
+  /** The highest risk score of its approval requests (ReportService.sla); absent when unscored. */
+  risk?: number;
 }
 
 /** One (endpoint, patch) that is missing: the export's grain. */

@@ -174,6 +174,7 @@ export const EXPORT_COLUMNS = {
     'endpoints',
     'overdueEndpoints',
     'exceptedEndpoints',
+    'risk',
   ],
   audit: [
     'id',

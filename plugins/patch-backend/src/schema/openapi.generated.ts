@@ -1598,6 +1598,10 @@ export const spec = {
           "exceptedEndpoints": {
             "type": "integer",
             "description": "Endpoints in the scope that need it under an active risk exception (not in endpoints)."
+          },
+          "risk": {
+            "type": "number",
+            "description": "The highest risk score of its approval requests (absent until scored)."
           }
         }
       },
@@ -2043,6 +2047,101 @@ export const spec = {
             "items": {
               "type": "string"
             }
+          },
+          "risk": {
+            "$ref": "#/components/schemas/RequestRisk"
+          },
+          "services": {
+            "type": "array",
+            "description": "Components running on the request's endpoints (they depend on the endpoint Resource), whoever owns them.",
+            "items": {
+              "type": "string"
+            }
+          }
+        }
+      },
+      "RiskFactor": {
+        "type": "object",
+        "description": "One factor of a risk score; `contribution = weight × value × 100`.",
+        "required": [
+          "name",
+          "weight",
+          "value",
+          "contribution",
+          "explanation"
+        ],
+        "properties": {
+          "name": {
+            "type": "string",
+            "enum": [
+              "cvss",
+              "knownExploited",
+              "epss",
+              "exposure",
+              "tier"
+            ]
+          },
+          "weight": {
+            "type": "number",
+            "description": "Share of the score the factor can give, 0 to 1."
+          },
+          "value": {
+            "type": "number",
+            "description": "How strongly the factor applies, 0 to 1."
+          },
+          "contribution": {
+            "type": "number",
+            "description": "Points it adds to the score."
+          },
+          "explanation": {
+            "type": "string"
+          }
+        }
+      },
+      "RiskContext": {
+        "type": "object",
+        "description": "Where the patch would land, read from the catalog: the most exposed `patchbay.dev/exposure` annotation\n(endpoint Resource, Components running there, their Systems, the APIs they provide) and the most critical\n`patchbay.dev/tier` (Components, Systems), with the entity each came from. Absent = unknown.\n",
+        "properties": {
+          "exposure": {
+            "type": "string",
+            "enum": [
+              "internet",
+              "internal",
+              "isolated"
+            ]
+          },
+          "exposureFrom": {
+            "type": "string"
+          },
+          "tier": {
+            "type": "integer"
+          },
+          "tierFrom": {
+            "type": "string"
+          }
+        }
+      },
+      "RequestRisk": {
+        "type": "object",
+        "description": "The risk score of a request, computed by the backend (patch-common `riskScore`) at each reconcile and\nstored with the request.\n",
+        "required": [
+          "score",
+          "factors",
+          "context"
+        ],
+        "properties": {
+          "score": {
+            "type": "number",
+            "description": "0 to 100."
+          },
+          "factors": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/RiskFactor"
+            }
+          },
+          "context": {
+            "$ref": "#/components/schemas/RiskContext"
           }
         }
       },
@@ -2226,7 +2325,10 @@ export const spec = {
           {
             "type": "object",
             "required": [
-              "decisions"
+              "decisions",
+              "fixes",
+              "runningServices",
+              "history"
             ],
             "properties": {
               "decisions": {
@@ -2234,10 +2336,432 @@ export const spec = {
                 "items": {
                   "$ref": "#/components/schemas/ApprovalDecision"
                 }
+              },
+              "advisory": {
+                "$ref": "#/components/schemas/RequestAdvisory"
+              },
+              "fixes": {
+                "type": "object",
+                "description": "What the patch changes on the request's endpoints (the first 25; `total` counts all): each package's\ninstalled and fixed version, from `evaluatePatch` on the stored inventory. `unknown` without an\ninventory or when the patch is not in the catalog.\n",
+                "required": [
+                  "items",
+                  "total"
+                ],
+                "properties": {
+                  "items": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/EndpointFix"
+                    }
+                  },
+                  "total": {
+                    "type": "integer"
+                  }
+                }
+              },
+              "runningServices": {
+                "type": "array",
+                "description": "Components running on the endpoints (they depend on the endpoint Resource), whoever owns them, with their System.",
+                "items": {
+                  "$ref": "#/components/schemas/RequestService"
+                }
+              },
+              "history": {
+                "$ref": "#/components/schemas/RequestHistory"
               }
             }
           }
         ]
+      },
+      "RequestAdvisory": {
+        "type": "object",
+        "description": "The advisory behind the request's patch (absent when the patch is not in the catalog).",
+        "required": [
+          "title",
+          "severity",
+          "cves",
+          "knownExploited",
+          "references"
+        ],
+        "properties": {
+          "title": {
+            "type": "string"
+          },
+          "summary": {
+            "type": "string"
+          },
+          "advisoryId": {
+            "type": "string"
+          },
+          "vendor": {
+            "type": "string"
+          },
+          "severity": {
+            "type": "string"
+          },
+          "cves": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          },
+          "cvss": {
+            "type": "object",
+            "required": [
+              "score"
+            ],
+            "properties": {
+              "score": {
+                "type": "number"
+              },
+              "vector": {
+                "type": "string"
+              },
+              "version": {
+                "type": "string"
+              }
+            }
+          },
+          "knownExploited": {
+            "type": "boolean"
+          },
+          "kevDueDate": {
+            "type": "string"
+          },
+          "epss": {
+            "type": "object",
+            "required": [
+              "score",
+              "percentile"
+            ],
+            "properties": {
+              "score": {
+                "type": "number"
+              },
+              "percentile": {
+                "type": "number"
+              },
+              "cve": {
+                "type": "string"
+              }
+            }
+          },
+          "published": {
+            "type": "string"
+          },
+          "references": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "url"
+              ],
+              "properties": {
+                "type": {
+                  "type": "string"
+                },
+                "url": {
+                  "type": "string"
+                }
+              }
+            }
+          }
+        }
+      },
+      "EndpointFix": {
+        "type": "object",
+        "required": [
+          "endpointId",
+          "state",
+          "packages"
+        ],
+        "properties": {
+          "endpointId": {
+            "type": "string"
+          },
+          "endpointRef": {
+            "type": "string"
+          },
+          "hostname": {
+            "type": "string"
+          },
+          "systemRef": {
+            "type": "string"
+          },
+          "state": {
+            "type": "string",
+            "enum": [
+              "needed",
+              "installed",
+              "not-applicable",
+              "unknown"
+            ]
+          },
+          "packages": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "name",
+                "installedVersion",
+                "fixedVersion",
+                "state"
+              ],
+              "properties": {
+                "name": {
+                  "type": "string"
+                },
+                "installedVersion": {
+                  "type": "string"
+                },
+                "fixedVersion": {
+                  "type": "string"
+                },
+                "state": {
+                  "type": "string",
+                  "enum": [
+                    "needed",
+                    "installed",
+                    "unknown"
+                  ]
+                },
+                "arch": {
+                  "type": "string"
+                },
+                "source": {
+                  "type": "string"
+                },
+                "binaryVersion": {
+                  "type": "string"
+                }
+              }
+            }
+          }
+        }
+      },
+      "RequestService": {
+        "type": "object",
+        "required": [
+          "ref",
+          "endpoints"
+        ],
+        "properties": {
+          "ref": {
+            "type": "string"
+          },
+          "title": {
+            "type": "string"
+          },
+          "systemRef": {
+            "type": "string"
+          },
+          "ownerRef": {
+            "type": "string"
+          },
+          "endpoints": {
+            "type": "integer",
+            "description": "How many of the request's endpoints it runs on."
+          }
+        }
+      },
+      "RequestHistory": {
+        "type": "object",
+        "description": "What went wrong before on the systems the patch touches (their endpoints and the request's own), newest\nfirst, at most 20 of each with the total: ITSM incidents, failed or timed-out install/rollback jobs and\nsuccessful rollbacks, rollouts paused (a gate breach), rolling back, rolled back or aborted.\n",
+        "required": [
+          "systems",
+          "incidents",
+          "jobs",
+          "rollouts"
+        ],
+        "properties": {
+          "systems": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          },
+          "incidents": {
+            "type": "object",
+            "required": [
+              "items",
+              "total"
+            ],
+            "properties": {
+              "total": {
+                "type": "integer"
+              },
+              "items": {
+                "type": "array",
+                "items": {
+                  "type": "object",
+                  "required": [
+                    "incidentId",
+                    "rolloutId",
+                    "deliveries",
+                    "createdAt"
+                  ],
+                  "properties": {
+                    "incidentId": {
+                      "type": "string"
+                    },
+                    "kind": {
+                      "type": "string"
+                    },
+                    "title": {
+                      "type": "string"
+                    },
+                    "severity": {
+                      "type": "string"
+                    },
+                    "rolloutId": {
+                      "type": "string"
+                    },
+                    "patchRef": {
+                      "type": "string"
+                    },
+                    "createdAt": {
+                      "type": "string",
+                      "format": "date-time"
+                    },
+                    "deliveries": {
+                      "type": "array",
+                      "items": {
+                        "type": "object",
+                        "required": [
+                          "connector",
+                          "state"
+                        ],
+                        "properties": {
+                          "connector": {
+                            "type": "string"
+                          },
+                          "state": {
+                            "type": "string"
+                          },
+                          "reference": {
+                            "type": "string"
+                          }
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "jobs": {
+            "type": "object",
+            "required": [
+              "items",
+              "total"
+            ],
+            "properties": {
+              "total": {
+                "type": "integer"
+              },
+              "items": {
+                "type": "array",
+                "items": {
+                  "type": "object",
+                  "required": [
+                    "jobId",
+                    "kind",
+                    "state",
+                    "endpointId",
+                    "hostname",
+                    "at"
+                  ],
+                  "properties": {
+                    "jobId": {
+                      "type": "string"
+                    },
+                    "kind": {
+                      "type": "string"
+                    },
+                    "state": {
+                      "type": "string"
+                    },
+                    "patchRef": {
+                      "type": "string"
+                    },
+                    "rolloutId": {
+                      "type": "string"
+                    },
+                    "endpointId": {
+                      "type": "string"
+                    },
+                    "hostname": {
+                      "type": "string"
+                    },
+                    "endpointRef": {
+                      "type": "string"
+                    },
+                    "systemRef": {
+                      "type": "string"
+                    },
+                    "message": {
+                      "type": "string"
+                    },
+                    "at": {
+                      "type": "string",
+                      "format": "date-time"
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "rollouts": {
+            "type": "object",
+            "required": [
+              "items",
+              "total"
+            ],
+            "properties": {
+              "total": {
+                "type": "integer"
+              },
+              "items": {
+                "type": "array",
+                "items": {
+                  "type": "object",
+                  "required": [
+                    "rolloutId",
+                    "patchRef",
+                    "state",
+                    "emergency",
+                    "breached",
+                    "updatedAt"
+                  ],
+                  "properties": {
+                    "rolloutId": {
+                      "type": "string"
+                    },
+                    "patchRef": {
+                      "type": "string"
+                    },
+                    "state": {
+                      "type": "string"
+                    },
+                    "emergency": {
+                      "type": "boolean"
+                    },
+                    "breached": {
+                      "type": "boolean"
+                    },
+                    "pauseReason": {
+                      "type": "string"
+                    },
+                    "updatedAt": {
+                      "type": "string",
+                      "format": "date-time"
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
       },
       "DecideRequest": {
         "type": "object",
@@ -4524,7 +5048,7 @@ export const spec = {
         "tags": [
           "portal"
         ],
-        "description": "Missing patches in the scope against their due dates (live), soonest due first, with the SLA days in force.",
+        "description": "Missing patches in the scope against their due dates (live), soonest due first (or highest risk first with\n`sort=risk`), each with its risk score (the highest of its approval requests), with the SLA days in force.\n",
         "parameters": [
           {
             "name": "node",
@@ -4545,6 +5069,27 @@ export const spec = {
             "in": "query",
             "schema": {
               "type": "string"
+            }
+          },
+          {
+            "name": "minRisk",
+            "in": "query",
+            "description": "Only patches whose risk score is at least this (unscored ones left out).",
+            "schema": {
+              "type": "number",
+              "minimum": 0,
+              "maximum": 100
+            }
+          },
+          {
+            "name": "sort",
+            "in": "query",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "risk",
+                "due"
+              ]
             }
           }
         ],
@@ -4810,11 +5355,33 @@ export const spec = {
             "schema": {
               "type": "string"
             }
+          },
+          {
+            "name": "minRisk",
+            "in": "query",
+            "description": "Only requests whose risk score is at least this (unscored requests left out).",
+            "schema": {
+              "type": "number",
+              "minimum": 0,
+              "maximum": 100
+            }
+          },
+          {
+            "name": "sort",
+            "in": "query",
+            "description": "`risk` (highest first, unscored last, then earliest due) or `due` (earliest due first). Default `risk`.",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "risk",
+                "due"
+              ]
+            }
           }
         ],
         "responses": {
           "200": {
-            "description": "The requests, earliest due first.",
+            "description": "The requests, highest risk first unless `sort=due`.",
             "content": {
               "application/json": {
                 "schema": {
@@ -4889,6 +5456,28 @@ export const spec = {
               "type": "integer",
               "minimum": 0
             }
+          },
+          {
+            "name": "minRisk",
+            "in": "query",
+            "description": "Only requests whose risk score is at least this (unscored requests left out).",
+            "schema": {
+              "type": "number",
+              "minimum": 0,
+              "maximum": 100
+            }
+          },
+          {
+            "name": "sort",
+            "in": "query",
+            "description": "`risk` (highest first, unscored last, then earliest due) or `due` (earliest due first). Default `due`.",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "risk",
+                "due"
+              ]
+            }
           }
         ],
         "responses": {
@@ -4911,7 +5500,7 @@ export const spec = {
         "tags": [
           "portal"
         ],
-        "description": "One request with its decisions.",
+        "description": "One request with its decisions, and what it is about: the advisory (summary, CVEs, CVSS, KEV, EPSS), the\npackages it changes on the endpoints (installed → fixed), the services running there and the history of\nthe systems it touches. Filtered by `patch.approval.read` (404 when not readable).\n",
         "parameters": [
           {
             "name": "requestId",

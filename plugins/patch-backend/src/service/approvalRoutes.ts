@@ -27,6 +27,7 @@ import {
   ApprovalState,
 } from '../approvals/ApprovalStore';
 import type { DelegationService } from '../approvals/DelegationService';
+import type { RequestDetails } from '../approvals/riskDetail';
 import { identityOf } from './actor';
 import { approvalAccess } from './approvalAccess';
 import {
@@ -50,6 +51,7 @@ export interface ApprovalRouteDeps extends AuthorizeDeps, ExceptionRouteDeps {
   approvals?: NonNullable<ExceptionRouteDeps['approvals']> & {
     approvals: ApprovalService;
     delegationService: DelegationService;
+    requestDetails: RequestDetails;
     /** The registered rules of the `patch-approval` resource, once started. */
     ruleset?: PermissionRuleset<ApprovalRequest, ApprovalQuery>;
   };
@@ -119,6 +121,9 @@ export function registerApprovalRoutes(
         knownExploited: q.knownExploited,
         dueBefore: q.dueBefore,
         systemRef: q.system,
+        minRisk: q.minRisk,
+        // The inbox ranks by risk unless asked for due dates.
+        sort: q.sort ?? 'risk',
       },
     );
     res.json({ items: items.map(toApi) } as any);
@@ -138,6 +143,8 @@ export function registerApprovalRoutes(
       patchRef: q.patchRef,
       groupRefs: q.groupRef ? [q.groupRef] : undefined,
       states: states(q.state),
+      minRisk: q.minRisk,
+      sort: q.sort,
       limit: q.limit ?? 500,
       offset: q.offset,
     });
@@ -239,7 +246,16 @@ export function registerApprovalRoutes(
       req.params.requestId,
       readFilter(decision),
     );
-    res.json({ ...toApi(detail), decisions: detail.decisions } as any);
+    // Read only once the caller may read the request (getReadable's 404).
+    const about = await area.requestDetails.of(detail);
+    res.json({
+      ...toApi(detail),
+      decisions: detail.decisions,
+      advisory: about.advisory,
+      fixes: about.fixes,
+      runningServices: about.services,
+      history: about.history,
+    } as any);
   });
 
   router.get('/applicability', async (req, res) => {

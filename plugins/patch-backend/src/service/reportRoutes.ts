@@ -37,7 +37,7 @@ export interface ReportRouteDeps extends AuthorizeDeps {
 /** Checks a report permission through the one helper; returns the credentials. */
 async function allowed(
   deps: ReportRouteDeps,
-  req: express.Request,
+  req: Parameters<typeof authorize>[1],
   permission: BasicPermission,
   action: string,
 ): Promise<BackstageCredentials> {
@@ -147,8 +147,15 @@ export function registerReportRoutes(
 
   router.get('/reports/sla', async (req, res) => {
     await allowed(deps, req, patchReportReadPermission, 'report-read');
-    const query = req.query as Record<string, unknown>;
-    res.json((await reports.sla(scopeOf(query))) as any);
+    const q = req.query;
+    const query = q as Record<string, unknown>;
+    res.json(
+      (await reports.sla({
+        ...scopeOf(query),
+        minRisk: q.minRisk,
+        sort: q.sort,
+      })) as any,
+    );
   });
 
   router.get('/reports/export/:report', async (req, res) => {

@@ -28,6 +28,7 @@ import { AgentServices } from '../agent/agentServices';
 import { AuditLog } from '../audit/AuditLog';
 import { PatchConfig } from '../config';
 import { EndpointStore } from '../endpoints/EndpointStore';
+import { RequestDetails } from '../approvals/riskDetail';
 import { ExceptionStore } from '../exceptions/ExceptionStore';
 import { InventoryStore } from '../inventory/InventoryStore';
 import { JobQueue } from '../jobs/JobQueue';
@@ -59,6 +60,8 @@ export interface ApprovalsServices {
   ruleset?: PermissionRuleset<ApprovalRequest, ApprovalQuery>;
   /** Reads the catalog's patches, refreshes changed ones, and reconciles requests. */
   sync(): Promise<void>;
+  /** What a request fixes, where, the services there and their history (GET /approvals/{id}). */
+  requestDetails: RequestDetails;
 }
 
 /**

@@ -55,6 +55,14 @@ export const RELATION_PILOT_GROUP_OF = 'pilotGroupOf';
  */
 export const ANNOTATION_TIER = 'patchbay.dev/tier';
 /**
+ * Annotation on an endpoint Resource, a Component, a System or an API: how
+ * reachable it is, `internet`, `internal` or `isolated`. An API's exposure
+ * (its visibility) counts for the Components that provide it. Read by
+ * `exposureFromEntities` for the risk score.
+ * @public
+ */
+export const ANNOTATION_EXPOSURE = 'patchbay.dev/exposure';
+/**
  * Annotation on an endpoint Resource: the agent id it stands for.
  * @public
  */

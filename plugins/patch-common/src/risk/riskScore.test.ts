@@ -1,4 +1,10 @@
-import { riskScore, tierFromEntities, RISK_WEIGHTS } from './riskScore';
+import {
+  mergeRiskContexts,
+  riskContextOf,
+  riskScore,
+  tierFromEntities,
+  RISK_WEIGHTS,
+} from './riskScore';
 import type { Entity } from '@backstage/catalog-model';
 import type { PatchEntity } from '../entities';
 
@@ -107,5 +113,74 @@ describe('tierFromEntities', () => {
     expect(
       tierFromEntities([e('Component', 'gold'), e('Component')]),
     ).toBeUndefined();
+  });
+});
+
+describe('riskContextOf', () => {
+  const e = (
+    kind: string,
+    name: string,
+    annotations: Record<string, string> = {},
+  ): Entity => ({
+    apiVersion: 'backstage.io/v1alpha1',
+    kind,
+    metadata: { name, annotations },
+  });
+
+  it('takes the most exposed annotation, an API counting as its provider', () => {
+    const ctx = riskContextOf([
+      e('Resource', 'ep-1', { 'patchbay.dev/exposure': 'isolated' }),
+      e('Component', 'web', { 'patchbay.dev/tier': '2' }),
+      e('API', 'public-api', { 'patchbay.dev/exposure': 'internet' }),
+      e('System', 'shop', {
+        'patchbay.dev/exposure': 'internal',
+        'patchbay.dev/tier': '1',
+      }),
+    ]);
+    expect(ctx).toEqual({
+      exposure: 'internet',
+      exposureFrom: 'api:default/public-api',
+      tier: 1,
+      tierFrom: 'system:default/shop',
+    });
+    const r = riskScore(
+      {
+        apiVersion: 'patchbay.dev/v1alpha1',
+        kind: 'Patch',
+        metadata: { name: 'p' },
+        spec: { type: 'security', severity: 'low', targets: [], owner: 'x' },
+      },
+      ctx,
+    );
+    expect(r.factors.find(f => f.name === 'exposure')).toMatchObject({
+      value: 1,
+      explanation:
+        'Most exposed endpoint is internet (api:default/public-api).',
+    });
+  });
+
+  it('ignores what it cannot read: unknown values and other kinds', () => {
+    expect(
+      riskContextOf([
+        e('Resource', 'ep', { 'patchbay.dev/exposure': 'public' }),
+        e('Group', 'g', { 'patchbay.dev/exposure': 'internet' }),
+      ]),
+    ).toEqual({});
+  });
+
+  it('merges landing places: most exposed, most critical', () => {
+    expect(
+      mergeRiskContexts([
+        { exposure: 'internal', tier: 3 },
+        { exposure: 'internet', exposureFrom: 'resource:default/a' },
+        { tier: 2, tierFrom: 'system:default/s' },
+        {},
+      ]),
+    ).toEqual({
+      exposure: 'internet',
+      exposureFrom: 'resource:default/a',
+      tier: 2,
+      tierFrom: 'system:default/s',
+    });
   });
 });

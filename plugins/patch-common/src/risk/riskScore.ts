@@ -1,5 +1,5 @@
-import type { Entity } from '@backstage/catalog-model';
-import { ANNOTATION_TIER } from '../entities/constants';
+import { stringifyEntityRef, type Entity } from '@backstage/catalog-model';
+import { ANNOTATION_EXPOSURE, ANNOTATION_TIER } from '../entities/constants';
 import type { PatchEntity, PatchSeverity } from '../entities/types';
 
 /**
@@ -20,6 +20,10 @@ export interface RiskContext {
    * endpoints, 1 being the most critical (see {@link tierFromEntities}).
    */
   tier?: number;
+  /** Entity ref the exposure was read from, for the explanation. */
+  exposureFrom?: string;
+  /** Entity ref the tier was read from, for the explanation. */
+  tierFrom?: string;
 }
 
 /**
@@ -108,6 +112,74 @@ export function tierFromEntities(entities: Entity[]): number | undefined {
   return best;
 }
 
+const EXPOSURES: Exposure[] = ['internet', 'internal', 'isolated'];
+
+/**
+ * Whether a value is an {@link Exposure}.
+ * @public
+ */
+export function isExposure(value: unknown): value is Exposure {
+  return EXPOSURES.includes(value as Exposure);
+}
+
+/**
+ * The risk context of catalog entities where a patch would land: the most
+ * exposed of their `patchbay.dev/exposure` annotations (endpoint Resources,
+ * Components, Systems, and the APIs the Components provide: an API's
+ * visibility), the most critical tier of the Systems and Components (see
+ * {@link tierFromEntities}), and which entity each came from. An annotation
+ * that is not one of the three exposures is ignored (unknown).
+ * @public
+ */
+export function riskContextOf(entities: Entity[]): RiskContext {
+  const out: RiskContext = {};
+  for (const e of entities) {
+    if (!['Resource', 'Component', 'System', 'API'].includes(e.kind)) continue;
+    const raw = e.metadata.annotations?.[ANNOTATION_EXPOSURE]?.trim();
+    if (!isExposure(raw)) continue;
+    if (!out.exposure || EXPOSURE_VALUE[raw] > EXPOSURE_VALUE[out.exposure]) {
+      out.exposure = raw;
+      out.exposureFrom = stringifyEntityRef(e);
+    }
+  }
+  const tier = tierFromEntities(entities);
+  if (tier !== undefined) {
+    out.tier = tier;
+    const from = entities.find(
+      e =>
+        (e.kind === 'System' || e.kind === 'Component') &&
+        Number.parseInt(e.metadata.annotations?.[ANNOTATION_TIER] ?? '', 10) ===
+          tier,
+    );
+    if (from) out.tierFrom = stringifyEntityRef(from);
+  }
+  return out;
+}
+
+/**
+ * The context of many landing places together (the endpoints of one
+ * request): the most exposed exposure and the most critical tier.
+ * @public
+ */
+export function mergeRiskContexts(contexts: RiskContext[]): RiskContext {
+  const out: RiskContext = {};
+  for (const c of contexts) {
+    if (
+      c.exposure &&
+      (!out.exposure ||
+        EXPOSURE_VALUE[c.exposure] > EXPOSURE_VALUE[out.exposure])
+    ) {
+      out.exposure = c.exposure;
+      out.exposureFrom = c.exposureFrom;
+    }
+    if (c.tier !== undefined && (out.tier === undefined || c.tier < out.tier)) {
+      out.tier = c.tier;
+      out.tierFrom = c.tierFrom;
+    }
+  }
+  return out;
+}
+
 /**
  * Scores how urgently a patch should be installed, 0 to 100, and returns the
  * factors behind the number. Pure; unknown inputs count as middling (0.5)
@@ -183,7 +255,9 @@ export function riskScore(
     add(
       'exposure',
       EXPOSURE_VALUE[context.exposure],
-      `Most exposed endpoint is ${context.exposure}.`,
+      `Most exposed endpoint is ${context.exposure}${
+        context.exposureFrom ? ` (${context.exposureFrom})` : ''
+      }.`,
     );
   } else {
     add('exposure', 0.5, 'Exposure unknown; counted as internal.');
@@ -197,7 +271,13 @@ export function riskScore(
     // Tier 1 = 1, tier 2 = 0.67, tier 3 = 0.33, tier 4 and below = 0.1.
     const t = Math.floor(context.tier);
     const value = t >= 4 ? 0.1 : (4 - t) / 3;
-    add('tier', value, `Most critical service on the endpoints is tier ${t}.`);
+    add(
+      'tier',
+      value,
+      `Most critical service on the endpoints is tier ${t}${
+        context.tierFrom ? ` (${context.tierFrom})` : ''
+      }.`,
+    );
   } else {
     add('tier', 0.5, 'Service tier unknown; counted as middling.');
   }

@@ -354,7 +354,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Missing patches in the scope against their due dates (live), soonest due first, with the SLA days in force. */
+        /**
+         * @description Missing patches in the scope against their due dates (live), soonest due first (or highest risk first with
+         *     `sort=risk`), each with its risk score (the highest of its approval requests), with the SLA days in force.
+         */
         get: operations["GetSlaReport"];
         put?: never;
         post?: never;
@@ -448,7 +451,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description One request with its decisions. */
+        /**
+         * @description One request with its decisions, and what it is about: the advisory (summary, CVEs, CVSS, KEV, EPSS), the
+         *     packages it changes on the endpoints (installed → fixed), the services running there and the history of
+         *     the systems it touches. Filtered by `patch.approval.read` (404 when not readable).
+         */
         get: operations["GetApproval"];
         put?: never;
         post?: never;
@@ -1204,6 +1211,8 @@ export interface components {
             overdueEndpoints: number;
             /** @description Endpoints in the scope that need it under an active risk exception (not in endpoints). */
             exceptedEndpoints?: number;
+            /** @description The highest risk score of its approval requests (absent until scored). */
+            risk?: number;
         };
         /** @description A node, its children and its daily trend, all pre-aggregated. Its missing patches are in the SLA report (`/reports/sla?node=`). */
         ComplianceNodeReport: {
@@ -1337,6 +1346,43 @@ export interface components {
             endpoints: components["schemas"]["ApprovalRequestEndpoint"][];
             /** @description Groups or users the group's approvals are delegated to now. */
             delegates?: string[];
+            risk?: components["schemas"]["RequestRisk"];
+            /** @description Components running on the request's endpoints (they depend on the endpoint Resource), whoever owns them. */
+            services?: string[];
+        };
+        /** @description One factor of a risk score; `contribution = weight × value × 100`. */
+        RiskFactor: {
+            /** @enum {string} */
+            name: "cvss" | "knownExploited" | "epss" | "exposure" | "tier";
+            /** @description Share of the score the factor can give, 0 to 1. */
+            weight: number;
+            /** @description How strongly the factor applies, 0 to 1. */
+            value: number;
+            /** @description Points it adds to the score. */
+            contribution: number;
+            explanation: string;
+        };
+        /**
+         * @description Where the patch would land, read from the catalog: the most exposed `patchbay.dev/exposure` annotation
+         *     (endpoint Resource, Components running there, their Systems, the APIs they provide) and the most critical
+         *     `patchbay.dev/tier` (Components, Systems), with the entity each came from. Absent = unknown.
+         */
+        RiskContext: {
+            /** @enum {string} */
+            exposure?: "internet" | "internal" | "isolated";
+            exposureFrom?: string;
+            tier?: number;
+            tierFrom?: string;
+        };
+        /**
+         * @description The risk score of a request, computed by the backend (patch-common `riskScore`) at each reconcile and
+         *     stored with the request.
+         */
+        RequestRisk: {
+            /** @description 0 to 100. */
+            score: number;
+            factors: components["schemas"]["RiskFactor"][];
+            context: components["schemas"]["RiskContext"];
         };
         /**
          * @description An owning group's approvals delegated to another group or a user for a period. While active (started,
@@ -1400,6 +1446,127 @@ export interface components {
         };
         ApprovalRequestDetail: components["schemas"]["ApprovalRequest"] & {
             decisions: components["schemas"]["ApprovalDecision"][];
+            advisory?: components["schemas"]["RequestAdvisory"];
+            /**
+             * @description What the patch changes on the request's endpoints (the first 25; `total` counts all): each package's
+             *     installed and fixed version, from `evaluatePatch` on the stored inventory. `unknown` without an
+             *     inventory or when the patch is not in the catalog.
+             */
+            fixes: {
+                items: components["schemas"]["EndpointFix"][];
+                total: number;
+            };
+            /** @description Components running on the endpoints (they depend on the endpoint Resource), whoever owns them, with their System. */
+            runningServices: components["schemas"]["RequestService"][];
+            history: components["schemas"]["RequestHistory"];
+        };
+        /** @description The advisory behind the request's patch (absent when the patch is not in the catalog). */
+        RequestAdvisory: {
+            title: string;
+            summary?: string;
+            advisoryId?: string;
+            vendor?: string;
+            severity: string;
+            cves: string[];
+            cvss?: {
+                score: number;
+                vector?: string;
+                version?: string;
+            };
+            knownExploited: boolean;
+            kevDueDate?: string;
+            epss?: {
+                score: number;
+                percentile: number;
+                cve?: string;
+            };
+            published?: string;
+            references: {
+                type?: string;
+                url: string;
+            }[];
+        };
+        EndpointFix: {
+            endpointId: string;
+            endpointRef?: string;
+            hostname?: string;
+            systemRef?: string;
+            /** @enum {string} */
+            state: "needed" | "installed" | "not-applicable" | "unknown";
+            packages: {
+                name: string;
+                installedVersion: string;
+                fixedVersion: string;
+                /** @enum {string} */
+                state: "needed" | "installed" | "unknown";
+                arch?: string;
+                source?: string;
+                binaryVersion?: string;
+            }[];
+        };
+        RequestService: {
+            ref: string;
+            title?: string;
+            systemRef?: string;
+            ownerRef?: string;
+            /** @description How many of the request's endpoints it runs on. */
+            endpoints: number;
+        };
+        /**
+         * @description What went wrong before on the systems the patch touches (their endpoints and the request's own), newest
+         *     first, at most 20 of each with the total: ITSM incidents, failed or timed-out install/rollback jobs and
+         *     successful rollbacks, rollouts paused (a gate breach), rolling back, rolled back or aborted.
+         */
+        RequestHistory: {
+            systems: string[];
+            incidents: {
+                total: number;
+                items: {
+                    incidentId: string;
+                    kind?: string;
+                    title?: string;
+                    severity?: string;
+                    rolloutId: string;
+                    patchRef?: string;
+                    /** Format: date-time */
+                    createdAt: string;
+                    deliveries: {
+                        connector: string;
+                        state: string;
+                        reference?: string;
+                    }[];
+                }[];
+            };
+            jobs: {
+                total: number;
+                items: {
+                    jobId: string;
+                    kind: string;
+                    state: string;
+                    patchRef?: string;
+                    rolloutId?: string;
+                    endpointId: string;
+                    hostname: string;
+                    endpointRef?: string;
+                    systemRef?: string;
+                    message?: string;
+                    /** Format: date-time */
+                    at: string;
+                }[];
+            };
+            rollouts: {
+                total: number;
+                items: {
+                    rolloutId: string;
+                    patchRef: string;
+                    state: string;
+                    emergency: boolean;
+                    breached: boolean;
+                    pauseReason?: string;
+                    /** Format: date-time */
+                    updatedAt: string;
+                }[];
+            };
         };
         DecideRequest: {
             ids: string[];
@@ -2528,6 +2695,9 @@ export interface operations {
                 node?: string;
                 system?: string;
                 group?: string;
+                /** @description Only patches whose risk score is at least this (unscored ones left out). */
+                minRisk?: number;
+                sort?: "risk" | "due";
             };
             header?: never;
             path?: never;
@@ -2630,6 +2800,10 @@ export interface operations {
                 system?: string;
                 /** @description Comma-separated states; default pending,deferred. */
                 state?: string;
+                /** @description Only requests whose risk score is at least this (unscored requests left out). */
+                minRisk?: number;
+                /** @description `risk` (highest first, unscored last, then earliest due) or `due` (earliest due first). Default `risk`. */
+                sort?: "risk" | "due";
             };
             header?: never;
             path?: never;
@@ -2637,7 +2811,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The requests, earliest due first. */
+            /** @description The requests, highest risk first unless `sort=due`. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2667,6 +2841,10 @@ export interface operations {
                 state?: string;
                 limit?: number;
                 offset?: number;
+                /** @description Only requests whose risk score is at least this (unscored requests left out). */
+                minRisk?: number;
+                /** @description `risk` (highest first, unscored last, then earliest due) or `due` (earliest due first). Default `due`. */
+                sort?: "risk" | "due";
             };
             header?: never;
             path?: never;

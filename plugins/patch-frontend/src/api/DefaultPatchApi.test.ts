@@ -88,6 +88,21 @@ const apiRequest = {
   knownExploited: true,
   createdAt: '2026-11-26T00:00:00Z',
   updatedAt: '2026-11-26T00:00:00Z',
+  // The backend's score and services (approvals/risk.ts), stored with the request.
+  services: ['component:default/checkout-api', 'component:default/ledger'],
+  risk: {
+    score: 42.5,
+    factors: [
+      {
+        name: 'tier',
+        weight: 0.1,
+        value: 0.3333,
+        contribution: 3.33,
+        explanation: 'Most critical service on the endpoints is tier 3.',
+      },
+    ],
+    context: { tier: 3, tierFrom: 'system:default/payments' },
+  },
   endpoints: [
     {
       endpointId: 'ep1',
@@ -102,7 +117,7 @@ const apiRequest = {
 };
 
 describe('DefaultPatchApi', () => {
-  it('reads the inbox and adds the catalog: title, services, risk score', async () => {
+  it('reads the inbox, adds the patch title from the catalog, shows the backend risk as is', async () => {
     const { fetch, seen } = backstageLikeFetch({
       'GET /api/patch/approvals/inbox': () => ({ items: [apiRequest] }),
     });
@@ -119,12 +134,18 @@ describe('DefaultPatchApi', () => {
     const [r] = await api.listInbox({
       severity: ['critical', 'high'],
       knownExploited: true,
+      minRisk: 40,
+      sort: 'risk',
     });
     expect(seen[0].url).toBe(
-      '/api/patch/approvals/inbox?severity=critical%2Chigh&knownExploited=true',
+      '/api/patch/approvals/inbox?severity=critical%2Chigh&knownExploited=true&minRisk=40&sort=risk',
     );
     expect(r.patchTitle).toBe('Expat for Debian 12');
-    expect(r.services).toEqual(['component:default/checkout-api']);
+    // The backend's services: every Component running there, not only the group's own.
+    expect(r.services).toEqual([
+      'component:default/checkout-api',
+      'component:default/ledger',
+    ]);
     expect(r.endpoints).toEqual([
       {
         id: 'ep1',
@@ -133,10 +154,19 @@ describe('DefaultPatchApi', () => {
         systemRef: 'system:default/payments',
       },
     ]);
-    // riskScore: CVSS stands in from severity high (8/10 × 35), KEV 25,
-    // no EPSS, exposure unknown (0.5 × 15), tier 1 (10).
-    expect(r.risk?.score).toBe(70.5);
-    expect(r.risk?.factors.find(f => f.name === 'tier')?.points).toBe(10);
+    // The backend's score, as stored: not recomputed from the catalog (the
+    // tier-1 System there would have made it 70.5 in the browser).
+    expect(r.risk).toEqual({
+      score: 42.5,
+      factors: [
+        {
+          name: 'tier',
+          points: 3.33,
+          detail: 'Most critical service on the endpoints is tier 3.',
+        },
+      ],
+      context: { tier: 3, tierFrom: 'system:default/payments' },
+    });
   });
 
   it('sends a decision with its body through a Backstage-like fetch', async () => {

@@ -8,8 +8,6 @@ import {
 } from '@backstage/catalog-model';
 import {
   PatchClient,
-  riskScore,
-  tierFromEntities,
   unwrap,
   type PatchApiSchemas,
   type PatchClientDiscovery,
@@ -19,6 +17,7 @@ import type { PatchApi } from './PatchApi';
 import type {
   ApprovalDecisionRecord,
   ApprovalRequest,
+  ApprovalRequestView,
   AuditPage,
   AuditQuery,
   ComplianceReport,
@@ -278,11 +277,30 @@ export function toComplianceRow(n: S['ReportNode']): ComplianceRow {
 }
 
 /**
+ * The backend's risk score of a request in the UI's shape (points and
+ * details of each factor); undefined until the backend scored it.
+ */
+export function toRiskScore(
+  risk: S['RequestRisk'] | undefined,
+): ApprovalRequest['risk'] {
+  if (!risk) return undefined;
+  return {
+    score: risk.score,
+    factors: risk.factors.map(f => ({
+      name: f.name,
+      points: f.contribution,
+      detail: f.explanation,
+    })),
+    context: risk.context,
+  };
+}
+
+/**
  * The default {@link PatchApi}: the typed {@link PatchClient} of patch-common
  * (OpenAPI types) for the portal API, and the catalog for what a request
- * does not carry itself (the patch's title, CVEs, EPSS, and the risk score
- * computed by patch-common's `riskScore` from the patch and the tier of the
- * systems it lands on). Each mapping from the API's shape to the UI's is a
+ * does not carry itself (the patch's title, CVEs, EPSS). The risk score is
+ * the backend's, stored with each request: shown, never recomputed here.
+ * Each mapping from the API's shape to the UI's is a
  * small exported function, so a change of the API changes one place.
  * @public
  */
@@ -320,6 +338,8 @@ export class DefaultPatchApi implements PatchApi {
           dueBefore: filter.dueBefore,
           system: filter.system,
           state: filter.state,
+          minRisk: filter.minRisk,
+          sort: filter.sort,
         },
       },
     });
@@ -337,6 +357,28 @@ export class DefaultPatchApi implements PatchApi {
       params: { query },
     });
     return this.enrich(unwrap(data, error, response).items);
+  }
+
+  async getApproval(requestId: string): Promise<ApprovalRequestView> {
+    const detail = await this.client.getApproval(requestId);
+    const { advisory, fixes, runningServices, history } = detail;
+    const [request] = await this.enrich([detail]);
+    return {
+      request: {
+        ...request,
+        // Every decision, not only the last.
+        decisions: detail.decisions.map(d => ({
+          actor: d.actor,
+          decision: d.action,
+          comment: d.comment,
+          at: d.decidedAt,
+        })),
+      },
+      advisory,
+      fixes,
+      runningServices,
+      history,
+    };
   }
 
   async getPatchImpact(patchRef: string): Promise<PredictedImpact> {
@@ -697,34 +739,16 @@ export class DefaultPatchApi implements PatchApi {
 
   /**
    * Adds what the catalog knows to requests: the patch's title, severity,
-   * CVEs and EPSS, the services on the endpoints, and the risk score of the
-   * patch where it lands (its tier from the systems and components touched).
+   * CVEs and EPSS. The services and the risk score are the backend's.
    */
   private async enrich(
     items: S['ApprovalRequest'][],
   ): Promise<ApprovalRequest[]> {
-    const services = (r: S['ApprovalRequest']) => [
-      ...new Set(
-        r.endpoints.flatMap(e =>
-          e.entityRefs.filter(
-            ref => parseEntityRef(ref).kind.toLowerCase() === 'component',
-          ),
-        ),
-      ),
-    ];
     const byRef = new Map<string, Entity>();
     if (this.catalogApi && items.length > 0) {
-      const refs = new Set<string>();
-      for (const r of items) {
-        refs.add(r.patchRef);
-        for (const e of r.endpoints) {
-          if (e.systemRef) refs.add(e.systemRef);
-        }
-        services(r).forEach(s => refs.add(s));
-      }
       try {
         const { items: entities } = await this.catalogApi.getEntitiesByRefs({
-          entityRefs: [...refs],
+          entityRefs: [...new Set(items.map(r => r.patchRef))],
         });
         for (const e of entities) {
           if (e) byRef.set(stringifyEntityRef(e).toLowerCase(), e);
@@ -733,20 +757,10 @@ export class DefaultPatchApi implements PatchApi {
         // The inbox still works without the catalog's extras.
       }
     }
-    const get = (ref: string) => byRef.get(ref.toLowerCase());
     return items.map(r => {
-      const patch = get(r.patchRef) as PatchEntity | undefined;
-      const svc = services(r);
-      const touched = [
-        ...svc,
-        ...r.endpoints.map(e => e.systemRef).filter((s): s is string => !!s),
-      ]
-        .map(get)
-        .filter((e): e is Entity => !!e);
-      const risk =
-        patch?.spec && isSeverity(patch.spec.severity)
-          ? riskScore(patch, { tier: tierFromEntities(touched) })
-          : undefined;
+      const patch = byRef.get(r.patchRef.toLowerCase()) as
+        | PatchEntity
+        | undefined;
       const severity = isSeverity(r.severity)
         ? r.severity
         : patch?.spec?.severity;
@@ -772,15 +786,8 @@ export class DefaultPatchApi implements PatchApi {
             : e.endpointId,
           systemRef: e.systemRef,
         })),
-        services: svc,
-        risk: risk && {
-          score: risk.score,
-          factors: risk.factors.map(f => ({
-            name: f.name,
-            points: f.contribution,
-            detail: f.explanation,
-          })),
-        },
+        services: r.services ?? [],
+        risk: toRiskScore(r.risk),
         decisions:
           r.decidedBy && r.decidedAt
             ? [

@@ -2,6 +2,7 @@ import { createApiRef } from '@backstage/core-plugin-api';
 import type { PatchApiSchemas } from '@patchbay/plugin-patch-common';
 import type {
   ApprovalRequest,
+  ApprovalRequestView,
   AuditPage,
   AuditQuery,
   ComplianceReport,
@@ -37,6 +38,8 @@ export interface PatchApi {
     entityRef?: string;
     patchRef?: string;
   }): Promise<ApprovalRequest[]>;
+  /** One request opened: what it fixes, where, the services there, their history. */
+  getApproval(requestId: string): Promise<ApprovalRequestView>;
   /** Predicted failure risk of a patch, with its evidence. */
   getPatchImpact(patchRef: string): Promise<PredictedImpact>;
   /** Approve, reject or defer one or many requests. */

@@ -52,12 +52,23 @@ export interface RiskFactor {
   detail?: string;
 }
 
-/** A risk score with the factors behind it. @public */
+/**
+ * A risk score with the factors behind it, as the backend computed and
+ * stored it (the frontend shows it, never recomputes it).
+ * @public
+ */
 export interface RiskScore {
   /** 0 (no risk) to 100. */
   score: number;
   /** The factors that add up to the score. */
   factors: RiskFactor[];
+  /** Where the patch lands, as the catalog says: exposure and tier, and the entity each came from. */
+  context?: {
+    exposure?: 'internet' | 'internal' | 'isolated';
+    exposureFrom?: string;
+    tier?: number;
+    tierFrom?: string;
+  };
 }
 
 /**
@@ -87,7 +98,7 @@ export interface ApprovalDecisionRecord {
   /** Entity ref of the user who decided. */
   actor: string;
   /** The decision. */
-  decision: ApprovalDecisionKind | 'auto-approve';
+  decision: ApprovalDecisionKind | 'auto-approve' | 'expire' | 'reopen';
   /** Why. */
   comment?: string;
   /** When (ISO 8601). */
@@ -124,7 +135,7 @@ export interface ApprovalRequest {
   deferredUntil?: string;
   /** Endpoints that need the patch and that the group owns or runs services on. */
   endpoints: ApprovalEndpoint[];
-  /** Entity refs of the Components running on those endpoints. */
+  /** Entity refs of the Components running on those endpoints, whoever owns them. */
   services: string[];
   /** The risk score with its factors. */
   risk?: RiskScore;
@@ -146,6 +157,10 @@ export interface InboxFilter {
   system?: string;
   /** Only this state (pending by default). */
   state?: ApprovalState;
+  /** Only requests whose risk score is at least this. */
+  minRisk?: number;
+  /** Ranking: by risk (the default) or by due date. */
+  sort?: 'risk' | 'due';
 }
 
 /** A decision on one or many requests. @public */
@@ -673,3 +688,19 @@ export type ReportExport =
   | 'missing'
   | 'time-to-patch'
   | 'sla';
+
+/**
+ * A request opened: the request as the inbox shows it, and what it is about,
+ * as the backend answers it (GET /approvals/{id}): the advisory, each
+ * endpoint's packages installed → fixed, the services running there and the
+ * history of the systems it touches.
+ * @public
+ */
+export interface ApprovalRequestView {
+  request: ApprovalRequest;
+  /** Absent when the patch is not in the catalog. */
+  advisory?: PatchApiSchemas['RequestAdvisory'];
+  fixes: PatchApiSchemas['ApprovalRequestDetail']['fixes'];
+  runningServices: PatchApiSchemas['RequestService'][];
+  history: PatchApiSchemas['RequestHistory'];
+}

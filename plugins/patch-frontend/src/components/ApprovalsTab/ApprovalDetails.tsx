@@ -16,6 +16,7 @@ import {
 } from '../../api';
 import { useBlastRadius } from '../../hooks';
 import { dateTime, percent } from '../common';
+import { RequestLink } from './RequestLink';
 
 const Section = (props: { title: string; children: React.ReactNode }) => (
   <Box mb={2} component="section" aria-label={props.title}>
@@ -133,6 +134,9 @@ export const ApprovalDetails = (props: { request: ApprovalRequest }) => {
       p={2}
       aria-label={`Details of ${request.patchTitle ?? request.patchRef}`}
     >
+      <Box mb={1}>
+        <RequestLink id={request.id} />
+      </Box>
       <Grid container spacing={3}>
         <Grid item xs={12} md={4}>
           <Section title={`Endpoints (${request.endpoints.length})`}>

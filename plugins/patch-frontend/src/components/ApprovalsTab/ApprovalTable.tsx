@@ -78,9 +78,11 @@ export const approvalColumns: TableColumn<ApprovalRequest>[] = [
     ),
   },
   {
+    // The backend's score (stored with the request); the inbox ranks by it.
     title: 'Risk',
     field: 'risk.score',
     type: 'numeric',
+    defaultSort: 'desc',
     render: r =>
       r.risk ? (
         <Tooltip
@@ -109,7 +111,6 @@ export const approvalColumns: TableColumn<ApprovalRequest>[] = [
     // The state shares the column: every request but a pending one says it.
     title: 'Due',
     field: 'dueAt',
-    defaultSort: 'asc',
     render: r => (
       <>
         <Typography

@@ -143,6 +143,26 @@ describe('ApprovalsTab', () => {
     ).toBeInTheDocument();
   });
 
+  it('ranks by the backend risk score and filters by a minimum risk', async () => {
+    // Listed by due date: the lower risk first. The table ranks by risk.
+    const api = {
+      listInbox: jest.fn().mockResolvedValue([curlRequest, opensslRequest]),
+    };
+    await renderPatchUi(<ApprovalsTab />, { api });
+    await screen.findByText('DSA-5678 openssl');
+    const scores = screen
+      .getAllByLabelText(/^Risk score /)
+      .map(e => e.getAttribute('aria-label'));
+    expect(scores).toEqual(['Risk score 87', 'Risk score 12']);
+    await userEvent.type(
+      screen.getByRole('spinbutton', { name: 'Minimum risk' }),
+      '50',
+    );
+    await waitFor(() =>
+      expect(api.listInbox).toHaveBeenLastCalledWith({ minRisk: 50 }),
+    );
+  });
+
   it('filters by known exploited', async () => {
     const api = { listInbox: jest.fn().mockResolvedValue([]) };
     await renderPatchUi(<ApprovalsTab />, { api });

@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { Route, Routes } from 'react-router-dom';
 import Box from '@material-ui/core/Box';
 import Checkbox from '@material-ui/core/Checkbox';
 import FormControlLabel from '@material-ui/core/FormControlLabel';
@@ -11,8 +12,9 @@ import { InboxFilter, SEVERITIES, Severity, patchApiRef } from '../../api';
 import { useCatalogKind, useLiveAsync } from '../../hooks';
 import { ApprovalTable } from './ApprovalTable';
 import { DelegationsCard } from './DelegationsCard';
+import { RequestPage } from './RequestView';
 
-/** Filters of the inbox: severity, known exploited, due date, system. */
+/** Filters of the inbox: severity, known exploited, due date, system, minimum risk. */
 export const InboxFilters = (props: {
   value: InboxFilter;
   onChange: (value: InboxFilter) => void;
@@ -91,6 +93,25 @@ export const InboxFilters = (props: {
           })
         }
       />
+      <TextField
+        id="patch-inbox-min-risk"
+        label="Minimum risk"
+        type="number"
+        value={value.minRisk ?? ''}
+        InputLabelProps={{ shrink: true }}
+        inputProps={{ min: 0, max: 100, step: 5 }}
+        helperText="0 to 100, the backend's score"
+        style={{ width: 140 }}
+        onChange={e => {
+          const n = Number.parseFloat(e.target.value);
+          onChange({
+            ...value,
+            minRisk: Number.isFinite(n)
+              ? Math.min(100, Math.max(0, n))
+              : undefined,
+          });
+        }}
+      />
       <FormControlLabel
         control={
           <Checkbox
@@ -110,7 +131,7 @@ export const InboxFilters = (props: {
 };
 
 /** The inbox of the signed-in user's groups. */
-export const ApprovalsTab = () => {
+const Inbox = () => {
   const api = useApi(patchApiRef);
   const [filter, setFilter] = useState<InboxFilter>({});
   const key = JSON.stringify(filter);
@@ -139,3 +160,14 @@ export const ApprovalsTab = () => {
     </>
   );
 };
+
+/**
+ * The Approvals tab: the inbox, and one request opened at
+ * `requests/:requestId` (what it fixes, services, history).
+ */
+export const ApprovalsTab = () => (
+  <Routes>
+    <Route path="/" element={<Inbox />} />
+    <Route path="requests/:requestId" element={<RequestPage />} />
+  </Routes>
+);

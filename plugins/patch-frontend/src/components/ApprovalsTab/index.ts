@@ -6,3 +6,4 @@ export {
   PredictedImpactView,
 } from './ApprovalDetails';
 export { DelegationsCard } from './DelegationsCard';
+export { RequestView, RequestPage } from './RequestView';
