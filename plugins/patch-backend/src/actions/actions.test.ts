@@ -12,13 +12,11 @@ import { createServiceFactory } from '@backstage/backend-plugin-api';
 import { actionsRegistryServiceRef } from '@backstage/backend-plugin-api/alpha';
 import { mockCredentials, TestDatabases } from '@backstage/backend-test-utils';
 import { actionsRegistryServiceMock } from '@backstage/backend-test-utils/alpha';
-import { riskScore } from '@patchbay/plugin-patch-common';
 import request from 'supertest';
 import { as, Harness, startHarness } from '../approvals/__testUtils__/harness';
 import {
   ALICE,
   CAROL,
-  CRITICAL,
   CRITICAL_REF,
   entities,
   fleet,
@@ -138,12 +136,14 @@ describe('Patchbay actions in the actions registry', () => {
         invoke('list-pending-approvals', ALICE, { severity: ['urgent'] }),
       ).rejects.toThrow(/Invalid input/);
 
-      // explain-approval-risk: patch-common's score, factors largest first.
+      // explain-approval-risk: the score stored with the request (the one
+      // the REST API and the inbox show), factors largest first.
       const critical = mine.find((r: any) => r.patchRef === CRITICAL_REF);
       const risk = await invoke('explain-approval-risk', ALICE, {
         requestId: critical.id,
       });
-      expect(risk.score).toBe(riskScore(CRITICAL).score);
+      const stored = await restGet(h, ALICE, `/approvals/${critical.id}`);
+      expect(risk.score).toBe(stored.risk.score);
       expect(risk.score).toBeGreaterThan(0);
       expect(risk.factors.map((f: any) => f.name).sort()).toEqual([
         'cvss',

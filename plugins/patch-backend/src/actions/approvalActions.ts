@@ -12,7 +12,6 @@
  *   decide-approval         POST /approvals/decide, one request
  */
 import { ActionsRegistryService } from '@backstage/backend-plugin-api/alpha';
-import { Entity } from '@backstage/catalog-model';
 import {
   patchApprovalDecidePermission,
   patchApprovalReadPermission,
@@ -24,7 +23,7 @@ import {
   claimsOf,
 } from '../service/authorize';
 import { refusing } from '../service/refusal';
-import { explainRequestRisk, touchedRefs } from './risk';
+import { explainRequestRisk } from './risk';
 import { PatchActionDeps } from './types';
 
 const STATES = [
@@ -48,7 +47,8 @@ function summary(r: ApprovalRequest) {
     knownExploited: r.knownExploited,
     dueAt: r.dueAt ?? null,
     endpointCount: r.endpoints.length,
-    services: touchedRefs(r),
+    riskScore: r.risk?.score ?? null,
+    services: r.services,
   };
 }
 
@@ -100,6 +100,7 @@ export function registerApprovalActions(
               knownExploited: z.boolean(),
               dueAt: z.string().nullable(),
               endpointCount: z.number(),
+              riskScore: z.number().nullable(),
               services: z.array(z.string()),
             }),
           ),
@@ -156,7 +157,6 @@ export function registerApprovalActions(
           requestId: z.string(),
           patchRef: z.string(),
           score: z.number().optional(),
-          tier: z.number().optional(),
           factors: z.array(
             z.object({
               name: z.string(),
@@ -179,22 +179,7 @@ export function registerApprovalActions(
         input.requestId,
         readFilter(decision),
       );
-      const patches = await approvals.patchesOf([request.patchRef]);
-      const refs = touchedRefs(request);
-      // The caller's own credentials: the catalog shows it what it may see.
-      const { items } = refs.length
-        ? await deps.catalog.getEntitiesByRefs(
-            { entityRefs: refs },
-            { credentials },
-          )
-        : { items: [] };
-      return {
-        output: explainRequestRisk(
-          request,
-          patches.get(request.patchRef),
-          items.filter((e): e is Entity => !!e),
-        ),
-      };
+      return { output: explainRequestRisk(request) };
     },
   });
 
