@@ -9,7 +9,7 @@
 import { Knex } from 'knex';
 import { MaintenanceWindow } from '@patchbay/plugin-patch-common';
 import { NewJob } from '../../jobs/JobQueue';
-import { buildJobPayload } from '../../jobs/payload';
+import { sharedPayloads } from '../../jobs/payload';
 import { RolloutDeps } from '../deps';
 import { Rollout, Wave } from '../types';
 import { rolloutTargets, SYSTEM_ACTOR } from './context';
@@ -71,34 +71,33 @@ export async function dispatch(
       ? await store.plans.installedPackages(ids, trx)
       : undefined;
 
-    const newJobs: NewJob[] = [];
-    for (const endpointId of ids) {
-      const payload = buildJobPayload({
-        kind: 'install',
-        patchRef: rollout.patchRef,
-        rolloutId: rollout.id,
-        needs: needs.get(endpointId) ?? [],
-        targets,
-        installed: installed?.get(endpointId),
-        extra: {
-          ...(rollout.policy.bandwidthKbps
-            ? { bandwidthKbps: rollout.policy.bandwidthKbps }
-            : {}),
-        },
-      });
-      newJobs.push({
-        endpointId,
-        kind: 'install',
-        payload,
-        // The queue leases it only while one of them is open.
-        maintenanceWindows: windowsFor(endpointId),
-        timeoutSeconds: deps.settings.jobTimeoutSeconds,
-        rolloutId: rollout.id,
-        waveId: wave.id,
-        patchRef: rollout.patchRef,
-        createdBy: SYSTEM_ACTOR,
-      });
-    }
+    // Endpoints that need the same packages share one payload.
+    const payloadOf = sharedPayloads({
+      kind: 'install',
+      patchRef: rollout.patchRef,
+      rolloutId: rollout.id,
+      targets,
+      extra: {
+        ...(rollout.policy.bandwidthKbps
+          ? { bandwidthKbps: rollout.policy.bandwidthKbps }
+          : {}),
+      },
+    });
+    const newJobs: NewJob[] = ids.map(endpointId => ({
+      endpointId,
+      kind: 'install',
+      payload: payloadOf(
+        needs.get(endpointId) ?? [],
+        installed?.get(endpointId),
+      ),
+      // The queue leases it only while one of them is open.
+      maintenanceWindows: windowsFor(endpointId),
+      timeoutSeconds: deps.settings.jobTimeoutSeconds,
+      rolloutId: rollout.id,
+      waveId: wave.id,
+      patchRef: rollout.patchRef,
+      createdBy: SYSTEM_ACTOR,
+    }));
     await jobs.createJobsBulk(newJobs, trx);
     if (limited) await store.waveEndpoints.markDispatched(wave.id, ids, trx);
     else await store.waveEndpoints.markAllDispatched(wave.id, trx);
