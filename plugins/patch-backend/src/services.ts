@@ -174,7 +174,6 @@ export function buildServices(
 
   // The agent API's and the endpoints' services (agent/agentServices.ts).
   const agentServices = createAgentServices({
-    config: core.config,
     settings,
     logger,
     auth,

@@ -11,6 +11,7 @@ import { MaintenanceWindow } from '@patchbay/plugin-patch-common';
 import { NewJob } from '../../jobs/JobQueue';
 import { sharedPayloads } from '../../jobs/payload';
 import { RolloutDeps } from '../deps';
+import { NeededPackage } from '../store/rows';
 import { Rollout, Wave } from '../types';
 import { rolloutTargets, SYSTEM_ACTOR } from './context';
 
@@ -53,19 +54,24 @@ export async function dispatch(
     );
     if (!current || current.state !== 'running') return 0;
 
-    const chosen = limited
-      ? await withinLimits(deps, rollout, wave, trx)
-      : await store.waveEndpoints.undispatched(
-          wave.id,
-          Number.MAX_SAFE_INTEGER,
-          trx,
-        );
-    if (chosen.length === 0) return 0;
-
-    const ids = chosen.map(c => c.endpointId);
-    const needs = limited
-      ? await store.plans.applicability(rollout.patchRef, ids, trx)
-      : await store.plans.waveApplicability(rollout.patchRef, wave.id, trx);
+    // Limited: the endpoints that fit, then what they need; else every
+    // undispatched endpoint of the wave with what it needs, in one read.
+    let ids: string[];
+    let needs: Map<string, NeededPackage[]>;
+    if (limited) {
+      ids = (await withinLimits(deps, rollout, wave, trx)).map(
+        c => c.endpointId,
+      );
+      needs = await store.plans.applicability(rollout.patchRef, ids, trx);
+    } else {
+      needs = await store.plans.waveApplicability(
+        rollout.patchRef,
+        wave.id,
+        trx,
+      );
+      ids = [...needs.keys()];
+    }
+    if (ids.length === 0) return 0;
     const targets = rolloutTargets(rollout);
     const installed = targets.some(t => t.packageType === 'source')
       ? await store.plans.installedPackages(ids, trx)
