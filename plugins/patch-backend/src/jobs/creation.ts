@@ -46,59 +46,67 @@ export interface NewJobGroup {
 
 /**
  * The new jobs grouped by the columns they share, with fresh ids; `ids`
- * are the jobs' ids in the order given. @internal
+ * are the jobs' ids in the order given. Jobs share a group when they have
+ * the same payload object and windows array and equal other fields; the
+ * comparison allocates nothing per job (a wave has 100,000).
+ * @internal
  */
 export function newJobGroups(
   jobs: NewJob[],
   now: number,
   defaults: { defaultTtlSeconds: number; defaultTimeoutSeconds: number },
 ): { groups: NewJobGroup[]; ids: string[] } {
-  const identity = new Map<object, number>();
-  const idOf = (o: object | undefined) => {
-    if (!o) return 0;
-    let n = identity.get(o);
-    if (n === undefined) {
-      n = identity.size + 1;
-      identity.set(o, n);
-    }
-    return n;
-  };
-  const byKey = new Map<string, NewJobGroup>();
+  /** Per payload object (or none), its groups and the first job of each. */
+  const byPayload = new Map<
+    object | undefined,
+    Array<{ job: NewJob; group: NewJobGroup }>
+  >();
+  const groups: NewJobGroup[] = [];
   const ids: string[] = [];
   for (const job of jobs) {
-    const key = [
-      job.kind,
-      idOf(job.payload),
-      idOf(job.maintenanceWindows),
-      job.maxAttempts,
-      timeKey(job.notBefore),
-      timeKey(job.expiresAt),
-      job.timeoutSeconds,
-      job.rolloutId,
-      job.waveId,
-      job.patchRef,
-      job.createdBy,
-    ].join('\u0000');
-    let group = byKey.get(key);
+    let candidates = byPayload.get(job.payload);
+    if (!candidates) {
+      candidates = [];
+      byPayload.set(job.payload, candidates);
+    }
+    let group = candidates.find(c => sameShared(c.job, job))?.group;
     if (!group) {
       group = {
         shared: sharedColumns(job, now, defaults),
         ids: [],
         endpointIds: [],
       };
-      byKey.set(key, group);
+      // The latest first: jobs come in runs.
+      candidates.unshift({ job, group });
+      groups.push(group);
     }
     const id = randomUUID();
     group.ids.push(id);
     group.endpointIds.push(job.endpointId);
     ids.push(id);
   }
-  return { groups: [...byKey.values()], ids };
+  return { groups, ids };
 }
 
-function timeKey(value: string | Date | undefined): string {
-  if (value === undefined) return '';
-  return value instanceof Date ? `d${value.getTime()}` : `s${value}`;
+/** Whether two jobs with the same payload share every other column. */
+function sameShared(a: NewJob, b: NewJob): boolean {
+  return (
+    a.kind === b.kind &&
+    a.maintenanceWindows === b.maintenanceWindows &&
+    a.maxAttempts === b.maxAttempts &&
+    sameTime(a.notBefore, b.notBefore) &&
+    sameTime(a.expiresAt, b.expiresAt) &&
+    a.timeoutSeconds === b.timeoutSeconds &&
+    a.rolloutId === b.rolloutId &&
+    a.waveId === b.waveId &&
+    a.patchRef === b.patchRef &&
+    a.createdBy === b.createdBy
+  );
+}
+
+function sameTime(a?: string | Date, b?: string | Date): boolean {
+  if (a === b) return true;
+  return a instanceof Date && b instanceof Date && a.getTime() === b.getTime();
 }
 
 function sharedColumns(
