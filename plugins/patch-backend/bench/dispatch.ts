@@ -10,7 +10,9 @@
  *    (its plan preview included) and runs the rollout driver, twice at the
  *    same time on two connection pools as two replicas would, which takes the
  *    wave's snapshot of N endpoints and creates its N install jobs on the job
- *    queue.
+ *    queue. Fails unless all N jobs were created with the patch's package
+ *    in their payload. Env: PATCHBAY_BENCH_PG (or PATCHBAY_BENCH_POSTGRES_URL,
+ *    which scripts/test.sh sets) instead of --pg.
  * 3. Simulated agents check in over the real agent API, C requests in
  *    flight, for one check-in interval (`agent.checkInIntervalSeconds`, 60 s,
  *    in real time): each online agent checks in once, a 429 is retried after
@@ -53,7 +55,9 @@ const CONCURRENCY = Number(arg('concurrency', '48'));
 const ONLINE = Math.min(Number(arg('online', String(N))), N);
 const PG = arg(
   'pg',
-  process.env.PATCHBAY_BENCH_PG ?? 'postgresql://postgres@127.0.0.1:5432',
+  process.env.PATCHBAY_BENCH_PG ??
+    process.env.PATCHBAY_BENCH_POSTGRES_URL ??
+    'postgresql://postgres@127.0.0.1:5432',
 );
 const PATCH = 'patch:default/openssl-3.0.13';
 const POLICY = 'rolloutpolicy:default/bench';
@@ -360,6 +364,24 @@ async function main() {
         0,
       )} ms, ${created} jobs created (${createdA} + ${reportB.jobsDispatched})`,
     );
+
+    // The figure means something only if every job was stored, with the
+    // payload an agent installs from.
+    if (created !== N)
+      throw new Error(`${created} install jobs created for ${N} endpoints`);
+    const sample = await knexA('patch_jobs')
+      .where({ rollout_id: rollout.id, kind: 'install' })
+      .first('payload');
+    const packages = JSON.parse(sample.payload).packages;
+    if (
+      JSON.stringify(packages) !==
+      JSON.stringify([
+        { name: 'openssl', version: '3.0.13-1', previousVersion: '3.0.11-1' },
+      ])
+    )
+      throw new Error(
+        `unexpected payload packages ${JSON.stringify(packages)}`,
+      );
 
     console.log(
       `${ONLINE} online agents check in (${CONCURRENCY} in flight) ...`,

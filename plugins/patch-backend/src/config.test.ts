@@ -1,5 +1,6 @@
 import { ConfigReader } from '@backstage/config';
-import { readPatchConfig } from './config';
+import { readPatchConfig, readPermissionGroups } from './config';
+import { PatchbayPermissionPolicy } from './permissions/policy';
 
 describe('readPatchConfig', () => {
   it('fills in the documented defaults', () => {
@@ -82,5 +83,24 @@ describe('readPatchConfig', () => {
         new ConfigReader({ patch: { exceptions: { maxDays: 0 } } }),
       ),
     ).toThrow(/patch\.exceptions\.maxDays must be a positive number/);
+  });
+});
+
+describe('readPermissionGroups', () => {
+  it('gives the permission policy the groups readPatchConfig reads', () => {
+    const config = new ConfigReader({
+      patch: { operationsGroup: 'group:default/ops' },
+    });
+    const policy = PatchbayPermissionPolicy.fromConfig(config);
+    expect(policy.operationsGroup).toBe('group:default/ops');
+    expect(policy.securityGroup).toBe(readPatchConfig(config).securityGroup);
+    expect(readPermissionGroups(config)).toEqual({
+      operationsGroup: 'group:default/ops',
+      securityGroup: 'group:default/security',
+    });
+    // Without a configured operations group the policy keeps its default.
+    expect(
+      PatchbayPermissionPolicy.fromConfig(new ConfigReader({})).operationsGroup,
+    ).toBe('group:default/it-operations');
   });
 });

@@ -197,6 +197,23 @@ function webhook(config: Config): PatchConfig['itsm']['webhook'] {
 }
 
 /**
+ * The groups of the permission policy (`patch.operationsGroup`,
+ * `patch.securityGroup`), which the permission backend's module reads
+ * outside the plugin: the one read of these keys.
+ * @internal
+ */
+export function readPermissionGroups(config: Config): {
+  operationsGroup?: string;
+  securityGroup: string;
+} {
+  return {
+    operationsGroup: config.getOptionalString('patch.operationsGroup'),
+    securityGroup:
+      config.getOptionalString('patch.securityGroup') ?? DEFAULT_SECURITY_GROUP,
+  };
+}
+
+/**
  * Reads the plugin's configuration once; throws on a value that cannot work.
  * @internal
  */
@@ -210,9 +227,7 @@ export function readPatchConfig(config: Config): PatchConfig {
   return {
     databaseClient:
       config.getOptionalString('backend.database.client') ?? 'unknown',
-    operationsGroup: config.getOptionalString('patch.operationsGroup'),
-    securityGroup:
-      config.getOptionalString('patch.securityGroup') ?? DEFAULT_SECURITY_GROUP,
+    ...readPermissionGroups(config),
     agent: {
       checkInIntervalSeconds: num('patch.agent.checkInIntervalSeconds', 60),
       maxBodySize: config.getOptionalString('patch.agent.maxBodySize') ?? '2mb',

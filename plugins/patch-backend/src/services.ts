@@ -182,7 +182,6 @@ export function buildServices(
 
   // The agent API's and the endpoints' services (agent/agentServices.ts).
   const agentServices = createAgentServices({
-    config: core.config,
     settings,
     logger,
     auth,

@@ -3,7 +3,6 @@ import {
   LifecycleService,
   LoggerService,
 } from '@backstage/backend-plugin-api';
-import { Config } from '@backstage/config';
 import { CatalogService } from '@backstage/plugin-catalog-node';
 import { EventsService } from '@backstage/plugin-events-node';
 import { NotificationService } from '@backstage/plugin-notifications-node';
@@ -57,8 +56,6 @@ export interface AgentServices {
  * @internal
  */
 export function createAgentServices(deps: {
-  /** For JobApprovals, which reads `patch.jobs.allowArtifacts` itself. */
-  config: Config;
   /** Every `patch.*` setting, read once (config.ts). */
   settings: PatchConfig;
   logger: LoggerService;
@@ -78,7 +75,7 @@ export function createAgentServices(deps: {
   /** A patch's targets from the catalog; undefined when it cannot be read. */
   patchTargets: (patchRef: string) => Promise<PayloadTarget[] | undefined>;
 }): AgentServices {
-  const { config, settings, logger, audit, jobs, inventory, endpoints } = deps;
+  const { settings, logger, audit, jobs, inventory, endpoints } = deps;
   const { agent } = settings;
   const interval = agent.checkInIntervalSeconds;
   const agentAuth = new AgentAuth(endpoints, {
@@ -98,7 +95,7 @@ export function createAgentServices(deps: {
   );
 
   const gate = new JobApprovals({
-    config,
+    allowArtifacts: settings.jobs.allowArtifacts,
     logger,
     get approvals() {
       return deps.approvals();

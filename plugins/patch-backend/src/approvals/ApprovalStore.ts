@@ -503,6 +503,11 @@ export class ApprovalStore {
    * INSERT ... SELECT), on `db` (a transaction) when given.
    */
   approvedEndpointsQuery(patchRef: string, db: Knex = this.db) {
+    // "No request leaves it uncovered" as MAX(...) < 1, not SUM(...) = 0:
+    // PostgreSQL guesses 0.5 % of groups pass an equality on an aggregate,
+    // 33 % an inequality; at 0.5 % (500 of 100,000) plans and snapshots
+    // probed patch_endpoints once per endpoint in a nested loop, 2-3 times
+    // slower than the hash join they choose now.
     return db('patch_approval_request_endpoints as e')
       .join('patch_approval_requests as r', 'r.id', 'e.request_id')
       .leftJoin('patch_approval_coverage as c', function on() {
@@ -521,7 +526,7 @@ export class ApprovalStore {
       )
       .groupBy('e.endpoint_id')
       .havingRaw(
-        "SUM(CASE WHEN c.endpoint_id IS NOT NULL AND r.state <> 'rejected' THEN 0 ELSE 1 END) = 0",
+        "MAX(CASE WHEN c.endpoint_id IS NOT NULL AND r.state <> 'rejected' THEN 0 ELSE 1 END) < 1",
       )
       .select('e.endpoint_id');
   }

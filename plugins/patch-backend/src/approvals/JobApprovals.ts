@@ -8,7 +8,6 @@
  * instead of a package from the endpoint's repositories) are off unless the
  * server says `patch.jobs.allowArtifacts: true`.
  */
-import { Config } from '@backstage/config';
 import { InputError, NotAllowedError } from '@backstage/errors';
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { NotificationService } from '@backstage/plugin-notifications-node';
@@ -50,14 +49,14 @@ export class JobApprovals {
 
   constructor(
     private readonly o: {
-      config: Config;
+      /** `patch.jobs.allowArtifacts` (config.ts). */
+      allowArtifacts: boolean;
       logger: LoggerService;
       approvals?: ApprovalService;
       notifications?: NotificationService;
     },
   ) {
-    this.allowArtifacts =
-      o.config.getOptionalBoolean('patch.jobs.allowArtifacts') ?? false;
+    this.allowArtifacts = o.allowArtifacts;
   }
 
   /**

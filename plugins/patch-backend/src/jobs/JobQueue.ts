@@ -52,7 +52,7 @@ import { MaintenanceWindow } from '@patchbay/plugin-patch-common';
 import { Knex } from 'knex';
 import { fromDbJson, toDbTime } from '../database/time';
 import { JobEvents } from './events';
-import { newJobRows } from './creation';
+import { newJobGroups } from './creation';
 import { checkEvidence } from './evidence';
 import { isUniqueViolation, JobStore } from './JobStore';
 import { LeaseAnswer } from './LeaseStore';
@@ -118,15 +118,15 @@ export class JobQueue {
   async createJobs(jobs: NewJob[], trx?: Knex.Transaction): Promise<string[]> {
     if (jobs.length === 0) return [];
     const now = this.now();
-    const rows = newJobRows(jobs, now, {
+    const { groups, ids } = newJobGroups(jobs, now, {
       defaultTtlSeconds: this.defaultTtlSeconds,
       defaultTimeoutSeconds: this.defaultTimeoutSeconds,
     });
     const insert = (tx: Knex.Transaction) =>
-      this.store.insertJobs(tx, rows, toDbTime(now));
+      this.store.insertJobs(tx, groups, toDbTime(now));
     if (trx) await insert(trx);
     else await this.store.db.transaction(insert);
-    return rows.map(r => r.id);
+    return ids;
   }
 
   /** `createJobs`, under the name rollouts use (one creation path). */

@@ -3,7 +3,8 @@
  * file of the queue that asks which database it runs on (`dialectOf`); the
  * two differ only where they must:
  * - creation: one statement per 50,000 jobs with one JSON document as the
- *   only binding (`json_to_recordset` on PostgreSQL, `json_each` on SQLite);
+ *   only binding: per group of jobs sharing their columns on PostgreSQL
+ *   (`json_to_recordset`, `unnest`), per job on SQLite (`json_each`);
  * - row locks: `FOR UPDATE` (`SKIP LOCKED` for the reaper) on PostgreSQL;
  *   SQLite has a single writer and none;
  * - the time-to-live given back on release (timestamp arithmetic);
@@ -15,6 +16,7 @@ import { Knex } from 'knex';
 import { Dialect, dialectOf } from '../database/dialect';
 import { fromDbJson, toDbTime } from '../database/time';
 import { LeaseStore, PgLeaseStore, SqliteLeaseStore } from './LeaseStore';
+import { NewJobGroup, NewJobShared } from './creation';
 import { overdueSql } from './overdue';
 import { JOB_COLUMNS } from './rows';
 import {
@@ -31,27 +33,8 @@ const ID_BATCH = 1000;
 /** Jobs per creation statement (one JSON binding). */
 const INSERT_BATCH = 50_000;
 
-/** A new `patch_jobs` row as `insertJobs` takes it (queued, attempt 0). @internal */
-export interface NewJobRow {
-  id: string;
-  endpoint_id: string;
-  kind: string;
-  /** JSON text. */
-  payload: string;
-  max_attempts: number;
-  not_before: string | null;
-  window_ends_at: string | null;
-  expires_at: string;
-  timeout_seconds: number;
-  rollout_id: string | null;
-  wave_id: string | null;
-  patch_ref: string | null;
-  created_by: string;
-}
-
-const NEW_JOB_COLUMNS: Array<[keyof NewJobRow, string, string]> = [
-  ['id', 'text', 'text'],
-  ['endpoint_id', 'text', 'text'],
+/** The shared columns of a group of new jobs and their SQL types (PostgreSQL, SQLite). */
+const SHARED_COLUMNS: Array<[keyof NewJobShared, string, string]> = [
   ['kind', 'text', 'text'],
   ['payload', 'text', 'text'],
   ['max_attempts', 'int', 'integer'],
@@ -79,33 +62,54 @@ export class JobStore {
 
   /**
    * The one creation of jobs: queued, attempt 0, one statement per 50,000
-   * jobs whatever the database. Inside `tx`.
+   * jobs whatever the database, its only binding one JSON document of the
+   * groups (`creation.ts`). PostgreSQL reads each group once and unnests its
+   * ids and endpoints; SQLite, which has no arrays to unnest side by side,
+   * reads one element per job. Inside `tx`.
    */
   async insertJobs(
     tx: Knex.Transaction,
-    rows: NewJobRow[],
+    groups: NewJobGroup[],
     nowIso: string,
   ): Promise<void> {
-    const names = NEW_JOB_COLUMNS.map(([c]) => c);
-    const source =
-      this.dialect === 'pg'
-        ? `json_to_recordset(?::json) AS t(${NEW_JOB_COLUMNS.map(
-            ([c, pg]) => `${c} ${pg}`,
-          ).join(', ')})`
-        : `(SELECT ${NEW_JOB_COLUMNS.map(
-            ([c, , lite]) =>
-              `CAST(json_extract(value, '$.${c}') AS ${lite}) AS ${c}`,
-          ).join(', ')} FROM json_each(?)) AS t`;
-    const at = this.dialect === 'pg' ? '?::timestamptz' : '?';
-    for (let i = 0; i < rows.length; i += INSERT_BATCH) {
+    const shared = SHARED_COLUMNS.map(([c]) => c);
+    const names = ['id', 'endpoint_id', ...shared].join(', ');
+    const pg = this.dialect === 'pg';
+    const source = pg
+      ? `json_to_recordset(?::json) AS t(${SHARED_COLUMNS.map(
+          ([c, type]) => `${c} ${type}`,
+        ).join(', ')}, ids text[], endpoint_ids text[])
+         CROSS JOIN LATERAL unnest(t.ids, t.endpoint_ids) AS j(id, endpoint_id)`
+      : `(SELECT CAST(json_extract(value, '$.id') AS text) AS id,
+                 CAST(json_extract(value, '$.endpoint_id') AS text) AS endpoint_id,
+                 ${SHARED_COLUMNS.map(
+                   ([c, , type]) =>
+                     `CAST(json_extract(value, '$.${c}') AS ${type}) AS ${c}`,
+                 ).join(', ')}
+            FROM json_each(?)) AS t`;
+    const at = pg ? '?::timestamptz' : '?';
+    for (const batch of batches(groups, INSERT_BATCH)) {
+      const doc = pg
+        ? batch.map(g => ({
+            ...g.shared,
+            ids: g.ids,
+            endpoint_ids: g.endpointIds,
+          }))
+        : batch.flatMap(g =>
+            g.ids.map((id, i) => ({
+              id,
+              endpoint_id: g.endpointIds[i],
+              ...g.shared,
+            })),
+          );
       await tx.raw(
-        `INSERT INTO patch_jobs (${names.join(', ')}, state, attempt,
+        `INSERT INTO patch_jobs (${names}, state, attempt,
                                  created_at, updated_at)
-         SELECT ${names
-           .map(c => `t.${c}`)
-           .join(', ')}, 'queued', 0, ${at}, ${at}
+         SELECT ${pg ? 'j.id, j.endpoint_id' : 't.id, t.endpoint_id'}, ${shared
+          .map(c => `t.${c}`)
+          .join(', ')}, 'queued', 0, ${at}, ${at}
            FROM ${source}`,
-        [nowIso, nowIso, JSON.stringify(rows.slice(i, i + INSERT_BATCH))],
+        [nowIso, nowIso, JSON.stringify(doc)],
       );
     }
   }
@@ -406,6 +410,36 @@ export function isUniqueViolation(error: unknown): boolean {
     e?.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
     /UNIQUE constraint failed/.test(String(e?.message))
   );
+}
+
+/** The groups in batches of at most `size` jobs, a group split where it must. */
+function batches(groups: NewJobGroup[], size: number): NewJobGroup[][] {
+  const out: NewJobGroup[][] = [];
+  let batch: NewJobGroup[] = [];
+  let room = size;
+  for (const group of groups) {
+    for (let i = 0; i < group.ids.length; ) {
+      const n = Math.min(room, group.ids.length - i);
+      batch.push(
+        n === group.ids.length
+          ? group
+          : {
+              shared: group.shared,
+              ids: group.ids.slice(i, i + n),
+              endpointIds: group.endpointIds.slice(i, i + n),
+            },
+      );
+      i += n;
+      room -= n;
+      if (room === 0) {
+        out.push(batch);
+        batch = [];
+        room = size;
+      }
+    }
+  }
+  if (batch.length > 0) out.push(batch);
+  return out;
 }
 
 /** Splits `items` into parts of at most `size`. @internal */

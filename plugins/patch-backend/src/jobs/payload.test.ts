@@ -127,4 +127,45 @@ describe('job payloads', () => {
       ],
     });
   });
+
+  it("carries the install's distribution (throttle, site mirror) into its rollback", () => {
+    const distribution = {
+      throttleKiBps: 640,
+      site: 'berlin',
+      mirrors: [
+        { origin: 'http://deb.example/debian', url: 'http://m/debian' },
+      ],
+    };
+    const install = buildJobPayload({
+      kind: 'install',
+      patchRef: 'patch:default/p',
+      needs: [
+        {
+          package: 'a',
+          ecosystem: 'deb',
+          installedVersion: '1',
+          fixedVersion: '2',
+        },
+      ],
+      extra: { distribution },
+    });
+    expect(
+      rollbackPayload({ patchRef: 'patch:default/p', install }).distribution,
+    ).toEqual(distribution);
+    const plain = buildJobPayload({
+      kind: 'install',
+      patchRef: 'patch:default/p',
+      needs: [
+        {
+          package: 'a',
+          ecosystem: 'deb',
+          installedVersion: '1',
+          fixedVersion: '2',
+        },
+      ],
+    });
+    expect(
+      rollbackPayload({ patchRef: 'patch:default/p', install: plain }),
+    ).not.toHaveProperty('distribution');
+  });
 });

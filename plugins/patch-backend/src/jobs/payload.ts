@@ -170,6 +170,48 @@ export function buildJobPayload(input: JobPayloadInput): JsonObject {
 }
 
 /**
+ * `buildJobPayload` for the endpoints of one job: what is common to them is
+ * given once, and endpoints with the same inputs (the same applicability
+ * rows in the same order and, where given, the same installed packages)
+ * get the same payload object, built once. A wave of 100,000 endpoints
+ * that need the same package builds one payload, and the job queue writes
+ * its text once for all of them (`creation.ts`). Do not mutate the
+ * payloads it returns.
+ * @internal
+ */
+export function sharedPayloads(
+  common: Omit<JobPayloadInput, 'needs' | 'installed'>,
+): (
+  needs: PayloadNeed[],
+  installed?: PayloadInstalled[],
+  /** Members of this endpoint's payload only (e.g. its site's mirror). */
+  own?: JsonObject,
+) => JsonObject {
+  const built = new Map<string, JsonObject>();
+  return (needs, installed, own) => {
+    let key = '';
+    for (const n of needs)
+      key += `${n.package}\u0000${n.ecosystem}\u0000${
+        n.installedVersion ?? ''
+      }\u0000${n.fixedVersion}\u0001`;
+    if (installed) key += `\u0002${JSON.stringify(installed)}`;
+    const hasOwn = own !== undefined && Object.keys(own).length > 0;
+    if (hasOwn) key += `\u0003${JSON.stringify(own)}`;
+    let payload = built.get(key);
+    if (!payload) {
+      payload = buildJobPayload({
+        ...common,
+        needs,
+        installed,
+        ...(hasOwn ? { extra: { ...common.extra, ...own } } : {}),
+      });
+      built.set(key, payload);
+    }
+    return payload;
+  };
+}
+
+/**
  * The payload of a rollback job from the payload of the install it undoes
  * and the agent's per-package evidence (`before` is the version each
  * package had). For old agents the single fields say: install `version`
@@ -235,5 +277,9 @@ export function rollbackPayload(args: {
     version: (first?.previousVersion ?? null) as any,
     previousVersion: first?.version ?? null,
     packages: packages as unknown as JsonObject[],
+    // The install's throttle and site mirror serve its rollback too.
+    ...(args.install.distribution
+      ? { distribution: args.install.distribution }
+      : {}),
   };
 }

@@ -3,6 +3,7 @@ import {
   createBackendModule,
 } from '@backstage/backend-plugin-api';
 import { Config } from '@backstage/config';
+import { readPermissionGroups } from '../config';
 import {
   AuthorizeResult,
   isResourcePermission,
@@ -72,12 +73,12 @@ export class PatchbayPermissionPolicy implements PermissionPolicy {
     this.securityGroup = options.securityGroup ?? DEFAULT_SECURITY_GROUP;
   }
 
-  /** Reads the groups from `patch.operationsGroup` and `patch.securityGroup`. */
+  /**
+   * The policy of the groups in `patch.operationsGroup` and
+   * `patch.securityGroup` (read in config.ts).
+   */
   static fromConfig(config: Config): PatchbayPermissionPolicy {
-    return new PatchbayPermissionPolicy({
-      operationsGroup: config.getOptionalString('patch.operationsGroup'),
-      securityGroup: config.getOptionalString('patch.securityGroup'),
-    });
+    return new PatchbayPermissionPolicy(readPermissionGroups(config));
   }
 
   async handle(

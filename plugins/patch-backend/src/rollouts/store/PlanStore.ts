@@ -115,8 +115,9 @@ export class PlanStore {
   }
 
   /**
-   * What the wave's undispatched endpoints need of the patch, in one join
-   * (a wave dispatched whole may hold 100,000 endpoints).
+   * The wave's undispatched endpoints, each with what it needs of the patch
+   * (none when it has no applicability row), in one read (a wave
+   * dispatched whole may hold 100,000 endpoints).
    */
   async waveApplicability(
     patchRef: string,
@@ -124,21 +125,30 @@ export class PlanStore {
     trx: Knex.Transaction,
   ): Promise<Map<string, NeededPackage[]>> {
     const rows = await notDispatched(
-      trx('patch_applicability as a'),
+      trx('patch_wave_endpoints as we'),
       waveId,
       trx,
       'we',
     )
-      .join('patch_wave_endpoints as we', 'we.endpoint_id', 'a.endpoint_id')
-      .where('a.patch_ref', patchRef)
+      .leftJoin('patch_applicability as a', join =>
+        join
+          .on('a.endpoint_id', '=', 'we.endpoint_id')
+          .andOnVal('a.patch_ref', '=', patchRef),
+      )
       .select(
-        'a.endpoint_id',
+        'we.endpoint_id',
         'a.package',
         'a.ecosystem',
         'a.installed_version',
         'a.fixed_version',
       );
-    return groupByEndpoint(rows);
+    const out = new Map<string, NeededPackage[]>();
+    const needs: any[] = [];
+    for (const r of rows as any[]) {
+      if (r.package === null) out.set(r.endpoint_id, []);
+      else needs.push(r);
+    }
+    return groupByEndpoint(needs, out);
   }
 
   /**

@@ -9,8 +9,9 @@
 import { Knex } from 'knex';
 import { MaintenanceWindow } from '@patchbay/plugin-patch-common';
 import { NewJob } from '../../jobs/JobQueue';
-import { buildJobPayload } from '../../jobs/payload';
+import { sharedPayloads } from '../../jobs/payload';
 import { RolloutDeps } from '../deps';
+import { NeededPackage } from '../store/rows';
 import { Rollout, Wave } from '../types';
 import { rolloutTargets, SYSTEM_ACTOR } from './context';
 import {
@@ -59,53 +60,69 @@ export async function dispatch(
     );
     if (!current || current.state !== 'running') return 0;
 
-    const chosen = limited
-      ? await withinLimits(deps, rollout, wave, trx)
-      : await store.waveEndpoints.undispatched(
-          wave.id,
-          Number.MAX_SAFE_INTEGER,
-          trx,
-        );
-    if (chosen.length === 0) return 0;
-
+    // Limited: the endpoints that fit, then what they need. A distribution
+    // block: every undispatched endpoint with its labels (its site's mirror
+    // goes in its payload), then what they need. Else every undispatched
+    // endpoint of the wave with what it needs, in one read.
+    let chosen: Candidate[];
+    let needs: Map<string, NeededPackage[]>;
+    if (limited || rollout.policy.distribution) {
+      chosen = limited
+        ? await withinLimits(deps, rollout, wave, trx)
+        : await store.waveEndpoints.undispatched(
+            wave.id,
+            Number.MAX_SAFE_INTEGER,
+            trx,
+          );
+      needs = await store.plans.applicability(
+        rollout.patchRef,
+        chosen.map(c => c.endpointId),
+        trx,
+      );
+    } else {
+      needs = await store.plans.waveApplicability(
+        rollout.patchRef,
+        wave.id,
+        trx,
+      );
+      chosen = [...needs.keys()].map(endpointId => ({ endpointId }));
+    }
     const ids = chosen.map(c => c.endpointId);
-    const needs = limited
-      ? await store.plans.applicability(rollout.patchRef, ids, trx)
-      : await store.plans.waveApplicability(rollout.patchRef, wave.id, trx);
+    if (ids.length === 0) return 0;
     const targets = rolloutTargets(rollout);
     const installed = targets.some(t => t.packageType === 'source')
       ? await store.plans.installedPackages(ids, trx)
       : undefined;
 
-    const newJobs: NewJob[] = [];
-    for (const { endpointId, labelKey } of chosen) {
-      const payload = buildJobPayload({
-        kind: 'install',
-        patchRef: rollout.patchRef,
-        rolloutId: rollout.id,
-        needs: needs.get(endpointId) ?? [],
-        targets,
-        installed: installed?.get(endpointId),
-        extra: {
-          ...(rollout.policy.bandwidthKbps
-            ? { bandwidthKbps: rollout.policy.bandwidthKbps }
-            : {}),
-          ...distributionFor(endpointId, labelKey),
-        },
-      });
-      newJobs.push({
-        endpointId,
-        kind: 'install',
-        payload,
-        // The queue leases it only while one of them is open.
-        maintenanceWindows: windowsFor(endpointId),
-        timeoutSeconds: deps.settings.jobTimeoutSeconds,
-        rolloutId: rollout.id,
-        waveId: wave.id,
-        patchRef: rollout.patchRef,
-        createdBy: SYSTEM_ACTOR,
-      });
-    }
+    // Endpoints that need the same packages (at the same site) share one
+    // payload.
+    const payloadOf = sharedPayloads({
+      kind: 'install',
+      patchRef: rollout.patchRef,
+      rolloutId: rollout.id,
+      targets,
+      extra: {
+        ...(rollout.policy.bandwidthKbps
+          ? { bandwidthKbps: rollout.policy.bandwidthKbps }
+          : {}),
+      },
+    });
+    const newJobs: NewJob[] = chosen.map(({ endpointId, labelKey }) => ({
+      endpointId,
+      kind: 'install',
+      payload: payloadOf(
+        needs.get(endpointId) ?? [],
+        installed?.get(endpointId),
+        distributionFor(endpointId, labelKey),
+      ),
+      // The queue leases it only while one of them is open.
+      maintenanceWindows: windowsFor(endpointId),
+      timeoutSeconds: deps.settings.jobTimeoutSeconds,
+      rolloutId: rollout.id,
+      waveId: wave.id,
+      patchRef: rollout.patchRef,
+      createdBy: SYSTEM_ACTOR,
+    }));
     await jobs.createJobsBulk(newJobs, trx);
     if (limited) await store.waveEndpoints.markDispatched(wave.id, ids, trx);
     else await store.waveEndpoints.markAllDispatched(wave.id, trx);
