@@ -188,6 +188,12 @@ export type EndpointSelector = {
   systems?: string[];
   /** OS keys: `debian`, `debian:12`, `almalinux:9`, `windows`; any may match. */
   os?: string[];
+  /**
+   * Business tiers (`patchbay.dev/tier` of the endpoint's System or of a
+   * Component that depends on it, the most critical winning); any may
+   * match. An endpoint of unknown tier matches none.
+   */
+  tiers?: number[];
 };
 
 /**

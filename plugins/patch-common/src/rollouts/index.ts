@@ -3,3 +3,4 @@ export * from './selector';
 export * from './planning';
 export * from './gates';
 export * from './impact';
+export * from './representation';
