@@ -28,6 +28,11 @@ export function registerPilotGroupRoutes(
 ) {
   router.get('/pilot-groups/selection', async (req, res) => {
     const ref = req.query.ref;
+    await authorize(deps, req, patchEndpointReadPermission, {
+      action: 'pilot-group-read',
+      targetType: 'pilot-group',
+      targetId: ref,
+    });
     let parsed;
     try {
       parsed = parseEntityRef(ref, {
@@ -40,11 +45,6 @@ export function registerPilotGroupRoutes(
     if (parsed.kind.toLocaleLowerCase('en-US') !== 'pilotgroup') {
       throw new InputError(`Not a PilotGroup: ${ref}`);
     }
-    await authorize(deps, req, patchEndpointReadPermission, {
-      action: 'pilot-group-read',
-      targetType: 'pilot-group',
-      targetId: ref,
-    });
     const limit = req.query.limit ?? 500;
     res.json(
       (await deps.rollouts.pilots.selection(
