@@ -3298,6 +3298,10 @@ export const spec = {
                   "$ref": "#/components/schemas/RolloutPreviewWave"
                 }
               },
+              "maxWaveShareOfSystem": {
+                "type": "number",
+                "description": "The policy's cap on one System's (or Component's) share of a wave."
+              },
               "waves": {
                 "type": "array",
                 "items": {

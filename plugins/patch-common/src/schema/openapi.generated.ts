@@ -1701,6 +1701,8 @@ export interface components {
             progress: components["schemas"]["RolloutProgress"];
             /** @description The plan preview's waves, as stored when the rollout was created. */
             plannedWaves?: components["schemas"]["RolloutPreviewWave"][];
+            /** @description The policy's cap on one System's (or Component's) share of a wave. */
+            maxWaveShareOfSystem?: number;
             waves: components["schemas"]["RolloutWave"][];
             /** @description Every gate decision other than "keep soaking", oldest first. */
             gates: {

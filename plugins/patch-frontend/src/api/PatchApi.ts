@@ -17,6 +17,7 @@ import type {
   RolloutAction,
   RolloutDetail,
   RolloutInput,
+  PilotGroupSelection,
   RolloutPlan,
   RiskException,
   RolloutSummary,
@@ -68,6 +69,8 @@ export interface PatchApi {
   getRollout(id: string): Promise<RolloutDetail>;
   /** The plan a rollout would follow. */
   previewRollout(input: RolloutInput): Promise<RolloutPlan>;
+  /** What a pilot group selects now and how representative it is. */
+  getPilotGroupSelection(ref: string): Promise<PilotGroupSelection>;
   /** Start a rollout. */
   createRollout(input: RolloutInput): Promise<RolloutSummary>;
   /** Promote, pause, resume, abort or roll back a rollout. */

@@ -34,6 +34,7 @@ import { RolloutControls } from './RolloutControls';
 import { StateLabel } from './RolloutStateChip';
 import { StartRolloutDialog } from './StartRolloutDialog';
 import { WaveTimeline } from './WaveTimeline';
+import { RingPlanSummary } from './RingPlanSummary';
 
 /** How often a rollout's numbers refresh while someone watches it. */
 const POLL_MS = 5_000;
@@ -285,6 +286,11 @@ export const RolloutDetailView = () => {
           />
         </CompactTable>
       </Grid>
+      {r.plannedWaves?.length ? (
+        <Grid item xs={12}>
+          <RingPlanSummary waves={r.plannedWaves} maxShare={r.maxShare} />
+        </Grid>
+      ) : null}
       <Grid item xs={12}>
         <InfoCard title="Rings">
           <WaveTimeline waves={r.waves} />
