@@ -496,10 +496,18 @@ export class DefaultPatchApi implements PatchApi {
     };
   }
 
-  async getPilotGroupSelection(ref: string): Promise<PilotGroupSelection> {
+  async getPilotGroupSelection(
+    ref: string,
+    options: { limit?: number } = {},
+  ): Promise<PilotGroupSelection> {
     const c = await this.client.raw();
     const { data, error, response } = await c.GET('/pilot-groups/selection', {
-      params: { query: { ref } },
+      params: {
+        query: {
+          ref,
+          ...(options.limit !== undefined ? { limit: options.limit } : {}),
+        },
+      },
     });
     const p = unwrap(data, error, response);
     return {

@@ -70,7 +70,10 @@ export interface PatchApi {
   /** The plan a rollout would follow. */
   previewRollout(input: RolloutInput): Promise<RolloutPlan>;
   /** What a pilot group selects now and how representative it is. */
-  getPilotGroupSelection(ref: string): Promise<PilotGroupSelection>;
+  getPilotGroupSelection(
+    ref: string,
+    options?: { limit?: number },
+  ): Promise<PilotGroupSelection>;
   /** Start a rollout. */
   createRollout(input: RolloutInput): Promise<RolloutSummary>;
   /** Promote, pause, resume, abort or roll back a rollout. */
