@@ -39,14 +39,13 @@ import type {
   RolloutAction,
   RolloutDetail,
   RolloutInput,
-  PilotGroupSelection,
-  PlannedWave,
   RolloutPlan,
   RolloutSummary,
   RiskException,
   Severity,
   Wave,
 } from './types';
+import type { PilotGroupSelection, PlannedWave } from './planTypes';
 
 type S = PatchApiSchemas;
 type Query = Record<string, string | number | boolean | undefined>;

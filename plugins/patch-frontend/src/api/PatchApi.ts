@@ -17,11 +17,11 @@ import type {
   RolloutAction,
   RolloutDetail,
   RolloutInput,
-  PilotGroupSelection,
   RolloutPlan,
   RiskException,
   RolloutSummary,
 } from './types';
+import type { PilotGroupSelection } from './planTypes';
 
 /**
  * The patch backend's portal API as the frontend uses it. The default
