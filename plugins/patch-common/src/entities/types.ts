@@ -420,7 +420,10 @@ export type RolloutPolicySpec = {
   concurrency?: ConcurrencyLimits;
   /** Download bandwidth per endpoint, kilobits per second. */
   bandwidthKbps?: number;
-  /** Largest share of one system's endpoints in one wave, 0 to 1. */
+  /**
+   * Largest share of one System's (or Component's) endpoints in any wave of
+   * any ring, 0 to 1; the last ring gets extra waves as needed.
+   */
   maxWaveShareOfSystem?: number;
   /** Days from approval to the deadline for installation. */
   deadlineDays?: number;
