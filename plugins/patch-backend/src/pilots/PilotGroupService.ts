@@ -12,6 +12,7 @@
  */
 import {
   dimensionValue,
+  missingWarnings,
   pilotRepresentation,
   PilotRepresentation,
 } from '@patchbay/plugin-patch-common';
@@ -51,18 +52,6 @@ export interface PilotGroupSelection {
   warnings: string[];
 }
 
-const DIMENSION_NAMES: Record<string, string> = {
-  osRelease: 'OS release',
-  site: 'site',
-  deviceType: 'device type',
-  department: 'department',
-  owner: 'owning team',
-  tier: 'tier',
-};
-
-/** How many missed combinations the warnings name one by one. */
-const WARNINGS_NAMED = 10;
-
 /**
  * Pilot groups as the portal shows them.
  * @internal
@@ -86,23 +75,7 @@ export class PilotGroupService {
     });
     const byId = new Map(fleet.map(e => [e.id, e]));
     const representation = pilotRepresentation(fleet, ids);
-    const warnings = representation.missing
-      .slice(0, WARNINGS_NAMED)
-      .map(
-        m =>
-          `The pilot has no endpoint with ${DIMENSION_NAMES[m.dimensions[0]]} ${
-            m.values[0]
-          } and ${DIMENSION_NAMES[m.dimensions[1]]} ${
-            m.values[1]
-          }; the broad ring has ${m.endpoints}.`,
-      );
-    if (representation.missing.length > WARNINGS_NAMED) {
-      warnings.push(
-        `… and ${
-          representation.missing.length - WARNINGS_NAMED
-        } more combinations the pilot misses.`,
-      );
-    }
+    const warnings = missingWarnings(representation.missing);
     if (ids.length === 0 && fleet.length > 0) {
       warnings.unshift('The pilot group selects no endpoint now.');
     }

@@ -28,6 +28,8 @@ export interface PlanInput {
   emergency: boolean;
   /** The rollout being planned, whose own endpoints stay in its plan. */
   rolloutId?: string;
+  /** Read every endpoint's attributes and tier (the preview's representativeness). */
+  attributes?: boolean;
 }
 
 /** A plan and the endpoints it was made over. @internal */
@@ -60,7 +62,10 @@ export async function planRollout(
   input: PlanInput,
 ): Promise<PlanResult> {
   const share = input.policy.maxWaveShareOfSystem;
-  const graph = (share !== undefined && share < 1) || selectsTiers(input.rings);
+  const graph =
+    !!input.attributes ||
+    (share !== undefined && share < 1) ||
+    selectsTiers(input.rings);
   const { endpoints, inOtherRollouts } = await deps.store.plans.eligible(
     input.patchRef,
     approved,

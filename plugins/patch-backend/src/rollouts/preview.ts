@@ -7,8 +7,10 @@
 import { InputError } from '@backstage/errors';
 import {
   ImpactPrediction,
+  missingWarnings,
   PatchEntity,
   PilotGroupSpec,
+  pilotRepresentation,
   predictImpact,
   RingDefinition,
   RolloutPolicySpec,
@@ -66,6 +68,11 @@ export interface RolloutPreview {
     promotion: 'auto' | 'manual';
     requireHealthySignal: boolean;
   }>;
+  /**
+   * Combinations (OS release × device type, × site, × tier; device type ×
+   * site) the later rings hold and the first ring misses, in words.
+   */
+  pilotWarnings: string[];
   /** Largest share of a System (or Component) in any wave, when the policy caps it. */
   maxWaveShareOfSystem?: number;
   deadlineAt?: string;
@@ -176,8 +183,20 @@ export async function buildPreview(
   const { plan, endpoints, inOtherRollouts } = await planRollout(
     deps,
     approvedFor(deps, req.patchRef),
-    { patchRef: req.patchRef, policy, rings, emergency: !!req.emergency },
+    {
+      patchRef: req.patchRef,
+      policy,
+      rings,
+      emergency: !!req.emergency,
+      // The preview measures the pilot against the rest.
+      attributes: true,
+    },
   );
+  const pilotIds = plan.rings.length > 1 ? plan.rings[0].endpointIds : [];
+  const pilotWarnings =
+    pilotIds.length > 0
+      ? missingWarnings(pilotRepresentation(endpoints, pilotIds).missing)
+      : [];
   return {
     patchRef: req.patchRef,
     policyRef: req.policyRef,
@@ -207,6 +226,7 @@ export async function buildPreview(
         requireHealthySignal: !!ring.requireHealthySignal,
       };
     }),
+    pilotWarnings,
     maxWaveShareOfSystem: policy.maxWaveShareOfSystem,
     deadlineAt: deadlineFor(policy, !!req.emergency, Date.now()),
     impact: await predictedImpact(deps, patch),

@@ -86,6 +86,10 @@ describe('rings from the dependency graph', () => {
           expect(w.largestSystemShare.of).toBe(6);
         }
         expect(preview.body.unassigned).toBe(0);
+        // The pilot (site-0 only) is measured against the rest.
+        expect(preview.body.pilotWarnings).toContain(
+          'The pilot has no endpoint with OS release debian 12 and site site-1; the broad ring has 6.',
+        );
 
         const id = await createRollout(env);
         const done = await drive(env, agents, id, ['completed', 'paused'], 30);

@@ -3031,6 +3031,13 @@ export const spec = {
               "$ref": "#/components/schemas/RolloutPreviewWave"
             }
           },
+          "pilotWarnings": {
+            "type": "array",
+            "description": "Combinations (OS release × device type, × site, × tier; device type × site) the later rings hold and the first ring misses.",
+            "items": {
+              "type": "string"
+            }
+          },
           "maxWaveShareOfSystem": {
             "type": "number"
           },

@@ -170,3 +170,39 @@ function countBy<T>(items: readonly T[], key: (item: T) => string) {
   for (const item of items) out.set(key(item), (out.get(key(item)) ?? 0) + 1);
   return out;
 }
+
+const DIMENSION_NAMES: Record<PilotDimension, string> = {
+  osRelease: 'OS release',
+  site: 'site',
+  deviceType: 'device type',
+  department: 'department',
+  owner: 'owning team',
+  tier: 'tier',
+};
+
+/**
+ * The combinations a pilot misses, in words: the first `named` one by one,
+ * then how many more.
+ * @public
+ */
+export function missingWarnings(
+  missing: readonly MissingCombination[],
+  named = 10,
+): string[] {
+  const out = missing
+    .slice(0, named)
+    .map(
+      m =>
+        `The pilot has no endpoint with ${DIMENSION_NAMES[m.dimensions[0]]} ${
+          m.values[0]
+        } and ${DIMENSION_NAMES[m.dimensions[1]]} ${
+          m.values[1]
+        }; the broad ring has ${m.endpoints}.`,
+    );
+  if (missing.length > named) {
+    out.push(
+      `… and ${missing.length - named} more combinations the pilot misses.`,
+    );
+  }
+  return out;
+}

@@ -1636,6 +1636,8 @@ export interface components {
             /** @description Eligible endpoints no ring selects. */
             unassigned: number;
             waves: components["schemas"]["RolloutPreviewWave"][];
+            /** @description Combinations (OS release × device type, × site, × tier; device type × site) the later rings hold and the first ring misses. */
+            pilotWarnings?: string[];
             maxWaveShareOfSystem?: number;
             /** Format: date-time */
             deadlineAt?: string;

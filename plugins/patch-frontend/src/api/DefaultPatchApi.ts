@@ -479,6 +479,7 @@ export class DefaultPatchApi implements PatchApi {
     if (p.unassigned > 0) {
       warnings.push(`${p.unassigned} eligible endpoints fall in no ring.`);
     }
+    warnings.push(...(p.pilotWarnings ?? []));
     if (p.waves.some(w => w.overCap)) {
       warnings.push(
         'A wave holds more of a System than the policy allows: it would need too many waves.',
