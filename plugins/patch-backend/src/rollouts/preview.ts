@@ -129,14 +129,8 @@ export function withOverflowRings(
   const out = [...rings];
   for (const wave of preview.waves.slice(rings.length)) {
     const base = rings[wave.overflowOf ?? rings.length - 1];
-    // The ring's gate, but an extra wave can be smaller than the ring's
-    // minimum sample: it needs every one of its results instead.
-    const minSample = Math.min(base.policy.minSample ?? 1, wave.size);
-    out.push({
-      name: wave.ring,
-      overflow: true,
-      policy: { ...base.policy, minSample: Math.max(minSample, 1) },
-    });
+    // The ring's gate, read over the ring's results so far (worker/gate.ts).
+    out.push({ name: wave.ring, overflow: true, policy: base.policy });
   }
   return out;
 }

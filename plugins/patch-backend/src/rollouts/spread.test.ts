@@ -8,8 +8,10 @@
  * ring instead, the preview says so, and the rollout runs that plan.
  */
 import { TestDatabases } from '@backstage/backend-test-utils';
+import { checkInAll } from './testing/fleet';
 import {
   createRollout,
+  detail,
   drive,
   PATCH,
   POLICY,
@@ -110,6 +112,59 @@ describe('rings from the dependency graph', () => {
         expect(counts.reduce((a, b) => a + b, 0)).toBe(12);
         expect(taken[1]['system:default/system-1']).toBe(3);
         expect(taken[2]['system:default/system-1']).toBe(3);
+      } finally {
+        await env.stop();
+      }
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    "gates an extra wave of a ring on the ring's results so far on %p",
+    async databaseId => {
+      const strict = { ...ring, failureLimit: 0.3 };
+      const env = await startRolloutEnv(databases, databaseId, {
+        policySpec: {
+          maxWaveShareOfSystem: 0.5,
+          rings: [
+            {
+              name: 'pilot',
+              selector: { labels: { site: 'site-0' } },
+              ...strict,
+            },
+            { name: 'broad', ...strict },
+          ],
+        },
+      });
+      try {
+        // 40 endpoints, 20 a System: pilot 10, broad 20, its extra wave 10.
+        const agents = await startFleet(env, 40, 2);
+        const id = await createRollout(env);
+        for (let i = 0; i < 20; i++) {
+          await env.tick();
+          if ((await detail(env, id)).waves[1].startedAt) break;
+          await checkInAll(agents);
+        }
+        // One install of the extra wave fails: 1 of its 10 alone (upper
+        // bound about 40 %) would breach the 30 % limit; 1 of the ring's 30
+        // (about 17 %) does not.
+        const taken = new Set(
+          await env
+            .knex('patch_wave_endpoints')
+            .where({ rollout_id: id })
+            .pluck('endpoint_id'),
+        );
+        const extra = agents.filter(a => !taken.has(a.id));
+        expect(extra).toHaveLength(10);
+        extra[0].failureRate = 1;
+
+        const done = await drive(env, agents, id, ['completed', 'paused'], 30);
+        expect(done.state).toBe('completed');
+        expect(done.waves.map((w: any) => [w.ring, w.size])).toEqual([
+          ['pilot', 10],
+          ['broad', 20],
+          ['broad · wave 2', 10],
+        ]);
+        expect(done.waves[2].counts.failed).toBe(1);
       } finally {
         await env.stop();
       }
