@@ -41,6 +41,7 @@ import { InventoryStore } from './inventory/InventoryStore';
 import { JobQueue } from './jobs/JobQueue';
 import { DatabaseReportStore } from './reports/DatabaseReportStore';
 import { ReportService } from './reports/ReportService';
+import { PilotGroupService } from './pilots/PilotGroupService';
 import { RolloutDeps } from './rollouts/deps';
 import { ItsmOutbox, PatchItsmConnector, WebhookItsmConnector } from './itsm';
 import { RolloutCatalog } from './rollouts/RolloutCatalog';
@@ -253,6 +254,7 @@ export function buildServices(
       driver,
       store: rolloutStore,
       deps: rolloutDeps,
+      pilots: new PilotGroupService(rolloutDeps),
     },
     reports: new ReportService({
       store: reportStore,

@@ -4,6 +4,7 @@ import { Entity, stringifyEntityRef } from '@backstage/catalog-model';
 import { InputError } from '@backstage/errors';
 import { CatalogService } from '@backstage/plugin-catalog-node';
 import { assertDistribution } from './distributionPolicy';
+import { tierFromEntities } from '@patchbay/plugin-patch-common';
 import type {
   MaintenanceWindow,
   PatchEntity,
@@ -37,6 +38,18 @@ export const ANNOTATION_HEALTH_URL = 'patchbay.dev/health-url';
  * @public
  */
 export const ANNOTATION_SITE_DISTRIBUTION = 'patchbay.dev/site-distribution';
+
+/**
+ * What the catalog's dependency graph says about endpoints: the Components
+ * that run on each (they depend on its Resource) and each one's business
+ * tier. @internal
+ */
+export interface EndpointGraph {
+  /** Component refs by endpoint entity ref (lower case). */
+  componentsByEndpoint: Map<string, string[]>;
+  /** Tier (1 most critical) of each System and Component that declares one. */
+  tiers: Map<string, number>;
+}
 
 /**
  * What the rollouts read from the catalog: patches, policies, pilot groups,
@@ -138,6 +151,55 @@ export class RolloutCatalog {
   }
 
   /**
+   * The dependency graph of the endpoints: every Component's `dependsOn`
+   * (relations and spec) onto endpoint Resources, and the tier
+   * (`patchbay.dev/tier`) of those Components and of the given Systems.
+   */
+  async endpointGraph(systemRefs: string[]): Promise<EndpointGraph> {
+    const tiers = new Map<string, number>();
+    const componentsByEndpoint = new Map<string, string[]>();
+    const options = await this.options();
+    const { items: components } = await this.catalog.getEntities(
+      {
+        filter: { kind: 'Component' },
+        fields: [
+          'kind',
+          'metadata.name',
+          'metadata.namespace',
+          'metadata.annotations',
+          'relations',
+          'spec.dependsOn',
+        ],
+      },
+      options,
+    );
+    for (const component of components) {
+      const ref = stringifyEntityRef(component).toLocaleLowerCase('en-US');
+      const tier = tierFromEntities([component]);
+      if (tier !== undefined) tiers.set(ref, tier);
+      for (const target of new Set(dependsOnRefs(component))) {
+        if (!target.startsWith('resource:')) continue;
+        const list = componentsByEndpoint.get(target) ?? [];
+        list.push(ref);
+        componentsByEndpoint.set(target, list);
+      }
+    }
+    const systems = [...new Set(systemRefs)];
+    if (systems.length > 0) {
+      const { items } = await this.catalog.getEntitiesByRefs(
+        { entityRefs: systems },
+        options,
+      );
+      items.forEach((entity, i) => {
+        const tier = entity ? tierFromEntities([entity]) : undefined;
+        if (tier !== undefined)
+          tiers.set(systems[i].toLocaleLowerCase('en-US'), tier);
+      });
+    }
+    return { componentsByEndpoint, tiers };
+  }
+
+  /**
    * Health URLs of the Components that run on the given endpoints (their
    * `dependsOn` names one of the endpoint Resources).
    */
@@ -160,18 +222,23 @@ export class RolloutCatalog {
     for (const component of items) {
       const url = component.metadata.annotations?.[ANNOTATION_HEALTH_URL];
       if (!url) continue;
-      const dependsOn = [
-        ...(component.relations ?? [])
-          .filter(r => r.type === 'dependsOn')
-          .map(r => r.targetRef),
-        ...((component.spec?.dependsOn as string[] | undefined) ?? []).map(
-          ref => (ref.includes('/') ? ref : ref.replace(':', ':default/')),
-        ),
-      ].map(r => r.toLocaleLowerCase('en-US'));
+      const dependsOn = dependsOnRefs(component);
       if (dependsOn.some(r => wanted.has(r))) {
         out.push({ componentRef: stringifyEntityRef(component), url });
       }
     }
     return out;
   }
+}
+
+/** What a Component depends on, from its relations and its spec, lower case. */
+function dependsOnRefs(component: Entity): string[] {
+  return [
+    ...(component.relations ?? [])
+      .filter(r => r.type === 'dependsOn')
+      .map(r => r.targetRef),
+    ...((component.spec?.dependsOn as string[] | undefined) ?? []).map(ref =>
+      ref.includes('/') ? ref : ref.replace(':', ':default/'),
+    ),
+  ].map(r => r.toLocaleLowerCase('en-US'));
 }

@@ -20,6 +20,7 @@ import {
   resolveRequest,
   RolloutPreview,
   RolloutRequest,
+  withOverflowRings,
 } from './preview';
 import { RolloutDriver } from './RolloutDriver';
 import { Rollout, RolloutState, Wave } from './types';
@@ -64,8 +65,10 @@ export class RolloutService {
   ): Promise<{ rollout: Rollout; preview: RolloutPreview }> {
     const { store } = this.deps;
     const resolved = await resolveRequest(this.deps, req);
-    const { patch, policy, rings } = resolved;
+    const { patch, policy } = resolved;
     const preview = await buildPreview(this.deps, req, resolved);
+    // The System cap may spread the last ring over extra waves.
+    const rings = withOverflowRings(resolved.rings, preview);
     const id = randomUUID();
     const now = Date.now();
     const target = patch.spec.targets?.[0];

@@ -89,7 +89,9 @@ const entities = [
     metadata: { name: 'bulk', namespace: 'default' },
     spec: {
       owner: 'group:default/ops',
-      maxWaveShareOfSystem: 0.5,
+      // No System cap: under a cap every wave is planned in Node (the cap
+      // holds endpoints back in every ring; spread.test.ts), and this file
+      // compares the broad wave taken in SQL with the Node plan.
       bandwidthKbps: 512,
       maintenanceWindows: POLICY_WINDOWS,
       concurrency: {
@@ -339,15 +341,8 @@ describe('waves in the database', () => {
         ...Object.keys(inDb.byRing[1]),
       ].sort();
       expect(taken).toEqual(expected);
-      // The pilot stays under half of each System before it has passed.
       expect(Object.keys(inDb.byRing[0]).length).toBeGreaterThan(0);
       expect(Object.keys(inDb.byRing[1]).length).toBeGreaterThan(0);
-      const pilotPerSystem = new Map<number, number>();
-      for (const e of Object.keys(inDb.byRing[0])) {
-        const s = Number(e.slice(1)) % 3;
-        pilotPerSystem.set(s, (pilotPerSystem.get(s) ?? 0) + 1);
-      }
-      for (const n of pilotPerSystem.values()) expect(n).toBeLessThanOrEqual(5);
       // The label keys: labels, the location column standing in for a label.
       const wave = (e: string) => inDb.byRing[0][e] ?? inDb.byRing[1][e];
       expect(wave('e05')).toEqual({ site: 'b', location: 'berlin' });

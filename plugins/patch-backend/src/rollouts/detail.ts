@@ -66,6 +66,11 @@ export async function rolloutDetail(
     ...rolloutJson(rollout),
     progress,
     waves: waveDetails,
+    // The plan each ring was made with: endpoints, Systems, largest share.
+    plannedWaves: plannedWaves as JsonObject[],
+    ...(rollout.policy.maxWaveShareOfSystem !== undefined
+      ? { maxWaveShareOfSystem: rollout.policy.maxWaveShareOfSystem }
+      : {}),
     gates: await store.history.listGates(rollout.id),
     // Opened or given up, then those still waiting for their connector.
     tickets: [

@@ -7,8 +7,12 @@
 import { InputError } from '@backstage/errors';
 import {
   ImpactPrediction,
+  missingWarnings,
   PatchEntity,
+  PilotGroupSpec,
+  pilotRepresentation,
   predictImpact,
+  RingDefinition,
   RolloutPolicySpec,
   SimilarPatchHistory,
 } from '@patchbay/plugin-patch-common';
@@ -47,13 +51,29 @@ export interface RolloutPreview {
     size: number;
     systems: Array<{ systemRef: string; endpoints: number }>;
     heldBackBySystemCap: number;
+    /** The System with the largest share of its endpoints in this wave. */
+    largestSystemShare?: {
+      systemRef: string;
+      endpoints: number;
+      of: number;
+      share: number;
+    };
+    /** An extra wave of this ring, spreading a System the cap held back. */
+    overflowOf?: number;
+    /** The wave holds more than the cap allows (too many waves needed). */
+    overCap?: boolean;
     soakMinutes: number;
     minSample: number;
     failureLimit: number;
     promotion: 'auto' | 'manual';
     requireHealthySignal: boolean;
   }>;
-  /** Largest share of a System in the pilot, when the policy caps it. */
+  /**
+   * Combinations (OS release × device type, × site, × tier; device type ×
+   * site) the later rings hold and the first ring misses, in words.
+   */
+  pilotWarnings: string[];
+  /** Largest share of a System (or Component) in any wave, when the policy caps it. */
   maxWaveShareOfSystem?: number;
   deadlineAt?: string;
   impact: ImpactPrediction;
@@ -72,6 +92,47 @@ export function approvedFor(
   patchRef: string,
 ): ApprovedQuery {
   return db => deps.eligibility.approvedEndpointsQuery(patchRef, db);
+}
+
+/**
+ * What a pilot group selects, as a ring: its members, its selector and its
+ * sampling (seeded by the group's ref unless it names a seed). The rollout
+ * plans and the pilot group pages both read a group through this.
+ * @internal
+ */
+export function pilotGroupRing(
+  ref: string,
+  spec: PilotGroupSpec,
+): Pick<RingDefinition, 'members' | 'selector' | 'sampling'> {
+  return {
+    members: spec.members,
+    // A pilot group with neither selector nor members selects nobody.
+    selector:
+      spec.selector ??
+      (spec.members?.length ? undefined : { labels: { '\u0000none': 'x' } }),
+    sampling: spec.sampling
+      ? { ...spec.sampling, seed: spec.sampling.seed ?? ref }
+      : undefined,
+  };
+}
+
+/**
+ * The rings of a rollout with the extra waves its plan needs: each a copy of
+ * the ring it extends that takes only what the System cap held back, so
+ * every wave of the plan is a wave of the rollout.
+ * @internal
+ */
+export function withOverflowRings(
+  rings: ResolvedRing[],
+  preview: RolloutPreview,
+): ResolvedRing[] {
+  const out = [...rings];
+  for (const wave of preview.waves.slice(rings.length)) {
+    const base = rings[wave.overflowOf ?? rings.length - 1];
+    // The ring's gate, read over the ring's results so far (worker/gate.ts).
+    out.push({ name: wave.ring, overflow: true, policy: base.policy });
+  }
+  return out;
 }
 
 /** Reads the patch and the policy and resolves the rings' pilot groups. */
@@ -100,19 +161,7 @@ export async function resolveRequest(
     };
     if (ring.pilotGroup) {
       const group = await deps.catalog.getPilotGroup(ring.pilotGroup);
-      resolved.members = group.spec.members;
-      // A pilot group with neither selector nor members selects nobody.
-      resolved.selector =
-        group.spec.selector ??
-        (group.spec.members?.length
-          ? undefined
-          : { labels: { '\u0000none': 'x' } });
-      resolved.sampling = group.spec.sampling
-        ? {
-            ...group.spec.sampling,
-            seed: group.spec.sampling.seed ?? ring.pilotGroup,
-          }
-        : undefined;
+      Object.assign(resolved, pilotGroupRing(ring.pilotGroup, group.spec));
     }
     rings.push(resolved);
   }
@@ -126,10 +175,22 @@ export async function buildPreview(
   { patch, policy, rings }: ResolvedRequest,
 ): Promise<RolloutPreview> {
   const { plan, endpoints, inOtherRollouts } = await planRollout(
-    deps.store,
+    deps,
     approvedFor(deps, req.patchRef),
-    { patchRef: req.patchRef, policy, rings, emergency: !!req.emergency },
+    {
+      patchRef: req.patchRef,
+      policy,
+      rings,
+      emergency: !!req.emergency,
+      // The preview measures the pilot against the rest.
+      attributes: true,
+    },
   );
+  const pilotIds = plan.rings.length > 1 ? plan.rings[0].endpointIds : [];
+  const pilotWarnings =
+    pilotIds.length > 0
+      ? missingWarnings(pilotRepresentation(endpoints, pilotIds).missing)
+      : [];
   return {
     patchRef: req.patchRef,
     policyRef: req.policyRef,
@@ -138,7 +199,7 @@ export async function buildPreview(
     inOtherRollouts,
     unassigned: plan.unassigned.length,
     waves: plan.rings.map(r => {
-      const ring = rings[r.index].policy;
+      const ring = (rings[r.index] ?? rings[r.overflowOf ?? 0]).policy;
       return {
         ring: r.name,
         index: r.index,
@@ -147,6 +208,11 @@ export async function buildPreview(
           .map(([systemRef, n]) => ({ systemRef, endpoints: n }))
           .sort((a, b) => b.endpoints - a.endpoints),
         heldBackBySystemCap: r.heldBackBySystemCap,
+        ...(r.largestSystemShare
+          ? { largestSystemShare: r.largestSystemShare }
+          : {}),
+        ...(r.overflowOf !== undefined ? { overflowOf: r.overflowOf } : {}),
+        ...(r.overCap ? { overCap: true } : {}),
         soakMinutes: ring.soakMinutes,
         minSample: ring.minSample ?? 1,
         failureLimit: ring.failureLimit,
@@ -154,6 +220,7 @@ export async function buildPreview(
         requireHealthySignal: !!ring.requireHealthySignal,
       };
     }),
+    pilotWarnings,
     maxWaveShareOfSystem: policy.maxWaveShareOfSystem,
     deadlineAt: deadlineFor(policy, !!req.emergency, Date.now()),
     impact: await predictedImpact(deps, patch),

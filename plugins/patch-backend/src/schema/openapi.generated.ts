@@ -3342,7 +3342,39 @@ export const spec = {
           },
           "heldBackBySystemCap": {
             "type": "integer",
-            "description": "Endpoints moved to a later ring by maxWaveShareOfSystem."
+            "description": "Endpoints moved to a later wave by maxWaveShareOfSystem."
+          },
+          "largestSystemShare": {
+            "type": "object",
+            "description": "The System with the largest share of its planned endpoints in this wave.",
+            "required": [
+              "systemRef",
+              "endpoints",
+              "of",
+              "share"
+            ],
+            "properties": {
+              "systemRef": {
+                "type": "string"
+              },
+              "endpoints": {
+                "type": "integer"
+              },
+              "of": {
+                "type": "integer"
+              },
+              "share": {
+                "type": "number"
+              }
+            }
+          },
+          "overflowOf": {
+            "type": "integer",
+            "description": "Set on an extra wave of a ring (the ring's index), added so no wave takes more than maxWaveShareOfSystem of a System or Component."
+          },
+          "overCap": {
+            "type": "boolean",
+            "description": "The wave holds more than the cap allows (the plan reached its wave limit)."
           },
           "soakMinutes": {
             "type": "number"
@@ -3362,6 +3394,178 @@ export const spec = {
           },
           "requireHealthySignal": {
             "type": "boolean"
+          }
+        }
+      },
+      "PilotGroupSelection": {
+        "type": "object",
+        "description": "What a pilot group selects now (the rollout planner's selection over every enrolled endpoint, sampling applied) and how representative it is of the fleet.",
+        "required": [
+          "ref",
+          "count",
+          "fleet",
+          "endpoints",
+          "truncated",
+          "representation",
+          "warnings"
+        ],
+        "properties": {
+          "ref": {
+            "type": "string"
+          },
+          "count": {
+            "type": "integer",
+            "description": "Endpoints the group selects now."
+          },
+          "fleet": {
+            "type": "integer",
+            "description": "Enrolled, unrevoked endpoints it selects from."
+          },
+          "endpoints": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "id",
+                "osRelease",
+                "site",
+                "deviceType",
+                "department"
+              ],
+              "properties": {
+                "id": {
+                  "type": "string"
+                },
+                "entityRef": {
+                  "type": "string"
+                },
+                "hostname": {
+                  "type": "string"
+                },
+                "systemRef": {
+                  "type": "string"
+                },
+                "ownerRef": {
+                  "type": "string"
+                },
+                "osRelease": {
+                  "type": "string"
+                },
+                "site": {
+                  "type": "string"
+                },
+                "deviceType": {
+                  "type": "string"
+                },
+                "department": {
+                  "type": "string"
+                },
+                "tier": {
+                  "type": "integer"
+                }
+              }
+            }
+          },
+          "truncated": {
+            "type": "boolean",
+            "description": "More endpoints are selected than listed (see limit)."
+          },
+          "representation": {
+            "type": "object",
+            "required": [
+              "dimensions",
+              "missing"
+            ],
+            "properties": {
+              "dimensions": {
+                "type": "array",
+                "items": {
+                  "type": "object",
+                  "required": [
+                    "dimension",
+                    "rows"
+                  ],
+                  "properties": {
+                    "dimension": {
+                      "type": "string",
+                      "enum": [
+                        "osRelease",
+                        "site",
+                        "deviceType",
+                        "department",
+                        "owner",
+                        "tier"
+                      ]
+                    },
+                    "rows": {
+                      "type": "array",
+                      "items": {
+                        "type": "object",
+                        "required": [
+                          "value",
+                          "pilot",
+                          "pilotShare",
+                          "fleet",
+                          "fleetShare"
+                        ],
+                        "properties": {
+                          "value": {
+                            "type": "string"
+                          },
+                          "pilot": {
+                            "type": "integer"
+                          },
+                          "pilotShare": {
+                            "type": "number"
+                          },
+                          "fleet": {
+                            "type": "integer"
+                          },
+                          "fleetShare": {
+                            "type": "number"
+                          }
+                        }
+                      }
+                    }
+                  }
+                }
+              },
+              "missing": {
+                "type": "array",
+                "description": "Combinations (e.g. OS release × device type) the rest of the fleet has and the pilot does not.",
+                "items": {
+                  "type": "object",
+                  "required": [
+                    "dimensions",
+                    "values",
+                    "endpoints"
+                  ],
+                  "properties": {
+                    "dimensions": {
+                      "type": "array",
+                      "items": {
+                        "type": "string"
+                      }
+                    },
+                    "values": {
+                      "type": "array",
+                      "items": {
+                        "type": "string"
+                      }
+                    },
+                    "endpoints": {
+                      "type": "integer"
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "warnings": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
           }
         }
       },
@@ -3402,6 +3606,13 @@ export const spec = {
             "type": "array",
             "items": {
               "$ref": "#/components/schemas/RolloutPreviewWave"
+            }
+          },
+          "pilotWarnings": {
+            "type": "array",
+            "description": "Combinations (OS release × device type, × site, × tier; device type × site) the later rings hold and the first ring misses.",
+            "items": {
+              "type": "string"
             }
           },
           "maxWaveShareOfSystem": {
@@ -3732,6 +3943,17 @@ export const spec = {
             "properties": {
               "progress": {
                 "$ref": "#/components/schemas/RolloutProgress"
+              },
+              "plannedWaves": {
+                "type": "array",
+                "description": "The plan preview's waves, as stored when the rollout was created.",
+                "items": {
+                  "$ref": "#/components/schemas/RolloutPreviewWave"
+                }
+              },
+              "maxWaveShareOfSystem": {
+                "type": "number",
+                "description": "The policy's cap on one System's (or Component's) share of a wave."
               },
               "waves": {
                 "type": "array",
@@ -6442,6 +6664,67 @@ export const spec = {
           },
           "409": {
             "description": "The rollout's state does not allow the control.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/pilot-groups/selection": {
+      "get": {
+        "operationId": "GetPilotGroupSelection",
+        "tags": [
+          "portal"
+        ],
+        "description": "The endpoints a pilot group selects now, exactly as a rollout's ring would (members, selector, tiers, sampling), and its share of each OS release, site, device type, department, owning team and tier beside the fleet's, with the combinations it misses.",
+        "parameters": [
+          {
+            "name": "ref",
+            "in": "query",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "limit",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "integer",
+              "minimum": 0,
+              "maximum": 5000
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The selection.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/PilotGroupSelection"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "Not a pilot group ref, or no such pilot group.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "Not allowed (patch.endpoint.read).",
             "content": {
               "application/json": {
                 "schema": {

@@ -6,6 +6,7 @@ import { createErrorHandler } from './errorHandler';
 import { registerEndpointRoutes } from './endpointRoutes';
 import { registerReportRoutes } from './reportRoutes';
 import { registerRolloutRoutes } from './rolloutRoutes';
+import { registerPilotGroupRoutes } from './pilotGroupRoutes';
 import { registerApprovalRoutes } from './approvalRoutes';
 import { PatchServices } from './types';
 import { PatchRouter } from './typedRouter';
@@ -45,6 +46,7 @@ export async function createRouter(
   registerEndpointRoutes(router, services);
   registerReportRoutes(router, services);
   registerRolloutRoutes(router, services);
+  registerPilotGroupRoutes(router, services);
 
   outer.use(router as unknown as express.Router);
   // The plugin's errors are answered here: no stack traces, malformed refs

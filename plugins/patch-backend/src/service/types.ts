@@ -33,6 +33,7 @@ import { ExceptionStore } from '../exceptions/ExceptionStore';
 import { InventoryStore } from '../inventory/InventoryStore';
 import { JobQueue } from '../jobs/JobQueue';
 import { ReportService } from '../reports/ReportService';
+import { PilotGroupService } from '../pilots/PilotGroupService';
 import { RolloutDeps } from '../rollouts/deps';
 import { RolloutDriver } from '../rollouts/RolloutDriver';
 import { RolloutService } from '../rollouts/RolloutService';
@@ -74,6 +75,8 @@ export interface RolloutsServices {
   driver: RolloutDriver;
   store: RolloutStore;
   deps: RolloutDeps;
+  /** What pilot groups select now, and how representative they are. */
+  pilots: PilotGroupService;
 }
 
 /** What `/health` answers. @internal */

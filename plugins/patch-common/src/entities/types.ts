@@ -188,6 +188,12 @@ export type EndpointSelector = {
   systems?: string[];
   /** OS keys: `debian`, `debian:12`, `almalinux:9`, `windows`; any may match. */
   os?: string[];
+  /**
+   * Business tiers (`patchbay.dev/tier` of the endpoint's System or of a
+   * Component that depends on it, the most critical winning); any may
+   * match. An endpoint of unknown tier matches none.
+   */
+  tiers?: number[];
 };
 
 /**
@@ -486,7 +492,10 @@ export type RolloutPolicySpec = {
   bandwidthKbps?: number;
   /** Package-manager throttle, per-site budgets and site mirrors. */
   distribution?: DistributionPolicy;
-  /** Largest share of one system's endpoints in one wave, 0 to 1. */
+  /**
+   * Largest share of one System's (or Component's) endpoints in any wave of
+   * any ring, 0 to 1; the last ring gets extra waves as needed.
+   */
   maxWaveShareOfSystem?: number;
   /** Days from approval to the deadline for installation. */
   deadlineDays?: number;

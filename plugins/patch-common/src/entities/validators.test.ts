@@ -193,6 +193,16 @@ describe('PilotGroup validation', () => {
     expect(fieldsOf(r)).toEqual(expect.arrayContaining(['spec.members']));
   });
 
+  it('selects by business tier, 1 and up', () => {
+    const p = pilot();
+    p.spec.selector = { tiers: [2, 3] };
+    expect(validatePilotGroupEntity(p).valid).toBe(true);
+    p.spec.selector = { tiers: [0] };
+    expect(fieldsOf(validatePilotGroupEntity(p))).toEqual(
+      expect.arrayContaining(['spec.selector.tiers[0]']),
+    );
+  });
+
   it('names sampling and selector fields', () => {
     const p = pilot();
     p.spec.sampling = { percent: 150 };

@@ -4,3 +4,4 @@ export * from './planning';
 export * from './gates';
 export * from './impact';
 export * from './distribution';
+export * from './representation';

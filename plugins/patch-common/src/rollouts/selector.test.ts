@@ -41,3 +41,13 @@ describe('matchesSelector', () => {
     expect(isListedMember(ep, ['resource:default/web-2'])).toBe(false);
   });
 });
+
+describe('matchesSelector tiers', () => {
+  it('matches the listed tiers and never an endpoint of unknown tier', () => {
+    expect(matchesSelector({ id: 'a', tier: 3 }, { tiers: [2, 3] })).toBe(true);
+    expect(matchesSelector({ id: 'a', tier: 1 }, { tiers: [2, 3] })).toBe(
+      false,
+    );
+    expect(matchesSelector({ id: 'a' }, { tiers: [1] })).toBe(false);
+  });
+});

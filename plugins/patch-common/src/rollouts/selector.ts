@@ -22,6 +22,14 @@ export interface PlanEndpoint {
   osName?: string;
   /** OS version, e.g. 12 or 22.04. */
   osVersion?: string;
+  /**
+   * Business tier, 1 the most critical: the lowest `patchbay.dev/tier` of
+   * the endpoint's System and of the Components that depend on it; read
+   * from the catalog only when a plan needs it.
+   */
+  tier?: number;
+  /** Entity refs of the Components that run on the endpoint (depend on it). */
+  componentRefs?: string[];
 }
 
 function lower(value: string | undefined): string | undefined {
@@ -84,6 +92,11 @@ export function matchesSelector(
   }
   if (selector.os && selector.os.length > 0) {
     if (!selector.os.some(key => osMatches(endpoint, key))) return false;
+  }
+  if (selector.tiers && selector.tiers.length > 0) {
+    // Fail closed: an endpoint whose tier is unknown is in no tier.
+    if (endpoint.tier === undefined) return false;
+    if (!selector.tiers.some(t => Number(t) === endpoint.tier)) return false;
   }
   return true;
 }

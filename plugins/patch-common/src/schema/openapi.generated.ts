@@ -710,6 +710,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/pilot-groups/selection": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The endpoints a pilot group selects now, exactly as a rollout's ring would (members, selector, tiers, sampling), and its share of each OS release, site, device type, department, owning team and tier beside the fleet's, with the combinations it misses. */
+        get: operations["GetPilotGroupSelection"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/patches/impact": {
         parameters: {
             query?: never;
@@ -1737,14 +1754,67 @@ export interface components {
                 systemRef: string;
                 endpoints: number;
             }[];
-            /** @description Endpoints moved to a later ring by maxWaveShareOfSystem. */
+            /** @description Endpoints moved to a later wave by maxWaveShareOfSystem. */
             heldBackBySystemCap: number;
+            /** @description The System with the largest share of its planned endpoints in this wave. */
+            largestSystemShare?: {
+                systemRef: string;
+                endpoints: number;
+                of: number;
+                share: number;
+            };
+            /** @description Set on an extra wave of a ring (the ring's index), added so no wave takes more than maxWaveShareOfSystem of a System or Component. */
+            overflowOf?: number;
+            /** @description The wave holds more than the cap allows (the plan reached its wave limit). */
+            overCap?: boolean;
             soakMinutes: number;
             minSample: number;
             failureLimit: number;
             /** @enum {string} */
             promotion: "auto" | "manual";
             requireHealthySignal: boolean;
+        };
+        /** @description What a pilot group selects now (the rollout planner's selection over every enrolled endpoint, sampling applied) and how representative it is of the fleet. */
+        PilotGroupSelection: {
+            ref: string;
+            /** @description Endpoints the group selects now. */
+            count: number;
+            /** @description Enrolled, unrevoked endpoints it selects from. */
+            fleet: number;
+            endpoints: {
+                id: string;
+                entityRef?: string;
+                hostname?: string;
+                systemRef?: string;
+                ownerRef?: string;
+                osRelease: string;
+                site: string;
+                deviceType: string;
+                department: string;
+                tier?: number;
+            }[];
+            /** @description More endpoints are selected than listed (see limit). */
+            truncated: boolean;
+            representation: {
+                dimensions: {
+                    /** @enum {string} */
+                    dimension: "osRelease" | "site" | "deviceType" | "department" | "owner" | "tier";
+                    rows: {
+                        value: string;
+                        pilot: number;
+                        pilotShare: number;
+                        fleet: number;
+                        fleetShare: number;
+                    }[];
+                }[];
+                /** @description Combinations (e.g. OS release × device type) the rest of the fleet has and the pilot does not. */
+                missing: {
+                    dimensions: string[];
+                    values: string[];
+                    endpoints: number;
+                }[];
+            };
+            warnings: string[];
         };
         RolloutPreview: {
             patchRef: string;
@@ -1756,6 +1826,8 @@ export interface components {
             /** @description Eligible endpoints no ring selects. */
             unassigned: number;
             waves: components["schemas"]["RolloutPreviewWave"][];
+            /** @description Combinations (OS release × device type, × site, × tier; device type × site) the later rings hold and the first ring misses. */
+            pilotWarnings?: string[];
             maxWaveShareOfSystem?: number;
             /** Format: date-time */
             deadlineAt?: string;
@@ -1851,6 +1923,10 @@ export interface components {
         };
         RolloutDetail: components["schemas"]["Rollout"] & {
             progress: components["schemas"]["RolloutProgress"];
+            /** @description The plan preview's waves, as stored when the rollout was created. */
+            plannedWaves?: components["schemas"]["RolloutPreviewWave"][];
+            /** @description The policy's cap on one System's (or Component's) share of a wave. */
+            maxWaveShareOfSystem?: number;
             waves: components["schemas"]["RolloutWave"][];
             /** @description Every gate decision other than "keep soaking", oldest first. */
             gates: {
@@ -3503,6 +3579,47 @@ export interface operations {
             };
             /** @description The rollout's state does not allow the control. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    GetPilotGroupSelection: {
+        parameters: {
+            query: {
+                ref: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The selection. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PilotGroupSelection"];
+                };
+            };
+            /** @description Not a pilot group ref, or no such pilot group. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed (patch.endpoint.read). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

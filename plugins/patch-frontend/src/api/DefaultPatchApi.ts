@@ -44,6 +44,7 @@ import type {
   Severity,
   Wave,
 } from './types';
+import type { PilotGroupSelection, PlannedWave } from './planTypes';
 
 type S = PatchApiSchemas;
 type Query = Record<string, string | number | boolean | undefined>;
@@ -173,6 +174,27 @@ export function toRolloutDetail(r: S['RolloutDetail']): RolloutDetail {
       failed: p.failed,
     })),
     tickets: (r.tickets ?? []).map(t => toItsmTicket(t, waves)),
+    ...(r.plannedWaves
+      ? { plannedWaves: r.plannedWaves.map(toPlannedWave) }
+      : {}),
+    ...(r.maxWaveShareOfSystem !== undefined
+      ? { maxShare: r.maxWaveShareOfSystem }
+      : {}),
+  };
+}
+
+/** A wave of the plan preview. */
+export function toPlannedWave(w: S['RolloutPreviewWave']): PlannedWave {
+  return {
+    ring: w.ring,
+    size: w.size,
+    systems: w.systems,
+    heldBack: w.heldBackBySystemCap,
+    ...(w.largestSystemShare ? { largestShare: w.largestSystemShare } : {}),
+    ...(w.overflowOf !== undefined ? { extraWave: true } : {}),
+    ...(w.overCap ? { overCap: true } : {}),
+    soakMinutes: w.soakMinutes,
+    promotion: w.promotion,
   };
 }
 
@@ -501,18 +523,45 @@ export class DefaultPatchApi implements PatchApi {
     if (p.unassigned > 0) {
       warnings.push(`${p.unassigned} eligible endpoints fall in no ring.`);
     }
+    warnings.push(...(p.pilotWarnings ?? []));
+    if (p.waves.some(w => w.overCap)) {
+      warnings.push(
+        'A wave holds more of a System than the policy allows: it would need too many waves.',
+      );
+    }
     return {
-      waves: p.waves.map(w => ({
-        ring: w.ring,
-        size: w.size,
-        systems: w.systems,
-        heldBack: w.heldBackBySystemCap,
-        soakMinutes: w.soakMinutes,
-        promotion: w.promotion,
-      })),
+      waves: p.waves.map(toPlannedWave),
+      ...(p.maxWaveShareOfSystem !== undefined
+        ? { maxShare: p.maxWaveShareOfSystem }
+        : {}),
       total: p.waves.reduce((n, w) => n + w.size, 0),
       warnings,
       impact: toPredictedImpact(p.impact),
+    };
+  }
+
+  async getPilotGroupSelection(
+    ref: string,
+    options: { limit?: number } = {},
+  ): Promise<PilotGroupSelection> {
+    const c = await this.client.raw();
+    const { data, error, response } = await c.GET('/pilot-groups/selection', {
+      params: {
+        query: {
+          ref,
+          ...(options.limit !== undefined ? { limit: options.limit } : {}),
+        },
+      },
+    });
+    const p = unwrap(data, error, response);
+    return {
+      ref: p.ref,
+      count: p.count,
+      fleet: p.fleet,
+      endpoints: p.endpoints,
+      truncated: p.truncated,
+      dimensions: p.representation.dimensions,
+      warnings: p.warnings,
     };
   }
 

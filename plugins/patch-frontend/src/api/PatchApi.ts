@@ -22,6 +22,7 @@ import type {
   RiskException,
   RolloutSummary,
 } from './types';
+import type { PilotGroupSelection } from './planTypes';
 
 /**
  * The patch backend's portal API as the frontend uses it. The default
@@ -71,6 +72,11 @@ export interface PatchApi {
   getRollout(id: string): Promise<RolloutDetail>;
   /** The plan a rollout would follow. */
   previewRollout(input: RolloutInput): Promise<RolloutPlan>;
+  /** What a pilot group selects now and how representative it is. */
+  getPilotGroupSelection(
+    ref: string,
+    options?: { limit?: number },
+  ): Promise<PilotGroupSelection>;
   /** Start a rollout. */
   createRollout(input: RolloutInput): Promise<RolloutSummary>;
   /** Promote, pause, resume, abort or roll back a rollout. */

@@ -4,6 +4,7 @@
  * not landed when a screen was written, the shape is the one its issue
  * describes, and the mapping lives in one place: DefaultPatchApi.
  */
+import type { PlannedWave } from './planTypes';
 
 import type { PatchApiSchemas } from '@patchbay/plugin-patch-common';
 
@@ -388,6 +389,10 @@ export interface RolloutDetail extends RolloutSummary {
   series: RolloutSeriesPoint[];
   /** ITSM incidents raised for the rollout's breaches, oldest first. */
   tickets: ItsmTicket[];
+  /** The plan the rollout was created with, wave by wave. */
+  plannedWaves?: PlannedWave[];
+  /** The policy's cap on one System's share of a wave, 0 to 1. */
+  maxShare?: number;
 }
 
 /** An ITSM incident for a gate breach or an unhealthy signal. @public */
@@ -415,20 +420,9 @@ export interface ItsmTicket {
 /** A rollout's plan, before it starts. @public */
 export interface RolloutPlan {
   /** Planned waves. */
-  waves: Array<{
-    /** Ring name. */
-    ring: string;
-    /** Endpoints in the wave. */
-    size: number;
-    /** Systems the wave touches, with the endpoints of each. */
-    systems: Array<{ systemRef: string; endpoints: number }>;
-    /** Endpoints held back so no wave takes too much of one system. */
-    heldBack?: number;
-    /** Soak time in minutes. */
-    soakMinutes?: number;
-    /** auto or manual promotion. */
-    promotion?: 'auto' | 'manual';
-  }>;
+  waves: PlannedWave[];
+  /** The policy's cap: largest share of a System in one wave, 0 to 1. */
+  maxShare?: number;
   /** Endpoints across the waves. */
   total: number;
   /** Why some endpoints are left out (not approved, in another rollout…). */

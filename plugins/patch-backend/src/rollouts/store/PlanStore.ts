@@ -27,7 +27,8 @@ export class PlanStore {
    * approved endpoints (`approved`, a query of `endpoint_id`), unrevoked,
    * that no other active rollout of the patch holds, in one statement; and
    * how many approved endpoints such a rollout holds. `exceptRolloutId` is
-   * the rollout being planned, whose own endpoints stay in its plan.
+   * the rollout being planned, whose own endpoints (those its waves took,
+   * installed or not) stay in its plan.
    */
   async eligible(
     patchRef: string,
@@ -52,8 +53,21 @@ export class PlanStore {
         .distinct('o.endpoint_id')
         .as('t');
       if (exceptRolloutId) taken.whereNot('r.id', exceptRolloutId);
+      // A rollout's own endpoints stay in its plan after they took the patch
+      // (and no longer need it), so every wave replans the plan it was
+      // created with: the same rings, Systems and shares.
+      const source = exceptRolloutId
+        ? trx
+            .from(approved(trx).as('ap'))
+            .select('ap.endpoint_id')
+            .union(
+              trx('patch_wave_endpoints')
+                .where('rollout_id', exceptRolloutId)
+                .select('endpoint_id'),
+            )
+        : approved(trx);
       return await trx
-        .from(approved(trx).as('a'))
+        .from(source.as('a'))
         .leftJoin(taken, 't.endpoint_id', 'a.endpoint_id')
         .leftJoin('patch_endpoints as e', 'e.id', 'a.endpoint_id')
         .select(
@@ -78,6 +92,26 @@ export class PlanStore {
     // Plans must not depend on the order of rows.
     endpoints.sort((a, b) => a.id.localeCompare(b.id, 'en-US'));
     return { endpoints, inOtherRollouts };
+  }
+
+  /**
+   * Every enrolled, unrevoked endpoint with the attributes rings select on
+   * (and its hostname), ordered by id: what pilot groups select from.
+   */
+  async fleet(): Promise<Array<PlanEndpoint & { hostname?: string }>> {
+    const rows = await this.db('patch_endpoints as e')
+      .whereNull('e.revoked_at')
+      .orderBy('e.id', 'asc')
+      .select(
+        'e.id',
+        'e.hostname',
+        'e.system_ref',
+        ...PLAN_COLUMNS.map(c => `e.${c}`),
+      );
+    return rows.map((r: any) => ({
+      ...toPlanEndpoint(r),
+      ...(r.hostname ? { hostname: r.hostname } : {}),
+    }));
   }
 
   /** Owning groups of the approved, unrevoked endpoints (for notifications). */

@@ -43,6 +43,33 @@ export async function waveCounts(
   };
 }
 
+/**
+ * The evidence of the earlier waves of the same ring, for an extra wave of
+ * a ring (added by the System cap): its gate reads the ring's results so
+ * far, so a small extra wave is judged on the ring's sample, not its own
+ * handful. Nothing for any other wave.
+ */
+async function earlierWavesOfRing(
+  deps: RolloutDeps,
+  rollout: Rollout,
+  wave: Wave,
+): Promise<{ total: number; succeeded: number; failed: number }> {
+  const out = { total: 0, succeeded: 0, failed: 0 };
+  if (!rollout.rings[wave.ringIndex]?.overflow) return out;
+  const waves = await deps.store.waves.list(rollout.id);
+  for (let i = wave.ringIndex - 1; i >= 0; i--) {
+    const earlier = waves.find(w => w.ringIndex === i);
+    if (earlier) {
+      const c = await waveCounts(deps, earlier);
+      out.total += earlier.size;
+      out.succeeded += c.succeeded;
+      out.failed += c.failed;
+    }
+    if (!rollout.rings[i].overflow) break;
+  }
+  return out;
+}
+
 /** Reads the gate of a running or soaking wave and acts on it; true when it changed something. */
 export async function readGate(
   deps: RolloutDeps,
@@ -95,10 +122,11 @@ export async function readGate(
     wave.state === 'soaking' &&
     !!wave.soakUntil &&
     Date.parse(wave.soakUntil) <= now;
+  const ring0 = await earlierWavesOfRing(deps, rollout, wave);
   let gate: GateResult = evaluateGate({
-    total: wave.size,
-    succeeded: c.succeeded,
-    failed: c.failed,
+    total: wave.size + ring0.total,
+    succeeded: c.succeeded + ring0.succeeded,
+    failed: c.failed + ring0.failed,
     pending,
     soakElapsed:
       soakElapsed || (wave.state === 'soaking' && !!rollout.deadlineEnforcedAt),

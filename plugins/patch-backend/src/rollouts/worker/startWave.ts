@@ -80,23 +80,27 @@ async function plannedIds(
   wave: Wave,
   approved: ApprovedQuery,
 ): Promise<string[]> {
-  const { plan } = await planRollout(deps.store, approved, {
+  const { plan } = await planRollout(deps, approved, {
     patchRef: rollout.patchRef,
     policy: rollout.policy,
     rings: rollout.rings,
     emergency: rollout.emergency,
     rolloutId: rollout.id,
   });
+  // The last wave takes every planned endpoint: extra waves the cap would
+  // need for endpoints approved after the rollout was created are not waves
+  // of this rollout.
+  const isLast = wave.ringIndex === rollout.ringCount - 1;
   return plan.rings
-    .filter(r => r.index <= wave.ringIndex)
+    .filter(r => isLast || r.index <= wave.ringIndex)
     .flatMap(r => r.endpointIds);
 }
 
 /**
  * Whether the rings up to `ringIndex` take every eligible endpoint together:
  * one of them selects all that remain (no members, selector, sample or
- * percent) and is not held back by the System cap or the emergency pilot
- * share, both of which apply to the first ring only.
+ * percent) and is not held back by the emergency pilot share (first ring
+ * only). Never under a System cap, which holds endpoints back in every wave.
  * @internal
  */
 export function takesAllRemaining(
@@ -104,12 +108,13 @@ export function takesAllRemaining(
   ringIndex: number,
 ): boolean {
   const share = rollout.policy.maxWaveShareOfSystem;
+  if (share !== undefined && share < 1) return false;
   return rollout.rings.slice(0, ringIndex + 1).some((ring, index) => {
     if (ring.members?.length || ring.selector !== undefined || ring.sampling)
       return false;
     if (ring.percent !== undefined && ring.percent < 100) return false;
+    if (ring.overflow) return false;
     if (index === 0) {
-      if (share !== undefined && share < 1) return false;
       if (
         rollout.emergency &&
         rollout.policy.emergency?.pilotPercent !== undefined

@@ -12,6 +12,10 @@ import {
 import { EntityRefLink, EntityRefLinks } from '@backstage/plugin-catalog-react';
 import { useCatalogKind } from '../../hooks';
 import { percent } from '../common';
+import {
+  PilotGroupCount,
+  PilotGroupSelectionPanel,
+} from './PilotGroupSelectionPanel';
 
 /**
  * Relation from a PilotGroup to the endpoints it lists (emitted by the
@@ -24,6 +28,7 @@ interface Selector {
   owners?: string[];
   systems?: string[];
   os?: string[];
+  tiers?: number[];
 }
 
 interface PilotGroupSpec {
@@ -101,6 +106,7 @@ function selectorParts(selector?: Selector): string[] {
     parts.push(`systems: ${selector.systems.join(', ')}`);
   }
   if (selector.os?.length) parts.push(`os: ${selector.os.join(', ')}`);
+  if (selector.tiers?.length) parts.push(`tiers: ${selector.tiers.join(', ')}`);
   return parts;
 }
 
@@ -150,6 +156,11 @@ const pilotColumns: TableColumn<Entity>[] = [
     customSort: (a, b) => pilotMembers(a).length - pilotMembers(b).length,
     render: e => pilotMembers(e).length,
   },
+  {
+    title: 'Selects now',
+    type: 'numeric',
+    render: e => <PilotGroupCount entityRef={stringifyEntityRef(e)} />,
+  },
 ];
 
 const PilotMembersPreview = (props: { entity: Entity }) => {
@@ -175,6 +186,7 @@ const PilotMembersPreview = (props: { entity: Entity }) => {
           No endpoint is listed explicitly.
         </Typography>
       )}
+      <PilotGroupSelectionPanel entityRef={stringifyEntityRef(props.entity)} />
     </Box>
   );
 };

@@ -35,6 +35,7 @@ import { RingRollbacks } from './RingRollback';
 import { StateLabel } from './RolloutStateChip';
 import { StartRolloutDialog } from './StartRolloutDialog';
 import { WaveTimeline } from './WaveTimeline';
+import { RingPlanSummary } from './RingPlanSummary';
 
 /** How often a rollout's numbers refresh while someone watches it. */
 const POLL_MS = 5_000;
@@ -291,6 +292,11 @@ export const RolloutDetailView = () => {
           />
         </CompactTable>
       </Grid>
+      {r.plannedWaves?.length ? (
+        <Grid item xs={12}>
+          <RingPlanSummary waves={r.plannedWaves} maxShare={r.maxShare} />
+        </Grid>
+      ) : null}
       <Grid item xs={12}>
         <RingRollbacks rollout={r} onChanged={rollout.reload} />
       </Grid>

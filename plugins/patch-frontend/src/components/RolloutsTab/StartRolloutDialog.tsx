@@ -11,35 +11,12 @@ import TextField from '@material-ui/core/TextField';
 import Typography from '@material-ui/core/Typography';
 import Autocomplete from '@material-ui/lab/Autocomplete';
 import { Entity, stringifyEntityRef } from '@backstage/catalog-model';
-import {
-  ResponseErrorPanel,
-  Table,
-  TableColumn,
-} from '@backstage/core-components';
+import { ResponseErrorPanel } from '@backstage/core-components';
 import { useApi } from '@backstage/core-plugin-api';
-import { EntityRefLinks } from '@backstage/plugin-catalog-react';
 import { RolloutPlan, RolloutSummary, patchApiRef } from '../../api';
 import { useCatalogKind } from '../../hooks';
 import { PredictedImpactView } from '../ApprovalsTab/ApprovalDetails';
-
-type PlanWave = RolloutPlan['waves'][number];
-
-const planColumns: TableColumn<PlanWave>[] = [
-  { title: 'Ring', field: 'ring' },
-  { title: 'Endpoints', field: 'size', type: 'numeric' },
-  {
-    title: 'Systems touched',
-    render: w =>
-      w.systems.length ? (
-        <EntityRefLinks
-          entityRefs={w.systems.map(s => s.systemRef)}
-          defaultKind="system"
-        />
-      ) : (
-        '—'
-      ),
-  },
-];
+import { RingPlanSummary } from './RingPlanSummary';
 
 const title = (e: Entity) => e.metadata.title ?? e.metadata.name;
 
@@ -146,11 +123,10 @@ export const StartRolloutDialog = (props: {
         {error && <ResponseErrorPanel error={error} />}
         {plan && (
           <>
-            <Table<PlanWave>
+            <RingPlanSummary
               title={`Plan: ${plan.total} endpoints in ${plan.waves.length} waves`}
-              options={{ paging: false, search: false, padding: 'dense' }}
-              columns={planColumns}
-              data={plan.waves}
+              waves={plan.waves}
+              maxShare={plan.maxShare}
             />
             {plan.impact && (
               <Typography variant="body2">
