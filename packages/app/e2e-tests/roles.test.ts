@@ -65,6 +65,24 @@ const ROLES: Array<{ person: string; stops: Stop[] }> = [
         path: `/catalog/default/patch/${ROLLOUT_PATCH_NAME}/patch`,
         ready: heading('Targets'),
       },
+      {
+        // The riskiest request of the inbox (it is sorted by the risk the
+        // backend stored), opened on its own page.
+        name: 'request',
+        path: async page => {
+          await page.goto('/patches');
+          await page
+            .getByRole('button', { name: 'Detail panel visiblity toggle' })
+            .first()
+            .click();
+          await page
+            .getByRole('link', { name: /^Open the request/ })
+            .first()
+            .click();
+        },
+        ready: cardTitle('What it fixes'),
+        readme: 'approval-request.png',
+      },
     ],
   },
   {
@@ -99,6 +117,19 @@ const ROLES: Array<{ person: string; stops: Stop[] }> = [
         name: 'pilot-groups',
         path: '/patches/pilot-groups',
         ready: heading('Pilot groups'),
+      },
+      {
+        // Who the first pilot group selects now, and how representative it is.
+        name: 'pilot-group-selection',
+        path: async page => {
+          await page.goto('/patches/pilot-groups');
+          await page
+            .getByRole('button', { name: 'Detail panel visiblity toggle' })
+            .first()
+            .click();
+        },
+        ready: heading('How representative it is'),
+        readme: 'pilot-group-selection.png',
       },
       {
         name: 'reports',

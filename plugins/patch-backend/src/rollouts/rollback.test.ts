@@ -164,13 +164,11 @@ describe('rollback that can be trusted', () => {
         action: 'rollout-rollback',
         outcome: 'succeeded',
       });
-      const [refused] = await env
-        .knex('patch_audit_events')
-        .where({
-          target_id: id,
-          action: 'rollout-rollback',
-          outcome: 'failed',
-        });
+      const [refused] = await env.knex('patch_audit_events').where({
+        target_id: id,
+        action: 'rollout-rollback',
+        outcome: 'failed',
+      });
       expect(refused.message).toBe(`Rollout ${id} has no ring 5`);
       expect(JSON.parse(audit.details)).toEqual({
         reason: 'pilot regression',
