@@ -76,12 +76,19 @@ fi
 # above), packs each with `yarn pack` and checks the tarballs as an adopter
 # meets them; about 2 minutes.
 step "Packages pack cleanly" node scripts/check-packs.mjs --build --no-tsc
+# The agent .deb as an endpoint gets it: built (SEA, xz), installed into a
+# debootstrapped Debian 12 root without Node.js, enrolled, checked in, an apt
+# install job, upgraded, removed, purged; about 5 minutes. Its last line is the
+# package's size and idle memory.
+step "Agent .deb install cycle" bash scripts/agent-deb-test.sh
 step "End-to-end tests (Playwright, Debian Chromium)" yarn_ test:e2e
 
 echo
 echo "================ Summary ================"
 for r in "${results[@]}"; do echo "$r"; done
 [ -f node_modules/.cache/db-summary.txt ] && cat node_modules/.cache/db-summary.txt
+[ -f node_modules/.cache/patchbay-deb-test/figures.env ] &&
+  echo "agent .deb: $(tr '\n' ' ' <node_modules/.cache/patchbay-deb-test/figures.env)"
 echo "total $(( $(date +%s) - start_time ))s"
 if [ "$failed" = 0 ]; then echo "ALL CHECKS PASSED"; else echo "SOME CHECKS FAILED"; fi
 exit $failed
