@@ -139,11 +139,11 @@ node -e '
   const [file, common, backendFile] = process.argv.slice(1);
   const pkg = JSON.parse(fs.readFileSync(file, "utf8"));
   const backend = JSON.parse(fs.readFileSync(backendFile, "utf8"));
-  const signals = backend.dependencies["@backstage/plugin-signals-backend"].replace(/^\^/, "");
+  const signals = backend.dependencies["@backstage/plugin-signals-backend"];
   pkg.resolutions = {
     ...pkg.resolutions,
     "@patchbay/plugin-patch-common": "file:./vendor/" + common,
-    "@backstage/plugin-signals-backend": signals,
+    ...(signals ? { "@backstage/plugin-signals-backend": signals.replace(/^\^/, "") } : {}),
   };
   fs.writeFileSync(file, JSON.stringify(pkg, null, 2) + "\n");
   console.log("resolutions: " + JSON.stringify(pkg.resolutions));
