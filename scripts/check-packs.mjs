@@ -21,7 +21,10 @@
  * packed. Packages must be built first (`--build` runs `tsc` and each
  * package's build script).
  *
- * Usage: node scripts/check-packs.mjs [--build [--no-tsc]] [--keep] [package-dir ...]
+ * Usage: node scripts/check-packs.mjs [--build [--no-tsc]] [--keep] [--out=DIR] [package-dir ...]
+ * --out=DIR: the tarballs that passed are copied to DIR (emptied of .tgz
+ * files first) under yarn's `%s-%v.tgz` names (`@patchbay-plugin-patch-0.1.0.tgz`),
+ * for scripts/adopter/run.sh.
  * Prints one line per check failure and closes with "N passed, N failed".
  */
 import { execFileSync } from 'node:child_process';
@@ -39,6 +42,7 @@ const keep = args.includes('--keep');
 // --no-tsc: the declarations in dist-types/ are already fresh (test.sh's full type check wrote them).
 const tsc = !args.includes('--no-tsc');
 const only = args.filter(a => !a.startsWith('--'));
+const copyTo = args.find(a => a.startsWith('--out='))?.slice('--out='.length);
 
 const builtins = new Set(builtinModules);
 // The largest tarball today is under 0.5 MB; anything near this is a packaging mistake.
@@ -292,6 +296,12 @@ if (build && tsc) {
 }
 let passed = 0;
 let failed = 0;
+if (copyTo) {
+  fs.mkdirSync(copyTo, { recursive: true });
+  for (const f of fs.readdirSync(copyTo).filter(n => n.endsWith('.tgz'))) {
+    fs.rmSync(path.join(copyTo, f));
+  }
+}
 for (const dir of workspaceDirs()) {
   if (only.length > 0 && !only.includes(dir)) continue;
   const t0 = Date.now();
@@ -299,6 +309,15 @@ for (const dir of workspaceDirs()) {
   const secs = ((Date.now() - t0) / 1000).toFixed(1);
   if (result.problems.length === 0) {
     passed += 1;
+    if (copyTo && !result.skipped) {
+      fs.copyFileSync(
+        result.tgz,
+        path.join(
+          copyTo,
+          `${result.name.replace('/', '-')}-${result.version}.tgz`,
+        ),
+      );
+    }
     console.log(
       `ok   ${result.name} ${
         result.skipped ? '(private demo package, not packed)' : `(${secs}s)`

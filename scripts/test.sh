@@ -74,14 +74,31 @@ if [ -f node_modules/.cache/jest-results.json ]; then
 fi
 # Builds the four plugins and the agent (declarations from the full type check
 # above), packs each with `yarn pack` and checks the tarballs as an adopter
-# meets them; about 2 minutes.
-step "Packages pack cleanly" node scripts/check-packs.mjs --build --no-tsc
+# meets them (kept for the adopter test); about 2 minutes.
+step "Packages pack cleanly" node scripts/check-packs.mjs --build --no-tsc --out=node_modules/.cache/patchbay-packs
+# The adopter test: a fresh app from the current @backstage/create-app (on
+# Node 22 from the npm registry), the tarballs above installed and wired as
+# docs/install.md says, type-checked, its backend started on SQLite (port
+# 7107, not the demo's), the example kinds loaded, a real agent from the
+# packed tarball enrolled, and the Patches page opened in Chromium.
+step "Adopter test (fresh create-app)" env PATCHBAY_PACKS=node_modules/.cache/patchbay-packs \
+  timeout --kill-after=30s 40m bash scripts/adopter/run.sh
+# The agent .deb as an endpoint gets it: built (SEA, xz), installed into a
+# debootstrapped Debian 12 root without Node.js, enrolled, checked in, an apt
+# install job, upgraded, removed, purged; about 5 minutes. Its last line is the
+# package's size and idle memory.
+step "Agent .deb install cycle" bash scripts/agent-deb-test.sh
+# The agent .rpm (rpmbuild) with the real rpm tools, in a copy of that root:
+# install, upgrade, erase; about 2 minutes.
+step "Agent .rpm install cycle (rpm --root)" bash scripts/agent-rpm-test.sh
 step "End-to-end tests (Playwright, Debian Chromium)" yarn_ test:e2e
 
 echo
 echo "================ Summary ================"
 for r in "${results[@]}"; do echo "$r"; done
 [ -f node_modules/.cache/db-summary.txt ] && cat node_modules/.cache/db-summary.txt
+[ -f node_modules/.cache/patchbay-deb-test/figures.env ] &&
+  echo "agent .deb: $(tr '\n' ' ' <node_modules/.cache/patchbay-deb-test/figures.env)"
 echo "total $(( $(date +%s) - start_time ))s"
 if [ "$failed" = 0 ]; then echo "ALL CHECKS PASSED"; else echo "SOME CHECKS FAILED"; fi
 exit $failed

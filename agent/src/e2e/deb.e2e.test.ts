@@ -11,6 +11,8 @@
  * the mirror is the host's apt source, or PATCHBAY_DEBIAN_MIRROR), and each
  * run works on a copy of it. PATCHBAY_DEB=<file> tests a prebuilt .deb;
  * otherwise the test builds one (gzip-compressed, to save time).
+ * PATCHBAY_DEB_FIGURES=<file> makes it write the package's figures there as
+ * `key=value` lines (scripts/agent-deb-test.sh prints them).
  */
 import { TestDatabases } from '@backstage/backend-test-utils';
 import { spawn, ChildProcess } from 'node:child_process';
@@ -301,6 +303,22 @@ function inRoot(root: string, args: string[]) {
         )} MB`,
       );
       expect(rssKb).toBeLessThan(256 * 1024); // the unit's MemoryMax
+      if (process.env.PATCHBAY_DEB_FIGURES) {
+        const { stdout: installedKb } = await inRoot(root, [
+          'dpkg-query',
+          '--showformat=${Installed-Size}',
+          '--show',
+          'patch-agent',
+        ]);
+        fs.writeFileSync(
+          process.env.PATCHBAY_DEB_FIGURES,
+          [
+            `deb_bytes=${fs.statSync(deb).size}`,
+            `installed_kb=${installedKb.trim()}`,
+            `idle_rss_kb=${rssKb}`,
+          ].join('\n'),
+        );
+      }
       daemon.kill('SIGTERM');
       await new Promise(r => daemon!.once('exit', r));
       daemon = undefined;
