@@ -108,6 +108,27 @@ const ROLES: Array<{ person: string; stops: Stop[] }> = [
         readme: 'rollout-in-progress.png',
       },
       {
+        // The same page further down: the plan per ring (planned endpoints,
+        // Systems touched, the largest share of one System in a wave) and
+        // the rollback by ring.
+        name: 'rollout-plan',
+        path: async page => {
+          await page.goto('/patches/rollouts');
+          await page
+            .getByRole('table')
+            .first()
+            .getByRole('link', { name: / via / })
+            .first()
+            .click();
+          await page
+            .getByText('Plan per ring', { exact: true })
+            .first()
+            .scrollIntoViewIfNeeded();
+        },
+        ready: cardTitle('Plan per ring'),
+        readme: 'rollout-plan-per-ring.png',
+      },
+      {
         name: 'endpoint',
         // A demo endpoint of the Payments team (scripts/demo/fleet.ts names them).
         path: '/catalog/default/resource/pay-0001/patches',
