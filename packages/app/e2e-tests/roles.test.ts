@@ -192,6 +192,20 @@ const ROLES: Array<{ person: string; stops: Stop[] }> = [
   },
 ];
 
+/**
+ * page.goto, once more when the browser aborted it: the app may still be
+ * finishing a navigation of its own (after the sign-in), which cancels ours.
+ */
+async function goTo(page: Page, path: string) {
+  try {
+    await page.goto(path);
+  } catch (e) {
+    if (!/ERR_ABORTED/.test(String(e))) throw e;
+    await page.waitForTimeout(1_000);
+    await page.goto(path);
+  }
+}
+
 for (const role of ROLES) {
   test(`${role.person} walks through their tabs, and every page fits at both sizes`, async ({
     page,
@@ -211,7 +225,7 @@ for (const role of ROLES) {
     for (const stop of role.stops) {
       for (const size of VIEWPORTS) {
         await page.setViewportSize(size);
-        if (typeof stop.path === 'string') await page.goto(stop.path);
+        if (typeof stop.path === 'string') await goTo(page, stop.path);
         else await stop.path(page);
         const where = `${stop.name} as ${role.person} at ${size.width}×${size.height}`;
         try {

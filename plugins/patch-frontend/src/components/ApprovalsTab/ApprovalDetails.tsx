@@ -46,6 +46,8 @@ export const RiskFactors = (props: { risk?: RiskScore }) => {
         {factors.map(f => (
           <ListItem key={f.name} disableGutters>
             <ListItemText
+              // Long refs ("api:default/checkout-api") wrap inside the card.
+              style={{ minWidth: 0, overflowWrap: 'anywhere' }}
               primary={`${f.name}: +${f.points}`}
               secondary={f.detail}
             />

@@ -203,6 +203,7 @@ const ServicesCard = (props: { view: View }) => {
           {services.map(s => (
             <ListItem key={s.ref} disableGutters>
               <ListItemText
+                style={{ minWidth: 0, overflowWrap: 'anywhere' }}
                 primary={
                   <EntityRefLink
                     entityRef={s.ref}

@@ -23,6 +23,9 @@ import { percent } from '../common';
 
 type SelectedEndpoint = PilotGroupSelection['endpoints'][number];
 
+/** Warnings listed one by one; the rest are counted. */
+const WARNINGS_SHOWN = 5;
+
 const DIMENSIONS: Record<string, string> = {
   osRelease: 'OS release',
   site: 'Site',
@@ -54,7 +57,6 @@ const endpointColumns: TableColumn<SelectedEndpoint>[] = [
   { title: 'OS release', field: 'osRelease' },
   { title: 'Site', field: 'site' },
   { title: 'Device type', field: 'deviceType' },
-  { title: 'Department', field: 'department' },
   {
     title: 'Owner',
     render: e =>
@@ -67,8 +69,17 @@ const endpointColumns: TableColumn<SelectedEndpoint>[] = [
   { title: 'Tier', render: e => (e.tier !== undefined ? e.tier : '—') },
 ];
 
-const shareColumns: TableColumn<PilotShareRow>[] = [
-  { title: 'Value', field: 'value' },
+/** A share table's columns; owning teams read as entity links, not raw refs. */
+const shareColumns = (dimension: string): TableColumn<PilotShareRow>[] => [
+  {
+    title: 'Value',
+    render: r =>
+      dimension === 'owner' && r.value.includes(':') ? (
+        <EntityRefLink entityRef={r.value} defaultKind="group" />
+      ) : (
+        r.value
+      ),
+  },
   {
     title: 'Pilot',
     render: r => `${percent(r.pilotShare)} (${r.pilot})`,
@@ -96,17 +107,32 @@ export const PilotGroupSelectionPanel = (props: { entityRef: string }) => {
         {percent(s.fleet ? s.count / s.fleet : 0, 1)}), sampling applied: the
         same endpoints a rollout's ring would take from them.
       </Typography>
-      {s.warnings.map(w => (
-        <Box key={w} mb={1}>
-          <Alert severity="warning">{w}</Alert>
+      {s.warnings.length ? (
+        <Box mb={2}>
+          <Alert severity="warning">
+            {s.warnings.length === 1
+              ? 'The pilot misses a combination the rest of the fleet has:'
+              : `The pilot misses ${s.warnings.length} combinations the rest of the fleet has:`}
+            <ul style={{ margin: 0, paddingLeft: 20 }}>
+              {s.warnings.slice(0, WARNINGS_SHOWN).map(w => (
+                <li key={w}>{w}</li>
+              ))}
+              {s.warnings.length > WARNINGS_SHOWN ? (
+                <li>
+                  and {s.warnings.length - WARNINGS_SHOWN} more (the share
+                  tables below show every value)
+                </li>
+              ) : null}
+            </ul>
+          </Alert>
         </Box>
-      ))}
+      ) : null}
       <Typography variant="h6" component="h3" gutterBottom>
         How representative it is
       </Typography>
       <Grid container spacing={2}>
         {s.dimensions.map(d => (
-          <Grid item xs={12} md={6} lg={4} key={d.dimension}>
+          <Grid item xs={12} md={6} key={d.dimension}>
             <Table<PilotShareRow>
               title={DIMENSIONS[d.dimension] ?? d.dimension}
               options={{
@@ -115,7 +141,7 @@ export const PilotGroupSelectionPanel = (props: { entityRef: string }) => {
                 padding: 'dense',
                 toolbar: true,
               }}
-              columns={shareColumns}
+              columns={shareColumns(d.dimension)}
               data={d.rows}
             />
           </Grid>

@@ -11,7 +11,7 @@ import {
 } from '@backstage/core-components';
 import { EntityRefLink, EntityRefLinks } from '@backstage/plugin-catalog-react';
 import { useCatalogKind } from '../../hooks';
-import { percent } from '../common';
+import { CompactTable, percent } from '../common';
 import {
   PilotGroupCount,
   PilotGroupSelectionPanel,
@@ -151,12 +151,6 @@ const pilotColumns: TableColumn<Entity>[] = [
     },
   },
   {
-    title: 'Listed members',
-    type: 'numeric',
-    customSort: (a, b) => pilotMembers(a).length - pilotMembers(b).length,
-    render: e => pilotMembers(e).length,
-  },
-  {
     title: 'Selects now',
     type: 'numeric',
     render: e => <PilotGroupCount entityRef={stringifyEntityRef(e)} />,
@@ -270,27 +264,29 @@ export const PilotGroupsTab = () => {
         {groups.loading && <Progress />}
         {groups.error && <ResponseErrorPanel error={groups.error} />}
         {groups.value && (
-          <Table<Entity>
-            title="Pilot groups"
-            options={{ paging: false, padding: 'dense' }}
-            columns={pilotColumns}
-            data={groups.value}
-            detailPanel={[
-              {
-                tooltip: 'Preview who is in',
-                render: ({ rowData }) => (
-                  <PilotMembersPreview entity={rowData} />
-                ),
-              },
-            ]}
-            emptyContent={
-              <EmptyState
-                missing="data"
-                title="No pilot groups"
-                description="Register a PilotGroup entity (kind: PilotGroup, apiVersion: patchbay.dev/v1alpha1) in the catalog to define a small, representative first ring."
-              />
-            }
-          />
+          <CompactTable>
+            <Table<Entity>
+              title="Pilot groups"
+              options={{ paging: false, padding: 'dense' }}
+              columns={pilotColumns}
+              data={groups.value}
+              detailPanel={[
+                {
+                  tooltip: 'Preview who is in',
+                  render: ({ rowData }) => (
+                    <PilotMembersPreview entity={rowData} />
+                  ),
+                },
+              ]}
+              emptyContent={
+                <EmptyState
+                  missing="data"
+                  title="No pilot groups"
+                  description="Register a PilotGroup entity (kind: PilotGroup, apiVersion: patchbay.dev/v1alpha1) in the catalog to define a small, representative first ring."
+                />
+              }
+            />
+          </CompactTable>
         )}
       </Grid>
       <Grid item xs={12}>
