@@ -1,10 +1,11 @@
-import { createContext, useCallback, useContext, useState } from 'react';
-import { alertApiRef, useApi } from '@backstage/core-plugin-api';
+import { createContext, useCallback, useContext } from 'react';
+import { useApi } from '@backstage/core-plugin-api';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import { permissionApiRef } from '@backstage/plugin-permission-react';
 import { patchApprovalDecidePermission } from '@patchbay/plugin-patch-common';
 import useAsync from 'react-use/esm/useAsync';
 import { ApprovalDecisionKind, ApprovalRequest, patchApiRef } from '../../api';
+import { useAlertedRequest } from '../common';
 
 /** A decision the user is about to confirm. */
 export interface PendingDecision {
@@ -54,12 +55,10 @@ const pastTense: Record<ApprovalDecisionKind, string> = {
 /** Sends decisions to the backend and reports the outcome. */
 export function useSendDecision(onDone: () => void) {
   const api = useApi(patchApiRef);
-  const alertApi = useApi(alertApiRef);
-  const [busy, setBusy] = useState(false);
+  const { busy, run } = useAlertedRequest(onDone);
   const send = useCallback(
-    async (pending: PendingDecision, comment: string, deferUntil?: string) => {
-      setBusy(true);
-      try {
+    (pending: PendingDecision, comment: string, deferUntil?: string) =>
+      run(async () => {
         const results = await api.decide({
           requestIds: pending.requests.map(r => r.id),
           expectedStates: Object.fromEntries(
@@ -70,33 +69,19 @@ export function useSendDecision(onDone: () => void) {
           deferUntil,
         });
         const failed = results.filter(r => !r.ok);
-        if (failed.length) {
-          alertApi.post({
-            message: `${failed.length} of ${
-              results.length
-            } decisions failed: ${failed
+        // Posted as the error alert, like a refused call.
+        if (failed.length)
+          throw new Error(
+            `${failed.length} of ${results.length} decisions failed: ${failed
               .map(f => f.error)
               .filter(Boolean)
               .join('; ')}`,
-            severity: 'error',
-          });
-        } else {
-          alertApi.post({
-            message: `${pastTense[pending.decision]} ${results.length} request${
-              results.length === 1 ? '' : 's'
-            }`,
-            severity: 'success',
-            display: 'transient',
-          });
-        }
-      } catch (e) {
-        alertApi.post({ message: (e as Error).message, severity: 'error' });
-      } finally {
-        setBusy(false);
-        onDone();
-      }
-    },
-    [api, alertApi, onDone],
+          );
+        return `${pastTense[pending.decision]} ${results.length} request${
+          results.length === 1 ? '' : 's'
+        }`;
+      }),
+    [api, run],
   );
   return { send, busy };
 }

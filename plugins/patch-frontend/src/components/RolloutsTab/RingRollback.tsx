@@ -1,4 +1,3 @@
-import { useState } from 'react';
 import Box from '@material-ui/core/Box';
 import Button from '@material-ui/core/Button';
 import Table from '@material-ui/core/Table';
@@ -15,11 +14,11 @@ import {
   StatusOK,
   StatusRunning,
 } from '@backstage/core-components';
-import { alertApiRef, useApi } from '@backstage/core-plugin-api';
+import { useApi } from '@backstage/core-plugin-api';
 import { usePermission } from '@backstage/plugin-permission-react';
 import { patchRolloutManagePermission } from '@patchbay/plugin-patch-common';
 import { RolloutDetail, RolloutState, Wave, patchApiRef } from '../../api';
-import { ConfirmDialog } from '../common';
+import { ConfirmDialog, useAlertedRequest } from '../common';
 
 /** Rollout states in which a ring may be rolled back; the backend has the last word. */
 export const RING_ROLLBACK_STATES: RolloutState[] = [
@@ -116,30 +115,16 @@ export const RingRollbacks = (props: {
 }) => {
   const { rollout } = props;
   const api = useApi(patchApiRef);
-  const alertApi = useApi(alertApiRef);
   const { allowed, loading } = usePermission({
     permission: patchRolloutManagePermission,
   });
-  const [asking, setAsking] = useState<Wave>();
-  const [busy, setBusy] = useState(false);
+  const { asking, ask, busy, run } = useAlertedRequest<Wave>(props.onChanged);
 
-  const run = async (wave: Wave, comment: string) => {
-    setBusy(true);
-    try {
+  const rollBack = (wave: Wave, comment: string) =>
+    run(async () => {
       await api.rollbackRing(rollout.id, wave.index, comment || undefined);
-      alertApi.post({
-        message: `Rollback of ring ${wave.ring} requested`,
-        severity: 'success',
-        display: 'transient',
-      });
-    } catch (e) {
-      alertApi.post({ message: (e as Error).message, severity: 'error' });
-    } finally {
-      setBusy(false);
-      setAsking(undefined);
-      props.onChanged();
-    }
-  };
+      return `Rollback of ring ${wave.ring} requested`;
+    });
 
   return (
     <InfoCard title="Rollback by ring">
@@ -173,7 +158,7 @@ export const RingRollbacks = (props: {
                         size="small"
                         aria-label={`Roll back ring ${w.ring}`}
                         disabled={!allowed || loading || !!refusal}
-                        onClick={() => setAsking(w)}
+                        onClick={() => ask(w)}
                       >
                         Roll back
                       </Button>
@@ -194,8 +179,8 @@ export const RingRollbacks = (props: {
           busy={busy}
           commentLabel="Comment (goes on the audit trail)"
           commentRequired
-          onClose={() => setAsking(undefined)}
-          onConfirm={comment => run(asking, comment)}
+          onClose={() => ask(undefined)}
+          onConfirm={comment => rollBack(asking, comment)}
         >
           <Box component="span" display="block">
             Send rollback jobs to the endpoints of ring {asking.ring} that took

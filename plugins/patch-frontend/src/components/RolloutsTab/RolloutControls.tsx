@@ -1,8 +1,7 @@
-import { useState } from 'react';
 import Box from '@material-ui/core/Box';
 import Button from '@material-ui/core/Button';
 import Tooltip from '@material-ui/core/Tooltip';
-import { alertApiRef, useApi } from '@backstage/core-plugin-api';
+import { useApi } from '@backstage/core-plugin-api';
 import { usePermission } from '@backstage/plugin-permission-react';
 import { patchRolloutManagePermission } from '@patchbay/plugin-patch-common';
 import {
@@ -11,7 +10,7 @@ import {
   RolloutSummary,
   patchApiRef,
 } from '../../api';
-import { ConfirmDialog } from '../common';
+import { ConfirmDialog, useAlertedRequest } from '../common';
 
 /** Which controls make sense in which state; the backend has the last word. */
 export const ALLOWED_ACTIONS: Record<RolloutState, RolloutAction[]> = {
@@ -75,31 +74,19 @@ export const RolloutControls = (props: {
 }) => {
   const { rollout } = props;
   const api = useApi(patchApiRef);
-  const alertApi = useApi(alertApiRef);
   const { allowed, loading } = usePermission({
     permission: patchRolloutManagePermission,
   });
-  const [asking, setAsking] = useState<(typeof CONTROLS)[number]>();
-  const [busy, setBusy] = useState(false);
+  const { asking, ask, busy, run } = useAlertedRequest<
+    (typeof CONTROLS)[number]
+  >(props.onChanged);
   const possible = ALLOWED_ACTIONS[rollout.state] ?? [];
 
-  const run = async (action: RolloutAction, comment: string) => {
-    setBusy(true);
-    try {
+  const control = (action: RolloutAction, comment: string) =>
+    run(async () => {
       await api.controlRollout(rollout.id, action, comment || undefined);
-      alertApi.post({
-        message: `Rollout ${action} requested`,
-        severity: 'success',
-        display: 'transient',
-      });
-    } catch (e) {
-      alertApi.post({ message: (e as Error).message, severity: 'error' });
-    } finally {
-      setBusy(false);
-      setAsking(undefined);
-      props.onChanged();
-    }
-  };
+      return `Rollout ${action} requested`;
+    });
 
   return (
     <Tooltip
@@ -122,7 +109,7 @@ export const RolloutControls = (props: {
             variant="outlined"
             color={c.danger ? 'secondary' : 'primary'}
             disabled={!allowed || loading || !possible.includes(c.action)}
-            onClick={() => setAsking(c)}
+            onClick={() => ask(c)}
           >
             {c.label}
           </Button>
@@ -136,8 +123,8 @@ export const RolloutControls = (props: {
             busy={busy}
             commentLabel="Comment (goes on the audit trail)"
             commentRequired={asking.danger}
-            onClose={() => setAsking(undefined)}
-            onConfirm={comment => run(asking.action, comment)}
+            onClose={() => ask(undefined)}
+            onConfirm={comment => control(asking.action, comment)}
           >
             {asking.explain}
           </ConfirmDialog>

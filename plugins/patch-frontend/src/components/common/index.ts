@@ -11,6 +11,7 @@ export {
 } from './format';
 export { RolloutLink } from './RolloutLink';
 export { useConfirmedAction } from './useConfirmedAction';
+export { useAlertedRequest } from './useAlertedRequest';
 export type { CardAction, ConfirmedAction } from './useConfirmedAction';
 export {
   EntityRefPicker,
