@@ -9,25 +9,19 @@
 import { TestDatabases } from '@backstage/backend-test-utils';
 import { Entity } from '@backstage/catalog-model';
 import { ANNOTATION_SITE_DISTRIBUTION } from './RolloutCatalog';
-import { checkInAll } from './testing/fleet';
 import {
+  AUTO_RING,
   createRollout,
   detail,
+  inFlightBySite,
   PATCH,
   POLICY,
+  runHeldRounds,
   startFleet,
   startRolloutEnv,
 } from './__testUtils__/rolloutEnv';
 
 jest.setTimeout(240_000);
-
-const autoRing = {
-  soakMinutes: 0,
-  minSample: 1,
-  successThreshold: 0.5,
-  failureLimit: 0.9,
-  promotion: 'auto',
-};
 
 const mirror = {
   origin: 'http://archive.example.invalid/debian',
@@ -66,7 +60,7 @@ describe('distribution', () => {
           system('system-3', '[{"site": "site-1", "proxy": "ftp://x"}]'),
         ],
         policySpec: {
-          rings: [{ name: 'all', ...autoRing }],
+          rings: [{ name: 'all', ...AUTO_RING }],
           distribution: {
             throttleKiBps: 256,
             siteLabel: 'site',
@@ -84,21 +78,7 @@ describe('distribution', () => {
       const site = new Map(agents.map((a, i) => [a.id, `site-${i % 2}`]));
       const systemOf = new Map(agents.map((a, i) => [a.id, i % 4]));
       const id = await createRollout(env);
-      const highest: Record<string, number> = {};
-      const inFlightBySite = async () => {
-        const live = await env
-          .knex('patch_jobs')
-          .where({ rollout_id: id })
-          .whereIn('state', ['queued', 'leased', 'running'])
-          .select('endpoint_id');
-        const out: Record<string, number> = {};
-        for (const j of live) {
-          const s = site.get(j.endpoint_id)!;
-          out[s] = (out[s] ?? 0) + 1;
-          highest[s] = Math.max(highest[s] ?? 0, out[s]);
-        }
-        return out;
-      };
+      const { sample, highest } = inFlightBySite(env, id, site);
       // What each agent leased over the agent API.
       const leased: Array<{
         site: string;
@@ -118,19 +98,13 @@ describe('distribution', () => {
       };
 
       await env.tick();
-      expect(await inFlightBySite()).toEqual({ 'site-0': 3, 'site-1': 2 });
-      for (let round = 0; round < 40; round++) {
-        // The agents start their jobs: still in flight, nothing more goes out.
-        await checkInAll(agents, { finish: false });
-        collect();
-        await env.tick();
-        const during = await inFlightBySite();
-        expect(during['site-0'] ?? 0).toBeLessThanOrEqual(3);
-        expect(during['site-1'] ?? 0).toBeLessThanOrEqual(2);
-        for (const a of agents) await a.finishStarted();
-        await env.tick();
-        if ((await detail(env, id)).state === 'completed') break;
-      }
+      expect(await sample()).toEqual({ 'site-0': 3, 'site-1': 2 });
+      await runHeldRounds(env, agents, id, {
+        rounds: 40,
+        limits: { 'site-0': 3, 'site-1': 2 },
+        sample,
+        afterStart: collect,
+      });
       const done = await detail(env, id);
       expect(done.state).toBe('completed');
       expect(done.waves[0].counts.succeeded).toBe(30);
@@ -157,7 +131,7 @@ describe('distribution', () => {
     async databaseId => {
       const env = await startRolloutEnv(databases, databaseId, {
         policySpec: {
-          rings: [{ name: 'all', ...autoRing }],
+          rings: [{ name: 'all', ...AUTO_RING }],
           distribution: {
             throttleKiBps: 512,
             sites: [{ site: 'berlin', budgetKiBps: 100 }],

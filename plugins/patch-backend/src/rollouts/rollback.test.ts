@@ -7,51 +7,28 @@
  * with the endpoints otherwise.
  */
 import { TestDatabases } from '@backstage/backend-test-utils';
-import { checkInAll, enrollFleet, SimulatedAgent } from './testing/fleet';
+import { checkInAll, SimulatedAgent } from './testing/fleet';
 import {
+  AUTO_RING,
   createRollout,
   detail,
   drive,
   PKG,
-  POLICY,
   RolloutEnv,
+  rolloutJobs,
   startFleet,
   startRolloutEnv,
+  startTwoPackageRollout,
 } from './__testUtils__/rolloutEnv';
 
 jest.setTimeout(300_000);
 
-const autoRing = {
-  soakMinutes: 0,
-  minSample: 1,
-  successThreshold: 0.5,
-  failureLimit: 0.9,
-  promotion: 'auto',
-};
 /** A pilot (at most 30 % of the fleet) and the rest. */
 const twoRings = {
   rings: [
-    { name: 'pilot', pilotGroup: 'pilotgroup:default/canaries', ...autoRing },
-    { name: 'broad', ...autoRing },
+    { name: 'pilot', pilotGroup: 'pilotgroup:default/canaries', ...AUTO_RING },
+    { name: 'broad', ...AUTO_RING },
   ],
-};
-
-const TWO = 'patch:default/openssl-libssl-3.0.13';
-const twoPackagePatch = {
-  apiVersion: 'patchbay.dev/v1alpha1',
-  kind: 'Patch',
-  metadata: { name: 'openssl-libssl-3.0.13', namespace: 'default' },
-  spec: {
-    type: 'security',
-    severity: 'high',
-    owner: 'group:default/security',
-    targets: ['openssl', 'libssl3'].map(name => ({
-      ecosystem: 'deb',
-      release: 'debian:12',
-      package: name,
-      fixedVersion: PKG.fixed,
-    })),
-  },
 };
 
 const ENDED = ['rolled_back', 'rollback_failed'];
@@ -74,14 +51,6 @@ async function driveBack(
     if (after) await after();
   }
   return detail(env, id);
-}
-
-async function rollbackJobs(env: RolloutEnv, rolloutId: string) {
-  const res = await env.get(
-    `/jobs?rolloutId=${rolloutId}&kind=rollback&limit=1000`,
-  );
-  expect(res.status).toBe(200);
-  return res.body.items as any[];
 }
 
 async function waveMembers(env: RolloutEnv, waveId: string) {
@@ -138,7 +107,7 @@ describe('rollback that can be trusted', () => {
           pilot.has(a.id) ? PKG.installed : PKG.fixed,
         );
       }
-      let jobs = await rollbackJobs(env, id);
+      let jobs = await rolloutJobs(env, id, 'rollback');
       expect(jobs).toHaveLength(pilot.size);
       expect(jobs.every(j => pilot.has(j.endpointId))).toBe(true);
       expect(jobs.every(j => j.waveId === pilotWave.id)).toBe(true);
@@ -192,7 +161,7 @@ describe('rollback that can be trusted', () => {
       expect(
         agents.every(a => a.versions.get(PKG.name) === PKG.installed),
       ).toBe(true);
-      jobs = await rollbackJobs(env, id);
+      jobs = await rolloutJobs(env, id, 'rollback');
       expect(jobs).toHaveLength(10);
       expect(all.waves.map((w: any) => w.rollbackState)).toEqual([
         'rolled_back',
@@ -209,23 +178,11 @@ describe('rollback that can be trusted', () => {
   it.each(databases.eachSupportedId())(
     'a two-package rollback takes every package back, and fails where the inventory shows one not back, on %p',
     async databaseId => {
-      const env = await startRolloutEnv(databases, databaseId, {
-        policySpec: { rings: [{ name: 'all', ...autoRing }] },
-        entities: [twoPackagePatch as any],
-      });
-      const agents = await enrollFleet(env.baseUrl, {
-        size: 3,
-        systems: 1,
-        pkg: { ecosystem: 'deb', name: 'openssl', version: PKG.installed },
-        extraPackages: [{ name: 'libssl3', version: '3.0.9-1' }],
-      });
-      await env.syncApprovals();
-      const created = await env.post('/rollouts', {
-        patchRef: TWO,
-        policyRef: POLICY,
-      });
-      expect(created.status).toBe(201);
-      const id = created.body.rollout.id;
+      const { env, agents, id } = await startTwoPackageRollout(
+        databases,
+        databaseId,
+        '3.0.9-1',
+      );
       const done = await drive(env, agents, id, ['completed']);
       expect(done.state).toBe('completed');
       for (const a of agents) {
@@ -251,7 +208,7 @@ describe('rollback that can be trusted', () => {
       expect(ended.state).toBe('rollback_failed');
 
       // Every job carries both packages, each back to its own version.
-      const jobs = await rollbackJobs(env, id);
+      const jobs = await rolloutJobs(env, id, 'rollback');
       expect(jobs).toHaveLength(3);
       for (const job of jobs) {
         expect(job.payload.packages).toEqual([

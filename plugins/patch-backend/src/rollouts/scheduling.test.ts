@@ -12,10 +12,13 @@ import { Entity } from '@backstage/catalog-model';
 import { ANNOTATION_MAINTENANCE_WINDOWS } from './RolloutCatalog';
 import { checkInAll } from './testing/fleet';
 import {
+  AUTO_RING,
   createRollout,
   detail,
   drive,
+  inFlightBySite,
   installClock,
+  runHeldRounds,
   startFleet,
   startRolloutEnv,
 } from './__testUtils__/rolloutEnv';
@@ -36,14 +39,6 @@ function localTime(at: number, timeZone: string): string {
 
 /** The instant `at` rounded down to its minute. */
 const minute = (at: number) => Math.floor(at / 60_000) * 60_000;
-
-const autoRing = {
-  soakMinutes: 0,
-  minSample: 1,
-  successThreshold: 0.5,
-  failureLimit: 0.9,
-  promotion: 'auto',
-};
 
 describe('scheduling', () => {
   const databases = TestDatabases.create();
@@ -82,7 +77,7 @@ describe('scheduling', () => {
       };
       const env = await startRolloutEnv(databases, databaseId, {
         policySpec: {
-          rings: [{ name: 'all', ...autoRing }],
+          rings: [{ name: 'all', ...AUTO_RING }],
           maintenanceWindows: [
             {
               name: 'evening',
@@ -135,7 +130,7 @@ describe('scheduling', () => {
     async databaseId => {
       const env = await startRolloutEnv(databases, databaseId, {
         policySpec: {
-          rings: [{ name: 'all', ...autoRing }],
+          rings: [{ name: 'all', ...AUTO_RING }],
           concurrency: { perLabel: [{ label: 'site', max: 3 }] },
         },
       });
@@ -143,36 +138,16 @@ describe('scheduling', () => {
       const agents = await startFleet(env, 40, 4);
       const site = new Map(agents.map((a, i) => [a.id, `site-${i % 2}`]));
       const id = await createRollout(env);
-      const highest: Record<string, number> = {};
-      const inFlightBySite = async () => {
-        const live = await env
-          .knex('patch_jobs')
-          .where({ rollout_id: id })
-          .whereIn('state', ['queued', 'leased', 'running'])
-          .select('endpoint_id');
-        const out: Record<string, number> = {};
-        for (const j of live) {
-          const s = site.get(j.endpoint_id)!;
-          out[s] = (out[s] ?? 0) + 1;
-          highest[s] = Math.max(highest[s] ?? 0, out[s]);
-        }
-        return out;
-      };
+      const { sample, highest } = inFlightBySite(env, id, site);
 
       await env.tick();
-      expect(await inFlightBySite()).toEqual({ 'site-0': 3, 'site-1': 3 });
-      for (let round = 0; round < 30; round++) {
-        // The agents start their jobs: still in flight, nothing more goes out.
-        await checkInAll(agents, { finish: false });
-        await env.tick();
-        const during = await inFlightBySite();
-        expect(during['site-0'] ?? 0).toBeLessThanOrEqual(3);
-        expect(during['site-1'] ?? 0).toBeLessThanOrEqual(3);
-        for (const a of agents) await a.finishStarted();
-        await env.tick();
-        await inFlightBySite();
-        if ((await detail(env, id)).state === 'completed') break;
-      }
+      expect(await sample()).toEqual({ 'site-0': 3, 'site-1': 3 });
+      await runHeldRounds(env, agents, id, {
+        rounds: 30,
+        limits: { 'site-0': 3, 'site-1': 3 },
+        sample,
+        afterFinish: sample,
+      });
       const done = await detail(env, id);
       expect(done.state).toBe('completed');
       expect(done.waves[0].counts.succeeded).toBe(40);
@@ -187,7 +162,7 @@ describe('scheduling', () => {
       const start = clock.now();
       // Open every day from ten minutes ago for half an hour.
       const windowStart = minute(start - 10 * 60_000);
-      const manualRing = { ...autoRing, promotion: 'manual' };
+      const manualRing = { ...AUTO_RING, promotion: 'manual' };
       const env = await startRolloutEnv(databases, databaseId, {
         policySpec: {
           rings: [
@@ -282,8 +257,8 @@ describe('scheduling', () => {
           rings: [
             // Half, by a hash of the (random) endpoint ids: of 20, empty
             // in one run of a million.
-            { name: 'pilot', percent: 50, ...autoRing },
-            { name: 'broad', ...autoRing },
+            { name: 'pilot', percent: 50, ...AUTO_RING },
+            { name: 'broad', ...AUTO_RING },
           ],
           changeFreezes: [freeze],
           emergency: { ignoreChangeFreezes: true },
@@ -323,7 +298,7 @@ describe('scheduling', () => {
     async databaseId => {
       const env = await startRolloutEnv(databases, databaseId, {
         policySpec: {
-          rings: [{ name: 'all', ...autoRing }],
+          rings: [{ name: 'all', ...AUTO_RING }],
           changeFreezes: [
             {
               from: new Date(clock.now() - 60_000).toISOString(),

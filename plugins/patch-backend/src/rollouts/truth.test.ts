@@ -7,58 +7,28 @@
  * and to change freezes read live from the catalog.
  */
 import { TestDatabases } from '@backstage/backend-test-utils';
-import { checkInAll, enrollFleet } from './testing/fleet';
+import { checkInAll } from './testing/fleet';
 import {
+  AUTO_RING,
   createRollout,
   detail,
   drive,
   installClock,
   PATCH,
   PKG,
-  POLICY,
-  RolloutEnv,
+  rolloutJobs,
   startFleet,
   startRolloutEnv,
+  startTwoPackageRollout,
 } from './__testUtils__/rolloutEnv';
 
 jest.setTimeout(300_000);
 
-const autoRing = {
-  soakMinutes: 0,
-  minSample: 1,
-  successThreshold: 0.5,
-  failureLimit: 0.9,
-  promotion: 'auto',
-};
 /** A ring that one failure in four stops. */
-const strictRing = { ...autoRing, failureLimit: 0.1 };
-
-const TWO = 'patch:default/openssl-libssl-3.0.13';
-const twoPackagePatch = {
-  apiVersion: 'patchbay.dev/v1alpha1',
-  kind: 'Patch',
-  metadata: { name: 'openssl-libssl-3.0.13', namespace: 'default' },
-  spec: {
-    type: 'security',
-    severity: 'high',
-    owner: 'group:default/security',
-    targets: ['openssl', 'libssl3'].map(name => ({
-      ecosystem: 'deb',
-      release: 'debian:12',
-      package: name,
-      fixedVersion: PKG.fixed,
-    })),
-  },
-};
+const strictRing = { ...AUTO_RING, failureLimit: 0.1 };
 
 /** A JSON column: text on SQLite, parsed already by the PostgreSQL driver when json. */
 const json = (v: any) => (typeof v === 'string' ? JSON.parse(v) : v);
-
-async function jobsOf(env: RolloutEnv, rolloutId: string) {
-  const res = await env.get(`/jobs?rolloutId=${rolloutId}&limit=1000`);
-  expect(res.status).toBe(200);
-  return res.body.items as any[];
-}
 
 describe('rollouts that tell the truth', () => {
   const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
@@ -93,13 +63,13 @@ describe('rollouts that tell the truth', () => {
         awaitingVerification: 4,
       });
       expect(
-        (await jobsOf(env, id)).every(j => j.verification === 'pending'),
+        (await rolloutJobs(env, id)).every(j => j.verification === 'pending'),
       ).toBe(true);
 
       // The next inventories: three show the fixed version, the liar's
       // still the old one.
       for (const a of agents) await a.uploadInventory();
-      const jobs = await jobsOf(env, id);
+      const jobs = await rolloutJobs(env, id);
       const lie = jobs.find(j => j.endpointId === liar.id);
       expect(lie).toMatchObject({
         state: 'failed',
@@ -153,29 +123,17 @@ describe('rollouts that tell the truth', () => {
   it.each(databases.eachSupportedId())(
     "a two-package patch's jobs carry both packages; a success with one not fixed is a failure, on %p",
     async databaseId => {
-      const env = await startRolloutEnv(databases, databaseId, {
-        policySpec: { rings: [{ name: 'all', ...autoRing }] },
-        entities: [twoPackagePatch as any],
-      });
-      const agents = await enrollFleet(env.baseUrl, {
-        size: 3,
-        systems: 1,
-        pkg: { ecosystem: 'deb', name: 'openssl', version: PKG.installed },
-        extraPackages: [{ name: 'libssl3', version: PKG.installed }],
-      });
-      await env.syncApprovals();
-      const created = await env.post('/rollouts', {
-        patchRef: TWO,
-        policyRef: POLICY,
-      });
-      expect(created.status).toBe(201);
-      const id = created.body.rollout.id;
+      const { env, agents, id } = await startTwoPackageRollout(
+        databases,
+        databaseId,
+        PKG.installed,
+      );
       const [partial] = agents;
       partial.skipPackages.add('libssl3');
       await env.tick();
       expect(await checkInAll(agents)).toBe(3);
 
-      const jobs = await jobsOf(env, id);
+      const jobs = await rolloutJobs(env, id);
       expect(jobs).toHaveLength(3);
       for (const job of jobs) {
         expect(job.payload.packages).toEqual([
@@ -230,9 +188,9 @@ describe('rollouts that tell the truth', () => {
         policySpec: {
           rings: [
             // Half of 20 by a hash of random ids: empty once in a million.
-            { name: 'pilot', percent: 50, ...autoRing, promotion: 'manual' },
-            { name: 'middle', percent: 75, ...autoRing },
-            { name: 'broad', ...autoRing },
+            { name: 'pilot', percent: 50, ...AUTO_RING, promotion: 'manual' },
+            { name: 'middle', percent: 75, ...AUTO_RING },
+            { name: 'broad', ...AUTO_RING },
           ],
         },
       });
@@ -287,7 +245,7 @@ describe('rollouts that tell the truth', () => {
         };
         const env = await startRolloutEnv(databases, databaseId, {
           policySpec: {
-            rings: [{ name: 'all', ...autoRing }],
+            rings: [{ name: 'all', ...AUTO_RING }],
             maintenanceWindows: [window],
           },
         });
@@ -301,7 +259,7 @@ describe('rollouts that tell the truth', () => {
         clock.shift(15 * 60_000);
         expect(await checkInAll(agents)).toBe(0);
         expect(agents[0].lastCheckIn?.maintenanceWindows).toEqual([window]);
-        const waiting = await jobsOf(env, id);
+        const waiting = await rolloutJobs(env, id);
         for (const job of waiting) {
           expect(job.state).toBe('queued');
           // Tomorrow's opening.
@@ -328,7 +286,7 @@ describe('rollouts that tell the truth', () => {
       'a freeze added to the live policy after the start holds leasing, on %p',
       async databaseId => {
         const env = await startRolloutEnv(databases, databaseId, {
-          policySpec: { rings: [{ name: 'all', ...autoRing }] },
+          policySpec: { rings: [{ name: 'all', ...AUTO_RING }] },
         });
         const agents = await startFleet(env, 3, 1);
         const id = await createRollout(env);

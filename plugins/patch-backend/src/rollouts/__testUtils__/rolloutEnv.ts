@@ -328,3 +328,143 @@ export async function drive(
 export async function detail(env: RolloutEnv, id: string) {
   return (await env.get(`/rollouts/${id}`)).body;
 }
+
+/**
+ * A ring that promotes itself at once: no soak, one finished job is a
+ * sample, half of them must succeed and nine in ten may fail.
+ * @internal
+ */
+export const AUTO_RING = {
+  soakMinutes: 0,
+  minSample: 1,
+  successThreshold: 0.5,
+  failureLimit: 0.9,
+  promotion: 'auto',
+};
+
+/** A patch of two packages, openssl and libssl3, both fixed in {@link PKG}. @internal */
+export const TWO_PACKAGE_PATCH = 'patch:default/openssl-libssl-3.0.13';
+
+/** The catalog entity of {@link TWO_PACKAGE_PATCH}. @internal */
+export const twoPackagePatch: Entity = {
+  apiVersion: 'patchbay.dev/v1alpha1',
+  kind: 'Patch',
+  metadata: { name: 'openssl-libssl-3.0.13', namespace: 'default' },
+  spec: {
+    type: 'security',
+    severity: 'high',
+    owner: 'group:default/security',
+    targets: ['openssl', 'libssl3'].map(name => ({
+      ecosystem: 'deb',
+      release: 'debian:12',
+      package: name,
+      fixedVersion: PKG.fixed,
+    })),
+  },
+};
+
+/**
+ * A one-ring rollout of {@link TWO_PACKAGE_PATCH} to three endpoints of one
+ * System, with openssl at the installed version of {@link PKG} and libssl3
+ * at `libssl3`; created (201), not ticked yet.
+ * @internal
+ */
+export async function startTwoPackageRollout(
+  databases: TestDatabases,
+  databaseId: any,
+  libssl3: string,
+) {
+  const env = await startRolloutEnv(databases, databaseId, {
+    policySpec: { rings: [{ name: 'all', ...AUTO_RING }] },
+    entities: [twoPackagePatch],
+  });
+  const agents = await enrollFleet(env.baseUrl, {
+    size: 3,
+    systems: 1,
+    pkg: { ecosystem: 'deb', name: 'openssl', version: PKG.installed },
+    extraPackages: [{ name: 'libssl3', version: libssl3 }],
+  });
+  await env.syncApprovals();
+  const created = await env.post('/rollouts', {
+    patchRef: TWO_PACKAGE_PATCH,
+    policyRef: POLICY,
+  });
+  expect(created.status).toBe(201);
+  return { env, agents, id: created.body.rollout.id as string };
+}
+
+/** The jobs of a rollout over the portal API, of one `kind` if given. @internal */
+export async function rolloutJobs(
+  env: RolloutEnv,
+  rolloutId: string,
+  kind?: string,
+) {
+  const res = await env.get(
+    `/jobs?rolloutId=${rolloutId}${kind ? `&kind=${kind}` : ''}&limit=1000`,
+  );
+  expect(res.status).toBe(200);
+  return res.body.items as any[];
+}
+
+/**
+ * Counts a rollout's jobs in flight (queued, leased or running) per site:
+ * `sample()` returns this moment's counts, `highest` keeps each site's
+ * highest count over every sample.
+ * @internal
+ */
+export function inFlightBySite(
+  env: RolloutEnv,
+  rolloutId: string,
+  siteOf: Map<string, string>,
+) {
+  const highest: Record<string, number> = {};
+  const sample = async () => {
+    const live = await env
+      .knex('patch_jobs')
+      .where({ rollout_id: rolloutId })
+      .whereIn('state', ['queued', 'leased', 'running'])
+      .select('endpoint_id');
+    const out: Record<string, number> = {};
+    for (const j of live) {
+      const s = siteOf.get(j.endpoint_id)!;
+      out[s] = (out[s] ?? 0) + 1;
+      highest[s] = Math.max(highest[s] ?? 0, out[s]);
+    }
+    return out;
+  };
+  return { sample, highest };
+}
+
+/**
+ * Up to `rounds` rounds, until the rollout completes: the agents start their
+ * jobs and hold them (`afterStart` runs then), a tick, after which no site
+ * may have more jobs in flight than its entry in `limits`; the agents finish,
+ * a tick (`afterFinish` runs then).
+ * @internal
+ */
+export async function runHeldRounds(
+  env: RolloutEnv,
+  agents: SimulatedAgent[],
+  rolloutId: string,
+  options: {
+    rounds: number;
+    limits: Record<string, number>;
+    sample: () => Promise<Record<string, number>>;
+    afterStart?: () => void;
+    afterFinish?: () => Promise<unknown>;
+  },
+) {
+  for (let round = 0; round < options.rounds; round++) {
+    // The agents start their jobs: still in flight, nothing more goes out.
+    await checkInAll(agents, { finish: false });
+    options.afterStart?.();
+    await env.tick();
+    const during = await options.sample();
+    for (const [site, max] of Object.entries(options.limits))
+      expect(during[site] ?? 0).toBeLessThanOrEqual(max);
+    for (const a of agents) await a.finishStarted();
+    await env.tick();
+    await options.afterFinish?.();
+    if ((await detail(env, rolloutId)).state === 'completed') break;
+  }
+}
