@@ -7,8 +7,7 @@
  * installed into the real dpkg database and purged at the end, pass or fail.
  */
 import { TestDatabases } from '@backstage/backend-test-utils';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   AgentProcess,
@@ -20,8 +19,10 @@ import {
 } from './__testUtils__/harness';
 import {
   buildDeb,
-  ensureDebPackages,
+  dpkgVersion,
   makeAptRepo,
+  makeAptWorkDir,
+  removeAptWorkDir,
   rootSkipReason,
   sh,
 } from './__testUtils__/packages';
@@ -34,20 +35,6 @@ const NEW = '1.1-1';
 const skip = rootSkipReason(['apt-get', 'dpkg', 'dpkg-deb']);
 const databases = TestDatabases.create({ ids: ['SQLITE_3'] });
 
-async function dpkgVersion(): Promise<string | undefined> {
-  try {
-    const { stdout } = await sh('dpkg-query', [
-      '-W',
-      '-f=${db:Status-Abbrev}|${Version}',
-      PKG,
-    ]);
-    const [status, version] = stdout.split('|');
-    return status.startsWith('ii') ? version : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 (skip ? describe.skip : describe)(
   `agent on the real apt${skip ? ` (skipped: ${skip})` : ''}`,
   () => {
@@ -56,17 +43,14 @@ async function dpkgVersion(): Promise<string | undefined> {
     let agent: AgentProcess | undefined;
 
     beforeAll(async () => {
-      await ensureDebPackages({ 'dpkg-scanpackages': 'dpkg-dev' });
-      dir = await mkdtemp(join(tmpdir(), 'patch-agent-apt-'));
+      dir = await makeAptWorkDir('patch-agent-apt-');
     });
 
     afterAll(async () => {
       await agent?.kill('SIGKILL');
       await dumpLogOnFailure(agent);
       await backend?.stop();
-      // Pass or fail: the package leaves the machine, and the repository with its config.
-      await sh('dpkg', ['--purge', PKG]).catch(() => {});
-      if (dir) await rm(dir, { recursive: true, force: true });
+      await removeAptWorkDir(dir, [PKG]);
     });
 
     it('reports the update, upgrades, verifies and rolls back through a real agent process', async () => {
@@ -75,7 +59,7 @@ async function dpkgVersion(): Promise<string | undefined> {
       await buildDeb(dir, repo, PKG, NEW);
       const aptOptions = await makeAptRepo(dir, repo);
       await sh('dpkg', ['-i', oldDeb]);
-      expect(await dpkgVersion()).toBe(OLD);
+      expect(await dpkgVersion(PKG)).toBe(OLD);
 
       backend = await startRealBackend(databases, 'SQLITE_3');
       agent = new AgentProcess(join(dir, 'agent'), {
@@ -143,7 +127,7 @@ async function dpkgVersion(): Promise<string | undefined> {
         installedVersion: NEW,
         previousVersion: OLD,
       });
-      expect(await dpkgVersion()).toBe(NEW);
+      expect(await dpkgVersion(PKG)).toBe(NEW);
 
       // 3. Verification reports the new version.
       const verify = await waitForJob(
@@ -174,7 +158,7 @@ async function dpkgVersion(): Promise<string | undefined> {
         installedVersion: OLD,
         previousVersion: NEW,
       });
-      expect(await dpkgVersion()).toBe(OLD);
+      expect(await dpkgVersion(PKG)).toBe(OLD);
 
       // The new inventory reaches the backend: upgradable again.
       await waitFor('the inventory after the rollback', async () => {

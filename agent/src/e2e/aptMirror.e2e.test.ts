@@ -20,24 +20,23 @@ import { createReadStream, existsSync, watch } from 'node:fs';
 import {
   cp,
   mkdir,
-  mkdtemp,
   readdir,
   readFile,
-  rm,
   stat,
   writeFile,
 } from 'node:fs/promises';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { executeJob } from '../jobs/executeJob';
 import { silentLogger } from '../logger';
 import { AptProvider } from '../providers/apt';
 import {
   buildDeb,
-  ensureDebPackages,
+  dpkgVersion,
   makeAptRepo,
+  makeAptWorkDir,
+  removeAptWorkDir,
   rootSkipReason,
   sh,
 } from './__testUtils__/packages';
@@ -118,20 +117,6 @@ async function tree(dir: string): Promise<Record<string, string>> {
   return out;
 }
 
-async function dpkgVersion(): Promise<string | undefined> {
-  try {
-    const { stdout } = await sh('dpkg-query', [
-      '-W',
-      '-f=${db:Status-Abbrev}|${Version}',
-      PKG,
-    ]);
-    const [status, version] = stdout.split('|');
-    return status.startsWith('ii') ? version : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 (skip ? describe.skip : describe)(
   `site mirror and throttle on the real apt${
     skip ? ` (skipped: ${skip})` : ''
@@ -141,15 +126,12 @@ async function dpkgVersion(): Promise<string | undefined> {
     const servers: Array<{ close(): Promise<void> }> = [];
 
     beforeAll(async () => {
-      await ensureDebPackages({ 'dpkg-scanpackages': 'dpkg-dev' });
-      dir = await mkdtemp(join(tmpdir(), 'patch-agent-e2e-mirror-'));
+      dir = await makeAptWorkDir('patch-agent-e2e-mirror-');
     });
 
     afterAll(async () => {
       for (const s of servers) await s.close();
-      // Pass or fail: the package leaves the machine, and the repositories with their config.
-      await sh('dpkg', ['--purge', PKG]).catch(() => {});
-      if (dir) await rm(dir, { recursive: true, force: true });
+      await removeAptWorkDir(dir, [PKG]);
     });
 
     it('installs from the mirror only, within the throttle, and leaves the sources as they were', async () => {
@@ -246,7 +228,7 @@ async function dpkgVersion(): Promise<string | undefined> {
         status: 'succeeded',
         packages: [{ name: PKG, after: VERSION, state: 'fixed' }],
       });
-      expect(await dpkgVersion()).toBe(VERSION);
+      expect(await dpkgVersion(PKG)).toBe(VERSION);
 
       // 2. The mirror served the indexes and the package; the origin served nothing.
       expect(origin.log).toEqual([]);

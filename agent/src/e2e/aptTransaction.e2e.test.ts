@@ -6,7 +6,7 @@
  * `source`. apt reads only the test's own sources list, lists and caches;
  * the packages go into the real dpkg database and are purged at the end.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { executeJob } from '../jobs/executeJob';
@@ -16,8 +16,8 @@ import { LeasedJob } from '../state/Outbox';
 import {
   buildDeb,
   DebExtras,
-  ensureDebPackages,
   makeAptRepo,
+  makeAptWorkDir,
   rootSkipReason,
   sh,
 } from './__testUtils__/packages';
@@ -116,8 +116,7 @@ const bySource = (version: string) => [
     let dir: string;
 
     beforeAll(async () => {
-      await ensureDebPackages({ 'dpkg-scanpackages': 'dpkg-dev' });
-      dir = await mkdtemp(join(tmpdir(), 'patch-agent-apt-tx-'));
+      dir = await makeAptWorkDir('patch-agent-apt-tx-');
     });
 
     afterAll(async () => {

@@ -5,7 +5,8 @@
 import { execFile as execFileCb } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -151,6 +152,43 @@ export async function makeAptRepo(workDir: string, repoDir: string) {
     `Dir::State::Lists=${join(workDir, 'lists')}`,
     `Dir::Cache=${join(workDir, 'cache')}`,
   ];
+}
+
+/**
+ * A fresh folder under the system's temporary folder for a test's apt
+ * repository and apt state, with dpkg-scanpackages (for
+ * {@link makeAptRepo}) installed when missing.
+ */
+export async function makeAptWorkDir(prefix: string): Promise<string> {
+  await ensureDebPackages({ 'dpkg-scanpackages': 'dpkg-dev' });
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+/**
+ * Pass or fail: `packages` leave the machine (dpkg --purge), and the folder
+ * from {@link makeAptWorkDir} with its repositories and config.
+ */
+export async function removeAptWorkDir(
+  dir: string | undefined,
+  packages: string[],
+) {
+  await sh('dpkg', ['--purge', ...packages]).catch(() => {});
+  if (dir) await rm(dir, { recursive: true, force: true });
+}
+
+/** The version of `name` dpkg has installed (status `ii`), or undefined. */
+export async function dpkgVersion(name: string): Promise<string | undefined> {
+  try {
+    const { stdout } = await sh('dpkg-query', [
+      '-W',
+      '-f=${db:Status-Abbrev}|${Version}',
+      name,
+    ]);
+    const [status, version] = stdout.split('|');
+    return status.startsWith('ii') ? version : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Builds a noarch rpm with rpmbuild into `repoDir`. */
