@@ -1,10 +1,8 @@
 import { useState } from 'react';
 import Box from '@material-ui/core/Box';
-import Button from '@material-ui/core/Button';
 import TextField from '@material-ui/core/TextField';
 import Tooltip from '@material-ui/core/Tooltip';
 import Typography from '@material-ui/core/Typography';
-import GetAppIcon from '@material-ui/icons/GetApp';
 import useDebounce from 'react-use/esm/useDebounce';
 import {
   EmptyState,
@@ -13,13 +11,13 @@ import {
   Table,
   TableColumn,
 } from '@backstage/core-components';
-import { alertApiRef, useApi } from '@backstage/core-plugin-api';
+import { useApi } from '@backstage/core-plugin-api';
 import { EntityRefLink } from '@backstage/plugin-catalog-react';
 import { usePermission } from '@backstage/plugin-permission-react';
 import { patchAuditReadPermission } from '@patchbay/plugin-patch-common';
 import { AuditEvent, AuditQuery, patchApiRef } from '../../api';
 import { useLiveAsync } from '../../hooks';
-import { CompactTable, dateTime, download, shortIds } from '../common';
+import { CompactTable, dateTime, ExportButtons, shortIds } from '../common';
 
 /** Actors, actions and ids never wrap inside a word. */
 const NOWRAP = { whiteSpace: 'nowrap' } as const;
@@ -124,22 +122,9 @@ const toIso = (date: string, endOfDay: boolean) =>
 /** Export buttons, disabled without patch.audit.read. */
 export const AuditExportButtons = (props: { query: AuditQuery }) => {
   const api = useApi(patchApiRef);
-  const alertApi = useApi(alertApiRef);
   const { allowed, loading } = usePermission({
     permission: patchAuditReadPermission,
   });
-  const [busy, setBusy] = useState(false);
-  const exportAs = async (format: 'csv' | 'json') => {
-    setBusy(true);
-    try {
-      const blob = await api.exportAudit(props.query, format);
-      download(blob, `patchbay-audit.${format}`);
-    } catch (e) {
-      alertApi.post({ message: (e as Error).message, severity: 'error' });
-    } finally {
-      setBusy(false);
-    }
-  };
   return (
     <Tooltip
       title={
@@ -149,16 +134,11 @@ export const AuditExportButtons = (props: { query: AuditQuery }) => {
       }
     >
       <span>
-        {(['csv', 'json'] as const).map(format => (
-          <Button
-            key={format}
-            startIcon={<GetAppIcon />}
-            disabled={!allowed || loading || busy}
-            onClick={() => exportAs(format)}
-          >
-            Export {format.toUpperCase()}
-          </Button>
-        ))}
+        <ExportButtons
+          fetch={format => api.exportAudit(props.query, format)}
+          fileName={format => `patchbay-audit.${format}`}
+          disabled={!allowed || loading}
+        />
       </span>
     </Tooltip>
   );

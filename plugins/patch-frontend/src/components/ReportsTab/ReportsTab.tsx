@@ -1,10 +1,8 @@
 import { useState } from 'react';
 import Box from '@material-ui/core/Box';
-import Button from '@material-ui/core/Button';
 import Grid from '@material-ui/core/Grid';
 import MenuItem from '@material-ui/core/MenuItem';
 import TextField from '@material-ui/core/TextField';
-import GetAppIcon from '@material-ui/icons/GetApp';
 import Tab from '@material-ui/core/Tab';
 import Tabs from '@material-ui/core/Tabs';
 import MuiTooltip from '@material-ui/core/Tooltip';
@@ -35,7 +33,7 @@ import {
   Table,
   TableColumn,
 } from '@backstage/core-components';
-import { alertApiRef, useApi } from '@backstage/core-plugin-api';
+import { useApi } from '@backstage/core-plugin-api';
 import {
   ComplianceReport,
   ComplianceRow,
@@ -43,7 +41,7 @@ import {
   patchApiRef,
 } from '../../api';
 import { useLiveAsync } from '../../hooks';
-import { CompactTable, download, percent } from '../common';
+import { CompactTable, ExportButtons, percent } from '../common';
 
 /** What the Excepted column counts, for its header and the note below. */
 const EXCEPTED_MEANING =
@@ -197,20 +195,7 @@ const EXPORTS: Array<{ value: ReportExport; label: string }> = [
 /** Chooses a report and downloads it as CSV or JSON. */
 export const ReportExportButtons = () => {
   const api = useApi(patchApiRef);
-  const alertApi = useApi(alertApiRef);
   const [report, setReport] = useState<ReportExport>('compliance');
-  const [busy, setBusy] = useState(false);
-  const exportAs = async (format: 'csv' | 'json') => {
-    setBusy(true);
-    try {
-      const blob = await api.exportReport(report, format);
-      download(blob, `patchbay-${report}.${format}`);
-    } catch (e) {
-      alertApi.post({ message: (e as Error).message, severity: 'error' });
-    } finally {
-      setBusy(false);
-    }
-  };
   return (
     <Box display="flex" alignItems="center" flexWrap="wrap" my={1}>
       <TextField
@@ -228,16 +213,10 @@ export const ReportExportButtons = () => {
           </MenuItem>
         ))}
       </TextField>
-      {(['csv', 'json'] as const).map(format => (
-        <Button
-          key={format}
-          startIcon={<GetAppIcon />}
-          disabled={busy}
-          onClick={() => exportAs(format)}
-        >
-          Export {format.toUpperCase()}
-        </Button>
-      ))}
+      <ExportButtons
+        fetch={format => api.exportReport(report, format)}
+        fileName={format => `patchbay-${report}.${format}`}
+      />
     </Box>
   );
 };

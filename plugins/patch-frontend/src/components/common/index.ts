@@ -20,4 +20,6 @@ export {
 } from './EntityRefPicker';
 export type { EntityRefChoice } from './EntityRefPicker';
 export { download } from './download';
+export { ExportButtons } from './ExportButtons';
+export type { ExportFormat } from './ExportButtons';
 export { CompactTable } from './CompactTable';
