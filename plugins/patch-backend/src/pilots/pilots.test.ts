@@ -13,6 +13,7 @@ import { Entity } from '@backstage/catalog-model';
 import { sampleEndpoints } from '@patchbay/plugin-patch-common';
 import { SimulatedAgent } from '../rollouts/testing/fleet';
 import {
+  AUTO_RING,
   createRollout,
   PKG,
   RolloutEnv,
@@ -20,14 +21,6 @@ import {
 } from '../rollouts/__testUtils__/rolloutEnv';
 
 jest.setTimeout(240_000);
-
-const ring = {
-  soakMinutes: 0,
-  minSample: 1,
-  successThreshold: 0.5,
-  failureLimit: 0.9,
-  promotion: 'auto',
-};
 
 const entities: Entity[] = [
   ...[
@@ -131,9 +124,9 @@ describe('pilot groups', () => {
             {
               name: 'pilot',
               pilotGroup: 'pilotgroup:default/servers',
-              ...ring,
+              ...AUTO_RING,
             },
-            { name: 'broad', ...ring },
+            { name: 'broad', ...AUTO_RING },
           ],
         },
         entities,

@@ -12,6 +12,7 @@ import { checkInAll } from './testing/fleet';
 import {
   createRollout,
   detail,
+  HEALTH_GATED_POLICY,
   drive,
   installClock,
   startFleet,
@@ -23,29 +24,6 @@ import {
 jest.setTimeout(240_000);
 
 const SIZE = 20;
-
-const policy = {
-  rings: [
-    {
-      name: 'pilot',
-      pilotGroup: 'pilotgroup:default/canaries',
-      soakMinutes: 10,
-      minSample: 1,
-      successThreshold: 0.5,
-      failureLimit: 0.9,
-      promotion: 'auto',
-      requireHealthySignal: true,
-    },
-    {
-      name: 'broad',
-      soakMinutes: 0,
-      minSample: 1,
-      successThreshold: 0.5,
-      failureLimit: 0.9,
-      promotion: 'auto',
-    },
-  ],
-};
 
 /** A Component on every endpoint of the fleet, naming its health URL. */
 function component(url: string): Entity {
@@ -83,7 +61,7 @@ describe('health-gated promotion', () => {
       const health = await startHealthServer();
       const receiver = await startReceiver();
       const env = await startRolloutEnv(databases, databaseId, {
-        policySpec: policy,
+        policySpec: HEALTH_GATED_POLICY,
         entities: [component(health.url)],
         itsmUrl: receiver.url,
         patchConfig: {

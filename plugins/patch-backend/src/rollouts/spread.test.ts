@@ -10,6 +10,7 @@
 import { TestDatabases } from '@backstage/backend-test-utils';
 import { checkInAll } from './testing/fleet';
 import {
+  AUTO_RING,
   createRollout,
   detail,
   drive,
@@ -22,19 +23,11 @@ import {
 
 jest.setTimeout(240_000);
 
-const ring = {
-  soakMinutes: 0,
-  minSample: 1,
-  successThreshold: 0.5,
-  failureLimit: 0.9,
-  promotion: 'auto',
-};
-
 const policySpec = {
   maxWaveShareOfSystem: 0.5,
   rings: [
-    { name: 'pilot', selector: { labels: { site: 'site-0' } }, ...ring },
-    { name: 'broad', ...ring },
+    { name: 'pilot', selector: { labels: { site: 'site-0' } }, ...AUTO_RING },
+    { name: 'broad', ...AUTO_RING },
   ],
 };
 
@@ -121,7 +114,7 @@ describe('rings from the dependency graph', () => {
   it.each(databases.eachSupportedId())(
     "gates an extra wave of a ring on the ring's results so far on %p",
     async databaseId => {
-      const strict = { ...ring, failureLimit: 0.3 };
+      const strict = { ...AUTO_RING, failureLimit: 0.3 };
       const env = await startRolloutEnv(databases, databaseId, {
         policySpec: {
           maxWaveShareOfSystem: 0.5,

@@ -13,12 +13,12 @@ import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import {
   detail,
+  HEALTH_GATED_POLICY,
   startHealthServer,
   startRolloutEnv,
 } from '../rollouts/__testUtils__/rolloutEnv';
 import {
   healthComponent,
-  healthGatedPolicy,
   runPilotIntoSoak,
   useClock,
 } from './__testUtils__/pilotRollout';
@@ -55,7 +55,7 @@ describe('catalog authors and the health probe', () => {
     allowedHosts?: string[],
   ) {
     const env = await startRolloutEnv(databases, databaseId, {
-      policySpec: healthGatedPolicy,
+      policySpec: HEALTH_GATED_POLICY,
       entities: [healthComponent('internal', url, 'probe-ep', SIZE)],
       ...(allowedHosts
         ? { patchConfig: { rollouts: { health: { allowedHosts } } } }

@@ -14,10 +14,12 @@
 import { TestDatabases } from '@backstage/backend-test-utils';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startRolloutEnv } from '../rollouts/__testUtils__/rolloutEnv';
+import {
+  HEALTH_GATED_POLICY,
+  startRolloutEnv,
+} from '../rollouts/__testUtils__/rolloutEnv';
 import {
   healthComponent,
-  healthGatedPolicy,
   runPilotIntoSoak,
   useClock,
 } from './__testUtils__/pilotRollout';
@@ -87,7 +89,7 @@ describe('notification links', () => {
         expect.arrayContaining(['/patches', '/patches/rollouts/:rolloutId']),
       );
       const env = await startRolloutEnv(databases, databaseId, {
-        policySpec: healthGatedPolicy,
+        policySpec: HEALTH_GATED_POLICY,
         entities: [
           healthComponent('web', 'http://10.0.0.1/healthz', 'links-ep', 4),
         ],

@@ -468,3 +468,20 @@ export async function runHeldRounds(
     if ((await detail(env, rolloutId)).state === 'completed') break;
   }
 }
+
+/**
+ * Pilot (requires a healthy signal, soaks 10 minutes), then broad.
+ * @internal
+ */
+export const HEALTH_GATED_POLICY = {
+  rings: [
+    {
+      name: 'pilot',
+      pilotGroup: 'pilotgroup:default/canaries',
+      ...AUTO_RING,
+      soakMinutes: 10,
+      requireHealthySignal: true,
+    },
+    { name: 'broad', ...AUTO_RING },
+  ],
+};

@@ -1,9 +1,9 @@
 /*
  * The health-gated pilot scenario shared by the security tests that need a
  * rollout to run (auth-catalog.test.ts: the health probe; auth-links.test.ts:
- * notification links): a two-ring policy whose pilot requires a healthy
- * signal, a Component naming a health URL and depending on the fleet's
- * endpoint Resources, and the steps that bring the pilot into its soak.
+ * notification links), with rolloutEnv's HEALTH_GATED_POLICY: a Component
+ * naming a health URL and depending on the fleet's endpoint Resources, and
+ * the steps that bring the pilot into its soak.
  */
 // Test helpers only, never part of the plugin's runtime.
 import { Entity } from '@backstage/catalog-model';
@@ -15,30 +15,6 @@ import {
   RolloutEnv,
   startFleet,
 } from '../../rollouts/__testUtils__/rolloutEnv';
-
-/** Pilot (requires a healthy signal, soaks 10 minutes), then broad. @internal */
-export const healthGatedPolicy = {
-  rings: [
-    {
-      name: 'pilot',
-      pilotGroup: 'pilotgroup:default/canaries',
-      soakMinutes: 10,
-      minSample: 1,
-      successThreshold: 0.5,
-      failureLimit: 0.9,
-      promotion: 'auto',
-      requireHealthySignal: true,
-    },
-    {
-      name: 'broad',
-      soakMinutes: 0,
-      minSample: 1,
-      successThreshold: 0.5,
-      failureLimit: 0.9,
-      promotion: 'auto',
-    },
-  ],
-};
 
 /** The endpoint Resource ref of fleet member `i`. */
 const resourceRef = (prefix: string, i: number) =>
