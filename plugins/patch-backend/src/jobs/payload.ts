@@ -11,6 +11,7 @@
  * package is repeated in the old single-package fields for old agents.
  */
 import { JsonObject } from '@backstage/types';
+import { InstalledPackage } from '@patchbay/plugin-patch-common';
 
 /** One package of a job payload (CONTRACT §4). @public */
 export interface PayloadPackage {
@@ -44,14 +45,7 @@ export interface PayloadTarget {
 }
 
 /** One installed package of the endpoint (inventory, CONTRACT §1). @public */
-export interface PayloadInstalled {
-  ecosystem: string;
-  name: string;
-  version: string;
-  arch?: string;
-  source?: string;
-  sourceVersion?: string;
-}
+export type PayloadInstalled = InstalledPackage;
 
 /** What `buildJobPayload` needs. @public */
 export interface JobPayloadInput {
