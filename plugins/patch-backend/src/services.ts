@@ -170,6 +170,7 @@ export function buildServices(
       approvedEndpoints: patchRef => approvalStore.approvedEndpoints(patchRef),
       approvedEndpointsQuery: (patchRef, trx) =>
         approvalStore.approvedEndpointsQuery(patchRef, trx),
+      awaitingApproval: patchRef => approvalStore.awaitingApproval(patchRef),
     },
     catalog: rolloutCatalog,
     audit,

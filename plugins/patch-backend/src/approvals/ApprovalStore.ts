@@ -7,6 +7,7 @@ import { chunks } from '../applicability/ApplicabilityStore';
 import type { ApprovalQuery } from '../permissions/rules';
 import {
   approvedEndpointsQuery,
+  awaitingApprovalCount,
   changeCoverage,
   coveredEndpoints,
   coverageOf,
@@ -521,6 +522,11 @@ export class ApprovalStore {
    */
   approvedEndpointsQuery(patchRef: string, db: Knex = this.db) {
     return approvedEndpointsQuery(db, patchRef);
+  }
+
+  /** Endpoints that need the patch and are not approved (coverage.ts). */
+  async awaitingApproval(patchRef: string): Promise<number> {
+    return awaitingApprovalCount(this.db, patchRef);
   }
 
   /**

@@ -159,3 +159,26 @@ export function approvedEndpointsQuery(db: Knex, patchRef: string) {
     )
     .select('e.endpoint_id');
 }
+
+/**
+ * How many endpoints need the patch (owning groups' requests, exceptions
+ * left out) and are not approved: what a rollout leaves out until someone
+ * approves them. @internal
+ */
+export async function awaitingApprovalCount(
+  db: Knex,
+  patchRef: string,
+): Promise<number> {
+  const [row] = await db('patch_approval_request_endpoints as e')
+    .join('patch_approval_requests as r', 'r.id', 'e.request_id')
+    .where({ 'r.patch_ref': patchRef, 'r.stage': 'owners' })
+    .whereIn(
+      'e.endpoint_id',
+      db('patch_applicability')
+        .where({ patch_ref: patchRef, state: 'needed' })
+        .select('endpoint_id'),
+    )
+    .whereNotIn('e.endpoint_id', approvedEndpointsQuery(db, patchRef))
+    .countDistinct({ n: 'e.endpoint_id' });
+  return Number(row?.n ?? 0);
+}

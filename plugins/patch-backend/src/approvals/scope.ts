@@ -14,7 +14,11 @@
  * stays pending until someone decides on it.
  */
 import { InputError } from '@backstage/errors';
-import { parseEntityRef, stringifyEntityRef } from '@backstage/catalog-model';
+import {
+  CompoundEntityRef,
+  parseEntityRef,
+  stringifyEntityRef,
+} from '@backstage/catalog-model';
 import type { EndpointSelector } from '@patchbay/plugin-patch-common';
 
 /** The part of a request's endpoints a decision approves. */
@@ -151,7 +155,7 @@ export function parseScope(raw: unknown): ApprovalScope | undefined {
       if (typeof ref !== 'string' || !ref.trim()) {
         throw new InputError('A pilotGroup scope names its pilot group');
       }
-      let parsed;
+      let parsed: CompoundEntityRef;
       try {
         parsed = parseEntityRef(ref.trim(), {
           defaultKind: 'pilotgroup',

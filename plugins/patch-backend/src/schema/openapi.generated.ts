@@ -3844,6 +3844,10 @@ export const spec = {
           "inOtherRollouts": {
             "type": "integer"
           },
+          "awaitingApproval": {
+            "type": "integer",
+            "description": "Endpoints that need the patch and are not approved (e.g. the rest of a scoped approval), left out until approved."
+          },
           "unassigned": {
             "type": "integer",
             "description": "Eligible endpoints no ring selects."

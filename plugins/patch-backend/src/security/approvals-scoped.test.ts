@@ -211,7 +211,14 @@ describe('scoped approvals', () => {
         newlyApproved: [id('ep-1')],
       });
 
-      // A rollout reaches the pilot only; a job for the others is refused.
+      // A rollout reaches the pilot only; the rest awaits approval, and a
+      // job for them is refused.
+      const planned = await request(h.server)
+        .post('/api/patch/rollouts/preview')
+        .set('Authorization', as(OPS))
+        .send({ patchRef: MEDIUM_REF, policyRef: POLICY });
+      expect(planned.status).toBe(200);
+      expect(planned.body).toMatchObject({ eligible: 1, awaitingApproval: 2 });
       expect(await rolloutJobs(h)).toEqual([id('ep-1')]);
       const job = await request(h.server)
         .post('/api/patch/jobs')

@@ -1938,6 +1938,8 @@ export interface components {
             /** @description Endpoints that need the patch, are approved, and are in no other active rollout of it. */
             eligible: number;
             inOtherRollouts: number;
+            /** @description Endpoints that need the patch and are not approved (e.g. the rest of a scoped approval), left out until approved. */
+            awaitingApproval?: number;
             /** @description Eligible endpoints no ring selects. */
             unassigned: number;
             waves: components["schemas"]["RolloutPreviewWave"][];

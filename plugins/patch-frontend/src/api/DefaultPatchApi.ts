@@ -532,6 +532,11 @@ export class DefaultPatchApi implements PatchApi {
         `${p.inOtherRollouts} endpoints are left out: another active rollout of this patch holds them.`,
       );
     }
+    if (p.awaitingApproval) {
+      warnings.push(
+        `${p.awaitingApproval} endpoints await approval and are left out until approved.`,
+      );
+    }
     if (p.unassigned > 0) {
       warnings.push(`${p.unassigned} eligible endpoints fall in no ring.`);
     }
