@@ -19,7 +19,9 @@ exports.up = async function up(knex) {
     table
       .text('scope')
       .nullable()
-      .comment('JSON: the scope of a scoped approval (kind, definition, label)');
+      .comment(
+        'JSON: the scope of a scoped approval (kind, definition, label)',
+      );
     table
       .integer('endpoint_count')
       .nullable()

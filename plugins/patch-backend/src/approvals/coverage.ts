@@ -154,9 +154,7 @@ export function approvedEndpointsQuery(db: Knex, patchRef: string) {
         .select('endpoint_id'),
     )
     .groupBy('e.endpoint_id')
-    .havingRaw(
-      'MAX(CASE WHEN c.endpoint_id IS NOT NULL THEN 0 ELSE 1 END) < 1',
-    )
+    .havingRaw('MAX(CASE WHEN c.endpoint_id IS NOT NULL THEN 0 ELSE 1 END) < 1')
     .select('e.endpoint_id');
 }
 

@@ -10,10 +10,7 @@
  */
 import { stringifyEntityRef } from '@backstage/catalog-model';
 import type { RingDefinition } from '@patchbay/plugin-patch-common';
-import type {
-  ApprovalScope,
-  ApprovalScopeResolver,
-} from '../approvals/scope';
+import type { ApprovalScope, ApprovalScopeResolver } from '../approvals/scope';
 import { RolloutCatalog } from '../rollouts/RolloutCatalog';
 import { RolloutStore } from '../rollouts/RolloutStore';
 import { selectRing, withGraph } from '../rollouts/plan';

@@ -165,7 +165,10 @@ describe('scoped approvals', () => {
         .post(`/api/patch/approvals/${req.id}/scope-preview`)
         .set('Authorization', as(ALICE))
         .send({
-          scope: { kind: 'pilotGroup', pilotGroup: 'pilotgroup:default/canaries' },
+          scope: {
+            kind: 'pilotGroup',
+            pilotGroup: 'pilotgroup:default/canaries',
+          },
         });
       expect(preview.status).toBe(200);
       expect(preview.body).toMatchObject({
@@ -233,8 +236,12 @@ describe('scoped approvals', () => {
 
       // A tier: ep-2 runs a tier-1 service. The same scope again changes nothing.
       expect(
-        (await decide(h, req, { action: 'approve', scope: { kind: 'tier', tiers: [1] } }))
-          .status,
+        (
+          await decide(h, req, {
+            action: 'approve',
+            scope: { kind: 'tier', tiers: [1] },
+          })
+        ).status,
       ).toBe(200);
       req = await teamA(h);
       expect(approvedIds(req)).toEqual([id('ep-1'), id('ep-2')].sort());
@@ -336,8 +343,12 @@ describe('scoped approvals', () => {
       await enroll(h, ['ep-1', 'ep-2']);
       let req = await teamA(h);
       expect(
-        (await decide(h, req, { action: 'approve', scope: { kind: 'tier', tiers: [1] } }))
-          .status,
+        (
+          await decide(h, req, {
+            action: 'approve',
+            scope: { kind: 'tier', tiers: [1] },
+          })
+        ).status,
       ).toBe(200);
       req = await teamA(h);
       expect(req.approvedEndpoints).toBe(1);

@@ -66,7 +66,8 @@ function scopeOf(
 ): ApprovalScope | undefined {
   if (kind === 'pilotGroup')
     return pilotGroup ? { kind, pilotGroup } : undefined;
-  if (kind === 'tier') return tier ? { kind, tiers: [Number(tier)] } : undefined;
+  if (kind === 'tier')
+    return tier ? { kind, tiers: [Number(tier)] } : undefined;
   if (kind === 'selector') {
     const given = Object.entries(labels).filter(([, v]) => v.trim());
     return given.length
@@ -104,7 +105,10 @@ export const ScopedDecision = (props: {
   const [pilotGroup, setPilotGroup] = useState('');
   const [labels, setLabels] = useState<Record<string, string>>({});
   const [tier, setTier] = useState('');
-  const [preview, setPreview] = useState<{ key: string; value: ScopePreview }>();
+  const [preview, setPreview] = useState<{
+    key: string;
+    value: ScopePreview;
+  }>();
   const [problem, setProblem] = useState<string>();
   const [busy, setBusy] = useState(false);
 
@@ -200,7 +204,10 @@ export const ScopedDecision = (props: {
             onChange={e => change(() => setPilotGroup(e.target.value))}
           >
             {(pilotGroups.value ?? []).map(g => (
-              <MenuItem key={stringifyEntityRef(g)} value={stringifyEntityRef(g)}>
+              <MenuItem
+                key={stringifyEntityRef(g)}
+                value={stringifyEntityRef(g)}
+              >
                 {g.metadata.title ?? g.metadata.name}
               </MenuItem>
             ))}
@@ -257,7 +264,9 @@ export const ScopedDecision = (props: {
             counted.total,
           )}; would approve ${counted.newlyApproved} more${
             counted.selected > counted.newlyApproved
-              ? ` (${counted.selected - counted.newlyApproved} approved already)`
+              ? ` (${
+                  counted.selected - counted.newlyApproved
+                } approved already)`
               : ''
           }.`}
       </Typography>
