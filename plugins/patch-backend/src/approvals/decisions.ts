@@ -236,7 +236,8 @@ export class ApprovalDecisions {
   /**
    * The endpoints of a stage's request that every earlier stage approved
    * (each earlier request listing the endpoint covers it): all the stage
-   * may approve. None: the stage waits (409), as before scoped approvals.
+   * may approve. The stage waits (409) while an earlier request has
+   * approved nothing (a scoped approval counts), or when none is left.
    */
   private async approvedByEarlierStages(
     req: ApprovalRequest,
@@ -254,16 +255,22 @@ export class ApprovalDecisions {
     const allowed = new Set(
       req.endpoints.map(e => e.endpointId).filter(id => !lacking.has(id)),
     );
-    if (allowed.size === 0) {
-      const waiting = earlier.filter(
-        r => r.state !== 'approved' && r.state !== 'auto-approved',
-      );
+    // Every earlier request must have approved, at least in part.
+    const waiting = earlier.filter(
+      r =>
+        r.state !== 'approved' &&
+        r.state !== 'auto-approved' &&
+        !r.endpoints.some(e => e.approved),
+    );
+    if (waiting.length > 0 || allowed.size === 0) {
       throw new ConflictError(
         `The ${req.stage} stage of ${
           req.patchRef
-        } waits for the earlier stages: ${waiting
-          .map(w => `${w.groupRef} (${w.stage}) is ${w.state}`)
-          .join(', ')}`,
+        } waits for the earlier stages: ${
+          waiting
+            .map(w => `${w.groupRef} (${w.stage}) is ${w.state}`)
+            .join(', ') || 'they approved none of its endpoints'
+        }`,
       );
     }
     return allowed;

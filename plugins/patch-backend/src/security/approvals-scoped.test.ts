@@ -15,6 +15,8 @@ import request from 'supertest';
 import { as, Harness, startHarness } from '../approvals/__testUtils__/harness';
 import {
   ALICE,
+  BOB,
+  CRITICAL_REF,
   enroll,
   entities,
   MEDIUM_REF,
@@ -22,6 +24,7 @@ import {
   requestsOf,
   SAM,
   TEAM_A,
+  TEAM_B,
   users,
 } from './__testUtils__/world';
 
@@ -365,6 +368,81 @@ describe('scoped approvals', () => {
       const [audit] = await audits(h, 'approval-reject');
       expect(audit.details.revoked).toBe(1);
       expect(audit.message).toMatch(/revoked the approval of 1 endpoint/);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'after a scoped owner approval the security stage approves only what the owners approved, on %p',
+    async databaseId => {
+      const h = await startHarness(databases, databaseId, {
+        entities: scopeEntities,
+        users,
+        config: { approvals: { policy: POLICY } },
+      });
+      const agents = await enroll(h, ['ep-1', 'ep-2', 'ep-4']);
+      const id = (name: string) => agents.get(name)!.agentId;
+      const reqs = await requestsOf(h, CRITICAL_REF);
+      const of = (stage: string, group?: string) =>
+        reqs.find(r => r.stage === stage && (!group || r.groupRef === group))!;
+      const security = of('security');
+      // Team A approves its tier-1 endpoint only; team B nothing yet: the stage waits.
+      const ownerA = of('owners', TEAM_A);
+      expect(
+        (
+          await decide(h, ownerA, {
+            action: 'approve',
+            scope: { kind: 'tier', tiers: [1] },
+          })
+        ).status,
+      ).toBe(200);
+      const sam = (body: Record<string, unknown>) =>
+        request(h.server)
+          .post('/api/patch/approvals/decide')
+          .set('Authorization', as(SAM))
+          .send({
+            ids: [security.id],
+            expectedStates: { [security.id]: 'pending' },
+            ...body,
+          });
+      const early = await sam({ action: 'approve' });
+      expect(early.status).toBe(409);
+      expect(early.body.error.message).toMatch(
+        /waits for the earlier stages: group:default\/team-b \(owners\) is pending/,
+      );
+      const ownerB = of('owners', TEAM_B);
+      expect(
+        (
+          await request(h.server)
+            .post('/api/patch/approvals/decide')
+            .set('Authorization', as(BOB))
+            .send({
+              ids: [ownerB.id],
+              expectedStates: { [ownerB.id]: 'pending' },
+              action: 'approve',
+            })
+        ).status,
+      ).toBe(200);
+      // Security approves: it covers what the owners approved, and waits for the rest.
+      const late = await sam({ action: 'approve' });
+      expect(late.status).toBe(200);
+      expect(late.body.items[0]).toMatchObject({
+        state: 'pending',
+        approvedEndpoints: 2,
+      });
+      const planned = await request(h.server)
+        .post('/api/patch/rollouts/preview')
+        .set('Authorization', as(OPS))
+        .send({ patchRef: CRITICAL_REF, policyRef: POLICY });
+      expect(planned.body).toMatchObject({ eligible: 2, awaitingApproval: 1 });
+      const job = await request(h.server)
+        .post('/api/patch/jobs')
+        .set('Authorization', as(OPS))
+        .send({
+          kind: 'install',
+          endpointIds: [id('ep-1')],
+          patchRef: CRITICAL_REF,
+        });
+      expect(job.status).toBe(403);
     },
   );
 });
