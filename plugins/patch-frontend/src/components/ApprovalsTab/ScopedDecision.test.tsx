@@ -163,10 +163,14 @@ describe('ScopedDecision', () => {
       <ScopedDecision request={partly} onChanged={() => {}} />,
       { api: {}, deny: [patchApprovalDecidePermission.name] },
     );
+    // Once the permission answered: said, and every control disabled.
+    expect(
+      await screen.findByText(
+        'Only members of the owning group (or a delegate) may decide.',
+      ),
+    ).toBeInTheDocument();
     const group = screen.getByRole('radiogroup', { name: 'Approve for' });
-    await waitFor(() =>
-      expect(within(group).getByLabelText('A tier')).toBeDisabled(),
-    );
+    expect(within(group).getByLabelText('A tier')).toBeDisabled();
     expect(screen.getByRole('button', { name: /^Approve/ })).toBeDisabled();
   });
 });

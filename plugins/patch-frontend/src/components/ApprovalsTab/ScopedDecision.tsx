@@ -197,6 +197,7 @@ export const ScopedDecision = (props: {
         {kind === 'pilotGroup' && (
           <TextField
             select={(pilotGroups.value?.length ?? 0) > 0}
+            id="scope-pilot-group"
             label="Pilot group"
             size="small"
             style={{ minWidth: 220 }}
@@ -217,6 +218,7 @@ export const ScopedDecision = (props: {
           SELECTOR_FIELDS.map(f => (
             <TextField
               key={f.key}
+              id={`scope-${f.key}`}
               label={f.label}
               size="small"
               value={labels[f.key] ?? ''}
@@ -229,6 +231,7 @@ export const ScopedDecision = (props: {
         {kind === 'tier' && (
           <TextField
             select
+            id="scope-tier"
             label="Tier"
             size="small"
             style={{ minWidth: 120 }}
@@ -270,6 +273,11 @@ export const ScopedDecision = (props: {
               : ''
           }.`}
       </Typography>
+      {!allowed && !loading && (
+        <Typography variant="body2" color="textSecondary">
+          Only members of the owning group (or a delegate) may decide.
+        </Typography>
+      )}
       {problem && (
         <Typography variant="body2" color="error" role="alert">
           {problem}
