@@ -376,12 +376,9 @@ export class ApprovalStore {
       coverage = { kind: 'all' };
     if (!req.coverage && req.to === 'rejected') coverage = { kind: 'clear' };
     // Approved whole, or revoked: no scoped approval remains in force.
-    const scopes =
-      decision.scopes !== undefined
-        ? decision.scopes
-        : coverage.kind === 'all' || coverage.kind === 'clear'
-        ? null
-        : undefined;
+    let scopes = decision.scopes;
+    if (scopes === undefined && ['all', 'clear'].includes(coverage.kind))
+      scopes = null;
     const human = !['expire', 'reopen'].includes(decision.action);
     const updated = await trx('patch_approval_requests')
       .where({ id: req.id, state: req.from })

@@ -133,11 +133,9 @@ export function decisionOutcome(
           },
         ]
       : undefined;
-    const why = scope
-      ? ` (${scope.label})`
-      : limited
-      ? ' (those the earlier stages approved)'
-      : '';
+    let why = '';
+    if (scope) why = ` (${scope.label})`;
+    else if (limited) why = ' (those the earlier stages approved)';
     return {
       ...base,
       to: whole ? 'approved' : 'pending',
@@ -154,6 +152,11 @@ export function decisionOutcome(
   }
   const approvedNow = listed.filter(id => covered.has(id)).length;
   if (input.action === 'reject') {
+    // An approved request rejected says nothing more, as before scoped approvals.
+    const revokedWords =
+      approvedNow > 0 && partial
+        ? `and revoked the approval of ${approvedNow} endpoint(s)`
+        : '';
     const keep =
       approvedNow > 0 &&
       (req.state === 'pending' || req.state === 'deferred') &&
@@ -165,24 +168,20 @@ export function decisionOutcome(
       approvedAfter: keep ? approvedNow : 0,
       revoked: keep ? 0 : approvedNow,
       scopes: keep ? undefined : null,
-      words: keep
-        ? `the remaining ${listed.length - approvedNow} of ${
-            listed.length
-          } endpoint(s); the ${approvedNow} approved stay approved`
-        : approvedNow > 0 && partial
-        ? `and revoked the approval of ${approvedNow} endpoint(s)`
-        : '',
+      words: keep ? rest(listed.length, approvedNow) : revokedWords,
     };
   }
   return {
     ...base,
     to: TARGET.defer,
     approvedAfter: approvedNow,
-    words:
-      approvedNow > 0
-        ? `the remaining ${listed.length - approvedNow} of ${
-            listed.length
-          } endpoint(s); the ${approvedNow} approved stay approved`
-        : '',
+    words: approvedNow > 0 ? rest(listed.length, approvedNow) : '',
   };
+}
+
+/** "the remaining 28 of 40 endpoint(s); the 12 approved stay approved" */
+function rest(listed: number, approved: number): string {
+  return `the remaining ${
+    listed - approved
+  } of ${listed} endpoint(s); the ${approved} approved stay approved`;
 }
