@@ -41,6 +41,7 @@ import { InventoryStore } from './inventory/InventoryStore';
 import { JobQueue } from './jobs/JobQueue';
 import { DatabaseReportStore } from './reports/DatabaseReportStore';
 import { ReportService } from './reports/ReportService';
+import { EndpointScopes } from './pilots/EndpointScopes';
 import { PilotGroupService } from './pilots/PilotGroupService';
 import { RolloutDeps } from './rollouts/deps';
 import { ItsmOutbox, PatchItsmConnector, WebhookItsmConnector } from './itsm';
@@ -109,6 +110,7 @@ export function buildServices(
   // Applicability and approvals.
   const patches = new CatalogPatchSource(catalog, auth);
   const applicability = new ApplicabilityService(applicabilityStore, logger);
+  const rolloutCatalog = new RolloutCatalog(catalog, auth);
   const approvals = new ApprovalService({
     db,
     store: approvalStore,
@@ -125,6 +127,11 @@ export function buildServices(
     escalationGroups: [settings.operationsGroup, settings.securityGroup].filter(
       (g): g is string => !!g,
     ),
+    // Scoped approvals select as the rollout planner does.
+    scopes: new EndpointScopes({
+      store: rolloutStore,
+      catalog: rolloutCatalog,
+    }),
   });
 
   const delegationService = new DelegationService({
@@ -163,8 +170,9 @@ export function buildServices(
       approvedEndpoints: patchRef => approvalStore.approvedEndpoints(patchRef),
       approvedEndpointsQuery: (patchRef, trx) =>
         approvalStore.approvedEndpointsQuery(patchRef, trx),
+      awaitingApproval: patchRef => approvalStore.awaitingApproval(patchRef),
     },
-    catalog: new RolloutCatalog(catalog, auth),
+    catalog: rolloutCatalog,
     audit,
     logger: rolloutLogger,
     notifications,

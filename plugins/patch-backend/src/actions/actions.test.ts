@@ -188,7 +188,35 @@ describe('Patchbay actions in the actions registry', () => {
           decision: 'reject',
         }),
       ).rejects.toMatchObject({ name: 'InputError' });
-      // Alice, a member, approves with a comment: recorded and audited.
+      // A scoped approval through the action: resolved as the REST route
+      // does; one that selects none of the endpoints changes nothing.
+      const [first] = (await restGet(h, ALICE, `/approvals/${medium.id}`))
+        .endpoints;
+      await h
+        .knex('patch_endpoints')
+        .where({ id: first.endpointId })
+        .update({ device_type: 'kiosk' });
+      await expect(
+        invoke('decide-approval', ALICE, {
+          requestId: medium.id,
+          decision: 'approve',
+          scope: { kind: 'tier', tiers: [1] },
+        }),
+      ).rejects.toMatchObject({ name: 'InputError' });
+      const scoped = await invoke('decide-approval', ALICE, {
+        requestId: medium.id,
+        decision: 'approve',
+        scope: {
+          kind: 'selector',
+          selector: { labels: { deviceType: 'kiosk' } },
+        },
+      });
+      expect(scoped).toMatchObject({
+        state: 'pending',
+        approvedEndpoints: 1,
+        endpoints: 3,
+      });
+      // Alice, a member, approves the rest with a comment: recorded and audited.
       const approved = await invoke('decide-approval', ALICE, {
         requestId: medium.id,
         decision: 'approve',
@@ -214,7 +242,7 @@ describe('Patchbay actions in the actions registry', () => {
           outcome: 'succeeded',
           target_id: medium.id,
         }),
-      ).toHaveLength(1);
+      ).toHaveLength(2);
       // Deciding again against the state seen before (pending) is a conflict.
       await expect(
         invoke('decide-approval', ALICE, {

@@ -187,7 +187,7 @@ export function registerApprovalActions(
     name: 'decide-approval',
     title: 'Approve or reject a patch approval request',
     description:
-      "Approves or rejects one patch approval request on behalf of the signed-in user, with a comment (required to reject). Only a member of the request's group, or its delegate, may decide. expectedState is the state the user saw (default pending): if the request moved since, nothing changes and a conflict is returned. Recorded in the audit trail like a decision in the portal.",
+      "Approves or rejects one patch approval request on behalf of the signed-in user, with a comment (required to reject). Only a member of the request's group, or its delegate, may decide. expectedState is the state the user saw (default pending): if the request moved since, nothing changes and a conflict is returned. An approval may be scoped to part of the endpoints: a pilot group ({ kind: 'pilotGroup', pilotGroup: 'pilotgroup:default/canaries' }), a selector ({ kind: 'selector', selector: { labels: { deviceType: 'kiosk' } } }) or a tier ({ kind: 'tier', tiers: [3] }); the rest stays pending. Rejecting a partly approved request rejects the rest. Recorded in the audit trail like a decision in the portal.",
     attributes: { destructive: true, idempotent: false },
     schema: {
       input: z =>
@@ -196,6 +196,15 @@ export function registerApprovalActions(
           decision: z.enum(['approve', 'reject']),
           comment: z.string().max(2000).optional(),
           expectedState: z.enum(STATES).default('pending'),
+          // Checked by the service (approvals/scope.ts), as for the REST route.
+          scope: z
+            .object({
+              kind: z.enum(['pilotGroup', 'selector', 'tier']),
+              pilotGroup: z.string().optional(),
+              selector: z.record(z.any()).optional(),
+              tiers: z.array(z.number().int()).optional(),
+            })
+            .optional(),
         }),
       output: z =>
         z.object({
@@ -203,6 +212,8 @@ export function registerApprovalActions(
           patchRef: z.string(),
           groupRef: z.string(),
           state: z.string(),
+          approvedEndpoints: z.number(),
+          endpoints: z.number(),
           decidedBy: z.string().nullable(),
           decidedAt: z.string().nullable(),
           comment: z.string().nullable(),
@@ -230,6 +241,7 @@ export function registerApprovalActions(
             action: input.decision,
             comment: input.comment,
             expectedStates: { [input.requestId]: input.expectedState },
+            scope: input.scope as any,
           },
           { userEntityRef: userRef, ownershipEntityRefs: claims },
           { mayDecide: mayDecide(caller.decision) },
@@ -241,6 +253,8 @@ export function registerApprovalActions(
           patchRef: decided.patchRef,
           groupRef: decided.groupRef,
           state: decided.state,
+          approvedEndpoints: decided.approvedEndpoints,
+          endpoints: decided.endpoints.length,
           decidedBy: decided.decidedBy ?? null,
           decidedAt: decided.decidedAt ?? null,
           comment: decided.comment ?? null,

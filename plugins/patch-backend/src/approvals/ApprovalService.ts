@@ -18,10 +18,12 @@
  * and ownership from the catalog). Callers pass plain values: the caller's
  * identity (permissions/caller.ts), never an HTTP request.
  *
- * An endpoint is approved for a patch when every request covering it — all
- * its owning groups and every extra stage — is approved or auto-approved.
+ * An endpoint is approved for a patch when every request listing it — all
+ * its owning groups and every extra stage — covers it (coverage.ts): the
+ * request was approved (or auto-approved) while it listed the endpoint, or
+ * a scoped approval (scope.ts) selected it.
  */
-import { NotFoundError } from '@backstage/errors';
+import { InputError, NotFoundError } from '@backstage/errors';
 import { ApprovalPolicy, PatchEntity } from '@patchbay/plugin-patch-common';
 import { CallerIdentity } from '../permissions/caller';
 import { ApprovalCatalog } from './ApprovalCatalog';
@@ -32,6 +34,7 @@ import { EndpointOwnerStore } from './EndpointOwnerStore';
 import { ApprovalNotifier } from './notifications';
 import { EndpointOwnership } from './ownership';
 import { Reconciler } from './reconcile';
+import { parseScope } from './scope';
 import {
   ApprovalServiceOptions,
   DecisionInput,
@@ -40,6 +43,7 @@ import {
 } from './types';
 
 export { covers } from './reconcile';
+export type { ApprovalScope, ScopeRecord } from './scope';
 export type { DecideOptions } from './decisions';
 export {
   PolicyConfigurationError,
@@ -133,6 +137,38 @@ export class ApprovalService {
     const [item] = await this.o.store.list({ ...filter, ids: [id] });
     if (!item) throw new NotFoundError(`No approval request ${id}`);
     return this.get(item.id);
+  }
+
+  /**
+   * What approving a request with a scope would approve now, before the
+   * decider confirms (the decision resolves the scope again when taken):
+   * how many of its endpoints the scope selects, how many of those are
+   * approved already, the first of those it would add.
+   */
+  async previewScope(
+    id: string,
+    rawScope: unknown,
+    filter: Pick<RequestFilter, 'permission'>,
+  ) {
+    const scope = parseScope(rawScope);
+    if (!scope) throw new InputError('A scope is required');
+    const request = await this.getReadable(id, filter);
+    const resolved = await this.decisions.select(scope);
+    const inScope = request.endpoints.filter(e =>
+      resolved.selected.has(e.endpointId),
+    );
+    const newly = inScope.filter(e => !e.approved);
+    return {
+      scope: { ...scope, label: resolved.label },
+      total: request.endpoints.length,
+      approved: request.approvedEndpoints,
+      selected: inScope.length,
+      newlyApproved: newly.length,
+      endpoints: newly.slice(0, 50).map(e => ({
+        endpointId: e.endpointId,
+        ...(e.endpointRef ? { endpointRef: e.endpointRef } : {}),
+      })),
+    };
   }
 
   /** The approval rules in force. */

@@ -5,9 +5,18 @@ import { Knex } from 'knex';
 import { fromDbJson, fromDbTime, toDbTime } from '../database/time';
 import { chunks } from '../applicability/ApplicabilityStore';
 import type { ApprovalQuery } from '../permissions/rules';
+import {
+  approvedEndpointsQuery,
+  awaitingApprovalCount,
+  changeCoverage,
+  coveredEndpoints,
+  coverageOf,
+  CoverageChange,
+} from './coverage';
 import { DelegationStore } from './DelegationStore';
 import { replaceRequestEndpoints } from './requestEndpoints';
 import { applyCriteria } from './requestCriteria';
+import type { ApprovalScope, ScopeRecord } from './scope';
 
 export { applyCriteria } from './requestCriteria';
 
@@ -39,6 +48,8 @@ export interface RequestEndpoint {
   systemRef?: string;
   /** Components, Systems or the Resource the group owns that concern the endpoint. */
   entityRefs: string[];
+  /** The request's approval covers it (as read; see coverage.ts). */
+  approved?: boolean;
 }
 
 /**
@@ -83,6 +94,10 @@ export interface ApprovalRequest {
   /** Components running on the endpoints (catalog `dependencyOf`), whoever owns them. */
   services: string[];
   endpoints: RequestEndpoint[];
+  /** How many of `endpoints` the request's approval covers (all when approved whole). */
+  approvedEndpoints: number;
+  /** The scoped approvals in force, oldest first (approvals/scope.ts). */
+  scopes: ScopeRecord[];
   /** Groups or users the group's approvals are delegated to, as of the read. */
   delegates: string[];
 }
@@ -98,6 +113,12 @@ export interface ApprovalDecision {
   comment?: string;
   deferredUntil?: string;
   decidedAt: string;
+  /** The scope of a scoped approval, with its label. */
+  scope?: ApprovalScope & { label: string };
+  /** Endpoints the request listed at the decision (human decisions since scoped approvals). */
+  endpointCount?: number;
+  /** Endpoints of the request approved after the decision. */
+  approvedCount?: number;
 }
 
 /** The database form of the permission rules' queries (permissions/rules.ts). */
@@ -234,9 +255,19 @@ export class ApprovalStore {
       rows.map(r => r.id as string),
       500,
     )) {
-      const links = await (trx ?? this.db)('patch_approval_request_endpoints')
-        .whereIn('request_id', chunk)
-        .orderBy('endpoint_id');
+      const links = await (trx ?? this.db)(
+        'patch_approval_request_endpoints as e',
+      )
+        .leftJoin('patch_approval_coverage as c', function on() {
+          this.on('c.request_id', '=', 'e.request_id').andOn(
+            'c.endpoint_id',
+            '=',
+            'e.endpoint_id',
+          );
+        })
+        .whereIn('e.request_id', chunk)
+        .orderBy('e.endpoint_id')
+        .select('e.*', 'c.endpoint_id as covered');
       for (const l of links) {
         const list = byId.get(l.request_id) ?? [];
         list.push({
@@ -244,6 +275,7 @@ export class ApprovalStore {
           endpointRef: l.endpoint_ref ?? undefined,
           systemRef: l.system_ref ?? undefined,
           entityRefs: fromDbJson<string[]>(l.entity_refs) ?? [],
+          approved: l.covered !== null && l.covered !== undefined,
         });
         byId.set(l.request_id, list);
       }
@@ -317,15 +349,36 @@ export class ApprovalStore {
    */
   async transition(
     trx: Knex.Transaction,
-    req: { id: string; from: ApprovalState; to: ApprovalState },
+    req: {
+      id: string;
+      from: ApprovalState;
+      to: ApprovalState;
+      /** Default: all when approved, cleared when rejected, else kept. */
+      coverage?: CoverageChange;
+    },
     decision: {
       action: ApprovalAction;
       actor: string;
       comment?: string;
       deferredUntil?: string;
+      scope?: ApprovalScope & { label: string };
+      endpointCount?: number;
+      approvedCount?: number;
+      /** Endpoints the decision newly approved (kept with a scoped one). */
+      scopeEndpoints?: string[];
+      /** The request's scoped approvals in force after it; null clears them. */
+      scopes?: ScopeRecord[] | null;
     },
     now: Date,
   ): Promise<boolean> {
+    let coverage: CoverageChange = req.coverage ?? { kind: 'keep' };
+    if (!req.coverage && (req.to === 'approved' || req.to === 'auto-approved'))
+      coverage = { kind: 'all' };
+    if (!req.coverage && req.to === 'rejected') coverage = { kind: 'clear' };
+    // Approved whole, or revoked: no scoped approval remains in force.
+    let scopes = decision.scopes;
+    if (scopes === undefined && ['all', 'clear'].includes(coverage.kind))
+      scopes = null;
     const human = !['expire', 'reopen'].includes(decision.action);
     const updated = await trx('patch_approval_requests')
       .where({ id: req.id, state: req.from })
@@ -345,24 +398,12 @@ export class ApprovalStore {
         ...(decision.action === 'reopen'
           ? { due_soon_notified_at: null, overdue_notified_at: null }
           : {}),
+        ...(scopes !== undefined
+          ? { approved_scopes: scopes ? JSON.stringify(scopes) : null }
+          : {}),
       });
     if (updated !== 1) return false;
-    if (req.to === 'approved' || req.to === 'auto-approved') {
-      // The approval covers the endpoints listed now, and no later ones.
-      await trx('patch_approval_coverage')
-        .where({ request_id: req.id })
-        .delete();
-      await trx.raw(
-        `INSERT INTO patch_approval_coverage (request_id, endpoint_id)
-         SELECT request_id, endpoint_id FROM patch_approval_request_endpoints
-          WHERE request_id = ?`,
-        [req.id],
-      );
-    } else if (req.to === 'rejected') {
-      await trx('patch_approval_coverage')
-        .where({ request_id: req.id })
-        .delete();
-    }
+    await changeCoverage(trx, req.id, coverage);
     await trx('patch_approval_decisions').insert({
       request_id: req.id,
       action: decision.action,
@@ -374,6 +415,12 @@ export class ApprovalStore {
         ? toDbTime(decision.deferredUntil)
         : null,
       decided_at: toDbTime(now),
+      scope: decision.scope ? JSON.stringify(decision.scope) : null,
+      endpoint_count: decision.endpointCount ?? null,
+      approved_count: decision.approvedCount ?? null,
+      scope_endpoints: decision.scopeEndpoints
+        ? JSON.stringify(decision.scopeEndpoints)
+        : null,
     });
     return true;
   }
@@ -393,6 +440,13 @@ export class ApprovalStore {
       comment: r.comment ?? undefined,
       deferredUntil: fromDbTime(r.deferred_until),
       decidedAt: fromDbTime(r.decided_at),
+      ...(r.scope ? { scope: fromDbJson<any>(r.scope) } : {}),
+      ...(r.endpoint_count !== null && r.endpoint_count !== undefined
+        ? { endpointCount: Number(r.endpoint_count) }
+        : {}),
+      ...(r.approved_count !== null && r.approved_count !== undefined
+        ? { approvedCount: Number(r.approved_count) }
+        : {}),
     }));
   }
 
@@ -425,70 +479,32 @@ export class ApprovalStore {
     }
   }
 
-  /** The endpoints each request's approval covers (see the coverage migration). */
+  /** The endpoints each request's approval covers (coverage.ts). */
   async coverage(
     requestIds: string[],
     trx?: Knex.Transaction,
   ): Promise<Map<string, Set<string>>> {
-    const out = new Map<string, Set<string>>();
-    for (const chunk of chunks(requestIds, 500)) {
-      const rows = await (trx ?? this.db)('patch_approval_coverage')
-        .whereIn('request_id', chunk)
-        .select('request_id', 'endpoint_id');
-      for (const r of rows) {
-        const set = out.get(r.request_id) ?? new Set<string>();
-        set.add(r.endpoint_id);
-        out.set(r.request_id, set);
-      }
-    }
-    return out;
+    return coverageOf(trx ?? this.db, requestIds);
   }
 
   /**
    * Of `endpointIds`, those a job may install or roll back the patch on:
-   * some request of the patch that is not rejected covers the endpoint, and
-   * every request listing it now covers it (or is not rejected and covers
-   * it). Unlike {@link approvedEndpoints} it does not ask for the patch to
-   * be needed, so a rollback of an installed patch is allowed where the
-   * install was approved.
+   * every request listing them covers them (coverage.ts). Unlike
+   * {@link approvedEndpoints} it does not ask for the patch to be needed,
+   * so a rollback of an installed patch is allowed where the install was
+   * approved.
    */
   async coveredEndpoints(
     patchRef: string,
     endpointIds: string[],
   ): Promise<Set<string>> {
-    const out = new Set<string>();
-    for (const chunk of chunks(endpointIds, 500)) {
-      const covered = await this.db('patch_approval_coverage as c')
-        .join('patch_approval_requests as r', 'r.id', 'c.request_id')
-        .where('r.patch_ref', patchRef)
-        .whereNot('r.state', 'rejected')
-        .whereIn('c.endpoint_id', chunk)
-        .distinct('c.endpoint_id');
-      const lacking = await this.db('patch_approval_request_endpoints as e')
-        .join('patch_approval_requests as r', 'r.id', 'e.request_id')
-        .leftJoin('patch_approval_coverage as c', function on() {
-          this.on('c.request_id', '=', 'e.request_id').andOn(
-            'c.endpoint_id',
-            '=',
-            'e.endpoint_id',
-          );
-        })
-        .where('r.patch_ref', patchRef)
-        .whereIn('e.endpoint_id', chunk)
-        .where(w => w.whereNull('c.endpoint_id').orWhere('r.state', 'rejected'))
-        .distinct('e.endpoint_id');
-      const no = new Set(lacking.map(r => r.endpoint_id as string));
-      for (const r of covered) {
-        if (!no.has(r.endpoint_id)) out.add(r.endpoint_id);
-      }
-    }
-    return out;
+    return coveredEndpoints(this.db, patchRef, endpointIds);
   }
 
   /**
    * Endpoints that need the patch and whose every request (owning groups
    * and extra stages) covers them: the approval was given for them (or a
-   * policy rule approved them) and has not been rejected since.
+   * policy rule approved them) and has not been revoked since.
    */
   async approvedEndpoints(patchRef: string): Promise<string[]> {
     const rows = await this.approvedEndpointsQuery(patchRef).orderBy(
@@ -499,36 +515,15 @@ export class ApprovalStore {
 
   /**
    * `approvedEndpoints` as a query of one column, `endpoint_id`, for use as
-   * a subquery (a rollout wave of 100,000 endpoints is taken in one
-   * INSERT ... SELECT), on `db` (a transaction) when given.
+   * a subquery (coverage.ts), on `db` (a transaction) when given.
    */
   approvedEndpointsQuery(patchRef: string, db: Knex = this.db) {
-    // "No request leaves it uncovered" as MAX(...) < 1, not SUM(...) = 0:
-    // PostgreSQL guesses 0.5 % of groups pass an equality on an aggregate,
-    // 33 % an inequality; at 0.5 % (500 of 100,000) plans and snapshots
-    // probed patch_endpoints once per endpoint in a nested loop, 2-3 times
-    // slower than the hash join they choose now.
-    return db('patch_approval_request_endpoints as e')
-      .join('patch_approval_requests as r', 'r.id', 'e.request_id')
-      .leftJoin('patch_approval_coverage as c', function on() {
-        this.on('c.request_id', '=', 'e.request_id').andOn(
-          'c.endpoint_id',
-          '=',
-          'e.endpoint_id',
-        );
-      })
-      .where('r.patch_ref', patchRef)
-      .whereIn(
-        'e.endpoint_id',
-        db('patch_applicability')
-          .where({ patch_ref: patchRef, state: 'needed' })
-          .select('endpoint_id'),
-      )
-      .groupBy('e.endpoint_id')
-      .havingRaw(
-        "MAX(CASE WHEN c.endpoint_id IS NOT NULL AND r.state <> 'rejected' THEN 0 ELSE 1 END) < 1",
-      )
-      .select('e.endpoint_id');
+    return approvedEndpointsQuery(db, patchRef);
+  }
+
+  /** Endpoints that need the patch and are not approved (coverage.ts). */
+  async awaitingApproval(patchRef: string): Promise<number> {
+    return awaitingApprovalCount(this.db, patchRef);
   }
 
   /**
@@ -577,6 +572,8 @@ function toRequest(
     risk: fromDbJson<RequestRisk>(r.risk) ?? undefined,
     services: fromDbJson<string[]>(r.services) ?? [],
     endpoints,
+    approvedEndpoints: endpoints.filter(e => e.approved).length,
+    scopes: fromDbJson<ScopeRecord[]>(r.approved_scopes) ?? [],
     delegates,
   };
 }

@@ -8,14 +8,19 @@
  * permission allows each request (`mayDecide`, the route's conditional
  * decision; a refusal is a Refusal the route audits); reject and defer need
  * a comment, defer a date in the future; the action is allowed from the
- * request's state; a stage waits for the earlier stages of the policy.
- * Each transition is written with its decision row and audit entry in one
+ * request's state; a stage waits for the earlier stages of the policy, and
+ * approves only what they approved. A decision may carry a scope (approve
+ * part of the endpoints: scope.ts); what it does to each request is
+ * decisionOutcome.ts. Each transition is written with its decision row and audit entry in one
  * transaction; a delegate's decision says so in the audit trail.
  */
 import { ConflictError, InputError, NotFoundError } from '@backstage/errors';
+import { Knex } from 'knex';
 import { CallerIdentity, Refusal } from '../permissions/caller';
 import { ApprovalCatalog } from './ApprovalCatalog';
-import { ApprovalRequest, ApprovalState, OWNERS_STAGE } from './ApprovalStore';
+import { ApprovalRequest, OWNERS_STAGE } from './ApprovalStore';
+import { decisionOutcome, ResolvedScope } from './decisionOutcome';
+import { ApprovalScope, parseScope, scopeLabel } from './scope';
 import { ApprovalServiceOptions, DecisionInput } from './types';
 
 /** Options of a decision. */
@@ -96,17 +101,10 @@ export class ApprovalDecisions {
       }
       deferUntil = new Date(t).toISOString();
     }
-    const targetState: Record<DecisionInput['action'], ApprovalState> = {
-      approve: 'approved',
-      reject: 'rejected',
-      defer: 'deferred',
-    };
-    const to = targetState[input.action];
-    const allowedFrom: Record<DecisionInput['action'], ApprovalState[]> = {
-      approve: ['pending', 'deferred', 'rejected'],
-      reject: ['pending', 'deferred', 'approved', 'auto-approved'],
-      defer: ['pending'],
-    };
+    const scope = await this.resolveScope(input);
+    if (input.revokeApproved && input.action !== 'reject') {
+      throw new InputError('revokeApproved goes with a reject only');
+    }
     // Stages run in the policy's order: owners first, then its stages.
     const order = seen.some(r => r.stage !== OWNERS_STAGE)
       ? [
@@ -125,41 +123,33 @@ export class ApprovalDecisions {
             `Request ${id} is ${req.state}, not ${expected} as you saw it; reload it and decide again`,
           );
         }
-        if (!allowedFrom[input.action].includes(req.state)) {
-          throw new ConflictError(
-            `Request ${id} is ${req.state}; cannot ${input.action} it`,
-          );
-        }
-        if (req.stage !== OWNERS_STAGE) {
-          const at = order.indexOf(req.stage);
-          const before = at > 0 ? order.slice(0, at) : [OWNERS_STAGE];
-          const waiting = (
-            await this.o.store.list({ patchRef: req.patchRef }, trx)
-          ).filter(
-            r =>
-              before.includes(r.stage) &&
-              r.endpoints.length > 0 &&
-              r.state !== 'approved' &&
-              r.state !== 'auto-approved',
-          );
-          if (waiting.length) {
-            throw new ConflictError(
-              `The ${req.stage} stage of ${
-                req.patchRef
-              } waits for the earlier stages: ${waiting
-                .map(w => `${w.groupRef} (${w.stage}) is ${w.state}`)
-                .join(', ')}`,
-            );
-          }
-        }
+        const allowed =
+          req.stage === OWNERS_STAGE
+            ? undefined
+            : await this.approvedByEarlierStages(req, order, trx);
+        const out = decisionOutcome(req, input, scope, allowed, actor, now);
         const ok = await this.o.store.transition(
           trx,
-          { id, from: expected ?? req.state, to },
+          {
+            id,
+            from: expected ?? req.state,
+            to: out.to,
+            coverage: out.coverage,
+          },
           {
             action: input.action,
             actor,
             comment,
             deferredUntil: deferUntil,
+            endpointCount: out.listed,
+            approvedCount: out.approvedAfter,
+            ...(scope
+              ? {
+                  scope: { ...scope.scope, label: scope.label },
+                  scopeEndpoints: out.newly,
+                }
+              : {}),
+            scopes: out.scopes,
           },
           now,
         );
@@ -174,6 +164,7 @@ export class ApprovalDecisions {
           claims && !claims.includes(req.groupRef)
             ? req.delegates.find(d => claims.includes(d))
             : undefined;
+        const verb = out.to === 'pending' ? 'approved' : out.to;
         await this.o.audit.record(
           {
             actor,
@@ -183,14 +174,26 @@ export class ApprovalDecisions {
             targetId: id,
             groupRef: req.groupRef,
             systemRef: req.endpoints[0]?.systemRef,
-            message: `${actor} ${to} ${req.patchRef} for ${req.groupRef}${
-              delegate ? ` as delegate (${delegate})` : ''
-            }${comment ? `: ${comment}` : ''}`,
+            message: `${actor} ${verb} ${req.patchRef} for ${req.groupRef}${
+              out.words ? ` ${out.words}` : ''
+            }${delegate ? ` as delegate (${delegate})` : ''}${
+              comment ? `: ${comment}` : ''
+            }`,
             details: {
               patchRef: req.patchRef,
               stage: req.stage,
               from: req.state,
-              to,
+              to: out.to,
+              endpoints: out.listed,
+              approved: out.approvedAfter,
+              ...(scope
+                ? {
+                    scope: { ...scope.scope, label: scope.label },
+                    approvedNow: out.newly.length,
+                    newlyApproved: out.newly.slice(0, 100),
+                  }
+                : {}),
+              ...(out.revoked ? { revoked: out.revoked } : {}),
               ...(deferUntil ? { deferUntil } : {}),
               ...(delegate ? { delegate } : {}),
             },
@@ -201,5 +204,75 @@ export class ApprovalDecisions {
       }
     });
     return this.o.store.list({ ids });
+  }
+
+  /** The decision's scope, checked and resolved to endpoints now (scope.ts). */
+  private async resolveScope(
+    input: DecisionInput,
+  ): Promise<ResolvedScope | undefined> {
+    const scope = parseScope(input.scope);
+    if (!scope) return undefined;
+    if (input.action !== 'approve') {
+      throw new InputError(
+        `A scope goes with an approval only, not with a ${input.action}`,
+      );
+    }
+    return this.select(scope);
+  }
+
+  /** What a scope selects now; refused when the server cannot resolve scopes. */
+  async select(scope: ApprovalScope): Promise<ResolvedScope> {
+    // Without a resolver nothing can be selected: fail closed.
+    if (!this.o.scopes) {
+      throw new InputError('Scoped approvals are not available here');
+    }
+    return {
+      scope,
+      label: scopeLabel(scope),
+      selected: await this.o.scopes.select(scope),
+    };
+  }
+
+  /**
+   * The endpoints of a stage's request that every earlier stage approved
+   * (each earlier request listing the endpoint covers it): all the stage
+   * may approve. The stage waits (409) while an earlier request has
+   * approved nothing (a scoped approval counts), or when none is left.
+   */
+  private async approvedByEarlierStages(
+    req: ApprovalRequest,
+    order: string[],
+    trx: Knex.Transaction,
+  ): Promise<Set<string>> {
+    const at = order.indexOf(req.stage);
+    const before = at > 0 ? order.slice(0, at) : [OWNERS_STAGE];
+    const earlier = (
+      await this.o.store.list({ patchRef: req.patchRef }, trx)
+    ).filter(r => before.includes(r.stage) && r.endpoints.length > 0);
+    const lacking = new Set<string>();
+    for (const r of earlier)
+      for (const e of r.endpoints) if (!e.approved) lacking.add(e.endpointId);
+    const allowed = new Set(
+      req.endpoints.map(e => e.endpointId).filter(id => !lacking.has(id)),
+    );
+    // Every earlier request must have approved, at least in part.
+    const waiting = earlier.filter(
+      r =>
+        r.state !== 'approved' &&
+        r.state !== 'auto-approved' &&
+        !r.endpoints.some(e => e.approved),
+    );
+    if (waiting.length > 0 || allowed.size === 0) {
+      throw new ConflictError(
+        `The ${req.stage} stage of ${
+          req.patchRef
+        } waits for the earlier stages: ${
+          waiting
+            .map(w => `${w.groupRef} (${w.stage}) is ${w.state}`)
+            .join(', ') || 'they approved none of its endpoints'
+        }`,
+      );
+    }
+    return allowed;
   }
 }

@@ -15,6 +15,7 @@ import { ExceptionStore } from '../exceptions/ExceptionStore';
 import type { PatchConfig } from '../config';
 import { ApprovalState, ApprovalStore } from './ApprovalStore';
 import { DelegationStore } from './DelegationStore';
+import type { ApprovalScope, ApprovalScopeResolver } from './scope';
 
 /**
  * The settings of the approvals area, read by `config.ts`
@@ -46,6 +47,17 @@ export interface DecisionInput {
    * decisions one wins and the others are refused with a conflict.
    */
   expectedStates?: Record<string, ApprovalState>;
+  /**
+   * Approve only the endpoints this scope selects now (approvals/scope.ts);
+   * the rest stay pending. Only with `approve`.
+   */
+  scope?: ApprovalScope;
+  /**
+   * With `reject` of a partly approved request: revoke the endpoints
+   * already approved too. Without it a reject applies to the endpoints
+   * still waiting, and the approved ones stay approved.
+   */
+  revokeApproved?: boolean;
 }
 
 /** The approval policy cannot be chosen: the plugin must not start. */
@@ -79,4 +91,6 @@ export interface ApprovalServiceOptions {
   notifications?: NotificationService;
   /** Who hears of an overdue request at the last escalation step: operations and security. */
   escalationGroups?: string[];
+  /** What approval scopes select (pilots/EndpointScopes.ts); without it scoped approvals are refused. */
+  scopes?: ApprovalScopeResolver;
 }

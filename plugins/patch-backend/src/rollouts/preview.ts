@@ -43,6 +43,11 @@ export interface RolloutPreview {
   eligible: number;
   /** Approved endpoints held by another active rollout of the same patch. */
   inOtherRollouts: number;
+  /**
+   * Endpoints that need the patch and are not approved (e.g. the rest of a
+   * scoped approval): left out of the plan until approved.
+   */
+  awaitingApproval?: number;
   /** Endpoints no ring selects. */
   unassigned: number;
   waves: Array<{
@@ -197,6 +202,13 @@ export async function buildPreview(
     emergency: !!req.emergency,
     eligible: endpoints.length,
     inOtherRollouts,
+    ...(deps.eligibility.awaitingApproval
+      ? {
+          awaitingApproval: await deps.eligibility.awaitingApproval(
+            req.patchRef,
+          ),
+        }
+      : {}),
     unassigned: plan.unassigned.length,
     waves: plan.rings.map(r => {
       const ring = (rings[r.index] ?? rings[r.overflowOf ?? 0]).policy;

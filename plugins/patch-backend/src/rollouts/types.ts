@@ -149,4 +149,9 @@ export interface RolloutEligibility {
    * reads them in the database.
    */
   approvedEndpointsQuery(patchRef: string, db: Knex): Knex.QueryBuilder;
+  /**
+   * How many endpoints need the patch and are not approved (a scoped
+   * approval leaves the rest waiting): the preview says they are left out.
+   */
+  awaitingApproval?(patchRef: string): Promise<number>;
 }

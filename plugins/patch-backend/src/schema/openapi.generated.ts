@@ -1969,6 +1969,223 @@ export const spec = {
             "items": {
               "type": "string"
             }
+          },
+          "approved": {
+            "type": "boolean",
+            "description": "The request's approval covers this endpoint (approved whole, or by a scoped approval)."
+          }
+        }
+      },
+      "ApprovalScope": {
+        "type": "object",
+        "additionalProperties": false,
+        "description": "Part of a request's endpoints an approval is given for. `pilotGroup`: the endpoints the PilotGroup selects now,\nas a rollout ring would (members, selector, sampling); `selector`: an endpoint selector as pilot groups and\nrings use (labels such as `deviceType`, `location`, `department`; owners; systems; os; tiers), at least one\ncriterion; `tier`: the endpoints whose business tier (`patchbay.dev/tier` of their System or Components, the\nmost critical) is one of `tiers` (unknown tier: none). Resolved at decision time to the request's endpoints it\nselects then; endpoints that join later stay pending.\n",
+        "required": [
+          "kind"
+        ],
+        "properties": {
+          "kind": {
+            "type": "string",
+            "enum": [
+              "pilotGroup",
+              "selector",
+              "tier"
+            ]
+          },
+          "pilotGroup": {
+            "type": "string",
+            "maxLength": 255,
+            "description": "Entity ref of a PilotGroup (kind pilotGroup)."
+          },
+          "selector": {
+            "$ref": "#/components/schemas/EndpointSelector"
+          },
+          "tiers": {
+            "type": "array",
+            "description": "Tiers, 1 the most critical (kind tier).",
+            "minItems": 1,
+            "maxItems": 10,
+            "items": {
+              "type": "integer"
+            }
+          }
+        }
+      },
+      "EndpointSelector": {
+        "type": "object",
+        "additionalProperties": false,
+        "description": "Every given criterion must match; within a list any value may.",
+        "properties": {
+          "labels": {
+            "type": "object",
+            "description": "Labels that must all be equal, e.g. deviceType: kiosk, location: berlin, department: retail.",
+            "additionalProperties": {
+              "type": "string",
+              "maxLength": 255
+            }
+          },
+          "owners": {
+            "type": "array",
+            "maxItems": 50,
+            "items": {
+              "type": "string",
+              "maxLength": 255
+            }
+          },
+          "systems": {
+            "type": "array",
+            "maxItems": 50,
+            "items": {
+              "type": "string",
+              "maxLength": 255
+            }
+          },
+          "os": {
+            "type": "array",
+            "maxItems": 50,
+            "items": {
+              "type": "string",
+              "maxLength": 255
+            }
+          },
+          "tiers": {
+            "type": "array",
+            "maxItems": 10,
+            "items": {
+              "type": "integer"
+            }
+          }
+        }
+      },
+      "LabelledScope": {
+        "type": "object",
+        "description": "An approval scope as recorded, with its label in words.",
+        "required": [
+          "kind",
+          "label"
+        ],
+        "properties": {
+          "kind": {
+            "type": "string",
+            "enum": [
+              "pilotGroup",
+              "selector",
+              "tier"
+            ]
+          },
+          "pilotGroup": {
+            "type": "string"
+          },
+          "selector": {
+            "$ref": "#/components/schemas/EndpointSelector"
+          },
+          "tiers": {
+            "type": "array",
+            "items": {
+              "type": "integer"
+            }
+          },
+          "label": {
+            "type": "string"
+          }
+        }
+      },
+      "ScopeRecord": {
+        "type": "object",
+        "description": "A scoped approval in force on a request.",
+        "required": [
+          "scope",
+          "label",
+          "approved",
+          "of",
+          "decidedBy",
+          "decidedAt"
+        ],
+        "properties": {
+          "scope": {
+            "$ref": "#/components/schemas/ApprovalScope"
+          },
+          "label": {
+            "type": "string",
+            "description": "The scope in words, e.g. `pilot group canaries`."
+          },
+          "approved": {
+            "type": "integer",
+            "description": "Endpoints this decision approved."
+          },
+          "of": {
+            "type": "integer",
+            "description": "Endpoints the request listed then."
+          },
+          "decidedBy": {
+            "type": "string"
+          },
+          "decidedAt": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      },
+      "ScopePreviewRequest": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "scope"
+        ],
+        "properties": {
+          "scope": {
+            "$ref": "#/components/schemas/ApprovalScope"
+          }
+        }
+      },
+      "ScopePreview": {
+        "type": "object",
+        "description": "What approving the request with the scope would approve now.",
+        "required": [
+          "scope",
+          "total",
+          "approved",
+          "selected",
+          "newlyApproved",
+          "endpoints"
+        ],
+        "properties": {
+          "scope": {
+            "$ref": "#/components/schemas/LabelledScope"
+          },
+          "total": {
+            "type": "integer",
+            "description": "Endpoints of the request."
+          },
+          "approved": {
+            "type": "integer",
+            "description": "Endpoints of the request approved already."
+          },
+          "selected": {
+            "type": "integer",
+            "description": "Endpoints of the request the scope selects."
+          },
+          "newlyApproved": {
+            "type": "integer",
+            "description": "Of those, the ones not approved yet (what the approval would add)."
+          },
+          "endpoints": {
+            "type": "array",
+            "description": "The first 50 it would add.",
+            "items": {
+              "type": "object",
+              "required": [
+                "endpointId"
+              ],
+              "properties": {
+                "endpointId": {
+                  "type": "string"
+                },
+                "endpointRef": {
+                  "type": "string"
+                }
+              }
+            }
           }
         }
       },
@@ -2056,6 +2273,17 @@ export const spec = {
             "description": "Components running on the request's endpoints (they depend on the endpoint Resource), whoever owns them.",
             "items": {
               "type": "string"
+            }
+          },
+          "approvedEndpoints": {
+            "type": "integer",
+            "description": "How many of `endpoints` the request's approval covers: all when approved whole, part after a scoped\napproval (the request stays `pending` for the rest), or when endpoints joined after the approval. A\n`rejected` request may keep an approved part (the rest was rejected).\n"
+          },
+          "scopes": {
+            "type": "array",
+            "description": "The scoped approvals in force, oldest first; empty when approved whole or not at all.",
+            "items": {
+              "$ref": "#/components/schemas/ScopeRecord"
             }
           }
         }
@@ -2300,6 +2528,17 @@ export const spec = {
           "decidedAt": {
             "type": "string",
             "format": "date-time"
+          },
+          "scope": {
+            "$ref": "#/components/schemas/LabelledScope"
+          },
+          "endpointCount": {
+            "type": "integer",
+            "description": "Endpoints the request listed at the decision."
+          },
+          "approvedCount": {
+            "type": "integer",
+            "description": "Endpoints of the request approved after the decision."
           }
         }
       },
@@ -2813,6 +3052,13 @@ export const spec = {
             "type": "string",
             "format": "date-time",
             "description": "Required for defer; the request opens again then."
+          },
+          "scope": {
+            "$ref": "#/components/schemas/ApprovalScope"
+          },
+          "revokeApproved": {
+            "type": "boolean",
+            "description": "With reject: revoke the endpoints a scoped approval approved already too. Without it, rejecting a partly\napproved request rejects the endpoints still waiting and the approved ones stay approved.\n"
           }
         }
       },
@@ -3597,6 +3843,10 @@ export const spec = {
           },
           "inOtherRollouts": {
             "type": "integer"
+          },
+          "awaitingApproval": {
+            "type": "integer",
+            "description": "Endpoints that need the patch and are not approved (e.g. the rest of a scoped approval), left out until approved."
           },
           "unassigned": {
             "type": "integer",
@@ -5757,13 +6007,74 @@ export const spec = {
         }
       }
     },
+    "/approvals/{requestId}/scope-preview": {
+      "post": {
+        "operationId": "PreviewApprovalScope",
+        "tags": [
+          "portal"
+        ],
+        "description": "What approving the request with a scope would approve now: how many of its endpoints the scope selects and\nhow many of those are not approved yet, before the decider confirms. Filtered by `patch.approval.read` (404\nwhen not readable); 400 for a malformed scope or a missing pilot group. The decision resolves the scope again.\n",
+        "parameters": [
+          {
+            "name": "requestId",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/ScopePreviewRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "The counts.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ScopePreview"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "A malformed scope, or a pilot group that is not in the catalog.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such request, or not visible to the user.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
     "/approvals/decide": {
       "post": {
         "operationId": "DecideApprovals",
         "tags": [
           "portal"
         ],
-        "description": "Approve, reject or defer one or many requests, all or nothing. Needs `patch.approval.decide` on every request\n(members of its group, or an active delegate of the group); a refusal is audited and answers 403. Reject and\ndefer need a comment.\n",
+        "description": "Approve, reject or defer one or many requests, all or nothing. Needs `patch.approval.decide` on every request\n(members of its group, or an active delegate of the group); a refusal is audited and answers 403. Reject and\ndefer need a comment. An approval may carry a `scope` (a pilot group, a selector or a tier): it approves the\nendpoints of each request the scope selects now, and the request stays pending for the rest (400 when the\nscope selects none of a request's endpoints, or only approved ones, and nothing changes). Rejecting a partly\napproved request rejects the rest; the approved part stays unless `revokeApproved`.\n",
         "requestBody": {
           "required": true,
           "content": {

@@ -171,12 +171,30 @@ export function registerApprovalRoutes(
           comment: body.comment,
           deferUntil: body.deferUntil,
           expectedStates: body.expectedStates as Record<string, ApprovalState>,
+          // Checked and resolved by the service (approvals/scope.ts): a 400 when malformed.
+          scope: body.scope as any,
+          revokeApproved: body.revokeApproved,
         },
         identityOf({ userRef, claims }, req),
         { mayDecide: mayDecide(decision) },
       ),
     );
     res.json({ items: items.map(toApi) } as any);
+  });
+
+  router.post('/approvals/:requestId/scope-preview', async (req, res) => {
+    const { decision } = await authorizeConditional(
+      ctx,
+      req,
+      patchApprovalReadPermission,
+      { ...approvalRead, targetId: req.params.requestId },
+    );
+    const preview = await approvals.previewScope(
+      req.params.requestId,
+      req.body.scope,
+      readFilter(decision),
+    );
+    res.json(preview as any);
   });
 
   // Delegated approvers.

@@ -465,6 +465,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/approvals/{requestId}/scope-preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description What approving the request with a scope would approve now: how many of its endpoints the scope selects and
+         *     how many of those are not approved yet, before the decider confirms. Filtered by `patch.approval.read` (404
+         *     when not readable); 400 for a malformed scope or a missing pilot group. The decision resolves the scope again.
+         */
+        post: operations["PreviewApprovalScope"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/approvals/decide": {
         parameters: {
             query?: never;
@@ -477,7 +498,10 @@ export interface paths {
         /**
          * @description Approve, reject or defer one or many requests, all or nothing. Needs `patch.approval.decide` on every request
          *     (members of its group, or an active delegate of the group); a refusal is audited and answers 403. Reject and
-         *     defer need a comment.
+         *     defer need a comment. An approval may carry a `scope` (a pilot group, a selector or a tier): it approves the
+         *     endpoints of each request the scope selects now, and the request stays pending for the rest (400 when the
+         *     scope selects none of a request's endpoints, or only approved ones, and nothing changes). Rejecting a partly
+         *     approved request rejects the rest; the approved part stays unless `revokeApproved`.
          */
         post: operations["DecideApprovals"];
         delete?: never;
@@ -1337,6 +1361,78 @@ export interface components {
             systemRef?: string;
             /** @description The Resource, Components or Systems the group owns that concern the endpoint. */
             entityRefs: string[];
+            /** @description The request's approval covers this endpoint (approved whole, or by a scoped approval). */
+            approved?: boolean;
+        };
+        /**
+         * @description Part of a request's endpoints an approval is given for. `pilotGroup`: the endpoints the PilotGroup selects now,
+         *     as a rollout ring would (members, selector, sampling); `selector`: an endpoint selector as pilot groups and
+         *     rings use (labels such as `deviceType`, `location`, `department`; owners; systems; os; tiers), at least one
+         *     criterion; `tier`: the endpoints whose business tier (`patchbay.dev/tier` of their System or Components, the
+         *     most critical) is one of `tiers` (unknown tier: none). Resolved at decision time to the request's endpoints it
+         *     selects then; endpoints that join later stay pending.
+         */
+        ApprovalScope: {
+            /** @enum {string} */
+            kind: "pilotGroup" | "selector" | "tier";
+            /** @description Entity ref of a PilotGroup (kind pilotGroup). */
+            pilotGroup?: string;
+            selector?: components["schemas"]["EndpointSelector"];
+            /** @description Tiers, 1 the most critical (kind tier). */
+            tiers?: number[];
+        };
+        /** @description Every given criterion must match; within a list any value may. */
+        EndpointSelector: {
+            /** @description Labels that must all be equal, e.g. deviceType: kiosk, location: berlin, department: retail. */
+            labels?: {
+                [key: string]: string;
+            };
+            owners?: string[];
+            systems?: string[];
+            os?: string[];
+            tiers?: number[];
+        };
+        /** @description An approval scope as recorded, with its label in words. */
+        LabelledScope: {
+            /** @enum {string} */
+            kind: "pilotGroup" | "selector" | "tier";
+            pilotGroup?: string;
+            selector?: components["schemas"]["EndpointSelector"];
+            tiers?: number[];
+            label: string;
+        };
+        /** @description A scoped approval in force on a request. */
+        ScopeRecord: {
+            scope: components["schemas"]["ApprovalScope"];
+            /** @description The scope in words, e.g. `pilot group canaries`. */
+            label: string;
+            /** @description Endpoints this decision approved. */
+            approved: number;
+            /** @description Endpoints the request listed then. */
+            of: number;
+            decidedBy: string;
+            /** Format: date-time */
+            decidedAt: string;
+        };
+        ScopePreviewRequest: {
+            scope: components["schemas"]["ApprovalScope"];
+        };
+        /** @description What approving the request with the scope would approve now. */
+        ScopePreview: {
+            scope: components["schemas"]["LabelledScope"];
+            /** @description Endpoints of the request. */
+            total: number;
+            /** @description Endpoints of the request approved already. */
+            approved: number;
+            /** @description Endpoints of the request the scope selects. */
+            selected: number;
+            /** @description Of those, the ones not approved yet (what the approval would add). */
+            newlyApproved: number;
+            /** @description The first 50 it would add. */
+            endpoints: {
+                endpointId: string;
+                endpointRef?: string;
+            }[];
         };
         /** @description One request per (patch, approving group, stage). */
         ApprovalRequest: {
@@ -1366,6 +1462,14 @@ export interface components {
             risk?: components["schemas"]["RequestRisk"];
             /** @description Components running on the request's endpoints (they depend on the endpoint Resource), whoever owns them. */
             services?: string[];
+            /**
+             * @description How many of `endpoints` the request's approval covers: all when approved whole, part after a scoped
+             *     approval (the request stays `pending` for the rest), or when endpoints joined after the approval. A
+             *     `rejected` request may keep an approved part (the rest was rejected).
+             */
+            approvedEndpoints?: number;
+            /** @description The scoped approvals in force, oldest first; empty when approved whole or not at all. */
+            scopes?: components["schemas"]["ScopeRecord"][];
         };
         /** @description One factor of a risk score; `contribution = weight × value × 100`. */
         RiskFactor: {
@@ -1457,6 +1561,11 @@ export interface components {
             deferredUntil?: string;
             /** Format: date-time */
             decidedAt: string;
+            scope?: components["schemas"]["LabelledScope"];
+            /** @description Endpoints the request listed at the decision. */
+            endpointCount?: number;
+            /** @description Endpoints of the request approved after the decision. */
+            approvedCount?: number;
         };
         ApprovalRequestList: {
             items: components["schemas"]["ApprovalRequest"][];
@@ -1600,6 +1709,12 @@ export interface components {
              * @description Required for defer; the request opens again then.
              */
             deferUntil?: string;
+            scope?: components["schemas"]["ApprovalScope"];
+            /**
+             * @description With reject: revoke the endpoints a scoped approval approved already too. Without it, rejecting a partly
+             *     approved request rejects the endpoints still waiting and the approved ones stay approved.
+             */
+            revokeApproved?: boolean;
         };
         RiskException: {
             id: string;
@@ -1823,6 +1938,8 @@ export interface components {
             /** @description Endpoints that need the patch, are approved, and are in no other active rollout of it. */
             eligible: number;
             inOtherRollouts: number;
+            /** @description Endpoints that need the patch and are not approved (e.g. the rest of a scoped approval), left out until approved. */
+            awaitingApproval?: number;
             /** @description Eligible endpoints no ring selects. */
             unassigned: number;
             waves: components["schemas"]["RolloutPreviewWave"][];
@@ -2957,6 +3074,50 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ApprovalRequestDetail"];
+                };
+            };
+            /** @description No such request, or not visible to the user. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    PreviewApprovalScope: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                requestId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScopePreviewRequest"];
+            };
+        };
+        responses: {
+            /** @description The counts. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScopePreview"];
+                };
+            };
+            /** @description A malformed scope, or a pilot group that is not in the catalog. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description No such request, or not visible to the user. */

@@ -18,6 +18,7 @@ import type {
   ApprovalDecisionRecord,
   ApprovalRequest,
   ApprovalRequestView,
+  ApprovalScope,
   AuditPage,
   AuditQuery,
   ComplianceReport,
@@ -394,6 +395,7 @@ export class DefaultPatchApi implements PatchApi {
           decision: d.action,
           comment: d.comment,
           at: d.decidedAt,
+          ...(d.scope ? { scope: d.scope.label } : {}),
         })),
       },
       advisory,
@@ -465,6 +467,7 @@ export class DefaultPatchApi implements PatchApi {
         comment: request.comment,
         deferUntil: request.deferUntil,
         expectedStates: request.expectedStates,
+        ...(request.scope ? { scope: request.scope } : {}),
       },
     });
     // All or nothing: a 2xx means every request took the decision.
@@ -473,6 +476,15 @@ export class DefaultPatchApi implements PatchApi {
       ok: true,
       state: r.state,
     }));
+  }
+
+  async previewApprovalScope(requestId: string, scope: ApprovalScope) {
+    const c = await this.client.raw();
+    const { data, error, response } = await c.POST(
+      '/approvals/{requestId}/scope-preview',
+      { params: { path: { requestId } }, body: { scope } },
+    );
+    return unwrap(data, error, response);
   }
 
   async listRollouts(query: { patchRef?: string } = {}) {
@@ -518,6 +530,11 @@ export class DefaultPatchApi implements PatchApi {
     if (p.inOtherRollouts > 0) {
       warnings.push(
         `${p.inOtherRollouts} endpoints are left out: another active rollout of this patch holds them.`,
+      );
+    }
+    if (p.awaitingApproval) {
+      warnings.push(
+        `${p.awaitingApproval} endpoints await approval and are left out until approved.`,
       );
     }
     if (p.unassigned > 0) {
@@ -834,7 +851,10 @@ export class DefaultPatchApi implements PatchApi {
             ? parseEntityRef(e.endpointRef).name
             : e.endpointId,
           systemRef: e.systemRef,
+          approved: e.approved,
         })),
+        approvedEndpoints: r.approvedEndpoints,
+        scopes: r.scopes,
         services: r.services ?? [],
         risk: toRiskScore(r.risk),
         decisions:

@@ -3,6 +3,8 @@ import type { PatchApiSchemas } from '@patchbay/plugin-patch-common';
 import type {
   ApprovalRequest,
   ApprovalRequestView,
+  ApprovalScope,
+  ScopePreview,
   AuditPage,
   AuditQuery,
   ComplianceReport,
@@ -45,6 +47,11 @@ export interface PatchApi {
   getPatchImpact(patchRef: string): Promise<PredictedImpact>;
   /** Approve, reject or defer one or many requests. */
   decide(request: DecideRequest): Promise<DecideResult[]>;
+  /** What approving a request with a scope would approve now, before confirming. */
+  previewApprovalScope(
+    requestId: string,
+    scope: ApprovalScope,
+  ): Promise<ScopePreview>;
   /** Delegations of approvals, latest start first. */
   listDelegations(query?: {
     groupRef?: string;

@@ -41,7 +41,14 @@ export interface ApprovalEndpoint {
   hostname?: string;
   /** Entity ref of the System the endpoint belongs to. */
   systemRef?: string;
+  /** The request's approval covers it (approved whole or by a scoped approval). */
+  approved?: boolean;
 }
+
+/** Part of a request's endpoints an approval is given for: a pilot group, a selector or a tier. @public */
+export type ApprovalScope = PatchApiSchemas['ApprovalScope'];
+/** What approving a request with a scope would approve now. @public */
+export type ScopePreview = PatchApiSchemas['ScopePreview'];
 
 /** One factor of a risk score, with the reason it weighs what it weighs. @public */
 export interface RiskFactor {
@@ -104,6 +111,8 @@ export interface ApprovalDecisionRecord {
   comment?: string;
   /** When (ISO 8601). */
   at: string;
+  /** A scoped approval's scope, in words (e.g. `pilot group canaries`). */
+  scope?: string;
 }
 
 /** An approval request: one patch, one owning group. @public */
@@ -144,6 +153,10 @@ export interface ApprovalRequest {
   predictedImpact?: PredictedImpact;
   /** Decisions so far. */
   decisions?: ApprovalDecisionRecord[];
+  /** Endpoints the approval covers: part of them after a scoped approval. */
+  approvedEndpoints?: number;
+  /** The scoped approvals in force (label, count, who, when). */
+  scopes?: PatchApiSchemas['ScopeRecord'][];
 }
 
 /** Filters of the approvals inbox. @public */
@@ -176,6 +189,8 @@ export interface DecideRequest {
   deferUntil?: string;
   /** The state the user saw each request in, by id; the backend refuses (409) if it changed. */
   expectedStates: Record<string, ApprovalState>;
+  /** Approve only the endpoints this scope selects now; the rest stay pending. */
+  scope?: ApprovalScope;
 }
 
 /** Outcome of a decision for one request. @public */

@@ -188,7 +188,9 @@ export const ApprovalDetails = (props: { request: ApprovalRequest }) => {
                 {request.decisions.map(d => (
                   <ListItem key={`${d.actor}-${d.at}`} disableGutters>
                     <ListItemText
-                      primary={`${d.decision} by ${d.actor}`}
+                      primary={`${d.decision}${
+                        d.scope ? ` (${d.scope})` : ''
+                      } by ${d.actor}`}
                       secondary={`${dateTime(d.at)}${
                         d.comment ? ` — ${d.comment}` : ''
                       }`}

@@ -101,6 +101,12 @@ export const approvalColumns: TableColumn<ApprovalRequest>[] = [
     render: r => (
       <>
         {count(r.endpoints.length, 'endpoint')}
+        {r.approvedEndpoints && r.approvedEndpoints < r.endpoints.length ? (
+          // A scoped approval: the rest still waits for a decision.
+          <Typography variant="caption" display="block">
+            {r.approvedEndpoints} approved
+          </Typography>
+        ) : null}
         <Typography variant="caption" display="block">
           {count(r.services.length, 'service')}
         </Typography>

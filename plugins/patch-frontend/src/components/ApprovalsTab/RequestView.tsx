@@ -29,6 +29,7 @@ import {
 } from '../common';
 import { RiskFactors } from './ApprovalDetails';
 import { ApprovalTable } from './ApprovalTable';
+import { ScopedDecision } from './ScopedDecision';
 
 type View = ApprovalRequestView;
 
@@ -435,6 +436,12 @@ export const RequestPage = () => {
               requests={[value.request]}
               onChanged={() => setVersion(v => v + 1)}
               emptyMessage=""
+            />
+          </Box>
+          <Box mb={2}>
+            <ScopedDecision
+              request={value.request}
+              onChanged={() => setVersion(v => v + 1)}
             />
           </Box>
           <RequestView view={value} />
