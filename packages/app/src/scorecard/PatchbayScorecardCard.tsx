@@ -94,11 +94,13 @@ export const PatchbayScorecardCard = () => {
     // (no endpoints: no compliance): listed as not evaluated, never passed.
     return checks.map(c => {
       const r = results.find(x => x.check.id === c.id);
+      let outcome: Row['outcome'] = 'unknown';
+      if (r) outcome = r.result === true ? 'passed' : 'failed';
       return {
         id: c.id,
         name: c.name,
         description: c.description,
-        outcome: !r ? 'unknown' : r.result === true ? 'passed' : 'failed',
+        outcome,
         facts: r?.facts,
       };
     });
