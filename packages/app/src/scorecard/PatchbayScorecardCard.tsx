@@ -125,10 +125,20 @@ export const PatchbayScorecardCard = () => {
             <ListItemIcon>{ICONS[r.outcome]}</ListItemIcon>
             <ListItemText
               primary={r.name}
+              // Wrapped, never cut at the card's edge.
+              secondaryTypographyProps={{
+                component: 'div',
+                style: { whiteSpace: 'normal', overflowWrap: 'anywhere' },
+              }}
               secondary={
-                r.facts
-                  ? `${r.description} (${factsText(r.facts)})`
-                  : `${r.description} (not evaluated: a fact it reads is unknown here, e.g. no endpoints or no verified install yet)`
+                <>
+                  <div>{r.description}</div>
+                  <div>
+                    {r.facts
+                      ? factsText(r.facts)
+                      : 'Not evaluated: a fact it reads is unknown here (no endpoints, or no verified install yet).'}
+                  </div>
+                </>
               }
             />
           </ListItem>
