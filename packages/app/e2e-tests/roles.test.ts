@@ -61,6 +61,16 @@ const ROLES: Array<{ person: string; stops: Stop[] }> = [
         readme: 'entity-patches-tab.png',
       },
       {
+        // The overview of her team's service: the Patchbay scorecard, the
+        // Tech Insights checks on Patchbay's facts (app-config.yaml). The
+        // facts come every two minutes; before the first run every check
+        // reads "not evaluated", so the stop waits for the card's checks,
+        // not for their outcome.
+        name: 'component-scorecard',
+        path: '/catalog/default/component/checkout-api',
+        ready: page => page.getByText('No overdue critical patches').first(),
+      },
+      {
         name: 'patch-page',
         path: `/catalog/default/patch/${ROLLOUT_PATCH_NAME}/patch`,
         ready: heading('Targets'),

@@ -1,10 +1,14 @@
 /*
  * The Patchbay demo and development backend: the Backstage core plugins a
- * portal needs, plus the Patchbay backend plugin and catalog module.
+ * portal needs, plus the Patchbay backend plugin and catalog module, and
+ * Tech Insights with Patchbay's scorecard facts.
  */
 
 import { createBackend } from '@backstage/backend-defaults';
-import { permissionModulePatchPolicy } from '@patchbay/plugin-patch-backend';
+import {
+  permissionModulePatchPolicy,
+  techInsightsModulePatchFacts,
+} from '@patchbay/plugin-patch-backend';
 import { rootHttpRouterWithQuietAgentRoutes } from './accessLog';
 import { configuredSignInProviders } from './auth/demoProvider';
 
@@ -43,5 +47,13 @@ backend.add(import('@backstage/plugin-signals-backend'));
 
 // Patchbay.
 backend.add(import('@patchbay/plugin-patch-backend'));
+
+// Scorecards: Tech Insights with Patchbay's facts per Component, System and
+// Group, and the JSON rules checks on them (techInsights in app-config.yaml).
+backend.add(import('@backstage-community/plugin-tech-insights-backend'));
+backend.add(
+  import('@backstage-community/plugin-tech-insights-backend-module-jsonfc'),
+);
+backend.add(techInsightsModulePatchFacts);
 
 backend.start();
