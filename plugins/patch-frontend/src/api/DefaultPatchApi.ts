@@ -161,6 +161,7 @@ export function toRolloutDetail(r: S['RolloutDetail']): RolloutDetail {
     gate: toGateState(w.gate, w.soakUntil),
     ...(w.rollbackState ? { rollbackState: w.rollbackState } : {}),
     ...(w.rollback ? { rollback: w.rollback } : {}),
+    ...(w.approvals ? { approvals: w.approvals } : {}),
   }));
   return {
     ...toRolloutSummary(r),
@@ -524,6 +525,18 @@ export class DefaultPatchApi implements PatchApi {
       warnings.push(`${p.unassigned} eligible endpoints fall in no ring.`);
     }
     warnings.push(...(p.pilotWarnings ?? []));
+    if (p.awaitingApproval && p.awaitingApproval.endpoints > 0) {
+      const groups = [
+        ...new Set(p.awaitingApproval.requests.map(r => r.groupRef)),
+      ];
+      warnings.push(
+        `Emergency: ${p.awaitingApproval.endpoints} endpoints await approval from ${groups.join(
+          ', ',
+        )}; each group gets an "approve or object now" notice, and a ring waits for them until ${
+          p.approvalDeadlineAt
+        }.`,
+      );
+    }
     if (p.waves.some(w => w.overCap)) {
       warnings.push(
         'A wave holds more of a System than the policy allows: it would need too many waves.',
