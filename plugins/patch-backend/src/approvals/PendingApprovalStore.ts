@@ -90,7 +90,7 @@ export class PendingApprovalStore {
         )
         .select('r.id', 'r.group_ref', 'r.stage', 'e.endpoint_id');
       for (const r of rows as any[]) {
-        const entry = byRequest.get(r.id) ?? {
+        const entry: AwaitingRequest = byRequest.get(r.id) ?? {
           requestId: r.id,
           groupRef: r.group_ref,
           stage: r.stage,
