@@ -69,6 +69,7 @@ export const QuickApprove = (props: {
         </Typography>
         <Box display="flex" alignItems="center" mt={1} style={{ gap: 8 }}>
           <TextField
+            id={`quick-objection-${request.id}`}
             size="small"
             label="Why you object"
             value={comment}
