@@ -93,9 +93,9 @@ test('an emergency rollout waits for the pending owner, who approves from the no
   expect(created.status, JSON.stringify(created.body)).toBe(201);
   const id: string = created.body.rollout.id;
   const { preview } = created.body;
-  expect(
-    preview.awaitingApproval.requests.map((r: any) => r.groupRef),
-  ).toEqual([OWNER_GROUP]);
+  expect(preview.awaitingApproval.requests.map((r: any) => r.groupRef)).toEqual(
+    [OWNER_GROUP],
+  );
   expect(preview.waves.map((w: any) => w.ring)).toEqual(['pilot', 'broad']);
 
   // The rollout page says what the pilot waits for.
@@ -161,9 +161,13 @@ test('an emergency rollout waits for the pending owner, who approves from the no
     `emergency path: request → broad ring ${minutes(
       broadStarted! - requested,
     )} min ` +
-    `(notice seen after ${minutes(noticed - requested)} min, approved after ${minutes(
+    `(notice seen after ${minutes(
+      noticed - requested,
+    )} min, approved after ${minutes(
       approved - requested,
-    )} min, pilot started ${minutes(pilotStarted! - approved)} min after the approval, ` +
+    )} min, pilot started ${minutes(
+      pilotStarted! - approved,
+    )} min after the approval, ` +
     `broad ring ${minutes(broadStarted! - pilotStarted!)} min after the pilot)`;
   // eslint-disable-next-line no-console
   console.log(line);

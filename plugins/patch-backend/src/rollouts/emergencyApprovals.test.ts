@@ -54,9 +54,7 @@ const team = (i: number) => `group:default/team-${i}`;
 
 /** The patch's requests, by group. */
 async function requestsByGroup(env: RolloutEnv) {
-  const res = await env.get(
-    `/approvals?patchRef=${encodeURIComponent(PATCH)}`,
-  );
+  const res = await env.get(`/approvals?patchRef=${encodeURIComponent(PATCH)}`);
   expect(res.status).toBe(200);
   return new Map<string, { id: string; state: string }>(
     res.body.items.map((r: any) => [r.groupRef, { id: r.id, state: r.state }]),
@@ -136,12 +134,12 @@ describe('the emergency path', () => {
       const { preview } = created.body;
       // The plan holds every endpoint, the pending ones marked as such.
       expect(preview.eligible).toBe(16);
-      expect(preview.waves.map((w: any) => [w.size, w.awaitingApproval])).toEqual(
-        [
-          [8, 4],
-          [8, 4],
-        ],
-      );
+      expect(
+        preview.waves.map((w: any) => [w.size, w.awaitingApproval]),
+      ).toEqual([
+        [8, 4],
+        [8, 4],
+      ]);
       expect(
         preview.awaitingApproval.requests.map((r: any) => [
           r.groupRef,
@@ -186,9 +184,10 @@ describe('the emergency path', () => {
         ),
       ).toBe(false);
       const [notice] = await auditOf(env, id, 'rollout-emergency-notice');
-      expect(
-        notice.details.notified.map((r: any) => r.groupRef),
-      ).toEqual([team(2), team(3)]);
+      expect(notice.details.notified.map((r: any) => r.groupRef)).toEqual([
+        team(2),
+        team(3),
+      ]);
 
       // The pilot ring waits for team 2: nothing is handed out.
       await env.tick();
@@ -203,7 +202,9 @@ describe('the emergency path', () => {
         endpoints: 4,
         requests: [{ groupRef: team(2), endpoints: 4 }],
       });
-      expect(await auditOf(env, id, 'rollout-ring-awaiting-approvals')).toHaveLength(1);
+      expect(
+        await auditOf(env, id, 'rollout-ring-awaiting-approvals'),
+      ).toHaveLength(1);
 
       // Team 2 approves: the pilot starts on the next tick, with teams 0
       // and 2, and the broad ring then waits for team 3.

@@ -256,8 +256,7 @@ export async function buildPreview(
         requireHealthySignal: !!ring.requireHealthySignal,
         ...(awaiting
           ? {
-              awaitingApproval: r.endpointIds.filter(id => held.has(id))
-                .length,
+              awaitingApproval: r.endpointIds.filter(id => held.has(id)).length,
             }
           : {}),
       };

@@ -530,7 +530,9 @@ export class DefaultPatchApi implements PatchApi {
         ...new Set(p.awaitingApproval.requests.map(r => r.groupRef)),
       ];
       warnings.push(
-        `Emergency: ${p.awaitingApproval.endpoints} endpoints await approval from ${groups.join(
+        `Emergency: ${
+          p.awaitingApproval.endpoints
+        } endpoints await approval from ${groups.join(
           ', ',
         )}; each group gets an "approve or object now" notice, and a ring waits for them until ${
           p.approvalDeadlineAt

@@ -79,9 +79,7 @@ export type RequestSummary = {
 };
 
 /** Requests as the rollout's records show them: group, request, how many endpoints. */
-export function requestSummary(
-  awaiting: AwaitingApproval[],
-): RequestSummary[] {
+export function requestSummary(awaiting: AwaitingApproval[]): RequestSummary[] {
   return awaiting.map(a => ({
     requestId: a.requestId,
     groupRef: a.groupRef,
@@ -152,7 +150,8 @@ export async function ringApprovals(
     }
     return { waiting: true };
   }
-  if (endpoints.length === 0 && !previous) return { waiting: false, leftOut: [] };
+  if (endpoints.length === 0 && !previous)
+    return { waiting: false, leftOut: [] };
   return {
     waiting: false,
     leftOut: awaiting,

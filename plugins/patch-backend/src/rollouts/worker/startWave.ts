@@ -102,7 +102,11 @@ export async function startWave(
           outcome: 'succeeded',
           targetType: 'rollout',
           targetId: rollout.id,
-          message: `Approval deadline passed: ring ${wave.ringName} started without ${endpoints.length} endpoints awaiting ${groupsOf(leftOut)}`,
+          message: `Approval deadline passed: ring ${
+            wave.ringName
+          } started without ${endpoints.length} endpoints awaiting ${groupsOf(
+            leftOut,
+          )}`,
           details: {
             waveId: wave.id,
             ring: wave.ringName,

@@ -33,8 +33,8 @@ export const QuickApprove = (props: {
       <Box mb={2}>
         <Alert severity="info" aria-label="Quick decision">
           This request is {request.state}
-          {last ? ` (${last.decision} by ${last.actor})` : ''}: nothing left
-          to decide here.
+          {last ? ` (${last.decision} by ${last.actor})` : ''}: nothing left to
+          decide here.
         </Alert>
       </Box>
     );

@@ -40,8 +40,8 @@ export const RingApprovals = (props: {
     return (
       <Alert severity="warning" aria-label={label}>
         Waiting for approvals from <Requests requests={a.requests ?? []} />{' '}
-        until {dateTime(a.until)} ({relative(a.until)}); the ring starts as
-        soon as they are in, or at the deadline with the approved part.
+        until {dateTime(a.until)} ({relative(a.until)}); the ring starts as soon
+        as they are in, or at the deadline with the approved part.
       </Alert>
     );
   }
