@@ -15,6 +15,7 @@
  * needs the demo fleet running (scripts/start.sh starts it, or demo.test.ts).
  */
 import { APIRequestContext, expect, Page, test } from '@playwright/test';
+import { cachedScreenshotPath } from './screenshots';
 
 const BACKEND = process.env.PATCHBAY_BACKEND_URL ?? 'http://localhost:7007';
 const PATCH =
@@ -83,6 +84,13 @@ test('an emergency rollout waits for the pending owner, who approves from the no
     )
     .toEqual([OWNER_GROUP]);
 
+  // Both people are signed in before the clock starts: the measure is the
+  // path, not the browser's first page loads.
+  const operator = await browser.newPage();
+  await signInAs(operator, 'Olivia (IT Operations)');
+  const owner = await browser.newPage();
+  await signInAs(owner, 'Bob (Storefront)');
+
   // 1. The operator starts the emergency rollout.
   const requested = Date.now();
   const created = await api(request, 'POST', '/rollouts', {
@@ -98,18 +106,18 @@ test('an emergency rollout waits for the pending owner, who approves from the no
   );
   expect(preview.waves.map((w: any) => w.ring)).toEqual(['pilot', 'broad']);
 
-  // The rollout page says what the pilot waits for.
-  const operator = await browser.newPage();
-  await signInAs(operator, 'Olivia (IT Operations)');
+  // The rollout page says what the pilot waits for (from the driver's
+  // next tick).
   await operator.goto(`/patches/rollouts/${id}`);
   await expect(operator.getByLabel('Approvals of ring pilot')).toContainText(
     `Waiting for approvals from ${OWNER_GROUP}`,
     { timeout: 60_000 },
   );
+  await operator.screenshot({
+    path: cachedScreenshotPath('emergency-rollout-waiting.png'),
+  });
 
   // 2. The owner opens the notice and approves with one click.
-  const owner = await browser.newPage();
-  await signInAs(owner, 'Bob (Storefront)');
   await owner.goto('/notifications');
   const notice = owner
     .getByRole('link', { name: /Emergency: approve or object now/ })
