@@ -14,3 +14,17 @@ export const APPROVALS_LINK = PATCHES_PAGE_PATH;
 
 /** The rollouts tab; a rollout's page is `<this>/<rollout id>`. @internal */
 export const ROLLOUTS_LINK_BASE = `${PATCHES_PAGE_PATH}/rollouts`;
+
+/**
+ * An approval request's page; with `decide=approve` it opens the one-click
+ * approval of the emergency path (the request page's confirm button).
+ * @internal
+ */
+export function approvalRequestLink(
+  requestId: string,
+  options: { decide?: 'approve' } = {},
+): string {
+  return `${PATCHES_PAGE_PATH}/requests/${encodeURIComponent(requestId)}${
+    options.decide ? `?decide=${options.decide}` : ''
+  }`;
+}

@@ -28,6 +28,7 @@ import { ApprovalService } from './approvals/ApprovalService';
 import { ApprovalStore } from './approvals/ApprovalStore';
 import { DelegationService } from './approvals/DelegationService';
 import { DelegationStore } from './approvals/DelegationStore';
+import { PendingApprovalStore } from './approvals/PendingApprovalStore';
 import { RequestDetails } from './approvals/riskDetail';
 import { RiskHistoryStore } from './approvals/RiskHistoryStore';
 import { RiskStore } from './approvals/RiskStore';
@@ -101,6 +102,7 @@ export function buildServices(
   });
   const applicabilityStore = new ApplicabilityStore(db);
   const approvalStore = new ApprovalStore(db);
+  const pendingApprovals = new PendingApprovalStore(db);
   const exceptions = new ExceptionStore(db);
   const delegations = new DelegationStore(db);
   const rolloutStore = new RolloutStore(db);
@@ -170,7 +172,12 @@ export function buildServices(
       approvedEndpoints: patchRef => approvalStore.approvedEndpoints(patchRef),
       approvedEndpointsQuery: (patchRef, trx) =>
         approvalStore.approvedEndpointsQuery(patchRef, trx),
-      awaitingApproval: patchRef => approvalStore.awaitingApproval(patchRef),
+      notApprovedCount: patchRef => approvalStore.notApprovedCount(patchRef),
+      // The emergency path: plans take the endpoints still awaiting approval.
+      candidateEndpointsQuery: (patchRef, trx) =>
+        pendingApprovals.candidateEndpointsQuery(patchRef, trx),
+      awaitingApproval: (patchRef, ids) =>
+        pendingApprovals.awaiting(patchRef, ids),
     },
     catalog: rolloutCatalog,
     audit,

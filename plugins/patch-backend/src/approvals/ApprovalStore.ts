@@ -522,7 +522,7 @@ export class ApprovalStore {
   }
 
   /** Endpoints that need the patch and are not approved (coverage.ts). */
-  async awaitingApproval(patchRef: string): Promise<number> {
+  async notApprovedCount(patchRef: string): Promise<number> {
     return awaitingApprovalCount(this.db, patchRef);
   }
 

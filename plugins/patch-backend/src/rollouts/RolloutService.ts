@@ -13,8 +13,8 @@ import { Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
 import { notify, RolloutDeps } from './deps';
 import { rolloutDetail } from './detail';
+import { approvalRequestLink } from '../appLinks';
 import {
-  approvedFor,
   buildPreview,
   predictedImpact,
   resolveRequest,
@@ -123,27 +123,72 @@ export class RolloutService {
       );
       return (await store.rollouts.get(id, trx))!;
     });
-    if (req.emergency) {
-      // The emergency path asks the owners for a fast decision up front.
-      const owners = await store.plans.ownersOfApproved(
-        approvedFor(this.deps, req.patchRef),
-      );
-      await notify(
-        this.deps,
-        [...owners, this.deps.settings.operationsGroup, policy.owner],
-        {
-          title: `Emergency rollout of ${req.patchRef}`,
-          description: `An emergency rollout started (soak ${
-            policy.rings[0].soakMinutes
-          } min, pilot of ${
-            preview.waves[0]?.size ?? 0
-          }). Approve or object now.`,
-          link: `${this.deps.settings.linkBase}/${id}`,
-          severity: 'critical',
-        },
-      );
-    }
+    if (req.emergency) await this.askPendingGroups(rollout, preview, actor);
     return { rollout, preview };
+  }
+
+  /**
+   * The emergency path's notices, after the rollout is stored: each group
+   * whose pending request holds back endpoints of the plan gets an "approve
+   * or object now" notice with the deadline and a link to its request's
+   * one-click approval (never the groups that approved already, nor groups
+   * with nothing in this rollout); operations and the policy owner hear
+   * that it started and whom it waits for. Audited with who was notified.
+   */
+  private async askPendingGroups(
+    rollout: Rollout,
+    preview: RolloutPreview,
+    actor: Actor,
+  ): Promise<void> {
+    const requests = preview.awaitingApproval?.requests ?? [];
+    const deadline = preview.approvalDeadlineAt;
+    for (const r of requests) {
+      await notify(this.deps, [r.groupRef], {
+        title: `Emergency: approve or object now: ${rollout.patchRef}`,
+        description: `An emergency rollout of ${rollout.patchRef} waits for your decision on ${r.endpoints} endpoint(s) until ${deadline}. Approve with one click, or object (reject with a comment); after the deadline it goes on without them.`,
+        link: approvalRequestLink(r.requestId, { decide: 'approve' }),
+        severity: 'critical',
+      });
+    }
+    const groups = [...new Set(requests.map(r => r.groupRef))];
+    await notify(
+      this.deps,
+      [this.deps.settings.operationsGroup, rollout.policy.owner],
+      {
+        title: `Emergency rollout of ${rollout.patchRef}`,
+        description: `An emergency rollout started (soak ${
+          rollout.policy.rings[0].soakMinutes
+        } min, pilot of ${preview.waves[0]?.size ?? 0}). ${
+          groups.length > 0
+            ? `Waiting for approvals from ${groups.join(
+                ', ',
+              )} until ${deadline}.`
+            : 'Every endpoint of the plan is approved.'
+        }`,
+        link: `${this.deps.settings.linkBase}/${rollout.id}`,
+        severity: 'critical',
+      },
+    );
+    await this.deps.audit.record({
+      actor: actor.ref,
+      action: 'rollout-emergency-notice',
+      outcome: 'succeeded',
+      targetType: 'rollout',
+      targetId: rollout.id,
+      message: `Emergency rollout of ${rollout.patchRef}: ${
+        groups.length > 0
+          ? `asked ${groups.join(', ')} to approve or object by ${deadline}`
+          : 'nothing awaits approval'
+      }`,
+      details: {
+        notified: requests,
+        approvalDeadlineAt: deadline ?? null,
+        informed: [
+          this.deps.settings.operationsGroup,
+          rollout.policy.owner,
+        ].filter((g): g is string => !!g),
+      },
+    });
   }
 
   /** Rollouts, newest first. */

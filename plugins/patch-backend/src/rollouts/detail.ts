@@ -132,6 +132,7 @@ function zeroCounts(): Record<string, number> {
 
 /** A rollout as the API returns it. @internal */
 export function rolloutJson(r: Rollout): JsonObject {
+  const approvalDeadlineAt = r.plan?.approvalDeadlineAt;
   return {
     id: r.id,
     patchRef: r.patchRef,
@@ -144,6 +145,8 @@ export function rolloutJson(r: Rollout): JsonObject {
     pauseReason: r.pauseReason ?? null,
     deadlineAt: r.deadlineAt ?? null,
     deadlineEnforcedAt: r.deadlineEnforcedAt ?? null,
+    // Emergency: until when a ring waits for pending approvals.
+    ...(typeof approvalDeadlineAt === 'string' ? { approvalDeadlineAt } : {}),
     createdBy: r.createdBy,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
@@ -167,5 +170,6 @@ function waveJson(w: Wave): JsonObject {
     promotedBy: w.promotedBy ?? null,
     gate: w.gate ?? null,
     rollbackState: w.rollbackState ?? null,
+    ...(w.approvals ? { approvals: w.approvals } : {}),
   };
 }

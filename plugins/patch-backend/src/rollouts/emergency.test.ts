@@ -2,7 +2,7 @@
  * The emergency path over real HTTP on SQLite and PostgreSQL: a rollout
  * flagged emergency runs the policy's emergency profile (shorter soak,
  * smaller pilot, automatic promotion, no waiting for the maintenance window)
- * and asks the owners for a fast decision; the same policy without the flag
+ * and tells operations at once; the same policy without the flag
  * soaks for hours, waits for the window and for a manual promotion.
  */
 import { TestDatabases } from '@backstage/backend-test-utils';
@@ -107,18 +107,22 @@ describe('emergency rollouts', () => {
       ).toBeLessThanOrEqual(24 * 3600_000);
 
       const id = await createRollout(env, true);
-      // The owners of the eligible endpoints and operations hear of it at once.
+      // Operations and the policy owner hear of it at once. Every endpoint
+      // is approved (the policy's rule), so no group is asked to decide:
+      // emergencyApprovals.test.ts has the groups with pending requests.
       const asked = env.notifications.find(n =>
         String(n.payload.title).startsWith('Emergency rollout'),
       );
       expect(asked?.payload.severity).toBe('critical');
-      expect(asked?.recipients.entityRef).toEqual(
-        expect.arrayContaining([
-          'group:default/team-0',
-          'group:default/team-3',
-          'group:default/ops',
-        ]),
+      expect(asked?.recipients.entityRef).toEqual(['group:default/ops']);
+      expect(asked?.payload.description).toContain(
+        'Every endpoint of the plan is approved',
       );
+      expect(
+        env.notifications.filter(n =>
+          String(n.payload.title).startsWith('Emergency: approve or object'),
+        ),
+      ).toHaveLength(0);
 
       const done = await drive(env, agents, id, ['completed', 'paused']);
       expect(done.state).toBe('completed');

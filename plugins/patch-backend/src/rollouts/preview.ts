@@ -19,6 +19,12 @@ import {
 import { RolloutDeps } from './deps';
 import { planRollout } from './plan';
 import { ApprovedQuery, ResolvedRing } from './types';
+import {
+  approvalDeadlineHours,
+  planSource,
+  requestSummary,
+  waitsForApprovals,
+} from './worker/approvalWait';
 
 /**
  * What an operator asks for.
@@ -39,7 +45,10 @@ export interface RolloutPreview {
   patchRef: string;
   policyRef: string;
   emergency: boolean;
-  /** Endpoints approved for the patch and in no other active rollout of it. */
+  /**
+   * Endpoints approved for the patch and in no other active rollout of it
+   * (emergency: approved or awaiting a pending request).
+   */
   eligible: number;
   /** Approved endpoints held by another active rollout of the same patch. */
   inOtherRollouts: number;
@@ -47,7 +56,7 @@ export interface RolloutPreview {
    * Endpoints that need the patch and are not approved (e.g. the rest of a
    * scoped approval): left out of the plan until approved.
    */
-  awaitingApproval?: number;
+  notApproved?: number;
   /** Endpoints no ring selects. */
   unassigned: number;
   waves: Array<{
@@ -72,7 +81,24 @@ export interface RolloutPreview {
     failureLimit: number;
     promotion: 'auto' | 'manual';
     requireHealthySignal: boolean;
+    /** Emergency: endpoints of this wave still awaiting approval. */
+    awaitingApproval?: number;
   }>;
+  /**
+   * Emergency: the endpoints of the plan that pending requests hold back,
+   * and those requests (each group gets an "approve or object now" notice).
+   */
+  awaitingApproval?: {
+    endpoints: number;
+    requests: Array<{
+      requestId: string;
+      groupRef: string;
+      stage: string;
+      endpoints: number;
+    }>;
+  };
+  /** Emergency: until when a ring waits for pending approvals. */
+  approvalDeadlineAt?: string;
   /**
    * Combinations (OS release × device type, × site, × tier; device type ×
    * site) the later rings hold and the first ring misses, in words.
@@ -179,9 +205,10 @@ export async function buildPreview(
   req: RolloutRequest,
   { patch, policy, rings }: ResolvedRequest,
 ): Promise<RolloutPreview> {
+  const emergency = !!req.emergency;
   const { plan, endpoints, inOtherRollouts } = await planRollout(
     deps,
-    approvedFor(deps, req.patchRef),
+    planSource(deps, req.patchRef, emergency),
     {
       patchRef: req.patchRef,
       policy,
@@ -191,6 +218,15 @@ export async function buildPreview(
       attributes: true,
     },
   );
+  // Emergency: who still has to decide, for which endpoints of the plan.
+  const awaiting = waitsForApprovals(deps, emergency)
+    ? await deps.eligibility.awaitingApproval!(
+        req.patchRef,
+        plan.rings.flatMap(r => r.endpointIds),
+      )
+    : undefined;
+  const held = new Set(awaiting?.flatMap(a => a.endpointIds) ?? []);
+  const now = Date.now();
   const pilotIds = plan.rings.length > 1 ? plan.rings[0].endpointIds : [];
   const pilotWarnings =
     pilotIds.length > 0
@@ -202,11 +238,9 @@ export async function buildPreview(
     emergency: !!req.emergency,
     eligible: endpoints.length,
     inOtherRollouts,
-    ...(deps.eligibility.awaitingApproval
+    ...(deps.eligibility.notApprovedCount
       ? {
-          awaitingApproval: await deps.eligibility.awaitingApproval(
-            req.patchRef,
-          ),
+          notApproved: await deps.eligibility.notApprovedCount(req.patchRef),
         }
       : {}),
     unassigned: plan.unassigned.length,
@@ -230,11 +264,25 @@ export async function buildPreview(
         failureLimit: ring.failureLimit,
         promotion: ring.promotion,
         requireHealthySignal: !!ring.requireHealthySignal,
+        ...(awaiting
+          ? {
+              awaitingApproval: r.endpointIds.filter(id => held.has(id)).length,
+            }
+          : {}),
       };
     }),
     pilotWarnings,
     maxWaveShareOfSystem: policy.maxWaveShareOfSystem,
-    deadlineAt: deadlineFor(policy, !!req.emergency, Date.now()),
+    deadlineAt: deadlineFor(policy, emergency, now),
+    ...(awaiting
+      ? {
+          awaitingApproval: {
+            endpoints: held.size,
+            requests: requestSummary(awaiting),
+          },
+          approvalDeadlineAt: approvalDeadlineFor(policy, now),
+        }
+      : {}),
     impact: await predictedImpact(deps, patch),
   };
 }
@@ -282,6 +330,18 @@ export async function predictedImpact(
     history,
     confidence: deps.settings.confidence,
   });
+}
+
+/**
+ * Until when an emergency rollout's rings wait for pending approvals: the
+ * profile's hours from `now`, never past the rollout's own deadline.
+ */
+function approvalDeadlineFor(policy: RolloutPolicySpec, now: number): string {
+  const wait = now + approvalDeadlineHours(policy.emergency) * 3600_000;
+  const deadline = deadlineFor(policy, true, now);
+  return new Date(
+    deadline ? Math.min(wait, Date.parse(deadline)) : wait,
+  ).toISOString();
 }
 
 /** The deadline of a rollout started at `now`, from the policy (or the emergency profile). */

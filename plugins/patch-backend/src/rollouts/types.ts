@@ -124,6 +124,12 @@ export interface Wave {
   promotedBy?: string;
   gate?: JsonObject;
   rollbackState?: WaveRollbackState;
+  /**
+   * Emergency rollouts: the ring's wait for approvals (worker/approvalWait.ts),
+   * `waiting` while pending requests hold its endpoints back, then `in` or
+   * `deadline_passed` (with the endpoints left out) when it started.
+   */
+  approvals?: JsonObject;
 }
 
 /**
@@ -153,5 +159,25 @@ export interface RolloutEligibility {
    * How many endpoints need the patch and are not approved (a scoped
    * approval leaves the rest waiting): the preview says they are left out.
    */
-  awaitingApproval?(patchRef: string): Promise<number>;
+  notApprovedCount?(patchRef: string): Promise<number>;
+  /**
+   * The emergency path's plan: the endpoints approved or awaiting a pending
+   * request (none rejected, deferred or expired), as a query of
+   * `endpoint_id`. Without it an emergency rollout plans the approved ones
+   * only, as any other.
+   */
+  candidateEndpointsQuery?(patchRef: string, db: Knex): Knex.QueryBuilder;
+  /** Of `endpointIds`, those a pending request holds back, by request. */
+  awaitingApproval?(
+    patchRef: string,
+    endpointIds: readonly string[],
+  ): Promise<AwaitingApproval[]>;
+}
+
+/** A pending request and the endpoints it holds back. @public */
+export interface AwaitingApproval {
+  requestId: string;
+  groupRef: string;
+  stage: string;
+  endpointIds: string[];
 }

@@ -3410,7 +3410,7 @@ export const spec = {
           },
           "emergency": {
             "type": "boolean",
-            "description": "Run the policy's emergency profile (shorter soak, smaller pilot) and ask owners for a fast decision."
+            "description": "Run the policy's emergency profile (shorter soak, smaller pilot). The plan takes the endpoints still\nawaiting approval too; each group whose request is pending for them gets an \"approve or object now\"\nnotice, and each ring starts as soon as its endpoints' approvals are in (or, at the approval deadline,\nwith the approved part).\n"
           }
         }
       },
@@ -3640,6 +3640,10 @@ export const spec = {
           },
           "requireHealthySignal": {
             "type": "boolean"
+          },
+          "awaitingApproval": {
+            "type": "integer",
+            "description": "Emergency rollouts only. Endpoints of this wave that a pending approval request still holds back."
           }
         }
       },
@@ -3844,7 +3848,7 @@ export const spec = {
           "inOtherRollouts": {
             "type": "integer"
           },
-          "awaitingApproval": {
+          "notApproved": {
             "type": "integer",
             "description": "Endpoints that need the patch and are not approved (e.g. the rest of a scoped approval), left out until approved."
           },
@@ -3872,8 +3876,56 @@ export const spec = {
             "type": "string",
             "format": "date-time"
           },
+          "awaitingApproval": {
+            "type": "object",
+            "description": "Emergency rollouts only. The endpoints of the plan that pending approval requests hold back, and those\nrequests: at creation each group gets an \"approve or object now\" notice linking to its request.\n",
+            "required": [
+              "endpoints",
+              "requests"
+            ],
+            "properties": {
+              "endpoints": {
+                "type": "integer"
+              },
+              "requests": {
+                "type": "array",
+                "items": {
+                  "$ref": "#/components/schemas/AwaitingApprovalRequest"
+                }
+              }
+            }
+          },
+          "approvalDeadlineAt": {
+            "type": "string",
+            "format": "date-time",
+            "description": "Emergency rollouts only. Until when a ring waits for pending approvals (the profile's approvalDeadlineHours, else deadlineHours, else 24 h)."
+          },
           "impact": {
             "$ref": "#/components/schemas/ImpactPrediction"
+          }
+        }
+      },
+      "AwaitingApprovalRequest": {
+        "type": "object",
+        "description": "A pending approval request and how many endpoints of a rollout it holds back.",
+        "required": [
+          "requestId",
+          "groupRef",
+          "stage",
+          "endpoints"
+        ],
+        "properties": {
+          "requestId": {
+            "type": "string"
+          },
+          "groupRef": {
+            "type": "string"
+          },
+          "stage": {
+            "type": "string"
+          },
+          "endpoints": {
+            "type": "integer"
           }
         }
       },
@@ -3950,6 +4002,10 @@ export const spec = {
               "string",
               "null"
             ]
+          },
+          "approvalDeadlineAt": {
+            "type": "string",
+            "description": "Emergency rollouts only. Until when a ring waits for pending approvals."
           },
           "createdBy": {
             "type": "string"
@@ -4110,6 +4166,73 @@ export const spec = {
           },
           "rollback": {
             "$ref": "#/components/schemas/RingRollback"
+          },
+          "approvals": {
+            "$ref": "#/components/schemas/WaveApprovals"
+          }
+        }
+      },
+      "WaveApprovals": {
+        "type": "object",
+        "description": "Emergency rollouts only: the ring's wait for pending approvals. `waiting`: the ring is due and pending requests\nhold back some of its endpoints; it starts on the first driver tick after they are approved, or at `until`\nwith the approved part. `in`: it waited and every approval came in. `deadline_passed`: it started at the\ndeadline without `leftOut` endpoints.\n",
+        "required": [
+          "state",
+          "until"
+        ],
+        "properties": {
+          "state": {
+            "type": "string",
+            "enum": [
+              "waiting",
+              "in",
+              "deadline_passed"
+            ]
+          },
+          "since": {
+            "type": "string",
+            "description": "When the ring started waiting."
+          },
+          "until": {
+            "type": "string",
+            "description": "The approval deadline."
+          },
+          "startedAt": {
+            "type": "string"
+          },
+          "endpoints": {
+            "type": "integer",
+            "description": "While waiting, the endpoints held back."
+          },
+          "requests": {
+            "type": "array",
+            "description": "While waiting, the pending requests that hold the ring back.",
+            "items": {
+              "$ref": "#/components/schemas/AwaitingApprovalRequest"
+            }
+          },
+          "waitedFor": {
+            "type": "array",
+            "description": "Once started, the requests the ring last waited for.",
+            "items": {
+              "$ref": "#/components/schemas/AwaitingApprovalRequest"
+            }
+          },
+          "leftOut": {
+            "type": "integer",
+            "description": "Once started, the endpoints left out because their approval had not come by the deadline."
+          },
+          "leftOutRequests": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/AwaitingApprovalRequest"
+            }
+          },
+          "leftOutEndpoints": {
+            "type": "array",
+            "description": "The first 100 endpoint ids left out.",
+            "items": {
+              "type": "string"
+            }
           }
         }
       },

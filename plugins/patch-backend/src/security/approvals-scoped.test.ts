@@ -224,7 +224,7 @@ describe('scoped approvals', () => {
         .set('Authorization', as(OPS))
         .send({ patchRef: MEDIUM_REF, policyRef: POLICY });
       expect(planned.status).toBe(200);
-      expect(planned.body).toMatchObject({ eligible: 1, awaitingApproval: 2 });
+      expect(planned.body).toMatchObject({ eligible: 1, notApproved: 2 });
       expect(await rolloutJobs(h)).toEqual([id('ep-1')]);
       const job = await request(h.server)
         .post('/api/patch/jobs')

@@ -8,12 +8,14 @@
  *   PageBlueprint path in plugins/patch-frontend/src/alpha.tsx (unless the
  *   app config overrides `page:patch`);
  * - the page's tabs are the RoutedTabs paths of PatchesPage.tsx;
- * - the rollouts tab routes `:rolloutId` (RolloutsTab.tsx).
+ * - the rollouts tab routes `:rolloutId` (RolloutsTab.tsx), the approvals
+ *   tab `requests/:requestId` (ApprovalsTab.tsx).
  * SQLite and PostgreSQL.
  */
 import { TestDatabases } from '@backstage/backend-test-utils';
 import fs from 'node:fs';
 import path from 'node:path';
+import { approvalRequestLink } from '../appLinks';
 import {
   HEALTH_GATED_POLICY,
   startRolloutEnv,
@@ -59,9 +61,16 @@ function appRoutes(): string[] {
       .flatMap(p => p.split('/'))
       .filter(Boolean)
       .join('/')}`;
+  // The approvals tab (the page's root) routes `requests/:requestId`.
+  const approvalRoutes = [
+    ...read(
+      'plugins/patch-frontend/src/components/ApprovalsTab/ApprovalsTab.tsx',
+    ).matchAll(/<Route path="([^"]+)"/g),
+  ].map(m => m[1]);
   return [
     ...tabs.map(t => join(page!, t)),
     ...rolloutRoutes.map(r => join(page!, '/rollouts', r)),
+    ...approvalRoutes.map(r => join(page!, r)),
   ];
 }
 
@@ -88,6 +97,13 @@ describe('notification links', () => {
       expect(routes).toEqual(
         expect.arrayContaining(['/patches', '/patches/rollouts/:rolloutId']),
       );
+      // The emergency notice's one-click approval opens the request page
+      // (rollouts/emergencyApprovals.test.ts checks the notices carry it).
+      const quick = approvalRequestLink('req-1', { decide: 'approve' });
+      expect({
+        link: quick,
+        resolves: routes.some(route => matches(route, quick)),
+      }).toEqual({ link: quick, resolves: true });
       const env = await startRolloutEnv(databases, databaseId, {
         policySpec: HEALTH_GATED_POLICY,
         entities: [

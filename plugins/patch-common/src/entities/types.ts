@@ -469,6 +469,12 @@ export type EmergencyProfile = {
   autoPromote?: boolean;
   /** Deadline in hours from the start. */
   deadlineHours?: number;
+  /**
+   * Hours the groups whose requests are still pending have to approve or
+   * object before a ring waiting for them starts without their endpoints
+   * (default: `deadlineHours`, else 24).
+   */
+  approvalDeadlineHours?: number;
 };
 
 /**

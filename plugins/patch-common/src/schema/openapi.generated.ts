@@ -1822,7 +1822,12 @@ export interface components {
             patchRef: string;
             /** @description Entity ref of the RolloutPolicy. */
             policyRef: string;
-            /** @description Run the policy's emergency profile (shorter soak, smaller pilot) and ask owners for a fast decision. */
+            /**
+             * @description Run the policy's emergency profile (shorter soak, smaller pilot). The plan takes the endpoints still
+             *     awaiting approval too; each group whose request is pending for them gets an "approve or object now"
+             *     notice, and each ring starts as soon as its endpoints' approvals are in (or, at the approval deadline,
+             *     with the approved part).
+             */
             emergency?: boolean;
         };
         RolloutControlRequest: {
@@ -1888,6 +1893,8 @@ export interface components {
             /** @enum {string} */
             promotion: "auto" | "manual";
             requireHealthySignal: boolean;
+            /** @description Emergency rollouts only. Endpoints of this wave that a pending approval request still holds back. */
+            awaitingApproval?: number;
         };
         /** @description What a pilot group selects now (the rollout planner's selection over every enrolled endpoint, sampling applied) and how representative it is of the fleet. */
         PilotGroupSelection: {
@@ -1939,7 +1946,7 @@ export interface components {
             eligible: number;
             inOtherRollouts: number;
             /** @description Endpoints that need the patch and are not approved (e.g. the rest of a scoped approval), left out until approved. */
-            awaitingApproval?: number;
+            notApproved?: number;
             /** @description Eligible endpoints no ring selects. */
             unassigned: number;
             waves: components["schemas"]["RolloutPreviewWave"][];
@@ -1948,7 +1955,27 @@ export interface components {
             maxWaveShareOfSystem?: number;
             /** Format: date-time */
             deadlineAt?: string;
+            /**
+             * @description Emergency rollouts only. The endpoints of the plan that pending approval requests hold back, and those
+             *     requests: at creation each group gets an "approve or object now" notice linking to its request.
+             */
+            awaitingApproval?: {
+                endpoints: number;
+                requests: components["schemas"]["AwaitingApprovalRequest"][];
+            };
+            /**
+             * Format: date-time
+             * @description Emergency rollouts only. Until when a ring waits for pending approvals (the profile's approvalDeadlineHours, else deadlineHours, else 24 h).
+             */
+            approvalDeadlineAt?: string;
             impact: components["schemas"]["ImpactPrediction"];
+        };
+        /** @description A pending approval request and how many endpoints of a rollout it holds back. */
+        AwaitingApprovalRequest: {
+            requestId: string;
+            groupRef: string;
+            stage: string;
+            endpoints: number;
         };
         /**
          * @description `rolled_back`: every endpoint in the rollback's scope is back, each verified by its next inventory;
@@ -1969,6 +1996,8 @@ export interface components {
             pauseReason?: string | null;
             deadlineAt?: string | null;
             deadlineEnforcedAt?: string | null;
+            /** @description Emergency rollouts only. Until when a ring waits for pending approvals. */
+            approvalDeadlineAt?: string;
             createdBy: string;
             createdAt: string;
             updatedAt: string;
@@ -2016,6 +2045,33 @@ export interface components {
             rollbackState?: string | null;
             counts: components["schemas"]["WaveCounts"];
             rollback?: components["schemas"]["RingRollback"];
+            approvals?: components["schemas"]["WaveApprovals"];
+        };
+        /**
+         * @description Emergency rollouts only: the ring's wait for pending approvals. `waiting`: the ring is due and pending requests
+         *     hold back some of its endpoints; it starts on the first driver tick after they are approved, or at `until`
+         *     with the approved part. `in`: it waited and every approval came in. `deadline_passed`: it started at the
+         *     deadline without `leftOut` endpoints.
+         */
+        WaveApprovals: {
+            /** @enum {string} */
+            state: "waiting" | "in" | "deadline_passed";
+            /** @description When the ring started waiting. */
+            since?: string;
+            /** @description The approval deadline. */
+            until: string;
+            startedAt?: string;
+            /** @description While waiting, the endpoints held back. */
+            endpoints?: number;
+            /** @description While waiting, the pending requests that hold the ring back. */
+            requests?: components["schemas"]["AwaitingApprovalRequest"][];
+            /** @description Once started, the requests the ring last waited for. */
+            waitedFor?: components["schemas"]["AwaitingApprovalRequest"][];
+            /** @description Once started, the endpoints left out because their approval had not come by the deadline. */
+            leftOut?: number;
+            leftOutRequests?: components["schemas"]["AwaitingApprovalRequest"][];
+            /** @description The first 100 endpoint ids left out. */
+            leftOutEndpoints?: string[];
         };
         /** @description A ring's rollback, from each endpoint's latest rollback job and its verification by inventory. */
         RingRollback: {

@@ -162,6 +162,7 @@ export function toRolloutDetail(r: S['RolloutDetail']): RolloutDetail {
     gate: toGateState(w.gate, w.soakUntil),
     ...(w.rollbackState ? { rollbackState: w.rollbackState } : {}),
     ...(w.rollback ? { rollback: w.rollback } : {}),
+    ...(w.approvals ? { approvals: w.approvals } : {}),
   }));
   return {
     ...toRolloutSummary(r),
@@ -532,15 +533,29 @@ export class DefaultPatchApi implements PatchApi {
         `${p.inOtherRollouts} endpoints are left out: another active rollout of this patch holds them.`,
       );
     }
-    if (p.awaitingApproval) {
+    if (p.notApproved) {
       warnings.push(
-        `${p.awaitingApproval} endpoints await approval and are left out until approved.`,
+        `${p.notApproved} endpoints await approval and are left out until approved.`,
       );
     }
     if (p.unassigned > 0) {
       warnings.push(`${p.unassigned} eligible endpoints fall in no ring.`);
     }
     warnings.push(...(p.pilotWarnings ?? []));
+    if (p.awaitingApproval && p.awaitingApproval.endpoints > 0) {
+      const groups = [
+        ...new Set(p.awaitingApproval.requests.map(r => r.groupRef)),
+      ];
+      warnings.push(
+        `Emergency: ${
+          p.awaitingApproval.endpoints
+        } endpoints await approval from ${groups.join(
+          ', ',
+        )}; each group gets an "approve or object now" notice, and a ring waits for them until ${
+          p.approvalDeadlineAt
+        }.`,
+      );
+    }
     if (p.waves.some(w => w.overCap)) {
       warnings.push(
         'A wave holds more of a System than the policy allows: it would need too many waves.',

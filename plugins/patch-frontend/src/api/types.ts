@@ -309,6 +309,37 @@ export interface Wave {
   rollbackState?: string;
   /** Its rollback, endpoint by endpoint, once it is in one. */
   rollback?: RingRollback;
+  /** Emergency rollouts: the ring's wait for pending approvals. */
+  approvals?: WaveApprovals;
+}
+
+/** A pending approval request an emergency ring waits for. @public */
+export interface AwaitingApprovalRequest {
+  requestId: string;
+  /** The group asked to approve or object. */
+  groupRef: string;
+  stage: string;
+  /** Endpoints of the ring it holds back. */
+  endpoints: number;
+}
+
+/**
+ * An emergency ring's wait for approvals: `waiting` (pending requests hold
+ * its endpoints back until `until`), then `in` (it started when they came)
+ * or `deadline_passed` (it started without `leftOut` endpoints).
+ * @public
+ */
+export interface WaveApprovals {
+  state: 'waiting' | 'in' | 'deadline_passed';
+  since?: string;
+  until: string;
+  startedAt?: string;
+  endpoints?: number;
+  requests?: AwaitingApprovalRequest[];
+  waitedFor?: AwaitingApprovalRequest[];
+  leftOut?: number;
+  leftOutRequests?: AwaitingApprovalRequest[];
+  leftOutEndpoints?: string[];
 }
 
 /** A ring's rollback, as the endpoints' inventories tell it. @public */

@@ -114,17 +114,6 @@ export class PlanStore {
     }));
   }
 
-  /** Owning groups of the approved, unrevoked endpoints (for notifications). */
-  async ownersOfApproved(approved: ApprovedQuery): Promise<string[]> {
-    const rows = await this.db
-      .from(approved(this.db).as('a'))
-      .join('patch_endpoints as e', 'e.id', 'a.endpoint_id')
-      .whereNull('e.revoked_at')
-      .whereNotNull('e.owner_ref')
-      .distinct('e.owner_ref');
-    return rows.map((r: any) => r.owner_ref);
-  }
-
   /** What the endpoints need of a patch (package, versions), by endpoint. */
   async applicability(
     patchRef: string,

@@ -52,7 +52,15 @@ export interface SnapshotWave {
  */
 export type SnapshotSource =
   | { approved: ApprovedQuery }
-  | { endpointIds: readonly string[] };
+  | {
+      endpointIds: readonly string[];
+      /**
+       * Only those of the ids that are approved now, checked in the
+       * snapshot's statement (emergency rollouts plan endpoints still
+       * awaiting approval: fail closed).
+       */
+      approvedOnly?: ApprovedQuery;
+    };
 
 /**
  * Storage of waves (`patch_waves`) and of their snapshot
@@ -110,6 +118,21 @@ export class WaveStore {
       .whereIn('state', from)
       .update(update);
     return n > 0;
+  }
+
+  /**
+   * Stores an emergency ring's wait for approvals; with `firstOnly`, only
+   * if none is stored yet. Returns whether it wrote.
+   */
+  async setApprovals(
+    id: string,
+    approvals: JsonObject,
+    options: { firstOnly?: boolean } = {},
+    trx?: Knex.Transaction,
+  ): Promise<boolean> {
+    const q = (trx ?? this.db)('patch_waves').where({ id });
+    if (options.firstOnly) q.whereNull('approvals');
+    return (await q.update({ approvals: JSON.stringify(approvals) })) > 0;
   }
 
   /** Stores the last gate evaluation of a wave without changing its state. */
@@ -178,12 +201,15 @@ export class WaveStore {
       // PostgreSQL takes 65,535 bind parameters, so fewer, larger inserts.
       const batch = this.dialect === 'pg' ? 20_000 : ID_BATCH;
       for (const part of chunk(source.endpointIds, batch)) {
-        await this.insertSelect(
-          wave,
-          trx.from('patch_endpoints as e').whereIn('e.id', part),
-          labelKeys,
-          trx,
-        );
+        const from = trx.from('patch_endpoints as e').whereIn('e.id', part);
+        if (source.approvedOnly)
+          from.whereIn(
+            'e.id',
+            trx
+              .from(source.approvedOnly(trx).as('ap'))
+              .select('ap.endpoint_id'),
+          );
+        await this.insertSelect(wave, from, labelKeys, trx);
       }
     }
     const [row] = await trx('patch_wave_endpoints')

@@ -154,5 +154,6 @@ export function toWave(row: any): Wave {
     promotedBy: row.promoted_by ?? undefined,
     gate: fromDbJson<JsonObject>(row.gate),
     rollbackState: row.rollback_state ?? undefined,
+    approvals: fromDbJson<JsonObject>(row.approvals),
   };
 }

@@ -3,12 +3,24 @@
  * is snapshotted straight from the approved endpoints, in the database; any
  * other ring is planned first (plan.ts, the preview's plan) and snapshotted
  * from the planned ids. Either way one statement writes the wave's endpoints
- * (WaveStore.snapshot), under the rollout's row lock.
+ * (WaveStore.snapshot), under the rollout's row lock. An emergency rollout
+ * plans over the endpoints still awaiting approval too, and a ring of it
+ * may wait for them (approvalWait.ts); its snapshot then takes the planned
+ * ids that are approved at that moment.
  */
+import { JsonObject } from '@backstage/types';
 import { RolloutDeps } from '../deps';
 import { planRollout } from '../plan';
 import { SnapshotSource } from '../store/WaveStore';
-import { ApprovedQuery, Rollout, Wave } from '../types';
+import { ApprovedQuery, AwaitingApproval, Rollout, Wave } from '../types';
+import {
+  groupsOf,
+  notifyLeftOut,
+  planSource,
+  requestSummary,
+  ringApprovals,
+  waitsForApprovals,
+} from './approvalWait';
 import { SYSTEM_ACTOR } from './context';
 import { snapshotLabels } from './distribution';
 
@@ -23,9 +35,26 @@ export async function startWave(
   const labelKeys = snapshotLabels(rollout.policy);
   const approved: ApprovedQuery = db =>
     deps.eligibility.approvedEndpointsQuery(rollout.patchRef, db);
-  const source: SnapshotSource = takesAllRemaining(rollout, wave.ringIndex)
-    ? { approved }
-    : { endpointIds: await plannedIds(deps, rollout, wave, approved) };
+  let source: SnapshotSource;
+  let approvals: JsonObject | undefined;
+  let leftOut: AwaitingApproval[] = [];
+  if (waitsForApprovals(deps, rollout.emergency)) {
+    const ids = await plannedIds(
+      deps,
+      rollout,
+      wave,
+      planSource(deps, rollout.patchRef, true),
+    );
+    const check = await ringApprovals(deps, rollout, wave, ids, Date.now());
+    if (check.waiting) return false;
+    source = { endpointIds: ids, approvedOnly: approved };
+    approvals = check.record;
+    leftOut = check.leftOut;
+  } else {
+    source = takesAllRemaining(rollout, wave.ringIndex)
+      ? { approved }
+      : { endpointIds: await plannedIds(deps, rollout, wave, approved) };
+  }
 
   const started = await store.transaction(async trx => {
     if (!(await store.rollouts.lockIfState(trx, rollout.id, ['running'])))
@@ -63,10 +92,36 @@ export async function startWave(
       },
       trx,
     );
+    if (approvals) await store.waves.setApprovals(wave.id, approvals, {}, trx);
+    if (leftOut.length > 0) {
+      const endpoints = [...new Set(leftOut.flatMap(a => a.endpointIds))];
+      await deps.audit.record(
+        {
+          actor: SYSTEM_ACTOR,
+          action: 'rollout-ring-approvals-left-out',
+          outcome: 'succeeded',
+          targetType: 'rollout',
+          targetId: rollout.id,
+          message: `Approval deadline passed: ring ${
+            wave.ringName
+          } started without ${endpoints.length} endpoints awaiting ${groupsOf(
+            leftOut,
+          )}`,
+          details: {
+            waveId: wave.id,
+            ring: wave.ringName,
+            requests: requestSummary(leftOut),
+            endpointIds: endpoints.sort().slice(0, 1000),
+          },
+        },
+        trx,
+      );
+    }
     return size;
   });
   if (started === false) return false;
   await store.waves.afterSnapshot(started);
+  if (leftOut.length > 0) await notifyLeftOut(deps, rollout, wave, leftOut);
   return true;
 }
 

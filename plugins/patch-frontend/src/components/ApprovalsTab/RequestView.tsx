@@ -29,6 +29,7 @@ import {
 } from '../common';
 import { RiskFactors } from './ApprovalDetails';
 import { ApprovalTable } from './ApprovalTable';
+import { QuickApprove } from './QuickApprove';
 import { ScopedDecision } from './ScopedDecision';
 
 type View = ApprovalRequestView;
@@ -429,6 +430,11 @@ export const RequestPage = () => {
       {error && <ResponseErrorPanel error={error} />}
       {value && (
         <>
+          {/* The emergency notice's link (`?decide=approve`): one click. */}
+          <QuickApprove
+            request={value.request}
+            onDone={() => setVersion(v => v + 1)}
+          />
           {/* The inbox's row, with its decision buttons: decide here. */}
           <Box mb={2}>
             <ApprovalTable

@@ -8,6 +8,7 @@ import TimelineSeparator from '@material-ui/lab/TimelineSeparator';
 import Typography from '@material-ui/core/Typography';
 import type { GateState, Wave } from '../../api';
 import { JobProgress, dateTime, percent, relative } from '../common';
+import { RingApprovals } from './RingApprovals';
 import { StateLabel } from './RolloutStateChip';
 
 const dotColor = (w: Wave): 'grey' | 'primary' | 'secondary' | 'inherit' => {
@@ -104,6 +105,7 @@ export const WaveTimeline = (props: { waves: Wave[] }) => (
               total={w.total}
               label={`Progress of ring ${w.ring}`}
             />
+            <RingApprovals ring={w.ring} approvals={w.approvals} />
             <GateSummary gate={w.gate} total={w.total} />
             {!w.gate && w.soakUntil && (
               <Typography variant="body2">
