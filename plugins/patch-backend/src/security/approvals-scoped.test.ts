@@ -433,7 +433,7 @@ describe('scoped approvals', () => {
         .post('/api/patch/rollouts/preview')
         .set('Authorization', as(OPS))
         .send({ patchRef: CRITICAL_REF, policyRef: POLICY });
-      expect(planned.body).toMatchObject({ eligible: 2, awaitingApproval: 1 });
+      expect(planned.body).toMatchObject({ eligible: 2, notApproved: 1 });
       const job = await request(h.server)
         .post('/api/patch/jobs')
         .set('Authorization', as(OPS))
