@@ -35,17 +35,14 @@ async function main() {
     process.env.PATCHBAY_BENCH_PG ?? 'postgresql://postgres@127.0.0.1:5432',
   );
   const profileDir = arg('cpu-prof', '');
-  if (profileDir) {
-    // Read by the backend process only: this one has started already.
-    process.env.NODE_OPTIONS = `${
-      process.env.NODE_OPTIONS ?? ''
-    } --cpu-prof --cpu-prof-dir=${profileDir}`;
-  }
   console.log(`load average before ${os.loadavg().map(l => l.toFixed(2))}`);
   const backend = await startBackend({
     pgUrl,
     entities: [],
     patchConfig: { agent: { checkInIntervalSeconds: 60 } },
+    nodeOptions: profileDir
+      ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]
+      : [],
   });
   const http = new FleetHttp(backend.baseUrl, 256);
   const knex = backend.knex();
@@ -91,9 +88,11 @@ async function main() {
           out.failed
         } limited=${out.limited} errors=${
           out.errors
-        } seconds=${out.seconds.toFixed(1)} enroll_per_s=${out.perSecond.toFixed(
-          0,
-        )} p50_ms=${out.p50Ms.toFixed(1)} p99_ms=${out.p99Ms.toFixed(
+        } seconds=${out.seconds.toFixed(
+          1,
+        )} enroll_per_s=${out.perSecond.toFixed(0)} p50_ms=${out.p50Ms.toFixed(
+          1,
+        )} p99_ms=${out.p99Ms.toFixed(
           1,
         )} backend_cpu_ms_per_enroll=${cpu.toFixed(2)} sessions: active ${avg(
           samples.active,

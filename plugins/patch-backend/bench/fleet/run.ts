@@ -285,9 +285,9 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
     // Successful enrollments only (enrollment.ts).
     const enrollPerS = enrolled.perSecond;
     log(
-      `enrolled ${enrolled.enrolled} of ${options.agents} in ${enrolled.seconds.toFixed(
-        1,
-      )} s (${enrollPerS.toFixed(0)}/s, ${
+      `enrolled ${enrolled.enrolled} of ${
+        options.agents
+      } in ${enrolled.seconds.toFixed(1)} s (${enrollPerS.toFixed(0)}/s, ${
         options.enrollConcurrency ?? 64
       } in flight; p50/p99 ${enrolled.p50Ms.toFixed(
         0,
