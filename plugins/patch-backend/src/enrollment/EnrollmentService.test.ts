@@ -99,12 +99,12 @@ describe('EnrollmentService', () => {
     'a token revoked while an enrollment is under way enrolls nothing, on %p',
     async databaseId => {
       const knex = await databases.init(databaseId);
-      let revoke: (() => Promise<void>) | undefined;
+      const hooks: { revoke?: () => Promise<void> } = {};
       // The catalog lookup runs after the token was checked and before the
       // transaction: the token is revoked there.
       const { service, announced } = await setUp(knex, {
         findClaimable: async () => {
-          await revoke?.();
+          await hooks.revoke?.();
           return undefined;
         },
       });
@@ -112,7 +112,7 @@ describe('EnrollmentService', () => {
         { maxUses: 10 },
         'user:default/ops',
       );
-      revoke = () => service.revokeToken(id, 'user:default/ops');
+      hooks.revoke = () => service.revokeToken(id, 'user:default/ops');
       const refused = await service
         .enroll(enrollment(token, 'machine-late'))
         .catch(error => error);
@@ -133,8 +133,9 @@ describe('EnrollmentService', () => {
     async databaseId => {
       const knex = await databases.init(databaseId);
       let first = true;
-      let other: EnrollmentService | undefined;
-      let otherToken = '';
+      const other = (await setUp(knex)).service;
+      const otherToken = (await other.createToken({}, 'user:default/ops'))
+        .token;
       // Between the first look (no endpoint yet) and the transaction, the
       // same machine enrolls with another token: the insert's unique
       // violation sends the enrollment round again, which then finds an
@@ -143,13 +144,11 @@ describe('EnrollmentService', () => {
         findClaimable: async () => {
           if (first) {
             first = false;
-            await other!.enroll(enrollment(otherToken, 'machine-raced'));
+            await other.enroll(enrollment(otherToken, 'machine-raced'));
           }
           return undefined;
         },
       });
-      other = (await setUp(knex)).service;
-      otherToken = (await other.createToken({}, 'user:default/ops')).token;
       const { token, id } = await service.createToken(
         { maxUses: 3 },
         'user:default/ops',
