@@ -23,6 +23,7 @@
  * duplicated results at the end.
  */
 import { FleetInventories } from './inventory';
+import { EnrollOutcome, enrollAgents } from './enrollment';
 import { Answer, FleetHttp } from './http';
 
 /** One simulated agent. */
@@ -132,48 +133,23 @@ export class Fleet {
     },
   ) {}
 
-  /** Enrolls `count` agents with `concurrency` enrollments in flight. */
+  /**
+   * Enrolls `count` agents with `concurrency` enrollments in flight
+   * (enrollment.ts); each enrolled agent checks in at once, as the real
+   * agent does after enrolling.
+   */
   async enroll(
     token: string,
     count: number,
     concurrency: number,
-  ): Promise<number> {
-    const t0 = Date.now();
-    let next = 0;
+  ): Promise<EnrollOutcome> {
     this.start();
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (next < count) {
-          const i = next++;
-          const machineId = `fleet-${i}`;
-          const body = JSON.stringify({
-            token,
-            machineId,
-            hostname: `fleet-${i}.bench`,
-            os: { family: 'debian', name: 'debian', version: '12' },
-            agentVersion: 'fleet-bench',
-          });
-          for (let attempt = 0; ; attempt++) {
-            const res = await this.http.request(
-              'POST',
-              '/agent/v1/enroll',
-              body,
-            );
-            if (res.status === 201 || res.status === 200) {
-              const { agentId, secret } = JSON.parse(res.body);
-              this.add(i, `Agent ${agentId}.${secret}`, machineId);
-              break;
-            }
-            if (res.status === 429 && attempt < 100) {
-              await sleep((res.retryAfter ?? 1) * 1000);
-              continue;
-            }
-            throw new Error(`enroll ${i}: ${res.status} ${res.body}`);
-          }
-        }
-      }),
-    );
-    return (Date.now() - t0) / 1000;
+    return await enrollAgents(this.http, {
+      token,
+      count,
+      concurrency,
+      onEnrolled: (i, auth, machineId) => this.add(i, auth, machineId),
+    });
   }
 
   private add(i: number, auth: string, machineId: string) {

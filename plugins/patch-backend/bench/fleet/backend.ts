@@ -40,6 +40,8 @@ export async function startBackend(options: {
   pgUrl: string;
   entities: object[];
   patchConfig: object;
+  /** More node options of the backend process (e.g. `--cpu-prof`). */
+  nodeOptions?: string[];
 }): Promise<FleetBackend> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'patch-fleet-'));
   const prefix = `pbf${Date.now().toString(36)}_`;
@@ -81,6 +83,7 @@ export async function startBackend(options: {
       execArgv: [
         '-r',
         require.resolve('@backstage/cli/config/nodeTransform.cjs'),
+        ...(options.nodeOptions ?? []),
       ],
       env: {
         ...process.env,

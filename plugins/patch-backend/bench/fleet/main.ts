@@ -41,7 +41,7 @@ async function main() {
       process.env.PATCHBAY_BENCH_PG ?? 'postgresql://postgres@127.0.0.1:5432',
     ),
     steadySeconds: Number(arg('steady-seconds', '0')) || undefined,
-    enrollConcurrency: Number(arg('enroll-concurrency', '16')),
+    enrollConcurrency: Number(arg('enroll-concurrency', '64')),
     maxInFlight: Number(arg('max-in-flight', '256')),
     rolloutTimeoutSeconds: Number(arg('rollout-timeout', '1800')),
     log: line =>

@@ -3,7 +3,8 @@
  * command and README.md for the method). Phases:
  *
  * 1. enroll: the agents enroll through the enrollment API (one token,
- *    `maxUses` N) with `enrollConcurrency` enrollments in flight, and each
+ *    `maxUses` N) with `enrollConcurrency` enrollments in flight (default
+ *    64; enrollment.ts: only successes count), and each
  *    checks in at once, which asks for and uploads its full inventory. Ends
  *    when every inventory is stored (`inventories_s`, from the first
  *    enrollment).
@@ -276,17 +277,30 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
       expiresInSeconds: 86400,
     });
     // 1. enroll and upload.
-    const enrollS = await fleet.enroll(
+    const enrolled = await fleet.enroll(
       token,
       options.agents,
-      options.enrollConcurrency ?? 16,
+      options.enrollConcurrency ?? 64,
     );
-    const enrollPerS = options.agents / enrollS;
+    // Successful enrollments only (enrollment.ts).
+    const enrollPerS = enrolled.perSecond;
     log(
-      `enrolled ${options.agents} in ${enrollS.toFixed(
-        1,
-      )} s (${enrollPerS.toFixed(0)}/s)`,
+      `enrolled ${enrolled.enrolled} of ${
+        options.agents
+      } in ${enrolled.seconds.toFixed(1)} s (${enrollPerS.toFixed(0)}/s, ${
+        options.enrollConcurrency ?? 64
+      } in flight; p50/p99 ${enrolled.p50Ms.toFixed(
+        0,
+      )}/${enrolled.p99Ms.toFixed(0)} ms; ${enrolled.limited} limited, ${
+        enrolled.errors
+      } errors retried, ${enrolled.failed} failed${
+        enrolled.firstFailure ? `: ${enrolled.firstFailure}` : ''
+      })`,
     );
+    if (enrolled.failed > 0)
+      notes.push(
+        `${enrolled.failed} of ${options.agents} agents did not enroll (first: ${enrolled.firstFailure}); enroll_per_s counts the ${enrolled.enrolled} that did`,
+      );
     let waitLog = Date.now();
     while (fleet.pendingFirstUpload > 0) {
       await sleep(500);

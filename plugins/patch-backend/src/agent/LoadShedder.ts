@@ -22,6 +22,11 @@ export class LoadShedder {
     return this.inFlight;
   }
 
+  /** True when every slot is taken: a request now would be refused. */
+  get full(): boolean {
+    return this.inFlight >= this.maxInFlight;
+  }
+
   /** Takes a slot; false when full (then refuse, see `retryAfterSeconds`). */
   tryAcquire(): boolean {
     if (this.inFlight >= this.maxInFlight) return false;

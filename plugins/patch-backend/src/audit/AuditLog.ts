@@ -77,6 +77,17 @@ export class AuditLog {
 
   /** Records one entry; inside `trx` when the caller has one open. */
   async record(entry: AuditRecord, trx?: Knex.Transaction): Promise<void> {
+    await this.write(entry, trx);
+    await this.announce(entry);
+  }
+
+  /**
+   * Writes an entry's row only, inside `trx` when given; the caller passes
+   * the entry to `announce` once its transaction has committed (for a
+   * transaction that should hold its locks as briefly as it can, as
+   * enrollment's on its token).
+   */
+  async write(entry: AuditRecord, trx?: Knex.Transaction): Promise<void> {
     const { request, details, severity, ...rest } = entry;
     await (trx ?? this.db)('patch_audit_events').insert({
       occurred_at: toDbTime(Date.now()),
@@ -90,7 +101,6 @@ export class AuditLog {
       message: rest.message ?? null,
       details: details ? JSON.stringify(details) : null,
     });
-    await this.announce(entry);
   }
 
   /**

@@ -3,16 +3,17 @@ import { Config } from '@backstage/config';
 import { EventsService } from '@backstage/plugin-events-node';
 import { NotFoundError } from '@backstage/errors';
 import { Knex } from 'knex';
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   AgentAuth,
   AgentAuthError,
   generateSecret,
   hashSecret,
 } from '../agent/AgentAuth';
-import { AuditLog } from '../audit/AuditLog';
+import { AuditLog, AuditRecord } from '../audit/AuditLog';
 import { fromDbJson, fromDbTime, toDbTime } from '../database/time';
 import { publishEndpointChanged } from '../endpoints/endpointEvents';
+import { isUniqueViolation, sameHash, tokenRefusal } from './enrollmentChecks';
 import { EnrolledRow, EnrollmentStore, TokenRow } from './EnrollmentStore';
 
 /** An enrollment token as listed (never the token itself). @public */
@@ -128,6 +129,12 @@ export const ALWAYS_PROTECTED_LABELS = ['components'];
  * What a token holder can do is bounded, because machine ids are public
  * (they show in the catalog and in the portal):
  * - The token is checked first, before any other database or catalog work.
+ * - A token's use is taken in a statement of its own, guarded (live, not
+ *   used up), just before the enrollment's transaction, and given back if
+ *   that fails: every enrollment with a token updates its row, so the row
+ *   must not stay locked through a whole enrollment (a fleet enrolling with
+ *   one token would enroll one machine at a time). A crash in between loses
+ *   that one use: the token enrolls a machine fewer, never one more.
  * - A machine id that is already enrolled gets its endpoint back (with a
  *   rotated secret, never a second endpoint) only with proof of the
  *   endpoint's current credentials (`credentials`, the agent's own state)
@@ -303,15 +310,43 @@ export class EnrollmentService {
     if (this.options.findClaimable) {
       claim = await this.options.findClaimable(input.machineId, existing?.id);
     }
+    // One use of the token, in a statement of its own (see useToken: the
+    // token's row is locked for that statement only, not for the whole
+    // enrollment), given back if the enrollment fails.
+    if (!(await this.store.useToken(token!, toDbTime(this.now())))) {
+      const current = await this.store.findToken(token!.token_hash);
+      throw new AgentAuthError(
+        tokenRefusal(current, this.now()) ?? 'enrollment token used up',
+      );
+    }
     try {
-      return await this.enrollOnce(input, claim);
+      return await this.enrollOnce(input, token!, claim, !!existing);
     } catch (error) {
       // Two first enrollments of one machine raced; the loser retries and
       // finds the winner's endpoint, which it gets only with proof or a
       // grant, as any re-enrollment: there is still only one endpoint.
-      if (isUniqueViolation(error)) return await this.enrollOnce(input, claim);
-      throw error;
+      if (isUniqueViolation(error)) {
+        return await this.enrollOnce(input, token!, claim, true).catch(again =>
+          this.returnTokenUse(token!, again),
+        );
+      }
+      return await this.returnTokenUse(token!, error);
     }
+  }
+
+  /** Gives back the use of a failed enrollment, then throws its error. */
+  private async returnTokenUse(
+    token: TokenRow,
+    error: unknown,
+  ): Promise<never> {
+    await this.store
+      .returnTokenUse(token.id)
+      .catch(returnError =>
+        this.options.logger?.warn(
+          `Could not give back a use of enrollment token ${token.id}: ${returnError}`,
+        ),
+      );
+    throw error;
   }
 
   /**
@@ -345,9 +380,20 @@ export class EnrollmentService {
     );
   }
 
+  /**
+   * One enrollment transaction, its token's use taken (`enroll`).
+   * `careful`: the machine had an endpoint when `enroll` looked, or an
+   * insert met a unique constraint (a lost race, or a host name whose entity
+   * ref is taken): the endpoint and the entity ref are looked up first.
+   * Otherwise, as for nearly every machine of a fleet enrolling, the
+   * endpoint is inserted without a look (a statement less per enrollment),
+   * and a unique violation sends `enroll` round again, carefully.
+   */
   private async enrollOnce(
     input: EnrollRequest,
+    token: TokenRow,
     claim: ClaimedEntity | undefined,
+    careful: boolean,
   ): Promise<EnrollResult> {
     const { audit } = this.options;
     const { store } = this;
@@ -355,15 +401,21 @@ export class EnrollmentService {
     const nowIso = toDbTime(now);
     const secret = generateSecret();
     const secretHash = hashSecret(secret);
+    // A token's id, labels, owner and system never change once created.
+    const tokenLabels = fromDbJson<Record<string, string>>(token.labels) ?? {};
+    const labels = this.effectiveLabels(tokenLabels, input.labels);
+    // Rules match on what the token says, never on what the agent says.
+    const rule = this.matchRule(tokenLabels);
+    const ownerRef = claim?.ownerRef ?? rule?.owner ?? token.owner_ref ?? null;
+    const systemRef =
+      claim?.systemRef ?? rule?.system ?? token.system_ref ?? null;
 
     const result = await store.transaction(async tx => {
-      const found = await store.findToken(hashSecret(input.token), tx);
-      const refusal = tokenRefusal(found, now);
-      if (refusal) throw new AgentAuthError(refusal);
-      const token = found!;
       // Read again in the transaction: the allowance and the grant's one use
       // are decided on the row this enrollment updates.
-      const existing = await store.findEnrolled(input.machineId, tx);
+      const existing = careful
+        ? await store.findEnrolled(input.machineId, tx)
+        : undefined;
       let via: 'credentials' | 'grant' | undefined;
       if (existing) {
         via = this.reenrollAllowance(existing, input);
@@ -377,19 +429,7 @@ export class EnrollmentService {
           }
         }
       }
-      if (!(await store.useToken(token, tx))) {
-        throw new AgentAuthError('enrollment token used up');
-      }
 
-      const tokenLabels =
-        fromDbJson<Record<string, string>>(token.labels) ?? {};
-      const labels = this.effectiveLabels(tokenLabels, input.labels);
-      // Rules match on what the token says, never on what the agent says.
-      const rule = this.matchRule(tokenLabels);
-      const ownerRef =
-        claim?.ownerRef ?? rule?.owner ?? token.owner_ref ?? null;
-      const systemRef =
-        claim?.systemRef ?? rule?.system ?? token.system_ref ?? null;
       const fields = {
         hostname: input.hostname,
         owner_ref: ownerRef,
@@ -427,7 +467,9 @@ export class EnrollmentService {
         agentId = randomUUID();
         entityRef =
           claim?.entityRef ??
-          (await this.uniqueEntityRef(tx, input.hostname, agentId));
+          (careful
+            ? await this.uniqueEntityRef(tx, input.hostname, agentId)
+            : `resource:default/${toEntityName(input.hostname)}`);
         await store.insertEndpoint(
           {
             id: agentId,
@@ -439,39 +481,39 @@ export class EnrollmentService {
           tx,
         );
       }
-      await audit.record(
-        {
-          actor: `agent:${agentId}`,
-          action: existing ? 'agent-reenroll' : 'agent-enroll',
-          outcome: 'succeeded',
-          targetType: 'endpoint',
-          targetId: agentId,
-          groupRef: ownerRef ?? undefined,
-          systemRef: systemRef ?? undefined,
-          message: existing
-            ? `Machine ${input.machineId} enrolled again (${
-                via === 'grant'
-                  ? "an operator's grant"
-                  : 'proof of its credentials'
-              }); its secret was rotated`
-            : `Machine ${input.machineId} enrolled as ${entityRef}`,
-          details: {
-            machineId: input.machineId,
-            hostname: input.hostname,
-            enrollmentTokenId: token.id,
-            entityRef,
-            claimed: !!claim,
-            ...(via ? { via } : {}),
-            ...(via === 'grant'
-              ? { grantedBy: existing!.reenroll_granted_by }
-              : {}),
-          },
+      const entry: AuditRecord = {
+        actor: `agent:${agentId}`,
+        action: existing ? 'agent-reenroll' : 'agent-enroll',
+        outcome: 'succeeded',
+        targetType: 'endpoint',
+        targetId: agentId,
+        groupRef: ownerRef ?? undefined,
+        systemRef: systemRef ?? undefined,
+        message: existing
+          ? `Machine ${input.machineId} enrolled again (${
+              via === 'grant'
+                ? "an operator's grant"
+                : 'proof of its credentials'
+            }); its secret was rotated`
+          : `Machine ${input.machineId} enrolled as ${entityRef}`,
+        details: {
+          machineId: input.machineId,
+          hostname: input.hostname,
+          enrollmentTokenId: token.id,
+          entityRef,
+          claimed: !!claim,
+          ...(via ? { via } : {}),
+          ...(via === 'grant'
+            ? { grantedBy: existing!.reenroll_granted_by }
+            : {}),
         },
-        tx,
-      );
-      return { agentId, entityRef, reenrolled: !!existing };
+      };
+      // The row now; Backstage's auditor hears of it once committed.
+      await audit.write(entry, tx);
+      return { agentId, entityRef, reenrolled: !!existing, entry };
     });
 
+    await audit.announce(result.entry);
     this.options.agentAuth.invalidate(result.agentId);
     if (this.options.logger) {
       const { events, logger } = this.options;
@@ -539,22 +581,6 @@ export function toEntityName(hostname: string): string {
   return name || 'endpoint';
 }
 
-/** Why a token cannot enroll, or undefined when it can. */
-function tokenRefusal(
-  token: TokenRow | undefined,
-  now: number,
-): string | undefined {
-  if (!token) return 'unknown enrollment token';
-  if (token.revoked_at) return 'revoked enrollment token';
-  if (Date.parse(fromDbTime(token.expires_at)) <= now) {
-    return 'expired enrollment token';
-  }
-  if (Number(token.uses) >= Number(token.max_uses)) {
-    return 'enrollment token used up';
-  }
-  return undefined;
-}
-
 function toToken(row: TokenRow): EnrollmentToken {
   return {
     id: row.id,
@@ -569,19 +595,4 @@ function toToken(row: TokenRow): EnrollmentToken {
     createdAt: fromDbTime(row.created_at),
     revokedAt: fromDbTime(row.revoked_at),
   };
-}
-
-/** Constant-time comparison of two hex hashes. */
-function sameHash(a: string, b: string | null | undefined): boolean {
-  if (!b || a.length !== b.length) return false;
-  return timingSafeEqual(Buffer.from(a, 'hex'), Buffer.from(b, 'hex'));
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; message?: string };
-  return (
-    e?.code === '23505' ||
-    e?.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
-    /UNIQUE constraint failed/.test(String(e?.message))
-  );
 }

@@ -39,7 +39,8 @@ export interface EnrolledRow {
 /**
  * The SQL of enrollment: tokens, the endpoints enrollment creates or
  * rotates, re-enroll grants. The rules are the EnrollmentService's; every
- * write takes the transaction in which the service decides (`transaction`).
+ * write takes the transaction in which the service decides (`transaction`),
+ * but for a token's use, which is a statement of its own (`useToken`).
  * @internal
  */
 export class EnrollmentStore {
@@ -84,14 +85,37 @@ export class EnrollmentStore {
       .first();
   }
 
-  /** Takes one use of a token, unless used up meanwhile: false then. */
-  async useToken(token: TokenRow, tx: Knex.Transaction): Promise<boolean> {
-    // Guarded increment: two enrollments racing for the last use cannot both win.
-    const used = await tx('patch_enrollment_tokens')
+  /**
+   * Takes one use of a token that is still live at `now` (not revoked, not
+   * expired, not used up), in a statement of its own, committed at once.
+   * False when it is not (any more). One guarded statement, so that two
+   * enrollments racing for the last use, or an enrollment racing a
+   * revocation, cannot both win. Every enrollment with a token updates its
+   * row, and a row stays locked until its transaction ends: in a
+   * transaction of its own, the lock lasts this statement and its commit,
+   * not the whole enrollment, so that a fleet enrolling with one token is not
+   * enrolled one machine at a time. Given back by `returnTokenUse` when the
+   * enrollment then fails.
+   */
+  async useToken(
+    token: { id: string; max_uses: number },
+    now: string,
+  ): Promise<boolean> {
+    const used = await this.db('patch_enrollment_tokens')
       .where({ id: token.id })
+      .whereNull('revoked_at')
+      .where('expires_at', '>', now)
       .where('uses', '<', token.max_uses)
       .increment('uses', 1);
     return !!used;
+  }
+
+  /** Gives back a use taken by `useToken` for an enrollment that failed. */
+  async returnTokenUse(tokenId: string): Promise<void> {
+    await this.db('patch_enrollment_tokens')
+      .where({ id: tokenId })
+      .where('uses', '>', 0)
+      .decrement('uses', 1);
   }
 
   /** The endpoint a machine enrolled as, if it did. */

@@ -502,6 +502,27 @@ describe('agent API', () => {
   );
 
   it.each(databases.eachSupportedId())(
+    'sheds an inventory upload before reading its body when every upload slot is taken, on %p',
+    async databaseId => {
+      const h = await startBackend(databases, databaseId, {
+        patch: { agent: { maxConcurrentUploads: 0 } },
+      });
+      const enrolled = await enroll(h, await createToken(h), 'm-shed');
+      const auth = `Agent ${enrolled.body.agentId}.${enrolled.body.secret}`;
+      // A body the validator would refuse with a 400: the 429 shows that it
+      // was never parsed nor validated.
+      const shed = await request(h.server)
+        .put('/api/patch/agent/v1/inventory')
+        .set('Authorization', auth)
+        .send({ hash: 42, packages: 'not a list' });
+      expect(shed.status).toBe(429);
+      expect(shed.body.error.name).toBe('TooManyRequestsError');
+      expect(Number(shed.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(await h.knex('patch_inventory_packages')).toEqual([]);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
     'claims a Resource already in the catalog instead of naming a new one on %p',
     async databaseId => {
       const h = await startBackend(databases, databaseId, {

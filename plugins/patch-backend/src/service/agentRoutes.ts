@@ -70,6 +70,19 @@ export function registerAgentRoutes(
     }
   });
 
+  // A full upload slot refuses an inventory before its body (a whole
+  // inventory, ~150 KB at a thousand packages) is read, parsed and
+  // validated: at a fleet's boot most uploads are shed once or more, and
+  // parsing each one only to refuse it took the CPU that enrollments and
+  // check-ins needed. What passes on is served below (which may still shed).
+  fastRoutes?.put('/agent/v1/inventory', (_req, res, next) => {
+    if (!uploadShedder.full) {
+      next();
+      return;
+    }
+    sendShed(res, uploadShedder);
+  });
+
   router.put('/agent/v1/inventory', async (req, res) => {
     if (!uploadShedder.tryAcquire()) {
       sendShed(res, uploadShedder);
