@@ -7,11 +7,13 @@ import { chunks } from '../applicability/ApplicabilityStore';
 import type { ApprovalQuery } from '../permissions/rules';
 import {
   approvedEndpointsQuery,
-  awaitingApprovalCount,
+  notApprovedCount,
   changeCoverage,
   coveredEndpoints,
   coverageOf,
   CoverageChange,
+  neededEndpoints,
+  requestEndpointsWithCoverage,
 } from './coverage';
 import { DelegationStore } from './DelegationStore';
 import { replaceRequestEndpoints } from './requestEndpoints';
@@ -255,16 +257,7 @@ export class ApprovalStore {
       rows.map(r => r.id as string),
       500,
     )) {
-      const links = await (trx ?? this.db)(
-        'patch_approval_request_endpoints as e',
-      )
-        .leftJoin('patch_approval_coverage as c', function on() {
-          this.on('c.request_id', '=', 'e.request_id').andOn(
-            'c.endpoint_id',
-            '=',
-            'e.endpoint_id',
-          );
-        })
+      const links = await requestEndpointsWithCoverage(trx ?? this.db)
         .whereIn('e.request_id', chunk)
         .orderBy('e.endpoint_id')
         .select('e.*', 'c.endpoint_id as covered');
@@ -523,7 +516,7 @@ export class ApprovalStore {
 
   /** Endpoints that need the patch and are not approved (coverage.ts). */
   async notApprovedCount(patchRef: string): Promise<number> {
-    return awaitingApprovalCount(this.db, patchRef);
+    return notApprovedCount(this.db, patchRef);
   }
 
   /**
@@ -534,12 +527,7 @@ export class ApprovalStore {
     const rows = await this.db('patch_approval_request_endpoints as e')
       .join('patch_approval_requests as r', 'r.id', 'e.request_id')
       .where({ 'r.patch_ref': patchRef, 'r.stage': OWNERS_STAGE })
-      .whereIn(
-        'e.endpoint_id',
-        this.db('patch_applicability')
-          .where({ patch_ref: patchRef, state: 'needed' })
-          .select('endpoint_id'),
-      )
+      .whereIn('e.endpoint_id', neededEndpoints(this.db, patchRef))
       .distinct('e.endpoint_id')
       .orderBy('e.endpoint_id');
     return rows.map(r => r.endpoint_id);

@@ -13,6 +13,7 @@
  * snapshot) when every request covers it.
  */
 import { Knex } from 'knex';
+import { neededEndpoints, patchRequestEndpoints } from './coverage';
 
 /** A pending request and the endpoints (of those asked about) it holds back. @internal */
 export interface AwaitingRequest {
@@ -35,22 +36,8 @@ export class PendingApprovalStore {
    * column, `endpoint_id`, on `db`.
    */
   candidateEndpointsQuery(patchRef: string, db: Knex = this.db) {
-    return db('patch_approval_request_endpoints as e')
-      .join('patch_approval_requests as r', 'r.id', 'e.request_id')
-      .leftJoin('patch_approval_coverage as c', function on() {
-        this.on('c.request_id', '=', 'e.request_id').andOn(
-          'c.endpoint_id',
-          '=',
-          'e.endpoint_id',
-        );
-      })
-      .where('r.patch_ref', patchRef)
-      .whereIn(
-        'e.endpoint_id',
-        db('patch_applicability')
-          .where({ patch_ref: patchRef, state: 'needed' })
-          .select('endpoint_id'),
-      )
+    return patchRequestEndpoints(db, patchRef)
+      .whereIn('e.endpoint_id', neededEndpoints(db, patchRef))
       .groupBy('e.endpoint_id')
       .havingRaw(
         `MAX(CASE WHEN c.endpoint_id IS NOT NULL THEN 0
@@ -70,25 +57,11 @@ export class PendingApprovalStore {
     const byRequest = new Map<string, AwaitingRequest>();
     for (let i = 0; i < endpointIds.length; i += ID_BATCH) {
       const part = endpointIds.slice(i, i + ID_BATCH);
-      const rows = await this.db('patch_approval_request_endpoints as e')
-        .join('patch_approval_requests as r', 'r.id', 'e.request_id')
-        .leftJoin('patch_approval_coverage as c', function on() {
-          this.on('c.request_id', '=', 'e.request_id').andOn(
-            'c.endpoint_id',
-            '=',
-            'e.endpoint_id',
-          );
-        })
-        .where('r.patch_ref', patchRef)
+      const rows = await patchRequestEndpoints(this.db, patchRef)
         .where('r.state', 'pending')
         .whereNull('c.endpoint_id')
         .whereIn('e.endpoint_id', part)
-        .whereIn(
-          'e.endpoint_id',
-          this.db('patch_applicability')
-            .where({ patch_ref: patchRef, state: 'needed' })
-            .select('endpoint_id'),
-        )
+        .whereIn('e.endpoint_id', neededEndpoints(this.db, patchRef))
         .select('r.id', 'r.group_ref', 'r.stage', 'e.endpoint_id');
       for (const r of rows as any[]) {
         const entry: AwaitingRequest = byRequest.get(r.id) ?? {

@@ -23,6 +23,40 @@ import { chunks } from '../applicability/ApplicabilityStore';
 
 const COVERAGE = 'patch_approval_coverage';
 
+/**
+ * Request-endpoint rows (`e`) with their coverage (`c`): `c.endpoint_id` is
+ * null where the request does not cover the endpoint. @internal
+ */
+export function requestEndpointsWithCoverage(db: Knex) {
+  return db('patch_approval_request_endpoints as e').leftJoin(
+    `${COVERAGE} as c`,
+    function on() {
+      this.on('c.request_id', '=', 'e.request_id').andOn(
+        'c.endpoint_id',
+        '=',
+        'e.endpoint_id',
+      );
+    },
+  );
+}
+
+/**
+ * The same rows for one patch's requests (`r`: owning groups and extra
+ * stages). @internal
+ */
+export function patchRequestEndpoints(db: Knex, patchRef: string) {
+  return requestEndpointsWithCoverage(db)
+    .join('patch_approval_requests as r', 'r.id', 'e.request_id')
+    .where('r.patch_ref', patchRef);
+}
+
+/** The endpoints that need the patch, as a subquery of `endpoint_id`. @internal */
+export function neededEndpoints(db: Knex, patchRef: string) {
+  return db('patch_applicability')
+    .where({ patch_ref: patchRef, state: 'needed' })
+    .select('endpoint_id');
+}
+
 /** How a transition changes a request's coverage. @internal */
 export type CoverageChange =
   /** Every endpoint the request lists now, and no other. */
@@ -104,16 +138,7 @@ export async function coveredEndpoints(
       .where('r.patch_ref', patchRef)
       .whereIn('c.endpoint_id', chunk)
       .distinct('c.endpoint_id');
-    const lacking = await db('patch_approval_request_endpoints as e')
-      .join('patch_approval_requests as r', 'r.id', 'e.request_id')
-      .leftJoin(`${COVERAGE} as c`, function on() {
-        this.on('c.request_id', '=', 'e.request_id').andOn(
-          'c.endpoint_id',
-          '=',
-          'e.endpoint_id',
-        );
-      })
-      .where('r.patch_ref', patchRef)
+    const lacking = await patchRequestEndpoints(db, patchRef)
       .whereIn('e.endpoint_id', chunk)
       .whereNull('c.endpoint_id')
       .distinct('e.endpoint_id');
@@ -137,22 +162,8 @@ export function approvedEndpointsQuery(db: Knex, patchRef: string) {
   // 33 % an inequality; at 0.5 % (500 of 100,000) plans and snapshots
   // probed patch_endpoints once per endpoint in a nested loop, 2-3 times
   // slower than the hash join they choose now.
-  return db('patch_approval_request_endpoints as e')
-    .join('patch_approval_requests as r', 'r.id', 'e.request_id')
-    .leftJoin(`${COVERAGE} as c`, function on() {
-      this.on('c.request_id', '=', 'e.request_id').andOn(
-        'c.endpoint_id',
-        '=',
-        'e.endpoint_id',
-      );
-    })
-    .where('r.patch_ref', patchRef)
-    .whereIn(
-      'e.endpoint_id',
-      db('patch_applicability')
-        .where({ patch_ref: patchRef, state: 'needed' })
-        .select('endpoint_id'),
-    )
+  return patchRequestEndpoints(db, patchRef)
+    .whereIn('e.endpoint_id', neededEndpoints(db, patchRef))
     .groupBy('e.endpoint_id')
     .havingRaw('MAX(CASE WHEN c.endpoint_id IS NOT NULL THEN 0 ELSE 1 END) < 1')
     .select('e.endpoint_id');
@@ -163,19 +174,14 @@ export function approvedEndpointsQuery(db: Knex, patchRef: string) {
  * left out) and are not approved: what a rollout leaves out until someone
  * approves them. @internal
  */
-export async function awaitingApprovalCount(
+export async function notApprovedCount(
   db: Knex,
   patchRef: string,
 ): Promise<number> {
   const [row] = await db('patch_approval_request_endpoints as e')
     .join('patch_approval_requests as r', 'r.id', 'e.request_id')
     .where({ 'r.patch_ref': patchRef, 'r.stage': 'owners' })
-    .whereIn(
-      'e.endpoint_id',
-      db('patch_applicability')
-        .where({ patch_ref: patchRef, state: 'needed' })
-        .select('endpoint_id'),
-    )
+    .whereIn('e.endpoint_id', neededEndpoints(db, patchRef))
     .whereNotIn('e.endpoint_id', approvedEndpointsQuery(db, patchRef))
     .countDistinct({ n: 'e.endpoint_id' });
   return Number(row?.n ?? 0);
