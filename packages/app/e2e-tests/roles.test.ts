@@ -68,6 +68,7 @@ const ROLES: Array<{ person: string; stops: Stop[] }> = [
         // not for their outcome.
         name: 'component-scorecard',
         path: '/catalog/default/component/checkout-api',
+        readme: 'component-scorecard.png',
         ready: page => page.getByText('No overdue critical patches').first(),
       },
       {

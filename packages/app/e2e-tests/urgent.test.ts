@@ -19,7 +19,7 @@
  * PATCHBAY_EMERGENCY_OWNER='Alice (Payments owner)'.
  */
 import { APIRequestContext, expect, Page, test } from '@playwright/test';
-import { cachedScreenshotPath } from './screenshots';
+import { screenshotPath } from './screenshots';
 
 const BACKEND = process.env.PATCHBAY_BACKEND_URL ?? 'http://localhost:7007';
 const PATCH =
@@ -122,7 +122,7 @@ test('an emergency rollout waits for the pending owner, who approves from the no
     { timeout: 60_000 },
   );
   await operator.screenshot({
-    path: cachedScreenshotPath('emergency-rollout-waiting.png'),
+    path: screenshotPath('emergency-rollout-waiting.png'),
   });
 
   // 2. The owner opens the notice and approves with one click.
