@@ -15,8 +15,6 @@
  * member of team-payments and it-operations.
  */
 import { APIRequestContext, expect, test } from '@playwright/test';
-import { ChildProcess, spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import {
   columnTexts,
   plannedCounts,
@@ -24,6 +22,7 @@ import {
   signInAsGuest,
   tableByTitle,
 } from './helpers';
+import { DemoFleet, startDemoFleet } from './fleet';
 
 const BACKEND = process.env.PATCHBAY_BACKEND_URL ?? 'http://localhost:7007';
 const FIVE_MINUTES = 5 * 60_000;
@@ -32,39 +31,15 @@ const ROLLOUT_PATCH =
   process.env.PATCHBAY_DEMO_PATCH ??
   'patch:default/debian12-libpng-1.6.39-deb12u6';
 
-let fleet: ChildProcess | undefined;
-const fleetLog: string[] = [];
+let fleet: DemoFleet | undefined;
+const fleetLog = () => fleet?.log() ?? [];
 
 test.beforeAll(async () => {
-  if (process.env.PATCHBAY_DEMO_FLEET_RUNNING) return;
-  const root = resolve(__dirname, '../../..');
-  fleet = spawn(
-    process.execPath,
-    [
-      '--require',
-      '@backstage/cli/config/nodeTransform.cjs',
-      'scripts/demo/fleet.ts',
-    ],
-    {
-      cwd: root,
-      env: { ...process.env, PATCHBAY_URL: BACKEND },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  // Kept for the failure message: the fleet says what it is waiting for.
-  const keep = (chunk: Buffer) => {
-    fleetLog.push(...chunk.toString('utf8').trim().split('\n'));
-    fleetLog.splice(0, Math.max(0, fleetLog.length - 40));
-  };
-  fleet.stdout?.on('data', keep);
-  fleet.stderr?.on('data', keep);
+  fleet = startDemoFleet(BACKEND);
 });
 
 test.afterAll(async () => {
-  if (fleet && fleet.exitCode === null) {
-    fleet.kill('SIGTERM');
-    await new Promise(r => fleet!.once('exit', r));
-  }
+  await fleet?.stop();
 });
 
 async function guestToken(request: APIRequestContext): Promise<string> {
@@ -120,7 +95,7 @@ test('the demo shows approvals, a rollout past its pilot and reports within five
       {
         ...poll,
         timeout: remaining(),
-        message: `no pending approval; fleet said:\n${fleetLog.join('\n')}`,
+        message: `no pending approval; fleet said:\n${fleetLog().join('\n')}`,
       },
     )
     .toBeGreaterThan(0);
@@ -145,7 +120,7 @@ test('the demo shows approvals, a rollout past its pilot and reports within five
       {
         ...poll,
         timeout: remaining(),
-        message: `no rollout past its pilot; fleet said:\n${fleetLog.join(
+        message: `no rollout past its pilot; fleet said:\n${fleetLog().join(
           '\n',
         )}`,
       },
@@ -230,7 +205,7 @@ test('after the demo rollout, the endpoints still needing its patch are its fail
     const stuck = rollout && rollout.state !== 'running';
     if (stuck || Date.now() > deadline) {
       throw new Error(
-        `the demo rollout of ${ROLLOUT_PATCH} did not complete (${seen}); fleet said:\n${fleetLog.join(
+        `the demo rollout of ${ROLLOUT_PATCH} did not complete (${seen}); fleet said:\n${fleetLog().join(
           '\n',
         )}`,
       );

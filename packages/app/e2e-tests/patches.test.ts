@@ -17,8 +17,6 @@
  * The tests run in order (serial): the rollout starts the patch the team
  * member approved. Every test fails on browser console errors.
  */
-import { ChildProcess, spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import {
   APIRequestContext,
   ConsoleMessage,
@@ -26,6 +24,7 @@ import {
   Page,
   test,
 } from '@playwright/test';
+import { DemoFleet, startDemoFleet } from './fleet';
 import { signInAsGuest } from './helpers';
 import { screenshotPath } from './screenshots';
 
@@ -97,7 +96,7 @@ async function api(
   });
 }
 
-let fleet: ChildProcess | undefined;
+let fleet: DemoFleet | undefined;
 
 test.describe.configure({ mode: 'serial' });
 // Wide enough for the inbox's columns without scrolling, and for the
@@ -110,23 +109,7 @@ test.beforeAll(async ({ request }) => {
   // The demo fleet makes the data: endpoints, applicability, approval
   // requests, and agents that run the rollout's jobs. scripts/start.sh (or
   // another suite) may run one already.
-  if (!process.env.PATCHBAY_DEMO_FLEET_RUNNING) {
-    fleet = spawn(
-      process.execPath,
-      [
-        '--require',
-        '@backstage/cli/config/nodeTransform.cjs',
-        'scripts/demo/fleet.ts',
-      ],
-      {
-        cwd: resolve(__dirname, '../../..'),
-        // The fleet's own default size, so that after another suite's fleet
-        // every enrolled endpoint has its agent running again.
-        env: { ...process.env, PATCHBAY_URL: BACKEND },
-        stdio: 'ignore',
-      },
-    );
-  }
+  fleet = startDemoFleet(BACKEND);
   // Wait until team-payments has a high-severity request to decide: the
   // fleet must have enrolled and applicability must have run.
   await expect
@@ -148,10 +131,7 @@ test.beforeAll(async ({ request }) => {
 });
 
 test.afterAll(async () => {
-  if (fleet && fleet.exitCode === null) {
-    fleet.kill('SIGTERM');
-    await new Promise(r => fleet!.once('exit', r));
-  }
+  await fleet?.stop();
 });
 
 /** The patch the team member approved, which the operator rolls out. */
