@@ -33,6 +33,9 @@ export default defineConfig({
   reporter: [
     ['list'],
     ['html', { open: 'never', outputFolder: 'e2e-test-report' }],
+    // Read by scripts/failures.mjs: the summary of `yarn test` names each
+    // failed test with the start of its error.
+    ['json', { outputFile: 'node_modules/.cache/e2e-results.json' }],
   ],
   outputDir: 'node_modules/.cache/e2e-test-results',
   webServer: process.env.PLAYWRIGHT_URL

@@ -62,6 +62,7 @@ step "OpenAPI generated files are up to date" node scripts/openapi.mjs --check
 step "Type check (full)" yarn_ tsc:full
 step "Lint" yarn_ lint
 step "Prettier" yarn_ prettier:check
+rm -f node_modules/.cache/jest-results.json
 step "Unit and integration tests (SQLite + PostgreSQL)" \
   yarn_ backstage-cli repo test --no-watch --verbose --json --outputFile=node_modules/.cache/jest-results.json
 if [ -f node_modules/.cache/jest-results.json ]; then
@@ -91,6 +92,7 @@ step "Agent .deb install cycle" bash scripts/agent-deb-test.sh
 # The agent .rpm (rpmbuild) with the real rpm tools, in a copy of that root:
 # install, upgrade, erase; about 2 minutes.
 step "Agent .rpm install cycle (rpm --root)" bash scripts/agent-rpm-test.sh
+rm -f node_modules/.cache/e2e-results.json
 step "End-to-end tests (Playwright, Debian Chromium)" yarn_ test:e2e
 
 echo
@@ -99,6 +101,8 @@ for r in "${results[@]}"; do echo "$r"; done
 [ -f node_modules/.cache/db-summary.txt ] && cat node_modules/.cache/db-summary.txt
 [ -f node_modules/.cache/patchbay-deb-test/figures.env ] &&
   echo "agent .deb: $(tr '\n' ' ' <node_modules/.cache/patchbay-deb-test/figures.env)"
+# Which tests failed, a few lines each (the log's end is what gets read).
+node scripts/failures.mjs
 echo "total $(( $(date +%s) - start_time ))s"
 if [ "$failed" = 0 ]; then echo "ALL CHECKS PASSED"; else echo "SOME CHECKS FAILED"; fi
 exit $failed

@@ -106,6 +106,12 @@ export interface Config {
       defaultTimeoutSeconds?: number;
       /** How often the reaper runs, in seconds. Default 30. */
       reaperIntervalSeconds?: number;
+      /**
+       * How long a job the agent reported done (an install, a rollback) may
+       * wait for the endpoint's next inventory to verify it, in seconds;
+       * past it, the job fails as unverified. Default 86400 (a day).
+       */
+      verificationDeadlineSeconds?: number;
       /** Whether hand-made jobs may carry an arbitrary artifact (a URL and a checksum). Default false. */
       allowArtifacts?: boolean;
     };

@@ -239,9 +239,17 @@ for (const role of ROLES) {
     for (const stop of role.stops) {
       for (const size of VIEWPORTS) {
         await page.setViewportSize(size);
-        if (typeof stop.path === 'string') await goTo(page, stop.path);
-        else await stop.path(page);
         const where = `${stop.name} as ${role.person} at ${size.width}×${size.height}`;
+        try {
+          if (typeof stop.path === 'string') await goTo(page, stop.path);
+          else await stop.path(page);
+        } catch (e) {
+          // Named with the rest (the walk goes on to the next stop).
+          problems.push(
+            `${where}: could not be opened: ${String(e).split('\n')[0]}`,
+          );
+          continue;
+        }
         try {
           await expect(stop.ready(page)).toBeVisible();
         } catch {

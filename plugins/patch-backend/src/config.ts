@@ -68,6 +68,8 @@ export interface PatchConfig {
     defaultTimeoutSeconds: number;
     /** Default 30. */
     reaperIntervalSeconds: number;
+    /** Default 86400 (a day). */
+    verificationDeadlineSeconds: number;
     /** Jobs carrying artifact URLs; default false. */
     allowArtifacts: boolean;
   };
@@ -248,6 +250,10 @@ export function readPatchConfig(config: Config): PatchConfig {
       defaultTtlSeconds: num('patch.jobs.defaultTtlSeconds', 7 * 24 * 3600),
       defaultTimeoutSeconds: num('patch.jobs.defaultTimeoutSeconds', 3600),
       reaperIntervalSeconds: num('patch.jobs.reaperIntervalSeconds', 30),
+      verificationDeadlineSeconds: num(
+        'patch.jobs.verificationDeadlineSeconds',
+        86_400,
+      ),
       allowArtifacts: bool('patch.jobs.allowArtifacts', false),
     },
     endpoints: {

@@ -95,6 +95,7 @@ export function buildServices(
     leaseSeconds: settings.jobs.leaseSeconds,
     defaultTtlSeconds: settings.jobs.defaultTtlSeconds,
     defaultTimeoutSeconds: settings.jobs.defaultTimeoutSeconds,
+    verificationDeadlineSeconds: settings.jobs.verificationDeadlineSeconds,
   });
   const inventory = new InventoryStore(db, { logger });
   const endpoints = new EndpointStore(db, {

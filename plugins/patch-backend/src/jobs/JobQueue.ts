@@ -32,7 +32,11 @@
  * install is `verification: 'pending'` until the endpoint's next inventory
  * settles it (`settleVerification`, driven by jobs/verification.ts):
  * `verified`, or `unverified` and `failed`. Counts for gates and progress
- * (`countOutcomes`) take verified successes only.
+ * (`countOutcomes`) take verified successes only. An endpoint that never
+ * uploads that inventory does not hold its rollout (or a rollback) for
+ * ever: past the verification deadline (`verificationDeadlineSeconds`, a
+ * day by default) the reaper settles the job `unverified` as well, so that
+ * what nobody could check counts as failed, never as done.
  *
  * Windows and freezes. A job with maintenance windows is leased only while
  * one is open: `not_before` is the opening, `window_ends_at` its end. A job
@@ -87,12 +91,15 @@ export class JobQueue {
   private readonly leaseSeconds: number;
   private readonly defaultTtlSeconds: number;
   private readonly defaultTimeoutSeconds: number;
+  private readonly verificationDeadlineSeconds: number;
   private readonly now: () => number;
 
   constructor(db: Knex, private readonly options: JobQueueOptions = {}) {
     this.leaseSeconds = options.leaseSeconds ?? 300;
     this.defaultTtlSeconds = options.defaultTtlSeconds ?? 7 * 24 * 3600;
     this.defaultTimeoutSeconds = options.defaultTimeoutSeconds ?? 3600;
+    this.verificationDeadlineSeconds =
+      options.verificationDeadlineSeconds ?? 86_400;
     // Read at each call, so a test that moves the process clock moves the queue's.
     this.now = options.now ?? (() => Date.now());
     this.store = new JobStore(db);
@@ -511,8 +518,50 @@ export class JobQueue {
    * returns how many jobs it moved.
    */
   async reap(batchSize = 1000): Promise<number> {
-    return this.reaper.reap(batchSize);
+    return (
+      (await this.reaper.reap(batchSize)) +
+      (await this.failUnverified(batchSize))
+    );
   }
+
+  /**
+   * Settles `unverified` every job reported done longer than the
+   * verification deadline ago whose endpoint has uploaded no inventory
+   * since (see the note at the top); returns how many.
+   */
+  async failUnverified(batchSize = 1000): Promise<number> {
+    const deadline = this.verificationDeadlineSeconds;
+    const cutoff = toDbTime(this.now() - deadline * 1000);
+    let total = 0;
+    for (;;) {
+      const ids = await this.store.unverifiedSince(cutoff, batchSize);
+      const before = total;
+      for (const id of ids) {
+        if (
+          await this.settleVerification(
+            id,
+            'unverified',
+            `Reported done, but no inventory from the endpoint within ${describeSeconds(
+              deadline,
+            )} to verify it`,
+            { evaluation: 'no-inventory' },
+          )
+        )
+          total++;
+      }
+      // A full batch none of which moved would come back the same.
+      if (ids.length < batchSize || total === before) return total;
+    }
+  }
+}
+
+/** "1 day", "6 hours", "90 minutes", "45 seconds". */
+function describeSeconds(seconds: number): string {
+  const unit = (n: number, name: string) => `${n} ${name}${n === 1 ? '' : 's'}`;
+  if (seconds % 86_400 === 0) return unit(seconds / 86_400, 'day');
+  if (seconds % 3600 === 0) return unit(seconds / 3600, 'hour');
+  if (seconds % 60 === 0) return unit(seconds / 60, 'minute');
+  return unit(seconds, 'second');
 }
 
 function requireSelector(selector: CancelSelector, message: string): void {

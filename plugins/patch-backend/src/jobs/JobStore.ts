@@ -393,6 +393,20 @@ export class JobStore {
     return row ? fromDbJson<JsonObject>(row.payload) : undefined;
   }
 
+  /**
+   * Up to `limit` ids of jobs of any endpoint reported done before
+   * `cutoffIso` and still awaiting the inventory that verifies them.
+   */
+  async unverifiedSince(cutoffIso: string, limit: number): Promise<string[]> {
+    const rows = await this.db('patch_jobs')
+      .select('id')
+      .where({ verification: 'pending' })
+      .where('finished_at', '<', cutoffIso)
+      .orderBy('finished_at', 'asc')
+      .limit(limit);
+    return rows.map((r: any) => r.id);
+  }
+
   /** The endpoint's succeeded installs awaiting verification, oldest first. */
   async pendingVerifications(endpointId: string): Promise<any[]> {
     return this.db('patch_jobs')

@@ -203,6 +203,11 @@ export interface JobQueueOptions {
   defaultTtlSeconds?: number;
   /** Default run time limit of a job. Default 3600 s. */
   defaultTimeoutSeconds?: number;
+  /**
+   * How long a job reported done may wait for the inventory that verifies
+   * it; past it, the reaper fails it as unverified. Default a day.
+   */
+  verificationDeadlineSeconds?: number;
   logger?: LoggerService;
   /** Where the reaper records the transitions it makes (`system:job-reaper`). */
   audit?: AuditLog;

@@ -121,6 +121,73 @@ describe('rollouts that tell the truth', () => {
   );
 
   it.each(databases.eachSupportedId())(
+    'a success no inventory confirms fails at the verification deadline, and the gate counts it, on %p',
+    async databaseId => {
+      const clock = installClock();
+      try {
+        const env = await startRolloutEnv(databases, databaseId, {
+          policySpec: { rings: [{ name: 'all', ...strictRing }] },
+          patchConfig: { jobs: { verificationDeadlineSeconds: 3600 } },
+        });
+        const agents = await startFleet(env, 4, 2);
+        const [silent] = agents;
+        for (const a of agents) a.uploadAfterJobs = false;
+        const id = await createRollout(env);
+        await env.tick();
+        expect(await checkInAll(agents)).toBe(4);
+        // Three endpoints upload the inventory that verifies them; the
+        // fourth goes quiet after reporting its success.
+        for (const a of agents.slice(1)) await a.uploadInventory();
+
+        // Within the deadline, the reaper leaves it waiting.
+        clock.shift(30 * 60_000);
+        await env.trigger('patch-job-reaper');
+        let jobs = await rolloutJobs(env, id);
+        expect(jobs.find(j => j.endpointId === silent.id)).toMatchObject({
+          state: 'succeeded',
+          verification: 'pending',
+        });
+        await env.tick();
+        expect((await detail(env, id)).waves[0]).toMatchObject({
+          state: 'running',
+          counts: { succeeded: 3, awaitingVerification: 1, failed: 0 },
+        });
+
+        // Past it: failed as unverified, audited, and the gate counts it.
+        clock.shift(31 * 60_000);
+        await env.trigger('patch-job-reaper');
+        jobs = await rolloutJobs(env, id);
+        const quiet = jobs.find(j => j.endpointId === silent.id);
+        expect(quiet).toMatchObject({
+          state: 'failed',
+          verification: 'unverified',
+        });
+        expect(quiet.message).toMatch(
+          /no inventory from the endpoint within 1 hour to verify it/,
+        );
+        const [{ n: audited }] = await env
+          .knex('patch_audit_events')
+          .where({ action: 'job-unverified', target_id: quiet.id })
+          .count({ n: '*' });
+        expect(Number(audited)).toBe(1);
+        const d = await drive(env, agents.slice(1), id, [
+          'completed',
+          'paused',
+        ]);
+        expect(d.state).toBe('paused');
+        expect(d.waves[0].counts).toMatchObject({
+          succeeded: 3,
+          awaitingVerification: 0,
+          failed: 1,
+        });
+        await env.stop();
+      } finally {
+        clock.restore();
+      }
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
     "a two-package patch's jobs carry both packages; a success with one not fixed is a failure, on %p",
     async databaseId => {
       const { env, agents, id } = await startTwoPackageRollout(
