@@ -13,6 +13,7 @@ import {
   createRollout,
   detail,
   drive,
+  installClock,
   PKG,
   RolloutEnv,
   rolloutJobs,
@@ -330,6 +331,57 @@ describe('rollback that can be trusted', () => {
         ),
       ).toBe(true);
       await env.stop();
+    },
+  );
+  it.each(databases.eachSupportedId())(
+    'a rollback no inventory ever confirms ends rollback_failed at the verification deadline, on %p',
+    async databaseId => {
+      const clock = installClock();
+      try {
+        const env = await startRolloutEnv(databases, databaseId, {
+          policySpec: { rings: [{ name: 'all', ...AUTO_RING }] },
+          patchConfig: { jobs: { verificationDeadlineSeconds: 3600 } },
+        });
+        const agents = await startFleet(env, 3, 2);
+        const id = await createRollout(env);
+        expect((await drive(env, agents, id, ['completed'])).state).toBe(
+          'completed',
+        );
+        // It rolls back, says so, and sends no inventory after.
+        const quiet = agents[0];
+        quiet.uploadAfterJobs = false;
+        const started = await env.post(`/rollouts/${id}/actions/rollback`, {
+          reason: 'regression',
+        });
+        expect(started.status).toBe(200);
+        for (let i = 0; i < 5; i++) {
+          await env.tick();
+          await checkInAll(agents);
+        }
+        let d = await detail(env, id);
+        expect(d.state).toBe('rolling_back');
+        expect(d.waves[0].rollback).toMatchObject({
+          awaitingVerification: 1,
+          verified: 2,
+        });
+
+        // Past the deadline the reaper fails it, and the rollback ends.
+        clock.shift(2 * 3600_000);
+        await env.trigger('patch-job-reaper');
+        d = await driveBack(env, agents, id);
+        expect(d.state).toBe('rollback_failed');
+        expect(d.waves[0].rollback.failedEndpoints).toEqual([
+          expect.objectContaining({
+            endpointId: quiet.id,
+            reason: expect.stringMatching(
+              /no inventory from the endpoint within 1 hour/,
+            ),
+          }),
+        ]);
+        await env.stop();
+      } finally {
+        clock.restore();
+      }
     },
   );
 });
