@@ -16,6 +16,7 @@ describe('readPatchConfig', () => {
       defaultTtlSeconds: 604800,
       defaultTimeoutSeconds: 3600,
       reaperIntervalSeconds: 30,
+      verificationDeadlineSeconds: 86400,
       allowArtifacts: false,
     });
     expect(settings.exceptions.maxDays).toBe(365);
