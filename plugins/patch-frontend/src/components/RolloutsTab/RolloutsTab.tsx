@@ -112,8 +112,8 @@ const NOWRAP = { whiteSpace: 'nowrap' } as const;
 const waveColumns: TableColumn<Wave>[] = [
   { title: 'Ring', field: 'ring', cellStyle: NOWRAP },
   {
+    // Two-word states ("awaiting promotion") may wrap between their words.
     title: 'State',
-    cellStyle: NOWRAP,
     render: w => <StateLabel state={w.state} />,
   },
   { title: 'Endpoints', field: 'total', type: 'numeric' },
