@@ -54,6 +54,7 @@ import { ConflictError, NotFoundError } from '@backstage/errors';
 import { JsonObject } from '@backstage/types';
 import { MaintenanceWindow } from '@patchbay/plugin-patch-common';
 import { Knex } from 'knex';
+import { Duration } from 'luxon';
 import { fromDbJson, toDbTime } from '../database/time';
 import { JobEvents } from './events';
 import { newJobGroups } from './creation';
@@ -532,36 +533,29 @@ export class JobQueue {
   async failUnverified(batchSize = 1000): Promise<number> {
     const deadline = this.verificationDeadlineSeconds;
     const cutoff = toDbTime(this.now() - deadline * 1000);
+    const within = Duration.fromObject({ seconds: deadline })
+      .rescale()
+      .toHuman();
+    const message = `Reported done, but no inventory from the endpoint within ${within} to verify it`;
     let total = 0;
     for (;;) {
       const ids = await this.store.unverifiedSince(cutoff, batchSize);
       const before = total;
       for (const id of ids) {
-        if (
-          await this.settleVerification(
-            id,
-            'unverified',
-            `Reported done, but no inventory from the endpoint within ${describeSeconds(
-              deadline,
-            )} to verify it`,
-            { evaluation: 'no-inventory' },
-          )
-        )
-          total++;
+        const settled = await this.settleVerification(
+          id,
+          'unverified',
+          message,
+          {
+            evaluation: 'no-inventory',
+          },
+        );
+        if (settled) total++;
       }
       // A full batch none of which moved would come back the same.
       if (ids.length < batchSize || total === before) return total;
     }
   }
-}
-
-/** "1 day", "6 hours", "90 minutes", "45 seconds". */
-function describeSeconds(seconds: number): string {
-  const unit = (n: number, name: string) => `${n} ${name}${n === 1 ? '' : 's'}`;
-  if (seconds % 86_400 === 0) return unit(seconds / 86_400, 'day');
-  if (seconds % 3600 === 0) return unit(seconds / 3600, 'hour');
-  if (seconds % 60 === 0) return unit(seconds / 60, 'minute');
-  return unit(seconds, 'second');
 }
 
 function requireSelector(selector: CancelSelector, message: string): void {
