@@ -2,6 +2,10 @@ import { resolvePackagePath } from '@backstage/backend-plugin-api';
 import { mockServices, TestDatabases } from '@backstage/backend-test-utils';
 import { PatchEntity } from '@patchbay/plugin-patch-common';
 import { Knex } from 'knex';
+import {
+  insertInventoryRows,
+  rewriteInventory,
+} from '../inventory/__testUtils__/inventoryRows';
 import { ApplicabilityService } from './ApplicabilityService';
 import { ApplicabilityStore } from './ApplicabilityStore';
 
@@ -111,7 +115,7 @@ async function seed(db: Knex) {
     version,
     arch,
   });
-  await db('patch_inventory_packages').insert([
+  await insertInventoryRows(db, [
     pkg('alma9-old', 'rpm', 'cups', '1:2.3.3op2-33.el9'),
     pkg('alma9-old', 'rpm', 'libxml2', '2.9.13-14.el9_8.2', 'x86_64'),
     pkg('alma9-old', 'rpm', 'libxml2', '2.9.13-9.el9', 'i686'), // one arch behind: needed
@@ -219,9 +223,12 @@ describe('ApplicabilityService', () => {
       service.onChanged(c => {
         heard.push(c.endpointIds);
       });
-      await db('patch_inventory_packages')
-        .where({ endpoint_id: 'alma9-old', name: 'cups' })
-        .update({ version: '1:2.3.3op2-40.el9_8' });
+      await rewriteInventory(db, ['alma9-old'], inv => ({
+        ...inv,
+        packages: inv.packages.map(p =>
+          p.name === 'cups' ? { ...p, version: '1:2.3.3op2-40.el9_8' } : p,
+        ),
+      }));
       const diff = await service.refreshEndpoint('alma9-old');
       expect(diff.upserted.map(r => `${r.patchRef}|${r.state}`)).toEqual([
         'patch:default/cups|installed',
@@ -233,16 +240,20 @@ describe('ApplicabilityService', () => {
       });
 
       // Drift behind the hooks' back: the full recompute repairs it, and nothing else.
-      await db('patch_inventory_packages')
-        .where({ endpoint_id: 'deb12' })
-        .delete();
-      await db('patch_pending_updates').insert({
-        endpoint_id: 'win2',
-        ecosystem: 'windows-kb',
-        name: 'KB5034441',
-        current_version: '',
-        available_version: 'KB5034441',
-      });
+      await rewriteInventory(db, ['deb12'], inv => ({ ...inv, packages: [] }));
+      await insertInventoryRows(
+        db,
+        [],
+        [
+          {
+            endpoint_id: 'win2',
+            ecosystem: 'windows-kb',
+            name: 'KB5034441',
+            current_version: '',
+            available_version: 'KB5034441',
+          },
+        ],
+      );
       const repair = await service.refreshAll();
       expect(repair).toEqual({ upserted: 1, deleted: 1 });
       expect(await store.neededEndpoints('patch:default/openssl-deb')).toEqual(

@@ -17,6 +17,7 @@
  * (`fold.ts`).
  */
 import { Knex } from 'knex';
+import { dialectOf } from '../database/dialect';
 import { toDbTime } from '../database/time';
 import { diffRows, rowKey } from './fold';
 import { ApplicabilityQueries } from './store/ApplicabilityQueries';
@@ -71,7 +72,7 @@ export class ApplicabilityStore {
 
   /** Whether the inventory tables of the agent API exist yet. */
   async hasInventory(): Promise<boolean> {
-    return this.db.schema.hasTable('patch_inventory_packages');
+    return this.db.schema.hasTable('patch_endpoint_inventories');
   }
 
   // --- targets and release keys (TargetStore) ---
@@ -224,7 +225,11 @@ export class ApplicabilityStore {
       );
     const ranges = await this.targets.endpointRanges(this.dialect.checkRanges);
     const parts = await Promise.all(
-      ranges.map(range => this.dialect.check(...checkStatement(staged, range))),
+      ranges.map(range =>
+        this.dialect.check(
+          ...checkStatement(dialectOf(this.db), staged, range),
+        ),
+      ),
     );
     // A new key came with all its candidates, a gone one with none; a key
     // with a stored row and a differing candidate needs all of them.

@@ -16,6 +16,7 @@ import {
   PatchTarget,
 } from '@patchbay/plugin-patch-common';
 import { Knex } from 'knex';
+import { rewriteInventory } from '../inventory/__testUtils__/inventoryRows';
 import { ApplicabilityService } from './ApplicabilityService';
 import { ApplicabilityStore } from './ApplicabilityStore';
 import { endpointMatchKey } from './release';
@@ -310,32 +311,26 @@ async function writeInventory(
   id: string,
   inv: { packages: Row[]; pending: string[] },
 ) {
-  await db('patch_inventory_packages').where({ endpoint_id: id }).delete();
-  await db('patch_pending_updates').where({ endpoint_id: id }).delete();
   fleet.packages.set(id, inv.packages);
   fleet.pending.set(id, inv.pending);
-  if (inv.packages.length > 0) {
-    await db('patch_inventory_packages').insert(
-      inv.packages.map(p => ({
-        endpoint_id: id,
-        ecosystem: p.ecosystem,
-        name: p.name,
-        version: p.version,
-        arch: p.arch,
-        source: p.source ?? null,
-        source_version: p.sourceVersion ?? null,
-      })),
-    );
-  }
-  for (const kb of inv.pending) {
-    await db('patch_pending_updates').insert({
+  await rewriteInventory(db, [id], () => ({
+    packages: inv.packages.map(p => ({
+      endpoint_id: id,
+      ecosystem: p.ecosystem,
+      name: p.name,
+      version: p.version,
+      arch: p.arch,
+      source: p.source ?? null,
+      source_version: p.sourceVersion ?? null,
+    })),
+    pending: inv.pending.map(kb => ({
       endpoint_id: id,
       ecosystem: 'windows-kb',
       name: kb,
       current_version: 'absent',
       available_version: kb,
-    });
-  }
+    })),
+  }));
 }
 
 /** The patch-level state of every (endpoint, patch), from the stored rows. */

@@ -1,6 +1,7 @@
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { Knex } from 'knex';
 import { fromDbTime, toDbTime } from '../database/time';
+import { InventorySql, inventorySql, rawRows } from './sql';
 
 /** One installed package. @public */
 export interface InventoryPackage {
@@ -48,19 +49,86 @@ export type InventoryChangedListener = (
   event: InventoryChangedEvent,
 ) => Promise<void> | void;
 
-/** Rows per INSERT, well under both databases' bind parameter limits. */
-// SQLite caps a compound SELECT (knex's multi-row insert) at 500 terms;
-// a Debian desktop has ~900 packages.
-const INSERT_BATCH = 400;
+/**
+ * Keys per statement when records are looked up or added: under SQLite's
+ * compound SELECT limit (500 terms) and both databases' bind limits.
+ */
+const KEY_BATCH = 400;
+/** Record ids kept in memory per kind; past this the cache starts over. */
+const CACHE_LIMIT = 500_000;
+
+/** The stored key of a package record (as the migration builds it). */
+function packageKey(p: InventoryPackage): string {
+  return [
+    p.ecosystem,
+    p.name,
+    p.version,
+    p.arch ?? '',
+    p.source ?? '',
+    p.sourceVersion ?? '',
+  ].join('\u0001');
+}
+
+/** The stored key of a pending update (as the migration builds it). */
+function pendingKey(u: PendingUpdate): string {
+  return [
+    u.ecosystem,
+    u.name,
+    u.currentVersion,
+    u.availableVersion,
+    u.source ?? '',
+  ].join('\u0001');
+}
+
+/**
+ * Ids of content-addressed records (`patch_package_records`,
+ * `patch_pending_records`): looked up in memory, else added (a concurrent
+ * upload may add the same record: its insert is ignored) and read back.
+ * Records are never changed or deleted, so a cached id stays right.
+ */
+class RecordIds {
+  private readonly cache = new Map<string, number>();
+
+  constructor(private readonly db: Knex, private readonly table: string) {}
+
+  async idsOf(rows: Array<{ key: string } & Record<string, unknown>>) {
+    const missing = rows.filter(r => !this.cache.has(r.key));
+    if (missing.length > 0) {
+      if (this.cache.size + missing.length > CACHE_LIMIT) this.cache.clear();
+      for (let i = 0; i < missing.length; i += KEY_BATCH) {
+        const chunk = missing.slice(i, i + KEY_BATCH);
+        await this.db(this.table).insert(chunk).onConflict('key').ignore();
+        const found = await this.db(this.table)
+          .whereIn(
+            'key',
+            chunk.map(r => r.key),
+          )
+          .select('id', 'key');
+        for (const f of found) this.cache.set(f.key, Number(f.id));
+      }
+    }
+    const ids = rows.map(r => {
+      const id = this.cache.get(r.key);
+      if (id === undefined) throw new Error(`record not stored: ${r.key}`);
+      return id;
+    });
+    return [...new Set(ids)].sort((a, b) => a - b);
+  }
+}
 
 /**
  * Inventory per endpoint: installed packages and pending updates per
  * ecosystem, replaced whole on each upload so that it always is one
- * consistent snapshot, which applicability reads.
+ * consistent snapshot, which applicability reads. What endpoints share is
+ * stored once: each distinct package record and pending update is one row,
+ * an endpoint's inventory the ids of its records (see `sql.ts`).
  * @public
  */
 export class InventoryStore {
   private readonly listeners = new Set<InventoryChangedListener>();
+  private readonly sql: InventorySql;
+  private readonly packageIds: RecordIds;
+  private readonly pendingIds: RecordIds;
 
   constructor(
     private readonly db: Knex,
@@ -68,7 +136,11 @@ export class InventoryStore {
       logger?: LoggerService;
       now?: () => number;
     } = {},
-  ) {}
+  ) {
+    this.sql = inventorySql(db);
+    this.packageIds = new RecordIds(db, 'patch_package_records');
+    this.pendingIds = new RecordIds(db, 'patch_pending_records');
+  }
 
   /** Registers a listener called after an inventory was stored; returns an unsubscribe function. */
   onInventoryChanged(listener: InventoryChangedListener): () => void {
@@ -78,7 +150,8 @@ export class InventoryStore {
 
   /**
    * Replaces the endpoint's packages and pending updates and its inventory
-   * hash in one transaction, then tells the listeners.
+   * hash in one transaction, then tells the listeners. The records it
+   * refers to are added first, outside it: they are shared and immutable.
    */
   async replaceInventory(
     endpointId: string,
@@ -89,46 +162,36 @@ export class InventoryStore {
     },
   ): Promise<InventoryChangedEvent> {
     const updatedAt = toDbTime((this.options.now ?? Date.now)());
-    await this.db.transaction(async tx => {
-      await tx('patch_inventory_packages')
-        .where({ endpoint_id: endpointId })
-        .delete();
-      await tx('patch_pending_updates')
-        .where({ endpoint_id: endpointId })
-        .delete();
-      const packages = dedupe(
-        inventory.packages,
-        p =>
-          `${p.ecosystem}\u0000${p.name}\u0000${p.arch ?? ''}\u0000${
-            p.version
-          }`,
-      ).map(p => ({
-        endpoint_id: endpointId,
+    const recordIds = await this.packageIds.idsOf(
+      inventory.packages.map(p => ({
+        key: packageKey(p),
         ecosystem: p.ecosystem,
         name: p.name,
         version: p.version,
-        arch: p.arch ?? null,
-        source: p.source ?? null,
-        source_version: p.sourceVersion ?? null,
-      }));
-      for (let i = 0; i < packages.length; i += INSERT_BATCH) {
-        await tx('patch_inventory_packages').insert(
-          packages.slice(i, i + INSERT_BATCH),
-        );
-      }
-      const pending = inventory.pending.map(u => ({
-        endpoint_id: endpointId,
+        arch: p.arch || null,
+        source: p.source || null,
+        source_version: p.sourceVersion || null,
+      })),
+    );
+    const pendingIds = await this.pendingIds.idsOf(
+      inventory.pending.map(u => ({
+        key: pendingKey(u),
         ecosystem: u.ecosystem,
         name: u.name,
         current_version: u.currentVersion,
         available_version: u.availableVersion,
-        source: u.source ?? null,
-      }));
-      for (let i = 0; i < pending.length; i += INSERT_BATCH) {
-        await tx('patch_pending_updates').insert(
-          pending.slice(i, i + INSERT_BATCH),
-        );
-      }
+        source: u.source || null,
+      })),
+    );
+    await this.db.transaction(async tx => {
+      await tx('patch_endpoint_inventories')
+        .insert({
+          endpoint_id: endpointId,
+          record_ids: this.sql.ids(recordIds),
+          pending_ids: this.sql.ids(pendingIds),
+        })
+        .onConflict('endpoint_id')
+        .merge(['record_ids', 'pending_ids']);
       await tx('patch_endpoints').where({ id: endpointId }).update({
         inventory_hash: inventory.hash,
         inventory_updated_at: updatedAt,
@@ -163,40 +226,30 @@ export class InventoryStore {
       .first('inventory_hash', 'inventory_updated_at');
     if (!endpoint) return undefined;
     const [packages, pending] = await Promise.all([
-      this.db('patch_inventory_packages')
-        .where({ endpoint_id: endpointId })
-        .orderBy(['ecosystem', 'name'])
-        .select(
-          'ecosystem',
-          'name',
-          'version',
-          'arch',
-          'source',
-          'source_version',
-        ),
-      this.db('patch_pending_updates')
-        .where({ endpoint_id: endpointId })
-        .orderBy(['ecosystem', 'name'])
-        .select(
-          'ecosystem',
-          'name',
-          'current_version',
-          'available_version',
-          'source',
-        ),
+      this.db
+        .raw(
+          `SELECT i.ecosystem, i.name, i.version, i.arch, i.source, i.source_version
+           FROM ${this.sql.installed}
+           WHERE x.endpoint_id = ?
+           ORDER BY i.ecosystem, i.name, i.version`,
+          [endpointId],
+        )
+        .then(rawRows),
+      this.db
+        .raw(
+          `SELECT p.ecosystem, p.name, p.current_version, p.available_version, p.source
+           FROM ${this.sql.pending}
+           WHERE x.endpoint_id = ?
+           ORDER BY p.ecosystem, p.name, p.current_version`,
+          [endpointId],
+        )
+        .then(rawRows),
     ]);
     return {
       endpointId,
       hash: endpoint.inventory_hash ?? undefined,
       updatedAt: fromDbTime(endpoint.inventory_updated_at),
-      packages: packages.map((p: any) => ({
-        ecosystem: p.ecosystem,
-        name: p.name,
-        version: p.version,
-        ...(p.arch ? { arch: p.arch } : {}),
-        ...(p.source ? { source: p.source } : {}),
-        ...(p.source_version ? { sourceVersion: p.source_version } : {}),
-      })),
+      packages: packages.map(toPackage),
       pending: pending.map((u: any) => ({
         ecosystem: u.ecosystem,
         name: u.name,
@@ -215,42 +268,61 @@ export class InventoryStore {
     ecosystem: string,
     name: string,
   ): Promise<Array<{ endpointId: string; version: string; arch?: string }>> {
-    const rows = await this.db('patch_inventory_packages')
+    const records = new Map<number, { version: string; arch?: string }>();
+    for (const r of await this.db('patch_package_records')
       .where({ ecosystem, name })
-      .select('endpoint_id', 'version', 'arch');
-    return rows.map((r: any) => ({
-      endpointId: r.endpoint_id,
-      version: r.version,
-      ...(r.arch ? { arch: r.arch } : {}),
-    }));
+      .select('id', 'version', 'arch')) {
+      records.set(Number(r.id), {
+        version: r.version,
+        ...(r.arch ? { arch: r.arch } : {}),
+      });
+    }
+    if (records.size === 0) return [];
+    const holders = rawRows(
+      await this.db.raw(this.sql.holders('record'), [
+        this.sql.ids([...records.keys()]),
+      ]),
+    );
+    const out: Array<{ endpointId: string; version: string; arch?: string }> =
+      [];
+    for (const h of holders) {
+      out.push({ endpointId: h.endpoint_id, ...records.get(Number(h.id))! });
+    }
+    return out;
   }
 
   /**
    * Installed packages of the endpoints, by endpoint (optionally only
-   * those named `names`): whole rows, so `source` and `sourceVersion` come
-   * along where the inventory stores them. For job payloads (the binaries
-   * of a source target). Inside `trx` when given.
+   * those named `names`): whole records, so `source` and `sourceVersion`
+   * come along where the inventory has them. For job payloads (the
+   * binaries of a source target). Inside `trx` when given.
    */
   async packagesOf(
     endpointIds: readonly string[],
     options: { names?: readonly string[]; trx?: Knex.Transaction } = {},
   ): Promise<Map<string, InventoryPackage[]>> {
     const out = new Map<string, InventoryPackage[]>();
-    for (let i = 0; i < endpointIds.length; i += 1000) {
-      const q = (options.trx ?? this.db)('patch_inventory_packages')
-        .whereIn('endpoint_id', endpointIds.slice(i, i + 1000))
-        .select('*');
-      if (options.names) q.whereIn('name', options.names as string[]);
-      for (const p of (await q) as any[]) {
+    const names = options.names ? [...new Set(options.names)] : undefined;
+    if (names?.length === 0) return out;
+    for (let i = 0; i < endpointIds.length; i += KEY_BATCH) {
+      const ids = endpointIds.slice(i, i + KEY_BATCH);
+      const bindings: string[] = [...ids];
+      let byName = '';
+      if (names) {
+        byName = ` AND i.name IN (${names.map(() => '?').join(', ')})`;
+        bindings.push(...names);
+      }
+      const rows = rawRows(
+        await (options.trx ?? this.db).raw(
+          `SELECT x.endpoint_id, i.ecosystem, i.name, i.version, i.arch, i.source, i.source_version
+           FROM ${this.sql.installed}
+           WHERE x.endpoint_id IN (${ids.map(() => '?').join(', ')})${byName}`,
+          bindings,
+        ),
+      );
+      for (const p of rows) {
         const list = out.get(p.endpoint_id) ?? [];
-        list.push({
-          ecosystem: p.ecosystem,
-          name: p.name,
-          version: p.version,
-          ...(p.arch ? { arch: p.arch } : {}),
-          ...(p.source ? { source: p.source } : {}),
-          ...(p.source_version ? { sourceVersion: p.source_version } : {}),
-        });
+        list.push(toPackage(p));
         out.set(p.endpoint_id, list);
       }
     }
@@ -258,12 +330,13 @@ export class InventoryStore {
   }
 }
 
-function dedupe<T>(items: T[], key: (item: T) => string): T[] {
-  const seen = new Set<string>();
-  return items.filter(item => {
-    const k = key(item);
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
+function toPackage(p: any): InventoryPackage {
+  return {
+    ecosystem: p.ecosystem,
+    name: p.name,
+    version: p.version,
+    ...(p.arch ? { arch: p.arch } : {}),
+    ...(p.source ? { source: p.source } : {}),
+    ...(p.source_version ? { sourceVersion: p.source_version } : {}),
+  };
 }

@@ -8,6 +8,7 @@ import {
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import request from 'supertest';
 import { patchPlugin } from '../plugin';
+import { packageRows, pendingRows } from './__testUtils__/inventoryRows';
 
 jest.setTimeout(120_000);
 
@@ -92,10 +93,13 @@ describe('PUT /agent/v1/inventory validation', () => {
       const ok = await put(GOOD);
       expect(ok.status).toBe(200);
       expect(ok.body).toEqual({ accepted: true, packages: 4, pending: 1 });
-      const stored = await h
-        .knex('patch_inventory_packages')
-        .where({ name: 'libssl3' })
-        .first('version', 'source', 'source_version');
+      const stored = (await packageRows(h.knex))
+        .filter(p => p.name === 'libssl3')
+        .map(p => ({
+          version: p.version,
+          source: p.source,
+          source_version: p.source_version,
+        }))[0];
       expect(stored).toEqual({
         version: '3.0.11-1~deb12u2+b1',
         source: 'openssl',
@@ -117,14 +121,18 @@ describe('PUT /agent/v1/inventory validation', () => {
       });
 
       const snapshot = async () => ({
-        packages: await h
-          .knex('patch_inventory_packages')
-          .orderBy('name')
-          .select('ecosystem', 'name', 'version', 'source', 'source_version'),
-        pending: await h
-          .knex('patch_pending_updates')
-          .orderBy('name')
-          .select('name', 'current_version', 'available_version'),
+        packages: (await packageRows(h.knex)).map(p => ({
+          ecosystem: p.ecosystem,
+          name: p.name,
+          version: p.version,
+          source: p.source,
+          source_version: p.source_version,
+        })),
+        pending: (await pendingRows(h.knex)).map(p => ({
+          name: p.name,
+          current_version: p.current_version,
+          available_version: p.available_version,
+        })),
         hash: (await h.knex('patch_endpoints').first('inventory_hash'))
           .inventory_hash,
       });

@@ -14,6 +14,10 @@ import {
   startBackend,
   startJob,
 } from './__testUtils__/agentHarness';
+import {
+  packageRows,
+  pendingRows,
+} from '../inventory/__testUtils__/inventoryRows';
 
 jest.setTimeout(120_000);
 
@@ -123,11 +127,12 @@ describe('agent API', () => {
           pending: [],
         })
         .expect(200);
-      const pkgs = await h
-        .knex('patch_inventory_packages')
-        .select('name', 'version');
+      const pkgs = (await packageRows(h.knex)).map(p => ({
+        name: p.name,
+        version: p.version,
+      }));
       expect(pkgs).toEqual([{ name: 'bash', version: '5.2-2' }]);
-      expect(await h.knex('patch_pending_updates').select()).toEqual([]);
+      expect(await pendingRows(h.knex)).toEqual([]);
 
       const list = await request(h.server)
         .get('/api/patch/endpoints?label=department=finance&state=online')
@@ -518,7 +523,7 @@ describe('agent API', () => {
       expect(shed.status).toBe(429);
       expect(shed.body.error.name).toBe('TooManyRequestsError');
       expect(Number(shed.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-      expect(await h.knex('patch_inventory_packages')).toEqual([]);
+      expect(await packageRows(h.knex)).toEqual([]);
     },
   );
 

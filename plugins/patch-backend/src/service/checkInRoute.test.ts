@@ -12,6 +12,7 @@ import {
   operator,
   startBackend,
 } from './__testUtils__/agentHarness';
+import { packageRows } from '../inventory/__testUtils__/inventoryRows';
 
 jest.setTimeout(120_000);
 
@@ -75,7 +76,7 @@ describe('agent check-in', () => {
       }
       expect(big.body.error.message).toMatch(/too large/i);
 
-      expect(await h.knex('patch_inventory_packages')).toHaveLength(0);
+      expect(await packageRows(h.knex)).toHaveLength(0);
       expect(await h.knex('patch_endpoints')).toHaveLength(1);
       const after = await h.knex('patch_endpoints').first();
       expect(after.inventory_hash).toBe(before.inventory_hash);

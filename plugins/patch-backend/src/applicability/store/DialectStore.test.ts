@@ -6,6 +6,7 @@ import { resolvePackagePath } from '@backstage/backend-plugin-api';
 import { TestDatabases } from '@backstage/backend-test-utils';
 import { Knex } from 'knex';
 import { dialectOf } from '../../database/dialect';
+import { insertInventoryRows } from '../../inventory/__testUtils__/inventoryRows';
 import { dialectStoreFor } from './dialectStoreFor';
 import { PgDialectStore } from './PgDialectStore';
 import { SqliteDialectStore } from './SqliteDialectStore';
@@ -56,20 +57,25 @@ async function seed(db: Knex) {
     source: source?.[0] ?? null,
     source_version: source?.[1] ?? null,
   });
-  await db('patch_inventory_packages').insert([
-    pkg('a', 'bash', '5.2.15-2'),
-    pkg('a', 'libssl3', '3.0.11-1+b1', ['openssl', '3.0.11-1']),
-    pkg('b', 'bash', '5.2.15-3'),
-    pkg('b', 'openssl', '3.0.15-1'),
-    pkg('gone', 'bash', '5.2.15-1'),
-  ]);
-  await db('patch_pending_updates').insert({
-    endpoint_id: 'a',
-    ecosystem: 'windows-kb',
-    name: 'KB1',
-    current_version: '',
-    available_version: 'KB1',
-  });
+  await insertInventoryRows(
+    db,
+    [
+      pkg('a', 'bash', '5.2.15-2'),
+      pkg('a', 'libssl3', '3.0.11-1+b1', ['openssl', '3.0.11-1']),
+      pkg('b', 'bash', '5.2.15-3'),
+      pkg('b', 'openssl', '3.0.15-1'),
+      pkg('gone', 'bash', '5.2.15-1'),
+    ],
+    [
+      {
+        endpoint_id: 'a',
+        ecosystem: 'windows-kb',
+        name: 'KB1',
+        current_version: '',
+        available_version: 'KB1',
+      },
+    ],
+  );
 }
 
 const row = (
@@ -208,7 +214,11 @@ describe('DialectStore', () => {
         await db('patch_applicability_verdicts').count({ n: '*' }),
       ).toEqual([{ n: dialectOf(db) === 'pg' ? '4' : 4 }]);
       const check = async (staged: Via[], range: Range = {}) =>
-        (await store.check(...checkStatement(new Set(staged), range)))
+        (
+          await store.check(
+            ...checkStatement(dialectOf(db), new Set(staged), range),
+          )
+        )
           .map(
             k =>
               `${k.endpointId}|${k.package}|${k.candidate?.state ?? '-'}|${

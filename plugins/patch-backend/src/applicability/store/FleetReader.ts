@@ -1,9 +1,11 @@
 /*
  * Fleet-wide reads of the per-patch refresh: the inventory rows and pending
  * KBs of some packages across the unrevoked endpoints, each with the
- * endpoint's release key. One SQL text for both databases.
+ * endpoint's release key: the records first, then the inventories holding
+ * them (`inventory/sql.ts`).
  */
 import { Knex } from 'knex';
+import { InventorySql, inventorySql, rawRows } from '../../inventory/sql';
 import { endpointMatchKey } from '../release';
 import { chunks, toInventoryRow } from './rows';
 import { InventoryRow, PackageKey } from './types';
@@ -34,7 +36,11 @@ function keyCache() {
 
 /** Reads the inventory tables of the agent API area, never writes them. */
 export class FleetReader {
-  constructor(private readonly db: Knex) {}
+  private readonly sql: InventorySql;
+
+  constructor(private readonly db: Knex) {
+    this.sql = inventorySql(db);
+  }
 
   /**
    * Inventory rows across the fleet of the given names (`byName`) and of
@@ -47,9 +53,10 @@ export class FleetReader {
     byName: PackageKey[];
     bySource: PackageKey[];
   }): Promise<Array<InventoryRow & { endpointId: string; matchKey: string }>> {
-    const out = [];
-    const seen = new Set<string>();
-    const keyOf = keyCache();
+    // The records of those packages (a record of a source that is also a
+    // named binary is found twice: kept once), then the inventories that
+    // hold them.
+    const records = new Map<number, InventoryRow>();
     const ways: Array<[string, PackageKey[]]> = [
       ['i.name', packages.byName],
       ['COALESCE(i.source, i.name)', packages.bySource],
@@ -58,9 +65,7 @@ export class FleetReader {
       chunks(list, 200).map(chunk => [expr, chunk] as const),
     );
     for (const [expr, chunk] of parts) {
-      const rows = await this.db('patch_inventory_packages as i')
-        .join('patch_endpoints as e', 'e.id', 'i.endpoint_id')
-        .whereNull('e.revoked_at')
+      const rows = await this.db('patch_package_records as i')
         .where(q => {
           for (const p of chunk) {
             q.orWhere(w =>
@@ -72,26 +77,17 @@ export class FleetReader {
         })
         .select(
           'i.id',
-          'i.endpoint_id',
           'i.ecosystem',
           'i.name',
           'i.version',
           'i.source',
           'i.source_version',
-          'e.os_family',
-          'e.os_name',
-          'e.os_version',
         );
-      for (const r of rows) {
-        // A row of a source that is also a named binary comes twice.
-        if (seen.has(String(r.id))) continue;
-        seen.add(String(r.id));
-        out.push({
-          ...toInventoryRow(r),
-          endpointId: r.endpoint_id,
-          matchKey: keyOf(r),
-        });
-      }
+      for (const r of rows) records.set(Number(r.id), toInventoryRow(r));
+    }
+    const out = [];
+    for (const [row, holder] of await this.holders('record', records)) {
+      out.push({ ...row, ...holder });
     }
     return out;
   }
@@ -108,29 +104,51 @@ export class FleetReader {
       matchKey: string;
     }>
   > {
-    const out = [];
-    const keyOf = keyCache();
+    const records = new Map<number, { name: string; currentVersion: string }>();
     for (const chunk of chunks(names, 500)) {
-      const rows = await this.db('patch_pending_updates as p')
-        .join('patch_endpoints as e', 'e.id', 'p.endpoint_id')
-        .whereNull('e.revoked_at')
-        .where('p.ecosystem', 'windows-kb')
-        .whereIn('p.name', chunk)
-        .select(
-          'p.endpoint_id',
-          'p.name',
-          'p.current_version',
-          'e.os_family',
-          'e.os_name',
-          'e.os_version',
-        );
+      const rows = await this.db('patch_pending_records')
+        .where('ecosystem', 'windows-kb')
+        .whereIn('name', chunk)
+        .select('id', 'name', 'current_version');
       for (const r of rows) {
-        out.push({
-          endpointId: r.endpoint_id,
+        records.set(Number(r.id), {
           name: r.name,
           currentVersion: r.current_version,
-          matchKey: keyOf(r),
         });
+      }
+    }
+    const out = [];
+    for (const [row, holder] of await this.holders('pending', records)) {
+      out.push({ ...row, ...holder });
+    }
+    return out;
+  }
+
+  /**
+   * The unrevoked endpoints holding each of some records, with their
+   * release keys: one entry per (record, endpoint).
+   */
+  private async holders<T>(
+    kind: 'record' | 'pending',
+    records: Map<number, T>,
+  ): Promise<Array<[T, { endpointId: string; matchKey: string }]>> {
+    const out: Array<[T, { endpointId: string; matchKey: string }]> = [];
+    const keyOf = keyCache();
+    for (const ids of chunks([...records.keys()], 5000)) {
+      const rows = rawRows(
+        await this.db.raw(
+          `SELECT h.endpoint_id, h.id, e.os_family, e.os_name, e.os_version
+           FROM (${this.sql.holders(kind)}) h
+           JOIN patch_endpoints e ON e.id = h.endpoint_id
+           WHERE e.revoked_at IS NULL`,
+          [this.sql.ids(ids)],
+        ),
+      );
+      for (const r of rows) {
+        out.push([
+          records.get(Number(r.id))!,
+          { endpointId: r.endpoint_id, matchKey: keyOf(r) },
+        ]);
       }
     }
     return out;

@@ -11,6 +11,7 @@ import { Knex } from 'knex';
 import { ApplicabilityState } from '../verdict';
 import type { DialectStore } from './DialectStore';
 import { chunks, toCandidateRow, toCheckRow, toInventoryRow } from './rows';
+import { INVENTORY_SQL } from '../../inventory/sql';
 import { UPSERT_ROW, WAY_COLUMNS, candidatesStatement } from './sql';
 import {
   ApplicabilityDiff,
@@ -23,6 +24,9 @@ import {
   Verdict,
   Via,
 } from './types';
+
+/** How PostgreSQL holds inventories. */
+const INVENTORY = INVENTORY_SQL.pg;
 
 /** Keys per statement of `candidatesOf`. */
 const KEYS_CHUNK = 50_000;
@@ -46,10 +50,10 @@ export class PgDialectStore implements DialectStore {
           WHERE e.id = :id AND e.revoked_at IS NULL) AS os,
          (SELECT json_agg(json_build_array(patch_ref, package, ecosystem, installed_version, fixed_version, state))
           FROM patch_applicability WHERE endpoint_id = :id) AS existing,
-         (SELECT json_agg(json_build_array(ecosystem, name, version, source, source_version))
-          FROM patch_inventory_packages WHERE endpoint_id = :id) AS inventory,
-         (SELECT json_agg(json_build_array(name, current_version))
-          FROM patch_pending_updates WHERE endpoint_id = :id AND ecosystem = 'windows-kb') AS kbs`,
+         (SELECT json_agg(json_build_array(i.ecosystem, i.name, i.version, i.source, i.source_version))
+          FROM ${INVENTORY.installed} WHERE x.endpoint_id = :id) AS inventory,
+         (SELECT json_agg(json_build_array(p.name, p.current_version))
+          FROM ${INVENTORY.pending} WHERE x.endpoint_id = :id AND p.ecosystem = 'windows-kb') AS kbs`,
       { id: endpointId },
     );
     const row = result.rows[0];
@@ -89,10 +93,10 @@ export class PgDialectStore implements DialectStore {
   }
 
   /**
-   * A loose index scan: one probe of the index per distinct version and
-   * package, where DISTINCT would read every installation of every targeted
-   * package (1.5M index entries for 100,000 endpoints, against ~15,000
-   * probes). The source ways probe the expression index the same way.
+   * A loose index scan of the records: one probe of the index per distinct
+   * version and package. The source ways probe the expression index the
+   * same way. A record no endpoint holds any more only stages a verdict
+   * without candidates.
    */
   async targetedVersions(
     via: Exclude<Via, 'pending'>,
@@ -109,12 +113,12 @@ export class PgDialectStore implements DialectStore {
            SELECT DISTINCT * FROM unnest(?::text[], ?::text[]) AS t(ecosystem, package)
          ), v AS (
            SELECT t.ecosystem, t.package,
-                  (SELECT min(${version}) FROM patch_inventory_packages i
+                  (SELECT min(${version}) FROM patch_package_records i
                    WHERE i.ecosystem = t.ecosystem AND ${name} = t.package) AS version
            FROM t
            UNION ALL
            SELECT v.ecosystem, v.package,
-                  (SELECT min(${version}) FROM patch_inventory_packages i
+                  (SELECT min(${version}) FROM patch_package_records i
                    WHERE i.ecosystem = v.ecosystem AND ${name} = v.package
                      AND ${version} > v.version)
            FROM v WHERE v.version IS NOT NULL
@@ -180,6 +184,7 @@ export class PgDialectStore implements DialectStore {
     staged: ReadonlySet<Via>,
   ): Promise<CandidateRow[]> {
     const statement = candidatesStatement(
+      'pg',
       staged,
       `SELECT * FROM unnest(?::text[], ?::text[], ?::text[]) AS k(endpoint_id, patch_ref, package)`,
     );

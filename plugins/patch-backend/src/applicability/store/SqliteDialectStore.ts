@@ -15,6 +15,7 @@ import {
   toInventoryRow,
   toRow,
 } from './rows';
+import { INVENTORY_SQL } from '../../inventory/sql';
 import { WAY_COLUMNS, candidatesStatement } from './sql';
 import {
   ApplicabilityDiff,
@@ -27,6 +28,9 @@ import {
   Verdict,
   Via,
 } from './types';
+
+/** How SQLite holds inventories. */
+const INVENTORY = INVENTORY_SQL.sqlite;
 
 /** Rows per upsert and keys per delete (bound parameters: 8 and 3 per row). */
 const UPSERT_CHUNK = 100;
@@ -45,12 +49,21 @@ export class SqliteDialectStore implements DialectStore {
         .whereNull('e.revoked_at')
         .first('e.os_family', 'e.os_name', 'e.os_version', 'r.match_key'),
       this.db('patch_applicability').where({ endpoint_id: endpointId }),
-      this.db('patch_inventory_packages')
-        .where({ endpoint_id: endpointId })
-        .select('ecosystem', 'name', 'version', 'source', 'source_version'),
-      this.db('patch_pending_updates')
-        .where({ endpoint_id: endpointId, ecosystem: 'windows-kb' })
-        .select('name', 'current_version'),
+      this.db
+        .raw(
+          `SELECT i.ecosystem, i.name, i.version, i.source, i.source_version
+           FROM ${INVENTORY.installed} WHERE x.endpoint_id = ?`,
+          [endpointId],
+        )
+        .then(rowsOf),
+      this.db
+        .raw(
+          `SELECT p.name, p.current_version
+           FROM ${INVENTORY.pending}
+           WHERE x.endpoint_id = ? AND p.ecosystem = 'windows-kb'`,
+          [endpointId],
+        )
+        .then(rowsOf),
     ]);
     return {
       os: os
@@ -81,7 +94,7 @@ export class SqliteDialectStore implements DialectStore {
       const rows = await this.db.raw(
         `WITH t(ecosystem, package) AS (VALUES ${values})
          SELECT DISTINCT i.ecosystem AS ecosystem, ${name} AS name, ${version} AS version
-         FROM t JOIN patch_inventory_packages i
+         FROM t JOIN patch_package_records i
            ON i.ecosystem = t.ecosystem AND ${name} = t.package`,
         chunk.flatMap(k => [k.ecosystem, k.name]),
       );
@@ -123,6 +136,7 @@ export class SqliteDialectStore implements DialectStore {
     staged: ReadonlySet<Via>,
   ): Promise<CandidateRow[]> {
     const statement = candidatesStatement(
+      'sqlite',
       staged,
       `SELECT json_extract(value, '$[0]') AS endpoint_id,
               json_extract(value, '$[1]') AS patch_ref,

@@ -26,10 +26,14 @@
  * path does. In steady state that is a few thousand keys; on a cold start,
  * every key.
  */
+import { Dialect } from '../../database/dialect';
+import { INVENTORY_SQL } from '../../inventory/sql';
 import { Via } from './types';
 
 /** Joins a staged verdict `v` to an inventory row `i` of the same name and version. */
 const JOIN_BY_NAME = `i.ecosystem = v.ecosystem AND i.name = v.name AND i.version = v.version`;
+/** Joins a staged verdict `v` to a pending update `p` of the same name. */
+const JOIN_PENDING = `p.ecosystem = v.ecosystem AND p.name = v.name`;
 /**
  * Joins a staged verdict `v` to an inventory row `i` by source and source
  * version, falling back to name and version (the expression index's form).
@@ -105,40 +109,66 @@ function inRange(column: string, range: Range): [string, string[]] {
 
 /**
  * The raw candidates of the staged verdicts for the endpoints of a range:
- * inventory × verdicts × release keys, one branch per way of joining (each
- * on its own index), for the ways `staged` holds only. Pending KBs are
- * needed where the endpoint's release is concerned; the release table holds
- * unrevoked endpoints only, so revoked ones have no candidate.
+ * inventory × verdicts × release keys, one branch per way of joining, for
+ * the ways `staged` holds only. Pending KBs are needed where the endpoint's
+ * release is concerned; the release table holds unrevoked endpoints only,
+ * so revoked ones have no candidate.
+ *
+ * The inventory is read the way each database reads it fastest (see
+ * `inventory/sql.ts`): on PostgreSQL from the staged verdicts to the few
+ * records they name (by index), then to the inventories holding each record
+ * (one GIN probe per record); on SQLite, which has no index into its JSON
+ * arrays, from each inventory's ids to their records and the verdicts of
+ * each record (by index), in that order (`CROSS JOIN` fixes it).
  */
 function candidates(
+  dialect: Dialect,
   staged: ReadonlySet<Via>,
   range: Range,
 ): [string, string[]] {
   const bindings: string[] = [];
   const [releases, releaseBindings] = inRange('r.endpoint_id', range);
-  const branches = stagedVias(staged).map(([via, on]) => {
-    const [cond, b] = inRange('i.endpoint_id', range);
-    bindings.push(...b, ...releaseBindings);
+  const [cond, condBindings] = inRange('x.endpoint_id', range);
+  const branch = (
+    select: string,
+    records: 'i' | 'p',
+    on: string,
+    via: Via,
+  ): string => {
+    bindings.push(...condBindings, ...releaseBindings);
+    const table =
+      records === 'i' ? 'patch_package_records' : 'patch_pending_records';
+    const ids = records === 'i' ? 'record_ids' : 'pending_ids';
+    const from =
+      dialect === 'pg'
+        ? `patch_applicability_verdicts v
+        JOIN ${table} ${records} ON ${on}
+        JOIN patch_endpoint_inventories x ON ${
+          records === 'i'
+            ? INVENTORY_SQL.pg.holds(`${records}.id`)
+            : INVENTORY_SQL.pg.holdsPending(`${records}.id`)
+        }${cond}`
+        : `patch_endpoint_inventories x
+        CROSS JOIN json_each(x.${ids}) AS u
+        CROSS JOIN ${table} ${records}
+        CROSS JOIN patch_applicability_verdicts v`;
+    const where =
+      dialect === 'pg'
+        ? `v.via = '${via}'`
+        : `${records}.id = u.value AND ${on} AND v.via = '${via}'${cond}`;
     return `
-        SELECT i.endpoint_id, v.patch_ref, v.package, v.ecosystem,
-               v.version AS installed_version, v.fixed_version, v.state
-        FROM patch_applicability_verdicts v
-        JOIN patch_inventory_packages i ON ${on}${cond}
+        SELECT x.endpoint_id, v.patch_ref, v.package, v.ecosystem,
+               ${select} AS installed_version, v.fixed_version, v.state
+        FROM ${from}
         JOIN patch_endpoint_releases r
-          ON r.endpoint_id = i.endpoint_id AND r.match_key = v.match_key${releases}
-        WHERE v.via = '${via}'`;
-  });
+          ON r.endpoint_id = x.endpoint_id AND r.match_key = v.match_key${releases}
+        WHERE ${where}`;
+  };
+  const branches = stagedVias(staged).map(([via, on]) =>
+    branch('v.version', 'i', on, via),
+  );
   if (staged.has('pending')) {
-    const [cond, b] = inRange('p.endpoint_id', range);
-    bindings.push(...b, ...releaseBindings);
-    branches.push(`
-        SELECT p.endpoint_id, v.patch_ref, v.package, v.ecosystem,
-               p.current_version AS installed_version, v.fixed_version, v.state
-        FROM patch_applicability_verdicts v
-        JOIN patch_pending_updates p ON p.ecosystem = v.ecosystem AND p.name = v.name${cond}
-        JOIN patch_endpoint_releases r
-          ON r.endpoint_id = p.endpoint_id AND r.match_key = v.match_key${releases}
-        WHERE v.via = 'pending'`);
+    branches.push(branch('p.current_version', 'p', JOIN_PENDING, 'pending'));
   }
   return [branches.join('\n        UNION ALL'), bindings];
 }
@@ -150,10 +180,11 @@ function candidates(
  * none). A new key comes with every candidate it has.
  */
 export function checkStatement(
+  dialect: Dialect,
   staged: ReadonlySet<Via>,
   range: Range,
 ): [string, string[]] {
-  const [cand, bindings] = candidates(staged, range);
+  const [cand, bindings] = candidates(dialect, staged, range);
   const [stored, storedBindings] = inRange('a.endpoint_id', range);
   return [
     `SELECT COALESCE(c.endpoint_id, a.endpoint_id) AS endpoint_id,
@@ -178,37 +209,40 @@ export function checkStatement(
 
 /**
  * Step 2: the candidates of some keys, from each key by index (its
- * endpoint's release key, the staged verdicts of its patch and package,
- * the endpoint's inventory rows of that name and version). `keys`: a query
- * of the keys' (endpoint_id, patch_ref, package) the dialect builds from one
- * set of parameters.
+ * endpoint's release key, the staged verdicts of its patch and package, the
+ * records of that name and version, whether the endpoint's inventory holds
+ * each). `keys`: a query of the keys' (endpoint_id, patch_ref, package) the
+ * dialect builds from one set of parameters.
  */
 export function candidatesStatement(
+  dialect: Dialect,
   staged: ReadonlySet<Via>,
   keys: string,
 ): string {
-  const branches = stagedVias(staged).map(
-    ([via, on]) => `
+  const branch = (select: string, records: 'i' | 'p', on: string, via: Via) => {
+    const table =
+      records === 'i' ? 'patch_package_records' : 'patch_pending_records';
+    const inventory = INVENTORY_SQL[dialect];
+    const holds =
+      records === 'i'
+        ? inventory.holds(`${records}.id`)
+        : inventory.holdsPending(`${records}.id`);
+    return `
       SELECT f.endpoint_id, v.patch_ref, v.package, v.ecosystem,
-             v.version AS installed_version, v.fixed_version, v.state
+             ${select} AS installed_version, v.fixed_version, v.state
       FROM f
       JOIN patch_endpoint_releases r ON r.endpoint_id = f.endpoint_id
       JOIN patch_applicability_verdicts v
         ON v.patch_ref = f.patch_ref AND v.package = f.package AND v.match_key = r.match_key
-      JOIN patch_inventory_packages i ON ${on} AND i.endpoint_id = f.endpoint_id
-      WHERE v.via = '${via}'`,
+      JOIN ${table} ${records} ON ${on}
+      JOIN patch_endpoint_inventories x ON x.endpoint_id = f.endpoint_id AND ${holds}
+      WHERE v.via = '${via}'`;
+  };
+  const branches = stagedVias(staged).map(([via, on]) =>
+    branch('v.version', 'i', on, via),
   );
   if (staged.has('pending')) {
-    branches.push(`
-      SELECT f.endpoint_id, v.patch_ref, v.package, v.ecosystem,
-             p.current_version AS installed_version, v.fixed_version, v.state
-      FROM f
-      JOIN patch_endpoint_releases r ON r.endpoint_id = f.endpoint_id
-      JOIN patch_applicability_verdicts v
-        ON v.patch_ref = f.patch_ref AND v.package = f.package AND v.match_key = r.match_key
-      JOIN patch_pending_updates p
-        ON p.endpoint_id = f.endpoint_id AND p.ecosystem = v.ecosystem AND p.name = v.name
-      WHERE v.via = 'pending'`);
+    branches.push(branch('p.current_version', 'p', JOIN_PENDING, 'pending'));
   }
   return `WITH f AS MATERIALIZED (${keys})${branches.join(
     '\n      UNION ALL',

@@ -1,6 +1,7 @@
 import { Knex } from 'knex';
 import type { PlanEndpoint } from '@patchbay/plugin-patch-common';
 import { PayloadInstalled } from '../../jobs/payload';
+import { InventoryStore } from '../../inventory/InventoryStore';
 import { ACTIVE_ROLLOUT_STATES, ApprovedQuery } from '../types';
 import {
   chunk,
@@ -20,7 +21,11 @@ import { WaveStore } from './WaveStore';
  * @internal
  */
 export class PlanStore {
-  constructor(private readonly db: Knex, private readonly waves: WaveStore) {}
+  private readonly inventory: InventoryStore;
+
+  constructor(private readonly db: Knex, private readonly waves: WaveStore) {
+    this.inventory = new InventoryStore(db);
+  }
 
   /**
    * The one read of every plan, the preview's and each planned wave's: the
@@ -183,25 +188,6 @@ export class PlanStore {
     endpointIds: readonly string[],
     trx?: Knex.Transaction,
   ): Promise<Map<string, PayloadInstalled[]>> {
-    const out = new Map<string, PayloadInstalled[]>();
-    // TODO(merge): use InventoryStore.packagesOf
-    for (const part of chunk(endpointIds, ID_BATCH)) {
-      const rows = await (trx ?? this.db)('patch_inventory_packages')
-        .whereIn('endpoint_id', part)
-        .select('*');
-      for (const r of rows as any[]) {
-        const list = out.get(r.endpoint_id) ?? [];
-        list.push({
-          ecosystem: r.ecosystem,
-          name: r.name,
-          version: r.version,
-          ...(r.arch ? { arch: r.arch } : {}),
-          ...(r.source ? { source: r.source } : {}),
-          ...(r.source_version ? { sourceVersion: r.source_version } : {}),
-        });
-        out.set(r.endpoint_id, list);
-      }
-    }
-    return out;
+    return this.inventory.packagesOf(endpointIds, { trx });
   }
 }

@@ -1,0 +1,104 @@
+/*
+ * How an endpoint's inventory is read, on each database (see the migration
+ * `20261206010000_shared_inventory.js`): each distinct package record and
+ * pending update is stored once; an endpoint's inventory is one row of
+ * `patch_endpoint_inventories` holding the ids of its records
+ * (`record_ids`) and pending updates (`pending_ids`): `integer[]` with a
+ * GIN index on PostgreSQL, JSON arrays on SQLite. Every reader of the
+ * inventory builds its statement from these fragments; nothing else knows
+ * how the ids are held.
+ */
+import { Knex } from 'knex';
+import { Dialect, dialectOf } from '../database/dialect';
+
+/** The fragments of one database. @internal */
+export interface InventorySql {
+  readonly dialect: Dialect;
+  /**
+   * FROM fragment: the inventories `x` with their package records `i`
+   * (columns of `patch_package_records`, the endpoint as `x.endpoint_id`).
+   * Filter on `x.endpoint_id` in the WHERE clause.
+   */
+  readonly installed: string;
+  /** As `installed`, for the pending updates `p` (`patch_pending_records`). */
+  readonly pending: string;
+  /**
+   * Condition: the inventory `x` holds the package record whose id is
+   * `id` (an SQL expression). On PostgreSQL one GIN probe; on SQLite a scan
+   * of that inventory's ids, for per-endpoint checks only.
+   */
+  holds(id: string): string;
+  /** As `holds`, for a pending record. */
+  holdsPending(id: string): string;
+  /**
+   * Statement: `(endpoint_id, id)` of every inventory holding any of some
+   * records, package (`record`) or pending (`pending`); its one binding is
+   * the records' ids in their stored form (`ids`). Fleet-wide: on
+   * PostgreSQL one GIN probe per record, on SQLite one pass over the ids.
+   */
+  holders(kind: 'record' | 'pending'): string;
+  /** The stored form of a list of ids. */
+  ids(values: readonly number[]): number[] | string;
+  /** A list of ids as read back. */
+  parseIds(stored: unknown): number[];
+}
+
+function column(kind: 'record' | 'pending'): string {
+  return kind === 'record' ? 'record_ids' : 'pending_ids';
+}
+
+const PG: InventorySql = {
+  dialect: 'pg',
+  installed: `patch_endpoint_inventories x
+    CROSS JOIN unnest(x.record_ids) AS u(id)
+    JOIN patch_package_records i ON i.id = u.id`,
+  pending: `patch_endpoint_inventories x
+    CROSS JOIN unnest(x.pending_ids) AS u(id)
+    JOIN patch_pending_records p ON p.id = u.id`,
+  holds: id => `x.record_ids @> ARRAY[${id}]`,
+  holdsPending: id => `x.pending_ids @> ARRAY[${id}]`,
+  holders: kind => `SELECT x.endpoint_id, r.id
+    FROM unnest(?::integer[]) AS r(id)
+    JOIN patch_endpoint_inventories x ON x.${column(kind)} @> ARRAY[r.id]`,
+  ids: values => [...values],
+  parseIds: stored => (stored as number[] | null) ?? [],
+};
+
+const SQLITE: InventorySql = {
+  dialect: 'sqlite',
+  installed: `patch_endpoint_inventories x
+    CROSS JOIN json_each(x.record_ids) AS u
+    JOIN patch_package_records i ON i.id = u.value`,
+  pending: `patch_endpoint_inventories x
+    CROSS JOIN json_each(x.pending_ids) AS u
+    JOIN patch_pending_records p ON p.id = u.value`,
+  holds: id =>
+    `EXISTS (SELECT 1 FROM json_each(x.record_ids) AS h WHERE h.value = ${id})`,
+  holdsPending: id =>
+    `EXISTS (SELECT 1 FROM json_each(x.pending_ids) AS h WHERE h.value = ${id})`,
+  holders: kind => `SELECT x.endpoint_id, u.value AS id
+    FROM patch_endpoint_inventories x
+    CROSS JOIN json_each(x.${column(kind)}) AS u
+    WHERE u.value IN (SELECT value FROM json_each(?))`,
+  ids: values => JSON.stringify(values),
+  parseIds: stored =>
+    stored === null || stored === undefined
+      ? []
+      : (JSON.parse(String(stored)) as number[]),
+};
+
+/** The fragments of each database. @internal */
+export const INVENTORY_SQL: Record<Dialect, InventorySql> = {
+  pg: PG,
+  sqlite: SQLITE,
+};
+
+/** The fragments for a knex client's database. @internal */
+export function inventorySql(db: Knex): InventorySql {
+  return INVENTORY_SQL[dialectOf(db)];
+}
+
+/** Rows of a raw query, whichever the driver. @internal */
+export function rawRows(result: any): any[] {
+  return Array.isArray(result) ? result : result.rows;
+}
