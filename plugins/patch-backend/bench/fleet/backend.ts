@@ -205,7 +205,8 @@ export async function storageSizes(knex: Knex): Promise<{
     bytes: Number(r.bytes),
     rows: Number(r.rows),
   }));
-  const relevant = /inventor|pending_update|applicab|package|endpoint_release/;
+  const relevant =
+    /inventor|pending_update|pending_record|applicab|package|endpoint_release/;
   const db = await knex.raw('select pg_database_size(current_database()) as b');
   return {
     tables,
