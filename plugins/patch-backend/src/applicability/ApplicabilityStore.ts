@@ -223,7 +223,7 @@ export class ApplicabilityStore {
           r => r.via as Via,
         ),
       );
-    const ranges = await this.targets.endpointRanges(this.dialect.checkRanges);
+    const ranges = await this.targets.packageRanges(this.dialect.checkRanges);
     const parts = await Promise.all(
       ranges.map(range =>
         this.dialect.check(

@@ -173,22 +173,22 @@ export class TargetStore {
   }
 
   /**
-   * `n` ranges of endpoint ids that split the endpoints with a release key
-   * in parts of about the same size, covering every id (open ends).
+   * `n` ranges of the staged verdicts' target packages, of about as many
+   * verdicts each (the full recompute's check runs one per connection).
    */
-  async endpointRanges(n: number): Promise<Range[]> {
+  async packageRanges(n: number): Promise<Range[]> {
     if (n <= 1) return [{}];
-    const [{ count }] = await this.db('patch_endpoint_releases').count({
+    const [{ count }] = await this.db('patch_applicability_verdicts').count({
       count: '*',
     });
     const bounds: string[] = [];
     for (let k = 1; k < n; k++) {
-      const row = await this.db('patch_endpoint_releases')
-        .orderBy('endpoint_id')
+      const row = await this.db('patch_applicability_verdicts')
+        .orderBy('package')
         .offset(Math.floor((k * Number(count)) / n))
-        .first('endpoint_id');
-      if (row && row.endpoint_id !== bounds[bounds.length - 1])
-        bounds.push(row.endpoint_id);
+        .first('package');
+      if (row && row.package !== bounds[bounds.length - 1])
+        bounds.push(row.package);
     }
     if (bounds.length === 0) return [{}];
     return [undefined, ...bounds].map((from, i) => ({

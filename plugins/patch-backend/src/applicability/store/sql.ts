@@ -1,22 +1,22 @@
 /*
- * The SQL of the full recompute, one text for both databases.
+ * The SQL of the full recompute: one text for both databases but for how
+ * each reads the inventory (see `candidates`).
  *
  * The full recompute never compares versions in SQL: the service decides
  * one verdict per distinct (ecosystem, name or source, version) and target
  * with patch-common's rule and stages them (`patch_applicability_verdicts`,
  * a few thousand rows). Then two statements:
  * 1. The check (`checkStatement`): the database joins inventory × verdicts
- *    × endpoint release keys into raw candidates (one per inventory row and
- *    target) and compares each with the stored row of its key in one full
+ *    × endpoint release keys into raw candidates (one per installed record
+ *    and target) and compares each with the stored row of its key in one full
  *    join. A key whose every candidate equals its stored row is right
  *    (folding equal candidates gives that row); the others are flagged: a
  *    differing candidate (a real change, or candidates that differ among
  *    themselves, e.g. two architectures), no candidate (to delete) or no
  *    stored row (to insert). Only the differing rows come back: all the
  *    candidates of a new key, the stored row of a gone one. The check runs
- *    in ranges of endpoint ids (`Range`), side by side where the database
- *    has connections to spare: the inventory index ends with the endpoint
- *    id, so each range reads only its part.
+ *    in ranges of target packages (`Range`), side by side where the
+ *    database has connections to spare, each reading its packages only.
  * 2. Every candidate of the keys that have a stored row and a differing
  *    candidate (`candidatesStatement`): the check returned only the
  *    differing ones. Found by index from each key, never by joining the
@@ -86,13 +86,19 @@ function stagedVias(staged: ReadonlySet<Via>): Array<[Via, string]> {
   return [['name', `${JOIN_BY_NAME} AND 1 = 0`]];
 }
 
-/** A range of endpoint ids, `[from, to)`; an open end is undefined. */
+/**
+ * A range of target package names, `[from, to)`; an open end is undefined.
+ * The check's keys (endpoint, patch, package) partition by package, so a
+ * range compares its own candidates with its own stored rows; by package
+ * rather than by endpoint because on PostgreSQL a range then probes the
+ * inventory index for its own records only.
+ */
 export interface Range {
   from?: string;
   to?: string;
 }
 
-/** The conditions of a range on an endpoint id column, with bindings. */
+/** The conditions of a range on a package column, with bindings. */
 function inRange(column: string, range: Range): [string, string[]] {
   const conds: string[] = [];
   const bindings: string[] = [];
@@ -108,7 +114,7 @@ function inRange(column: string, range: Range): [string, string[]] {
 }
 
 /**
- * The raw candidates of the staged verdicts for the endpoints of a range:
+ * The raw candidates of the staged verdicts of the packages of a range:
  * inventory × verdicts × release keys, one branch per way of joining, for
  * the ways `staged` holds only. Pending KBs are needed where the endpoint's
  * release is concerned; the release table holds unrevoked endpoints only,
@@ -127,15 +133,14 @@ function candidates(
   range: Range,
 ): [string, string[]] {
   const bindings: string[] = [];
-  const [releases, releaseBindings] = inRange('r.endpoint_id', range);
-  const [cond, condBindings] = inRange('x.endpoint_id', range);
+  const [cond, condBindings] = inRange('v.package', range);
   const branch = (
     select: string,
     records: 'i' | 'p',
     on: string,
     via: Via,
   ): string => {
-    bindings.push(...condBindings, ...releaseBindings);
+    bindings.push(...condBindings);
     const table =
       records === 'i' ? 'patch_package_records' : 'patch_pending_records';
     const ids = records === 'i' ? 'record_ids' : 'pending_ids';
@@ -147,21 +152,21 @@ function candidates(
           records === 'i'
             ? INVENTORY_SQL.pg.holds(`${records}.id`)
             : INVENTORY_SQL.pg.holdsPending(`${records}.id`)
-        }${cond}`
+        }`
         : `patch_endpoint_inventories x
         CROSS JOIN json_each(x.${ids}) AS u
         CROSS JOIN ${table} ${records}
         CROSS JOIN patch_applicability_verdicts v`;
     const where =
       dialect === 'pg'
-        ? `v.via = '${via}'`
+        ? `v.via = '${via}'${cond}`
         : `${records}.id = u.value AND ${on} AND v.via = '${via}'${cond}`;
     return `
         SELECT x.endpoint_id, v.patch_ref, v.package, v.ecosystem,
                ${select} AS installed_version, v.fixed_version, v.state
         FROM ${from}
         JOIN patch_endpoint_releases r
-          ON r.endpoint_id = x.endpoint_id AND r.match_key = v.match_key${releases}
+          ON r.endpoint_id = x.endpoint_id AND r.match_key = v.match_key
         WHERE ${where}`;
   };
   const branches = stagedVias(staged).map(([via, on]) =>
@@ -174,7 +179,7 @@ function candidates(
 }
 
 /**
- * Step 1, the check of the endpoints of a range (see the note at the top):
+ * Step 1, the check of the packages of a range (see the note at the top):
  * the rows of the flagged keys that differ, each a candidate (`c_*`, null
  * when the key has none) with the stored row of its key (`a_*`, null when
  * none). A new key comes with every candidate it has.
@@ -185,7 +190,7 @@ export function checkStatement(
   range: Range,
 ): [string, string[]] {
   const [cand, bindings] = candidates(dialect, staged, range);
-  const [stored, storedBindings] = inRange('a.endpoint_id', range);
+  const [stored, storedBindings] = inRange('a.package', range);
   return [
     `SELECT COALESCE(c.endpoint_id, a.endpoint_id) AS endpoint_id,
            COALESCE(c.patch_ref, a.patch_ref) AS patch_ref,
