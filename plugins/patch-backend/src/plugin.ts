@@ -121,11 +121,11 @@ export const patchPlugin = createBackendPlugin({
         }
 
         // 4. Event hooks. Requests follow applicability (reconciles are
-        // coalesced by ApprovalService); applicability follows inventories
+        // coalesced and spaced by ApprovalService); applicability follows inventories
         // and, at once, the jobs that change them.
         approvals.applicability.onChanged(() => {
           approvals.approvals
-            .reconcile()
+            .reconcileSoon()
             .catch(error => logger.warn(`Approval reconcile failed: ${error}`));
         });
         inventory.onInventoryChanged(async event => {

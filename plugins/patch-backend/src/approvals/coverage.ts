@@ -88,16 +88,30 @@ export async function changeCoverage(
     }
     return;
   }
-  await trx(COVERAGE).where({ request_id: requestId }).delete();
-  if (change.kind === 'all') {
-    // The approval covers the endpoints listed now, and no later ones.
-    await trx.raw(
-      `INSERT INTO patch_approval_coverage (request_id, endpoint_id)
-       SELECT request_id, endpoint_id FROM patch_approval_request_endpoints
-        WHERE request_id = ?`,
-      [requestId],
-    );
+  if (change.kind === 'clear') {
+    await trx(COVERAGE).where({ request_id: requestId }).delete();
+    return;
   }
+  // The approval covers the endpoints listed now, and no later ones. Only
+  // the rows that change are written: a request approved again on each
+  // reconcile (an auto-approval whose list grew) rewrote every row before,
+  // and a fleet's coverage table grew by its whole size per pass.
+  await trx.raw(
+    `DELETE FROM patch_approval_coverage
+      WHERE request_id = ?
+        AND NOT EXISTS (SELECT 1 FROM patch_approval_request_endpoints e
+                         WHERE e.request_id = patch_approval_coverage.request_id
+                           AND e.endpoint_id = patch_approval_coverage.endpoint_id)`,
+    [requestId],
+  );
+  await trx.raw(
+    `INSERT INTO patch_approval_coverage (request_id, endpoint_id)
+     SELECT e.request_id, e.endpoint_id FROM patch_approval_request_endpoints e
+      WHERE e.request_id = ?
+        AND NOT EXISTS (SELECT 1 FROM patch_approval_coverage c
+                         WHERE c.request_id = e.request_id AND c.endpoint_id = e.endpoint_id)`,
+    [requestId],
+  );
 }
 
 /** The endpoints each request's approval covers. @internal */
