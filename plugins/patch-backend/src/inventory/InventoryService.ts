@@ -31,7 +31,7 @@ export class InventoryService {
     upload: InventoryUpload,
   ): Promise<InventoryChangedEvent> {
     const { hash, packages, pending } = upload;
-    assertValidInventory({ packages, pending });
+    assertValidInventory({ packages, pending }, this.deps.inventory.known);
     const event = await this.deps.inventory.replaceInventory(agentId, {
       hash,
       packages,

@@ -2,6 +2,7 @@ import { LoggerService } from '@backstage/backend-plugin-api';
 import { Knex } from 'knex';
 import { fromDbTime, toDbTime } from '../database/time';
 import { InventorySql, inventorySql, rawRows } from './sql';
+import type { KnownRecords } from './validation';
 
 /** One installed package. @public */
 export interface InventoryPackage {
@@ -91,6 +92,11 @@ class RecordIds {
 
   constructor(private readonly db: Knex, private readonly table: string) {}
 
+  /** Whether the record of this key is stored (as far as this process knows). */
+  has(key: string): boolean {
+    return this.cache.has(key);
+  }
+
   async idsOf(rows: Array<{ key: string } & Record<string, unknown>>) {
     const missing = rows.filter(r => !this.cache.has(r.key));
     if (missing.length > 0) {
@@ -141,6 +147,16 @@ export class InventoryStore {
     this.packageIds = new RecordIds(db, 'patch_package_records');
     this.pendingIds = new RecordIds(db, 'patch_pending_records');
   }
+
+  /**
+   * Records this process knows to be stored: their versions were read when
+   * they were first stored, so an upload's validation skips them.
+   */
+  readonly known: KnownRecords = {
+    // An empty source has the key of none: never taken as known.
+    package: p => p.source !== '' && this.packageIds.has(packageKey(p)),
+    pending: u => this.pendingIds.has(pendingKey(u)),
+  };
 
   /** Registers a listener called after an inventory was stored; returns an unsubscribe function. */
   onInventoryChanged(listener: InventoryChangedListener): () => void {

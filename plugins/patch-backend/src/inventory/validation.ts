@@ -38,6 +38,20 @@ export interface InventoryProblem {
   reason: string;
 }
 
+/**
+ * Records already stored, whose versions were read when they were first
+ * stored (records are content-addressed and never change): not read again.
+ */
+export interface KnownRecords {
+  package(p: InventoryPackage): boolean;
+  pending(u: PendingUpdate): boolean;
+}
+
+const NONE_KNOWN: KnownRecords = {
+  package: () => false,
+  pending: () => false,
+};
+
 /** At most this many problems are named in one answer; the count says the rest. */
 const MAX_NAMED = 5;
 
@@ -46,10 +60,13 @@ const MAX_NAMED = 5;
  * versions of the packages, current and available versions of the pending
  * updates.
  */
-export function findInventoryProblems(inventory: {
-  packages: InventoryPackage[];
-  pending: PendingUpdate[];
-}): InventoryProblem[] {
+export function findInventoryProblems(
+  inventory: {
+    packages: InventoryPackage[];
+    pending: PendingUpdate[];
+  },
+  known: KnownRecords = NONE_KNOWN,
+): InventoryProblem[] {
   const problems: InventoryProblem[] = [];
   const check = (
     field: string,
@@ -69,6 +86,7 @@ export function findInventoryProblems(inventory: {
     }
   };
   inventory.packages.forEach((p, i) => {
+    if (known.package(p)) return;
     check(`packages[${i}].version`, p, p.version);
     if (p.sourceVersion !== undefined) {
       check(`packages[${i}].sourceVersion`, p, p.sourceVersion);
@@ -85,6 +103,7 @@ export function findInventoryProblems(inventory: {
     }
   });
   inventory.pending.forEach((u, i) => {
+    if (known.pending(u)) return;
     check(`pending[${i}].currentVersion`, u, u.currentVersion);
     check(`pending[${i}].availableVersion`, u, u.availableVersion);
   });
@@ -95,11 +114,14 @@ export function findInventoryProblems(inventory: {
  * Refuses an upload with an unreadable version: an InputError (400) whose
  * message names the packages, the fields and the parts that are wrong.
  */
-export function assertValidInventory(inventory: {
-  packages: InventoryPackage[];
-  pending: PendingUpdate[];
-}): void {
-  const problems = findInventoryProblems(inventory);
+export function assertValidInventory(
+  inventory: {
+    packages: InventoryPackage[];
+    pending: PendingUpdate[];
+  },
+  known?: KnownRecords,
+): void {
+  const problems = findInventoryProblems(inventory, known);
   if (problems.length === 0) return;
   const named = problems
     .slice(0, MAX_NAMED)
