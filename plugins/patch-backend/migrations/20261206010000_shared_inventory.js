@@ -28,6 +28,16 @@ function isPg(knex) {
   return client === 'pg' || client.includes('postgres');
 }
 
+/** The endpoint a per-endpoint row belongs to (removed with it). */
+function endpointColumn(table) {
+  return table
+    .string('endpoint_id', 64)
+    .notNullable()
+    .references('id')
+    .inTable('patch_endpoints')
+    .onDelete('CASCADE');
+}
+
 /** The key expression of a package row `i`, as the store builds it. */
 function packageKey(sep) {
   return `i.ecosystem || ${sep} || i.name || ${sep} || i.version || ${sep} || COALESCE(i.arch, '') || ${sep} || COALESCE(i.source, '') || ${sep} || COALESCE(i.source_version, '')`;
@@ -85,13 +95,7 @@ exports.up = async function up(knex) {
     table.comment(
       'The inventory of an endpoint: the ids of its package and pending records',
     );
-    table
-      .string('endpoint_id', 64)
-      .primary()
-      .notNullable()
-      .references('id')
-      .inTable('patch_endpoints')
-      .onDelete('CASCADE');
+    endpointColumn(table).primary();
     if (pg) {
       table.specificType('record_ids', 'integer[]').notNullable();
       table.specificType('pending_ids', 'integer[]').notNullable();
@@ -181,12 +185,7 @@ exports.down = async function down(knex) {
   await knex.schema.createTable('patch_inventory_packages', table => {
     table.comment('Installed packages per endpoint, replaced on each upload');
     table.bigIncrements('id').primary();
-    table
-      .string('endpoint_id', 64)
-      .notNullable()
-      .references('id')
-      .inTable('patch_endpoints')
-      .onDelete('CASCADE');
+    endpointColumn(table);
     table.string('ecosystem', 32).notNullable();
     table.string('name', 256).notNullable();
     table.string('version', 256).notNullable();
@@ -208,12 +207,7 @@ exports.down = async function down(knex) {
   await knex.schema.createTable('patch_pending_updates', table => {
     table.comment('Updates the package manager offers per endpoint');
     table.bigIncrements('id').primary();
-    table
-      .string('endpoint_id', 64)
-      .notNullable()
-      .references('id')
-      .inTable('patch_endpoints')
-      .onDelete('CASCADE');
+    endpointColumn(table);
     table.string('ecosystem', 32).notNullable();
     table.string('name', 256).notNullable();
     table.string('current_version', 256).notNullable();

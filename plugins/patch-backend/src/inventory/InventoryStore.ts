@@ -58,8 +58,8 @@ const KEY_BATCH = 400;
 /** Record ids kept in memory per kind; past this the cache starts over. */
 const CACHE_LIMIT = 500_000;
 
-/** The stored key of a package record (as the migration builds it). */
-function packageKey(p: InventoryPackage): string {
+/** The stored key of a package record (as the migration builds it). @internal */
+export function packageKey(p: InventoryPackage): string {
   return [
     p.ecosystem,
     p.name,
@@ -70,8 +70,8 @@ function packageKey(p: InventoryPackage): string {
   ].join('\u0001');
 }
 
-/** The stored key of a pending update (as the migration builds it). */
-function pendingKey(u: PendingUpdate): string {
+/** The stored key of a pending update (as the migration builds it). @internal */
+export function pendingKey(u: PendingUpdate): string {
   return [
     u.ecosystem,
     u.name,

@@ -6,6 +6,7 @@
  * full recompute's repair needs.
  */
 import { Knex } from 'knex';
+import { packageKey, pendingKey } from '../InventoryStore';
 import { inventorySql, rawRows } from '../sql';
 
 /** One installed package of one endpoint. */
@@ -29,8 +30,6 @@ export interface PendingRow {
   source?: string | null;
 }
 
-const SEP = '\u0001';
-
 async function recordIds(
   db: Knex,
   table: 'patch_package_records' | 'patch_pending_records',
@@ -40,21 +39,21 @@ async function recordIds(
   for (const row of rows) {
     const key =
       table === 'patch_package_records'
-        ? [
-            row.ecosystem,
-            row.name,
-            row.version,
-            row.arch ?? '',
-            row.source ?? '',
-            row.source_version ?? '',
-          ].join(SEP)
-        : [
-            row.ecosystem,
-            row.name,
-            row.current_version,
-            row.available_version,
-            row.source ?? '',
-          ].join(SEP);
+        ? packageKey({
+            ecosystem: row.ecosystem!,
+            name: row.name!,
+            version: row.version!,
+            arch: row.arch ?? undefined,
+            source: row.source ?? undefined,
+            sourceVersion: row.source_version ?? undefined,
+          })
+        : pendingKey({
+            ecosystem: row.ecosystem!,
+            name: row.name!,
+            currentVersion: row.current_version!,
+            availableVersion: row.available_version!,
+            source: row.source ?? undefined,
+          });
     await db(table)
       .insert({ ...row, key })
       .onConflict('key')
