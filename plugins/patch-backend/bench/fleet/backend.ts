@@ -23,7 +23,13 @@ export interface FleetBackend {
   knex(): Knex;
   stop(): Promise<void>;
   /** Drops the databases and the temporary folder. */
-  cleanup(): Promise<void>;
+  /**
+   * Drops the database and removes the folder; `keepLog`: the backend's
+   * log stays (a failed run's evidence), its path printed.
+   */
+  cleanup(options?: { keepLog?: boolean }): Promise<void>;
+  /** The backend's exit code, null while it runs. */
+  exitCode(): number | null;
   logFile: string;
 }
 
@@ -132,7 +138,8 @@ export async function startBackend(options: {
       if (child.exitCode === null) child.kill('SIGKILL');
       await exited;
     },
-    cleanup: async () => {
+    exitCode: () => child.exitCode,
+    cleanup: async ({ keepLog = false } = {}) => {
       await Promise.all(knexes.map(k => k.destroy()));
       if (process.env.FLEET_BENCH_KEEP) return;
       const admin = knexFactory({
@@ -152,8 +159,13 @@ export async function startBackend(options: {
       } finally {
         await admin.destroy();
       }
-      if (!process.env.FLEET_BENCH_KEEP)
-        fs.rmSync(dir, { recursive: true, force: true });
+      if (keepLog) {
+        for (const f of fs.readdirSync(dir))
+          if (f !== 'backend.log')
+            fs.rmSync(path.join(dir, f), { recursive: true, force: true });
+        // eslint-disable-next-line no-console
+        console.error(`backend log kept: ${path.join(dir, 'backend.log')}`);
+      } else fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

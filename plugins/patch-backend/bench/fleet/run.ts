@@ -268,6 +268,7 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
     churnDebt -= n;
     fleet.churn(n);
   }, churnEvery);
+  let failed = false;
   try {
     const { token } = await http.portal('POST', '/enrollment-tokens', {
       description: 'fleet benchmark',
@@ -380,9 +381,27 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
     let at99: number | undefined;
     let broadStart: number | undefined;
     let lastLog = 0;
+    let pollFailures = 0;
     for (;;) {
       await sleep(1000);
-      const detail = await http.portal('GET', `/rollouts/${rolloutId}`);
+      if (backend.exitCode() !== null)
+        throw new Error(
+          `the backend exited (code ${backend.exitCode()}) during the rollout; its log: ${
+            backend.logFile
+          }`,
+        );
+      let detail: any;
+      try {
+        detail = await http.portal('GET', `/rollouts/${rolloutId}`);
+      } catch (error) {
+        // As an operator's page would: note it and look again. A backend
+        // that answers nothing until the deadline ends the wait there.
+        pollFailures++;
+        if (pollFailures === 1 || pollFailures % 30 === 0)
+          log(`rollout page not answered (${pollFailures}): ${error}`);
+        if (Date.now() > deadline) break;
+        continue;
+      }
       const verified = Number(detail.progress?.verified ?? 0);
       progress.push({
         t: (Date.now() - t0) / 1000,
@@ -426,6 +445,10 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
         Date.now() - at99 > Math.max(3 * interval * 1000, 10_000);
       if (verified >= needing || grace || Date.now() > deadline) break;
     }
+    if (pollFailures > 0)
+      notes.push(
+        `the rollout page did not answer ${pollFailures} of the operator's polls`,
+      );
     stats.phase = 'after';
     await fleet.stop();
     clearInterval(churn);
@@ -544,12 +567,15 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
       progress,
       notes,
     };
+  } catch (error) {
+    failed = true;
+    throw error;
   } finally {
     clearInterval(churn);
     await fleet.stop().catch(() => undefined);
     http.destroy();
     await backend.stop();
-    await backend.cleanup();
+    await backend.cleanup({ keepLog: failed });
   }
 }
 
