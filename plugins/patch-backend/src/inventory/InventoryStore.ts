@@ -1,7 +1,8 @@
 import { LoggerService } from '@backstage/backend-plugin-api';
+import { rowsOf } from '../database/rows';
 import { Knex } from 'knex';
 import { fromDbTime, toDbTime } from '../database/time';
-import { InventorySql, inventorySql, rawRows } from './sql';
+import { InventorySql, inventorySql } from './sql';
 import type { KnownRecords } from './validation';
 
 /** One installed package. @public */
@@ -250,7 +251,7 @@ export class InventoryStore {
            ORDER BY i.ecosystem, i.name, i.version`,
           [endpointId],
         )
-        .then(rawRows),
+        .then(rowsOf),
       this.db
         .raw(
           `SELECT p.ecosystem, p.name, p.current_version, p.available_version, p.source
@@ -259,7 +260,7 @@ export class InventoryStore {
            ORDER BY p.ecosystem, p.name, p.current_version`,
           [endpointId],
         )
-        .then(rawRows),
+        .then(rowsOf),
     ]);
     return {
       endpointId,
@@ -294,7 +295,7 @@ export class InventoryStore {
       });
     }
     if (records.size === 0) return [];
-    const holders = rawRows(
+    const holders = rowsOf(
       await this.db.raw(this.sql.holders('record'), [
         this.sql.ids([...records.keys()]),
       ]),
@@ -328,7 +329,7 @@ export class InventoryStore {
         byName = ` AND i.name IN (${names.map(() => '?').join(', ')})`;
         bindings.push(...names);
       }
-      const rows = rawRows(
+      const rows = rowsOf(
         await (options.trx ?? this.db).raw(
           `SELECT x.endpoint_id, i.ecosystem, i.name, i.version, i.arch, i.source, i.source_version
            FROM ${this.sql.installed}

@@ -13,7 +13,6 @@ import { Dialect, dialectOf } from '../database/dialect';
 
 /** The fragments of one database. @internal */
 export interface InventorySql {
-  readonly dialect: Dialect;
   /**
    * FROM fragment: the inventories `x` with their package records `i`
    * (columns of `patch_package_records`, the endpoint as `x.endpoint_id`).
@@ -48,7 +47,6 @@ function column(kind: 'record' | 'pending'): string {
 }
 
 const PG: InventorySql = {
-  dialect: 'pg',
   installed: `patch_endpoint_inventories x
     CROSS JOIN unnest(x.record_ids) AS u(id)
     JOIN patch_package_records i ON i.id = u.id`,
@@ -65,7 +63,6 @@ const PG: InventorySql = {
 };
 
 const SQLITE: InventorySql = {
-  dialect: 'sqlite',
   installed: `patch_endpoint_inventories x
     CROSS JOIN json_each(x.record_ids) AS u
     JOIN patch_package_records i ON i.id = u.value`,
@@ -96,9 +93,4 @@ export const INVENTORY_SQL: Record<Dialect, InventorySql> = {
 /** The fragments for a knex client's database. @internal */
 export function inventorySql(db: Knex): InventorySql {
   return INVENTORY_SQL[dialectOf(db)];
-}
-
-/** Rows of a raw query, whichever the driver. @internal */
-export function rawRows(result: any): any[] {
-  return Array.isArray(result) ? result : result.rows;
 }

@@ -4,8 +4,9 @@
  * endpoint's release key: the records first, then the inventories holding
  * them (`inventory/sql.ts`).
  */
+import { rowsOf } from '../../database/rows';
 import { Knex } from 'knex';
-import { InventorySql, inventorySql, rawRows } from '../../inventory/sql';
+import { InventorySql, inventorySql } from '../../inventory/sql';
 import { endpointMatchKey } from '../release';
 import { chunks, toInventoryRow } from './rows';
 import { InventoryRow, PackageKey } from './types';
@@ -135,7 +136,7 @@ export class FleetReader {
     const out: Array<[T, { endpointId: string; matchKey: string }]> = [];
     const keyOf = keyCache();
     for (const ids of chunks([...records.keys()], 5000)) {
-      const rows = rawRows(
+      const rows = rowsOf(
         await this.db.raw(
           `SELECT h.endpoint_id, h.id, e.os_family, e.os_name, e.os_version
            FROM (${this.sql.holders(kind)}) h

@@ -93,10 +93,7 @@ export function rowCount(result: any): number {
   return 0;
 }
 
-/** The rows of a raw query, on either database. */
-export function rowsOf(result: any): any[] {
-  return Array.isArray(result) ? result : result?.rows ?? [];
-}
+export { rowsOf } from '../../database/rows';
 
 /** Splits an array into chunks of at most `size`. */
 export function chunks<T>(items: T[], size: number): T[][] {

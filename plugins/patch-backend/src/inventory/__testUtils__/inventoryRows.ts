@@ -5,9 +5,10 @@
  * behind the upload path's back (no hash, no listener): what a test of the
  * full recompute's repair needs.
  */
+import { rowsOf } from '../../database/rows';
 import { Knex } from 'knex';
 import { packageKey, pendingKey } from '../InventoryStore';
-import { inventorySql, rawRows } from '../sql';
+import { inventorySql } from '../sql';
 
 /** One installed package of one endpoint. */
 export interface PackageRow {
@@ -70,7 +71,7 @@ export async function packageRows(
   endpointId?: string,
 ): Promise<Array<Required<PackageRow>>> {
   const sql = inventorySql(db);
-  const rows = rawRows(
+  const rows = rowsOf(
     await db.raw(
       `SELECT x.endpoint_id, i.ecosystem, i.name, i.version, i.arch, i.source, i.source_version
        FROM ${sql.installed}
@@ -88,7 +89,7 @@ export async function pendingRows(
   endpointId?: string,
 ): Promise<Array<Required<PendingRow>>> {
   const sql = inventorySql(db);
-  return rawRows(
+  return rowsOf(
     await db.raw(
       `SELECT x.endpoint_id, p.ecosystem, p.name, p.current_version, p.available_version, p.source
        FROM ${sql.pending}
