@@ -56,6 +56,8 @@ export type InventoryChangedListener = (
  * compound SELECT limit (500 terms) and both databases' bind limits.
  */
 const KEY_BATCH = 400;
+/** Endpoints per statement of `binariesOf` (bound as one array). */
+const HOLDER_BATCH = 5000;
 /** Record ids kept in memory per kind; past this the cache starts over. */
 const CACHE_LIMIT = 500_000;
 
@@ -309,42 +311,78 @@ export class InventoryStore {
   }
 
   /**
-   * Installed packages of the endpoints, by endpoint (optionally only
-   * those named `names`): whole records, so `source` and `sourceVersion`
-   * come along where the inventory has them. For job payloads (the
-   * binaries of a source target). Inside `trx` when given.
+   * The installed binaries of some source packages on each endpoint (for
+   * the job payload of a source target: every installed binary built from
+   * that source, `installed` of `buildJobPayload`): the records whose
+   * source (or, without one, whose own name) is a target's package, or
+   * whose name is among its `binaries`, in the target's ecosystem. Whole
+   * records, so `source` and `sourceVersion` come along. Only the few
+   * matching records are read, never an endpoint's whole inventory (a
+   * broad ring of 80,000 endpoints would otherwise load 80 M packages).
+   * Inside `trx` when given.
    */
-  async packagesOf(
+  async binariesOf(
     endpointIds: readonly string[],
-    options: { names?: readonly string[]; trx?: Knex.Transaction } = {},
+    sources: ReadonlyArray<{
+      ecosystem: string;
+      package: string;
+      binaries?: readonly string[];
+    }>,
+    trx?: Knex.Transaction,
   ): Promise<Map<string, InventoryPackage[]>> {
     const out = new Map<string, InventoryPackage[]>();
-    const names = options.names ? [...new Set(options.names)] : undefined;
-    if (names?.length === 0) return out;
-    for (let i = 0; i < endpointIds.length; i += KEY_BATCH) {
-      const ids = endpointIds.slice(i, i + KEY_BATCH);
-      const bindings: string[] = [...ids];
-      let byName = '';
-      if (names) {
-        byName = ` AND i.name IN (${names.map(() => '?').join(', ')})`;
-        bindings.push(...names);
-      }
-      const rows = rowsOf(
-        await (options.trx ?? this.db).raw(
-          `SELECT x.endpoint_id, i.ecosystem, i.name, i.version, i.arch, i.source, i.source_version
-           FROM ${this.sql.installed}
-           WHERE x.endpoint_id IN (${ids.map(() => '?').join(', ')})${byName}`,
-          bindings,
-        ),
+    if (endpointIds.length === 0 || sources.length === 0) return out;
+    const db = trx ?? this.db;
+    const records = new Map<number, InventoryPackage>();
+    for (const source of sources) {
+      const rows = await db('patch_package_records')
+        .where('ecosystem', source.ecosystem)
+        .where(q => {
+          q.where('source', source.package)
+            .orWhere(w =>
+              w
+                .where(n => n.whereNull('source').orWhere('source', ''))
+                .andWhere('name', source.package),
+            )
+            .orWhereIn('name', [...(source.binaries ?? [])]);
+        })
+        .select(
+          'id',
+          'ecosystem',
+          'name',
+          'version',
+          'arch',
+          'source',
+          'source_version',
+        );
+      for (const r of rows) records.set(Number(r.id), toPackage(r));
+    }
+    if (records.size === 0) return out;
+    const ids = this.sql.ids([...records.keys()]);
+    for (let i = 0; i < endpointIds.length; i += HOLDER_BATCH) {
+      const part = endpointIds.slice(i, i + HOLDER_BATCH);
+      const held = rowsOf(
+        await db.raw(this.sql.heldBy, [this.sql.ids(part), ids]),
       );
-      for (const p of rows) {
-        const list = out.get(p.endpoint_id) ?? [];
-        list.push(toPackage(p));
-        out.set(p.endpoint_id, list);
+      for (const h of held) {
+        const list = out.get(h.endpoint_id) ?? [];
+        list.push(records.get(Number(h.id))!);
+        out.set(h.endpoint_id, list);
       }
     }
+    // One order whatever the order of the inventory (payloads are shared
+    // by endpoints whose binaries are the same).
+    for (const list of out.values()) list.sort(byPackage);
     return out;
   }
+}
+
+function byPackage(a: InventoryPackage, b: InventoryPackage): number {
+  return (
+    a.name.localeCompare(b.name) ||
+    (a.arch ?? '').localeCompare(b.arch ?? '') ||
+    a.version.localeCompare(b.version)
+  );
 }
 
 function toPackage(p: any): InventoryPackage {

@@ -36,8 +36,15 @@ export interface InventorySql {
    * PostgreSQL one GIN probe per record, on SQLite one pass over the ids.
    */
   holders(kind: 'record' | 'pending'): string;
+  /**
+   * Statement: `(endpoint_id, id)` for the package records among some
+   * (second binding, `ids`) that some inventories (first binding, `ids` of
+   * endpoint ids) hold: a pass over those inventories' own ids, with no
+   * lookup per held record.
+   */
+  heldBy: string;
   /** The stored form of a list of ids. */
-  ids(values: readonly number[]): number[] | string;
+  ids<T extends number | string>(values: readonly T[]): T[] | string;
   /** A list of ids as read back. */
   parseIds(stored: unknown): number[];
 }
@@ -58,6 +65,10 @@ const PG: InventorySql = {
   holders: kind => `SELECT x.endpoint_id, r.id
     FROM unnest(?::integer[]) AS r(id)
     JOIN patch_endpoint_inventories x ON x.${column(kind)} @> ARRAY[r.id]`,
+  heldBy: `SELECT x.endpoint_id, u.id
+    FROM patch_endpoint_inventories x
+    CROSS JOIN unnest(x.record_ids) AS u(id)
+    WHERE x.endpoint_id = ANY(?) AND u.id = ANY(?::integer[])`,
   ids: values => [...values],
   parseIds: stored => (stored as number[] | null) ?? [],
 };
@@ -77,6 +88,11 @@ const SQLITE: InventorySql = {
     FROM patch_endpoint_inventories x
     CROSS JOIN json_each(x.${column(kind)}) AS u
     WHERE u.value IN (SELECT value FROM json_each(?))`,
+  heldBy: `SELECT x.endpoint_id, u.value AS id
+    FROM patch_endpoint_inventories x
+    CROSS JOIN json_each(x.record_ids) AS u
+    WHERE x.endpoint_id IN (SELECT value FROM json_each(?))
+      AND u.value IN (SELECT value FROM json_each(?))`,
   ids: values => JSON.stringify(values),
   parseIds: stored =>
     stored === null || stored === undefined

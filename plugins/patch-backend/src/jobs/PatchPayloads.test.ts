@@ -1,5 +1,6 @@
 import { resolvePackagePath } from '@backstage/backend-plugin-api';
 import { TestDatabases } from '@backstage/backend-test-utils';
+import { rewriteInventory } from '../inventory/__testUtils__/inventoryRows';
 import { PatchPayloads } from './PatchPayloads';
 
 jest.setTimeout(60_000);
@@ -84,6 +85,110 @@ describe('PatchPayloads', () => {
       expect((verify.get('e2')?.packages as any[]).map(p => p.name)).toEqual([
         'libssl3',
         'openssl',
+      ]);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'a source target installs every installed binary of that source, and no other package, on %p',
+    async databaseId => {
+      const knex = await databases.init(databaseId);
+      await knex.migrate.latest({ directory: migrationsDir });
+      const now = new Date().toISOString();
+      await knex('patch_endpoints').insert(
+        ['e1', 'e2'].map(id => ({
+          id,
+          machine_id: `m-${id}`,
+          hostname: id,
+          entity_ref: `resource:default/${id}`,
+          labels: '{}',
+          secret_hash: 'x'.repeat(64),
+          enrolled_at: now,
+        })),
+      );
+      const pkg = (
+        name: string,
+        version: string,
+        extra: { arch?: string; source?: string; source_version?: string } = {},
+      ) => ({ endpoint_id: '', ecosystem: 'deb', name, version, ...extra });
+      await rewriteInventory(knex, ['e1', 'e2'], (_, endpointId) => ({
+        pending: [],
+        packages:
+          endpointId === 'e1'
+            ? [
+                pkg('libssl3', '3.0.11-1+b1', {
+                  arch: 'amd64',
+                  source: 'openssl',
+                  source_version: '3.0.11-1',
+                }),
+                // No source reported: its own name is the source.
+                pkg('openssl', '3.0.11-1'),
+                // Named by the advisory's binaries.
+                pkg('libcrypto-legacy', '1.0'),
+                pkg('libcurl4', '7.88.1-10', { source: 'curl' }),
+                pkg('bash', '5.2.15-2'),
+                // Another ecosystem, same name: not a binary of this source.
+                { ...pkg('openssl', '3.0.7'), ecosystem: 'rpm' },
+              ]
+            : [pkg('libcurl4', '7.88.1-10', { source: 'curl' })],
+      }));
+      await knex('patch_applicability').insert(
+        ['e1', 'e2'].map(endpoint => ({
+          endpoint_id: endpoint,
+          patch_ref: PATCH,
+          package: 'openssl',
+          ecosystem: 'deb',
+          installed_version: '3.0.11-1',
+          fixed_version: '3.0.13-1',
+          state: 'needed',
+          updated_at: now,
+        })),
+      );
+      const payloads = await new PatchPayloads(knex).forEndpoints({
+        kind: 'install',
+        patchRef: PATCH,
+        endpointIds: ['e1', 'e2'],
+        base: {},
+        targets: [
+          {
+            ecosystem: 'deb',
+            package: 'openssl',
+            fixedVersion: '3.0.13-1',
+            packageType: 'source',
+            binaries: ['libcrypto-legacy'],
+          },
+        ],
+      });
+      expect(payloads.get('e1')?.packages).toEqual([
+        {
+          name: 'libcrypto-legacy',
+          version: '3.0.13-1',
+          source: 'openssl',
+          previousVersion: '1.0',
+        },
+        {
+          name: 'libssl3',
+          version: '3.0.13-1',
+          source: 'openssl',
+          previousVersion: '3.0.11-1+b1',
+          arch: 'amd64',
+        },
+        {
+          name: 'openssl',
+          version: '3.0.13-1',
+          source: 'openssl',
+          previousVersion: '3.0.11-1',
+        },
+      ]);
+      // No binary of the source in the inventory: the row's package, marked
+      // as a source.
+      expect(payloads.get('e2')?.packages).toEqual([
+        {
+          name: 'openssl',
+          version: '3.0.13-1',
+          source: 'openssl',
+          previousVersion: '3.0.11-1',
+        },
       ]);
     },
   );

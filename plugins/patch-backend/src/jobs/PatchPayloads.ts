@@ -15,7 +15,7 @@ const ID_BATCH = 1000;
  * endpoint, every package the patch needs there (its applicability rows;
  * for a source target every installed binary), through the one payload
  * builder. Reads `patch_applicability` and, only for source targets,
- * the inventory (`InventoryStore.packagesOf`).
+ * the installed binaries of those sources (`InventoryStore.binariesOf`).
  * @internal
  */
 export class PatchPayloads {
@@ -37,7 +37,9 @@ export class PatchPayloads {
     targets?: PayloadTarget[];
   }): Promise<Map<string, JsonObject>> {
     const needs = new Map<string, Array<PayloadNeed & { state: string }>>();
-    const source = (args.targets ?? []).some(t => t.packageType === 'source');
+    const sources = (args.targets ?? []).filter(
+      t => t.packageType === 'source',
+    );
     for (let i = 0; i < args.endpointIds.length; i += ID_BATCH) {
       const part = args.endpointIds.slice(i, i + ID_BATCH);
       const rows = await this.db('patch_applicability')
@@ -64,9 +66,8 @@ export class PatchPayloads {
       }
     }
     // Only source targets need the inventory (every binary of the source).
-    const installed = source
-      ? await this.inventory.packagesOf(args.endpointIds)
-      : new Map<string, PayloadInstalled[]>();
+    const installed: Map<string, PayloadInstalled[]> =
+      await this.inventory.binariesOf(args.endpointIds, sources);
     const out = new Map<string, JsonObject>();
     for (const endpointId of args.endpointIds) {
       const rows = needs.get(endpointId) ?? [];

@@ -1,6 +1,6 @@
 import { Knex } from 'knex';
 import type { PlanEndpoint } from '@patchbay/plugin-patch-common';
-import { PayloadInstalled } from '../../jobs/payload';
+import { PayloadInstalled, PayloadTarget } from '../../jobs/payload';
 import { InventoryStore } from '../../inventory/InventoryStore';
 import { ACTIVE_ROLLOUT_STATES, ApprovedQuery } from '../types';
 import {
@@ -180,14 +180,15 @@ export class PlanStore {
   }
 
   /**
-   * Installed packages of the endpoints (for the binaries of a source
-   * target), by endpoint. Reads whole rows, so the inventory's `source`
-   * and `sourceVersion` come along where the inventory stores them.
+   * The installed binaries of the source targets on the endpoints, by
+   * endpoint (the `installed` of their job payloads): only the records
+   * built from those sources, with their `source` and `sourceVersion`.
    */
-  async installedPackages(
+  async installedBinaries(
     endpointIds: readonly string[],
+    sources: ReadonlyArray<PayloadTarget>,
     trx?: Knex.Transaction,
   ): Promise<Map<string, PayloadInstalled[]>> {
-    return this.inventory.packagesOf(endpointIds, { trx });
+    return this.inventory.binariesOf(endpointIds, sources, trx);
   }
 }

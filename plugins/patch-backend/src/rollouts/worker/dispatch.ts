@@ -90,9 +90,11 @@ export async function dispatch(
     const ids = chosen.map(c => c.endpointId);
     if (ids.length === 0) return 0;
     const targets = rolloutTargets(rollout);
-    const installed = targets.some(t => t.packageType === 'source')
-      ? await store.plans.installedPackages(ids, trx)
-      : undefined;
+    const sources = targets.filter(t => t.packageType === 'source');
+    const installed =
+      sources.length > 0
+        ? await store.plans.installedBinaries(ids, sources, trx)
+        : undefined;
 
     // Endpoints that need the same packages (at the same site) share one
     // payload.
