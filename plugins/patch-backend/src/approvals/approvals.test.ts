@@ -116,6 +116,11 @@ describe('approvals tied to owning teams', () => {
         n => (n.recipients as any).entityRef === TEAM_A,
       );
       expect(toA).toHaveLength(1);
+      // Of what awaits the group: the auto-approved low patch is not news.
+      expect(toA[0].payload).toMatchObject({
+        title: `2 patch approval request(s) for ${TEAM_A}`,
+        description: `New in your inbox: ${MEDIUM_REF}, ${CRITICAL_REF}`,
+      });
 
       // Low is auto-approved without a click.
       const lowA = (await inbox(h, ALICE, '?state=auto-approved')).find(

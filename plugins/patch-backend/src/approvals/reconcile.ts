@@ -161,13 +161,16 @@ export class Reconciler {
     if (d.stage === OWNERS_STAGE) {
       const rule = matchAutoApproveRule(policy, patch);
       if (rule && !rule.noObjectionDays) {
-        await this.autoApprove(
-          trx,
-          id,
-          d,
-          now,
-          'matches an auto-approval rule of the policy',
-        );
+        if (
+          await this.autoApprove(
+            trx,
+            id,
+            d,
+            now,
+            'matches an auto-approval rule of the policy',
+          )
+        )
+          settled(pass, d.groupRef, id);
         result.autoApproved++;
       }
     }
@@ -259,15 +262,18 @@ export class Reconciler {
         (days === 0 || now.getTime() - since >= days * DAY_MS) &&
         !(await this.o.store.hasObjection(old.id, trx))
       ) {
-        await this.autoApprove(
-          trx,
-          old.id,
-          d,
-          now,
-          days
-            ? `no objection within ${days} day(s)`
-            : 'matches an auto-approval rule of the policy',
-        );
+        if (
+          await this.autoApprove(
+            trx,
+            old.id,
+            d,
+            now,
+            days
+              ? `no objection within ${days} day(s)`
+              : 'matches an auto-approval rule of the policy',
+          )
+        )
+          settled(pass, d.groupRef, old.id);
         result.autoApproved++;
       }
     }
@@ -314,7 +320,7 @@ export class Reconciler {
     d: { patchRef: string; groupRef: string },
     now: Date,
     why: string,
-  ) {
+  ): Promise<boolean> {
     const ok = await this.o.store.transition(
       trx,
       { id, from: 'pending', to: 'auto-approved' },
@@ -325,7 +331,7 @@ export class Reconciler {
       },
       now,
     );
-    if (!ok) return;
+    if (!ok) return false;
     await this.o.audit.record(
       {
         actor: SYSTEM_ACTOR,
@@ -339,6 +345,7 @@ export class Reconciler {
       },
       trx,
     );
+    return true;
   }
 }
 
@@ -425,6 +432,18 @@ function opened(pass: Pass, groupRef: string, id: string, patchRef: string) {
   const list = pass.opened.get(groupRef) ?? [];
   list.push({ id, patchRef });
   pass.opened.set(groupRef, list);
+}
+
+/**
+ * A request opened in this pass and auto-approved in the same pass: nothing
+ * waits in the group's inbox, so the pass does not tell the group of it (a
+ * fleet that keeps needing an auto-approved patch would otherwise notify
+ * its owners on every pass).
+ */
+function settled(pass: Pass, groupRef: string, id: string) {
+  const list = pass.opened.get(groupRef)?.filter(l => l.id !== id) ?? [];
+  if (list.length > 0) pass.opened.set(groupRef, list);
+  else pass.opened.delete(groupRef);
 }
 
 /** Why a request opens again, for its decision row. */
