@@ -118,7 +118,12 @@ export function createAgentServices(deps: {
       },
     ),
     checkInShedder: new LoadShedder(agent.maxConcurrentCheckIns),
-    uploadShedder: new LoadShedder(agent.maxConcurrentUploads),
+    // An upload waits up to 10 s behind at most four times the slots (see
+    // LoadShedder).
+    uploadShedder: new LoadShedder(agent.maxConcurrentUploads, undefined, {
+      length: 4 * agent.maxConcurrentUploads,
+      waitMs: 10_000,
+    }),
     enrollment: new EnrollmentService({
       db: deps.db,
       audit,

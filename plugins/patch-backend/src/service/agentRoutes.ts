@@ -84,13 +84,14 @@ export function registerAgentRoutes(
   });
 
   router.put('/agent/v1/inventory', async (req, res) => {
-    if (!uploadShedder.tryAcquire()) {
+    // Only an authenticated agent waits for an upload slot.
+    const agent = await http.agentOf(req, res, { fresh: true });
+    if (!agent) return;
+    if (!(await uploadShedder.acquire())) {
       sendShed(res, uploadShedder);
       return;
     }
     try {
-      const agent = await http.agentOf(req, res, { fresh: true });
-      if (!agent) return;
       const { hash, packages, pending } = req.body;
       const event = await deps.inventoryUploads.upload(agent.agentId, {
         hash,
