@@ -524,6 +524,12 @@ describe('agent API', () => {
       expect(shed.body.error.name).toBe('TooManyRequestsError');
       expect(Number(shed.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect(await packageRows(h.knex)).toEqual([]);
+      // Nor is the body of a caller that is no agent: refused before it.
+      const stranger = await request(h.server)
+        .put('/api/patch/agent/v1/inventory')
+        .set('Authorization', `Agent ${enrolled.body.agentId}.wrong-secret`)
+        .send({ hash: 42, packages: 'not a list' });
+      expect(stranger.status).toBe(401);
     },
   );
 

@@ -70,42 +70,53 @@ export function registerAgentRoutes(
     }
   });
 
-  // A full upload slot refuses an inventory before its body (a whole
+  // An upload is authenticated and given its slot (waiting in the upload
+  // queue, see LoadShedder) by the route in front, before its body (a whole
   // inventory, ~150 KB at a thousand packages) is read, parsed and
-  // validated: at a fleet's boot most uploads are shed once or more, and
+  // validated: a refused or shed upload costs no parsing, and a waiting one
+  // only its socket. At a fleet's boot most uploads wait or are shed, and
   // parsing each one only to refuse it took the CPU that enrollments and
-  // check-ins needed. What passes on is served below (which may still shed).
-  fastRoutes?.put('/agent/v1/inventory', (_req, res, next) => {
-    if (!uploadShedder.full) {
-      next();
-      return;
+  // check-ins needed.
+  const admitUpload = async (
+    req: express.Request,
+    res: express.Response,
+  ): Promise<{ agentId: string } | undefined> => {
+    const admitted = res.locals.patchUpload as { agentId: string } | undefined;
+    if (admitted) return admitted;
+    const agent = await http.agentOf(req, res, { fresh: true });
+    if (!agent) return undefined;
+    if (!(await uploadShedder.acquire())) {
+      sendShed(res, uploadShedder);
+      return undefined;
     }
-    sendShed(res, uploadShedder);
+    // Given back when the answer is sent or the connection is gone,
+    // whatever happens on the way (a 400 from validation included).
+    res.once('close', () => uploadShedder.release());
+    res.locals.patchUpload = { agentId: agent.agentId };
+    return res.locals.patchUpload;
+  };
+  fastRoutes?.put('/agent/v1/inventory', (req, res, next) => {
+    admitUpload(req, res).then(
+      admitted => admitted && next(),
+      error => next(error),
+    );
   });
 
   router.put('/agent/v1/inventory', async (req, res) => {
-    // Only an authenticated agent waits for an upload slot.
-    const agent = await http.agentOf(req, res, { fresh: true });
-    if (!agent) return;
-    if (!(await uploadShedder.acquire())) {
-      sendShed(res, uploadShedder);
-      return;
-    }
-    try {
-      const { hash, packages, pending } = req.body;
-      const event = await deps.inventoryUploads.upload(agent.agentId, {
-        hash,
-        packages,
-        pending,
-      });
-      res.json({
-        accepted: true,
-        packages: event.packages,
-        pending: event.pending,
-      });
-    } finally {
-      uploadShedder.release();
-    }
+    // Admitted in front, or here for a router used on its own.
+    const upload = await admitUpload(req, res);
+    if (!upload) return;
+    const { hash, packages, pending } = req.body;
+    const event = await deps.inventoryUploads.upload(upload.agentId, {
+      hash,
+      packages,
+      pending,
+    });
+    res.json({
+      accepted: true,
+      packages: event.packages,
+      pending: event.pending,
+    });
   });
 
   router.post('/agent/v1/jobs/:jobId/start', async (req, res) => {
