@@ -190,6 +190,31 @@ describe('createAgent', () => {
     expect(errors[3].nextDelayMs).toBeLessThanOrEqual(80);
   });
 
+  it('runs the jobs an answer leased even when its inventory upload is shed, then uploads after Retry-After', async () => {
+    const provider = new SimulatedProvider({ seed: 7, installDurationMs: 50 });
+    const { agent, creds } = await startAgent({}, provider);
+    const pending = (await provider.pendingUpdates())[0];
+    const job = backend.addJob(creds.agentId, 'install', {
+      ecosystem: 'deb',
+      package: pending.name,
+      version: pending.availableVersion,
+    });
+    backend.shedInventories(1, 1);
+    const errors: AgentEvents['checkin:error'][] = [];
+    agent.events.on('checkin:error', e => errors.push(e));
+    const acked = next(agent, 'result:acknowledged', e => e.jobId === job.id);
+    await agent.start();
+    await acked;
+    // The job ran although the first answer's upload was shed...
+    expect(backend.uploadsShed).toBe(1);
+    expect(backend.inventories).toHaveLength(0);
+    expect(backend.reports.map(r => r.body.status)).toEqual(['succeeded']);
+    // ...and the shed upload's Retry-After set the next check-in.
+    await waitFor(() => errors.length === 1);
+    expect(errors[0].nextDelayMs).toBeGreaterThanOrEqual(1000);
+    await waitFor(() => backend.inventories.length === 1);
+  });
+
   it('never starts a job outside its maintenance window, whatever the server sends', async () => {
     const never = [
       { days: [], start: '00:00', durationMinutes: 60, timeZone: 'UTC' },

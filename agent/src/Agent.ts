@@ -430,8 +430,14 @@ export async function createAgent(
     serverWindows = response.maintenanceWindows;
     if (response.nextCheckInSeconds > 0)
       intervalSeconds = response.nextCheckInSeconds;
+    // A shed or failed upload does not drop the jobs this answer leased:
+    // they run now, and the error (with its Retry-After) then sets when the
+    // agent comes back, with the inventory, which after a job is due anyway.
+    let uploadError: unknown;
     if (response.inventoryRequested) {
-      await sendInventory();
+      await sendInventory().catch(error => {
+        uploadError = error;
+      });
     }
     for (const job of response.jobs ?? []) {
       if (stopping) break;
@@ -443,6 +449,7 @@ export async function createAgent(
         currentJob = undefined;
       }
     }
+    if (uploadError !== undefined) throw uploadError;
     return response;
   }
 

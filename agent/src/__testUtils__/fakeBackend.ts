@@ -43,6 +43,10 @@ export class FakeBackend {
   maintenanceWindows: unknown[] | undefined;
   /** Answer the next n check-ins with this status (and Retry-After). */
   private failures: Array<{ status: number; retryAfter?: number }> = [];
+  /** Answer the next n inventory uploads with 429 and this Retry-After (shed, as the backend does). */
+  private shedUploads: number[] = [];
+  /** Inventory uploads shed so far. */
+  uploadsShed = 0;
   /** While true, connections are destroyed without an answer (a network cut). */
   down = false;
   /** Lease jobs even when the agent asked for none (a misbehaving server). */
@@ -85,6 +89,11 @@ export class FakeBackend {
 
   failCheckIns(n: number, status: number, retryAfter?: number) {
     for (let i = 0; i < n; i++) this.failures.push({ status, retryAfter });
+  }
+
+  /** Sheds the next n inventory uploads: 429 with Retry-After. */
+  shedInventories(n: number, retryAfter: number) {
+    for (let i = 0; i < n; i++) this.shedUploads.push(retryAfter);
   }
 
   /** Cuts the network: open keep-alive connections die too. */
@@ -233,6 +242,13 @@ export class FakeBackend {
       });
     }
     if (req.method === 'PUT' && path === '/agent/v1/inventory') {
+      const shed = this.shedUploads.shift();
+      if (shed !== undefined) {
+        this.uploadsShed++;
+        return this.error(res, 429, 'Too many uploads in flight', {
+          'retry-after': String(shed),
+        });
+      }
       agent.inventoryHash = body.hash;
       this.inventories.push(body);
       return this.json(res, 200, {

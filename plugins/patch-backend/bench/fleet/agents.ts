@@ -8,7 +8,9 @@
  * at the `nextCheckInSeconds` the server answers (the interval is the
  * backend's `patch.agent.checkInIntervalSeconds`, scaled by the simulated
  * day); upload its full inventory when the server asks for it
- * (`inventoryRequested`), retrying after `Retry-After` when shed; and for a
+ * (`inventoryRequested`) — shed, it still runs the answer's jobs and checks
+ * in again after the `Retry-After`, holding none of the simulator's
+ * in-flight places while it waits; and for a
  * leased job: start it, take the simulated provider's install time (2 s ±
  * 50 %), report per package, then upload its new inventory, which is what
  * verifies the install on the server. A 429 on a check-in is retried after
@@ -296,19 +298,40 @@ export class Fleet {
       this.stats.error(
         `not asked: agent ${a.index} hash ${a.hash} ${res.body.slice(0, 300)}`,
       );
-    if (body.inventoryRequested && !a.installing) await this.upload(a);
+    // As the real agent: one upload; shed, the answer's jobs still run and
+    // the agent comes back after the Retry-After (not waiting in the turn).
+    let retryAfter: number | undefined;
+    if (body.inventoryRequested && !a.installing) {
+      const upload = await this.upload(a, 1);
+      if (typeof upload === 'number') retryAfter = upload;
+    }
     for (const job of body.jobs) {
       const run = this.runJob(a, job).catch(e => this.stats.error(String(e)));
       this.jobsRunning.add(run);
       run.finally(() => this.jobsRunning.delete(run));
     }
     if (this.running)
-      this.schedule(a.index, Date.now() + this.nextIn(body.nextCheckInSeconds));
+      this.schedule(
+        a.index,
+        Date.now() + this.nextIn(retryAfter ?? body.nextCheckInSeconds),
+      );
   }
 
-  /** Uploads the agent's inventory, retrying after Retry-After when shed. */
-  private async upload(a: Agent): Promise<boolean> {
-    for (let attempt = 0; attempt < 200; attempt++) {
+  /**
+   * Uploads the agent's inventory, up to `attempts` times, sleeping the
+   * Retry-After between shed attempts; true when stored, else the last
+   * Retry-After (seconds) or false.
+   */
+  private async upload(
+    a: Agent,
+    attempts = 200,
+  ): Promise<true | number | false> {
+    let retryAfter: number | false = false;
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (attempt > 0)
+        await sleep(
+          ((retryAfter || 1) as number) * 1000 * (0.5 + Math.random()),
+        );
       const inv = this.inventories.inventory(
         a.image,
         a.seed,
@@ -335,13 +358,13 @@ export class Fleet {
       }
       if (res.status === 429) {
         this.stats.uploadShed++;
-        await sleep((res.retryAfter ?? 1) * 1000 * (0.5 + Math.random()));
+        retryAfter = res.retryAfter ?? 1;
         continue;
       }
       this.stats.error(`inventory ${res.status} ${res.body.slice(0, 200)}`);
       return false;
     }
-    return false;
+    return retryAfter;
   }
 
   /** Runs a leased job as the simulated provider would, then reports it. */
