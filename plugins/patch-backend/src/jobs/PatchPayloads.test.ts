@@ -14,23 +14,32 @@ const PATCH = 'patch:default/openssl-3.0.13';
 describe('PatchPayloads', () => {
   const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
 
+  /** A migrated database with these endpoints enrolled. */
+  async function withEndpoints(
+    databaseId: Parameters<typeof databases.init>[0],
+    ids: string[],
+  ) {
+    const knex = await databases.init(databaseId);
+    await knex.migrate.latest({ directory: migrationsDir });
+    const now = new Date().toISOString();
+    await knex('patch_endpoints').insert(
+      ids.map(id => ({
+        id,
+        machine_id: `m-${id}`,
+        hostname: id,
+        entity_ref: `resource:default/${id}`,
+        labels: '{}',
+        secret_hash: 'x'.repeat(64),
+        enrolled_at: now,
+      })),
+    );
+    return { knex, now };
+  }
+
   it.each(databases.eachSupportedId())(
     "an operator's install carries every package the patch needs on each endpoint, on %p",
     async databaseId => {
-      const knex = await databases.init(databaseId);
-      await knex.migrate.latest({ directory: migrationsDir });
-      const now = new Date().toISOString();
-      await knex('patch_endpoints').insert(
-        ['e1', 'e2', 'e3'].map(id => ({
-          id,
-          machine_id: `m-${id}`,
-          hostname: id,
-          entity_ref: `resource:default/${id}`,
-          labels: '{}',
-          secret_hash: 'x'.repeat(64),
-          enrolled_at: now,
-        })),
-      );
+      const { knex, now } = await withEndpoints(databaseId, ['e1', 'e2', 'e3']);
       const row = (endpoint: string, pkg: string, state = 'needed') => ({
         endpoint_id: endpoint,
         patch_ref: PATCH,
@@ -92,20 +101,7 @@ describe('PatchPayloads', () => {
   it.each(databases.eachSupportedId())(
     'a source target installs every installed binary of that source, and no other package, on %p',
     async databaseId => {
-      const knex = await databases.init(databaseId);
-      await knex.migrate.latest({ directory: migrationsDir });
-      const now = new Date().toISOString();
-      await knex('patch_endpoints').insert(
-        ['e1', 'e2'].map(id => ({
-          id,
-          machine_id: `m-${id}`,
-          hostname: id,
-          entity_ref: `resource:default/${id}`,
-          labels: '{}',
-          secret_hash: 'x'.repeat(64),
-          enrolled_at: now,
-        })),
-      );
+      const { knex, now } = await withEndpoints(databaseId, ['e1', 'e2']);
       const pkg = (
         name: string,
         version: string,
