@@ -101,7 +101,7 @@ export function buildServices(
   const endpoints = new EndpointStore(db, {
     staleAfterSeconds: settings.agent.staleAfterSeconds,
   });
-  const applicabilityStore = new ApplicabilityStore(db);
+  const applicabilityStore = new ApplicabilityStore(db, { inventory });
   const approvalStore = new ApprovalStore(db);
   const pendingApprovals = new PendingApprovalStore(db);
   const exceptions = new ExceptionStore(db);

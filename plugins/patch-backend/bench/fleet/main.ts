@@ -1,7 +1,8 @@
 /*
  * Fleet benchmark: `yarn bench:fleet [--agents N] [--day-seconds D]
  * [--steady-seconds S] [--enroll-concurrency C] [--max-in-flight F]
- * [--rollout-timeout T] [--chart docs/fleet-bench.png] [--pg postgresql://...]`.
+ * [--rollout-timeout T] [--chart docs/fleet-bench.png] [--pg postgresql://...]
+ * [--cpu-prof <dir>]`.
  *
  * One process simulates N agents (default 100,000) over real HTTP against a
  * backend process with the patch plugin on PostgreSQL, from enrollment to a
@@ -14,6 +15,8 @@
  * rollout_verified_s=<n> verified_pct=<n> lost=<n> duplicated=<n>
  * backend_rss_mb=<n> db_mb_per_1k=<n> cold_recompute_ms=<n>`,
  * and renders the chart of check-in latency and rollout progress.
+ * `--cpu-prof <dir>` writes a V8 CPU profile of the backend there (at its
+ * exit; the log's times tell the phases apart).
  */
 /* eslint-disable no-console */
 import fs from 'node:fs';
@@ -44,6 +47,7 @@ async function main() {
     enrollConcurrency: Number(arg('enroll-concurrency', '64')),
     maxInFlight: Number(arg('max-in-flight', '256')),
     rolloutTimeoutSeconds: Number(arg('rollout-timeout', '1800')),
+    cpuProfileDir: arg('cpu-prof', '') || undefined,
     log: line =>
       console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`),
   });

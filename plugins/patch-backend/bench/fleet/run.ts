@@ -62,6 +62,8 @@ export interface FleetRunOptions {
   failureLimits?: number[];
   /** Log progress lines. */
   log?: (line: string) => void;
+  /** Write a V8 CPU profile of the backend into this directory. */
+  cpuProfileDir?: string;
 }
 
 /** A point of the progress series. */
@@ -246,6 +248,9 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
     pgUrl: options.pgUrl,
     entities: fleetEntities(options.failureLimits),
     patchConfig: patchConfig(interval),
+    nodeOptions: options.cpuProfileDir
+      ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`]
+      : [],
   });
   log(`backend ${backend.pid}, log ${backend.logFile}`);
   const http = new FleetHttp(backend.baseUrl, options.maxInFlight ?? 256);

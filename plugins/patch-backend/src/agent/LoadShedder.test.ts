@@ -41,4 +41,62 @@ describe('LoadShedder', () => {
     shedder.release();
     expect(shedder.current).toBe(0);
   });
+
+  it('keeps a quarter of its slots while another kind takes precedence, and gives them back a moment after', async () => {
+    jest.useFakeTimers();
+    const shedder = new LoadShedder(
+      8,
+      undefined,
+      { length: 8, waitMs: 60_000 },
+      1000,
+    );
+    const done = shedder.yieldTo();
+    const granted: number[] = [];
+    const waits = Array.from({ length: 5 }, (_, i) =>
+      shedder.acquire().then(ok => ok && granted.push(i)),
+    );
+    await Promise.resolve();
+    // Two of eight slots (a quarter) while an enrollment is served.
+    expect(shedder.current).toBe(2);
+    expect(shedder.queued).toBe(3);
+
+    // A release passes the slot on, staying within the quarter.
+    shedder.release();
+    await Promise.resolve();
+    expect(shedder.current).toBe(2);
+    expect(shedder.queued).toBe(2);
+
+    // The enrollment is answered: the slots come back only after a moment
+    // (another enrollment meanwhile keeps them reduced).
+    done();
+    done(); // a second call changes nothing
+    jest.advanceTimersByTime(500);
+    const again = shedder.yieldTo();
+    jest.advanceTimersByTime(1000);
+    expect(shedder.current).toBe(2);
+    again();
+    jest.advanceTimersByTime(999);
+    expect(shedder.current).toBe(2);
+    jest.advanceTimersByTime(1);
+    await Promise.all(waits);
+    expect(granted.sort()).toEqual([0, 1, 2, 3, 4]);
+    expect(shedder.current).toBe(4);
+    expect(shedder.queued).toBe(0);
+
+    // Over the quarter when precedence starts again: a release is not passed on.
+    shedder.yieldTo();
+    const late = shedder.acquire();
+    expect(shedder.queued).toBe(1);
+    shedder.release();
+    expect(shedder.current).toBe(3);
+    expect(shedder.queued).toBe(1);
+    shedder.release();
+    expect(shedder.current).toBe(2);
+    expect(shedder.queued).toBe(1);
+    // At the quarter: the waiting request gets the slot.
+    shedder.release();
+    expect(await late).toBe(true);
+    expect(shedder.current).toBe(2);
+    expect(shedder.queued).toBe(0);
+  });
 });

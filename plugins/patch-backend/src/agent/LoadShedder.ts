@@ -12,10 +12,23 @@
  * burst of uploads (a ring's endpoints verifying their installs) left the
  * slots empty between waves of retries: 15 uploads/s served with the
  * backend a quarter idle, where the slots serve 60/s.
+ *
+ * Another kind of request may take precedence (`yieldTo`): while one of it
+ * is being served and for a moment after, this kind keeps only a quarter of
+ * its slots (at least one), the rest of its requests waiting in the queue.
+ * Enrollments take precedence over uploads: when a fleet boots, each agent
+ * enrolls and then uploads its whole inventory at once, and an upload costs
+ * the backend several enrollments; sharing the process evenly halved the
+ * rate at which the fleet enrolled. An enrolled agent's upload only waits.
  * @public
  */
 export class LoadShedder {
   private inFlight = 0;
+  /** Slots usable now: all of them, or a quarter while another kind takes precedence. */
+  private limit: number;
+  /** Requests of the kind that takes precedence being served now. */
+  private yielding = 0;
+  private restoreTimer?: ReturnType<typeof setTimeout>;
   private readonly waiting: Array<{
     grant: (granted: boolean) => void;
     timer: ReturnType<typeof setTimeout>;
@@ -31,7 +44,11 @@ export class LoadShedder {
       length: 0,
       waitMs: 0,
     },
-  ) {}
+    /** How long the reduced slots last after the last request that took precedence. */
+    private readonly yieldMs = 1000,
+  ) {
+    this.limit = maxInFlight;
+  }
 
   /** Requests being served now. */
   get current(): number {
@@ -46,14 +63,13 @@ export class LoadShedder {
   /** True when every slot and every place in the queue is taken: a request now would be refused. */
   get full(): boolean {
     return (
-      this.inFlight >= this.maxInFlight &&
-      this.waiting.length >= this.queue.length
+      this.inFlight >= this.limit && this.waiting.length >= this.queue.length
     );
   }
 
   /** Takes a slot if one is free now; false otherwise (then refuse, see `retryAfterSeconds`). */
   tryAcquire(): boolean {
-    if (this.inFlight >= this.maxInFlight) return false;
+    if (this.inFlight >= this.limit) return false;
     this.inFlight++;
     return true;
   }
@@ -80,13 +96,50 @@ export class LoadShedder {
 
   /** Gives a slot back (to the first waiting request, if any); call exactly once per slot taken. */
   release(): void {
-    const next = this.waiting.shift();
+    // Past the usable slots (another kind took precedence meanwhile), the
+    // slot is not passed on.
+    const next = this.inFlight <= this.limit ? this.waiting.shift() : undefined;
     if (next) {
       clearTimeout(next.timer);
       next.grant(true); // the slot passes on: in flight stays the same
       return;
     }
     this.inFlight--;
+  }
+
+  /**
+   * A request of a kind that takes precedence over this one begins: until
+   * the returned function is called (once, when it is answered) and for
+   * `yieldMs` after the last such request, this kind keeps a quarter of its
+   * slots (at least one); requests past them wait in the queue.
+   */
+  yieldTo(): () => void {
+    this.yielding++;
+    if (this.restoreTimer) clearTimeout(this.restoreTimer);
+    this.restoreTimer = undefined;
+    this.limit = Math.min(
+      this.maxInFlight,
+      Math.max(1, Math.floor(this.maxInFlight / 4)),
+    );
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (--this.yielding > 0) return;
+      this.restoreTimer = setTimeout(() => {
+        this.restoreTimer = undefined;
+        if (this.yielding > 0) return;
+        this.limit = this.maxInFlight;
+        // The slots given back go to the waiting requests.
+        while (this.inFlight < this.limit && this.waiting.length > 0) {
+          const next = this.waiting.shift()!;
+          clearTimeout(next.timer);
+          this.inFlight++;
+          next.grant(true);
+        }
+      }, this.yieldMs);
+      this.restoreTimer.unref?.();
+    };
   }
 
   /**

@@ -18,6 +18,7 @@
  */
 import { Knex } from 'knex';
 import { dialectOf } from '../database/dialect';
+import { InventoryStore } from '../inventory/InventoryStore';
 import { toDbTime } from '../database/time';
 import { diffRows, rowKey } from './fold';
 import { ApplicabilityQueries } from './store/ApplicabilityQueries';
@@ -62,8 +63,18 @@ export class ApplicabilityStore {
   private readonly targets: TargetStore;
   private readonly fleet: FleetReader;
   private readonly queries: ApplicabilityQueries;
+  private readonly inventory: InventoryStore;
 
-  constructor(private readonly db: Knex) {
+  /**
+   * `inventory`: the store whose records the refreshes read (the plugin's
+   * own, so that they share its records in memory); one of its own when
+   * not given.
+   */
+  constructor(
+    private readonly db: Knex,
+    options: { inventory?: InventoryStore } = {},
+  ) {
+    this.inventory = options.inventory ?? new InventoryStore(db);
     this.dialect = dialectStoreFor(db);
     this.targets = new TargetStore(db, this.dialect);
     this.fleet = new FleetReader(db);
@@ -110,9 +121,33 @@ export class ApplicabilityStore {
 
   // --- what the refreshes read ---
 
-  /** Everything the refresh of one endpoint reads, at once. */
-  endpointSnapshot(endpointId: string): Promise<EndpointSnapshot> {
-    return this.dialect.endpointSnapshot(endpointId);
+  /**
+   * Everything the refresh of one endpoint reads, at once: the inventory's
+   * ids from the database, its records from the inventory store.
+   */
+  async endpointSnapshot(endpointId: string): Promise<EndpointSnapshot> {
+    const { os, existing, recordIds, pendingIds } =
+      await this.dialect.endpointSnapshot(endpointId);
+    const { packages, pending } = await this.inventory.recordsOf({
+      recordIds,
+      pendingIds,
+    });
+    return {
+      os,
+      existing,
+      inventory: packages.map(p => ({
+        ecosystem: p.ecosystem,
+        name: p.name,
+        version: p.version,
+        ...(p.source !== undefined ? { source: p.source } : {}),
+        ...(p.sourceVersion !== undefined
+          ? { sourceVersion: p.sourceVersion }
+          : {}),
+      })),
+      pendingKbs: pending
+        .filter(u => u.ecosystem === 'windows-kb')
+        .map(u => ({ name: u.name, currentVersion: u.currentVersion })),
+    };
   }
 
   /** Inventory rows of some packages across the fleet, with release keys. */

@@ -126,6 +126,51 @@ class RecordIds {
 }
 
 /**
+ * Records by id, kept in memory as they are read: an inventory is read as
+ * its ids (one short row) and its records come from here, so that reading
+ * one endpoint's thousand packages costs no join in the database (it was
+ * most of an upload's database time: every upload is read back for its
+ * applicability, and again for verification during a rollout). Records are
+ * never changed or deleted, so a cached one stays right.
+ */
+class RecordsById<T> {
+  private readonly cache = new Map<number, T>();
+
+  constructor(
+    private readonly db: Knex,
+    private readonly table: string,
+    private readonly toRecord: (row: any) => T,
+  ) {}
+
+  /** The records of `ids`, in their order. Throws when one is not stored. */
+  async resolve(ids: readonly number[]): Promise<T[]> {
+    const fetched = new Map<number, T>();
+    const missing = [...new Set(ids.filter(id => !this.cache.has(id)))];
+    if (missing.length > 0) {
+      if (this.cache.size + missing.length > CACHE_LIMIT) this.cache.clear();
+      for (let i = 0; i < missing.length; i += KEY_BATCH) {
+        const rows = await this.db(this.table).whereIn(
+          'id',
+          missing.slice(i, i + KEY_BATCH),
+        );
+        for (const r of rows) {
+          // Shared by every reader: frozen, so that none can change it.
+          const record = Object.freeze(this.toRecord(r));
+          fetched.set(Number(r.id), record);
+          this.cache.set(Number(r.id), record);
+        }
+      }
+    }
+    return ids.map(id => {
+      const record = this.cache.get(id) ?? fetched.get(id);
+      if (record === undefined)
+        throw new Error(`${this.table} has no record ${id}`);
+      return record;
+    });
+  }
+}
+
+/**
  * Inventory per endpoint: installed packages and pending updates per
  * ecosystem, replaced whole on each upload so that it always is one
  * consistent snapshot, which applicability reads. What endpoints share is
@@ -138,6 +183,8 @@ export class InventoryStore {
   private readonly sql: InventorySql;
   private readonly packageIds: RecordIds;
   private readonly pendingIds: RecordIds;
+  private readonly packages: RecordsById<InventoryPackage>;
+  private readonly pendings: RecordsById<PendingUpdate>;
 
   constructor(
     private readonly db: Knex,
@@ -149,6 +196,12 @@ export class InventoryStore {
     this.sql = inventorySql(db);
     this.packageIds = new RecordIds(db, 'patch_package_records');
     this.pendingIds = new RecordIds(db, 'patch_pending_records');
+    this.packages = new RecordsById(
+      db,
+      'patch_package_records',
+      toStoredPackage,
+    );
+    this.pendings = new RecordsById(db, 'patch_pending_records', toPending);
   }
 
   /**
@@ -240,43 +293,53 @@ export class InventoryStore {
   async getInventory(
     endpointId: string,
   ): Promise<EndpointInventory | undefined> {
-    const endpoint = await this.db('patch_endpoints')
-      .where({ id: endpointId })
-      .first('inventory_hash', 'inventory_updated_at');
-    if (!endpoint) return undefined;
-    const [packages, pending] = await Promise.all([
-      this.db
-        .raw(
-          `SELECT i.ecosystem, i.name, i.version, i.arch, i.source, i.source_version
-           FROM ${this.sql.installed}
-           WHERE x.endpoint_id = ?
-           ORDER BY i.ecosystem, i.name, i.version`,
-          [endpointId],
-        )
-        .then(rowsOf),
-      this.db
-        .raw(
-          `SELECT p.ecosystem, p.name, p.current_version, p.available_version, p.source
-           FROM ${this.sql.pending}
-           WHERE x.endpoint_id = ?
-           ORDER BY p.ecosystem, p.name, p.current_version`,
-          [endpointId],
-        )
-        .then(rowsOf),
-    ]);
+    const row = await this.db('patch_endpoints as e')
+      .leftJoin('patch_endpoint_inventories as x', 'x.endpoint_id', 'e.id')
+      .where('e.id', endpointId)
+      .first(
+        'e.inventory_hash',
+        'e.inventory_updated_at',
+        'x.record_ids',
+        'x.pending_ids',
+      );
+    if (!row) return undefined;
+    const { packages, pending } = await this.recordsOf({
+      recordIds: this.sql.parseIds(row.record_ids),
+      pendingIds: this.sql.parseIds(row.pending_ids),
+    });
     return {
       endpointId,
-      hash: endpoint.inventory_hash ?? undefined,
-      updatedAt: fromDbTime(endpoint.inventory_updated_at),
-      packages: packages.map(toPackage),
-      pending: pending.map((u: any) => ({
-        ecosystem: u.ecosystem,
-        name: u.name,
-        currentVersion: u.current_version,
-        availableVersion: u.available_version,
-        ...(u.source ? { source: u.source } : {}),
-      })),
+      hash: row.inventory_hash ?? undefined,
+      updatedAt: fromDbTime(row.inventory_updated_at),
+      packages: packages.sort(
+        (a, b) =>
+          compare(a.ecosystem, b.ecosystem) ||
+          compare(a.name, b.name) ||
+          compare(a.version, b.version),
+      ),
+      pending: pending.sort(
+        (a, b) =>
+          compare(a.ecosystem, b.ecosystem) ||
+          compare(a.name, b.name) ||
+          compare(a.currentVersion, b.currentVersion),
+      ),
     };
+  }
+
+  /**
+   * The records of an inventory read as its ids (`parseIds` of its
+   * `record_ids` and `pending_ids`), in the order of the ids; from memory
+   * where this process has read them before.
+   */
+  async recordsOf(ids: {
+    recordIds: readonly number[];
+    pendingIds: readonly number[];
+  }): Promise<{ packages: InventoryPackage[]; pending: PendingUpdate[] }> {
+    const [packages, pending] = await Promise.all([
+      this.packages.resolve(ids.recordIds),
+      this.pendings.resolve(ids.pendingIds),
+    ]);
+    return { packages, pending };
   }
 
   /**
@@ -383,6 +446,39 @@ function byPackage(a: InventoryPackage, b: InventoryPackage): number {
     (a.arch ?? '').localeCompare(b.arch ?? '') ||
     a.version.localeCompare(b.version)
   );
+}
+
+/** Code-point order (SQLite's, and the same on every database). */
+function compare(a: string, b: string): number {
+  if (a === b) return 0;
+  return a < b ? -1 : 1;
+}
+
+function toPending(u: any): PendingUpdate {
+  return {
+    ecosystem: u.ecosystem,
+    name: u.name,
+    currentVersion: u.current_version,
+    availableVersion: u.available_version,
+    ...(u.source ? { source: u.source } : {}),
+  };
+}
+
+/**
+ * A stored package record as it is: an empty source or source version
+ * (stored before uploads refused them) stays empty, so that applicability
+ * reads it as unreadable instead of falling back to the binary's own.
+ */
+function toStoredPackage(p: any): InventoryPackage {
+  const present = (v: unknown) => v !== null && v !== undefined;
+  return {
+    ecosystem: p.ecosystem,
+    name: p.name,
+    version: p.version,
+    ...(p.arch ? { arch: p.arch } : {}),
+    ...(present(p.source) ? { source: p.source } : {}),
+    ...(present(p.source_version) ? { sourceVersion: p.source_version } : {}),
+  };
 }
 
 function toPackage(p: any): InventoryPackage {

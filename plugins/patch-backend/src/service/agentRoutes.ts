@@ -56,6 +56,8 @@ export function registerAgentRoutes(
 
   router.post('/agent/v1/enroll', async (req, res) => {
     if (http.limited(req, res)) return;
+    // Enrollments take precedence over inventory uploads (see LoadShedder).
+    const yielded = uploadShedder.yieldTo();
     try {
       const result = await enrollment.enroll(req.body);
       res.status(201).json({
@@ -67,6 +69,8 @@ export function registerAgentRoutes(
     } catch (error) {
       if (!(error instanceof AgentAuthError)) throw error;
       await http.refuse(error, req, res);
+    } finally {
+      yielded();
     }
   });
 

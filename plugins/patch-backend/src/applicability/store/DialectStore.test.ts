@@ -6,6 +6,7 @@ import { resolvePackagePath } from '@backstage/backend-plugin-api';
 import { TestDatabases } from '@backstage/backend-test-utils';
 import { Knex } from 'knex';
 import { dialectOf } from '../../database/dialect';
+import { ApplicabilityStore } from '../ApplicabilityStore';
 import { insertInventoryRows } from '../../inventory/__testUtils__/inventoryRows';
 import { dialectStoreFor } from './dialectStoreFor';
 import { PgDialectStore } from './PgDialectStore';
@@ -137,8 +138,13 @@ describe('DialectStore', () => {
         .sort();
       expect(stored).toEqual(['a|bash|needed', 'a|openssl|needed']);
 
-      // The snapshot of one endpoint; none for a revoked one.
-      const snap = await store.endpointSnapshot('a');
+      // The snapshot of one endpoint; none for a revoked one. The dialect
+      // reads the inventory's ids; the store resolves them to records.
+      const ids = await store.endpointSnapshot('a');
+      expect(ids.recordIds).toHaveLength(2);
+      expect(ids.pendingIds).toHaveLength(1);
+      const applicability = new ApplicabilityStore(db);
+      const snap = await applicability.endpointSnapshot('a');
       expect(snap.os).toEqual({
         family: 'debian',
         name: 'Debian GNU/Linux',
@@ -162,8 +168,8 @@ describe('DialectStore', () => {
         },
       ]);
       expect(snap.pendingKbs).toEqual([{ name: 'KB1', currentVersion: '' }]);
-      expect((await store.endpointSnapshot('gone')).os).toBeUndefined();
-      expect(await store.endpointSnapshot('nobody')).toEqual({
+      expect((await applicability.endpointSnapshot('gone')).os).toBeUndefined();
+      expect(await applicability.endpointSnapshot('nobody')).toEqual({
         os: undefined,
         existing: [],
         inventory: [],

@@ -9,7 +9,7 @@ import {
   ApplicabilityDiff,
   CandidateRow,
   CheckRow,
-  EndpointSnapshot,
+  EndpointSnapshotIds,
   PackageKey,
   RowKey,
   TargetedVersion,
@@ -21,10 +21,10 @@ import {
 export interface DialectStore {
   /**
    * Everything the refresh of one endpoint reads: its reported OS and
-   * release key (undefined when unknown or revoked), its stored rows, its
-   * inventory and its pending KBs.
+   * release key (undefined when unknown or revoked), its stored rows, and
+   * the ids of its inventory's package records and pending updates.
    */
-  endpointSnapshot(endpointId: string): Promise<EndpointSnapshot>;
+  endpointSnapshot(endpointId: string): Promise<EndpointSnapshotIds>;
   /**
    * The distinct compared versions of the given targeted packages in the
    * inventory, joined one way (`WAY_COLUMNS`): the only version pairs the

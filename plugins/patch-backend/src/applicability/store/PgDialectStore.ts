@@ -10,14 +10,14 @@
 import { Knex } from 'knex';
 import { ApplicabilityState } from '../verdict';
 import type { DialectStore } from './DialectStore';
-import { chunks, toCandidateRow, toCheckRow, toInventoryRow } from './rows';
+import { chunks, toCandidateRow, toCheckRow } from './rows';
 import { INVENTORY_SQL } from '../../inventory/sql';
 import { UPSERT_ROW, WAY_COLUMNS, candidatesStatement } from './sql';
 import {
   ApplicabilityDiff,
   CandidateRow,
   CheckRow,
-  EndpointSnapshot,
+  EndpointSnapshotIds,
   PackageKey,
   RowKey,
   TargetedVersion,
@@ -39,9 +39,11 @@ export class PgDialectStore implements DialectStore {
 
   /**
    * One statement and one round trip, where four concurrent reads each
-   * waited for a backend on a busy machine.
+   * waited for a backend on a busy machine. The inventory as its ids: its
+   * records come from the inventory store (in memory once read), where
+   * joining a thousand records here was most of an upload's database time.
    */
-  async endpointSnapshot(endpointId: string): Promise<EndpointSnapshot> {
+  async endpointSnapshot(endpointId: string): Promise<EndpointSnapshotIds> {
     const result = await this.db.raw(
       `SELECT
          (SELECT json_build_array(e.os_family, e.os_name, e.os_version, r.match_key)
@@ -50,10 +52,9 @@ export class PgDialectStore implements DialectStore {
           WHERE e.id = :id AND e.revoked_at IS NULL) AS os,
          (SELECT json_agg(json_build_array(patch_ref, package, ecosystem, installed_version, fixed_version, state))
           FROM patch_applicability WHERE endpoint_id = :id) AS existing,
-         (SELECT json_agg(json_build_array(i.ecosystem, i.name, i.version, i.source, i.source_version))
-          FROM ${INVENTORY.installed} WHERE x.endpoint_id = :id) AS inventory,
-         (SELECT json_agg(json_build_array(p.name, p.current_version))
-          FROM ${INVENTORY.pending} WHERE x.endpoint_id = :id AND p.ecosystem = 'windows-kb') AS kbs`,
+         x.record_ids, x.pending_ids
+       FROM (SELECT 1) AS one
+       LEFT JOIN patch_endpoint_inventories x ON x.endpoint_id = :id`,
       { id: endpointId },
     );
     const row = result.rows[0];
@@ -76,19 +77,8 @@ export class PgDialectStore implements DialectStore {
         fixedVersion: r[4],
         state: r[5] as ApplicabilityState,
       })),
-      inventory: ((row.inventory ?? []) as Array<Array<string | null>>).map(r =>
-        toInventoryRow({
-          ecosystem: r[0],
-          name: r[1],
-          version: r[2],
-          source: r[3],
-          source_version: r[4],
-        }),
-      ),
-      pendingKbs: ((row.kbs ?? []) as string[][]).map(r => ({
-        name: r[0],
-        currentVersion: r[1],
-      })),
+      recordIds: INVENTORY.parseIds(row.record_ids),
+      pendingIds: INVENTORY.parseIds(row.pending_ids),
     };
   }
 

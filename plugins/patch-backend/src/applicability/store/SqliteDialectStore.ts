@@ -7,21 +7,14 @@
  */
 import { Knex } from 'knex';
 import type { DialectStore } from './DialectStore';
-import {
-  chunks,
-  rowsOf,
-  toCandidateRow,
-  toCheckRow,
-  toInventoryRow,
-  toRow,
-} from './rows';
+import { chunks, rowsOf, toCandidateRow, toCheckRow, toRow } from './rows';
 import { INVENTORY_SQL } from '../../inventory/sql';
 import { WAY_COLUMNS, candidatesStatement } from './sql';
 import {
   ApplicabilityDiff,
   CandidateRow,
   CheckRow,
-  EndpointSnapshot,
+  EndpointSnapshotIds,
   PackageKey,
   RowKey,
   TargetedVersion,
@@ -40,30 +33,21 @@ const DELETE_CHUNK = 200;
 export class SqliteDialectStore implements DialectStore {
   constructor(private readonly db: Knex) {}
 
-  /** Four reads side by side (one connection: they queue, cheaply). */
-  async endpointSnapshot(endpointId: string): Promise<EndpointSnapshot> {
-    const [os, existing, inventory, pendingKbs] = await Promise.all([
+  /**
+   * Three reads side by side (one connection: they queue, cheaply). The
+   * inventory as its ids (see PgDialectStore).
+   */
+  async endpointSnapshot(endpointId: string): Promise<EndpointSnapshotIds> {
+    const [os, existing, inventory] = await Promise.all([
       this.db('patch_endpoints as e')
         .leftJoin('patch_endpoint_releases as r', 'r.endpoint_id', 'e.id')
         .where('e.id', endpointId)
         .whereNull('e.revoked_at')
         .first('e.os_family', 'e.os_name', 'e.os_version', 'r.match_key'),
       this.db('patch_applicability').where({ endpoint_id: endpointId }),
-      this.db
-        .raw(
-          `SELECT i.ecosystem, i.name, i.version, i.source, i.source_version
-           FROM ${INVENTORY.installed} WHERE x.endpoint_id = ?`,
-          [endpointId],
-        )
-        .then(rowsOf),
-      this.db
-        .raw(
-          `SELECT p.name, p.current_version
-           FROM ${INVENTORY.pending}
-           WHERE x.endpoint_id = ? AND p.ecosystem = 'windows-kb'`,
-          [endpointId],
-        )
-        .then(rowsOf),
+      this.db('patch_endpoint_inventories')
+        .where({ endpoint_id: endpointId })
+        .first('record_ids', 'pending_ids'),
     ]);
     return {
       os: os
@@ -75,11 +59,8 @@ export class SqliteDialectStore implements DialectStore {
           }
         : undefined,
       existing: existing.map(toRow),
-      inventory: inventory.map(toInventoryRow),
-      pendingKbs: pendingKbs.map(r => ({
-        name: r.name,
-        currentVersion: r.current_version,
-      })),
+      recordIds: INVENTORY.parseIds(inventory?.record_ids),
+      pendingIds: INVENTORY.parseIds(inventory?.pending_ids),
     };
   }
 

@@ -100,6 +100,19 @@ export interface EndpointSnapshot {
 }
 
 /**
+ * What the database holds of one endpoint for its refresh: the snapshot
+ * with its inventory as the ids of its records (`inventory/sql.ts`), which
+ * the store resolves from the inventory's records.
+ */
+export interface EndpointSnapshotIds {
+  /** Undefined when the endpoint is unknown or revoked. */
+  os?: EndpointOs;
+  existing: ApplicabilityRow[];
+  recordIds: number[];
+  pendingIds: number[];
+}
+
+/**
  * One row of the full recompute's check: a candidate that differs from the
  * stored row of its key (none: the key is gone), with that stored row
  * (none: the key is new).

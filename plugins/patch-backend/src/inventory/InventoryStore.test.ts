@@ -1,0 +1,114 @@
+/*
+ * Reading an inventory back: one short statement for its ids, its records
+ * from memory once this process has read them (records never change).
+ */
+import { resolvePackagePath } from '@backstage/backend-plugin-api';
+import { TestDatabases } from '@backstage/backend-test-utils';
+import { InventoryStore } from './InventoryStore';
+
+jest.setTimeout(60_000);
+
+const migrationsDir = resolvePackagePath(
+  '@patchbay/plugin-patch-backend',
+  'migrations',
+);
+
+describe('InventoryStore.getInventory', () => {
+  const databases = TestDatabases.create();
+
+  it.each(databases.eachSupportedId())(
+    'reads an inventory as its ids and its records from memory, %p',
+    async databaseId => {
+      const db = await databases.init(databaseId);
+      await db.migrate.latest({ directory: migrationsDir });
+      await db('patch_endpoints').insert(
+        ['a', 'b'].map(id => ({
+          id,
+          machine_id: `m-${id}`,
+          hostname: id,
+          entity_ref: `resource:default/${id}`,
+          secret_hash: 'x',
+          enrolled_at: new Date('2026-12-04T10:00:00Z').toISOString(),
+        })),
+      );
+      const writer = new InventoryStore(db);
+      await writer.replaceInventory('a', {
+        hash: 'h-a',
+        packages: [
+          { ecosystem: 'deb', name: 'zlib1g', version: '1:1.2.13' },
+          {
+            ecosystem: 'deb',
+            name: 'libssl3',
+            version: '3.0.11-1+b1',
+            arch: 'amd64',
+            source: 'openssl',
+            sourceVersion: '3.0.11-1',
+          },
+          { ecosystem: 'deb', name: 'libc-bin', version: '2.36-9' },
+          { ecosystem: 'deb', name: 'libc6', version: '2.36-9' },
+        ],
+        pending: [
+          {
+            ecosystem: 'deb',
+            name: 'libssl3',
+            currentVersion: '3.0.11-1+b1',
+            availableVersion: '3.0.15-1+b1',
+            source: 'openssl',
+          },
+        ],
+      });
+
+      // Another process (another store): nothing in memory yet.
+      const reader = new InventoryStore(db);
+      const first = await reader.getInventory('a');
+      expect(first?.hash).toBe('h-a');
+      // One order on every database: code points ('-' before '6').
+      expect(first?.packages.map(p => p.name)).toEqual([
+        'libc-bin',
+        'libc6',
+        'libssl3',
+        'zlib1g',
+      ]);
+      expect(first?.packages[2]).toEqual({
+        ecosystem: 'deb',
+        name: 'libssl3',
+        version: '3.0.11-1+b1',
+        arch: 'amd64',
+        source: 'openssl',
+        sourceVersion: '3.0.11-1',
+      });
+      expect(first?.pending).toEqual([
+        {
+          ecosystem: 'deb',
+          name: 'libssl3',
+          currentVersion: '3.0.11-1+b1',
+          availableVersion: '3.0.15-1+b1',
+          source: 'openssl',
+        },
+      ]);
+      // Shared records cannot be changed by a reader.
+      expect(() => {
+        (first!.packages[0] as any).version = 'changed';
+      }).toThrow(TypeError);
+
+      // Read again: one statement, the records from memory.
+      const statements: string[] = [];
+      const count = (q: { sql: string }) => statements.push(q.sql);
+      db.on('query', count);
+      try {
+        expect(await reader.getInventory('a')).toEqual(first);
+      } finally {
+        db.removeListener('query', count);
+      }
+      expect(statements).toHaveLength(1);
+
+      // An endpoint without an inventory, and one that does not exist.
+      expect(await reader.getInventory('b')).toMatchObject({
+        endpointId: 'b',
+        packages: [],
+        pending: [],
+      });
+      expect(await reader.getInventory('nobody')).toBeUndefined();
+    },
+  );
+});
