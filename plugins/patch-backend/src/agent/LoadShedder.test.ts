@@ -42,7 +42,7 @@ describe('LoadShedder', () => {
     expect(shedder.current).toBe(0);
   });
 
-  it('keeps a quarter of its slots while another kind takes precedence, and gives them back a moment after', async () => {
+  it('keeps one slot while another kind takes precedence, and gives the others back a moment after', async () => {
     jest.useFakeTimers();
     const shedder = new LoadShedder(
       8,
@@ -56,15 +56,15 @@ describe('LoadShedder', () => {
       shedder.acquire().then(ok => ok && granted.push(i)),
     );
     await Promise.resolve();
-    // Two of eight slots (a quarter) while an enrollment is served.
-    expect(shedder.current).toBe(2);
-    expect(shedder.queued).toBe(3);
+    // One slot of eight while an enrollment is served.
+    expect(shedder.current).toBe(1);
+    expect(shedder.queued).toBe(4);
 
-    // A release passes the slot on, staying within the quarter.
+    // A release passes the slot on, staying at one.
     shedder.release();
     await Promise.resolve();
-    expect(shedder.current).toBe(2);
-    expect(shedder.queued).toBe(2);
+    expect(shedder.current).toBe(1);
+    expect(shedder.queued).toBe(3);
 
     // The enrollment is answered: the slots come back only after a moment
     // (another enrollment meanwhile keeps them reduced).
@@ -73,30 +73,30 @@ describe('LoadShedder', () => {
     jest.advanceTimersByTime(500);
     const again = shedder.yieldTo();
     jest.advanceTimersByTime(1000);
-    expect(shedder.current).toBe(2);
+    expect(shedder.current).toBe(1);
     again();
     jest.advanceTimersByTime(999);
-    expect(shedder.current).toBe(2);
+    expect(shedder.current).toBe(1);
     jest.advanceTimersByTime(1);
     await Promise.all(waits);
     expect(granted.sort()).toEqual([0, 1, 2, 3, 4]);
     expect(shedder.current).toBe(4);
     expect(shedder.queued).toBe(0);
 
-    // Over the quarter when precedence starts again: a release is not passed on.
+    // Over the one slot when precedence starts again: a release is not
+    // passed on until one is left.
     shedder.yieldTo();
     const late = shedder.acquire();
     expect(shedder.queued).toBe(1);
     shedder.release();
-    expect(shedder.current).toBe(3);
-    expect(shedder.queued).toBe(1);
     shedder.release();
-    expect(shedder.current).toBe(2);
+    shedder.release();
+    expect(shedder.current).toBe(1);
     expect(shedder.queued).toBe(1);
-    // At the quarter: the waiting request gets the slot.
+    // At the one slot: the waiting request gets it.
     shedder.release();
     expect(await late).toBe(true);
-    expect(shedder.current).toBe(2);
+    expect(shedder.current).toBe(1);
     expect(shedder.queued).toBe(0);
   });
 });

@@ -14,12 +14,13 @@
  * backend a quarter idle, where the slots serve 60/s.
  *
  * Another kind of request may take precedence (`yieldTo`): while one of it
- * is being served and for a moment after, this kind keeps only a quarter of
- * its slots (at least one), the rest of its requests waiting in the queue.
- * Enrollments take precedence over uploads: when a fleet boots, each agent
- * enrolls and then uploads its whole inventory at once, and an upload costs
- * the backend several enrollments; sharing the process evenly halved the
- * rate at which the fleet enrolled. An enrolled agent's upload only waits.
+ * is being served and for a moment after, this kind keeps one slot, the
+ * rest of its requests waiting in the queue. Enrollments take precedence
+ * over uploads: when a fleet boots, each agent enrolls and then uploads its
+ * whole inventory at once, and an upload costs the backend several
+ * enrollments. With uploads at their 16 slots a 10,000-agent fleet enrolled
+ * at 45/s where the backend enrolls 243/s alone (with a quarter of them,
+ * 56/s). An enrolled agent's upload only waits, or comes back later.
  * @public
  */
 export class LoadShedder {
@@ -110,17 +111,14 @@ export class LoadShedder {
   /**
    * A request of a kind that takes precedence over this one begins: until
    * the returned function is called (once, when it is answered) and for
-   * `yieldMs` after the last such request, this kind keeps a quarter of its
-   * slots (at least one); requests past them wait in the queue.
+   * `yieldMs` after the last such request, this kind keeps one slot;
+   * requests past it wait in the queue.
    */
   yieldTo(): () => void {
     this.yielding++;
     if (this.restoreTimer) clearTimeout(this.restoreTimer);
     this.restoreTimer = undefined;
-    this.limit = Math.min(
-      this.maxInFlight,
-      Math.max(1, Math.floor(this.maxInFlight / 4)),
-    );
+    this.limit = Math.min(this.maxInFlight, 1);
     let done = false;
     return () => {
       if (done) return;
