@@ -56,7 +56,7 @@ export type InventoryChangedListener = (
  * compound SELECT limit (500 terms) and both databases' bind limits.
  */
 const KEY_BATCH = 400;
-/** Endpoints per statement of `binariesOf` (bound as one array). */
+/** Ids per statement when bound as one array (`binariesOf`, record reads). */
 const HOLDER_BATCH = 5000;
 /** Record ids kept in memory per kind; past this the cache starts over. */
 const CACHE_LIMIT = 500_000;
@@ -138,7 +138,10 @@ class RecordsById<T> {
 
   constructor(
     private readonly db: Knex,
+    private readonly sql: InventorySql,
     private readonly table: string,
+    /** The columns read (with `id`), never the long `key`. */
+    private readonly columns: readonly string[],
     private readonly toRecord: (row: any) => T,
   ) {}
 
@@ -148,10 +151,13 @@ class RecordsById<T> {
     const missing = [...new Set(ids.filter(id => !this.cache.has(id)))];
     if (missing.length > 0) {
       if (this.cache.size + missing.length > CACHE_LIMIT) this.cache.clear();
-      for (let i = 0; i < missing.length; i += KEY_BATCH) {
-        const rows = await this.db(this.table).whereIn(
-          'id',
-          missing.slice(i, i + KEY_BATCH),
+      // The ids as one bound array: a bind per id costs more to build
+      // than the rows cost to read.
+      for (let i = 0; i < missing.length; i += HOLDER_BATCH) {
+        const rows = rowsOf(
+          await this.db.raw(this.sql.recordsById(this.table, this.columns), [
+            this.sql.ids(missing.slice(i, i + HOLDER_BATCH)),
+          ]),
         );
         for (const r of rows) {
           // Shared by every reader: frozen, so that none can change it.
@@ -198,10 +204,33 @@ export class InventoryStore {
     this.pendingIds = new RecordIds(db, 'patch_pending_records');
     this.packages = new RecordsById(
       db,
+      this.sql,
       'patch_package_records',
+      [
+        'id',
+        'ecosystem',
+        'name',
+        'version',
+        'arch',
+        'source',
+        'source_version',
+      ],
       toStoredPackage,
     );
-    this.pendings = new RecordsById(db, 'patch_pending_records', toPending);
+    this.pendings = new RecordsById(
+      db,
+      this.sql,
+      'patch_pending_records',
+      [
+        'id',
+        'ecosystem',
+        'name',
+        'current_version',
+        'available_version',
+        'source',
+      ],
+      toPending,
+    );
   }
 
   /**

@@ -43,6 +43,11 @@ export interface InventorySql {
    * lookup per held record.
    */
   heldBy: string;
+  /**
+   * Statement: `columns` of the rows of `table` (package or pending
+   * records) whose ids are among some (its one binding, `ids`).
+   */
+  recordsById(table: string, columns: readonly string[]): string;
   /** The stored form of a list of ids. */
   ids<T extends number | string>(values: readonly T[]): T[] | string;
   /** A list of ids as read back. */
@@ -69,6 +74,7 @@ const PG: InventorySql = {
     FROM patch_endpoint_inventories x
     CROSS JOIN unnest(x.record_ids) AS u(id)
     WHERE x.endpoint_id = ANY(?) AND u.id = ANY(?::integer[])`,
+  recordsById: table => `SELECT * FROM ${table} WHERE id = ANY(?::integer[])`,
   ids: values => [...values],
   parseIds: stored => (stored as number[] | null) ?? [],
 };
@@ -93,6 +99,9 @@ const SQLITE: InventorySql = {
     CROSS JOIN json_each(x.record_ids) AS u
     WHERE x.endpoint_id IN (SELECT value FROM json_each(?))
       AND u.value IN (SELECT value FROM json_each(?))`,
+  recordsById: (table, columns) =>
+    `SELECT ${columns.join(', ')} FROM ${table}
+     WHERE id IN (SELECT value FROM json_each(?))`,
   ids: values => JSON.stringify(values),
   parseIds: stored =>
     stored === null || stored === undefined
