@@ -58,6 +58,16 @@ export type InventoryChangedListener = (
 const KEY_BATCH = 400;
 /** Ids per statement when bound as one array (`binariesOf`, record reads). */
 const HOLDER_BATCH = 5000;
+/** The columns of a package record that make an `InventoryPackage`, with its id. */
+const PACKAGE_COLUMNS = [
+  'id',
+  'ecosystem',
+  'name',
+  'version',
+  'arch',
+  'source',
+  'source_version',
+];
 /** Record ids kept in memory per kind; past this the cache starts over. */
 const CACHE_LIMIT = 500_000;
 
@@ -206,15 +216,7 @@ export class InventoryStore {
       db,
       this.sql,
       'patch_package_records',
-      [
-        'id',
-        'ecosystem',
-        'name',
-        'version',
-        'arch',
-        'source',
-        'source_version',
-      ],
+      PACKAGE_COLUMNS,
       toStoredPackage,
     );
     this.pendings = new RecordsById(
@@ -438,15 +440,7 @@ export class InventoryStore {
             )
             .orWhereIn('name', [...(source.binaries ?? [])]);
         })
-        .select(
-          'id',
-          'ecosystem',
-          'name',
-          'version',
-          'arch',
-          'source',
-          'source_version',
-        );
+        .select(...PACKAGE_COLUMNS);
       for (const r of rows) records.set(Number(r.id), toPackage(r));
     }
     if (records.size === 0) return out;
