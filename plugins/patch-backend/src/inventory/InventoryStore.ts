@@ -471,7 +471,7 @@ function byPackage(a: InventoryPackage, b: InventoryPackage): number {
   );
 }
 
-/** Code-point order (SQLite's, and the same on every database). */
+/** One order on every database: by UTF-16 code unit (SQLite's byte order for ASCII names). */
 function compare(a: string, b: string): number {
   if (a === b) return 0;
   return a < b ? -1 : 1;
