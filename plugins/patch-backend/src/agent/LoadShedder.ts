@@ -25,7 +25,7 @@
  */
 export class LoadShedder {
   private inFlight = 0;
-  /** Slots usable now: all of them, or a quarter while another kind takes precedence. */
+  /** Slots usable now: all of them, or one while another kind takes precedence. */
   private limit: number;
   /** Requests of the kind that takes precedence being served now. */
   private yielding = 0;
@@ -99,13 +99,17 @@ export class LoadShedder {
   release(): void {
     // Past the usable slots (another kind took precedence meanwhile), the
     // slot is not passed on.
-    const next = this.inFlight <= this.limit ? this.waiting.shift() : undefined;
-    if (next) {
-      clearTimeout(next.timer);
-      next.grant(true); // the slot passes on: in flight stays the same
-      return;
-    }
+    if (this.inFlight <= this.limit && this.grantNext()) return; // the slot passes on
     this.inFlight--;
+  }
+
+  /** Hands a slot to the first waiting request, if any; whether there was one. */
+  private grantNext(): boolean {
+    const next = this.waiting.shift();
+    if (!next) return false;
+    clearTimeout(next.timer);
+    next.grant(true);
+    return true;
   }
 
   /**
@@ -129,12 +133,7 @@ export class LoadShedder {
         if (this.yielding > 0) return;
         this.limit = this.maxInFlight;
         // The slots given back go to the waiting requests.
-        while (this.inFlight < this.limit && this.waiting.length > 0) {
-          const next = this.waiting.shift()!;
-          clearTimeout(next.timer);
-          this.inFlight++;
-          next.grant(true);
-        }
+        while (this.inFlight < this.limit && this.grantNext()) this.inFlight++;
       }, this.yieldMs);
       this.restoreTimer.unref?.();
     };
