@@ -16,3 +16,4 @@ export * from './advisories';
 export * from './risk';
 export * from './evaluation';
 export * from './events';
+export * from './inventory';

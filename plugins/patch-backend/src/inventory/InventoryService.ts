@@ -1,3 +1,9 @@
+import { ConflictError } from '@backstage/errors';
+import {
+  applyInventoryChange,
+  canonicalInventory,
+} from '@patchbay/plugin-patch-common';
+import { createHash } from 'node:crypto';
 import { AuditLog } from '../audit/AuditLog';
 import {
   InventoryChangedEvent,
@@ -15,9 +21,41 @@ export interface InventoryUpload {
 }
 
 /**
+ * An agent's inventory sent as a change to the one the server holds: the
+ * records that came and left, and the whole list of pending updates.
+ * @internal
+ */
+export interface InventoryChangeUpload {
+  /** The hash of the inventory the change applies to. */
+  base: string;
+  /** The agent's hash of the whole new inventory. */
+  hash: string;
+  added: InventoryPackage[];
+  removed: InventoryPackage[];
+  pending: PendingUpdate[];
+}
+
+/** The inventory hash: SHA-256 of the canonical form (patch-common). */
+function inventoryDigest(
+  packages: readonly InventoryPackage[],
+  pending: readonly PendingUpdate[],
+): string {
+  return createHash('sha256')
+    .update(canonicalInventory(packages, pending))
+    .digest('hex');
+}
+
+/**
  * An agent's inventory uploads: a version that cannot be read is refused
  * whole (InputError, 400), never stored; a readable one replaces the
  * endpoint's inventory and is audited.
+ *
+ * A change (`uploadChange`) is evidence only as far as it adds up: it is
+ * applied to the stored inventory when that inventory is the change's base
+ * (its stored hash, and the hash of what is stored, are the base), and
+ * stored when the result hashes to the agent's hash of its whole inventory.
+ * Anything else is a ConflictError (409): nothing is stored, and the agent
+ * sends the whole inventory.
  * @internal
  */
 export class InventoryService {
@@ -37,14 +75,67 @@ export class InventoryService {
       packages,
       pending,
     });
+    await this.audit(agentId, event);
+    return event;
+  }
+
+  /** Stores an authenticated agent's change. Throws InputError, ConflictError. */
+  async uploadChange(
+    agentId: string,
+    change: InventoryChangeUpload,
+  ): Promise<InventoryChangedEvent> {
+    const { base, hash, added, removed, pending } = change;
+    const stored = await this.deps.inventory.getInventory(agentId);
+    if (
+      !stored?.hash ||
+      stored.hash !== base ||
+      inventoryDigest(stored.packages, stored.pending) !== base
+    )
+      throw new ConflictError(
+        'This server does not hold the inventory the change applies to; send the whole inventory.',
+      );
+    const packages = applyInventoryChange(stored.packages, { added, removed });
+    if (!packages)
+      throw new ConflictError(
+        'The change removes a package the stored inventory does not hold; send the whole inventory.',
+      );
+    if (inventoryDigest(packages, pending) !== hash)
+      throw new ConflictError(
+        'The changed inventory does not hash to the one the agent holds; send the whole inventory.',
+      );
+    assertValidInventory(
+      { packages: added, pending },
+      this.deps.inventory.known,
+    );
+    const event = await this.deps.inventory.replaceInventory(
+      agentId,
+      { hash, packages, pending },
+      { ifHash: base },
+    );
+    await this.audit(agentId, event, {
+      added: added.length,
+      removed: removed.length,
+    });
+    return event;
+  }
+
+  private async audit(
+    agentId: string,
+    event: InventoryChangedEvent,
+    change?: { added: number; removed: number },
+  ) {
     await this.deps.audit.record({
       actor: `agent:${agentId}`,
       action: 'inventory-upload',
       outcome: 'succeeded',
       targetType: 'endpoint',
       targetId: agentId,
-      details: { hash, packages: event.packages, pending: event.pending },
+      details: {
+        hash: event.hash,
+        packages: event.packages,
+        pending: event.pending,
+        ...(change ? { change } : {}),
+      },
     });
-    return event;
   }
 }

@@ -1,4 +1,5 @@
 import { LoggerService } from '@backstage/backend-plugin-api';
+import { ConflictError } from '@backstage/errors';
 import { rowsOf } from '../database/rows';
 import { Knex } from 'knex';
 import { fromDbTime, toDbTime } from '../database/time';
@@ -255,6 +256,8 @@ export class InventoryStore {
    * Replaces the endpoint's packages and pending updates and its inventory
    * hash in one transaction, then tells the listeners. The records it
    * refers to are added first, outside it: they are shared and immutable.
+   * With `ifHash`, only while the stored hash is that one (a change sent
+   * against it): otherwise ConflictError, and nothing is replaced.
    */
   async replaceInventory(
     endpointId: string,
@@ -263,6 +266,7 @@ export class InventoryStore {
       packages: InventoryPackage[];
       pending: PendingUpdate[];
     },
+    options: { ifHash?: string } = {},
   ): Promise<InventoryChangedEvent> {
     const updatedAt = toDbTime((this.options.now ?? Date.now)());
     const recordIds = await this.packageIds.idsOf(
@@ -287,6 +291,17 @@ export class InventoryStore {
       })),
     );
     await this.db.transaction(async tx => {
+      const endpoint = tx('patch_endpoints').where({ id: endpointId });
+      if (options.ifHash !== undefined)
+        endpoint.where({ inventory_hash: options.ifHash });
+      const updated = await endpoint.update({
+        inventory_hash: inventory.hash,
+        inventory_updated_at: updatedAt,
+      });
+      if (options.ifHash !== undefined && updated === 0)
+        throw new ConflictError(
+          'The inventory changed meanwhile; send the whole inventory.',
+        );
       await tx('patch_endpoint_inventories')
         .insert({
           endpoint_id: endpointId,
@@ -295,10 +310,6 @@ export class InventoryStore {
         })
         .onConflict('endpoint_id')
         .merge(['record_ids', 'pending_ids']);
-      await tx('patch_endpoints').where({ id: endpointId }).update({
-        inventory_hash: inventory.hash,
-        inventory_updated_at: updatedAt,
-      });
     });
     const event: InventoryChangedEvent = {
       endpointId,

@@ -6,6 +6,8 @@ import {
   TestDatabases,
 } from '@backstage/backend-test-utils';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
+import { canonicalInventory } from '@patchbay/plugin-patch-common';
+import { createHash } from 'node:crypto';
 import request from 'supertest';
 import { patchPlugin } from '../plugin';
 import { packageRows, pendingRows } from './__testUtils__/inventoryRows';
@@ -260,6 +262,126 @@ describe('PUT /agent/v1/inventory validation', () => {
       expect(unknown.body.items).toEqual([
         expect.objectContaining({ endpointId: agent.id, state: 'unknown' }),
       ]);
+    },
+  );
+});
+
+const digest = (packages: unknown[], pending: unknown[]) =>
+  createHash('sha256')
+    .update(canonicalInventory(packages as any, pending as any))
+    .digest('hex');
+
+describe('PATCH /agent/v1/inventory (a change to the stored inventory)', () => {
+  const databases = TestDatabases.create();
+
+  it.each(databases.eachSupportedId())(
+    'stores a change that adds up, and refuses the rest without writing on %p',
+    async databaseId => {
+      const h = await startBackend(databases, databaseId);
+      const agent = await enrolledAgent(h);
+      const send = (
+        method: 'put' | 'patch',
+        body: unknown,
+        auth = agent.auth,
+      ) =>
+        request(h.server)
+          [method]('/api/patch/agent/v1/inventory')
+          .set('Authorization', auth)
+          .send(body as object);
+      const stored = async () => {
+        const res = await request(h.server)
+          .get(`/api/patch/endpoints/${agent.id}`)
+          .set('Authorization', operator);
+        const row = await h
+          .knex('patch_endpoints')
+          .where({ id: agent.id })
+          .first('inventory_hash');
+        return {
+          hash: row.inventory_hash,
+          installed: res.body.installed,
+          pending: res.body.pending,
+        };
+      };
+
+      // A first, whole inventory under its canonical hash.
+      const base = digest(GOOD.packages, GOOD.pending);
+      expect((await send('put', { ...GOOD, hash: base })).status).toBe(200);
+      const [libssl, bash] = GOOD.packages;
+      const fixed = {
+        ...libssl,
+        version: '3.0.15-1~deb12u1',
+        sourceVersion: '3.0.15-1~deb12u1',
+      };
+      const after = [fixed, ...GOOD.packages.slice(1)];
+      const change = {
+        base,
+        hash: digest(after, []),
+        added: [fixed],
+        removed: [libssl],
+        pending: [],
+      };
+
+      // Refused, and nothing written: not this agent, a base the server does
+      // not hold, a record it does not hold, a result that does not hash to
+      // what the agent says, an unreadable version.
+      const before = await stored();
+      const stranger = await send('patch', change, 'Agent nobody.secret');
+      expect(stranger.status).toBe(401);
+      const refusals: Array<[unknown, number, RegExp]> = [
+        [
+          { ...change, base: 'f'.repeat(64) },
+          409,
+          /does not hold the inventory/,
+        ],
+        [
+          { ...change, removed: [{ ...bash, version: '5.1-1' }] },
+          409,
+          /removes a package the stored inventory does not hold/,
+        ],
+        [{ ...change, hash: base }, 409, /does not hash to/],
+        [
+          {
+            ...change,
+            added: [{ ...fixed, version: 'garbage' }],
+            hash: digest(
+              [{ ...fixed, version: 'garbage' }, ...after.slice(1)],
+              [],
+            ),
+          },
+          400,
+          /added|packages\[0\]\.version.*garbage/,
+        ],
+      ];
+      for (const [body, status, message] of refusals) {
+        const res = await send('patch', body);
+        expect(res.status).toBe(status);
+        expect(res.body.error.message).toMatch(message);
+        expect(res.body.error.stack).toBeUndefined();
+        expect(await stored()).toEqual(before);
+      }
+
+      // The change that adds up: stored as the whole inventory would be.
+      const ok = await send('patch', change);
+      expect(ok.status).toBe(200);
+      expect(ok.body).toEqual({ accepted: true, packages: 4, pending: 0 });
+      const changed = await stored();
+      expect(changed.hash).toBe(change.hash);
+      expect(changed.pending).toEqual([]);
+      expect(
+        changed.installed.find((p: any) => p.name === 'libssl3'),
+      ).toMatchObject({ version: '3.0.15-1~deb12u1' });
+      expect(digest(changed.installed, changed.pending)).toBe(change.hash);
+
+      // The same change again: its base is gone.
+      expect((await send('patch', change)).status).toBe(409);
+      expect(await stored()).toEqual(changed);
+
+      // A stored hash that is not the canonical one (an older agent's) is no
+      // base for a change, even when the agent names it.
+      expect((await send('put', { ...GOOD, hash: 'legacy' })).status).toBe(200);
+      const legacy = await send('patch', { ...change, base: 'legacy' });
+      expect(legacy.status).toBe(409);
+      expect((await stored()).hash).toBe('legacy');
     },
   );
 });

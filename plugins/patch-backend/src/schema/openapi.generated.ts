@@ -643,6 +643,53 @@ export const spec = {
           }
         }
       },
+      "InventoryChangeRequest": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "base",
+          "hash",
+          "added",
+          "removed",
+          "pending"
+        ],
+        "description": "The endpoint's inventory as a change to the one the server holds: the package records that came (`added`) and left (`removed`; an upgrade is both), and the whole list of pending updates. `base` is the hash of the inventory the change applies to, `hash` the agent's hash of the whole new inventory; both are the SHA-256 of the canonical form (patch-common's `canonicalInventory`), which the server recomputes.",
+        "properties": {
+          "base": {
+            "type": "string",
+            "maxLength": 128
+          },
+          "hash": {
+            "type": "string",
+            "maxLength": 128
+          },
+          "collectedAt": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "added": {
+            "type": "array",
+            "maxItems": 50000,
+            "items": {
+              "$ref": "#/components/schemas/InventoryPackage"
+            }
+          },
+          "removed": {
+            "type": "array",
+            "maxItems": 50000,
+            "items": {
+              "$ref": "#/components/schemas/InventoryPackage"
+            }
+          },
+          "pending": {
+            "type": "array",
+            "maxItems": 50000,
+            "items": {
+              "$ref": "#/components/schemas/PendingUpdate"
+            }
+          }
+        }
+      },
       "InventoryResponse": {
         "type": "object",
         "required": [
@@ -4640,6 +4687,80 @@ export const spec = {
           },
           "401": {
             "description": "Not authenticated.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "429": {
+            "description": "Shed under load (patch.agent.maxConcurrentUploads); retry after the `Retry-After` header.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          }
+        }
+      },
+      "patch": {
+        "operationId": "AgentPatchInventory",
+        "tags": [
+          "agent"
+        ],
+        "description": "Replace the endpoint's inventory by sending only what changed since the inventory the server holds. Stored only when the server holds `base` and the changed inventory hashes to `hash`; otherwise 409, nothing is stored, and the agent sends the whole inventory (PUT).",
+        "security": [
+          {
+            "agentSecret": []
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/InventoryChangeRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Stored.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/InventoryResponse"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "A version that cannot be read; nothing is stored.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "Not authenticated.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "The server does not hold `base`, or the change does not add up to `hash`; send the whole inventory.",
             "content": {
               "application/json": {
                 "schema": {

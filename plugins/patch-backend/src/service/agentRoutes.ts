@@ -99,12 +99,14 @@ export function registerAgentRoutes(
     res.locals.patchUpload = { agentId: agent.agentId };
     return res.locals.patchUpload;
   };
-  fastRoutes?.put('/agent/v1/inventory', (req, res, next) => {
+  const admitInFront: express.RequestHandler = (req, res, next) => {
     admitUpload(req, res).then(
       admitted => admitted && next(),
       error => next(error),
     );
-  });
+  };
+  fastRoutes?.put('/agent/v1/inventory', admitInFront);
+  fastRoutes?.patch('/agent/v1/inventory', admitInFront);
 
   router.put('/agent/v1/inventory', async (req, res) => {
     // Admitted in front, or here for a router used on its own.
@@ -114,6 +116,27 @@ export function registerAgentRoutes(
     const event = await deps.inventoryUploads.upload(upload.agentId, {
       hash,
       packages,
+      pending,
+    });
+    res.json({
+      accepted: true,
+      packages: event.packages,
+      pending: event.pending,
+    });
+  });
+
+  // The inventory as a change to the stored one (a verification after a
+  // job is a few records, not the whole inventory again): admitted as an
+  // upload; 409 when it does not add up, and the agent sends it whole.
+  router.patch('/agent/v1/inventory', async (req, res) => {
+    const upload = await admitUpload(req, res);
+    if (!upload) return;
+    const { base, hash, added, removed, pending } = req.body;
+    const event = await deps.inventoryUploads.uploadChange(upload.agentId, {
+      base,
+      hash,
+      added,
+      removed,
       pending,
     });
     res.json({

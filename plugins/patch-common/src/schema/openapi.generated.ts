@@ -70,7 +70,8 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /** @description Replace the endpoint's inventory by sending only what changed since the inventory the server holds. Stored only when the server holds `base` and the changed inventory hashes to `hash`; otherwise 409, nothing is stored, and the agent sends the whole inventory (PUT). */
+        patch: operations["AgentPatchInventory"];
         trace?: never;
     };
     "/agent/v1/jobs/{jobId}/start": {
@@ -954,6 +955,16 @@ export interface components {
             /** Format: date-time */
             collectedAt?: string;
             packages: components["schemas"]["InventoryPackage"][];
+            pending: components["schemas"]["PendingUpdate"][];
+        };
+        /** @description The endpoint's inventory as a change to the one the server holds: the package records that came (`added`) and left (`removed`; an upgrade is both), and the whole list of pending updates. `base` is the hash of the inventory the change applies to, `hash` the agent's hash of the whole new inventory; both are the SHA-256 of the canonical form (patch-common's `canonicalInventory`), which the server recomputes. */
+        InventoryChangeRequest: {
+            base: string;
+            hash: string;
+            /** Format: date-time */
+            collectedAt?: string;
+            added: components["schemas"]["InventoryPackage"][];
+            removed: components["schemas"]["InventoryPackage"][];
             pending: components["schemas"]["PendingUpdate"][];
         };
         InventoryResponse: {
@@ -2286,6 +2297,66 @@ export interface operations {
             };
             /** @description Not authenticated. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Shed under load (patch.agent.maxConcurrentUploads); retry after the `Retry-After` header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    AgentPatchInventory: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InventoryChangeRequest"];
+            };
+        };
+        responses: {
+            /** @description Stored. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InventoryResponse"];
+                };
+            };
+            /** @description A version that cannot be read; nothing is stored. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The server does not hold `base`, or the change does not add up to `hash`; send the whole inventory. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
