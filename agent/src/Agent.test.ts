@@ -121,8 +121,50 @@ describe('createAgent', () => {
       pending.availableVersion,
     );
     expect(await readdir(join(config.stateDir, 'outbox'))).toEqual([]);
-    // After an install the inventory changed: a new one goes up.
-    await waitFor(() => backend.inventories.length >= 2);
+    // After an install the inventory changed: it goes up as a change to the
+    // stored one (the package's old record out, its new one in), which the
+    // server applied and found to hash to the agent's hash of the whole.
+    await waitFor(() => backend.changes.length >= 1);
+    expect(backend.inventories).toHaveLength(1);
+    expect(backend.changesRefused).toBe(0);
+    const [change] = backend.changes;
+    expect(change.removed).toEqual([
+      expect.objectContaining({
+        name: pending.name,
+        version: pending.currentVersion,
+      }),
+    ]);
+    expect(change.added).toEqual([
+      expect.objectContaining({
+        name: pending.name,
+        version: pending.availableVersion,
+      }),
+    ]);
+    expect(change.base).toBe(backend.inventories[0].hash);
+  });
+
+  it('sends the whole inventory in the same cycle when the server cannot apply a change', async () => {
+    const provider = new SimulatedProvider({ seed: 7, installDurationMs: 20 });
+    const { agent, creds } = await startAgent({}, provider);
+    await agent.start();
+    await waitFor(() => backend.inventories.length === 1);
+    // The server lost what it stored (a restored database): it asks again,
+    // and a change against the inventory the agent last sent cannot apply.
+    const stored = backend.agents.get(creds.agentId)!;
+    stored.packages = [];
+    const pending = (await provider.pendingUpdates())[0];
+    backend.addJob(creds.agentId, 'install', {
+      ecosystem: 'deb',
+      package: pending.name,
+      version: pending.availableVersion,
+    });
+    await waitFor(() => backend.inventories.length === 2);
+    expect(backend.changesRefused).toBe(1);
+    expect(backend.changes).toHaveLength(0);
+    const whole = backend.inventories[1];
+    expect(
+      whole.packages.find((p: any) => p.name === pending.name).version,
+    ).toBe(pending.availableVersion);
   });
 
   it('reports a failed install with the version read back', async () => {

@@ -18,7 +18,11 @@
  */
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
-import { type PatchApiSchemas } from '@patchbay/plugin-patch-common';
+import {
+  canonicalInventory,
+  inventoryChange,
+  type PatchApiSchemas,
+} from '@patchbay/plugin-patch-common';
 import { AgentConfig } from './config';
 import { AgentEvents, TypedEmitter } from './events';
 import { ApiError, AgentApi } from './http/AgentApi';
@@ -35,9 +39,12 @@ import { AgentCredentials, StateDir, StateError } from './state/StateDir';
 import { jobWindowDecision } from './windows';
 
 /**
- * The hash the check-in carries: sorts both lists in place, then hashes every
- * field of every entry (source names and versions included), so any change
- * the backend would store makes the server ask for the inventory again.
+ * The hash the check-in carries: sorts both lists in place (for the upload),
+ * then hashes the inventory's canonical form (patch-common's
+ * `canonicalInventory`: every field the backend stores, source names and
+ * versions included), so any change the backend would store makes the
+ * server ask for the inventory again, and the backend can recompute it from
+ * what it stored (which is how it checks an inventory sent as a change).
  * @public
  */
 export function inventoryHash(
@@ -49,9 +56,12 @@ export function inventoryHash(
   packages.sort((a, b) => sortKey(a).localeCompare(sortKey(b)));
   pending.sort((a, b) => a.name.localeCompare(b.name));
   return createHash('sha256')
-    .update(JSON.stringify({ packages, pending }))
+    .update(canonicalInventory(packages, pending))
     .digest('hex');
 }
+
+/** Answers to a change that mean "send the whole inventory". */
+const SEND_WHOLE = new Set([400, 404, 405, 409, 413]);
 
 /** The agent's version, sent to the backend at enrollment and check-in. */
 export const AGENT_VERSION = '0.1.0';
@@ -173,6 +183,8 @@ export async function createAgent(
         at: number;
       }
     | undefined;
+  /** The inventory the backend last stored from this agent (this run). */
+  let lastSent: { hash: string; packages: InstalledPackage[] } | undefined;
   let resolveDone!: () => void;
   const done = new Promise<void>(resolve => {
     resolveDone = resolve;
@@ -204,22 +216,62 @@ export async function createAgent(
     return inventoryCache;
   }
 
+  /**
+   * Sends the inventory: as a change to the one last stored (the records
+   * that came and left, a few after a job instead of the thousand of a
+   * whole inventory), or whole the first time, after a restart, or when
+   * the server cannot apply the change (it holds another base, or an older
+   * server has no such route): then in the same call.
+   */
   async function sendInventory() {
     const inv = await collectInventory(true);
-    await api.putInventory({
-      hash: inv.hash,
-      collectedAt: new Date(inv.at).toISOString(),
-      packages: inv.packages,
-      pending: inv.pending,
-    });
+    const collectedAt = new Date(inv.at).toISOString();
+    let change: { added: number; removed: number } | undefined;
+    if (lastSent && lastSent.hash !== inv.hash) {
+      const { added, removed } = inventoryChange(
+        lastSent.packages,
+        inv.packages,
+      );
+      try {
+        await api.patchInventory({
+          base: lastSent.hash,
+          hash: inv.hash,
+          collectedAt,
+          added,
+          removed,
+          pending: inv.pending,
+        });
+        change = { added: added.length, removed: removed.length };
+      } catch (error) {
+        if (!(error instanceof ApiError && SEND_WHOLE.has(error.status!)))
+          throw error;
+        logger.info(
+          'The backend could not apply the change; sending the whole inventory',
+          {
+            reason: error.message,
+          },
+        );
+      }
+    }
+    if (!change) {
+      await api.putInventory({
+        hash: inv.hash,
+        collectedAt,
+        packages: inv.packages,
+        pending: inv.pending,
+      });
+    }
+    lastSent = { hash: inv.hash, packages: inv.packages };
     logger.info('Inventory sent', {
       packages: inv.packages.length,
       pending: inv.pending.length,
+      ...(change ?? {}),
     });
     events.emit('inventory:sent', {
       hash: inv.hash,
       packages: inv.packages.length,
       pending: inv.pending.length,
+      ...(change ? { change } : {}),
     });
     return { packages: inv.packages.length, pending: inv.pending.length };
   }

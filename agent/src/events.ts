@@ -18,7 +18,13 @@ export interface AgentEvents {
     consecutiveErrors: number;
     nextDelayMs: number;
   };
-  'inventory:sent': { hash: string; packages: number; pending: number };
+  'inventory:sent': {
+    hash: string;
+    packages: number;
+    pending: number;
+    /** Sent as a change to the stored inventory: records added and removed. */
+    change?: { added: number; removed: number };
+  };
   'job:start': { job: LeasedJob };
   'job:deferred': { job: LeasedJob; reason: string; nextWindowStart?: Date };
   'job:skipped': { job: LeasedJob; reason: string };

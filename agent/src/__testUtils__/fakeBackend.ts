@@ -5,7 +5,11 @@ import {
   ServerResponse,
 } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  applyInventoryChange,
+  canonicalInventory,
+} from '@patchbay/plugin-patch-common';
 
 /** A job as the fake backend keeps it. */
 export interface FakeJob {
@@ -27,14 +31,25 @@ export class FakeBackend {
   readonly tokens = new Set<string>(['good-token']);
   readonly agents = new Map<
     string,
-    { secret: string; machineId: string; inventoryHash?: string }
+    {
+      secret: string;
+      machineId: string;
+      inventoryHash?: string;
+      /** The stored inventory, as the backend rebuilds it for a change. */
+      packages?: any[];
+      pending?: any[];
+    }
   >();
   readonly jobs = new Map<string, FakeJob>();
   /** Every result report, duplicates included. */
   readonly reports: Array<{ jobId: string; body: any; duplicate: boolean }> =
     [];
   readonly stored = new Map<string, any>();
+  /** Whole inventories stored (PUT). */
   readonly inventories: any[] = [];
+  /** Changes stored (PATCH), and changes refused with a 409. */
+  readonly changes: any[] = [];
+  changesRefused = 0;
   checkIns = 0;
   checkInBodies: any[] = [];
   /** Every enrollment request body (tokens and secrets included: test data only). */
@@ -241,7 +256,10 @@ export class FakeBackend {
           : {}),
       });
     }
-    if (req.method === 'PUT' && path === '/agent/v1/inventory') {
+    if (
+      (req.method === 'PUT' || req.method === 'PATCH') &&
+      path === '/agent/v1/inventory'
+    ) {
       const shed = this.shedUploads.shift();
       if (shed !== undefined) {
         this.uploadsShed++;
@@ -249,7 +267,36 @@ export class FakeBackend {
           'retry-after': String(shed),
         });
       }
+      if (req.method === 'PATCH') {
+        // As the backend: applied to the stored inventory when it is the
+        // base, stored when the result hashes to the agent's hash.
+        const digest = (packages: any[], pending: any[]) =>
+          createHash('sha256')
+            .update(canonicalInventory(packages, pending))
+            .digest('hex');
+        const packages =
+          agent.packages &&
+          agent.inventoryHash === body.base &&
+          digest(agent.packages, agent.pending ?? []) === body.base
+            ? applyInventoryChange(agent.packages, body)
+            : undefined;
+        if (!packages || digest(packages, body.pending) !== body.hash) {
+          this.changesRefused++;
+          return this.error(res, 409, 'Send the whole inventory');
+        }
+        agent.inventoryHash = body.hash;
+        agent.packages = packages;
+        agent.pending = body.pending;
+        this.changes.push(body);
+        return this.json(res, 200, {
+          accepted: true,
+          packages: packages.length,
+          pending: body.pending.length,
+        });
+      }
       agent.inventoryHash = body.hash;
+      agent.packages = body.packages;
+      agent.pending = body.pending;
       this.inventories.push(body);
       return this.json(res, 200, {
         accepted: true,

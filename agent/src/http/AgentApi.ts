@@ -101,6 +101,13 @@ export class AgentApi {
     return this.call('PUT', '/agent/v1/inventory', body);
   }
 
+  /** The inventory as a change to the one the server holds (409: send it whole). */
+  patchInventory(
+    body: S['InventoryChangeRequest'],
+  ): Promise<S['InventoryResponse']> {
+    return this.call('PATCH', '/agent/v1/inventory', body);
+  }
+
   startJob(
     jobId: string,
     body: S['JobStartRequest'],
