@@ -128,6 +128,22 @@ const databases = TestDatabases.create({ ids: ['SQLITE_3'] });
         previousVersion: OLD,
       });
       expect(await dpkgVersion(PKG)).toBe(NEW);
+      // The inventory after the install went up as a change (the package's
+      // old record out, its new one in), which the backend applied to the
+      // stored inventory and stored because it hashed to the agent's hash.
+      await waitFor('the new version in the backend', async () => {
+        const e = await backend.getEndpoint(agentId);
+        return e.installed?.some(
+          (p: any) => p.name === PKG && p.version === NEW,
+        );
+      });
+      const uploads = await backend
+        .knex('patch_audit_events')
+        .where({ action: 'inventory-upload', target_id: agentId })
+        .select('details');
+      expect(
+        uploads.map(u => JSON.parse(u.details).change).filter(Boolean),
+      ).toContainEqual({ added: 1, removed: 1 });
 
       // 3. Verification reports the new version.
       const verify = await waitForJob(
