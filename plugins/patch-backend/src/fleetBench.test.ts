@@ -68,6 +68,9 @@ const AGENTS = Number(process.env.FLEET_TEST_AGENTS ?? 200);
       expect(result.lost).toBe(0);
       expect(result.duplicated).toBe(0);
       expect(result.verifiedPct).toBe(100);
+      // Every install's inventory went up as a change the backend applied.
+      expect(result.changes).toBeGreaterThanOrEqual(result.needing);
+      expect(result.changesRefused).toBe(0);
     } catch (error) {
       // eslint-disable-next-line no-console
       console.log(lines.join('\n'));

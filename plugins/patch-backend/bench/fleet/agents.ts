@@ -24,7 +24,7 @@
  * dispatched it, and every job handed out and reported, to count lost and
  * duplicated results at the end.
  */
-import { FleetInventories } from './inventory';
+import { FleetInventories, InventoryState } from './inventory';
 import { EnrollOutcome, enrollAgents } from './enrollment';
 import { Answer, FleetHttp } from './http';
 
@@ -41,6 +41,8 @@ interface Agent {
   hash: string;
   /** Hash of the inventory the server last stored. */
   stored?: string;
+  /** What made the inventory the server last stored (a change's base). */
+  storedState?: InventoryState;
   /** An install of the rollout is running: the agent checks in meanwhile. */
   installing: boolean;
 }
@@ -74,6 +76,10 @@ export class FleetStats {
   uploads = 0;
   uploadShed = 0;
   uploadBytes = 0;
+  /** Uploads stored as a change to the stored inventory (PATCH). */
+  changes = 0;
+  /** Changes the backend could not apply (409), then sent whole. */
+  changesRefused = 0;
   firstError?: string;
   /** How late the wheel dispatched check-ins, ms (sampled). */
   readonly lateness: number[] = [];
@@ -165,7 +171,12 @@ export class Fleet {
       seed,
       generation: 0,
       patched: false,
-      hash: this.inventories.inventory(image, seed, 0, false).hash,
+      hash: this.inventories.inventory({
+        image,
+        seed,
+        generation: 0,
+        patched: false,
+      }).hash,
       installing: false,
     };
     this.agents[i] = agent;
@@ -186,12 +197,7 @@ export class Fleet {
       const a = this.agents[Math.floor(Math.random() * this.agents.length)];
       if (!a) continue;
       a.generation++;
-      a.hash = this.inventories.inventory(
-        a.image,
-        a.seed,
-        a.generation,
-        a.patched,
-      ).hash;
+      a.hash = this.inventories.inventory(a).hash;
     }
   }
 
@@ -332,28 +338,49 @@ export class Fleet {
         await sleep(
           ((retryAfter || 1) as number) * 1000 * (0.5 + Math.random()),
         );
-      const inv = this.inventories.inventory(
-        a.image,
-        a.seed,
-        a.generation,
-        a.patched,
-      );
-      const res = await this.http.request(
-        'PUT',
-        '/agent/v1/inventory',
-        inv.body,
-        {
+      // As the real agent: a change to the inventory the server stored,
+      // whole the first time or when the server cannot apply the change.
+      const state: InventoryState = {
+        image: a.image,
+        seed: a.seed,
+        generation: a.generation,
+        patched: a.patched,
+      };
+      let inv: { hash: string; body: string } | undefined;
+      let res: Answer | undefined;
+      if (a.storedState) {
+        inv = this.inventories.change(a.storedState, state);
+        if (inv.hash === a.stored) inv = undefined;
+      }
+      if (inv) {
+        res = await this.http.request(
+          'PATCH',
+          '/agent/v1/inventory',
+          inv.body,
+          {
+            authorization: a.auth,
+          },
+        );
+        if (res.status === 409 || res.status === 400) {
+          this.stats.changesRefused++;
+          res = undefined;
+        } else if (res.status === 200) this.stats.changes++;
+      }
+      if (!res) {
+        inv = this.inventories.inventory(state);
+        res = await this.http.request('PUT', '/agent/v1/inventory', inv.body, {
           authorization: a.auth,
-        },
-      );
+        });
+      }
       if (res.status === 200) {
         this.stats.uploads++;
-        this.stats.uploadBytes += inv.body.length;
+        this.stats.uploadBytes += inv!.body.length;
         if (a.stored === undefined) {
           this.pendingFirstUpload--;
           this.lastFirstUploadAt = Date.now();
         }
-        a.stored = inv.hash;
+        a.stored = inv!.hash;
+        a.storedState = state;
         return true;
       }
       if (res.status === 429) {
@@ -410,12 +437,7 @@ export class Fleet {
           ? job.payload.packages
           : [{ name: job.payload?.package, version: job.payload?.version }];
       if (job.kind === 'install') a.patched = true;
-      a.hash = this.inventories.inventory(
-        a.image,
-        a.seed,
-        a.generation,
-        a.patched,
-      ).hash;
+      a.hash = this.inventories.inventory(a).hash;
       // Kept until delivered, as in the agent's outbox: the server stores a
       // result once per (job, attempt) and answers a repeat as a duplicate.
       let posts = 0;

@@ -18,9 +18,10 @@
  * packages (added or removed), and each inventory change (a generation)
  * toggles 1 to 5 more. Agents keep only (image, seed, generation, patched):
  * the JSON body is built on demand from precomputed fragments, so 100,000
- * agents fit in one process. The hash is content-derived: two endpoints with
- * the same packages send the same hash, as real agents would.
+ * agents fit in one process. The hash is the real agent's (the canonical
+ * form's): two endpoints with the same packages send the same hash.
  */
+import { canonicalInventory } from '@patchbay/plugin-patch-common';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -230,44 +231,95 @@ export class FleetInventories {
     return out;
   }
 
-  /** The inventory of one agent: hash, JSON body and package count. */
-  inventory(
-    image: number,
-    seed: number,
-    generation: number,
-    patched: boolean,
-  ): { hash: string; body: string; packages: number } {
-    const member = this.images[image].slice();
-    const toggled = this.toggles(seed, generation);
-    for (const i of toggled) member[i] ^= 1;
+  /** The package and pending records (JSON) of one agent's inventory. */
+  private records(state: InventoryState): {
+    packages: string[];
+    pending: string[];
+  } {
+    const member = this.images[state.image].slice();
+    for (const i of this.toggles(state.seed, state.generation)) member[i] ^= 1;
     const packages: string[] = [];
     const pending: string[] = [];
     for (let i = 0; i < member.length; i++) {
       if (!member[i]) continue;
       const e = this.pool[i];
-      if (patched && e.patched) {
+      if (state.patched && e.patched) {
         packages.push(e.patched);
         continue;
       }
       packages.push(e.pkg);
       if (e.pending) pending.push(e.pending);
     }
-    // Content-derived: the image, the net toggles and the patch state.
-    const net = new Map<number, number>();
-    for (const i of toggled) net.set(i, (net.get(i) ?? 0) ^ 1);
-    const key = [...net.entries()]
-      .filter(([, v]) => v)
-      .map(([i]) => i)
-      .sort((a, b) => a - b)
-      .join(',');
-    const hash = createHash('sha256')
-      .update(`${image}|${key}|${patched && this.imageNeedsPatch(image)}`)
-      .digest('hex');
+    return { packages, pending };
+  }
+
+  /**
+   * The inventory of one agent: its hash (the agent's: SHA-256 of the
+   * canonical form, which the backend recomputes), the JSON body of a
+   * whole upload and its package count.
+   */
+  inventory(state: InventoryState): {
+    hash: string;
+    body: string;
+    packages: number;
+  } {
+    const { packages, pending } = this.records(state);
+    const hash = digest(packages, pending);
     const body = `{"hash":"${hash}","packages":[${packages.join(
       ',',
     )}],"pending":[${pending.join(',')}]}`;
     return { hash, body, packages: packages.length };
   }
+
+  /**
+   * The body of a change from one inventory of an agent to another (what
+   * the agent sends once the backend stored `from`), and the new hash.
+   */
+  change(
+    from: InventoryState,
+    to: InventoryState,
+  ): { hash: string; body: string } {
+    const before = this.records(from);
+    const after = this.records(to);
+    const old = new Set(before.packages);
+    const now = new Set(after.packages);
+    const added = after.packages.filter(p => !old.has(p));
+    const removed = before.packages.filter(p => !now.has(p));
+    const base = digest(before.packages, before.pending);
+    const hash = digest(after.packages, after.pending);
+    const body = `{"base":"${base}","hash":"${hash}","added":[${added.join(
+      ',',
+    )}],"removed":[${removed.join(',')}],"pending":[${after.pending.join(
+      ',',
+    )}]}`;
+    return { hash, body };
+  }
+}
+
+/** What makes one agent's inventory. */
+export interface InventoryState {
+  image: number;
+  seed: number;
+  generation: number;
+  patched: boolean;
+}
+
+/** Parsed records, by their JSON: the pool's few thousand, parsed once. */
+const parsed = new Map<string, any>();
+function parse(json: string): any {
+  let value = parsed.get(json);
+  if (!value) {
+    value = JSON.parse(json);
+    parsed.set(json, value);
+  }
+  return value;
+}
+
+/** The inventory hash, as the agent computes it (patch-common's canonical form). */
+function digest(packages: string[], pending: string[]): string {
+  return createHash('sha256')
+    .update(canonicalInventory(packages.map(parse), pending.map(parse)))
+    .digest('hex');
 }
 
 function shuffle<T>(items: T[], rand: () => number): T[] {

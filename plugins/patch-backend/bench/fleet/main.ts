@@ -66,11 +66,17 @@ async function main() {
       1,
     )}/${result.checkinP99During.toFixed(1)} ms; shed ${
       result.shed
-    } check-ins, ${
-      result.uploadShed
-    } uploads; wheel lateness p99 ${result.latenessP99.toFixed(0)} ms; errors ${
-      result.errors
-    }${result.firstError ? ` (first: ${result.firstError})` : ''}`,
+    } check-ins, ${result.uploadShed} uploads; ${
+      result.changes
+    } inventories sent as changes (${
+      result.changesRefused
+    } refused, sent whole), ${(result.uploadBytes / 1048576).toFixed(
+      0,
+    )} MB of inventory bodies; wheel lateness p99 ${result.latenessP99.toFixed(
+      0,
+    )} ms; errors ${result.errors}${
+      result.firstError ? ` (first: ${result.firstError})` : ''
+    }`,
   );
   console.log(
     `backend CPU ${result.backendCpuMsPerCheckin.toFixed(

@@ -99,6 +99,11 @@ export interface FleetResult {
   coldRecomputeMs: number;
   shed: number;
   uploadShed: number;
+  /** Inventories stored as a change (PATCH), and changes sent whole after a 409. */
+  changes: number;
+  changesRefused: number;
+  /** Bytes of inventory bodies stored (wholes and changes). */
+  uploadBytes: number;
   errors: number;
   firstError?: string;
   latenessP99: number;
@@ -564,6 +569,9 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
       coldRecomputeMs: coldMs,
       shed: stats.shed,
       uploadShed: stats.uploadShed,
+      changes: stats.changes,
+      changesRefused: stats.changesRefused,
+      uploadBytes: stats.uploadBytes,
       errors: stats.errors,
       firstError: stats.firstError,
       latenessP99: quantile(stats.lateness, 0.99),
