@@ -253,7 +253,7 @@ export const spec = {
         "properties": {
           "inventoryHash": {
             "type": "string",
-            "description": "A hash of the agent's current inventory; the server asks for the full inventory when it differs.",
+            "description": "The SHA-256 (hex) of the agent's current inventory in its canonical form (patch-common's `canonicalInventory`); the server asks for the inventory when it differs.",
             "maxLength": 128
           },
           "agentVersion": {

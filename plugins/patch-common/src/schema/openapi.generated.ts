@@ -842,7 +842,7 @@ export interface components {
             checkInIntervalSeconds: number;
         };
         CheckInRequest: {
-            /** @description A hash of the agent's current inventory; the server asks for the full inventory when it differs. */
+            /** @description The SHA-256 (hex) of the agent's current inventory in its canonical form (patch-common's `canonicalInventory`); the server asks for the inventory when it differs. */
             inventoryHash: string;
             agentVersion?: string;
             /** @description How many jobs the agent is willing to lease now. Default 1. */
