@@ -171,12 +171,12 @@ export class Fleet {
       seed,
       generation: 0,
       patched: false,
-      hash: this.inventories.inventory({
+      hash: this.inventories.hashOf({
         image,
         seed,
         generation: 0,
         patched: false,
-      }).hash,
+      }),
       installing: false,
     };
     this.agents[i] = agent;
@@ -197,7 +197,7 @@ export class Fleet {
       const a = this.agents[Math.floor(Math.random() * this.agents.length)];
       if (!a) continue;
       a.generation++;
-      a.hash = this.inventories.inventory(a).hash;
+      a.hash = this.inventories.hashOf(a);
     }
   }
 
@@ -333,6 +333,10 @@ export class Fleet {
     attempts = 200,
   ): Promise<true | number | false> {
     let retryAfter: number | false = false;
+    // The bodies of this upload, built once for all its attempts (again
+    // only when the inventory changed meanwhile).
+    let built: { of: string; change?: string; whole?: string } | undefined;
+    let changeRefused = false;
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (attempt > 0)
         await sleep(
@@ -346,40 +350,40 @@ export class Fleet {
         generation: a.generation,
         patched: a.patched,
       };
-      let inv: { hash: string; body: string } | undefined;
+      const hash = a.hash;
+      if (built?.of !== hash) built = { of: hash };
+      let body: string;
       let res: Answer | undefined;
-      if (a.storedState) {
-        inv = this.inventories.change(a.storedState, state);
-        if (inv.hash === a.stored) inv = undefined;
-      }
-      if (inv) {
-        res = await this.http.request(
-          'PATCH',
-          '/agent/v1/inventory',
-          inv.body,
-          {
-            authorization: a.auth,
-          },
+      if (a.storedState && a.stored !== hash && !changeRefused) {
+        body = built.change ??= this.inventories.change(
+          a.storedState,
+          state,
+          a.stored!,
+          hash,
         );
+        res = await this.http.request('PATCH', '/agent/v1/inventory', body, {
+          authorization: a.auth,
+        });
         if (res.status === 409 || res.status === 400) {
           this.stats.changesRefused++;
+          changeRefused = true;
           res = undefined;
         } else if (res.status === 200) this.stats.changes++;
       }
       if (!res) {
-        inv = this.inventories.inventory(state);
-        res = await this.http.request('PUT', '/agent/v1/inventory', inv.body, {
+        body = built.whole ??= this.inventories.body(state, hash);
+        res = await this.http.request('PUT', '/agent/v1/inventory', body, {
           authorization: a.auth,
         });
       }
       if (res.status === 200) {
         this.stats.uploads++;
-        this.stats.uploadBytes += inv!.body.length;
+        this.stats.uploadBytes += body!.length;
         if (a.stored === undefined) {
           this.pendingFirstUpload--;
           this.lastFirstUploadAt = Date.now();
         }
-        a.stored = inv!.hash;
+        a.stored = hash;
         a.storedState = state;
         return true;
       }
@@ -437,7 +441,7 @@ export class Fleet {
           ? job.payload.packages
           : [{ name: job.payload?.package, version: job.payload?.version }];
       if (job.kind === 'install') a.patched = true;
-      a.hash = this.inventories.inventory(a).hash;
+      a.hash = this.inventories.hashOf(a);
       // Kept until delivered, as in the agent's outbox: the server stores a
       // result once per (job, attempt) and answers a repeat as a duplicate.
       let posts = 0;

@@ -254,45 +254,43 @@ export class FleetInventories {
   }
 
   /**
-   * The inventory of one agent: its hash (the agent's: SHA-256 of the
-   * canonical form, which the backend recomputes), the JSON body of a
-   * whole upload and its package count.
+   * The hash of one agent's inventory, as the agent computes it: SHA-256 of
+   * the canonical form, which the backend recomputes.
    */
-  inventory(state: InventoryState): {
-    hash: string;
-    body: string;
-    packages: number;
-  } {
+  hashOf(state: InventoryState): string {
     const { packages, pending } = this.records(state);
-    const hash = digest(packages, pending);
-    const body = `{"hash":"${hash}","packages":[${packages.join(
+    return digest(packages, pending);
+  }
+
+  /** The JSON body of a whole upload of one agent's inventory (its hash given). */
+  body(state: InventoryState, hash: string): string {
+    const { packages, pending } = this.records(state);
+    return `{"hash":"${hash}","packages":[${packages.join(
       ',',
     )}],"pending":[${pending.join(',')}]}`;
-    return { hash, body, packages: packages.length };
   }
 
   /**
-   * The body of a change from one inventory of an agent to another (what
-   * the agent sends once the backend stored `from`), and the new hash.
+   * The JSON body of a change from one inventory of an agent (`base`, what
+   * the backend stored) to another (`hash`), as the agent sends it.
    */
   change(
     from: InventoryState,
     to: InventoryState,
-  ): { hash: string; body: string } {
+    base: string,
+    hash: string,
+  ): string {
     const before = this.records(from);
     const after = this.records(to);
     const old = new Set(before.packages);
     const now = new Set(after.packages);
     const added = after.packages.filter(p => !old.has(p));
     const removed = before.packages.filter(p => !now.has(p));
-    const base = digest(before.packages, before.pending);
-    const hash = digest(after.packages, after.pending);
-    const body = `{"base":"${base}","hash":"${hash}","added":[${added.join(
+    return `{"base":"${base}","hash":"${hash}","added":[${added.join(
       ',',
     )}],"removed":[${removed.join(',')}],"pending":[${after.pending.join(
       ',',
     )}]}`;
-    return { hash, body };
   }
 }
 
@@ -304,12 +302,12 @@ export interface InventoryState {
   patched: boolean;
 }
 
-/** Parsed records, by their JSON: the pool's few thousand, parsed once. */
+/** Parsed records, by their JSON: the pool's few thousand, parsed once (frozen: their canonical text is then written once). */
 const parsed = new Map<string, any>();
 function parse(json: string): any {
   let value = parsed.get(json);
   if (!value) {
-    value = JSON.parse(json);
+    value = Object.freeze(JSON.parse(json));
     parsed.set(json, value);
   }
   return value;

@@ -109,6 +109,26 @@ describe('InventoryStore.getInventory', () => {
         pending: [],
       });
       expect(await reader.getInventory('nobody')).toBeUndefined();
+
+      // Replaced only while the stored hash is the one a change was made
+      // against: a stale one replaces nothing, not even the hash.
+      const stale = writer.replaceInventory(
+        'a',
+        { hash: 'h-a2', packages: [], pending: [] },
+        { ifHash: 'h-old' },
+      );
+      await expect(stale).rejects.toThrow(/changed meanwhile/);
+      expect(await reader.getInventory('a')).toEqual(first);
+      await writer.replaceInventory(
+        'a',
+        { hash: 'h-a2', packages: [], pending: [] },
+        { ifHash: 'h-a' },
+      );
+      expect(await reader.getInventory('a')).toMatchObject({
+        hash: 'h-a2',
+        packages: [],
+        pending: [],
+      });
     },
   );
 });

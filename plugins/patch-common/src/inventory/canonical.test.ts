@@ -61,10 +61,15 @@ describe('canonicalInventory', () => {
   });
 
   it('sorts by code unit, not by locale', () => {
+    // Same length, so the order is the names': 'Z' (U+005A) before 'a'.
     const upper = { ...libc, name: 'Zlib' };
-    const lower = { ...libc, name: 'alpha' };
+    const lower = { ...libc, name: 'alib' };
     const text = canonicalInventory([lower, upper], []);
-    expect(text.indexOf('Zlib')).toBeLessThan(text.indexOf('alpha'));
+    expect(text.indexOf('Zlib')).toBeLessThan(text.indexOf('alib'));
+    expect(['alib', 'Zlib'].sort((a, b) => a.localeCompare(b))).toEqual([
+      'alib',
+      'Zlib',
+    ]);
   });
 });
 
