@@ -12,16 +12,7 @@
  * change to the one it holds (`PATCH /agent/v1/inventory`) against the
  * agent's own hash of the whole.
  */
-
-/** The fields of an installed package that the backend stores. @public */
-export interface InventoryPackageFields {
-  ecosystem: string;
-  name: string;
-  version: string;
-  arch?: string;
-  source?: string;
-  sourceVersion?: string;
-}
+import type { InstalledPackage } from '../evaluation/evaluatePatch';
 
 /** The fields of a pending update that the backend stores. @public */
 export interface PendingUpdateFields {
@@ -47,7 +38,7 @@ function field(value: string): string {
 const written = new WeakMap<object, string>();
 
 /** A package record's stored fields, an absent one as empty. */
-function packageText(p: InventoryPackageFields): string {
+function packageText(p: InstalledPackage): string {
   let text = written.get(p);
   if (text === undefined) {
     text = writePackage(p);
@@ -56,7 +47,7 @@ function packageText(p: InventoryPackageFields): string {
   return text;
 }
 
-function writePackage(p: InventoryPackageFields): string {
+function writePackage(p: InstalledPackage): string {
   return (
     field(p.ecosystem) +
     field(p.name) +
@@ -96,7 +87,7 @@ function sortedDistinct(texts: string[]): string[] {
  * @public
  */
 export function canonicalInventory(
-  packages: ReadonlyArray<InventoryPackageFields>,
+  packages: ReadonlyArray<InstalledPackage>,
   pending: ReadonlyArray<PendingUpdateFields>,
 ): string {
   const p = sortedDistinct(packages.map(packageText));
@@ -105,7 +96,7 @@ export function canonicalInventory(
 }
 
 /** A change to an inventory: the package records that left and came. @public */
-export interface InventoryChange<P extends InventoryPackageFields> {
+export interface InventoryChange<P extends InstalledPackage> {
   added: P[];
   removed: P[];
 }
@@ -116,7 +107,7 @@ export interface InventoryChange<P extends InventoryPackageFields> {
  * one added.
  * @public
  */
-export function inventoryChange<P extends InventoryPackageFields>(
+export function inventoryChange<P extends InstalledPackage>(
   from: ReadonlyArray<P>,
   to: ReadonlyArray<P>,
 ): InventoryChange<P> {
@@ -135,7 +126,7 @@ export function inventoryChange<P extends InventoryPackageFields>(
  * another inventory.
  * @public
  */
-export function applyInventoryChange<P extends InventoryPackageFields>(
+export function applyInventoryChange<P extends InstalledPackage>(
   packages: ReadonlyArray<P>,
   change: InventoryChange<P>,
 ): P[] | undefined {
