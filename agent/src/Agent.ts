@@ -17,51 +17,20 @@
  * outbox and is sent before every check-in until the backend answers.
  */
 import { strict as assert } from 'node:assert';
-import { createHash } from 'node:crypto';
-import {
-  canonicalInventory,
-  inventoryChange,
-  type PatchApiSchemas,
-} from '@patchbay/plugin-patch-common';
+import { type PatchApiSchemas } from '@patchbay/plugin-patch-common';
 import { AgentConfig } from './config';
 import { AgentEvents, TypedEmitter } from './events';
 import { ApiError, AgentApi } from './http/AgentApi';
+import { InventoryReporter } from './inventory';
 import { executeJob, recoverResult } from './jobs/executeJob';
 import { AgentLogger, createLogger } from './logger';
-import {
-  InstalledPackage,
-  PatchProvider,
-  PendingUpdate,
-} from './providers/types';
+import { PatchProvider } from './providers/types';
 import { abortableSleep } from './download/TokenBucket';
 import { Outbox, OutboxEntry, LeasedJob } from './state/Outbox';
 import { AgentCredentials, StateDir, StateError } from './state/StateDir';
 import { jobWindowDecision } from './windows';
 
-/**
- * The hash the check-in carries: sorts both lists in place (for the upload),
- * then hashes the inventory's canonical form (patch-common's
- * `canonicalInventory`: every field the backend stores, source names and
- * versions included), so any change the backend would store makes the
- * server ask for the inventory again, and the backend can recompute it from
- * what it stored (which is how it checks an inventory sent as a change).
- * @public
- */
-export function inventoryHash(
-  packages: InstalledPackage[],
-  pending: PendingUpdate[],
-): string {
-  const sortKey = (p: { name: string; arch?: string }) =>
-    `${p.name}\0${p.arch ?? ''}`;
-  packages.sort((a, b) => sortKey(a).localeCompare(sortKey(b)));
-  pending.sort((a, b) => a.name.localeCompare(b.name));
-  return createHash('sha256')
-    .update(canonicalInventory(packages, pending))
-    .digest('hex');
-}
-
-/** Answers to a change that mean "send the whole inventory". */
-const SEND_WHOLE = new Set([400, 404, 405, 409, 413]);
+export { inventoryHash } from './inventory';
 
 /** The agent's version, sent to the backend at enrollment and check-in. */
 export const AGENT_VERSION = '0.1.0';
@@ -160,6 +129,13 @@ export async function createAgent(
   }
   const outbox = new Outbox(state.outboxDir, state.file('acknowledged.json'));
   const events = new TypedEmitter<AgentEvents>();
+  const inventory = new InventoryReporter({
+    provider,
+    api,
+    logger,
+    events,
+    refreshSeconds: config.inventoryRefreshSeconds,
+  });
 
   let running = false;
   let stopping = false;
@@ -175,16 +151,6 @@ export async function createAgent(
   let serverWindows: unknown;
   let intervalSeconds =
     credentials.checkInIntervalSeconds || config.checkIn.defaultIntervalSeconds;
-  let inventoryCache:
-    | {
-        hash: string;
-        packages: InstalledPackage[];
-        pending: PendingUpdate[];
-        at: number;
-      }
-    | undefined;
-  /** The inventory the backend last stored from this agent (this run). */
-  let lastSent: { hash: string; packages: InstalledPackage[] } | undefined;
   let resolveDone!: () => void;
   const done = new Promise<void>(resolve => {
     resolveDone = resolve;
@@ -197,84 +163,6 @@ export async function createAgent(
 
   const windowsAllow = (at: Date) =>
     jobWindowDecision(config.maintenanceWindows, serverWindows, at);
-
-  async function collectInventory(force = false) {
-    const age = inventoryCache ? Date.now() - inventoryCache.at : Infinity;
-    if (
-      !force &&
-      inventoryCache &&
-      age < config.inventoryRefreshSeconds * 1000
-    ) {
-      return inventoryCache;
-    }
-    const [packages, pending] = await Promise.all([
-      provider.inventory({ logger }),
-      provider.pendingUpdates({ logger }),
-    ]);
-    const hash = inventoryHash(packages, pending);
-    inventoryCache = { hash, packages, pending, at: Date.now() };
-    return inventoryCache;
-  }
-
-  /**
-   * Sends the inventory: as a change to the one last stored (the records
-   * that came and left, a few after a job instead of the thousand of a
-   * whole inventory), or whole the first time, after a restart, or when
-   * the server cannot apply the change (it holds another base, or an older
-   * server has no such route): then in the same call.
-   */
-  async function sendInventory() {
-    const inv = await collectInventory(true);
-    const collectedAt = new Date(inv.at).toISOString();
-    let change: { added: number; removed: number } | undefined;
-    if (lastSent && lastSent.hash !== inv.hash) {
-      const { added, removed } = inventoryChange(
-        lastSent.packages,
-        inv.packages,
-      );
-      try {
-        await api.patchInventory({
-          base: lastSent.hash,
-          hash: inv.hash,
-          collectedAt,
-          added,
-          removed,
-          pending: inv.pending,
-        });
-        change = { added: added.length, removed: removed.length };
-      } catch (error) {
-        if (!(error instanceof ApiError && SEND_WHOLE.has(error.status!)))
-          throw error;
-        logger.info(
-          'The backend could not apply the change; sending the whole inventory',
-          {
-            reason: error.message,
-          },
-        );
-      }
-    }
-    if (!change) {
-      await api.putInventory({
-        hash: inv.hash,
-        collectedAt,
-        packages: inv.packages,
-        pending: inv.pending,
-      });
-    }
-    lastSent = { hash: inv.hash, packages: inv.packages };
-    logger.info('Inventory sent', {
-      packages: inv.packages.length,
-      pending: inv.pending.length,
-      ...(change ?? {}),
-    });
-    events.emit('inventory:sent', {
-      hash: inv.hash,
-      packages: inv.packages.length,
-      pending: inv.pending.length,
-      ...(change ? { change } : {}),
-    });
-    return { packages: inv.packages.length, pending: inv.pending.length };
-  }
 
   /** Sends one result; keeps it queued on a transient failure. Returns whether it left the outbox. */
   async function send(entry: OutboxEntry): Promise<boolean> {
@@ -450,13 +338,13 @@ export async function createAgent(
         bandwidthKbps: config.bandwidthLimitKbps || undefined,
         fetch: options.fetch,
         artifacts: config.artifacts,
-        sendInventory,
+        sendInventory: () => inventory.send(),
       },
       startedAt,
     ).finally(() => clearInterval(heartbeat));
     const finished: OutboxEntry = { ...entry, phase: 'result', result };
     await outbox.put(finished);
-    inventoryCache = undefined;
+    inventory.invalidate();
     jobLogger.info('Job finished', {
       status: result.status,
       installedVersion: result.installedVersion,
@@ -469,7 +357,7 @@ export async function createAgent(
 
   async function checkInOnce() {
     await flushOutbox();
-    const inv = await collectInventory();
+    const inv = await inventory.collect();
     const inWindow = windowsAllow(now()).allowed;
     const response: PatchApiSchemas['CheckInResponse'] = await api.checkIn({
       inventoryHash: inv.hash,
@@ -487,7 +375,7 @@ export async function createAgent(
     // agent comes back, with the inventory, which after a job is due anyway.
     let uploadError: unknown;
     if (response.inventoryRequested) {
-      await sendInventory().catch(error => {
+      await inventory.send().catch(error => {
         uploadError = error;
       });
     }

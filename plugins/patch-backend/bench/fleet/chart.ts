@@ -9,7 +9,7 @@
  */
 import zlib from 'node:zlib';
 import { glyph } from './font';
-import { FleetResult } from './run';
+import { FleetResult } from './types';
 
 type Shape =
   | { k: 'line'; pts: Array<[number, number]>; color: string; w: number }
