@@ -264,8 +264,14 @@ export class Fleet {
     }
   }
 
-  private nextIn(seconds: number | undefined): number {
-    return (seconds ?? this.options.intervalSeconds) * 1000;
+  /**
+   * The next check-in: after a Retry-After as the real agent (at least what
+   * the server asked, plus up to 10 %), else after the interval.
+   */
+  private nextIn(retryAfter: number | undefined): number {
+    if (retryAfter !== undefined)
+      return retryAfter * 1000 * (1 + 0.1 * Math.random());
+    return this.options.intervalSeconds * 1000;
   }
 
   /** One check-in of one agent and what follows from it. */
@@ -319,7 +325,10 @@ export class Fleet {
     if (this.running)
       this.schedule(
         a.index,
-        Date.now() + this.nextIn(retryAfter ?? body.nextCheckInSeconds),
+        Date.now() +
+          (retryAfter !== undefined
+            ? this.nextIn(retryAfter)
+            : body.nextCheckInSeconds * 1000),
       );
   }
 
@@ -340,7 +349,8 @@ export class Fleet {
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (attempt > 0)
         await sleep(
-          ((retryAfter || 1) as number) * 1000 * (0.5 + Math.random()),
+          // As the real agent: at least what the server asked, plus jitter.
+          ((retryAfter || 1) as number) * 1000 * (1 + 0.1 * Math.random()),
         );
       // As the real agent: a change to the inventory the server stored,
       // whole the first time or when the server cannot apply the change.

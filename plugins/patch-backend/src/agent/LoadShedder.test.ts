@@ -99,4 +99,48 @@ describe('LoadShedder', () => {
     expect(shedder.current).toBe(1);
     expect(shedder.queued).toBe(0);
   });
+
+  it('tells refused callers to come back spread over the time the slots need to serve them', async () => {
+    let now = 1_000_000;
+    const shedder = new LoadShedder(
+      2,
+      { min: 5, max: 30 },
+      undefined,
+      undefined,
+      { maxRetryAfterSeconds: 60, now: () => now },
+    );
+    // Nothing served yet: the wait is drawn from the range.
+    for (let i = 0; i < 20; i++) {
+      const s = shedder.retryAfterSeconds();
+      expect(s).toBeGreaterThanOrEqual(5);
+      expect(s).toBeLessThanOrEqual(30);
+    }
+    // Ten requests served in two seconds: five a second.
+    for (let i = 0; i < 10; i++) {
+      expect(shedder.tryAcquire()).toBe(true);
+      shedder.release();
+    }
+    now += 2000;
+    // A burst of 100 refusals: the first come back after the shortest
+    // wait, each later one a service time (0.2 s) after the one before, so
+    // five callers per second and never sooner than 5 s.
+    const waits = Array.from({ length: 100 }, () =>
+      shedder.retryAfterSeconds(),
+    );
+    expect(waits[0]).toBe(6); // 5 s + 0.2 s, in whole seconds
+    expect(waits[99]).toBe(25); // 5 s + 100 × 0.2 s
+    for (let i = 1; i < waits.length; i++)
+      expect(waits[i]).toBeGreaterThanOrEqual(waits[i - 1]);
+    const perSecond = new Map<number, number>();
+    for (const w of waits) perSecond.set(w, (perSecond.get(w) ?? 0) + 1);
+    expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(5);
+    // Never past the longest wait, however many are refused.
+    for (let i = 0; i < 500; i++)
+      expect(shedder.retryAfterSeconds()).toBeLessThanOrEqual(60);
+    // Time passes with nothing served: the rate is stale, the range again.
+    now += 30_000;
+    const late = shedder.retryAfterSeconds();
+    expect(late).toBeGreaterThanOrEqual(5);
+    expect(late).toBeLessThanOrEqual(30);
+  });
 });

@@ -87,6 +87,17 @@ export function registerAgentRoutes(
   ): Promise<{ agentId: string } | undefined> => {
     const admitted = res.locals.patchUpload as { agentId: string } | undefined;
     if (admitted) return admitted;
+    // Every slot and place taken: the caller is refused as it is known
+    // (the cache of check-ins: the database is asked only for one it does
+    // not hold), and told when to come back. Only an authenticated caller
+    // takes a place in the virtual queue of refusals.
+    if (uploadShedder.full) {
+      if (!(await http.agentOf(req, res))) return undefined;
+      if (uploadShedder.full) {
+        sendShed(res, uploadShedder);
+        return undefined;
+      }
+    }
     const agent = await http.agentOf(req, res, { fresh: true });
     if (!agent) return undefined;
     if (!(await uploadShedder.acquire())) {
