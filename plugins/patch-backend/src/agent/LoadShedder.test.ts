@@ -115,12 +115,14 @@ describe('LoadShedder', () => {
       expect(s).toBeGreaterThanOrEqual(5);
       expect(s).toBeLessThanOrEqual(30);
     }
-    // Ten requests served in two seconds: five a second.
-    for (let i = 0; i < 10; i++) {
+    // Each request holds its slot 0.4 s: two slots serve five a second.
+    for (let i = 0; i < 5; i++) {
       expect(shedder.tryAcquire()).toBe(true);
+      expect(shedder.tryAcquire()).toBe(true);
+      now += 400;
+      shedder.release();
       shedder.release();
     }
-    now += 2000;
     // A burst of 100 refusals: the first come back after the shortest
     // wait, each later one a service time (0.2 s) after the one before, so
     // five callers per second and never sooner than 5 s.
@@ -137,6 +139,20 @@ describe('LoadShedder', () => {
     // Never past the longest wait, however many are refused.
     for (let i = 0; i < 500; i++)
       expect(shedder.retryAfterSeconds()).toBeLessThanOrEqual(60);
+    // The rate is that of all the slots, not the one served lately: one
+    // slot busy (another kind takes precedence) serving one request a
+    // second, each holding it 0.2 s, is a rate of ten a second for two.
+    // (Later than the last caller told to come back, in a new window.)
+    now += 70_000;
+    shedder.retryAfterSeconds();
+    for (let i = 0; i < 3; i++) {
+      expect(shedder.tryAcquire()).toBe(true);
+      now += 200;
+      shedder.release();
+      now += 800;
+    }
+    expect(shedder.retryAfterSeconds()).toBe(6); // 5 s + 0.1 s
+    expect(shedder.retryAfterSeconds()).toBe(6); // 5 s + 0.2 s
     // Time passes with nothing served: the rate is stale, the range again.
     now += 30_000;
     const late = shedder.retryAfterSeconds();

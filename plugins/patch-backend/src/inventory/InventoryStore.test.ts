@@ -129,6 +129,18 @@ describe('InventoryStore.getInventory', () => {
         packages: [],
         pending: [],
       });
+
+      // An endpoint that is not there: refused, and nothing written.
+      await expect(
+        writer.replaceInventory('nobody', {
+          hash: 'h-n',
+          packages: [{ ecosystem: 'deb', name: 'zlib1g', version: '1:1.2.13' }],
+          pending: [],
+        }),
+      ).rejects.toThrow(/no endpoint nobody/);
+      expect(
+        await db('patch_endpoint_inventories').where({ endpoint_id: 'nobody' }),
+      ).toEqual([]);
     },
   );
 });

@@ -1,5 +1,5 @@
 import { LoggerService } from '@backstage/backend-plugin-api';
-import { ConflictError } from '@backstage/errors';
+import { ConflictError, NotFoundError } from '@backstage/errors';
 import { rowsOf } from '../database/rows';
 import { Knex } from 'knex';
 import { fromDbTime, toDbTime } from '../database/time';
@@ -254,10 +254,12 @@ export class InventoryStore {
 
   /**
    * Replaces the endpoint's packages and pending updates and its inventory
-   * hash in one transaction, then tells the listeners. The records it
-   * refers to are added first, outside it: they are shared and immutable.
-   * With `ifHash`, only while the stored hash is that one (a change sent
-   * against it): otherwise ConflictError, and nothing is replaced.
+   * hash at once (one statement on PostgreSQL, one transaction on SQLite),
+   * then tells the listeners. The records it refers to are added first,
+   * outside it: they are shared and immutable. With `ifHash`, only while
+   * the stored hash is that one (a change sent against it): otherwise
+   * ConflictError, and nothing is replaced. NotFoundError for an endpoint
+   * that is not there.
    */
   async replaceInventory(
     endpointId: string,
@@ -290,27 +292,18 @@ export class InventoryStore {
         source: u.source || null,
       })),
     );
-    await this.db.transaction(async tx => {
-      const endpoint = tx('patch_endpoints').where({ id: endpointId });
+    const replaced = await this.write(
+      endpointId,
+      { hash: inventory.hash, updatedAt, recordIds, pendingIds },
+      options.ifHash,
+    );
+    if (!replaced) {
       if (options.ifHash !== undefined)
-        endpoint.where({ inventory_hash: options.ifHash });
-      const updated = await endpoint.update({
-        inventory_hash: inventory.hash,
-        inventory_updated_at: updatedAt,
-      });
-      if (options.ifHash !== undefined && updated === 0)
         throw new ConflictError(
           'The inventory changed meanwhile; send the whole inventory.',
         );
-      await tx('patch_endpoint_inventories')
-        .insert({
-          endpoint_id: endpointId,
-          record_ids: this.sql.ids(recordIds),
-          pending_ids: this.sql.ids(pendingIds),
-        })
-        .onConflict('endpoint_id')
-        .merge(['record_ids', 'pending_ids']);
-    });
+      throw new NotFoundError(`There is no endpoint ${endpointId}`);
+    }
     const event: InventoryChangedEvent = {
       endpointId,
       hash: inventory.hash,
@@ -329,6 +322,56 @@ export class InventoryStore {
       }
     }
     return event;
+  }
+
+  /**
+   * Writes an endpoint's inventory hash and ids at once (see `replace` in
+   * sql.ts); false when the endpoint is not there or, with `ifHash`, holds
+   * another hash, and then nothing is written.
+   */
+  private async write(
+    endpointId: string,
+    row: {
+      hash: string;
+      updatedAt: string;
+      recordIds: number[];
+      pendingIds: number[];
+    },
+    ifHash: string | undefined,
+  ): Promise<boolean> {
+    const recordIds = this.sql.ids(row.recordIds);
+    const pendingIds = this.sql.ids(row.pendingIds);
+    if (this.sql.replace) {
+      const [{ n }] = rowsOf(
+        await this.db.raw(this.sql.replace(ifHash !== undefined), [
+          row.hash,
+          row.updatedAt,
+          endpointId,
+          ...(ifHash !== undefined ? [ifHash] : []),
+          recordIds,
+          pendingIds,
+        ]),
+      );
+      return Number(n) === 1;
+    }
+    return this.db.transaction(async tx => {
+      const endpoint = tx('patch_endpoints').where({ id: endpointId });
+      if (ifHash !== undefined) endpoint.where({ inventory_hash: ifHash });
+      const updated = await endpoint.update({
+        inventory_hash: row.hash,
+        inventory_updated_at: row.updatedAt,
+      });
+      if (updated === 0) return false;
+      await tx('patch_endpoint_inventories')
+        .insert({
+          endpoint_id: endpointId,
+          record_ids: recordIds,
+          pending_ids: pendingIds,
+        })
+        .onConflict('endpoint_id')
+        .merge(['record_ids', 'pending_ids']);
+      return true;
+    });
   }
 
   /** The endpoint's inventory, or undefined when the endpoint does not exist. */

@@ -48,6 +48,17 @@ export interface InventorySql {
    * records) whose ids are among some (its one binding, `ids`).
    */
   recordsById(table: string, columns: readonly string[]): string;
+  /**
+   * Statement (PostgreSQL only; undefined on SQLite, where the store runs
+   * the two writes in one transaction, which costs no round trip there):
+   * replaces an endpoint's inventory in one round trip, its hash and time
+   * (`patch_endpoints`) and its ids (`patch_endpoint_inventories`), or
+   * nothing when the endpoint is not there or, with `ifHash`, its stored
+   * hash is another one. Bindings: hash, time, endpoint id, [the hash it
+   * must have,] record ids, pending ids (`ids`); answers one row, `n`: 1
+   * when replaced, else 0.
+   */
+  replace?(ifHash: boolean): string;
   /** The stored form of a list of ids. */
   ids<T extends number | string>(values: readonly T[]): T[] | string;
   /** A list of ids as read back. */
@@ -75,6 +86,18 @@ const PG: InventorySql = {
     CROSS JOIN unnest(x.record_ids) AS u(id)
     WHERE x.endpoint_id = ANY(?) AND u.id = ANY(?::integer[])`,
   recordsById: table => `SELECT * FROM ${table} WHERE id = ANY(?::integer[])`,
+  replace: ifHash => `WITH e AS (
+      UPDATE patch_endpoints SET inventory_hash = ?, inventory_updated_at = ?
+      WHERE id = ?${ifHash ? ' AND inventory_hash = ?' : ''}
+      RETURNING id
+    ), x AS (
+      INSERT INTO patch_endpoint_inventories (endpoint_id, record_ids, pending_ids)
+      SELECT e.id, ?::integer[], ?::integer[] FROM e
+      ON CONFLICT (endpoint_id) DO UPDATE
+        SET record_ids = excluded.record_ids, pending_ids = excluded.pending_ids
+      RETURNING endpoint_id
+    )
+    SELECT count(*) AS n FROM x`,
   ids: values => [...values],
   parseIds: stored => (stored as number[] | null) ?? [],
 };

@@ -67,8 +67,14 @@ export class TargetStore {
           binaries: t.binaries?.length ? JSON.stringify(t.binaries) : null,
         });
       }
+      // Two syncs at once (the scheduled task and one triggered at start)
+      // both delete before either commits: the second's rows then meet the
+      // first's, which it replaces instead of failing on the key.
       for (const chunk of chunks(rows, 150)) {
-        await trx('patch_applicability_targets').insert(chunk);
+        await trx('patch_applicability_targets')
+          .insert(chunk)
+          .onConflict(['patch_ref', 'ecosystem', 'release', 'package'])
+          .merge();
       }
     });
   }
