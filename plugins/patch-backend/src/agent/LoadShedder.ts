@@ -13,19 +13,6 @@
  * slots empty between waves of retries: 15 uploads/s served with the
  * backend a quarter idle, where the slots serve 60/s.
  *
- * A refused caller is told when to come back (`Retry-After`) by a virtual
- * queue: each refusal is given the next free moment at the rate all the
- * slots serve, so that a burst of refused callers comes back spread over
- * the time the backend needs to serve them, instead of all of them within
- * a fixed 5–30 s, most to be refused again. A ring's 8,000 endpoints
- * verifying their installs at once were refused seven times each on
- * average, every refusal a request to authenticate and answer. The rate is
- * that of all the slots (their number over the time a request holds one,
- * Little's law), not the rate served lately: while another kind takes
- * precedence only one slot serves, and callers told to come back at that
- * rate came back minutes after the slots were free again. Before the first
- * request was served (no rate yet), the wait is drawn from the range.
- *
  * Another kind of request may take precedence (`yieldTo`): while one of it
  * is being served and for a moment after, this kind keeps one slot, the
  * rest of its requests waiting in the queue. Enrollments take precedence
@@ -47,18 +34,6 @@ export class LoadShedder {
     grant: (granted: boolean) => void;
     timer: ReturnType<typeof setTimeout>;
   }> = [];
-  /** Requests served (slots given back) since `windowStart`. */
-  private served = 0;
-  /** Slot-milliseconds held since `windowStart` (in flight × time). */
-  private heldMs = 0;
-  private lastChange: number;
-  private windowStart: number;
-  /** Requests all slots serve per second, smoothed over windows of a second or more. */
-  private rate = 0;
-  /** The moment the last refused caller was told to come back (virtual queue). */
-  private nextReturnAt = 0;
-  private readonly now: () => number;
-  private readonly maxRetryAfterSeconds: number;
 
   constructor(
     private readonly maxInFlight: number,
@@ -72,20 +47,8 @@ export class LoadShedder {
     },
     /** How long the reduced slots last after the last request that took precedence. */
     private readonly yieldMs = 1000,
-    options: {
-      /** The longest wait a refused caller is given (default 120 s). */
-      maxRetryAfterSeconds?: number;
-      now?: () => number;
-    } = {},
   ) {
     this.limit = maxInFlight;
-    this.now = options.now ?? Date.now;
-    this.maxRetryAfterSeconds = Math.max(
-      retryAfterRange.max,
-      options.maxRetryAfterSeconds ?? 120,
-    );
-    this.windowStart = this.now();
-    this.lastChange = this.windowStart;
   }
 
   /** Requests being served now. */
@@ -108,7 +71,6 @@ export class LoadShedder {
   /** Takes a slot if one is free now; false otherwise (then refuse, see `retryAfterSeconds`). */
   tryAcquire(): boolean {
     if (this.inFlight >= this.limit) return false;
-    this.account();
     this.inFlight++;
     return true;
   }
@@ -135,11 +97,9 @@ export class LoadShedder {
 
   /** Gives a slot back (to the first waiting request, if any); call exactly once per slot taken. */
   release(): void {
-    this.served++;
     // Past the usable slots (another kind took precedence meanwhile), the
     // slot is not passed on.
     if (this.inFlight <= this.limit && this.grantNext()) return; // the slot passes on
-    this.account();
     this.inFlight--;
   }
 
@@ -173,10 +133,7 @@ export class LoadShedder {
         if (this.yielding > 0) return;
         this.limit = this.maxInFlight;
         // The slots given back go to the waiting requests.
-        while (this.inFlight < this.limit && this.grantNext()) {
-          this.account();
-          this.inFlight++;
-        }
+        while (this.inFlight < this.limit && this.grantNext()) this.inFlight++;
       }, this.yieldMs);
       this.restoreTimer.unref?.();
     };
@@ -188,45 +145,6 @@ export class LoadShedder {
    */
   retryAfterSeconds(): number {
     const { min, max } = this.retryAfterRange;
-    const now = this.now();
-    const rate = this.servedPerSecond(now);
-    if (rate <= 0) return Math.round(min + Math.random() * (max - min));
-    // The next free moment: never sooner than `min`, one service time
-    // after the caller refused before, never later than the longest wait.
-    this.nextReturnAt = Math.min(
-      Math.max(this.nextReturnAt, now + min * 1000) + 1000 / rate,
-      now + this.maxRetryAfterSeconds * 1000,
-    );
-    return Math.max(min, Math.ceil((this.nextReturnAt - now) / 1000));
-  }
-
-  /** Adds the slots held since the last change to the window's total. */
-  private account(now = this.now()): void {
-    this.heldMs += this.inFlight * (now - this.lastChange);
-    this.lastChange = now;
-  }
-
-  /**
-   * The rate all slots serve: their number over the time a request holds
-   * one (the slot time held per request served), over the last windows.
-   */
-  private servedPerSecond(now: number): number {
-    const elapsed = now - this.windowStart;
-    if (elapsed >= 1000) {
-      this.account(now);
-      const current =
-        this.served > 0 && this.heldMs > 0
-          ? (this.maxInFlight * this.served * 1000) / this.heldMs
-          : 0;
-      // A long gap is a window of its own: the old rate is stale.
-      this.rate =
-        this.rate > 0 && elapsed < 10_000
-          ? 0.5 * this.rate + 0.5 * current
-          : current;
-      this.served = 0;
-      this.heldMs = 0;
-      this.windowStart = now;
-    }
-    return this.rate;
+    return Math.round(min + Math.random() * (max - min));
   }
 }

@@ -118,16 +118,12 @@ export function createAgentServices(deps: {
       },
     ),
     checkInShedder: new LoadShedder(agent.maxConcurrentCheckIns),
-    // An upload waits up to 10 s behind at most four times the slots; a
-    // refused one is told to come back when the slots can serve it, up to
-    // five minutes later (see LoadShedder).
-    uploadShedder: new LoadShedder(
-      agent.maxConcurrentUploads,
-      undefined,
-      { length: 4 * agent.maxConcurrentUploads, waitMs: 10_000 },
-      undefined,
-      { maxRetryAfterSeconds: 300 },
-    ),
+    // An upload waits up to 10 s behind at most four times the slots (see
+    // LoadShedder).
+    uploadShedder: new LoadShedder(agent.maxConcurrentUploads, undefined, {
+      length: 4 * agent.maxConcurrentUploads,
+      waitMs: 10_000,
+    }),
     enrollment: new EnrollmentService({
       db: deps.db,
       audit,
