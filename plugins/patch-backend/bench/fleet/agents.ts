@@ -347,11 +347,7 @@ export class Fleet {
     let built: { of: string; change?: string; whole?: string } | undefined;
     let changeRefused = false;
     for (let attempt = 0; attempt < attempts; attempt++) {
-      if (attempt > 0)
-        await sleep(
-          // As the real agent: at least what the server asked, plus jitter.
-          ((retryAfter || 1) as number) * 1000 * (1 + 0.1 * Math.random()),
-        );
+      if (attempt > 0) await sleep(this.nextIn((retryAfter || 1) as number));
       // As the real agent: a change to the inventory the server stored,
       // whole the first time or when the server cannot apply the change.
       const state: InventoryState = {
