@@ -121,25 +121,17 @@ export const patchPlugin = createBackendPlugin({
         }
 
         // 4. Event hooks. Requests follow applicability (reconciles are
-        // coalesced and spaced by ApprovalService); applicability follows inventories
-        // and, at once, the jobs that change them.
-        approvals.applicability.onChanged(() => {
+        // coalesced and spaced by ApprovalService; a change that only takes
+        // needs away waits longer); applicability follows inventories. A
+        // finished job changes no inventory: the agent's next upload does,
+        // and verifies the job (jobs/verification.ts).
+        approvals.applicability.onChanged(change => {
           approvals.approvals
-            .reconcileSoon()
+            .reconcileSoon({ addsNeeds: change.addsNeeds !== false })
             .catch(error => logger.warn(`Approval reconcile failed: ${error}`));
         });
         inventory.onInventoryChanged(async event => {
           await approvals.applicability.refreshEndpoint(event.endpointId);
-        });
-        jobs.onJobFinished(async event => {
-          if (
-            event.state === 'succeeded' &&
-            (event.kind === 'verify' ||
-              event.kind === 'install' ||
-              event.kind === 'rollback')
-          ) {
-            await approvals.applicability.refreshEndpoint(event.endpointId);
-          }
         });
         // Installs are verified against each inventory upload.
         startJobVerification(services, services.rollouts.deps.catalog);

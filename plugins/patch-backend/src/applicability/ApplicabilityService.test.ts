@@ -218,26 +218,42 @@ describe('ApplicabilityService', () => {
       }
       expect(sorted(await store.list({}))).toEqual(viaPatches);
 
-      // An inventory change: only that endpoint's rows move, and listeners hear of it.
-      const heard: string[][] = [];
+      // An inventory change: only that endpoint's rows move, and listeners
+      // hear of it, and whether it may have added a need.
+      const heard: Array<{ endpointIds: string[]; addsNeeds?: boolean }> = [];
       service.onChanged(c => {
-        heard.push(c.endpointIds);
+        heard.push({ endpointIds: c.endpointIds, addsNeeds: c.addsNeeds });
       });
-      await rewriteInventory(db, ['alma9-old'], inv => ({
-        ...inv,
-        packages: inv.packages.map(p =>
-          p.name === 'cups' ? { ...p, version: '1:2.3.3op2-40.el9_8' } : p,
-        ),
-      }));
+      let oldCups: string | undefined;
+      const cupsAt = (version?: string) =>
+        rewriteInventory(db, ['alma9-old'], inv => ({
+          ...inv,
+          packages: inv.packages.map(p => {
+            if (p.name !== 'cups') return p;
+            oldCups = oldCups ?? p.version;
+            return { ...p, version: version ?? oldCups };
+          }),
+        }));
+      await cupsAt('1:2.3.3op2-40.el9_8');
       const diff = await service.refreshEndpoint('alma9-old');
       expect(diff.upserted.map(r => `${r.patchRef}|${r.state}`)).toEqual([
         'patch:default/cups|installed',
       ]);
-      expect(heard).toEqual([['alma9-old']]);
+      expect(heard).toEqual([{ endpointIds: ['alma9-old'], addsNeeds: false }]);
       expect(await service.refreshEndpoint('alma9-old')).toEqual({
         upserted: [],
         deleted: [],
       });
+      // Back to the old version: needed again, a change that adds a need.
+      await cupsAt();
+      expect(
+        (await service.refreshEndpoint('alma9-old')).upserted.map(
+          r => `${r.patchRef}|${r.state}`,
+        ),
+      ).toEqual(['patch:default/cups|needed']);
+      expect(heard[1]).toEqual({ endpointIds: ['alma9-old'], addsNeeds: true });
+      await cupsAt('1:2.3.3op2-40.el9_8');
+      await service.refreshEndpoint('alma9-old');
 
       // Drift behind the hooks' back: the full recompute repairs it, and nothing else.
       await rewriteInventory(db, ['deb12'], inv => ({ ...inv, packages: [] }));

@@ -30,6 +30,12 @@ export interface ApplicabilityChange {
   patchRefs: string[];
   /** True after a full recompute: listeners should look at everything. */
   full?: boolean;
+  /**
+   * False when no row became (or stayed, with new facts) `needed`: the
+   * change only took needs away (an install verified, a package removed).
+   * Absent or true: it may have added some.
+   */
+  addsNeeds?: boolean;
 }
 
 /** Listener of applicability changes. */
@@ -219,6 +225,7 @@ export class ApplicabilityService {
     await this.emitRaw({
       endpointIds: [...endpoints],
       patchRefs: [...patches],
+      addsNeeds: diff.upserted.some(r => r.state === 'needed'),
     });
   }
 

@@ -57,8 +57,13 @@ export {
 /** Filters of an inbox: the caller's groups and their delegators are implied. */
 export type InboxFilter = Omit<RequestFilter, 'groupRefs' | 'ids'>;
 
-/** An event's pass waits three times the last pass's length after it. */
-const RECONCILE_SPACING = 3;
+/**
+ * An event's pass waits three times the last pass's length after it; a pass
+ * for changes that only took needs away (installs verified) waits twenty
+ * times: it only shrinks requests, and a rollout makes one such change per
+ * verified install.
+ */
+const RECONCILE_SPACING = { addsNeeds: 3, takesNeedsAway: 20 };
 
 /**
  * Approval requests and decisions. Rollouts use {@link approvedEndpoints}
@@ -72,7 +77,13 @@ export class ApprovalService {
   private readonly delegations: DelegationStore;
   private running?: Promise<ReconcileResult>;
   private again = false;
-  private soon?: Promise<ReconcileResult>;
+  /** The pass coming for events: when it starts, and its result. */
+  private soon?: {
+    due: number;
+    timer?: ReturnType<typeof setTimeout>;
+    start: () => void;
+    result: Promise<ReconcileResult>;
+  };
   /** When the last pass ended and how long it took (ms). */
   private lastPass = { endedAt: 0, ms: 0 };
 
@@ -238,27 +249,38 @@ export class ApprovalService {
   /**
    * A reconcile for an event (applicability changed): coalesced with the
    * other events until it starts, and spaced so that passes take at most
-   * a quarter of the time. A pass reads every needed (endpoint, patch)
-   * pair, so over a large fleet taking its inventories (one change per
-   * upload) back-to-back passes took most of the backend's CPU; small
-   * fleets, whose passes take milliseconds, see no delay worth the name.
+   * a quarter of the time (a twenty-first when no event since the last pass
+   * added a need: `addsNeeds: false`). A pass reads every needed (endpoint,
+   * patch) pair, so over a large fleet taking its inventories (one change
+   * per upload) back-to-back passes took most of the backend's CPU; small
+   * fleets, whose passes take milliseconds, see no delay worth the name. An
+   * event that adds needs brings a pass scheduled later forward.
    */
-  reconcileSoon(): Promise<ReconcileResult> {
+  reconcileSoon(
+    event: { addsNeeds: boolean } = { addsNeeds: true },
+  ): Promise<ReconcileResult> {
+    const spacing = event.addsNeeds
+      ? RECONCILE_SPACING.addsNeeds
+      : RECONCILE_SPACING.takesNeedsAway;
+    const due = this.lastPass.endedAt + spacing * this.lastPass.ms;
     if (!this.soon) {
-      const wait = Math.max(
-        0,
-        this.lastPass.endedAt +
-          RECONCILE_SPACING * this.lastPass.ms -
-          Date.now(),
-      );
-      this.soon = new Promise<void>(resolve => {
-        setTimeout(resolve, wait).unref?.();
+      let start!: () => void;
+      const result = new Promise<void>(resolve => {
+        start = resolve;
       }).then(() => {
         this.soon = undefined;
         return this.reconcile();
       });
+      this.soon = { due: Infinity, start, result };
     }
-    return this.soon;
+    const soon = this.soon;
+    if (due < soon.due) {
+      if (soon.timer) clearTimeout(soon.timer);
+      soon.due = due;
+      soon.timer = setTimeout(soon.start, Math.max(0, due - Date.now()));
+      soon.timer.unref?.();
+    }
+    return soon.result;
   }
 
   /** One reconcile pass; see reconcile.ts. */
