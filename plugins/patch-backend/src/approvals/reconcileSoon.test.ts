@@ -63,11 +63,7 @@ describe('ApprovalService.reconcileSoon', () => {
     expect(second).toBe(first);
     await jest.advanceTimersByTimeAsync(lastEnded + 3 * PASS_MS - Date.now());
     await second;
-    expect(starts).toEqual([
-      T0,
-      ended + 20 * PASS_MS,
-      lastEnded + 3 * PASS_MS,
-    ]);
+    expect(starts).toEqual([T0, ended + 20 * PASS_MS, lastEnded + 3 * PASS_MS]);
   });
 
   it('keeps the earlier start when a later event only takes needs away', async () => {

@@ -88,8 +88,16 @@ export class AuditLog {
    * enrollment's on its token).
    */
   async write(entry: AuditRecord, trx?: Knex.Transaction): Promise<void> {
-    const { request, details, severity, ...rest } = entry;
-    await (trx ?? this.db)('patch_audit_events').insert({
+    await (trx ?? this.db)('patch_audit_events').insert(AuditLog.row(entry));
+  }
+
+  /**
+   * An entry's `patch_audit_events` row, stamped now: for a store that
+   * writes it in the statement of the change it records (`write` otherwise).
+   */
+  static row(entry: AuditRecord): Record<string, string | null> {
+    const { details, ...rest } = entry;
+    return {
       occurred_at: toDbTime(Date.now()),
       actor: rest.actor,
       action: rest.action,
@@ -100,7 +108,7 @@ export class AuditLog {
       system_ref: rest.systemRef ?? null,
       message: rest.message ?? null,
       details: details ? JSON.stringify(details) : null,
-    });
+    };
   }
 
   /**

@@ -159,8 +159,64 @@ describe('EnrollmentService', () => {
       expect(refused).toBeInstanceOf(AgentAuthError);
       expect(refused.reason).toMatch(/without proof of its credentials/);
       expect(await knex('patch_endpoints')).toHaveLength(1);
+      // The failed insert wrote no audit row with it: only the winner's.
+      expect(
+        await knex('patch_audit_events').where({ action: 'agent-enroll' }),
+      ).toHaveLength(1);
       const row = await knex('patch_enrollment_tokens').where({ id }).first();
       expect(Number(row.uses)).toBe(0);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    "a machine's first enrollment: its endpoint and audit row in one write, on %p",
+    async databaseId => {
+      const knex = await databases.init(databaseId);
+      const { service, announced } = await setUp(knex);
+      const { token } = await service.createToken(
+        { maxUses: 1 },
+        'user:default/ops',
+      );
+      const statements: string[] = [];
+      const count = (q: { sql: string }) => statements.push(q.sql);
+      knex.on('query', count);
+      const result = await service.enroll(enrollment(token, 'machine-new'));
+      knex.off('query', count);
+      // The token, the machine, the token's use, then one write: on
+      // PostgreSQL one statement (no BEGIN or COMMIT), on SQLite one
+      // transaction.
+      const writes = statements.filter(q => /^(insert|with)/i.test(q));
+      const pg = databaseId.startsWith('POSTGRES');
+      expect({
+        statements: pg ? statements.length : undefined,
+        writes: writes.length,
+        oneWrite: pg
+          ? /patch_endpoints[\s\S]*patch_audit_events/.test(writes[0])
+          : undefined,
+      }).toEqual(
+        pg
+          ? { statements: 4, writes: 1, oneWrite: true }
+          : { statements: undefined, writes: 2, oneWrite: undefined },
+      );
+      const endpoint = await knex('patch_endpoints')
+        .where({ id: result.agentId })
+        .first();
+      expect(endpoint.entity_ref).toBe(
+        'resource:default/machine-new-example-com',
+      );
+      const audit = await knex('patch_audit_events').where({
+        action: 'agent-enroll',
+        target_id: result.agentId,
+      });
+      expect(audit).toHaveLength(1);
+      expect(audit[0].actor).toBe(`agent:${result.agentId}`);
+      expect(JSON.parse(audit[0].details)).toMatchObject({
+        machineId: 'machine-new',
+        entityRef: 'resource:default/machine-new-example-com',
+      });
+      expect(announced).toEqual(
+        expect.arrayContaining(['enrollment-token-create', 'agent-enroll']),
+      );
     },
   );
 
@@ -170,6 +226,7 @@ describe('EnrollmentService', () => {
     "enrollments with one token do not wait for each other's transactions, on %p",
     async databaseId => {
       const knex = await databases.init(databaseId);
+      let pausing = false;
       let release: () => void = () => {};
       let entered: () => void = () => {};
       const inside = new Promise<void>(r => {
@@ -178,12 +235,14 @@ describe('EnrollmentService', () => {
       const gate = new Promise<void>(r => {
         release = r;
       });
-      // Holds the enrollment of machine-slow inside its transaction, after
-      // its endpoint and audit rows are written.
+      // Holds the re-enrollment of machine-slow (with proof of its
+      // credentials: a transaction that reads and updates its endpoint)
+      // inside its transaction, after its endpoint and audit rows are
+      // written. (A first enrollment is one statement, nothing to hold.)
       class PausingAuditLog extends AuditLog {
         async write(...args: Parameters<AuditLog['write']>) {
           await super.write(...args);
-          if (args[0].details?.machineId === 'machine-slow') {
+          if (pausing && args[0].details?.machineId === 'machine-slow') {
             entered();
             await gate;
           }
@@ -196,7 +255,12 @@ describe('EnrollmentService', () => {
         { maxUses: 5 },
         'user:default/ops',
       );
-      const slow = service.enroll(enrollment(token, 'machine-slow'));
+      const first = await service.enroll(enrollment(token, 'machine-slow'));
+      pausing = true;
+      const slow = service.enroll({
+        ...enrollment(token, 'machine-slow'),
+        credentials: { agentId: first.agentId, secret: first.secret },
+      });
       await inside;
       // While machine-slow's transaction is open, three more enroll to the
       // end with the same token (had they waited for its row, this would
@@ -206,9 +270,9 @@ describe('EnrollmentService', () => {
       );
       expect(others.map(r => r.reenrolled)).toEqual([false, false, false]);
       release();
-      await slow;
+      expect((await slow).reenrolled).toBe(true);
       const row = await knex('patch_enrollment_tokens').where({ id }).first();
-      expect(Number(row.uses)).toBe(4);
+      expect(Number(row.uses)).toBe(5);
       expect(await knex('patch_endpoints')).toHaveLength(4);
     },
   );

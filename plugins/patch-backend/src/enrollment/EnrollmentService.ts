@@ -1,5 +1,4 @@
 import { LoggerService } from '@backstage/backend-plugin-api';
-import { Config } from '@backstage/config';
 import { EventsService } from '@backstage/plugin-events-node';
 import { NotFoundError } from '@backstage/errors';
 import { Knex } from 'knex';
@@ -13,7 +12,13 @@ import {
 import { AuditLog, AuditRecord } from '../audit/AuditLog';
 import { fromDbJson, fromDbTime, toDbTime } from '../database/time';
 import { publishEndpointChanged } from '../endpoints/endpointEvents';
-import { isUniqueViolation, sameHash, tokenRefusal } from './enrollmentChecks';
+import {
+  Again,
+  enrollmentEntry,
+  isUniqueViolation,
+  sameHash,
+  tokenRefusal,
+} from './enrollmentChecks';
 import { EnrolledRow, EnrollmentStore, TokenRow } from './EnrollmentStore';
 
 /** An enrollment token as listed (never the token itself). @public */
@@ -85,29 +90,6 @@ export interface OwnershipRule {
   labels: Record<string, string>;
   owner?: string;
   system?: string;
-}
-
-/** Reads `patch.endpoints.rules`. @public */
-export function readOwnershipRules(config: Config): OwnershipRule[] {
-  return (config.getOptionalConfigArray('patch.endpoints.rules') ?? []).map(
-    rule => ({
-      labels: (rule.getOptionalConfig('labels')?.get() ?? {}) as Record<
-        string,
-        string
-      >,
-      owner: rule.getOptionalString('owner'),
-      system: rule.getOptionalString('system'),
-    }),
-  );
-}
-
-/**
- * Label keys an agent may not set (`patch.endpoints.protectedLabels`), on
- * top of the keys the ownership rules match on and the token's own keys.
- * @public
- */
-export function readProtectedLabels(config: Config): string[] {
-  return config.getOptionalStringArray('patch.endpoints.protectedLabels') ?? [];
 }
 
 /** Token prefix, so that secret scanners and people recognise a leaked token. */
@@ -381,13 +363,15 @@ export class EnrollmentService {
   }
 
   /**
-   * One enrollment transaction, its token's use taken (`enroll`).
-   * `careful`: the machine had an endpoint when `enroll` looked, or an
-   * insert met a unique constraint (a lost race, or a host name whose entity
-   * ref is taken): the endpoint and the entity ref are looked up first.
-   * Otherwise, as for nearly every machine of a fleet enrolling, the
-   * endpoint is inserted without a look (a statement less per enrollment),
-   * and a unique violation sends `enroll` round again, carefully.
+   * One enrollment's write, its token's use taken (`enroll`). `careful`:
+   * the machine had an endpoint when `enroll` looked, or an insert met a
+   * unique constraint (a lost race, or a host name whose entity ref is
+   * taken): in one transaction, the endpoint and the entity ref are looked
+   * up first. Otherwise, as for nearly every machine of a fleet enrolling,
+   * the endpoint is inserted without a look, with its audit row in the same
+   * write (`EnrollmentStore.insertEnrolled`: one statement on PostgreSQL),
+   * and a unique violation, which wrote nothing, sends `enroll` round again,
+   * carefully.
    */
   private async enrollOnce(
     input: EnrollRequest,
@@ -410,12 +394,59 @@ export class EnrollmentService {
     const systemRef =
       claim?.systemRef ?? rule?.system ?? token.system_ref ?? null;
 
+    const fields = {
+      hostname: input.hostname,
+      owner_ref: ownerRef,
+      system_ref: systemRef,
+      labels: JSON.stringify(labels),
+      os_family: input.os?.family ?? null,
+      os_name: input.os?.name ?? null,
+      os_version: input.os?.version ?? null,
+      os_arch: input.os?.arch ?? null,
+      location: labels.location ?? null,
+      device_type: labels['device-type'] ?? labels.deviceType ?? null,
+      department: labels.department ?? null,
+      secret_hash: secretHash,
+      enrollment_token_id: token.id,
+      revoked_at: null,
+      enrolled_at: nowIso,
+      agent_version: input.agentVersion ?? null,
+    };
+    const entryOf = (agentId: string, entityRef: string, again?: Again) =>
+      enrollmentEntry({
+        input,
+        tokenId: token.id,
+        claimed: !!claim,
+        ownerRef,
+        systemRef,
+        agentId,
+        entityRef,
+        again,
+      });
+
+    if (!careful) {
+      // The endpoint and its audit row in one write (the store's).
+      const agentId = randomUUID();
+      const entityRef =
+        claim?.entityRef ?? `resource:default/${toEntityName(input.hostname)}`;
+      const entry = entryOf(agentId, entityRef);
+      await store.insertEnrolled(
+        {
+          id: agentId,
+          machine_id: input.machineId,
+          entity_ref: entityRef,
+          claimed: !!claim,
+          ...fields,
+        },
+        AuditLog.row(entry),
+      );
+      return this.enrolled(secret, { agentId, entityRef, entry });
+    }
+
     const result = await store.transaction(async tx => {
       // Read again in the transaction: the allowance and the grant's one use
       // are decided on the row this enrollment updates.
-      const existing = careful
-        ? await store.findEnrolled(input.machineId, tx)
-        : undefined;
+      const existing = await store.findEnrolled(input.machineId, tx);
       let via: 'credentials' | 'grant' | undefined;
       if (existing) {
         via = this.reenrollAllowance(existing, input);
@@ -429,25 +460,6 @@ export class EnrollmentService {
           }
         }
       }
-
-      const fields = {
-        hostname: input.hostname,
-        owner_ref: ownerRef,
-        system_ref: systemRef,
-        labels: JSON.stringify(labels),
-        os_family: input.os?.family ?? null,
-        os_name: input.os?.name ?? null,
-        os_version: input.os?.version ?? null,
-        os_arch: input.os?.arch ?? null,
-        location: labels.location ?? null,
-        device_type: labels['device-type'] ?? labels.deviceType ?? null,
-        department: labels.department ?? null,
-        secret_hash: secretHash,
-        enrollment_token_id: token.id,
-        revoked_at: null,
-        enrolled_at: nowIso,
-        agent_version: input.agentVersion ?? null,
-      };
 
       let agentId: string;
       let entityRef: string;
@@ -467,9 +479,7 @@ export class EnrollmentService {
         agentId = randomUUID();
         entityRef =
           claim?.entityRef ??
-          (careful
-            ? await this.uniqueEntityRef(tx, input.hostname, agentId)
-            : `resource:default/${toEntityName(input.hostname)}`);
+          (await this.uniqueEntityRef(tx, input.hostname, agentId));
         await store.insertEndpoint(
           {
             id: agentId,
@@ -481,39 +491,31 @@ export class EnrollmentService {
           tx,
         );
       }
-      const entry: AuditRecord = {
-        actor: `agent:${agentId}`,
-        action: existing ? 'agent-reenroll' : 'agent-enroll',
-        outcome: 'succeeded',
-        targetType: 'endpoint',
-        targetId: agentId,
-        groupRef: ownerRef ?? undefined,
-        systemRef: systemRef ?? undefined,
-        message: existing
-          ? `Machine ${input.machineId} enrolled again (${
-              via === 'grant'
-                ? "an operator's grant"
-                : 'proof of its credentials'
-            }); its secret was rotated`
-          : `Machine ${input.machineId} enrolled as ${entityRef}`,
-        details: {
-          machineId: input.machineId,
-          hostname: input.hostname,
-          enrollmentTokenId: token.id,
-          entityRef,
-          claimed: !!claim,
-          ...(via ? { via } : {}),
-          ...(via === 'grant'
-            ? { grantedBy: existing!.reenroll_granted_by }
-            : {}),
-        },
-      };
+      const entry = entryOf(
+        agentId,
+        entityRef,
+        existing && via
+          ? { via, grantedBy: existing.reenroll_granted_by }
+          : undefined,
+      );
       // The row now; Backstage's auditor hears of it once committed.
       await audit.write(entry, tx);
       return { agentId, entityRef, reenrolled: !!existing, entry };
     });
+    return this.enrolled(secret, result);
+  }
 
-    await audit.announce(result.entry);
+  /** After an enrollment's write: the auditor, the caches, the catalog. */
+  private async enrolled(
+    secret: string,
+    result: {
+      agentId: string;
+      entityRef: string;
+      reenrolled?: boolean;
+      entry: AuditRecord;
+    },
+  ): Promise<EnrollResult> {
+    await this.options.audit.announce(result.entry);
     this.options.agentAuth.invalidate(result.agentId);
     if (this.options.logger) {
       const { events, logger } = this.options;
@@ -525,7 +527,7 @@ export class EnrollmentService {
       secret,
       endpointRef: result.entityRef,
       checkInIntervalSeconds: this.options.checkInIntervalSeconds,
-      reenrolled: result.reenrolled,
+      reenrolled: !!result.reenrolled,
     };
   }
 

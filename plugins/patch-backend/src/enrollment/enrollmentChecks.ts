@@ -4,6 +4,7 @@
  */
 
 import { timingSafeEqual } from 'node:crypto';
+import { AuditRecord } from '../audit/AuditLog';
 import { fromDbTime } from '../database/time';
 import { TokenRow } from './EnrollmentStore';
 
@@ -37,4 +38,51 @@ export function isUniqueViolation(error: unknown): boolean {
     e?.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
     /UNIQUE constraint failed/.test(String(e?.message))
   );
+}
+
+/** How a machine proved it may enroll again. @internal */
+export type Again = {
+  via: 'credentials' | 'grant';
+  grantedBy: string | null;
+};
+
+/**
+ * The audit entry of an enrollment: a first one, or `again` with how the
+ * machine proved it may enroll again. @internal
+ */
+export function enrollmentEntry(e: {
+  input: { machineId: string; hostname: string };
+  tokenId: string;
+  claimed: boolean;
+  ownerRef: string | null;
+  systemRef: string | null;
+  agentId: string;
+  entityRef: string;
+  again?: Again;
+}): AuditRecord {
+  const { machineId, hostname } = e.input;
+  const via = e.again?.via;
+  return {
+    actor: `agent:${e.agentId}`,
+    action: e.again ? 'agent-reenroll' : 'agent-enroll',
+    outcome: 'succeeded',
+    targetType: 'endpoint',
+    targetId: e.agentId,
+    groupRef: e.ownerRef ?? undefined,
+    systemRef: e.systemRef ?? undefined,
+    message: e.again
+      ? `Machine ${machineId} enrolled again (${
+          via === 'grant' ? "an operator's grant" : 'proof of its credentials'
+        }); its secret was rotated`
+      : `Machine ${machineId} enrolled as ${e.entityRef}`,
+    details: {
+      machineId,
+      hostname,
+      enrollmentTokenId: e.tokenId,
+      entityRef: e.entityRef,
+      claimed: e.claimed,
+      ...(via ? { via } : {}),
+      ...(via === 'grant' ? { grantedBy: e.again!.grantedBy } : {}),
+    },
+  };
 }
