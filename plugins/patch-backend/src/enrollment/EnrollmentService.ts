@@ -412,6 +412,13 @@ export class EnrollmentService {
       enrolled_at: nowIso,
       agent_version: input.agentVersion ?? null,
     };
+    const newEndpoint = (agentId: string, entityRef: string) => ({
+      id: agentId,
+      machine_id: input.machineId,
+      entity_ref: entityRef,
+      claimed: !!claim,
+      ...fields,
+    });
     const entryOf = (agentId: string, entityRef: string, again?: Again) =>
       enrollmentEntry({
         input,
@@ -431,16 +438,15 @@ export class EnrollmentService {
         claim?.entityRef ?? `resource:default/${toEntityName(input.hostname)}`;
       const entry = entryOf(agentId, entityRef);
       await store.insertEnrolled(
-        {
-          id: agentId,
-          machine_id: input.machineId,
-          entity_ref: entityRef,
-          claimed: !!claim,
-          ...fields,
-        },
+        newEndpoint(agentId, entityRef),
         AuditLog.row(entry),
       );
-      return this.enrolled(secret, { agentId, entityRef, entry });
+      return this.enrolled(secret, {
+        agentId,
+        entityRef,
+        reenrolled: false,
+        entry,
+      });
     }
 
     const result = await store.transaction(async tx => {
@@ -480,16 +486,7 @@ export class EnrollmentService {
         entityRef =
           claim?.entityRef ??
           (await this.uniqueEntityRef(tx, input.hostname, agentId));
-        await store.insertEndpoint(
-          {
-            id: agentId,
-            machine_id: input.machineId,
-            entity_ref: entityRef,
-            claimed: !!claim,
-            ...fields,
-          },
-          tx,
-        );
+        await store.insertEndpoint(newEndpoint(agentId, entityRef), tx);
       }
       const entry = entryOf(
         agentId,
@@ -511,7 +508,7 @@ export class EnrollmentService {
     result: {
       agentId: string;
       entityRef: string;
-      reenrolled?: boolean;
+      reenrolled: boolean;
       entry: AuditRecord;
     },
   ): Promise<EnrollResult> {
@@ -527,7 +524,7 @@ export class EnrollmentService {
       secret,
       endpointRef: result.entityRef,
       checkInIntervalSeconds: this.options.checkInIntervalSeconds,
-      reenrolled: !!result.reenrolled,
+      reenrolled: result.reenrolled,
     };
   }
 
