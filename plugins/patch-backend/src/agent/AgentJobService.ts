@@ -1,11 +1,12 @@
 import { ConflictError, NotFoundError } from '@backstage/errors';
-import { AuditLog } from '../audit/AuditLog';
+import { AuditLog, AuditRecord } from '../audit/AuditLog';
 import { JobQueue, JobResultReport, JobStateAnswer } from '../jobs/JobQueue';
 
 /**
  * What an authenticated agent does with its leased jobs: start one, report
  * its result. Each call is audited as the agent's, refusals included (a
- * start of another agent's or a lapsed job, a report of a stale attempt).
+ * start of another agent's or a lapsed job, a report of a stale attempt);
+ * an accepted start or result is written with its audit entry.
  * @internal
  */
 export class AgentJobService {
@@ -26,9 +27,10 @@ export class AgentJobService {
       details: { attempt },
     };
     try {
-      const answer = await jobs.startJob(agentId, jobId, attempt);
-      await audit.record({ ...entry, outcome: 'succeeded' });
-      return answer;
+      const started: AuditRecord = { ...entry, outcome: 'succeeded' };
+      // Recorded with the start, once: a repeat (the agent retrying after a
+      // lost answer) changes nothing and is not audited again.
+      return await jobs.startJob(agentId, jobId, attempt, started);
     } catch (error) {
       if (error instanceof ConflictError || error instanceof NotFoundError) {
         await audit.record({
@@ -53,25 +55,23 @@ export class AgentJobService {
   ): Promise<JobStateAnswer> {
     const { jobs, audit } = this.deps;
     try {
-      const answer = await jobs.reportResult(agentId, jobId, attempt, report);
-      if (!answer.duplicate) {
-        await audit.record({
-          actor: `agent:${agentId}`,
-          action: 'job-result',
-          outcome: report.status === 'succeeded' ? 'succeeded' : 'failed',
-          targetType: 'job',
-          targetId: jobId,
-          message: report.message,
-          details: {
-            attempt,
-            status: report.status,
-            ...(report.installedVersion
-              ? { installedVersion: report.installedVersion }
-              : {}),
-          },
-        });
-      }
-      return answer;
+      const entry: AuditRecord = {
+        actor: `agent:${agentId}`,
+        action: 'job-result',
+        outcome: report.status === 'succeeded' ? 'succeeded' : 'failed',
+        targetType: 'job',
+        targetId: jobId,
+        message: report.message,
+        details: {
+          attempt,
+          status: report.status,
+          ...(report.installedVersion
+            ? { installedVersion: report.installedVersion }
+            : {}),
+        },
+      };
+      // Recorded with the result, once: a repeat is not audited again.
+      return await jobs.reportResult(agentId, jobId, attempt, report, entry);
     } catch (error) {
       if (error instanceof ConflictError) {
         await audit.record({

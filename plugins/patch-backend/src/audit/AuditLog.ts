@@ -91,6 +91,9 @@ export class AuditLog {
     await (trx ?? this.db)('patch_audit_events').insert(AuditLog.row(entry));
   }
 
+  /** The table of the entries' rows. */
+  static readonly TABLE = 'patch_audit_events';
+
   /**
    * An entry's `patch_audit_events` row, stamped now: for a store that
    * writes it in the statement of the change it records (`write` otherwise).

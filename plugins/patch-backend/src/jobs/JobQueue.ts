@@ -56,10 +56,11 @@ import { MaintenanceWindow } from '@patchbay/plugin-patch-common';
 import { Knex } from 'knex';
 import { Duration } from 'luxon';
 import { fromDbJson, toDbTime } from '../database/time';
+import { AuditLog, AuditRecord } from '../audit/AuditLog';
 import { JobEvents } from './events';
 import { newJobGroups } from './creation';
 import { checkEvidence } from './evidence';
-import { isUniqueViolation, JobStore } from './JobStore';
+import { finishing, isUniqueViolation, JobRecord, JobStore } from './JobStore';
 import { LeaseAnswer } from './LeaseStore';
 import { isOverdue } from './overdue';
 import { JobReaper } from './reaper';
@@ -313,89 +314,82 @@ export class JobQueue {
 
   /**
    * Marks a leased job running; its lease becomes its timeout deadline.
-   * Idempotent: starting a running job again answers the same.
+   * Idempotent: starting a running job again answers the same. `entry`
+   * (the caller's audit entry) is recorded with the start, and only then:
+   * not for a refusal, nor for a repeat.
    * Throws NotFoundError (not this endpoint's job) or ConflictError (lease gone).
    */
   async startJob(
     endpointId: string,
     jobId: string,
     attempt: number,
+    entry?: AuditRecord,
   ): Promise<JobStateAnswer> {
     const now = this.now();
-    const nowIso = toDbTime(now);
-    return this.store.db.transaction(async tx => {
-      const job = await this.store.lock(tx, jobId);
-      if (!job || job.endpoint_id !== endpointId) {
-        throw new NotFoundError(`No job ${jobId} for this agent`);
-      }
-      if (job.attempt !== attempt) {
-        throw new ConflictError(
-          `Attempt ${attempt} of job ${jobId} is not current (current: ${job.attempt})`,
-        );
-      }
-      if (job.state === 'running') {
-        return { jobId, attempt, state: 'running' as JobState };
-      }
-      if (job.state !== 'leased' || isOverdue(job, now)) {
-        throw new ConflictError(
-          `Job ${jobId} cannot start: it is ${job.state}${
-            job.state === 'leased' ? ' and its lease ran out' : ''
-          }`,
-        );
-      }
-      await this.store.setRunning(
-        tx,
-        jobId,
-        nowIso,
-        toDbTime(now + Number(job.timeout_seconds) * 1000),
+    const running = { jobId, attempt, state: 'running' as JobState };
+    // One guarded statement; the job is read only to say why not.
+    const audited = this.options.audit && entry;
+    const started = await this.store.start(
+      { endpointId, jobId, attempt },
+      toDbTime(now),
+      audited ? [auditRecord(audited)] : [],
+    );
+    if (started) {
+      if (audited) await this.options.audit?.announce(audited);
+      return running;
+    }
+    const job = await this.store.get(jobId);
+    if (!job || job.endpoint_id !== endpointId) {
+      throw new NotFoundError(`No job ${jobId} for this agent`);
+    }
+    if (job.attempt !== attempt) {
+      throw new ConflictError(
+        `Attempt ${attempt} of job ${jobId} is not current (current: ${job.attempt})`,
       );
-      return { jobId, attempt, state: 'running' as JobState };
-    });
+    }
+    if (job.state === 'running') return running;
+    throw new ConflictError(
+      `Job ${jobId} cannot start: it is ${job.state}${
+        job.state === 'leased' && isOverdue(job, now)
+          ? ' and its lease ran out'
+          : ''
+      }`,
+    );
   }
 
   /**
    * Stores a terminal result, exactly once per (job, attempt). A repeat of
    * a stored report gets the stored answer with `duplicate: true`; a report
    * for an attempt that is not the job's current one gets ConflictError.
+   * The job's result, its row, `entry` (the caller's audit entry) and, when
+   * the agent's evidence contradicts it, the queue's entry are written by
+   * one guarded change
+   * (`JobStore.changeRecorded`): of two reports racing, one matches.
    */
   async reportResult(
     endpointId: string,
     jobId: string,
     attempt: number,
     report: JobResultReport,
+    entry?: AuditRecord,
   ): Promise<JobStateAnswer> {
     const nowIso = toDbTime(this.now());
-    let finishedRow: any;
-    let answer: JobStateAnswer;
-    try {
-      answer = await this.store.db.transaction(async tx => {
-        // The row lock serializes concurrent reports of the same job, so the
-        // second one sees the first one's result below.
-        const job = await this.store.lock(tx, jobId);
-        if (!job || job.endpoint_id !== endpointId) {
-          throw new NotFoundError(`No job ${jobId} for this agent`);
-        }
-        const stored = await this.store.storedResult(tx, jobId, attempt);
-        if (stored) {
-          return { jobId, attempt, state: stored.status, duplicate: true };
-        }
-        if (
-          job.attempt !== attempt ||
-          (job.state !== 'leased' && job.state !== 'running')
-        ) {
-          throw new ConflictError(
-            `Attempt ${attempt} of job ${jobId} is not current (job is ${job.state}, attempt ${job.attempt})`,
-          );
-        }
-        // The agent's word is checked against its own evidence: a success
-        // with any package of the payload not fixed is a failure.
-        const { checked, notFixed } = checkEvidence(
-          fromDbJson<JsonObject>(job.payload),
-          report,
-        );
-        if (notFixed.length > 0) {
-          await this.options.audit?.record(
-            {
+    // The payload is fixed when the job is created: read without a lock.
+    const job = await this.store.get(jobId);
+    if (!job || job.endpoint_id !== endpointId) {
+      throw new NotFoundError(`No job ${jobId} for this agent`);
+    }
+    const live = job.state === 'leased' || job.state === 'running';
+    if (job.attempt === attempt && live) {
+      // The agent's word is checked against its own evidence: a success
+      // with any package of the payload not fixed is a failure.
+      const { checked, notFixed } = checkEvidence(
+        fromDbJson<JsonObject>(job.payload),
+        report,
+      );
+      const contradicted: AuditRecord | undefined =
+        notFixed.length > 0
+          ? {
               actor: 'system:job-queue',
               action: 'job-result-not-fixed',
               outcome: 'failed',
@@ -403,42 +397,51 @@ export class JobQueue {
               targetId: jobId,
               message: checked.message,
               details: { endpointId, attempt, notFixed },
-            },
-            tx,
-          );
-        }
-        finishedRow = await this.store.finishAttempt(
-          tx,
-          job,
-          checked,
-          'agent',
-          nowIso,
-          // A reported install or rollback is a claim until the
-          // endpoint's next inventory confirms it (see `settleVerification`).
-          (job.kind === 'install' || job.kind === 'rollback') &&
-            checked.status === 'succeeded'
-            ? 'pending'
-            : null,
+            }
+          : undefined;
+      const entries = [contradicted, entry].filter(
+        (e): e is AuditRecord => !!e,
+      );
+      const { changes, record } = finishing(
+        job,
+        checked,
+        'agent',
+        nowIso,
+        // A reported install or rollback is a claim until the endpoint's
+        // next inventory confirms it (see `settleVerification`).
+        (job.kind === 'install' || job.kind === 'rollback') &&
+          checked.status === 'succeeded'
+          ? 'pending'
+          : null,
+      );
+      let row: any;
+      try {
+        row = await this.store.changeRecorded(
+          q =>
+            q
+              .where({ id: jobId, attempt })
+              .whereIn('state', ['leased', 'running']),
+          changes,
+          [record, ...(this.options.audit ? entries.map(auditRecord) : [])],
         );
-        return { jobId, attempt, state: checked.status, duplicate: false };
-      });
-    } catch (error) {
-      // Two identical reports racing on SQLite, or a unique violation the
-      // lock did not prevent: the stored row is the answer.
-      if (isUniqueViolation(error)) {
-        const stored = await this.store.storedResult(
-          this.store.db,
-          jobId,
-          attempt,
-        );
-        if (stored) {
-          return { jobId, attempt, state: stored.status, duplicate: true };
-        }
+      } catch (error) {
+        // The same report stored meanwhile: its row is the answer below.
+        if (!isUniqueViolation(error)) throw error;
       }
-      throw error;
+      if (row) {
+        for (const e of entries) await this.options.audit?.announce(e);
+        await this.events.emitRows([row]);
+        return { jobId, attempt, state: checked.status, duplicate: false };
+      }
     }
-    if (finishedRow) await this.events.emitRows([finishedRow]);
-    return answer;
+    const stored = await this.store.storedResult(this.store.db, jobId, attempt);
+    if (stored) {
+      return { jobId, attempt, state: stored.status, duplicate: true };
+    }
+    const now = (await this.store.get(jobId)) ?? job;
+    throw new ConflictError(
+      `Attempt ${attempt} of job ${jobId} is not current (job is ${now.state}, attempt ${now.attempt})`,
+    );
   }
 
   /**
@@ -461,21 +464,35 @@ export class JobQueue {
    * Settles a succeeded install awaiting verification, once: `verified`
    * when the endpoint's inventory shows the patch installed; otherwise
    * `unverified`, and the job becomes `failed` (audited; listeners hear of
-   * it as a finished job). Returns false when it was not pending any more.
+   * it as a finished job). One guarded change with its audit entry (a job
+   * awaiting verification has ended: its result no longer changes).
+   * Returns false when it was not pending any more.
    */
   async settleVerification(
-    jobId: string,
+    job: Pick<Job, 'id' | 'endpointId' | 'attempt' | 'rolloutId' | 'result'>,
     outcome: 'verified' | 'unverified',
     message: string,
     details: JsonObject = {},
   ): Promise<boolean> {
     const nowIso = toDbTime(this.now());
-    let row: any;
-    await this.store.db.transaction(async tx => {
-      const job = await this.store.lock(tx, jobId);
-      if (!job || job.verification !== 'pending') return;
-      const result = fromDbJson<any>(job.result) ?? {};
-      row = await this.store.settle(tx, jobId, {
+    const result = job.result;
+    const entry: AuditRecord = {
+      actor: 'system:job-verification',
+      action: outcome === 'verified' ? 'job-verified' : 'job-unverified',
+      outcome: outcome === 'verified' ? 'succeeded' : 'failed',
+      targetType: 'job',
+      targetId: job.id,
+      message,
+      details: {
+        endpointId: job.endpointId,
+        attempt: job.attempt,
+        ...(job.rolloutId ? { rolloutId: job.rolloutId } : {}),
+        ...details,
+      },
+    };
+    const row = await this.store.changeRecorded(
+      q => q.where({ id: job.id, verification: 'pending' }),
+      {
         verification: outcome,
         updated_at: nowIso,
         ...(outcome === 'unverified'
@@ -485,33 +502,18 @@ export class JobQueue {
                 ...result,
                 status: 'failed',
                 message: `${message}${
-                  result.message ? ` (agent: ${result.message})` : ''
+                  result?.message ? ` (agent: ${result.message})` : ''
                 }`,
               }),
             }
           : {}),
-      });
-      if (!row) return;
-      await this.options.audit?.record(
-        {
-          actor: 'system:job-verification',
-          action: outcome === 'verified' ? 'job-verified' : 'job-unverified',
-          outcome: outcome === 'verified' ? 'succeeded' : 'failed',
-          targetType: 'job',
-          targetId: jobId,
-          message,
-          details: {
-            endpointId: job.endpoint_id,
-            attempt: Number(job.attempt),
-            ...(job.rollout_id ? { rolloutId: job.rollout_id } : {}),
-            ...details,
-          },
-        },
-        tx,
-      );
-    });
-    if (row && outcome === 'unverified') await this.events.emitRows([row]);
-    return !!row;
+      },
+      this.options.audit ? [auditRecord(entry)] : [],
+    );
+    if (!row) return false;
+    await this.options.audit?.announce(entry);
+    if (outcome === 'unverified') await this.events.emitRows([row]);
+    return true;
   }
 
   /**
@@ -541,9 +543,9 @@ export class JobQueue {
     for (;;) {
       const ids = await this.store.unverifiedSince(cutoff, batchSize);
       const before = total;
-      for (const id of ids) {
+      for (const row of ids) {
         const settled = await this.settleVerification(
-          id,
+          toJob(row),
           'unverified',
           message,
           {
@@ -556,6 +558,11 @@ export class JobQueue {
       if (ids.length < batchSize || total === before) return total;
     }
   }
+}
+
+/** An audit entry's row, to be written with a job's change. */
+function auditRecord(entry: AuditRecord): JobRecord {
+  return { table: AuditLog.TABLE, row: AuditLog.row(entry) };
 }
 
 function requireSelector(selector: CancelSelector, message: string): void {

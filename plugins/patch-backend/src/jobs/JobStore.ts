@@ -5,9 +5,12 @@
  * - creation: one statement per 50,000 jobs with one JSON document as the
  *   only binding: per group of jobs sharing their columns on PostgreSQL
  *   (`json_to_recordset`, `unnest`), per job on SQLite (`json_each`);
- * - row locks: `FOR UPDATE` (`SKIP LOCKED` for the reaper) on PostgreSQL;
+ * - row locks: `FOR UPDATE SKIP LOCKED` for the reaper on PostgreSQL;
  *   SQLite has a single writer and none;
- * - the time-to-live given back on release (timestamp arithmetic);
+ * - the time-to-live given back on release and a started job's run time
+ *   limit (timestamp arithmetic);
+ * - a job's guarded change with the rows that record it (`changeRecorded`):
+ *   one statement on PostgreSQL, a transaction on SQLite;
  * - the lease statement, behind one contract (`LeaseStore.ts`).
  * The rules (which transition when) are in `JobQueue.ts` and `reaper.ts`.
  */
@@ -47,6 +50,12 @@ const SHARED_COLUMNS: Array<[keyof NewJobShared, string, string]> = [
   ['patch_ref', 'text', 'text'],
   ['created_by', 'text', 'text'],
 ];
+
+/** A row that records a job's change (its result, an audit entry). @internal */
+export interface JobRecord {
+  table: string;
+  row: Record<string, unknown>;
+}
 
 /** The store of jobs and their results. @internal */
 export class JobStore {
@@ -116,12 +125,6 @@ export class JobStore {
 
   async get(id: string): Promise<any | undefined> {
     return this.db('patch_jobs').where({ id }).first();
-  }
-
-  /** The job's row, locked for the transaction on PostgreSQL. */
-  async lock(tx: Knex.Transaction, jobId: string): Promise<any | undefined> {
-    const q = tx('patch_jobs').where({ id: jobId }).first();
-    return this.dialect === 'pg' ? q.forUpdate() : q;
   }
 
   /** Jobs matching the filters (see `JobFilter`). */
@@ -255,18 +258,91 @@ export class JobStore {
     return moved;
   }
 
-  /** Marks a leased job running until `deadlineIso`. */
-  async setRunning(
-    tx: Knex.Transaction,
-    jobId: string,
+  /**
+   * Starts the endpoint's job in its attempt when it is leased and its
+   * lease has not run out: running, its lease becomes its run time limit
+   * from now; `records` are written with it. One guarded change
+   * (`changeRecorded`); whether it started.
+   */
+  async start(
+    job: { endpointId: string; jobId: string; attempt: number },
     nowIso: string,
-    deadlineIso: string,
-  ): Promise<void> {
-    await tx('patch_jobs').where({ id: jobId }).update({
-      state: 'running',
-      started_at: nowIso,
-      lease_expires_at: deadlineIso,
-      updated_at: nowIso,
+    records: JobRecord[],
+  ): Promise<boolean> {
+    const deadline =
+      this.dialect === 'pg'
+        ? this.db.raw(
+            `?::timestamptz + timeout_seconds * interval '1 second'`,
+            [nowIso],
+          )
+        : this.db.raw(
+            `strftime('%Y-%m-%dT%H:%M:%fZ', ?, '+' || timeout_seconds || ' seconds')`,
+            [nowIso],
+          );
+    const row = await this.changeRecorded(
+      q =>
+        q
+          .where({
+            id: job.jobId,
+            endpoint_id: job.endpointId,
+            attempt: job.attempt,
+            state: 'leased',
+          })
+          .where(lease =>
+            lease
+              .whereNull('lease_expires_at')
+              .orWhere('lease_expires_at', '>', nowIso),
+          ),
+      {
+        state: 'running',
+        started_at: nowIso,
+        lease_expires_at: deadline,
+        updated_at: nowIso,
+      },
+      records,
+    );
+    return !!row;
+  }
+
+  /**
+   * A guarded change of one job and the rows that record it (its result,
+   * an audit entry): `changes` on the job when it matches `where`, then
+   * `records`, all or nothing. The job's row, or undefined when it did not
+   * match and nothing was written. One statement on PostgreSQL (each record
+   * inserted from the update's result, typed by its table's row type); a
+   * transaction on SQLite. A unique violation of a record writes nothing.
+   */
+  async changeRecorded(
+    guard: (q: Knex.QueryBuilder) => Knex.QueryBuilder,
+    changes: Record<string, unknown>,
+    records: JobRecord[],
+  ): Promise<any | undefined> {
+    const update = (db: Knex | Knex.Transaction) =>
+      guard(db('patch_jobs')).update(changes).returning(JOB_COLUMNS);
+    if (records.length === 0) return (await update(this.db))[0];
+    if (this.dialect === 'pg') {
+      const job = update(this.db).toSQL();
+      const inserts = records.map(({ table, row }, i) => {
+        const columns = Object.keys(row)
+          .map(c => `"${c}"`)
+          .join(', ');
+        return `r${i} AS (INSERT INTO ${table} (${columns})
+          SELECT ${columns} FROM json_populate_record(NULL::${table}, ?::json)
+           WHERE EXISTS (SELECT 1 FROM j))`;
+      });
+      const result = await this.db.raw(
+        `WITH j AS (${job.sql})${inserts.map(i => `, ${i}`).join('')}
+         SELECT * FROM j`,
+        [...job.bindings, ...records.map(r => JSON.stringify(r.row))],
+      );
+      return result.rows[0];
+    }
+    return this.db.transaction(async tx => {
+      const [row] = await update(tx);
+      if (!row) return undefined;
+      for (const { table, row: record } of records)
+        await tx(table).insert(record);
+      return row;
     });
   }
 
@@ -293,35 +369,17 @@ export class JobStore {
     nowIso: string,
     verification: string | null,
   ): Promise<any> {
-    await tx('patch_job_results').insert({
-      job_id: job.id,
-      attempt: job.attempt,
-      status: report.status,
-      reported_by: reportedBy,
-      installed_version: report.installedVersion ?? null,
-      previous_version: report.previousVersion ?? null,
-      message: report.message ?? null,
-      output: report.output ?? null,
-      started_at: report.startedAt ? toDbTime(report.startedAt) : null,
-      finished_at: report.finishedAt ? toDbTime(report.finishedAt) : null,
-      reported_at: nowIso,
-    });
-    const stored: StoredJobResult = {
-      ...report,
-      attempt: job.attempt,
+    const { changes, record } = finishing(
+      job,
+      report,
       reportedBy,
-      reportedAt: nowIso,
-    };
+      nowIso,
+      verification,
+    );
+    await tx(record.table).insert(record.row);
     const [row] = await tx('patch_jobs')
       .where({ id: job.id })
-      .update({
-        state: report.status,
-        lease_expires_at: null,
-        updated_at: nowIso,
-        finished_at: nowIso,
-        result: JSON.stringify(stored),
-        verification,
-      })
+      .update(changes)
       .returning(JOB_COLUMNS);
     return row;
   }
@@ -335,19 +393,6 @@ export class JobStore {
   ): Promise<any | undefined> {
     const [row] = await tx('patch_jobs')
       .where({ id: jobId, state })
-      .update(changes)
-      .returning(JOB_COLUMNS);
-    return row;
-  }
-
-  /** Settles a pending verification (guarded); the job's row, if it was pending. */
-  async settle(
-    tx: Knex.Transaction,
-    jobId: string,
-    changes: Record<string, unknown>,
-  ): Promise<any | undefined> {
-    const [row] = await tx('patch_jobs')
-      .where({ id: jobId, verification: 'pending' })
       .update(changes)
       .returning(JOB_COLUMNS);
     return row;
@@ -397,14 +442,13 @@ export class JobStore {
    * Up to `limit` ids of jobs of any endpoint reported done before
    * `cutoffIso` and still awaiting the inventory that verifies them.
    */
-  async unverifiedSince(cutoffIso: string, limit: number): Promise<string[]> {
-    const rows = await this.db('patch_jobs')
-      .select('id')
+  async unverifiedSince(cutoffIso: string, limit: number): Promise<any[]> {
+    return this.db('patch_jobs')
+      .select(JOB_COLUMNS)
       .where({ verification: 'pending' })
       .where('finished_at', '<', cutoffIso)
       .orderBy('finished_at', 'asc')
       .limit(limit);
-    return rows.map((r: any) => r.id);
   }
 
   /** The endpoint's succeeded installs awaiting verification, oldest first. */
@@ -414,6 +458,51 @@ export class JobStore {
       .select(JOB_COLUMNS)
       .orderBy('finished_at', 'asc');
   }
+}
+
+/**
+ * The end of a job's attempt: the job's changes and its result's row
+ * (`patch_job_results`, unique on job and attempt). @internal
+ */
+export function finishing(
+  job: { id: string; attempt: number },
+  report: JobResultReport,
+  reportedBy: 'agent' | 'server',
+  nowIso: string,
+  verification: string | null,
+) {
+  const stored: StoredJobResult = {
+    ...report,
+    attempt: job.attempt,
+    reportedBy,
+    reportedAt: nowIso,
+  };
+  return {
+    changes: {
+      state: report.status,
+      lease_expires_at: null,
+      updated_at: nowIso,
+      finished_at: nowIso,
+      result: JSON.stringify(stored),
+      verification,
+    },
+    record: {
+      table: 'patch_job_results',
+      row: {
+        job_id: job.id,
+        attempt: job.attempt,
+        status: report.status,
+        reported_by: reportedBy,
+        installed_version: report.installedVersion ?? null,
+        previous_version: report.previousVersion ?? null,
+        message: report.message ?? null,
+        output: report.output ?? null,
+        started_at: report.startedAt ? toDbTime(report.startedAt) : null,
+        finished_at: report.finishedAt ? toDbTime(report.finishedAt) : null,
+        reported_at: nowIso,
+      },
+    },
+  };
 }
 
 /** A result for the same (job, attempt) stored meanwhile. @internal */

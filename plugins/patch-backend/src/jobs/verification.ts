@@ -113,7 +113,7 @@ export class JobVerifier {
       if (evaluation.state === 'installed') {
         if (
           await this.deps.jobs.settleVerification(
-            job.id,
+            job,
             'verified',
             `Inventory ${inventory.hash ?? ''} shows ${job.patchRef} installed`,
           )
@@ -131,7 +131,7 @@ export class JobVerifier {
               evaluation.state
             }: ${missing.join(', ')}`;
       if (
-        await this.deps.jobs.settleVerification(job.id, 'unverified', message, {
+        await this.deps.jobs.settleVerification(job, 'unverified', message, {
           evaluation: evaluation.state,
           inventoryHash: inventory.hash ?? null,
         })
@@ -168,7 +168,7 @@ export class JobVerifier {
           '; ',
         )}`;
     if (
-      await this.deps.jobs.settleVerification(job.id, outcome, message, {
+      await this.deps.jobs.settleVerification(job, outcome, message, {
         inventoryHash: inventory.hash ?? null,
       })
     )
