@@ -97,6 +97,18 @@ async function setup(knex: Knex) {
   };
 }
 
+/** The statements of a job's change with one audit entry. */
+function auditedChange(pg: boolean): string[] {
+  return pg
+    ? ['update patch_jobs + insert into patch_audit_events']
+    : [
+        'BEGIN',
+        'update patch_jobs',
+        'insert into patch_audit_events',
+        'COMMIT',
+      ];
+}
+
 describe('a job changes in one guarded statement', () => {
   const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
 
@@ -154,16 +166,7 @@ describe('a job changes in one guarded statement', () => {
       const withEntry = await h.statements(() =>
         h.queue.startJob('e1', next, 1, { ...entry, targetId: next }),
       );
-      expect(h.shape(withEntry)).toEqual(
-        pg
-          ? ['update patch_jobs + insert into patch_audit_events']
-          : [
-              'BEGIN',
-              'update patch_jobs',
-              'insert into patch_audit_events',
-              'COMMIT',
-            ],
-      );
+      expect(h.shape(withEntry)).toEqual(auditedChange(pg));
       expect(await h.audit('job-start')).toEqual([
         expect.objectContaining({ actor: 'agent:e1', target_id: next }),
       ]);
@@ -272,16 +275,7 @@ describe('a job changes in one guarded statement', () => {
       const sent = await h.statements(() =>
         h.queue.settleVerification(jobA, 'verified', 'inventory shows it'),
       );
-      expect(h.shape(sent)).toEqual(
-        pg
-          ? ['update patch_jobs + insert into patch_audit_events']
-          : [
-              'BEGIN',
-              'update patch_jobs',
-              'insert into patch_audit_events',
-              'COMMIT',
-            ],
-      );
+      expect(h.shape(sent)).toEqual(auditedChange(pg));
       expect((await h.queue.getJob(a))!).toMatchObject({
         state: 'succeeded',
         verification: 'verified',

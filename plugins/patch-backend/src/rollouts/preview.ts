@@ -214,8 +214,11 @@ export async function buildPreview(
       policy,
       rings,
       emergency: !!req.emergency,
-      // The preview measures the pilot against the rest.
-      attributes: true,
+      // The preview measures the pilot against the rest (the endpoints'
+      // attributes and their place in the catalog's graph), which a
+      // one-ring plan does not have: a plan has more rings than its policy
+      // only under a System cap, which reads them anyway.
+      attributes: rings.length > 1,
     },
   );
   // Emergency: who still has to decide, for which endpoints of the plan.
