@@ -328,14 +328,14 @@ export class JobQueue {
     const now = this.now();
     const running = { jobId, attempt, state: 'running' as JobState };
     // One guarded statement; the job is read only to say why not.
-    const audited = this.options.audit && entry;
+    const entries = entry ? [entry] : [];
     const started = await this.store.start(
       { endpointId, jobId, attempt },
       toDbTime(now),
-      audited ? [auditRecord(audited)] : [],
+      this.auditRecords(entries),
     );
     if (started) {
-      if (audited) await this.options.audit?.announce(audited);
+      await this.announce(entries);
       return running;
     }
     const job = await this.store.get(jobId);
@@ -422,14 +422,14 @@ export class JobQueue {
               .where({ id: jobId, attempt })
               .whereIn('state', ['leased', 'running']),
           changes,
-          [record, ...(this.options.audit ? entries.map(auditRecord) : [])],
+          [record, ...this.auditRecords(entries)],
         );
       } catch (error) {
         // The same report stored meanwhile: its row is the answer below.
         if (!isUniqueViolation(error)) throw error;
       }
       if (row) {
-        for (const e of entries) await this.options.audit?.announce(e);
+        await this.announce(entries);
         await this.events.emitRows([row]);
         return { jobId, attempt, state: checked.status, duplicate: false };
       }
@@ -508,10 +508,10 @@ export class JobQueue {
             }
           : {}),
       },
-      this.options.audit ? [auditRecord(entry)] : [],
+      this.auditRecords([entry]),
     );
     if (!row) return false;
-    await this.options.audit?.announce(entry);
+    await this.announce([entry]);
     if (outcome === 'unverified') await this.events.emitRows([row]);
     return true;
   }
@@ -528,6 +528,20 @@ export class JobQueue {
   }
 
   /**
+   * The rows of audit entries to write with a job's change; none when the
+   * queue has no audit log.
+   */
+  private auditRecords(entries: AuditRecord[]): JobRecord[] {
+    if (!this.options.audit) return [];
+    return entries.map(e => ({ table: AuditLog.TABLE, row: AuditLog.row(e) }));
+  }
+
+  /** Announces entries written with a change that happened. */
+  private async announce(entries: AuditRecord[]): Promise<void> {
+    for (const e of entries) await this.options.audit?.announce(e);
+  }
+
+  /**
    * Settles `unverified` every job reported done longer than the
    * verification deadline ago whose endpoint has uploaded no inventory
    * since (see the note at the top); returns how many.
@@ -541,9 +555,9 @@ export class JobQueue {
     const message = `Reported done, but no inventory from the endpoint within ${within} to verify it`;
     let total = 0;
     for (;;) {
-      const ids = await this.store.unverifiedSince(cutoff, batchSize);
+      const rows = await this.store.unverifiedSince(cutoff, batchSize);
       const before = total;
-      for (const row of ids) {
+      for (const row of rows) {
         const settled = await this.settleVerification(
           toJob(row),
           'unverified',
@@ -555,14 +569,9 @@ export class JobQueue {
         if (settled) total++;
       }
       // A full batch none of which moved would come back the same.
-      if (ids.length < batchSize || total === before) return total;
+      if (rows.length < batchSize || total === before) return total;
     }
   }
-}
-
-/** An audit entry's row, to be written with a job's change. */
-function auditRecord(entry: AuditRecord): JobRecord {
-  return { table: AuditLog.TABLE, row: AuditLog.row(entry) };
 }
 
 function requireSelector(selector: CancelSelector, message: string): void {

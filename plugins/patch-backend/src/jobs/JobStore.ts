@@ -439,7 +439,7 @@ export class JobStore {
   }
 
   /**
-   * Up to `limit` ids of jobs of any endpoint reported done before
+   * Up to `limit` jobs (rows) of any endpoint reported done before
    * `cutoffIso` and still awaiting the inventory that verifies them.
    */
   async unverifiedSince(cutoffIso: string, limit: number): Promise<any[]> {
