@@ -344,7 +344,7 @@ export class Fleet {
     let retryAfter: number | false = false;
     // The bodies of this upload, built once for all its attempts (again
     // only when the inventory changed meanwhile).
-    let built: { of: string; change?: string; whole?: string } | undefined;
+    let built: { of: string; change?: string; whole?: Buffer } | undefined;
     let changeRefused = false;
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (attempt > 0) await sleep(this.nextIn((retryAfter || 1) as number));
@@ -358,7 +358,7 @@ export class Fleet {
       };
       const hash = a.hash;
       if (built?.of !== hash) built = { of: hash };
-      let body: string;
+      let body: string | Buffer;
       let res: Answer | undefined;
       if (a.storedState && a.stored !== hash && !changeRefused) {
         body = built.change ??= this.inventories.change(
@@ -384,7 +384,7 @@ export class Fleet {
       }
       if (res.status === 200) {
         this.stats.uploads++;
-        this.stats.uploadBytes += body!.length;
+        this.stats.uploadBytes += Buffer.byteLength(body!);
         if (a.stored === undefined) {
           this.pendingFirstUpload--;
           this.lastFirstUploadAt = Date.now();

@@ -35,7 +35,7 @@ export class FleetHttp {
   async request(
     method: string,
     path: string,
-    body: string | undefined,
+    body: string | Buffer | undefined,
     headers: Record<string, string> = {},
   ): Promise<Answer> {
     for (let attempt = 1; ; attempt++) {
@@ -56,7 +56,7 @@ export class FleetHttp {
   private once(
     method: string,
     path: string,
-    body: string | undefined,
+    body: string | Buffer | undefined,
     headers: Record<string, string>,
   ): Promise<Answer> {
     return new Promise((resolve, reject) => {

@@ -41,6 +41,34 @@ interface PoolEntry {
   patched?: string;
 }
 
+/**
+ * A body's JSON fragments as bytes, each encoded once: a whole upload's body
+ * (~150 KB) is then one copy of its records' bytes. Joined as a string it
+ * cost the simulator ~2.5 ms per body (the join, then the UTF-8 length and
+ * encoding of the result), which during a fleet's first uploads took
+ * about as much CPU as the backend under test.
+ */
+const bytesOf = new Map<string, Buffer>();
+function bytes(fragment: string): Buffer {
+  let b = bytesOf.get(fragment);
+  if (!b) {
+    b = Buffer.from(fragment, 'utf8');
+    bytesOf.set(fragment, b);
+  }
+  return b;
+}
+const COMMA = Buffer.from(',');
+
+/** `[a,b,...]` of fragments, appended to `out` as bytes. */
+function pushArray(out: Buffer[], fragments: readonly string[]) {
+  out.push(bytes('['));
+  fragments.forEach((f, i) => {
+    if (i > 0) out.push(COMMA);
+    out.push(bytes(f));
+  });
+  out.push(bytes(']'));
+}
+
 /** A small deterministic PRNG (mulberry32). */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -262,12 +290,15 @@ export class FleetInventories {
     return digest(packages, pending);
   }
 
-  /** The JSON body of a whole upload of one agent's inventory (its hash given). */
-  body(state: InventoryState, hash: string): string {
+  /** The JSON body of a whole upload of one agent's inventory (its hash given), as bytes. */
+  body(state: InventoryState, hash: string): Buffer {
     const { packages, pending } = this.records(state);
-    return `{"hash":"${hash}","packages":[${packages.join(
-      ',',
-    )}],"pending":[${pending.join(',')}]}`;
+    const out: Buffer[] = [Buffer.from(`{"hash":"${hash}","packages":`)];
+    pushArray(out, packages);
+    out.push(bytes(',"pending":'));
+    pushArray(out, pending);
+    out.push(bytes('}'));
+    return Buffer.concat(out);
   }
 
   /**

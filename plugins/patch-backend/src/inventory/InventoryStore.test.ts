@@ -22,7 +22,7 @@ describe('InventoryStore.getInventory', () => {
       const db = await databases.init(databaseId);
       await db.migrate.latest({ directory: migrationsDir });
       await db('patch_endpoints').insert(
-        ['a', 'b'].map(id => ({
+        ['a', 'b', 'c'].map(id => ({
           id,
           machine_id: `m-${id}`,
           hostname: id,
@@ -101,6 +101,47 @@ describe('InventoryStore.getInventory', () => {
         db.removeListener('query', count);
       }
       expect(statements).toHaveLength(1);
+
+      // Records read back are stored again as their ids (a change keeps most
+      // of an inventory): this store never looked their keys up, yet the
+      // write reads no record table, and reads back as the same records.
+      // Only a record that was not read is looked up by its key.
+      statements.length = 0;
+      db.on('query', count);
+      try {
+        await reader.replaceInventory('c', {
+          hash: 'h-c',
+          packages: first!.packages.slice(1),
+          pending: first!.pending,
+        });
+      } finally {
+        db.removeListener('query', count);
+      }
+      expect(statements.length).toBeGreaterThan(0);
+      expect(statements.filter(q => /_records/.test(q))).toEqual([]);
+      expect(await reader.getInventory('c')).toMatchObject({
+        hash: 'h-c',
+        packages: first!.packages.slice(1),
+        pending: first!.pending,
+      });
+      await reader.replaceInventory('c', {
+        hash: 'h-c2',
+        packages: [
+          ...first!.packages.slice(1),
+          { ecosystem: 'deb', name: 'libc6', version: '2.36-9+deb12u9' },
+        ],
+        pending: [],
+      });
+      expect(
+        (await new InventoryStore(db).getInventory('c'))?.packages.map(
+          p => `${p.name}=${p.version}`,
+        ),
+      ).toEqual([
+        'libc6=2.36-9',
+        'libc6=2.36-9+deb12u9',
+        'libssl3=3.0.11-1+b1',
+        'zlib1g=1:1.2.13',
+      ]);
 
       // An endpoint without an inventory, and one that does not exist.
       expect(await reader.getInventory('b')).toMatchObject({

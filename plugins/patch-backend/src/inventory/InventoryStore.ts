@@ -101,17 +101,38 @@ export function pendingKey(u: PendingUpdate): string {
  * upload may add the same record: its insert is ignored) and read back.
  * Records are never changed or deleted, so a cached id stays right.
  */
-class RecordIds {
+class RecordIds<T extends object> {
   private readonly cache = new Map<string, number>();
 
-  constructor(private readonly db: Knex, private readonly table: string) {}
+  constructor(
+    private readonly db: Knex,
+    private readonly table: string,
+    /** A record's stored row, its `key` included. */
+    private readonly toRow: (
+      record: T,
+    ) => { key: string } & Record<string, unknown>,
+    /** Ids of the record objects read from the table (`RecordsById`). */
+    private readonly readIds: WeakMap<object, number>,
+  ) {}
 
   /** Whether the record of this key is stored (as far as this process knows). */
   has(key: string): boolean {
     return this.cache.has(key);
   }
 
-  async idsOf(rows: Array<{ key: string } & Record<string, unknown>>) {
+  /**
+   * The ids of `records`, distinct and ascending: a record object read from
+   * the table is its id (a change keeps most of an inventory's records,
+   * whose keys are then not built again), any other is found by its key.
+   */
+  async idsOf(records: readonly T[]): Promise<number[]> {
+    const ids = new Set<number>();
+    const rows: Array<{ key: string } & Record<string, unknown>> = [];
+    for (const record of records) {
+      const id = this.readIds.get(record);
+      if (id !== undefined) ids.add(id);
+      else rows.push(this.toRow(record));
+    }
     const missing = rows.filter(r => !this.cache.has(r.key));
     if (missing.length > 0) {
       if (this.cache.size + missing.length > CACHE_LIMIT) this.cache.clear();
@@ -127,12 +148,12 @@ class RecordIds {
         for (const f of found) this.cache.set(f.key, Number(f.id));
       }
     }
-    const ids = rows.map(r => {
+    for (const r of rows) {
       const id = this.cache.get(r.key);
       if (id === undefined) throw new Error(`record not stored: ${r.key}`);
-      return id;
-    });
-    return [...new Set(ids)].sort((a, b) => a - b);
+      ids.add(id);
+    }
+    return [...ids].sort((a, b) => a - b);
   }
 }
 
@@ -144,8 +165,10 @@ class RecordIds {
  * applicability, and again for verification during a rollout). Records are
  * never changed or deleted, so a cached one stays right.
  */
-class RecordsById<T> {
+class RecordsById<T extends object> {
   private readonly cache = new Map<number, T>();
+  /** The id of each record object handed out (they are frozen). */
+  readonly idOf = new WeakMap<object, number>();
 
   constructor(
     private readonly db: Knex,
@@ -175,6 +198,7 @@ class RecordsById<T> {
           const record = Object.freeze(this.toRecord(r));
           fetched.set(Number(r.id), record);
           this.cache.set(Number(r.id), record);
+          this.idOf.set(record, Number(r.id));
         }
       }
     }
@@ -198,8 +222,8 @@ class RecordsById<T> {
 export class InventoryStore {
   private readonly listeners = new Set<InventoryChangedListener>();
   private readonly sql: InventorySql;
-  private readonly packageIds: RecordIds;
-  private readonly pendingIds: RecordIds;
+  private readonly packageIds: RecordIds<InventoryPackage>;
+  private readonly pendingIds: RecordIds<PendingUpdate>;
   private readonly packages: RecordsById<InventoryPackage>;
   private readonly pendings: RecordsById<PendingUpdate>;
 
@@ -211,8 +235,6 @@ export class InventoryStore {
     } = {},
   ) {
     this.sql = inventorySql(db);
-    this.packageIds = new RecordIds(db, 'patch_package_records');
-    this.pendingIds = new RecordIds(db, 'patch_pending_records');
     this.packages = new RecordsById(
       db,
       this.sql,
@@ -233,6 +255,33 @@ export class InventoryStore {
         'source',
       ],
       toPending,
+    );
+    this.packageIds = new RecordIds(
+      db,
+      'patch_package_records',
+      p => ({
+        key: packageKey(p),
+        ecosystem: p.ecosystem,
+        name: p.name,
+        version: p.version,
+        arch: p.arch || null,
+        source: p.source || null,
+        source_version: p.sourceVersion || null,
+      }),
+      this.packages.idOf,
+    );
+    this.pendingIds = new RecordIds(
+      db,
+      'patch_pending_records',
+      u => ({
+        key: pendingKey(u),
+        ecosystem: u.ecosystem,
+        name: u.name,
+        current_version: u.currentVersion,
+        available_version: u.availableVersion,
+        source: u.source || null,
+      }),
+      this.pendings.idOf,
     );
   }
 
@@ -271,27 +320,8 @@ export class InventoryStore {
     options: { ifHash?: string } = {},
   ): Promise<InventoryChangedEvent> {
     const updatedAt = toDbTime((this.options.now ?? Date.now)());
-    const recordIds = await this.packageIds.idsOf(
-      inventory.packages.map(p => ({
-        key: packageKey(p),
-        ecosystem: p.ecosystem,
-        name: p.name,
-        version: p.version,
-        arch: p.arch || null,
-        source: p.source || null,
-        source_version: p.sourceVersion || null,
-      })),
-    );
-    const pendingIds = await this.pendingIds.idsOf(
-      inventory.pending.map(u => ({
-        key: pendingKey(u),
-        ecosystem: u.ecosystem,
-        name: u.name,
-        current_version: u.currentVersion,
-        available_version: u.availableVersion,
-        source: u.source || null,
-      })),
-    );
+    const recordIds = await this.packageIds.idsOf(inventory.packages);
+    const pendingIds = await this.pendingIds.idsOf(inventory.pending);
     const replaced = await this.write(
       endpointId,
       { hash: inventory.hash, updatedAt, recordIds, pendingIds },
