@@ -40,6 +40,7 @@ import { RolloutDriver } from '../src/rollouts/RolloutDriver';
 import { RolloutService } from '../src/rollouts/RolloutService';
 import { RolloutStore } from '../src/rollouts/RolloutStore';
 import { Scenario } from '../src/rollouts/testing/processes';
+import { FleetHttp } from './fleet/http';
 
 function arg(name: string, fallback: string): string {
   const argv = process.argv;
@@ -233,6 +234,10 @@ async function checkIns(
   failures: Map<string, number>;
 }> {
   const secrets = Array.from({ length: ONLINE }, (_, i) => secretOf(i));
+  // The fleet simulator's keep-alive client on node:http: `fetch` (undici)
+  // spent about as much CPU per check-in as the backend serving it, on the
+  // same two cores.
+  const client = new FleetHttp(baseUrl, CONCURRENCY);
   const t0 = Date.now();
   const deadline = t0 + intervalSeconds * 1000;
   let next = 0;
@@ -259,32 +264,27 @@ async function checkIns(
           await new Promise(r => setTimeout(r, 20));
           continue;
         }
-        const res = await fetch(`${baseUrl}/agent/v1/checkin`, {
-          method: 'POST',
-          headers: {
-            authorization: `Agent ${idOf(i)}.${secrets[i]}`,
-            'content-type': 'application/json',
-          },
-          body: JSON.stringify({
+        const res = await client.request(
+          'POST',
+          '/agent/v1/checkin',
+          JSON.stringify({
             inventoryHash: 'bench',
             maxJobs: 1,
             machineId: `bench-machine-${i}`,
           }),
-        });
+          { authorization: `Agent ${idOf(i)}.${secrets[i]}` },
+        );
         if (res.status === 429) {
           // Shed: the agent comes back after Retry-After, as agents do.
           shed++;
-          await res.text();
-          const after = Number(res.headers.get('retry-after') ?? '5');
-          retries.push({ i, at: Date.now() + after * 1000 });
+          retries.push({ i, at: Date.now() + (res.retryAfter ?? 5) * 1000 });
           continue;
         }
-        if (!res.ok) {
-          await res.text();
+        if (res.status < 200 || res.status >= 300) {
           fail(`http ${res.status}`);
           continue;
         }
-        const body = (await res.json()) as any;
+        const body = JSON.parse(res.body);
         served++;
         if (Date.now() > deadline) fail('answered after the interval');
         else if (!body.jobs?.length) fail('no job');
@@ -299,6 +299,7 @@ async function checkIns(
       }
     }),
   );
+  client.destroy();
   let refused = 0;
   for (const [why, n] of failures) if (why.startsWith('http')) refused += n;
   const missed = ONLINE - served - refused;
