@@ -7,7 +7,10 @@
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { parseAgentCredentials } from '../src/agent/AgentAuth';
-import { CheckInBatcher } from '../src/agent/CheckInService';
+import {
+  CHECK_IN_BATCHES_IN_FLIGHT,
+  CheckInBatcher,
+} from '../src/agent/CheckInService';
 import { AuditLog } from '../src/audit/AuditLog';
 import { CheckInStore, HeartbeatInput } from '../src/endpoints/CheckInStore';
 import { JobQueue } from '../src/jobs/JobQueue';
@@ -79,9 +82,9 @@ export async function startPatchBackend(
  * body, hashes the presented secret, and runs the plugin's own batched
  * heartbeat statement (CheckInStore.heartbeats, on the same table and rows)
  * through the same batcher (CheckInBatcher: up to 500 check-ins a
- * statement, two statements in flight), on a pool of the same size. What
- * the backend adds on top (Backstage's HTTP stack and auth middleware, body
- * validation, the service) is what the ratio measures.
+ * statement, as many batches in flight as the plugin), on a pool of the
+ * same size. What the backend adds on top (Backstage's HTTP stack and auth
+ * middleware, body validation, the service) is what the ratio measures.
  */
 export async function startCeilingServer(
   connection: ReturnType<typeof pgConnection>,
@@ -105,7 +108,7 @@ export async function startCeilingServer(
       return new Map(items.map(i => [i.key, beats.has(i.key)]));
     },
     false,
-    { maxBatch: 500, maxInFlight: 2 },
+    { maxBatch: 500, maxInFlight: CHECK_IN_BATCHES_IN_FLIGHT },
   );
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
