@@ -155,7 +155,19 @@ export interface CheckInRouteDeps {
   checkIns: CheckInService;
   /** Caps the check-ins in flight (`patch.agent.maxConcurrentCheckIns`). */
   checkInShedder: LoadShedder;
+  /** The uploads' slots, which a slow check-in takes precedence over. */
+  uploadShedder?: LoadShedder;
 }
+
+/**
+ * A check-in served slower than this (half the fleet's 100 ms target) takes
+ * precedence over inventory uploads (`LoadShedder.yieldTo`): for a second
+ * they keep one slot, the rest waiting in their queue. When a ring's
+ * endpoints verify their installs at once, uploads take the process and
+ * every agent's check-in waits behind them; an upload waits, or comes back.
+ * @internal
+ */
+export const SLOW_CHECK_IN_MS = 50;
 
 /**
  * Registers the check-in: the fast handler on `fastRoutes` (in front of the
@@ -169,7 +181,7 @@ export function registerCheckInRoute(
   deps: CheckInRouteDeps,
   http: AgentHttp,
 ) {
-  const { checkIns, checkInShedder: shedder } = deps;
+  const { checkIns, checkInShedder: shedder, uploadShedder } = deps;
   const maxBodyBytes = parseByteSize(deps.settings.agent.maxBodySize);
   const validate = compileCheckInValidator();
 
@@ -181,6 +193,7 @@ export function registerCheckInRoute(
   ): Promise<void> {
     if (http.limited(req, res)) return;
     let outcome: CheckInOutcome;
+    const started = performance.now();
     try {
       outcome = await checkIns.checkIn(req.headers.authorization, {
         agentVersion: body.agentVersion,
@@ -193,6 +206,8 @@ export function registerCheckInRoute(
       await http.refuse(error, req, res);
       return;
     }
+    if (uploadShedder && performance.now() - started > SLOW_CHECK_IN_MS)
+      uploadShedder.yieldTo()();
     sendJson(res, 200, {
       inventoryRequested: outcome.inventoryRequested,
       jobs: outcome.jobs.map(toLeasedJob),
