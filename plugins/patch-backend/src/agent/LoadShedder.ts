@@ -21,6 +21,8 @@
  * enrollments. With uploads at their 16 slots a 10,000-agent fleet enrolled
  * at 45/s where the backend enrolls 243/s alone (with a quarter of them,
  * 56/s). An enrolled agent's upload only waits, or comes back later.
+ * A check-in served slowly takes precedence over uploads in the same way
+ * (`SLOW_CHECK_IN_MS`, service/checkInRoute.ts).
  * @public
  */
 export class LoadShedder {
