@@ -50,6 +50,48 @@ describe('JobQueue', () => {
   const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
 
   it.each(databases.eachSupportedId())(
+    'creates a wave of jobs part by part, all or none, on %p',
+    async databaseId => {
+      const knex = await databases.init(databaseId);
+      await setup(knex);
+      const { queue } = queueWithClock(knex);
+      const job = (endpointId = 'e1') => ({
+        endpointId,
+        kind: 'install' as const,
+        rolloutId: 'r1',
+        createdBy: 'system:test',
+      });
+      const part = (n: number) => Array.from({ length: n }, () => job());
+
+      const created = await knex.transaction(trx =>
+        queue.createJobsBulk([part(2000), part(2000), part(1000)], trx),
+      );
+      expect(created).toBe(5000);
+      expect(await queue.countJobs({ rolloutId: 'r1' })).toBe(5000);
+
+      // Building a later part fails while the earlier ones are stored.
+      function* failing() {
+        yield part(2000);
+        yield part(2000);
+        throw new Error('no more jobs');
+      }
+      await expect(
+        knex.transaction(trx => queue.createJobsBulk(failing(), trx)),
+      ).rejects.toThrow('no more jobs');
+      // A later part's statement fails (a job without an endpoint).
+      await expect(
+        knex.transaction(trx =>
+          queue.createJobsBulk(
+            [part(2000), [job(null as unknown as string)], part(2000)],
+            trx,
+          ),
+        ),
+      ).rejects.toThrow(/null/i);
+      expect(await queue.countJobs({ rolloutId: 'r1' })).toBe(5000);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
     'creates 5,000 jobs in batches and lists and counts them on %p',
     async databaseId => {
       const knex = await databases.init(databaseId);

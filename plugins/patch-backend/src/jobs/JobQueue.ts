@@ -45,9 +45,9 @@
  * freeze stored on its row (read live from the policy by the rollout
  * driver) lasts.
  *
- * One path per operation: one creation (`createJobs`; `createJobsBulk` is
- * the same), one lease statement (`leaseBatch`; `leaseJobs` is it for one
- * endpoint, reaping first when it must), one overdue rule.
+ * One path per operation: one creation (`createJobs`; `createJobsBulk`
+ * calls it part by part), one lease statement (`leaseBatch`; `leaseJobs`
+ * is it for one endpoint, reaping first when it must), one overdue rule.
  */
 
 import { ConflictError, NotFoundError } from '@backstage/errors';
@@ -58,7 +58,7 @@ import { Duration } from 'luxon';
 import { fromDbJson, toDbTime } from '../database/time';
 import { AuditLog, AuditRecord } from '../audit/AuditLog';
 import { JobEvents } from './events';
-import { newJobGroups } from './creation';
+import { newJobGroups, overlapped } from './creation';
 import { checkEvidence } from './evidence';
 import { finishing, isUniqueViolation, JobRecord, JobStore } from './JobStore';
 import { LeaseAnswer } from './LeaseStore';
@@ -138,12 +138,16 @@ export class JobQueue {
     return ids;
   }
 
-  /** `createJobs`, under the name rollouts use (one creation path). */
+  /**
+   * `createJobs` part by part in `trx`, each part's statement sent before
+   * the next (lazy) part is built (`overlapped`). Returns how many were
+   * created.
+   */
   async createJobsBulk(
-    jobs: NewJob[],
-    trx?: Knex.Transaction,
-  ): Promise<string[]> {
-    return this.createJobs(jobs, trx);
+    parts: Iterable<NewJob[]>,
+    trx: Knex.Transaction,
+  ): Promise<number> {
+    return overlapped(parts, part => this.createJobs(part, trx));
   }
 
   /** One job, with its terminal result when it has one. */

@@ -12,6 +12,7 @@
  * distinct objects are groups of one: the same rows, one path.
  */
 import { JsonObject } from '@backstage/types';
+import { randomFillSync } from 'node:crypto';
 import { v7 as timeOrderedUuid } from 'uuid';
 import { toDbTime } from '../database/time';
 import { NewJob } from './types';
@@ -83,12 +84,28 @@ export function newJobGroups(
     // Time-ordered (UUIDv7, 74 random bits): a wave's 100,000 new keys land
     // at the end of the primary key's index instead of all over it, which
     // made the insert about a quarter cheaper (measured in plain SQL).
-    const id = timeOrderedUuid();
+    const id = timeOrderedUuid({ random: randomBytes() });
     group.ids.push(id);
     group.endpointIds.push(job.endpointId);
     ids.push(id);
   }
   return { groups, ids };
+}
+
+/**
+ * 16 random bytes for a new id, from a pool drawn 64 KiB at a time: uuid's
+ * own pool holds 16 ids, and refilling it was most of the cost of 100,000
+ * ids (~70 ms). The ids stay time-ordered to the millisecond.
+ */
+const pool = new Uint8Array(65_536);
+let poolAt = pool.length;
+function randomBytes(): Uint8Array {
+  if (poolAt + 16 > pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  poolAt += 16;
+  return pool.subarray(poolAt - 16, poolAt);
 }
 
 /** Whether two jobs with the same payload share every other column. */
@@ -177,4 +194,33 @@ function withWindows(job: NewJob): JsonObject {
     ...payload,
     maintenanceWindows: job.maintenanceWindows as unknown as JsonObject[],
   };
+}
+
+/**
+ * Runs `store` on each part in turn, one statement at a time (one
+ * transaction's connection), each (lazy) part built while the statement of
+ * the one before runs: this process builds jobs while the database stores
+ * the ones before. Nothing is left running when it returns or throws;
+ * returns how many items the parts held. @internal
+ */
+export async function overlapped<T>(
+  parts: Iterable<T[]>,
+  store: (part: T[]) => Promise<unknown>,
+): Promise<number> {
+  let previous: Promise<unknown> | undefined;
+  let n = 0;
+  try {
+    for (const part of parts) {
+      await previous;
+      previous = store(part);
+      previous.catch(() => {}); // awaited, not unhandled meanwhile
+      n += part.length;
+      // Lets the statement go out before the next part is built.
+      await new Promise(resolve => setImmediate(resolve));
+    }
+    await previous;
+  } finally {
+    await previous?.catch(() => {});
+  }
+  return n;
 }

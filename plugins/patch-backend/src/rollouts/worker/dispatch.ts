@@ -27,6 +27,8 @@ interface WindowSets {
 }
 /** Most endpoints read per dispatch round when limits apply. */
 const CANDIDATE_PAGE = 5000;
+/** Jobs per creation statement (`JobQueue.createJobsBulk`). */
+const JOB_PART = 10_000;
 
 type Candidate = { endpointId: string; labelKey?: string };
 
@@ -45,12 +47,13 @@ export async function dispatch(
     limits.maxInFlightPerWave !== undefined ||
     (limits.perLabel ?? []).length > 0;
   if ((await store.waveEndpoints.countUndispatched(wave.id)) === 0) return 0;
-  const windowsFor = await windowResolver(
-    deps,
-    wave,
-    await windowSets(deps, rollout, wave),
-  );
-  const distributionFor = await distributionResolver(deps, rollout, wave);
+  // Both read the catalog and the wave's Systems: at once.
+  const [windowsFor, distributionFor] = await Promise.all([
+    windowSets(deps, rollout, wave).then(sets =>
+      windowResolver(deps, wave, sets),
+    ),
+    distributionResolver(deps, rollout, wave),
+  ]);
 
   return store.transaction(async trx => {
     if (!(await store.rollouts.lockIfState(trx, rollout.id, ['running'])))
@@ -109,7 +112,7 @@ export async function dispatch(
           : {}),
       },
     });
-    const newJobs: NewJob[] = chosen.map(({ endpointId, labelKey }) => ({
+    const newJob = ({ endpointId, labelKey }: Candidate): NewJob => ({
       endpointId,
       kind: 'install',
       payload: payloadOf(
@@ -124,11 +127,16 @@ export async function dispatch(
       waveId: wave.id,
       patchRef: rollout.patchRef,
       createdBy: SYSTEM_ACTOR,
-    }));
-    await jobs.createJobsBulk(newJobs, trx);
+    });
+    // Built part by part while the parts before are stored.
+    function* parts() {
+      for (let i = 0; i < chosen.length; i += JOB_PART)
+        yield chosen.slice(i, i + JOB_PART).map(newJob);
+    }
+    const created = await jobs.createJobsBulk(parts(), trx);
     if (limited) await store.waveEndpoints.markDispatched(wave.id, ids, trx);
     else await store.waveEndpoints.markAllDispatched(wave.id, trx);
-    return newJobs.length;
+    return created;
   });
 }
 
