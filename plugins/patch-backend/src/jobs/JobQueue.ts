@@ -120,8 +120,9 @@ export class JobQueue {
   }
 
   /**
-   * Creates jobs (a rollout wave may create 100,000 at once: one statement
-   * per 50,000) and returns their ids in the order given. Inside `trx`
+   * Creates jobs (one statement per 50,000; a rollout wave's 100,000 come
+   * through `createJobsBulk`, 10,000 at a time) and returns their ids in the
+   * order given. Inside `trx`
    * when given.
    */
   async createJobs(jobs: NewJob[], trx?: Knex.Transaction): Promise<string[]> {
