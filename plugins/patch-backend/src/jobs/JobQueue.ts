@@ -122,8 +122,7 @@ export class JobQueue {
   /**
    * Creates jobs (one statement per 50,000; a rollout wave's 100,000 come
    * through `createJobsBulk`, 10,000 at a time) and returns their ids in the
-   * order given. Inside `trx`
-   * when given.
+   * order given. Inside `trx` when given.
    */
   async createJobs(jobs: NewJob[], trx?: Knex.Transaction): Promise<string[]> {
     if (jobs.length === 0) return [];
