@@ -45,8 +45,8 @@
  * freeze stored on its row (read live from the policy by the rollout
  * driver) lasts.
  *
- * One path per operation: one creation (`createJobs`; `createJobsBulk`
- * calls it part by part), one lease statement (`leaseBatch`; `leaseJobs`
+ * One path per operation: one creation (`creation`, run at once by
+ * `createJobs` and part by part by `createJobsBulk`), one lease statement (`leaseBatch`; `leaseJobs`
  * is it for one endpoint, reaping first when it must), one overdue rule.
  */
 
@@ -91,15 +91,17 @@ export class JobQueue {
   private readonly events: JobEvents;
   private readonly reaper: JobReaper;
   private readonly leaseSeconds: number;
-  private readonly defaultTtlSeconds: number;
-  private readonly defaultTimeoutSeconds: number;
+  /** A new job's time-to-live and run time limit when it gives none. */
+  private readonly defaults: Parameters<typeof newJobGroups>[2];
   private readonly verificationDeadlineSeconds: number;
   private readonly now: () => number;
 
   constructor(db: Knex, private readonly options: JobQueueOptions = {}) {
     this.leaseSeconds = options.leaseSeconds ?? 300;
-    this.defaultTtlSeconds = options.defaultTtlSeconds ?? 7 * 24 * 3600;
-    this.defaultTimeoutSeconds = options.defaultTimeoutSeconds ?? 3600;
+    this.defaults = {
+      defaultTtlSeconds: options.defaultTtlSeconds ?? 7 * 24 * 3600,
+      defaultTimeoutSeconds: options.defaultTimeoutSeconds ?? 3600,
+    };
     this.verificationDeadlineSeconds =
       options.verificationDeadlineSeconds ?? 86_400;
     // Read at each call, so a test that moves the process clock moves the queue's.
@@ -121,33 +123,44 @@ export class JobQueue {
 
   /**
    * Creates jobs (one statement per 50,000; a rollout wave's 100,000 come
-   * through `createJobsBulk`, 10,000 at a time) and returns their ids in the
-   * order given. Inside `trx` when given.
+   * through `createJobsBulk`) and returns their ids in the order given.
+   * Inside `trx` when given.
    */
   async createJobs(jobs: NewJob[], trx?: Knex.Transaction): Promise<string[]> {
     if (jobs.length === 0) return [];
-    const now = this.now();
-    const { groups, ids } = newJobGroups(jobs, now, {
-      defaultTtlSeconds: this.defaultTtlSeconds,
-      defaultTimeoutSeconds: this.defaultTimeoutSeconds,
-    });
+    const { ids, statements } = this.creation(jobs);
     const insert = (tx: Knex.Transaction) =>
-      this.store.insertJobs(tx, groups, toDbTime(now));
-    if (trx) await insert(trx);
-    else await this.store.db.transaction(insert);
+      this.store.insertJobs(tx, statements);
+    await (trx ? insert(trx) : this.store.db.transaction(insert));
     return ids;
   }
 
   /**
-   * `createJobs` part by part in `trx`, each part's statement sent before
-   * the next (lazy) part is built (`overlapped`). Returns how many were
-   * created.
+   * `createJobs` part by part in `trx`, each (lazy) part built and prepared
+   * while the one before is stored (`overlapped`); returns how many.
    */
   async createJobsBulk(
     parts: Iterable<NewJob[]>,
     trx: Knex.Transaction,
   ): Promise<number> {
-    return overlapped(parts, part => this.createJobs(part, trx));
+    return overlapped(
+      parts,
+      part => this.creation(part),
+      async ({ ids, statements }) => {
+        await this.store.insertJobs(trx, statements);
+        return ids.length;
+      },
+    );
+  }
+
+  /** New jobs' ids and the statements that create them. */
+  private creation(jobs: NewJob[]) {
+    const now = this.now();
+    const { groups, ids } = newJobGroups(jobs, now, this.defaults);
+    return {
+      ids,
+      statements: this.store.creationStatements(groups, toDbTime(now)),
+    };
   }
 
   /** One job, with its terminal result when it has one. */
@@ -172,9 +185,8 @@ export class JobQueue {
     filter: JobFilter = {},
   ): Promise<Partial<Record<JobState, number>>> {
     const out: Partial<Record<JobState, number>> = {};
-    for (const row of await this.store.countGrouped(filter, ['state'])) {
+    for (const row of await this.store.countGrouped(filter, ['state']))
       out[row.state as JobState] = row.n;
-    }
     return out;
   }
 
@@ -343,9 +355,8 @@ export class JobQueue {
       return running;
     }
     const job = await this.store.get(jobId);
-    if (!job || job.endpoint_id !== endpointId) {
+    if (!job || job.endpoint_id !== endpointId)
       throw new NotFoundError(`No job ${jobId} for this agent`);
-    }
     if (job.attempt !== attempt) {
       throw new ConflictError(
         `Attempt ${attempt} of job ${jobId} is not current (current: ${job.attempt})`,
@@ -439,9 +450,8 @@ export class JobQueue {
       }
     }
     const stored = await this.store.storedResult(this.store.db, jobId, attempt);
-    if (stored) {
+    if (stored)
       return { jobId, attempt, state: stored.status, duplicate: true };
-    }
     const now = (await this.store.get(jobId)) ?? job;
     throw new ConflictError(
       `Attempt ${attempt} of job ${jobId} is not current (job is ${now.state}, attempt ${now.attempt})`,

@@ -51,6 +51,12 @@ const SHARED_COLUMNS: Array<[keyof NewJobShared, string, string]> = [
   ['created_by', 'text', 'text'],
 ];
 
+/** A statement that creates jobs, built ahead of running it. @internal */
+export interface CreationStatement {
+  sql: string;
+  bindings: string[];
+}
+
 /** A row that records a job's change (its result, an audit entry). @internal */
 export interface JobRecord {
   table: string;
@@ -74,13 +80,13 @@ export class JobStore {
    * jobs whatever the database, its only binding one JSON document of the
    * groups (`creation.ts`). PostgreSQL reads each group once and unnests its
    * ids and endpoints; SQLite, which has no arrays to unnest side by side,
-   * reads one element per job. Inside `tx`.
+   * reads one element per job. Built here, run by `insertJobs`: a caller
+   * may build the next statements while the ones before run.
    */
-  async insertJobs(
-    tx: Knex.Transaction,
+  creationStatements(
     groups: NewJobGroup[],
     nowIso: string,
-  ): Promise<void> {
+  ): CreationStatement[] {
     const shared = SHARED_COLUMNS.map(([c]) => c);
     const names = ['id', 'endpoint_id', ...shared].join(', ');
     const pg = this.dialect === 'pg';
@@ -97,7 +103,13 @@ export class JobStore {
                  ).join(', ')}
             FROM json_each(?)) AS t`;
     const at = pg ? '?::timestamptz' : '?';
-    for (const batch of batches(groups, INSERT_BATCH)) {
+    const sql = `INSERT INTO patch_jobs (${names}, state, attempt,
+                                 created_at, updated_at)
+         SELECT ${pg ? 'j.id, j.endpoint_id' : 't.id, t.endpoint_id'}, ${shared
+      .map(c => `t.${c}`)
+      .join(', ')}, 'queued', 0, ${at}, ${at}
+           FROM ${source}`;
+    return batches(groups, INSERT_BATCH).map(batch => {
       const doc = pg
         ? batch.map(g => ({
             ...g.shared,
@@ -111,16 +123,16 @@ export class JobStore {
               ...g.shared,
             })),
           );
-      await tx.raw(
-        `INSERT INTO patch_jobs (${names}, state, attempt,
-                                 created_at, updated_at)
-         SELECT ${pg ? 'j.id, j.endpoint_id' : 't.id, t.endpoint_id'}, ${shared
-          .map(c => `t.${c}`)
-          .join(', ')}, 'queued', 0, ${at}, ${at}
-           FROM ${source}`,
-        [nowIso, nowIso, JSON.stringify(doc)],
-      );
-    }
+      return { sql, bindings: [nowIso, nowIso, JSON.stringify(doc)] };
+    });
+  }
+
+  /** Runs creation statements (`creationStatements`) in `tx`, in order. */
+  async insertJobs(
+    tx: Knex.Transaction,
+    statements: CreationStatement[],
+  ): Promise<void> {
+    for (const { sql, bindings } of statements) await tx.raw(sql, bindings);
   }
 
   async get(id: string): Promise<any | undefined> {

@@ -197,28 +197,30 @@ function withWindows(job: NewJob): JsonObject {
 }
 
 /**
- * Runs `store` on each part in turn, one statement at a time (one
- * transaction's connection), each (lazy) part built while the statement of
- * the one before runs: this process builds jobs while the database stores
- * the ones before. Nothing is left running when it returns or throws;
- * returns how many items the parts held. @internal
+ * Prepares each item and runs `store` on it, in turn, one statement at a
+ * time (one transaction's connection): each (lazy) item is produced and
+ * prepared while the statement of the one before runs, so this process
+ * builds jobs while the database stores the ones before. Nothing is left
+ * running when it returns or throws; returns the sum of what `store`
+ * returned. @internal
  */
-export async function overlapped<T>(
-  parts: Iterable<T[]>,
-  store: (part: T[]) => Promise<unknown>,
+export async function overlapped<T, P>(
+  items: Iterable<T>,
+  prepare: (item: T) => P,
+  store: (prepared: P) => Promise<number>,
 ): Promise<number> {
-  let previous: Promise<unknown> | undefined;
+  let previous: Promise<number> | undefined;
   let n = 0;
   try {
-    for (const part of parts) {
-      await previous;
-      previous = store(part);
+    for (const item of items) {
+      const prepared = prepare(item);
+      if (previous) n += await previous;
+      previous = store(prepared);
       previous.catch(() => {}); // awaited, not unhandled meanwhile
-      n += part.length;
-      // Lets the statement go out before the next part is built.
+      // Lets the statement go out before the next item is produced.
       await new Promise(resolve => setImmediate(resolve));
     }
-    await previous;
+    if (previous) n += await previous;
   } finally {
     await previous?.catch(() => {});
   }

@@ -182,12 +182,23 @@ export function sharedPayloads(
   own?: JsonObject,
 ) => JsonObject {
   const built = new Map<string, JsonObject>();
+  // Endpoints that need the same packages often share one list: its key
+  // is built once.
+  const keys = new WeakMap<PayloadNeed[], string>();
+  const needsKey = (needs: PayloadNeed[]) => {
+    let key = keys.get(needs);
+    if (key === undefined) {
+      key = '';
+      for (const n of needs)
+        key += `${n.package}\u0000${n.ecosystem}\u0000${
+          n.installedVersion ?? ''
+        }\u0000${n.fixedVersion}\u0001`;
+      keys.set(needs, key);
+    }
+    return key;
+  };
   return (needs, installed, own) => {
-    let key = '';
-    for (const n of needs)
-      key += `${n.package}\u0000${n.ecosystem}\u0000${
-        n.installedVersion ?? ''
-      }\u0000${n.fixedVersion}\u0001`;
+    let key = needsKey(needs);
     if (installed) key += `\u0002${JSON.stringify(installed)}`;
     const hasOwn = own !== undefined && Object.keys(own).length > 0;
     if (hasOwn) key += `\u0003${JSON.stringify(own)}`;

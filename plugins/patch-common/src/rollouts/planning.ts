@@ -130,6 +130,18 @@ function countSystems(
   return systems;
 }
 
+/** `countSystems` of the endpoints themselves. */
+function countSystemsOf(
+  endpoints: Iterable<PlanEndpoint>,
+): Record<string, number> {
+  const systems: Record<string, number> = {};
+  for (const e of endpoints) {
+    const key = e.systemRef ?? NO_SYSTEM;
+    systems[key] = (systems[key] ?? 0) + 1;
+  }
+  return systems;
+}
+
 function selectRing(
   ring: RingDefinition,
   remaining: readonly PlanEndpoint[],
@@ -167,12 +179,13 @@ function selectRing(
  * @public
  */
 export function planRings(input: PlanRingsInput): RingPlan {
-  const byId = new Map(input.endpoints.map(e => [e.id, e]));
+  const byId = new Map<string, PlanEndpoint>();
+  for (const e of input.endpoints) byId.set(e.id, e);
   const share = input.maxWaveShareOfSystem;
   const cappedRings = input.cappedRings ?? Number.POSITIVE_INFINITY;
   const maxWaves = Math.max(input.maxWaves ?? 50, input.rings.length);
   const systemSizes: Record<string, number> = {
-    ...countSystems([...byId.keys()], byId),
+    ...countSystemsOf(byId.values()),
     ...(input.systemSizes ?? {}),
   };
   const sizes = capSizes(input.endpoints, systemSizes);
@@ -195,13 +208,14 @@ export function planRings(input: PlanRingsInput): RingPlan {
     for (const id of kept) planned.add(id);
     carried = heldBack;
     const base = baseIndex(rings, input.rings, index);
+    const systems = countSystems(kept, byId);
     rings.push({
       name: ring.name,
       index,
       endpointIds: kept,
-      systems: countSystems(kept, byId),
+      systems,
       heldBackBySystemCap: heldBack.length,
-      largestSystemShare: largestShare(kept, byId, systemSizes),
+      largestSystemShare: largestShare(systems, systemSizes),
       ...(base !== index ? { overflowOf: base } : {}),
     });
   };
@@ -246,11 +260,7 @@ export function planRings(input: PlanRingsInput): RingPlan {
     for (const id of carried) planned.add(id);
     final.endpointIds = [...final.endpointIds, ...carried];
     final.systems = countSystems(final.endpointIds, byId);
-    final.largestSystemShare = largestShare(
-      final.endpointIds,
-      byId,
-      systemSizes,
-    );
+    final.largestSystemShare = largestShare(final.systems, systemSizes);
     final.heldBackBySystemCap = 0;
     final.overCap = true;
   }
@@ -280,7 +290,8 @@ function capSizes(
 ): Map<string, number> {
   const sizes = new Map<string, number>(Object.entries(systemSizes));
   for (const e of endpoints) {
-    for (const c of new Set(e.componentRefs ?? [])) {
+    if (!e.componentRefs?.length) continue;
+    for (const c of new Set(e.componentRefs)) {
       sizes.set(c, (sizes.get(c) ?? 0) + 1);
     }
   }
@@ -334,14 +345,15 @@ function applyCap(
   return { kept: candidates.filter(id => kept.has(id)), heldBack };
 }
 
-/** The System with the largest share of its endpoints in the wave. */
+/**
+ * The System with the largest share of its endpoints in the wave, from the
+ * wave's counts per System.
+ */
 function largestShare(
-  ids: readonly string[],
-  byId: Map<string, PlanEndpoint>,
+  counts: Record<string, number>,
   systemSizes: Record<string, number>,
 ): SystemShare | undefined {
   let best: SystemShare | undefined;
-  const counts = countSystems(ids, byId);
   for (const systemRef of Object.keys(counts).sort()) {
     if (systemRef === NO_SYSTEM) continue;
     const of = systemSizes[systemRef] ?? counts[systemRef];

@@ -1,4 +1,5 @@
 import { Knex } from 'knex';
+import { Dialect, dialectOf } from '../../database/dialect';
 import type { PlanEndpoint } from '@patchbay/plugin-patch-common';
 import { PayloadInstalled, PayloadTarget } from '../../jobs/payload';
 import { InventoryStore } from '../../inventory/InventoryStore';
@@ -6,6 +7,7 @@ import { ACTIVE_ROLLOUT_STATES, ApprovedQuery } from '../types';
 import {
   chunk,
   groupByEndpoint,
+  sortNeeds,
   ID_BATCH,
   NeededPackage,
   notDispatched,
@@ -22,9 +24,11 @@ import { WaveStore } from './WaveStore';
  */
 export class PlanStore {
   private readonly inventory: InventoryStore;
+  private readonly dialect: Dialect;
 
   constructor(private readonly db: Knex, private readonly waves: WaveStore) {
     this.inventory = new InventoryStore(db);
+    this.dialect = dialectOf(db);
   }
 
   /**
@@ -95,7 +99,9 @@ export class PlanStore {
         );
     }
     // Plans must not depend on the order of rows.
-    endpoints.sort((a, b) => a.id.localeCompare(b.id, 'en-US'));
+    // (The collator orders as `localeCompare(b, 'en-US')`, built once.)
+    const { compare } = new Intl.Collator('en-US');
+    endpoints.sort((a, b) => compare(a.id, b.id));
     return { endpoints, inOtherRollouts };
   }
 
@@ -145,13 +151,21 @@ export class PlanStore {
   /**
    * The wave's undispatched endpoints, each with what it needs of the patch
    * (none when it has no applicability row), in one read (a wave
-   * dispatched whole may hold 100,000 endpoints).
+   * dispatched whole may hold 100,000 endpoints). The database groups the
+   * endpoints by what they need: one row per distinct need with its
+   * endpoints as one JSON array, so 100,000 endpoints that need the same
+   * package come back as one row, and endpoints that need the same
+   * packages share one list (do not mutate the lists).
    */
   async waveApplicability(
     patchRef: string,
     waveId: string,
     trx: Knex.Transaction,
   ): Promise<Map<string, NeededPackage[]>> {
+    const ids =
+      this.dialect === 'pg'
+        ? 'cast(json_agg(we.endpoint_id) as text)'
+        : 'json_group_array(we.endpoint_id)';
     const rows = await notDispatched(
       trx('patch_wave_endpoints as we'),
       waveId,
@@ -163,20 +177,49 @@ export class PlanStore {
           .on('a.endpoint_id', '=', 'we.endpoint_id')
           .andOnVal('a.patch_ref', '=', patchRef),
       )
-      .select(
-        'we.endpoint_id',
+      .groupBy(
         'a.package',
         'a.ecosystem',
         'a.installed_version',
         'a.fixed_version',
+      )
+      .select(
+        'a.package',
+        'a.ecosystem',
+        'a.installed_version',
+        'a.fixed_version',
+        trx.raw(`${ids} as endpoint_ids`),
       );
     const out = new Map<string, NeededPackage[]>();
-    const needs: any[] = [];
+    const none: NeededPackage[] = [];
+    /** The lists of endpoints that need more than one package. */
+    const merged = new Set<NeededPackage[]>();
     for (const r of rows as any[]) {
-      if (r.package === null) out.set(r.endpoint_id, []);
-      else needs.push(r);
+      const endpointIds = JSON.parse(r.endpoint_ids) as string[];
+      if (r.package === null) {
+        for (const id of endpointIds) out.set(id, none);
+        continue;
+      }
+      const need: NeededPackage = {
+        package: r.package,
+        ecosystem: r.ecosystem,
+        installedVersion: r.installed_version,
+        fixedVersion: r.fixed_version,
+      };
+      const one = [need];
+      for (const id of endpointIds) {
+        const list = out.get(id);
+        if (!list) out.set(id, one);
+        else if (merged.has(list)) list.push(need);
+        else {
+          const own = [...list, need];
+          merged.add(own);
+          out.set(id, own);
+        }
+      }
     }
-    return groupByEndpoint(needs, out);
+    for (const list of merged) sortNeeds(list);
+    return out;
   }
 
   /**

@@ -3,7 +3,8 @@
  * source, the same rows from the approved endpoints and from planned ids,
  * revoked endpoints and those of another active rollout left out, nothing
  * taken twice, and label keys written as `JSON.stringify` writes them, for
- * any label name.
+ * any label name. And the read of what a wave's endpoints need, grouped by
+ * the database, on both.
  */
 import { resolvePackagePath } from '@backstage/backend-plugin-api';
 import { TestDatabases } from '@backstage/backend-test-utils';
@@ -137,6 +138,65 @@ describe('WaveStore.snapshot', () => {
       );
       expect(await rows(knex, 'r1-w')).toEqual(texts);
       expect(await rows(knex, 'r2-w')).toEqual(texts);
+      await knex.destroy();
+    },
+  );
+});
+
+describe('PlanStore.waveApplicability', () => {
+  const databases = TestDatabases.create({ ids: ['SQLITE_3', 'POSTGRES_15'] });
+
+  it.each(databases.eachSupportedId())(
+    "reads each undispatched endpoint's needs, grouped in the database, on %p",
+    async databaseId => {
+      const knex = await databases.init(databaseId);
+      const store = new RolloutStore(knex);
+      await seed(knex, store);
+      const wave = { id: 'r1-w', rolloutId: 'r1', patchRef: PATCH };
+      await store.transaction(trx =>
+        store.waves.snapshot(wave, { endpointIds: ids }, [], trx),
+      );
+      const need = (endpointId: string, pkg: string, patchRef = PATCH) => ({
+        endpoint_id: endpointId,
+        patch_ref: patchRef,
+        package: pkg,
+        ecosystem: 'deb',
+        installed_version: '1.0',
+        fixed_version: '1.1',
+        state: 'needed',
+        updated_at: new Date().toISOString(),
+      });
+      // e0 needs two packages (listed by name whatever the row order), e1
+      // one of them, e2 none of this patch (a row of another patch only).
+      await knex('patch_applicability').insert([
+        need('e0', 'zlib'),
+        need('e0', 'openssl'),
+        need('e1', 'openssl'),
+        need('e2', 'openssl', 'patch:default/other'),
+      ]);
+      const read = () =>
+        store.transaction(trx =>
+          store.plans.waveApplicability(PATCH, wave.id, trx),
+        );
+      const pkg = (name: string) => ({
+        package: name,
+        ecosystem: 'deb',
+        installedVersion: '1.0',
+        fixedVersion: '1.1',
+      });
+
+      const needs = await read();
+      expect(Object.fromEntries(needs)).toEqual({
+        e0: [pkg('openssl'), pkg('zlib')],
+        e1: [pkg('openssl')],
+        e2: [],
+        e3: [],
+      });
+      // A wave dispatched whole has nothing left to read.
+      await store.transaction(trx =>
+        store.waveEndpoints.markAllDispatched(wave.id, trx),
+      );
+      expect((await read()).size).toBe(0);
       await knex.destroy();
     },
   );

@@ -67,16 +67,20 @@ export function groupByEndpoint(
     });
     out.set(r.endpoint_id, list);
   }
-  // By package name, so the first one (the payload's package) does not
-  // depend on the order rows come back in.
-  for (const list of out.values())
-    if (list.length > 1)
-      list.sort(
-        (a, b) =>
-          a.package.localeCompare(b.package, 'en-US') ||
-          a.ecosystem.localeCompare(b.ecosystem, 'en-US'),
-      );
+  for (const list of out.values()) if (list.length > 1) sortNeeds(list);
   return out;
+}
+
+/**
+ * Sorts an endpoint's needs by package name, so the first one (the
+ * payload's package) does not depend on the order rows come back in.
+ */
+export function sortNeeds(list: NeededPackage[]): NeededPackage[] {
+  return list.sort(
+    (a, b) =>
+      a.package.localeCompare(b.package, 'en-US') ||
+      a.ecosystem.localeCompare(b.ecosystem, 'en-US'),
+  );
 }
 
 /** Endpoint columns read for planning. */
