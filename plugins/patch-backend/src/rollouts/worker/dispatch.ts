@@ -47,12 +47,15 @@ export async function dispatch(
     limits.maxInFlightPerWave !== undefined ||
     (limits.perLabel ?? []).length > 0;
   if ((await store.waveEndpoints.countUndispatched(wave.id)) === 0) return 0;
-  // Both read the catalog and the wave's Systems: at once.
+  // Both read the catalog and the wave's Systems (read once): at once.
+  let systems: Promise<string[]> | undefined;
+  const systemsOf = () =>
+    (systems ??= store.waveEndpoints.undispatchedSystems(wave.id));
   const [windowsFor, distributionFor] = await Promise.all([
-    windowSets(deps, rollout, wave).then(sets =>
+    windowSets(deps, rollout, systemsOf).then(sets =>
       windowResolver(deps, wave, sets),
     ),
-    distributionResolver(deps, rollout, wave),
+    distributionResolver(deps, rollout, wave, systemsOf),
   ]);
 
   return store.transaction(async trx => {
@@ -200,13 +203,13 @@ async function withinLimits(
 async function windowSets(
   deps: RolloutDeps,
   rollout: Rollout,
-  wave: Wave,
+  systemsOf: () => Promise<string[]>,
 ): Promise<WindowSets | undefined> {
   if (rollout.emergency && rollout.policy.emergency?.ignoreMaintenanceWindows)
     return undefined;
   const policyWindows = (rollout.policy.maintenanceWindows ??
     []) as MaintenanceWindow[];
-  const systems = await deps.store.waveEndpoints.undispatchedSystems(wave.id);
+  const systems = await systemsOf();
   let bySystem = new Map<string, MaintenanceWindow[]>();
   try {
     bySystem = await deps.catalog.systemWindows(systems);

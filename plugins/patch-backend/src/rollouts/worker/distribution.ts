@@ -165,6 +165,8 @@ export async function distributionResolver(
   deps: RolloutDeps,
   rollout: Rollout,
   wave: Wave,
+  /** The Systems of the wave's undispatched endpoints (read once). */
+  systemsOf: () => Promise<string[]>,
 ): Promise<
   (endpointId: string, labelKey?: string) => { distribution?: JsonObject }
 > {
@@ -174,8 +176,7 @@ export async function distributionResolver(
   if (!policy.distribution) return plain;
   const bySystem = new Map<string, SiteDistribution[]>();
   try {
-    const systems = await deps.store.waveEndpoints.undispatchedSystems(wave.id);
-    const raw = await deps.catalog.systemSiteDistribution(systems);
+    const raw = await deps.catalog.systemSiteDistribution(await systemsOf());
     for (const [system, text] of raw) {
       const parsed = parseSystemSites(text);
       if ('error' in parsed) {
