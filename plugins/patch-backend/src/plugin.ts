@@ -130,6 +130,8 @@ export const patchPlugin = createBackendPlugin({
             .reconcileSoon({ addsNeeds: change.addsNeeds !== false })
             .catch(error => logger.warn(`Approval reconcile failed: ${error}`));
         });
+        // A pass scheduled for events never starts after shutdown.
+        deps.lifecycle.addShutdownHook(() => approvals.approvals.stop());
         inventory.onInventoryChanged(async event => {
           await approvals.applicability.refreshEndpoint(event.endpointId);
         });

@@ -42,6 +42,14 @@ import {
   ReconcileResult,
 } from './types';
 
+/** The result of a pass that did not run. */
+const NO_CHANGE: ReconcileResult = {
+  created: 0,
+  autoApproved: 0,
+  expired: 0,
+  reopened: 0,
+};
+
 export { covers } from './reconcile';
 export type { ApprovalScope, ScopeRecord } from './scope';
 export type { DecideOptions } from './decisions';
@@ -86,6 +94,8 @@ export class ApprovalService {
   };
   /** When the last pass ended and how long it took (ms). */
   private lastPass = { endedAt: 0, ms: 0 };
+  /** Set by `stop`: no pass for events starts any more. */
+  private stopped = false;
 
   constructor(private readonly o: ApprovalServiceOptions) {
     this.delegations = o.delegations ?? new DelegationStore(o.db);
@@ -259,6 +269,7 @@ export class ApprovalService {
   reconcileSoon(
     event: { addsNeeds: boolean } = { addsNeeds: true },
   ): Promise<ReconcileResult> {
+    if (this.stopped) return Promise.resolve(NO_CHANGE);
     const spacing = event.addsNeeds
       ? RECONCILE_SPACING.addsNeeds
       : RECONCILE_SPACING.takesNeedsAway;
@@ -269,7 +280,7 @@ export class ApprovalService {
         start = resolve;
       }).then(() => {
         this.soon = undefined;
-        return this.reconcile();
+        return this.stopped ? NO_CHANGE : this.reconcile();
       });
       this.soon = { due: Infinity, start, result };
     }
@@ -281,6 +292,22 @@ export class ApprovalService {
       soon.timer.unref?.();
     }
     return soon.result;
+  }
+
+  /**
+   * Stops the passes for events (the plugin shutting down): the one
+   * scheduled is dropped (its callers get an empty result) and none starts
+   * after; waits for a pass under way. A pass started after shutdown would
+   * run on a database pool being closed.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const soon = this.soon;
+    if (soon) {
+      if (soon.timer) clearTimeout(soon.timer);
+      soon.start();
+    }
+    await this.running?.catch(() => undefined);
   }
 
   /** One reconcile pass; see reconcile.ts. */

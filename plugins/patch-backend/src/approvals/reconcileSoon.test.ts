@@ -3,7 +3,8 @@
  * (ApprovalService.reconcileSoon): three times the last pass's length after
  * it when an event may have added needs, twenty times when every event
  * since only took needs away; an event that adds needs brings a later pass
- * forward, and every event until the pass starts shares it. The pass itself
+ * forward, and every event until the pass starts shares it; after `stop`
+ * (shutdown) none starts. The pass itself
  * is stubbed (it is tested against both databases in approvals.test.ts and
  * reconcileWrites.test.ts); here only its start is, on Jest's clock.
  */
@@ -76,5 +77,32 @@ describe('ApprovalService.reconcileSoon', () => {
     await jest.advanceTimersByTimeAsync(ended + 3 * PASS_MS - Date.now());
     await adds;
     expect(starts).toEqual([T0, ended + 3 * PASS_MS]);
+  });
+});
+
+describe('ApprovalService.stop', () => {
+  beforeEach(() => {
+    jest.useFakeTimers({ now: 1_000_000 });
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  it('drops the pass scheduled for events and starts none after (shutdown)', async () => {
+    const { service, starts } = serviceWithPasses();
+    await service.reconcileNow();
+    const scheduled = service.reconcileSoon({ addsNeeds: false });
+    await service.stop();
+    // Its callers hear of it, with nothing done.
+    await expect(scheduled).resolves.toEqual({
+      created: 0,
+      autoApproved: 0,
+      expired: 0,
+      reopened: 0,
+    });
+    const later = service.reconcileSoon();
+    await jest.advanceTimersByTimeAsync(3_600_000);
+    await later;
+    expect(starts).toHaveLength(1);
   });
 });
