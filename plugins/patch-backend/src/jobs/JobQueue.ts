@@ -45,9 +45,9 @@
  * freeze stored on its row (read live from the policy by the rollout
  * driver) lasts.
  *
- * One path per operation: one creation (`creation`, run at once by
- * `createJobs` and part by part by `createJobsBulk`), one lease statement (`leaseBatch`; `leaseJobs`
- * is it for one endpoint, reaping first when it must), one overdue rule.
+ * One path per operation: one creation (`creation`: `createJobs` runs it at
+ * once, `createJobsBulk` part by part), one lease statement (`leaseBatch`;
+ * `leaseJobs` for one endpoint, reaping first when it must), one overdue rule.
  */
 
 import { ConflictError, NotFoundError } from '@backstage/errors';

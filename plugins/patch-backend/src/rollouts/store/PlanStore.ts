@@ -8,6 +8,7 @@ import {
   chunk,
   groupByEndpoint,
   sortNeeds,
+  toNeed,
   ID_BATCH,
   NeededPackage,
   notDispatched,
@@ -200,12 +201,7 @@ export class PlanStore {
         for (const id of endpointIds) out.set(id, none);
         continue;
       }
-      const need: NeededPackage = {
-        package: r.package,
-        ecosystem: r.ecosystem,
-        installedVersion: r.installed_version,
-        fixedVersion: r.fixed_version,
-      };
+      const need = toNeed(r);
       const one = [need];
       for (const id of endpointIds) {
         const list = out.get(id);

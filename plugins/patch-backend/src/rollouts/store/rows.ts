@@ -59,16 +59,21 @@ export function groupByEndpoint(
 ): Map<string, NeededPackage[]> {
   for (const r of rows) {
     const list = out.get(r.endpoint_id) ?? [];
-    list.push({
-      package: r.package,
-      ecosystem: r.ecosystem,
-      installedVersion: r.installed_version,
-      fixedVersion: r.fixed_version,
-    });
+    list.push(toNeed(r));
     out.set(r.endpoint_id, list);
   }
   for (const list of out.values()) if (list.length > 1) sortNeeds(list);
   return out;
+}
+
+/** A `patch_applicability` row's package, versions and ecosystem. */
+export function toNeed(r: any): NeededPackage {
+  return {
+    package: r.package,
+    ecosystem: r.ecosystem,
+    installedVersion: r.installed_version,
+    fixedVersion: r.fixed_version,
+  };
 }
 
 /**

@@ -39,3 +39,25 @@ export function rolloutTargets(rollout: Rollout): PayloadTarget[] {
   const first = plan.target as unknown as PayloadTarget | undefined;
   return first?.package ? [first] : [];
 }
+
+/**
+ * The Systems of a wave's undispatched endpoints, each read at most once
+ * (a dispatch's windows and site distribution both need them). @internal
+ */
+export interface WaveSystems {
+  /** The distinct Systems. */
+  list(): Promise<string[]>;
+  /** Each endpoint's System. */
+  ofEndpoint(): Promise<Map<string, string | undefined>>;
+}
+
+/** {@link WaveSystems} of one wave, read on first use. @internal */
+export function waveSystems(deps: RolloutDeps, waveId: string): WaveSystems {
+  let list: Promise<string[]> | undefined;
+  let of: Promise<Map<string, string | undefined>> | undefined;
+  const store = deps.store.waveEndpoints;
+  return {
+    list: () => (list ??= store.undispatchedSystems(waveId)),
+    ofEndpoint: () => (of ??= store.undispatchedSystemOf(waveId)),
+  };
+}

@@ -13,7 +13,12 @@ import { sharedPayloads } from '../../jobs/payload';
 import { RolloutDeps } from '../deps';
 import { NeededPackage } from '../store/rows';
 import { Rollout, Wave } from '../types';
-import { rolloutTargets, SYSTEM_ACTOR } from './context';
+import {
+  rolloutTargets,
+  SYSTEM_ACTOR,
+  WaveSystems,
+  waveSystems,
+} from './context';
 import {
   dispatchConcurrency,
   distributionResolver,
@@ -48,14 +53,12 @@ export async function dispatch(
     (limits.perLabel ?? []).length > 0;
   if ((await store.waveEndpoints.countUndispatched(wave.id)) === 0) return 0;
   // Both read the catalog and the wave's Systems (read once): at once.
-  let systems: Promise<string[]> | undefined;
-  const systemsOf = () =>
-    (systems ??= store.waveEndpoints.undispatchedSystems(wave.id));
+  const systems = waveSystems(deps, wave.id);
   const [windowsFor, distributionFor] = await Promise.all([
-    windowSets(deps, rollout, systemsOf).then(sets =>
-      windowResolver(deps, wave, sets),
+    windowSets(deps, rollout, systems).then(sets =>
+      windowResolver(sets, systems),
     ),
-    distributionResolver(deps, rollout, wave, systemsOf),
+    distributionResolver(deps, rollout, systems),
   ]);
 
   return store.transaction(async trx => {
@@ -203,16 +206,15 @@ async function withinLimits(
 async function windowSets(
   deps: RolloutDeps,
   rollout: Rollout,
-  systemsOf: () => Promise<string[]>,
+  systems: WaveSystems,
 ): Promise<WindowSets | undefined> {
   if (rollout.emergency && rollout.policy.emergency?.ignoreMaintenanceWindows)
     return undefined;
   const policyWindows = (rollout.policy.maintenanceWindows ??
     []) as MaintenanceWindow[];
-  const systems = await systemsOf();
   let bySystem = new Map<string, MaintenanceWindow[]>();
   try {
-    bySystem = await deps.catalog.systemWindows(systems);
+    bySystem = await deps.catalog.systemWindows(await systems.list());
   } catch (error) {
     deps.logger.warn(`Could not read System windows: ${error}`);
   }
@@ -225,9 +227,8 @@ async function windowSets(
  * time (no windows, or an emergency profile that ignores them).
  */
 async function windowResolver(
-  deps: RolloutDeps,
-  wave: Wave,
   sets: WindowSets | undefined,
+  systems: WaveSystems,
 ): Promise<(endpointId: string) => MaintenanceWindow[] | undefined> {
   if (!sets) return () => undefined;
   const { fallback, bySystem } = sets;
@@ -235,7 +236,7 @@ async function windowResolver(
     // The common case: one set of windows for every endpoint, no lookup.
     return () => fallback;
   }
-  const systemOf = await deps.store.waveEndpoints.undispatchedSystemOf(wave.id);
+  const systemOf = await systems.ofEndpoint();
   return endpointId => {
     const system = systemOf.get(endpointId);
     return (system && bySystem.get(system)) || fallback;

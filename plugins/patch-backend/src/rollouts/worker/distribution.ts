@@ -10,7 +10,8 @@ import { z } from 'zod/v3';
 import { JsonObject } from '@backstage/types';
 import { ANNOTATION_SITE_DISTRIBUTION } from '../RolloutCatalog';
 import { RolloutDeps } from '../deps';
-import { Rollout, Wave } from '../types';
+import { WaveSystems } from './context';
+import { Rollout } from '../types';
 import {
   ConcurrencyLimits,
   jobDistribution,
@@ -164,9 +165,7 @@ export function parseSystemSites(
 export async function distributionResolver(
   deps: RolloutDeps,
   rollout: Rollout,
-  wave: Wave,
-  /** The Systems of the wave's undispatched endpoints (read once). */
-  systemsOf: () => Promise<string[]>,
+  systems: WaveSystems,
 ): Promise<
   (endpointId: string, labelKey?: string) => { distribution?: JsonObject }
 > {
@@ -176,7 +175,7 @@ export async function distributionResolver(
   if (!policy.distribution) return plain;
   const bySystem = new Map<string, SiteDistribution[]>();
   try {
-    const raw = await deps.catalog.systemSiteDistribution(await systemsOf());
+    const raw = await deps.catalog.systemSiteDistribution(await systems.list());
     for (const [system, text] of raw) {
       const parsed = parseSystemSites(text);
       if ('error' in parsed) {
@@ -189,7 +188,7 @@ export async function distributionResolver(
     deps.logger.warn(`Could not read System site distribution: ${error}`);
   }
   if (bySystem.size === 0) return plain;
-  const systemOf = await deps.store.waveEndpoints.undispatchedSystemOf(wave.id);
+  const systemOf = await systems.ofEndpoint();
   return (endpointId, labelKey) => {
     const system = systemOf.get(endpointId);
     return distributionPayload(
