@@ -99,4 +99,48 @@ describe('LoadShedder', () => {
     expect(shedder.current).toBe(1);
     expect(shedder.queued).toBe(0);
   });
+
+  it('paced, tells refused callers their turns at the rate it serves, and those past its range to come back at its end', async () => {
+    jest.useFakeTimers({ now: new Date('2026-12-05T10:00:00Z') });
+    const shedder = new LoadShedder(1, { min: 5, max: 60, paced: true });
+    // Nothing served yet: a time drawn from the range.
+    const first = shedder.retryAfterSeconds();
+    expect(first).toBeGreaterThanOrEqual(5);
+    expect(first).toBeLessThanOrEqual(60);
+
+    // Twenty answers in the last ten seconds: two a second.
+    for (let i = 0; i < 20; i++) {
+      expect(await shedder.acquire()).toBe(true);
+      shedder.release();
+    }
+    const turns = Array.from({ length: 120 }, () =>
+      shedder.retryAfterSeconds(),
+    );
+    // One turn every half second, from the range's start on.
+    expect(turns.slice(0, 6)).toEqual([6, 6, 7, 7, 8, 8]);
+    expect(turns[109]).toBe(60);
+    // Past the range: back at its end, none of them earlier than 90 % of it.
+    for (const t of turns.slice(110)) {
+      expect(t).toBeGreaterThanOrEqual(54);
+      expect(t).toBeLessThanOrEqual(60);
+    }
+
+    // A minute later with nothing served since, no rate is known: drawn again.
+    jest.advanceTimersByTime(60_000);
+    const later = shedder.retryAfterSeconds();
+    expect(later).toBeGreaterThanOrEqual(5);
+    expect(later).toBeLessThanOrEqual(60);
+
+    // Not paced: always drawn from the range, whatever was served.
+    const unpaced = new LoadShedder(1, { min: 5, max: 30 });
+    for (let i = 0; i < 20; i++) {
+      await unpaced.acquire();
+      unpaced.release();
+    }
+    for (let i = 0; i < 50; i++) {
+      const t = unpaced.retryAfterSeconds();
+      expect(t).toBeGreaterThanOrEqual(5);
+      expect(t).toBeLessThanOrEqual(30);
+    }
+  });
 });

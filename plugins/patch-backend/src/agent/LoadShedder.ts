@@ -1,3 +1,6 @@
+/** The window over which a paced shedder measures how fast it serves. */
+const RATE_SECONDS = 10;
+
 /**
  * Caps the requests of one kind in flight in this process. Past the cap a
  * request either waits for a slot in a short queue (`queue`: at most
@@ -23,6 +26,16 @@
  * 56/s). An enrolled agent's upload only waits, or comes back later.
  * A check-in served slowly takes precedence over uploads in the same way
  * (`SLOW_CHECK_IN_MS`, service/checkInRoute.ts).
+ *
+ * A refused caller is told when to come back (`retryAfterSeconds`): a time
+ * drawn at random from a range, or, `paced`, its turn at the rate at which
+ * this kind is being served (the last ten seconds' answers): the refused
+ * callers come back one after the other, not all at once, and those past
+ * the range's end come back at its end. When a 10,000-agent fleet booted,
+ * 8,600 agents waiting for ~40 uploads a second came back 5–30 s after
+ * each refusal: ~98,000 refusals (and as many check-ins again) for 10,000
+ * uploads stored, and answering them took more of the backend than storing
+ * the uploads did.
  * @public
  */
 export class LoadShedder {
@@ -36,10 +49,20 @@ export class LoadShedder {
     grant: (granted: boolean) => void;
     timer: ReturnType<typeof setTimeout>;
   }> = [];
+  /** Requests answered in each of the last seconds (a ring, by second). */
+  private readonly served = new Array<number>(RATE_SECONDS).fill(0);
+  private servedSecond = 0;
+  /** Paced: when the last refused caller was told to come back (epoch ms). */
+  private horizon = 0;
 
   constructor(
     private readonly maxInFlight: number,
-    private readonly retryAfterRange: { min: number; max: number } = {
+    private readonly retryAfterRange: {
+      min: number;
+      max: number;
+      /** Refused callers come back at the rate this kind is served. */
+      paced?: boolean;
+    } = {
       min: 5,
       max: 30,
     },
@@ -99,6 +122,7 @@ export class LoadShedder {
 
   /** Gives a slot back (to the first waiting request, if any); call exactly once per slot taken. */
   release(): void {
+    this.countServed();
     // Past the usable slots (another kind took precedence meanwhile), the
     // slot is not passed on.
     if (this.inFlight <= this.limit && this.grantNext()) return; // the slot passes on
@@ -146,7 +170,36 @@ export class LoadShedder {
    * not return in step. The HTTP layer answers 429 with it as `Retry-After`.
    */
   retryAfterSeconds(): number {
-    const { min, max } = this.retryAfterRange;
-    return Math.round(min + Math.random() * (max - min));
+    const { min, max, paced } = this.retryAfterRange;
+    const rate = paced ? this.servedPerSecond() : 0;
+    if (rate <= 0) return Math.round(min + Math.random() * (max - min));
+    // The caller's turn: after those refused before it, one per answer.
+    const now = Date.now();
+    const turn = Math.max(this.horizon, now + min * 1000) + 1000 / rate;
+    if (turn - now > max * 1000) {
+      // Past the range: back at its end (when it would have come anyway).
+      return Math.round(max * (0.9 + 0.1 * Math.random()));
+    }
+    this.horizon = turn;
+    return Math.ceil((turn - now) / 1000);
+  }
+
+  /** Answers a second over the last `RATE_SECONDS` seconds. */
+  private servedPerSecond(): number {
+    this.countServed(0);
+    let sum = 0;
+    for (const n of this.served) sum += n;
+    return sum / RATE_SECONDS;
+  }
+
+  private countServed(n = 1): void {
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== this.servedSecond) {
+      const gap = Math.min(RATE_SECONDS, second - this.servedSecond);
+      for (let i = 1; i <= gap; i++)
+        this.served[(this.servedSecond + i) % RATE_SECONDS] = 0;
+      this.servedSecond = second;
+    }
+    this.served[second % RATE_SECONDS] += n;
   }
 }

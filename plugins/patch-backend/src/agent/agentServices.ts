@@ -119,11 +119,15 @@ export function createAgentServices(deps: {
     ),
     checkInShedder: new LoadShedder(agent.maxConcurrentCheckIns),
     // An upload waits up to 10 s behind at most four times the slots (see
-    // LoadShedder).
-    uploadShedder: new LoadShedder(agent.maxConcurrentUploads, undefined, {
-      length: 4 * agent.maxConcurrentUploads,
-      waitMs: 10_000,
-    }),
+    // LoadShedder); refused, it is told its turn (paced), at the latest
+    // 30 s or one check-in interval on, whichever is longer: the agent's
+    // next check-in is due by then anyway, so a refusal does not make its
+    // endpoint look silent.
+    uploadShedder: new LoadShedder(
+      agent.maxConcurrentUploads,
+      { min: 5, max: Math.max(30, interval), paced: true },
+      { length: 4 * agent.maxConcurrentUploads, waitMs: 10_000 },
+    ),
     enrollment: new EnrollmentService({
       db: deps.db,
       audit,

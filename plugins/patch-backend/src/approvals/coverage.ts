@@ -20,6 +20,7 @@
  */
 import { Knex } from 'knex';
 import { chunks } from '../applicability/ApplicabilityStore';
+import { rowsOf } from '../database/rows';
 
 const COVERAGE = 'patch_approval_coverage';
 
@@ -96,21 +97,34 @@ export async function changeCoverage(
   // the rows that change are written: a request approved again on each
   // reconcile (an auto-approval whose list grew) rewrote every row before,
   // and a fleet's coverage table grew by its whole size per pass.
-  await trx.raw(
-    `DELETE FROM patch_approval_coverage
-      WHERE request_id = ?
-        AND NOT EXISTS (SELECT 1 FROM patch_approval_request_endpoints e
-                         WHERE e.request_id = patch_approval_coverage.request_id
-                           AND e.endpoint_id = patch_approval_coverage.endpoint_id)`,
-    [requestId],
+  // The differences are set differences (EXCEPT: one hash or sort of each
+  // side), not NOT EXISTS: while a fleet's tables are young the planner
+  // takes a request's rows for a handful and ran the anti join as a nested
+  // loop, every row against every other (59 ms a pass at 3,000 endpoints
+  // in the fleet benchmark, ~600 ms in a fresh database, quadratic).
+  const gone = await trx.raw(
+    `SELECT endpoint_id FROM patch_approval_coverage WHERE request_id = ?
+     EXCEPT
+     SELECT endpoint_id FROM patch_approval_request_endpoints WHERE request_id = ?`,
+    [requestId, requestId],
   );
+  for (const chunk of chunks(
+    rowsOf(gone).map(r => r.endpoint_id as string),
+    500,
+  )) {
+    await trx(COVERAGE)
+      .where({ request_id: requestId })
+      .whereIn('endpoint_id', chunk)
+      .delete();
+  }
   await trx.raw(
     `INSERT INTO patch_approval_coverage (request_id, endpoint_id)
-     SELECT e.request_id, e.endpoint_id FROM patch_approval_request_endpoints e
-      WHERE e.request_id = ?
-        AND NOT EXISTS (SELECT 1 FROM patch_approval_coverage c
-                         WHERE c.request_id = e.request_id AND c.endpoint_id = e.endpoint_id)`,
-    [requestId],
+     SELECT ?, d.endpoint_id FROM (
+       SELECT endpoint_id FROM patch_approval_request_endpoints WHERE request_id = ?
+       EXCEPT
+       SELECT endpoint_id FROM patch_approval_coverage WHERE request_id = ?
+     ) d`,
+    [requestId, requestId, requestId],
   );
 }
 

@@ -3,6 +3,13 @@ import { ConflictError, NotFoundError } from '@backstage/errors';
 import { rowsOf } from '../database/rows';
 import { Knex } from 'knex';
 import { fromDbTime, toDbTime } from '../database/time';
+import {
+  HOLDER_BATCH,
+  packageKey,
+  pendingKey,
+  RecordIds,
+  RecordsById,
+} from './records';
 import { InventorySql, inventorySql } from './sql';
 import type { KnownRecords } from './validation';
 
@@ -52,13 +59,6 @@ export type InventoryChangedListener = (
   event: InventoryChangedEvent,
 ) => Promise<void> | void;
 
-/**
- * Keys per statement when records are looked up or added: under SQLite's
- * compound SELECT limit (500 terms) and both databases' bind limits.
- */
-const KEY_BATCH = 400;
-/** Ids per statement when bound as one array (`binariesOf`, record reads). */
-const HOLDER_BATCH = 5000;
 /** The columns of a package record that make an `InventoryPackage`, with its id. */
 const PACKAGE_COLUMNS = [
   'id',
@@ -69,148 +69,6 @@ const PACKAGE_COLUMNS = [
   'source',
   'source_version',
 ];
-/** Record ids kept in memory per kind; past this the cache starts over. */
-const CACHE_LIMIT = 500_000;
-
-/** The stored key of a package record (as the migration builds it). @internal */
-export function packageKey(p: InventoryPackage): string {
-  return [
-    p.ecosystem,
-    p.name,
-    p.version,
-    p.arch ?? '',
-    p.source ?? '',
-    p.sourceVersion ?? '',
-  ].join('\u0001');
-}
-
-/** The stored key of a pending update (as the migration builds it). @internal */
-export function pendingKey(u: PendingUpdate): string {
-  return [
-    u.ecosystem,
-    u.name,
-    u.currentVersion,
-    u.availableVersion,
-    u.source ?? '',
-  ].join('\u0001');
-}
-
-/**
- * Ids of content-addressed records (`patch_package_records`,
- * `patch_pending_records`): looked up in memory, else added (a concurrent
- * upload may add the same record: its insert is ignored) and read back.
- * Records are never changed or deleted, so a cached id stays right.
- */
-class RecordIds<T extends object> {
-  private readonly cache = new Map<string, number>();
-
-  constructor(
-    private readonly db: Knex,
-    private readonly table: string,
-    /** A record's stored row, its `key` included. */
-    private readonly toRow: (
-      record: T,
-    ) => { key: string } & Record<string, unknown>,
-    /** Ids of the record objects read from the table (`RecordsById`). */
-    private readonly readIds: WeakMap<object, number>,
-  ) {}
-
-  /** Whether the record of this key is stored (as far as this process knows). */
-  has(key: string): boolean {
-    return this.cache.has(key);
-  }
-
-  /**
-   * The ids of `records`, distinct and ascending: a record object read from
-   * the table is its id (a change keeps most of an inventory's records,
-   * whose keys are then not built again), any other is found by its key.
-   */
-  async idsOf(records: readonly T[]): Promise<number[]> {
-    const ids = new Set<number>();
-    const rows: Array<{ key: string } & Record<string, unknown>> = [];
-    for (const record of records) {
-      const id = this.readIds.get(record);
-      if (id !== undefined) ids.add(id);
-      else rows.push(this.toRow(record));
-    }
-    const missing = rows.filter(r => !this.cache.has(r.key));
-    if (missing.length > 0) {
-      if (this.cache.size + missing.length > CACHE_LIMIT) this.cache.clear();
-      for (let i = 0; i < missing.length; i += KEY_BATCH) {
-        const chunk = missing.slice(i, i + KEY_BATCH);
-        await this.db(this.table).insert(chunk).onConflict('key').ignore();
-        const found = await this.db(this.table)
-          .whereIn(
-            'key',
-            chunk.map(r => r.key),
-          )
-          .select('id', 'key');
-        for (const f of found) this.cache.set(f.key, Number(f.id));
-      }
-    }
-    for (const r of rows) {
-      const id = this.cache.get(r.key);
-      if (id === undefined) throw new Error(`record not stored: ${r.key}`);
-      ids.add(id);
-    }
-    return [...ids].sort((a, b) => a - b);
-  }
-}
-
-/**
- * Records by id, kept in memory as they are read: an inventory is read as
- * its ids (one short row) and its records come from here, so that reading
- * one endpoint's thousand packages costs no join in the database (it was
- * most of an upload's database time: every upload is read back for its
- * applicability, and again for verification during a rollout). Records are
- * never changed or deleted, so a cached one stays right.
- */
-class RecordsById<T extends object> {
-  private readonly cache = new Map<number, T>();
-  /** The id of each record object handed out (they are frozen). */
-  readonly idOf = new WeakMap<object, number>();
-
-  constructor(
-    private readonly db: Knex,
-    private readonly sql: InventorySql,
-    private readonly table: string,
-    /** The columns read (with `id`), never the long `key`. */
-    private readonly columns: readonly string[],
-    private readonly toRecord: (row: any) => T,
-  ) {}
-
-  /** The records of `ids`, in their order. Throws when one is not stored. */
-  async resolve(ids: readonly number[]): Promise<T[]> {
-    const fetched = new Map<number, T>();
-    const missing = [...new Set(ids.filter(id => !this.cache.has(id)))];
-    if (missing.length > 0) {
-      if (this.cache.size + missing.length > CACHE_LIMIT) this.cache.clear();
-      // The ids as one bound array: a bind per id costs more to build
-      // than the rows cost to read.
-      for (let i = 0; i < missing.length; i += HOLDER_BATCH) {
-        const rows = rowsOf(
-          await this.db.raw(this.sql.recordsById(this.table, this.columns), [
-            this.sql.ids(missing.slice(i, i + HOLDER_BATCH)),
-          ]),
-        );
-        for (const r of rows) {
-          // Shared by every reader: frozen, so that none can change it.
-          const record = Object.freeze(this.toRecord(r));
-          fetched.set(Number(r.id), record);
-          this.cache.set(Number(r.id), record);
-          this.idOf.set(record, Number(r.id));
-        }
-      }
-    }
-    return ids.map(id => {
-      const record = this.cache.get(id) ?? fetched.get(id);
-      if (record === undefined)
-        throw new Error(`${this.table} has no record ${id}`);
-      return record;
-    });
-  }
-}
-
 /**
  * Inventory per endpoint: installed packages and pending updates per
  * ecosystem, replaced whole on each upload so that it always is one
@@ -259,6 +117,7 @@ export class InventoryStore {
     this.packageIds = new RecordIds(
       db,
       'patch_package_records',
+      packageKey,
       p => ({
         key: packageKey(p),
         ecosystem: p.ecosystem,
@@ -273,6 +132,7 @@ export class InventoryStore {
     this.pendingIds = new RecordIds(
       db,
       'patch_pending_records',
+      pendingKey,
       u => ({
         key: pendingKey(u),
         ecosystem: u.ecosystem,

@@ -7,7 +7,7 @@
  */
 import { rowsOf } from '../../database/rows';
 import { Knex } from 'knex';
-import { packageKey, pendingKey } from '../InventoryStore';
+import { packageKey, pendingKey } from '../records';
 import { inventorySql } from '../sql';
 
 /** One installed package of one endpoint. */
