@@ -1,6 +1,6 @@
 /*
  * When the reconcile pass for applicability events starts
- * (ApprovalService.reconcileSoon): three times the last pass's length after
+ * (ApprovalService.reconcileSoon): nine times the last pass's length after
  * it when an event may have added needs, twenty times when every event
  * since only took needs away; an event that adds needs brings a later pass
  * forward, and every event until the pass starts shares it; after `stop`
@@ -40,7 +40,7 @@ describe('ApprovalService.reconcileSoon', () => {
     jest.useRealTimers();
   });
 
-  it('waits twenty passes when events only took needs away, three when one added some', async () => {
+  it('waits twenty passes when events only took needs away, nine when one added some', async () => {
     const { service, starts } = serviceWithPasses();
     // A first pass of 100 ms, ending at T0 + 100.
     await service.reconcileNow();
@@ -56,15 +56,15 @@ describe('ApprovalService.reconcileSoon', () => {
     expect(starts).toEqual([T0, ended + 20 * PASS_MS]);
 
     // The next: an event that takes needs away, then one that adds some,
-    // which brings the pass forward to three passes after the last.
+    // which brings the pass forward to nine passes after the last.
     const lastEnded = Date.now();
     const first = service.reconcileSoon({ addsNeeds: false });
     await jest.advanceTimersByTimeAsync(PASS_MS);
     const second = service.reconcileSoon({ addsNeeds: true });
     expect(second).toBe(first);
-    await jest.advanceTimersByTimeAsync(lastEnded + 3 * PASS_MS - Date.now());
+    await jest.advanceTimersByTimeAsync(lastEnded + 9 * PASS_MS - Date.now());
     await second;
-    expect(starts).toEqual([T0, ended + 20 * PASS_MS, lastEnded + 3 * PASS_MS]);
+    expect(starts).toEqual([T0, ended + 20 * PASS_MS, lastEnded + 9 * PASS_MS]);
   });
 
   it('keeps the earlier start when a later event only takes needs away', async () => {
@@ -74,9 +74,9 @@ describe('ApprovalService.reconcileSoon', () => {
     const adds = service.reconcileSoon();
     const away = service.reconcileSoon({ addsNeeds: false });
     expect(away).toBe(adds);
-    await jest.advanceTimersByTimeAsync(ended + 3 * PASS_MS - Date.now());
+    await jest.advanceTimersByTimeAsync(ended + 9 * PASS_MS - Date.now());
     await adds;
-    expect(starts).toEqual([T0, ended + 3 * PASS_MS]);
+    expect(starts).toEqual([T0, ended + 9 * PASS_MS]);
   });
 });
 
