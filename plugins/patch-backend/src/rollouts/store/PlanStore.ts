@@ -55,7 +55,7 @@ export class PlanStore {
   ): Promise<{ endpoints: PlanEndpoint[]; inOtherRollouts: number }> {
     const { attributes, exceptRolloutId } = options;
     const rows = await this.db.transaction(async (trx): Promise<any[]> => {
-      await this.waves.withoutJit(trx);
+      await this.waves.beforeBulk(trx);
       const taken = trx('patch_wave_endpoints as o')
         .join('patch_rollouts as r', 'r.id', 'o.rollout_id')
         .where('r.patch_ref', patchRef)

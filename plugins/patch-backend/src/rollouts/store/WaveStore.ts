@@ -15,6 +15,7 @@
 import { JsonObject } from '@backstage/types';
 import { Knex } from 'knex';
 import { Dialect, dialectOf } from '../../database/dialect';
+import { freshenStatistics } from '../../database/statistics';
 import { toDbTime } from '../../database/time';
 import {
   ACTIVE_ROLLOUT_STATES,
@@ -26,6 +27,14 @@ import { chunk, ID_BATCH, toWave } from './rows';
 
 /** Waves from this size on get fresh planner statistics (PostgreSQL). */
 const ANALYZE_WAVE_SIZE = 10_000;
+/** The tables a plan and a snapshot read in bulk. */
+const BULK_TABLES = [
+  'patch_endpoints',
+  'patch_applicability',
+  'patch_approval_request_endpoints',
+  'patch_approval_coverage',
+  'patch_wave_endpoints',
+];
 
 /** Endpoint columns that stand in for a missing label of the same name. */
 const WELL_KNOWN_COLUMNS: Record<string, string> = {
@@ -187,7 +196,7 @@ export class WaveStore {
     trx: Knex.Transaction,
   ): Promise<number> {
     await this.lockPatch(trx, wave.patchRef);
-    await this.withoutJit(trx);
+    await this.beforeBulk(trx);
     if ('approved' in source) {
       await this.insertSelect(
         wave,
@@ -326,11 +335,15 @@ export class WaveStore {
   }
 
   /**
-   * Turns PostgreSQL's JIT compilation off for the rest of `trx`: the bulk
-   * statements of a large wave cost enough to trigger it, and compiling
-   * them (~200 ms) takes longer than running them.
+   * Before a bulk read or snapshot in `trx`: PostgreSQL's JIT compilation
+   * off for the rest of it (the bulk statements of a large wave cost enough
+   * to trigger it, and compiling them, ~200 ms, takes longer than running
+   * them), and the statistics of the tables they read taken again where
+   * those changed by a tenth since (database/statistics.ts).
    */
-  async withoutJit(trx: Knex.Transaction): Promise<void> {
-    if (this.dialect === 'pg') await trx.raw('set local jit = off');
+  async beforeBulk(trx: Knex.Transaction): Promise<void> {
+    if (this.dialect !== 'pg') return;
+    await trx.raw('set local jit = off');
+    await freshenStatistics(trx, BULK_TABLES);
   }
 }
