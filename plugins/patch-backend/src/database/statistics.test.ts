@@ -23,34 +23,26 @@ describe('freshenStatistics', () => {
       await knex('stats_quiet').insert({});
       const tables = ['stats_probe', 'stats_quiet'];
 
-      if (databaseId.startsWith('SQLITE')) {
-        expect(await freshenStatistics(knex, tables)).toEqual([]);
-        await knex.destroy();
-        return;
-      }
+      const pg = databaseId.startsWith('POSTGRES');
       // PostgreSQL counts changes asynchronously (within a second or so).
-      let analyzed: string[] = [];
-      for (let i = 0; i < 100 && analyzed.length === 0; i++) {
+      let analyzed = await freshenStatistics(knex, tables);
+      for (let i = 0; pg && i < 100 && analyzed.length === 0; i++) {
+        await new Promise(r => setTimeout(r, 100));
         analyzed = await freshenStatistics(knex, tables);
-        if (analyzed.length === 0) await new Promise(r => setTimeout(r, 100));
       }
-      // The filled table; not the one with a single change.
-      expect(analyzed).toEqual(['stats_probe']);
-      const [probe] = (
-        await knex.raw(
-          `SELECT n_mod_since_analyze AS n, last_analyze FROM pg_stat_user_tables WHERE relname = 'stats_probe'`,
-        )
-      ).rows;
-      expect(probe.last_analyze).not.toBeNull();
+      // PostgreSQL: the filled table, not the one with a single change.
+      // SQLite: nothing to do.
+      expect(analyzed).toEqual(pg ? ['stats_probe'] : []);
       // Inside a transaction too, and nothing again while nothing changed.
       await knex.transaction(async trx => {
         expect(await freshenStatistics(trx, tables)).toEqual([]);
       });
       // The planner sees the rows: its estimate of the whole table.
-      const plan = (
-        await knex.raw(`EXPLAIN (FORMAT JSON) SELECT * FROM stats_probe`)
-      ).rows[0]['QUERY PLAN'][0].Plan;
-      expect(plan['Plan Rows']).toBe(2000);
+      const planRows = pg
+        ? (await knex.raw(`EXPLAIN (FORMAT JSON) SELECT * FROM stats_probe`))
+            .rows[0]['QUERY PLAN'][0].Plan['Plan Rows']
+        : undefined;
+      expect(planRows).toBe(pg ? 2000 : undefined);
       await knex.destroy();
     },
   );
