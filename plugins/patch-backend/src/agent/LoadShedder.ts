@@ -122,7 +122,7 @@ export class LoadShedder {
 
   /** Gives a slot back (to the first waiting request, if any); call exactly once per slot taken. */
   release(): void {
-    this.countServed();
+    if (this.retryAfterRange.paced) this.countServed();
     // Past the usable slots (another kind took precedence meanwhile), the
     // slot is not passed on.
     if (this.inFlight <= this.limit && this.grantNext()) return; // the slot passes on
