@@ -438,7 +438,8 @@ async function main() {
     await knexA.destroy();
     await knexB.destroy();
     await backend.stop();
-    await scenario.cleanup();
+    // DISPATCH_BENCH_KEEP=1 keeps the database for a look (psql, EXPLAIN).
+    if (!process.env.DISPATCH_BENCH_KEEP) await scenario.cleanup();
   }
 }
 

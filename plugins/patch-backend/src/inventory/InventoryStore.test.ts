@@ -185,3 +185,68 @@ describe('InventoryStore.getInventory', () => {
     },
   );
 });
+
+describe('InventoryStore.onInventoryChanged', () => {
+  const databases = TestDatabases.create();
+
+  it.each(databases.eachSupportedId())(
+    'hands every listener the stored inventory, the listeners at once, %p',
+    async databaseId => {
+      const db = await databases.init(databaseId);
+      await db.migrate.latest({ directory: migrationsDir });
+      await db('patch_endpoints').insert({
+        id: 'a',
+        machine_id: 'm-a',
+        hostname: 'a',
+        entity_ref: 'resource:default/a',
+        secret_hash: 'x',
+        enrolled_at: new Date('2026-12-04T10:00:00Z').toISOString(),
+      });
+      const store = new InventoryStore(db);
+      const packages = [
+        { ecosystem: 'deb', name: 'libc6', version: '2.36-9' },
+        { ecosystem: 'deb', name: 'zlib1g', version: '1:1.2.13' },
+      ];
+      const pending = [
+        {
+          ecosystem: 'deb',
+          name: 'libc6',
+          currentVersion: '2.36-9',
+          availableVersion: '2.36-9+deb12u9',
+        },
+      ];
+      const started: string[] = [];
+      let releaseFirst!: () => void;
+      const firstHeld = new Promise<void>(resolve => {
+        releaseFirst = resolve;
+      });
+      const seen: unknown[] = [];
+      store.onInventoryChanged(async event => {
+        started.push('first');
+        seen.push(event.inventory);
+        await firstHeld;
+      });
+      store.onInventoryChanged(event => {
+        started.push('second');
+        seen.push(event.inventory);
+        // The second starts while the first still waits: it lets it go.
+        releaseFirst();
+      });
+      const event = await store.replaceInventory('a', {
+        hash: 'h-a',
+        packages,
+        pending,
+      });
+      expect(started).toEqual(['first', 'second']);
+      // What the listeners got is what a reader reads back.
+      const stored = await new InventoryStore(db).getInventory('a');
+      expect(event.inventory).toMatchObject({
+        endpointId: 'a',
+        hash: 'h-a',
+        packages: stored!.packages,
+        pending: stored!.pending,
+      });
+      expect(seen).toEqual([event.inventory, event.inventory]);
+    },
+  );
+});

@@ -52,6 +52,11 @@ export interface InventoryChangedEvent {
   updatedAt: string;
   packages: number;
   pending: number;
+  /**
+   * The inventory as it was stored, for listeners that evaluate it (job
+   * verification): they need not read back what was just written.
+   */
+  inventory: EndpointInventory;
 }
 
 /** Listener of inventory uploads. @public */
@@ -200,17 +205,29 @@ export class InventoryStore {
       updatedAt,
       packages: inventory.packages.length,
       pending: inventory.pending.length,
+      inventory: {
+        endpointId,
+        hash: inventory.hash,
+        updatedAt: fromDbTime(updatedAt),
+        packages: inventory.packages,
+        pending: inventory.pending,
+      },
     };
-    for (const listener of this.listeners) {
-      try {
-        await listener(event);
-      } catch (error) {
-        // The inventory is stored; a listener's failure is its own problem.
-        this.options.logger?.warn(
-          `onInventoryChanged listener failed for endpoint ${endpointId}: ${error}`,
-        );
-      }
-    }
+    // The listeners (applicability, job verification) are independent of
+    // each other: they run at once, so that an upload holds its slot for
+    // the longest of them, not their sum.
+    await Promise.all(
+      [...this.listeners].map(async listener => {
+        try {
+          await listener(event);
+        } catch (error) {
+          // The inventory is stored; a listener's failure is its own problem.
+          this.options.logger?.warn(
+            `onInventoryChanged listener failed for endpoint ${endpointId}: ${error}`,
+          );
+        }
+      }),
+    );
     return event;
   }
 

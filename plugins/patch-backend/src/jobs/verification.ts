@@ -61,12 +61,19 @@ export class JobVerifier {
   /** Subscribes to inventory uploads; returns the unsubscribe function. */
   start(): () => void {
     return this.deps.inventory.onInventoryChanged(async event => {
-      await this.verifyEndpoint(event.endpointId);
+      await this.verifyEndpoint(event.endpointId, event.inventory);
     });
   }
 
-  /** Settles the endpoint's pending installs against its stored inventory. */
-  async verifyEndpoint(endpointId: string): Promise<VerificationReport> {
+  /**
+   * Settles the endpoint's pending installs against its stored inventory:
+   * `stored` when the caller holds it (the upload that just stored it),
+   * else read.
+   */
+  async verifyEndpoint(
+    endpointId: string,
+    stored?: EndpointInventory,
+  ): Promise<VerificationReport> {
     const report: VerificationReport = {
       verified: [],
       unverified: [],
@@ -75,7 +82,7 @@ export class JobVerifier {
     const pending = await this.deps.jobs.pendingVerifications(endpointId);
     if (pending.length === 0) return report;
     const [inventory, endpoint] = await Promise.all([
-      this.deps.inventory.getInventory(endpointId),
+      stored ?? this.deps.inventory.getInventory(endpointId),
       this.deps.endpoints.getEndpoint(endpointId),
     ]);
     const refs = [
