@@ -21,7 +21,8 @@
  *    their own endpoint before the interval ended; an agent refused (401, 5xx),
  *    not reached in time or handed nothing counts as not leased.
  * 4. `duplicates`: install jobs beyond one per endpoint, plus jobs handed out
- *    more than once. Then drops its databases.
+ *    more than once. Then drops its databases (`DISPATCH_BENCH_KEEP=1` keeps
+ *    them, to time statements in `psql` on the wave as it was written).
  * Last line: `endpoints=<n> plan_store_ms=<n> duplicates=<n> leased_within_interval_pct=<n>`.
  */
 
