@@ -133,7 +133,9 @@ export const patchPlugin = createBackendPlugin({
         // A pass scheduled for events never starts after shutdown.
         deps.lifecycle.addShutdownHook(() => approvals.approvals.stop());
         inventory.onInventoryChanged(async event => {
-          await approvals.applicability.refreshEndpoint(event.endpointId);
+          await approvals.applicability.refreshEndpoint(event.endpointId, {
+            stored: event.inventory,
+          });
         });
         // Installs are verified against each inventory upload.
         startJobVerification(services, services.rollouts.deps.catalog);

@@ -4,6 +4,7 @@ import {
   ApplicabilityDiff,
   ApplicabilityStore,
   StoredTarget,
+  StoredInventory,
 } from './ApplicabilityStore';
 import { Candidate, fold } from './fold';
 import { recomputeAll } from './recompute';
@@ -141,15 +142,18 @@ export class ApplicabilityService {
 
   /**
    * Recomputes one endpoint from its inventory: the path taken after every
-   * inventory upload and verified install. Writes only changed rows.
+   * inventory upload and verified install. Writes only changed rows. An
+   * upload hands the inventory it stored (`stored`), which is then not
+   * read back.
    */
   async refreshEndpoint(
     endpointId: string,
-    now = new Date(),
+    options: { now?: Date; stored?: StoredInventory } = {},
   ): Promise<ApplicabilityDiff> {
+    const now = options.now ?? new Date();
     const [index, { os, existing, inventory, pendingKbs }] = await Promise.all([
       this.getTargetIndex(),
-      this.store.endpointSnapshot(endpointId),
+      this.store.endpointSnapshot(endpointId, options.stored),
     ]);
     if (!os) {
       // Revoked or gone: nothing applies any more.

@@ -18,7 +18,11 @@
  */
 import { Knex } from 'knex';
 import { dialectOf } from '../database/dialect';
-import { InventoryStore } from '../inventory/InventoryStore';
+import {
+  InventoryPackage,
+  InventoryStore,
+  PendingUpdate,
+} from '../inventory/InventoryStore';
 import { toDbTime } from '../database/time';
 import { diffRows, rowKey } from './fold';
 import { ApplicabilityQueries } from './store/ApplicabilityQueries';
@@ -56,6 +60,12 @@ export type {
   Verdict,
   Via,
 } from './store/types';
+
+/** An endpoint's inventory as it was just stored. @internal */
+export interface StoredInventory {
+  packages: readonly InventoryPackage[];
+  pending: readonly PendingUpdate[];
+}
 
 /** Knex store of applicability (see the note at the top). */
 export class ApplicabilityStore {
@@ -123,15 +133,18 @@ export class ApplicabilityStore {
 
   /**
    * Everything the refresh of one endpoint reads, at once: the inventory's
-   * ids from the database, its records from the inventory store.
+   * ids from the database, its records from the inventory store; or, when
+   * the caller holds the inventory as just stored (`stored`, an upload's
+   * event), only the endpoint's OS and rows.
    */
-  async endpointSnapshot(endpointId: string): Promise<EndpointSnapshot> {
+  async endpointSnapshot(
+    endpointId: string,
+    stored?: StoredInventory,
+  ): Promise<EndpointSnapshot> {
     const { os, existing, recordIds, pendingIds } =
-      await this.dialect.endpointSnapshot(endpointId);
-    const { packages, pending } = await this.inventory.recordsOf({
-      recordIds,
-      pendingIds,
-    });
+      await this.dialect.endpointSnapshot(endpointId, !stored);
+    const { packages, pending } =
+      stored ?? (await this.inventory.recordsOf({ recordIds, pendingIds }));
     return {
       os,
       existing,

@@ -69,12 +69,14 @@ export class InventoryService {
     upload: InventoryUpload,
   ): Promise<InventoryChangedEvent> {
     const { hash, packages, pending } = upload;
-    assertValidInventory({ packages, pending }, this.deps.inventory.known);
-    const event = await this.deps.inventory.replaceInventory(agentId, {
-      hash,
-      packages,
-      pending,
-    });
+    // Each record looked up once, for the validation and the write.
+    const lookedUp = this.deps.inventory.lookUp({ packages, pending });
+    assertValidInventory({ packages, pending }, lookedUp.known);
+    const event = await this.deps.inventory.replaceInventory(
+      agentId,
+      { hash, packages, pending },
+      { lookedUp },
+    );
     await this.audit(agentId, event);
     return event;
   }

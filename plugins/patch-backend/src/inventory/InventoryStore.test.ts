@@ -246,3 +246,70 @@ describe('InventoryStore.onInventoryChanged', () => {
     },
   );
 });
+
+describe('InventoryStore.lookUp', () => {
+  const databases = TestDatabases.create();
+
+  it.each(databases.eachSupportedId())(
+    'looks an upload up once for its validation and its write, %p',
+    async databaseId => {
+      const db = await databases.init(databaseId);
+      await db.migrate.latest({ directory: migrationsDir });
+      await db('patch_endpoints').insert(
+        ['a', 'b'].map(id => ({
+          id,
+          machine_id: `m-${id}`,
+          hostname: id,
+          entity_ref: `resource:default/${id}`,
+          secret_hash: 'x',
+          enrolled_at: new Date('2026-12-04T10:00:00Z').toISOString(),
+        })),
+      );
+      const store = new InventoryStore(db);
+      const zlib = { ecosystem: 'deb', name: 'zlib1g', version: '1:1.2.13' };
+      const libc = { ecosystem: 'deb', name: 'libc6', version: '2.36-9' };
+      const update = {
+        ecosystem: 'deb',
+        name: 'libc6',
+        currentVersion: '2.36-9',
+        availableVersion: '2.36-9+deb12u9',
+      };
+      await store.replaceInventory('a', {
+        hash: 'h-a',
+        packages: [zlib],
+        pending: [update],
+      });
+
+      // Another upload: what 'a' stored is known (by its fields), the rest
+      // is not; an empty source is never known (validation refuses it).
+      const packages = [
+        { ...libc },
+        { ...zlib },
+        { ...zlib, name: 'zlib1g-dev', source: '' },
+      ];
+      const pending = [{ ...update }];
+      const lookedUp = store.lookUp({ packages, pending });
+      expect(lookedUp.packageIds[0]).toBeUndefined();
+      expect(lookedUp.packageIds[1]).toEqual(expect.any(Number));
+      expect(lookedUp.pendingIds[0]).toEqual(expect.any(Number));
+      expect(packages.map((p, i) => lookedUp.known.package(p, i))).toEqual([
+        false,
+        true,
+        false,
+      ]);
+      expect(lookedUp.known.pending(pending[0], 0)).toBe(true);
+
+      // The write takes the ids looked up and adds what was not known.
+      await store.replaceInventory(
+        'b',
+        { hash: 'h-b', packages: packages.slice(0, 2), pending },
+        { lookedUp },
+      );
+      const b = await new InventoryStore(db).getInventory('b');
+      expect(b?.packages).toEqual([libc, zlib]);
+      expect(b?.pending).toEqual([update]);
+      const [{ n }] = await db('patch_package_records').count({ n: '*' });
+      expect(Number(n)).toBe(2);
+    },
+  );
+});

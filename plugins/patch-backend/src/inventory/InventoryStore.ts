@@ -59,6 +59,15 @@ export interface InventoryChangedEvent {
   inventory: EndpointInventory;
 }
 
+/** An upload's records as this process knows them (`lookUp`). @internal */
+export interface LookedUpRecords {
+  /** Each package's id, undefined where not known here. */
+  packageIds: ReadonlyArray<number | undefined>;
+  pendingIds: ReadonlyArray<number | undefined>;
+  /** For the upload's validation: the records it need not read again. */
+  known: KnownRecords;
+}
+
 /** Listener of inventory uploads. @public */
 export type InventoryChangedListener = (
   event: InventoryChangedEvent,
@@ -160,6 +169,27 @@ export class InventoryStore {
     pending: u => this.pendingIds.has(pendingKey(u)),
   };
 
+  /**
+   * An upload's records looked up in memory once: `known` for its
+   * validation (by place in the lists), the ids for `replaceInventory`.
+   */
+  lookUp(inventory: {
+    packages: readonly InventoryPackage[];
+    pending: readonly PendingUpdate[];
+  }): LookedUpRecords {
+    const packageIds = this.packageIds.lookUp(inventory.packages);
+    const pendingIds = this.pendingIds.lookUp(inventory.pending);
+    return {
+      packageIds,
+      pendingIds,
+      known: {
+        // An empty source has the key of none: never taken as known.
+        package: (p, i) => p.source !== '' && packageIds[i] !== undefined,
+        pending: (_u, i) => pendingIds[i] !== undefined,
+      },
+    };
+  }
+
   /** Registers a listener called after an inventory was stored; returns an unsubscribe function. */
   onInventoryChanged(listener: InventoryChangedListener): () => void {
     this.listeners.add(listener);
@@ -173,7 +203,8 @@ export class InventoryStore {
    * outside it: they are shared and immutable. With `ifHash`, only while
    * the stored hash is that one (a change sent against it): otherwise
    * ConflictError, and nothing is replaced. NotFoundError for an endpoint
-   * that is not there.
+   * that is not there. `lookedUp`: the inventory's `lookUp`, whose ids are
+   * not looked up again.
    */
   async replaceInventory(
     endpointId: string,
@@ -182,11 +213,18 @@ export class InventoryStore {
       packages: InventoryPackage[];
       pending: PendingUpdate[];
     },
-    options: { ifHash?: string } = {},
+    options: { ifHash?: string; lookedUp?: LookedUpRecords } = {},
   ): Promise<InventoryChangedEvent> {
     const updatedAt = toDbTime((this.options.now ?? Date.now)());
-    const recordIds = await this.packageIds.idsOf(inventory.packages);
-    const pendingIds = await this.pendingIds.idsOf(inventory.pending);
+    const { lookedUp } = options;
+    const recordIds = await this.packageIds.idsOf(
+      inventory.packages,
+      lookedUp?.packageIds,
+    );
+    const pendingIds = await this.pendingIds.idsOf(
+      inventory.pending,
+      lookedUp?.pendingIds,
+    );
     const replaced = await this.write(
       endpointId,
       { hash: inventory.hash, updatedAt, recordIds, pendingIds },

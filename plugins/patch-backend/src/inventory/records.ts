@@ -69,11 +69,27 @@ export class RecordIds<T extends object> {
   }
 
   /**
+   * The id of each record as far as this process knows it (undefined: not
+   * stored yet, or not known here), in the order of `records`: an upload
+   * looks its records up once, for its validation and for its write
+   * (`idsOf`), where each key was built and looked up twice.
+   */
+  lookUp(records: readonly T[]): Array<number | undefined> {
+    return records.map(
+      record => this.readIds.get(record) ?? this.cache.get(this.keyOf(record)),
+    );
+  }
+
+  /**
    * The ids of `records`, distinct and ascending: a record object read from
    * the table is its id (a change keeps most of an inventory's records,
-   * whose keys are then not built again), any other is found by its key.
+   * whose keys are then not built again), so is one `lookUp` found
+   * (`found`, in the order of `records`), any other is found by its key.
    */
-  async idsOf(records: readonly T[]): Promise<number[]> {
+  async idsOf(
+    records: readonly T[],
+    found?: ReadonlyArray<number | undefined>,
+  ): Promise<number[]> {
     const ids = new Set<number>();
     // Built only for records not stored yet (as far as this process knows).
     const missing = new Map<
@@ -81,8 +97,9 @@ export class RecordIds<T extends object> {
       { key: string } & Record<string, unknown>
     >();
     const keyed: string[] = [];
-    for (const record of records) {
-      const id = this.readIds.get(record);
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i];
+      const id = found?.[i] ?? this.readIds.get(record);
       if (id !== undefined) {
         ids.add(id);
         continue;
@@ -101,13 +118,13 @@ export class RecordIds<T extends object> {
       for (let i = 0; i < rows.length; i += KEY_BATCH) {
         const chunk = rows.slice(i, i + KEY_BATCH);
         await this.db(this.table).insert(chunk).onConflict('key').ignore();
-        const found = await this.db(this.table)
+        const added = await this.db(this.table)
           .whereIn(
             'key',
             chunk.map(r => r.key),
           )
           .select('id', 'key');
-        for (const f of found) this.cache.set(f.key, Number(f.id));
+        for (const f of added) this.cache.set(f.key, Number(f.id));
       }
     }
     for (const key of keyed) {

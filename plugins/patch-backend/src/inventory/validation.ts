@@ -43,8 +43,9 @@ export interface InventoryProblem {
  * stored (records are content-addressed and never change): not read again.
  */
 export interface KnownRecords {
-  package(p: InventoryPackage): boolean;
-  pending(u: PendingUpdate): boolean;
+  /** `index`: the package's place in the list validated. */
+  package(p: InventoryPackage, index: number): boolean;
+  pending(u: PendingUpdate, index: number): boolean;
 }
 
 const NONE_KNOWN: KnownRecords = {
@@ -86,7 +87,7 @@ export function findInventoryProblems(
     }
   };
   inventory.packages.forEach((p, i) => {
-    if (known.package(p)) return;
+    if (known.package(p, i)) return;
     check(`packages[${i}].version`, p, p.version);
     if (p.sourceVersion !== undefined) {
       check(`packages[${i}].sourceVersion`, p, p.sourceVersion);
@@ -103,7 +104,7 @@ export function findInventoryProblems(
     }
   });
   inventory.pending.forEach((u, i) => {
-    if (known.pending(u)) return;
+    if (known.pending(u, i)) return;
     check(`pending[${i}].currentVersion`, u, u.currentVersion);
     check(`pending[${i}].availableVersion`, u, u.availableVersion);
   });

@@ -168,6 +168,22 @@ describe('DialectStore', () => {
         },
       ]);
       expect(snap.pendingKbs).toEqual([{ name: 'KB1', currentVersion: '' }]);
+      // An upload hands the inventory it stored: its ids are not read, the
+      // rest is as read, the refresh reads what it was handed.
+      const bare = await store.endpointSnapshot('a', false);
+      expect(bare).toEqual({ ...ids, recordIds: [], pendingIds: [] });
+      const held = await applicability.endpointSnapshot('a', {
+        packages: [
+          { ecosystem: 'deb', name: 'bash', version: '5.2.15-3', arch: 'x' },
+        ],
+        pending: [],
+      });
+      expect(held).toEqual({
+        os: snap.os,
+        existing: snap.existing,
+        inventory: [{ ecosystem: 'deb', name: 'bash', version: '5.2.15-3' }],
+        pendingKbs: [],
+      });
       expect((await applicability.endpointSnapshot('gone')).os).toBeUndefined();
       expect(await applicability.endpointSnapshot('nobody')).toEqual({
         os: undefined,

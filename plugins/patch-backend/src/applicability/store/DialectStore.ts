@@ -22,9 +22,13 @@ export interface DialectStore {
   /**
    * Everything the refresh of one endpoint reads: its reported OS and
    * release key (undefined when unknown or revoked), its stored rows, and
-   * the ids of its inventory's package records and pending updates.
+   * the ids of its inventory's package records and pending updates (none
+   * read, and empty, when `withInventory` is false: the caller holds them).
    */
-  endpointSnapshot(endpointId: string): Promise<EndpointSnapshotIds>;
+  endpointSnapshot(
+    endpointId: string,
+    withInventory?: boolean,
+  ): Promise<EndpointSnapshotIds>;
   /**
    * The distinct compared versions of the given targeted packages in the
    * inventory, joined one way (`WAY_COLUMNS`): the only version pairs the

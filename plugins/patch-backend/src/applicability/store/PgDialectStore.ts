@@ -43,7 +43,15 @@ export class PgDialectStore implements DialectStore {
    * records come from the inventory store (in memory once read), where
    * joining a thousand records here was most of an upload's database time.
    */
-  async endpointSnapshot(endpointId: string): Promise<EndpointSnapshotIds> {
+  async endpointSnapshot(
+    endpointId: string,
+    withInventory = true,
+  ): Promise<EndpointSnapshotIds> {
+    const inventory = withInventory
+      ? `x.record_ids, x.pending_ids
+       FROM (SELECT 1) AS one
+       LEFT JOIN patch_endpoint_inventories x ON x.endpoint_id = :id`
+      : 'NULL AS record_ids, NULL AS pending_ids';
     const result = await this.db.raw(
       `SELECT
          (SELECT json_build_array(e.os_family, e.os_name, e.os_version, r.match_key)
@@ -52,9 +60,7 @@ export class PgDialectStore implements DialectStore {
           WHERE e.id = :id AND e.revoked_at IS NULL) AS os,
          (SELECT json_agg(json_build_array(patch_ref, package, ecosystem, installed_version, fixed_version, state))
           FROM patch_applicability WHERE endpoint_id = :id) AS existing,
-         x.record_ids, x.pending_ids
-       FROM (SELECT 1) AS one
-       LEFT JOIN patch_endpoint_inventories x ON x.endpoint_id = :id`,
+         ${inventory}`,
       { id: endpointId },
     );
     const row = result.rows[0];

@@ -37,7 +37,10 @@ export class SqliteDialectStore implements DialectStore {
    * Three reads side by side (one connection: they queue, cheaply). The
    * inventory as its ids (see PgDialectStore).
    */
-  async endpointSnapshot(endpointId: string): Promise<EndpointSnapshotIds> {
+  async endpointSnapshot(
+    endpointId: string,
+    withInventory = true,
+  ): Promise<EndpointSnapshotIds> {
     const [os, existing, inventory] = await Promise.all([
       this.db('patch_endpoints as e')
         .leftJoin('patch_endpoint_releases as r', 'r.endpoint_id', 'e.id')
@@ -45,9 +48,11 @@ export class SqliteDialectStore implements DialectStore {
         .whereNull('e.revoked_at')
         .first('e.os_family', 'e.os_name', 'e.os_version', 'r.match_key'),
       this.db('patch_applicability').where({ endpoint_id: endpointId }),
-      this.db('patch_endpoint_inventories')
-        .where({ endpoint_id: endpointId })
-        .first('record_ids', 'pending_ids'),
+      withInventory
+        ? this.db('patch_endpoint_inventories')
+            .where({ endpoint_id: endpointId })
+            .first('record_ids', 'pending_ids')
+        : undefined,
     ]);
     return {
       os: os
