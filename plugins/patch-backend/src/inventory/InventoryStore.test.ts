@@ -4,6 +4,7 @@
  */
 import { resolvePackagePath } from '@backstage/backend-plugin-api';
 import { TestDatabases } from '@backstage/backend-test-utils';
+import { Knex } from 'knex';
 import { InventoryStore } from './InventoryStore';
 
 jest.setTimeout(60_000);
@@ -13,6 +14,21 @@ const migrationsDir = resolvePackagePath(
   'migrations',
 );
 
+/** A migrated database holding endpoints with these ids. */
+async function withEndpoints(db: Knex, ids: string[]): Promise<void> {
+  await db.migrate.latest({ directory: migrationsDir });
+  await db('patch_endpoints').insert(
+    ids.map(id => ({
+      id,
+      machine_id: `m-${id}`,
+      hostname: id,
+      entity_ref: `resource:default/${id}`,
+      secret_hash: 'x',
+      enrolled_at: new Date('2026-12-04T10:00:00Z').toISOString(),
+    })),
+  );
+}
+
 describe('InventoryStore.getInventory', () => {
   const databases = TestDatabases.create();
 
@@ -20,17 +36,7 @@ describe('InventoryStore.getInventory', () => {
     'reads an inventory as its ids and its records from memory, %p',
     async databaseId => {
       const db = await databases.init(databaseId);
-      await db.migrate.latest({ directory: migrationsDir });
-      await db('patch_endpoints').insert(
-        ['a', 'b', 'c'].map(id => ({
-          id,
-          machine_id: `m-${id}`,
-          hostname: id,
-          entity_ref: `resource:default/${id}`,
-          secret_hash: 'x',
-          enrolled_at: new Date('2026-12-04T10:00:00Z').toISOString(),
-        })),
-      );
+      await withEndpoints(db, ['a', 'b', 'c']);
       const writer = new InventoryStore(db);
       await writer.replaceInventory('a', {
         hash: 'h-a',
@@ -193,15 +199,7 @@ describe('InventoryStore.onInventoryChanged', () => {
     'hands every listener the inventory as stored, one after the other, %p',
     async databaseId => {
       const db = await databases.init(databaseId);
-      await db.migrate.latest({ directory: migrationsDir });
-      await db('patch_endpoints').insert({
-        id: 'a',
-        machine_id: 'm-a',
-        hostname: 'a',
-        entity_ref: 'resource:default/a',
-        secret_hash: 'x',
-        enrolled_at: new Date('2026-12-04T10:00:00Z').toISOString(),
-      });
+      await withEndpoints(db, ['a']);
       const store = new InventoryStore(db);
       const packages = [
         { ecosystem: 'deb', name: 'zlib1g', version: '1:1.2.13' },
@@ -254,17 +252,7 @@ describe('InventoryStore.lookUp', () => {
     'looks an upload up once for its validation and its write, %p',
     async databaseId => {
       const db = await databases.init(databaseId);
-      await db.migrate.latest({ directory: migrationsDir });
-      await db('patch_endpoints').insert(
-        ['a', 'b'].map(id => ({
-          id,
-          machine_id: `m-${id}`,
-          hostname: id,
-          entity_ref: `resource:default/${id}`,
-          secret_hash: 'x',
-          enrolled_at: new Date('2026-12-04T10:00:00Z').toISOString(),
-        })),
-      );
+      await withEndpoints(db, ['a', 'b']);
       const store = new InventoryStore(db);
       const zlib = { ecosystem: 'deb', name: 'zlib1g', version: '1:1.2.13' };
       const libc = { ecosystem: 'deb', name: 'libc6', version: '2.36-9' };
