@@ -107,7 +107,7 @@ export class InventoryService {
       );
     assertValidInventory(
       { packages: added, pending },
-      this.deps.inventory.known,
+      this.deps.inventory.lookUp({ packages: added, pending }).known,
     );
     const event = await this.deps.inventory.replaceInventory(
       agentId,

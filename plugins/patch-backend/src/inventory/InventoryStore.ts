@@ -160,18 +160,10 @@ export class InventoryStore {
   }
 
   /**
-   * Records this process knows to be stored: their versions were read when
-   * they were first stored, so an upload's validation skips them.
-   */
-  readonly known: KnownRecords = {
-    // An empty source has the key of none: never taken as known.
-    package: p => p.source !== '' && this.packageIds.has(packageKey(p)),
-    pending: u => this.pendingIds.has(pendingKey(u)),
-  };
-
-  /**
    * An upload's records looked up in memory once: `known` for its
-   * validation (by place in the lists), the ids for `replaceInventory`.
+   * validation (by place in the lists: records this process knows to be
+   * stored had their versions read when first stored), the ids for
+   * `replaceInventory`.
    */
   lookUp(inventory: {
     packages: readonly InventoryPackage[];

@@ -63,11 +63,6 @@ export class RecordIds<T extends object> {
     private readonly readIds: WeakMap<object, number>,
   ) {}
 
-  /** Whether the record of this key is stored (as far as this process knows). */
-  has(key: string): boolean {
-    return this.cache.has(key);
-  }
-
   /**
    * The id of each record as far as this process knows it (undefined: not
    * stored yet, or not known here), in the order of `records`: an upload
