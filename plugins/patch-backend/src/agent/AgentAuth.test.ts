@@ -85,7 +85,7 @@ describe('AgentAuth', () => {
 
       // Cached: agent-1 was read once, and again to confirm a wrong secret
       // before refusing it; agent-2, unknown, once.
-      expect(reads.mock.calls.map(c => c[0])).toEqual([
+      expect(reads.mock.calls.flatMap(c => c[0])).toEqual([
         'agent-1',
         'agent-1',
         'agent-2',
@@ -146,6 +146,65 @@ describe('AgentAuth', () => {
         inventoryHash: undefined,
         hasLiveJobs: false,
       });
+      await knex.destroy();
+    },
+  );
+  it.each(databases.eachSupportedId())(
+    'reads the credentials of concurrent fresh authentications together, each answered by its own row, on %p',
+    async databaseId => {
+      const knex = await databases.init(databaseId);
+      await knex.migrate.latest({ directory: migrationsDir });
+      const secrets = Array.from({ length: 12 }, () => generateSecret());
+      await knex('patch_endpoints').insert(
+        secrets.map((secret, i) => ({
+          id: `agent-${i}`,
+          machine_id: `machine-${i}`,
+          hostname: `h${i}`,
+          entity_ref: `resource:default/h${i}`,
+          secret_hash: hashSecret(secret),
+          enrolled_at: new Date().toISOString(),
+          revoked_at: i === 5 ? new Date().toISOString() : null,
+        })),
+      );
+      const store = new EndpointStore(knex);
+      const reads = jest.spyOn(store, 'getCredentials');
+      const auth = new AgentAuth(store);
+      // Agent 3 presents agent 4's secret; agent 5 is revoked; agent 11
+      // twice at once (each call its own fresh read).
+      const calls = [...secrets.keys(), 11].map(i =>
+        auth.verify(`Agent agent-${i}.${secrets[i === 3 ? 4 : i]}`, {
+          fresh: true,
+          machineId: `machine-${i}`,
+        }),
+      );
+      const results = await Promise.all(calls);
+      expect(
+        results.map(r => (r.ok ? r.agent.agentId : r.refusal.reason)),
+      ).toEqual([
+        'agent-0',
+        'agent-1',
+        'agent-2',
+        'wrong secret',
+        'agent-4',
+        'revoked agent',
+        'agent-6',
+        'agent-7',
+        'agent-8',
+        'agent-9',
+        'agent-10',
+        'agent-11',
+        'agent-11',
+      ]);
+      // Two reads run at once, alone; the rest wait and go out together,
+      // agent 11's second call in a read of its own after its first.
+      const batches = reads.mock.calls.map(c => c[0]);
+      expect(batches.flat().sort()).toEqual(
+        [...secrets.keys(), 11].map(i => `agent-${i}`).sort(),
+      );
+      expect(batches.length).toBeLessThanOrEqual(4);
+      expect(batches.findIndex(b => b.includes('agent-11'))).toBeLessThan(
+        batches.findLastIndex(b => b.includes('agent-11')),
+      );
       await knex.destroy();
     },
   );

@@ -14,6 +14,13 @@
  * including a Backstage `Bearer` token, is refused with the one 401 answer
  * below, whatever the cause: a caller learns nothing from it.
  *
+ * Batching. Credentials are read by id, and the reads of concurrent
+ * authentications go out as one statement (database/batcher.ts): at the
+ * height of a rollout every job's start, result and verifying inventory
+ * authenticates fresh, three reads per job otherwise. A read still starts
+ * after the call that asks for it (a call that arrives while a batch for
+ * its agent runs waits for the next batch), so `fresh` stays fresh.
+ *
  * Caching. The stored hash and machine id of an agent are cached in memory
  * (patch.agent.authCacheSeconds, default 300). The check-in reads no
  * credentials at all: its batched heartbeat statement checks hash,
@@ -33,7 +40,8 @@
  */
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { EndpointStore } from '../endpoints/EndpointStore';
+import { Batcher } from '../database/batcher';
+import { AgentCredentials, EndpointStore } from '../endpoints/EndpointStore';
 
 /** The one message of every agent authentication failure. @public */
 export const AGENT_AUTH_FAILURE_MESSAGE = 'Invalid agent credentials';
@@ -136,9 +144,10 @@ export class AgentAuth {
   private readonly ttlMs: number;
   private readonly maxEntries: number;
   private readonly now: () => number;
+  private readonly reads: Batcher<undefined, AgentCredentials | undefined>;
 
   constructor(
-    private readonly endpoints: EndpointStore,
+    endpoints: EndpointStore,
     options: {
       cacheSeconds?: number;
       maxEntries?: number;
@@ -149,6 +158,11 @@ export class AgentAuth {
     // Room for the whole fleet of one process, 100,000 agents, with margin.
     this.maxEntries = options.maxEntries ?? 200_000;
     this.now = options.now ?? Date.now;
+    this.reads = new Batcher(
+      items => endpoints.getCredentials(items.map(i => i.key)),
+      undefined,
+      { maxBatch: 500, maxInFlight: 2 },
+    );
   }
 
   /**
@@ -218,7 +232,7 @@ export class AgentAuth {
   }
 
   private async load(agentId: string): Promise<CacheEntry> {
-    const creds = await this.endpoints.getCredentials(agentId);
+    const creds = await this.reads.submit(agentId, undefined);
     if (!creds) throw new AgentAuthError('unknown agent', agentId);
     if (creds.revoked) throw new AgentAuthError('revoked agent', agentId);
     const entry = {

@@ -7,7 +7,7 @@
  * credentials, the heartbeat, the lease, the audit row); the backend then
  * spends its time in the database client rather than in the work.
  *
- * So concurrent check-ins are coalesced (CheckInBatcher below, a key per
+ * So concurrent check-ins are coalesced (database/batcher.ts, a key per
  * agent), on both databases, and a whole batch takes two calls into the
  * store (endpoints/CheckInStore.ts):
  *
@@ -37,6 +37,7 @@ import { MaintenanceWindow } from '@patchbay/plugin-patch-common';
 import { CheckInStore } from '../endpoints/CheckInStore';
 import { Job, JobQueue } from '../jobs/JobQueue';
 import { payloadWindows } from '../jobs/windows';
+import { Batcher } from '../database/batcher';
 import { AgentAuth, AgentAuthError, parseAgentCredentials } from './AgentAuth';
 
 /** What a check-in asks. @internal */
@@ -77,112 +78,6 @@ interface BatchAnswer {
 }
 
 /**
- * Coalesces concurrent calls into batches (group commit), for the check-in
- * heartbeat: while `maxInFlight` batches are running, new calls wait, and
- * the next batch takes all of them (up to `maxBatch`) in one database
- * statement. A call that arrives when a slot is free runs at once, alone, so
- * a quiet server adds no latency; a busy one makes one round trip for many
- * check-ins instead of one each, which saves the database most of its work
- * (one statement to parse, plan and commit instead of dozens) and the
- * process the per-query cost of the client.
- *
- * Calls are keyed (by agent id): a key is never in two batches running at
- * the same time, and never twice in one batch. So two batches never lock the
- * same row, and cannot deadlock on each other, whatever order the database
- * locks their rows in; and each call gets the answer of its own statement.
- * @internal
- */
-export class CheckInBatcher<I, O> {
-  private queue: Array<{
-    key: string;
-    input: I;
-    resolve: (value: O) => void;
-    reject: (error: unknown) => void;
-  }> = [];
-  private readonly running = new Set<string>();
-  private inFlight = 0;
-  private readonly maxBatch: number;
-  private readonly maxInFlight: number;
-
-  constructor(
-    /** Runs one batch; answers by key. Keys missing from the map answer `missing`. */
-    private readonly run: (
-      inputs: Array<{ key: string; input: I }>,
-    ) => Promise<Map<string, O>>,
-    private readonly missing: O,
-    options: { maxBatch?: number; maxInFlight?: number } = {},
-  ) {
-    this.maxBatch = options.maxBatch ?? 500;
-    this.maxInFlight = options.maxInFlight ?? 2;
-  }
-
-  /** Batches running now (for tests and metrics). */
-  get batchesInFlight(): number {
-    return this.inFlight;
-  }
-
-  /** Queues one call; resolves with its answer from the batch it ran in. */
-  submit(key: string, input: I): Promise<O> {
-    return new Promise<O>((resolve, reject) => {
-      this.queue.push({ key, input, resolve, reject });
-      this.pump();
-    });
-  }
-
-  private pump(): void {
-    while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
-      const batch: typeof this.queue = [];
-      const keys = new Set<string>();
-      const rest: typeof this.queue = [];
-      for (const item of this.queue) {
-        if (
-          batch.length < this.maxBatch &&
-          !this.running.has(item.key) &&
-          !keys.has(item.key)
-        ) {
-          keys.add(item.key);
-          batch.push(item);
-        } else {
-          rest.push(item);
-        }
-      }
-      if (batch.length === 0) return; // all waiting keys are running
-      this.queue = rest;
-      this.inFlight++;
-      for (const key of keys) this.running.add(key);
-      this.execute(batch, keys);
-    }
-  }
-
-  private execute(batch: typeof this.queue, keys: Set<string>): void {
-    let answers: Promise<Map<string, O>>;
-    try {
-      answers = this.run(batch.map(({ key, input }) => ({ key, input })));
-    } catch (error) {
-      answers = Promise.reject(error);
-    }
-    answers
-      .then(
-        results => {
-          for (const item of batch) {
-            item.resolve(
-              results.has(item.key) ? results.get(item.key)! : this.missing,
-            );
-          }
-        },
-        error => {
-          for (const item of batch) item.reject(error);
-        },
-      )
-      .finally(() => {
-        for (const key of keys) this.running.delete(key);
-        this.inFlight--;
-        this.pump();
-      });
-  }
-}
-
-/**
  * Check-in batches running at once: one. While it runs, the next batch
  * gathers every check-in that arrives, so that a busy server makes fewer,
  * larger batches: measured on this project's two-core machine with the
@@ -201,7 +96,7 @@ export const CHECK_IN_BATCHES_IN_FLIGHT = 1;
  * @internal
  */
 export class CheckInService {
-  private readonly batcher: CheckInBatcher<BatchInput, BatchAnswer | undefined>;
+  private readonly batcher: Batcher<BatchInput, BatchAnswer | undefined>;
   private readonly now: () => number;
   private readonly intervalSeconds: number;
 
@@ -222,7 +117,7 @@ export class CheckInService {
   ) {
     this.now = options.now ?? Date.now;
     this.intervalSeconds = options.checkInIntervalSeconds ?? 60;
-    this.batcher = new CheckInBatcher<BatchInput, BatchAnswer | undefined>(
+    this.batcher = new Batcher<BatchInput, BatchAnswer | undefined>(
       items => this.runBatch(items),
       undefined,
       {

@@ -80,4 +80,57 @@ describe('AuditLog', () => {
       await knex.destroy();
     },
   );
+  it.each(databases.eachSupportedId())(
+    'writes the rows of concurrent entries together, each caller returning once its row is stored, on %p',
+    async databaseId => {
+      const knex = await databases.init(databaseId);
+      await knex.migrate.latest({
+        directory: resolvePackagePath(
+          '@patchbay/plugin-patch-backend',
+          'migrations',
+        ),
+      });
+      const log = new AuditLog(knex);
+      let inserts = 0;
+      knex.on('query', (q: { sql: string }) => {
+        if (/^insert into .patch_audit_events/i.test(q.sql)) inserts++;
+      });
+      const stored = await Promise.all(
+        Array.from({ length: 40 }, async (_, i) => {
+          await log.record({
+            actor: `agent:a-${i}`,
+            action: 'inventory-upload',
+            outcome: 'succeeded',
+            targetType: 'endpoint',
+            targetId: `a-${i}`,
+            details: { packages: i },
+          });
+          // Stored when the call returns.
+          return (await log.query({ targetId: `a-${i}` })).map(e => e.details);
+        }),
+      );
+      expect(stored).toEqual(
+        Array.from({ length: 40 }, (_, i) => [{ packages: i }]),
+      );
+      // Two inserts run at once, alone; the other 38 rows wait for them and
+      // go out together.
+      expect(inserts).toBeLessThanOrEqual(4);
+      expect(
+        await log.query({ action: 'inventory-upload', limit: 100 }),
+      ).toHaveLength(40);
+
+      // An entry in a transaction is written by it, and gone with its rollback.
+      await knex
+        .transaction(async trx => {
+          await log.record(
+            { actor: 'user:default/a', action: 'x', outcome: 'succeeded' },
+            trx,
+          );
+          throw new Error('rolled back');
+        })
+        .catch(() => {});
+      expect(await log.query({ action: 'x' })).toHaveLength(0);
+      await knex.destroy();
+    },
+  );
 });

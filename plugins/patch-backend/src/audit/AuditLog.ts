@@ -2,6 +2,7 @@ import { AuditorService } from '@backstage/backend-plugin-api';
 import { JsonObject } from '@backstage/types';
 import { Request } from 'express';
 import { Knex } from 'knex';
+import { Batcher } from '../database/batcher';
 import { fromDbJson, fromDbTime, toDbTime } from '../database/time';
 
 /**
@@ -70,10 +71,27 @@ export interface AuditQuery {
  * @public
  */
 export class AuditLog {
+  /**
+   * Rows written outside a transaction: concurrent ones go out as one
+   * insert (database/batcher.ts); each caller still returns only once its
+   * row is stored. Keyed by a counter: every row is its own call.
+   */
+  private readonly rows: Batcher<Record<string, string | null>, true>;
+  private sequence = 0;
+
   constructor(
     private readonly db: Knex,
     private readonly auditor?: AuditorService,
-  ) {}
+  ) {
+    this.rows = new Batcher(
+      async items => {
+        await this.db(AuditLog.TABLE).insert(items.map(i => i.input));
+        return new Map(items.map(i => [i.key, true as const]));
+      },
+      true,
+      { maxBatch: 200, maxInFlight: 2 },
+    );
+  }
 
   /** Records one entry; inside `trx` when the caller has one open. */
   async record(entry: AuditRecord, trx?: Knex.Transaction): Promise<void> {
@@ -88,7 +106,8 @@ export class AuditLog {
    * enrollment's on its token).
    */
   async write(entry: AuditRecord, trx?: Knex.Transaction): Promise<void> {
-    await (trx ?? this.db)('patch_audit_events').insert(AuditLog.row(entry));
+    if (trx) await trx(AuditLog.TABLE).insert(AuditLog.row(entry));
+    else await this.rows.submit(String(this.sequence++), AuditLog.row(entry));
   }
 
   /** The table of the entries' rows. */

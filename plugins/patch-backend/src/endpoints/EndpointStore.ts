@@ -78,6 +78,29 @@ const LIST_COLUMNS = [
   'agent_version',
 ];
 
+/** An endpoint's OS from the `os_*` columns of its row. @internal */
+export function osOf(row: {
+  os_family?: string | null;
+  os_name?: string | null;
+  os_version?: string | null;
+  os_arch?: string | null;
+}): Endpoint['os'] {
+  return {
+    ...(row.os_family ? { family: row.os_family } : {}),
+    ...(row.os_name ? { name: row.os_name } : {}),
+    ...(row.os_version ? { version: row.os_version } : {}),
+    ...(row.os_arch ? { arch: row.os_arch } : {}),
+  };
+}
+
+/** An agent's stored credentials, as authentication reads them. @public */
+export interface AgentCredentials {
+  /** Hex SHA-256 of the secret. */
+  secretHash: string;
+  machineId: string;
+  revoked: boolean;
+}
+
 /**
  * Reads and updates enrolled endpoints. Enrollment itself (which creates
  * them) is the EnrollmentService's, in one transaction with the token.
@@ -125,23 +148,26 @@ export class EndpointStore {
   }
 
   /**
-   * What authentication needs: the secret's hash, the machine id and
-   * whether the agent is revoked. One primary-key read.
+   * What authentication needs, per agent id found: the secret's hash, the
+   * machine id and whether the agent is revoked. One primary-key read for
+   * all of them (AgentAuth batches concurrent authentications).
    */
   async getCredentials(
-    id: string,
-  ): Promise<
-    { secretHash: string; machineId: string; revoked: boolean } | undefined
-  > {
-    const row = await this.db('patch_endpoints')
-      .where({ id })
-      .first('secret_hash', 'machine_id', 'revoked_at');
-    if (!row) return undefined;
-    return {
-      secretHash: row.secret_hash,
-      machineId: row.machine_id,
-      revoked: !!row.revoked_at,
-    };
+    ids: readonly string[],
+  ): Promise<Map<string, AgentCredentials>> {
+    const rows = await this.db('patch_endpoints')
+      .whereIn('id', ids)
+      .select('id', 'secret_hash', 'machine_id', 'revoked_at');
+    return new Map(
+      rows.map((row: any) => [
+        row.id,
+        {
+          secretHash: row.secret_hash,
+          machineId: row.machine_id,
+          revoked: !!row.revoked_at,
+        },
+      ]),
+    );
   }
 
   /** Revokes an agent; returns false when there is no such live agent. */
@@ -225,12 +251,7 @@ export class EndpointStore {
       ownerRef: row.owner_ref ?? undefined,
       systemRef: row.system_ref ?? undefined,
       labels: fromDbJson<Record<string, string>>(row.labels) ?? {},
-      os: {
-        ...(row.os_family ? { family: row.os_family } : {}),
-        ...(row.os_name ? { name: row.os_name } : {}),
-        ...(row.os_version ? { version: row.os_version } : {}),
-        ...(row.os_arch ? { arch: row.os_arch } : {}),
-      },
+      os: osOf(row),
       location: row.location ?? undefined,
       deviceType: row.device_type ?? undefined,
       department: row.department ?? undefined,

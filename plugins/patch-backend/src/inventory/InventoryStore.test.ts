@@ -241,6 +241,34 @@ describe('InventoryStore.onInventoryChanged', () => {
       );
       expect(event.inventory.pending).toEqual(stored!.pending);
       expect(seen).toEqual([event.inventory, event.inventory]);
+      // The write answers the endpoint's OS, which verification matches
+      // the patch's release on, without reading the endpoint again.
+      expect(event.os).toEqual({});
+      await db('patch_endpoints').where({ id: 'a' }).update({
+        os_family: 'debian',
+        os_version: '12',
+        os_arch: 'amd64',
+      });
+      const changed = await store.replaceInventory(
+        'a',
+        { hash: 'h-b', packages: packages.slice(1), pending },
+        { ifHash: 'h-a' },
+      );
+      expect(changed.os).toEqual({
+        family: 'debian',
+        version: '12',
+        arch: 'amd64',
+      });
+      // Against another base: nothing written, no event.
+      await expect(
+        store.replaceInventory(
+          'a',
+          { hash: 'h-c', packages, pending },
+          { ifHash: 'h-a' },
+        ),
+      ).rejects.toThrow(/changed meanwhile/);
+      expect(calls).toHaveLength(6);
+      expect((await store.getInventory('a'))?.hash).toBe('h-b');
     },
   );
 });

@@ -1,6 +1,7 @@
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { ConflictError, NotFoundError } from '@backstage/errors';
 import { rowsOf } from '../database/rows';
+import { Endpoint, osOf } from '../endpoints/EndpointStore';
 import { Knex } from 'knex';
 import { fromDbTime, toDbTime } from '../database/time';
 import {
@@ -57,6 +58,8 @@ export interface InventoryChangedEvent {
    * verification): they need not read back what was just written.
    */
   inventory: EndpointInventory;
+  /** The endpoint's OS, read by the write (verification matches on it). */
+  os: Endpoint['os'];
 }
 
 /** An upload's records as this process knows them (`lookUp`). @internal */
@@ -217,12 +220,12 @@ export class InventoryStore {
       inventory.pending,
       lookedUp?.pendingIds,
     );
-    const replaced = await this.write(
+    const os = await this.write(
       endpointId,
       { hash: inventory.hash, updatedAt, recordIds, pendingIds },
       options.ifHash,
     );
-    if (!replaced) {
+    if (!os) {
       if (options.ifHash !== undefined)
         throw new ConflictError(
           'The inventory changed meanwhile; send the whole inventory.',
@@ -242,6 +245,7 @@ export class InventoryStore {
         packages: inventory.packages,
         pending: inventory.pending,
       },
+      os,
     };
     // One after the other: run at once (tried), an upload took more of the
     // backend at a time and check-ins waited longer (10,000-agent fleet:
@@ -262,8 +266,8 @@ export class InventoryStore {
 
   /**
    * Writes an endpoint's inventory hash and ids at once (see `replace` in
-   * sql.ts); false when the endpoint is not there or, with `ifHash`, holds
-   * another hash, and then nothing is written.
+   * sql.ts), answering the endpoint's OS; undefined when the endpoint is not
+   * there or, with `ifHash`, holds another hash, and then nothing is written.
    */
   private async write(
     endpointId: string,
@@ -274,11 +278,11 @@ export class InventoryStore {
       pendingIds: number[];
     },
     ifHash: string | undefined,
-  ): Promise<boolean> {
+  ): Promise<Endpoint['os'] | undefined> {
     const recordIds = this.sql.ids(row.recordIds);
     const pendingIds = this.sql.ids(row.pendingIds);
     if (this.sql.replace) {
-      const [{ n }] = rowsOf(
+      const [written] = rowsOf(
         await this.db.raw(this.sql.replace(ifHash !== undefined), [
           row.hash,
           row.updatedAt,
@@ -288,7 +292,7 @@ export class InventoryStore {
           pendingIds,
         ]),
       );
-      return Number(n) === 1;
+      return written && Number(written.n) === 1 ? osOf(written) : undefined;
     }
     return this.db.transaction(async tx => {
       const endpoint = tx('patch_endpoints').where({ id: endpointId });
@@ -297,7 +301,7 @@ export class InventoryStore {
         inventory_hash: row.hash,
         inventory_updated_at: row.updatedAt,
       });
-      if (updated === 0) return false;
+      if (updated === 0) return undefined;
       await tx('patch_endpoint_inventories')
         .insert({
           endpoint_id: endpointId,
@@ -306,7 +310,11 @@ export class InventoryStore {
         })
         .onConflict('endpoint_id')
         .merge(['record_ids', 'pending_ids']);
-      return true;
+      return osOf(
+        await tx('patch_endpoints')
+          .where({ id: endpointId })
+          .first('os_family', 'os_name', 'os_version', 'os_arch'),
+      );
     });
   }
 

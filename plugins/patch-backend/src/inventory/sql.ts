@@ -55,8 +55,8 @@ export interface InventorySql {
    * (`patch_endpoints`) and its ids (`patch_endpoint_inventories`), or
    * nothing when the endpoint is not there or, with `ifHash`, its stored
    * hash is another one. Bindings: hash, time, endpoint id, [the hash it
-   * must have,] record ids, pending ids (`ids`); answers one row, `n`: 1
-   * when replaced, else 0.
+   * must have,] record ids, pending ids (`ids`); answers the endpoint's
+   * `os_*` columns and `n` (1) when replaced, else no row.
    */
   replace?(ifHash: boolean): string;
   /** The stored form of a list of ids. */
@@ -89,7 +89,7 @@ const PG: InventorySql = {
   replace: ifHash => `WITH e AS (
       UPDATE patch_endpoints SET inventory_hash = ?, inventory_updated_at = ?
       WHERE id = ?${ifHash ? ' AND inventory_hash = ?' : ''}
-      RETURNING id
+      RETURNING id, os_family, os_name, os_version, os_arch
     ), x AS (
       INSERT INTO patch_endpoint_inventories (endpoint_id, record_ids, pending_ids)
       SELECT e.id, ?::integer[], ?::integer[] FROM e
@@ -97,7 +97,9 @@ const PG: InventorySql = {
         SET record_ids = excluded.record_ids, pending_ids = excluded.pending_ids
       RETURNING endpoint_id
     )
-    SELECT count(*) AS n FROM x`,
+    SELECT (SELECT count(*) FROM x) AS n,
+      e.os_family, e.os_name, e.os_version, e.os_arch
+    FROM e`,
   ids: values => [...values],
   parseIds: stored => (stored as number[] | null) ?? [],
 };

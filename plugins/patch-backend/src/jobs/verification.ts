@@ -24,7 +24,7 @@ import {
   PatchTarget,
 } from '@patchbay/plugin-patch-common';
 import { endpointMatchKey } from '../applicability/release';
-import { EndpointStore } from '../endpoints/EndpointStore';
+import { Endpoint, EndpointStore } from '../endpoints/EndpointStore';
 import { EndpointInventory, InventoryStore } from '../inventory/InventoryStore';
 import { rollbackEvidence } from '../rollouts/rollbackEvidence';
 import { RolloutCatalog } from '../rollouts/RolloutCatalog';
@@ -61,18 +61,19 @@ export class JobVerifier {
   /** Subscribes to inventory uploads; returns the unsubscribe function. */
   start(): () => void {
     return this.deps.inventory.onInventoryChanged(async event => {
-      await this.verifyEndpoint(event.endpointId, event.inventory);
+      await this.verifyEndpoint(event.endpointId, event.inventory, event.os);
     });
   }
 
   /**
    * Settles the endpoint's pending installs against its stored inventory:
-   * `stored` when the caller holds it (the upload that just stored it),
-   * else read.
+   * `stored` and the endpoint's `os` when the caller holds them (the upload
+   * that just stored it), else read.
    */
   async verifyEndpoint(
     endpointId: string,
     stored?: EndpointInventory,
+    os?: Endpoint['os'],
   ): Promise<VerificationReport> {
     const report: VerificationReport = {
       verified: [],
@@ -81,9 +82,9 @@ export class JobVerifier {
     };
     const pending = await this.deps.jobs.pendingVerifications(endpointId);
     if (pending.length === 0) return report;
-    const [inventory, endpoint] = await Promise.all([
+    const [inventory, endpointOs] = await Promise.all([
       stored ?? this.deps.inventory.getInventory(endpointId),
-      this.deps.endpoints.getEndpoint(endpointId),
+      os ?? this.deps.endpoints.getEndpoint(endpointId).then(e => e?.os),
     ]);
     const refs = [
       ...new Set(
@@ -101,7 +102,7 @@ export class JobVerifier {
         `Cannot read patches ${refs.join(', ')} to verify installs: ${error}`,
       );
     }
-    const release = endpoint ? endpointMatchKey(endpoint.os) : '*';
+    const release = endpointOs ? endpointMatchKey(endpointOs) : '*';
     for (const job of pending) {
       if (job.kind === 'rollback') {
         await this.settleRollback(job, inventory, report);

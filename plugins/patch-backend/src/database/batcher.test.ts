@@ -1,4 +1,4 @@
-import { CheckInBatcher } from './CheckInService';
+import { Batcher } from './batcher';
 
 /** A batch runner whose batches the test finishes by hand. */
 function manualRunner() {
@@ -23,10 +23,10 @@ function manualRunner() {
 
 const tick = () => new Promise(r => setImmediate(r));
 
-describe('CheckInBatcher', () => {
+describe('Batcher', () => {
   it('runs a call at once when a slot is free, and coalesces the calls that arrive meanwhile', async () => {
     const { run, batches } = manualRunner();
-    const batcher = new CheckInBatcher(run, 'missing', { maxInFlight: 1 });
+    const batcher = new Batcher(run, 'missing', { maxInFlight: 1 });
     const first = batcher.submit('a', '1');
     expect(batches.map(b => b.keys)).toEqual([['a']]);
     const rest = ['b', 'c', 'd'].map(k => batcher.submit(k, k));
@@ -46,7 +46,7 @@ describe('CheckInBatcher', () => {
 
   it('never runs one key twice in a batch or in two batches at once', async () => {
     const { run, batches } = manualRunner();
-    const batcher = new CheckInBatcher(run, 'missing', { maxInFlight: 2 });
+    const batcher = new Batcher(run, 'missing', { maxInFlight: 2 });
     const a1 = batcher.submit('a', 'a1');
     const a2 = batcher.submit('a', 'a2');
     const b = batcher.submit('b', 'b');
@@ -73,7 +73,7 @@ describe('CheckInBatcher', () => {
 
   it('caps a batch at maxBatch', async () => {
     const { run, batches } = manualRunner();
-    const batcher = new CheckInBatcher(run, 'missing', {
+    const batcher = new Batcher(run, 'missing', {
       maxInFlight: 1,
       maxBatch: 2,
     });
@@ -89,7 +89,7 @@ describe('CheckInBatcher', () => {
 
   it('answers `missing` for keys the batch did not answer, and fails every call of a failed batch', async () => {
     const { run, batches } = manualRunner();
-    const batcher = new CheckInBatcher(run, 'missing', { maxInFlight: 1 });
+    const batcher = new Batcher(run, 'missing', { maxInFlight: 1 });
     const first = batcher.submit('x', 'x');
     const b = batcher.submit('b', 'b');
     const c = batcher.submit('c', 'c');
@@ -106,7 +106,7 @@ describe('CheckInBatcher', () => {
   });
 
   it('fails the calls of a batch whose runner throws at once', async () => {
-    const batcher = new CheckInBatcher<string, string>(() => {
+    const batcher = new Batcher<string, string>(() => {
       throw new Error('boom');
     }, 'missing');
     await expect(batcher.submit('a', 'a')).rejects.toThrow('boom');
