@@ -7,10 +7,8 @@
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { parseAgentCredentials } from '../src/agent/AgentAuth';
-import {
-  CHECK_IN_BATCHES_IN_FLIGHT,
-  CheckInBatcher,
-} from '../src/agent/CheckInService';
+import { CHECK_IN_BATCHES_IN_FLIGHT } from '../src/agent/CheckInService';
+import { Batcher } from '../src/database/batcher';
 import { AuditLog } from '../src/audit/AuditLog';
 import { CheckInStore, HeartbeatInput } from '../src/endpoints/CheckInStore';
 import { JobQueue } from '../src/jobs/JobQueue';
@@ -81,7 +79,7 @@ export async function startPatchBackend(
  * what the plugin's check-in cannot avoid, and nothing else: reads the
  * body, hashes the presented secret, and runs the plugin's own batched
  * heartbeat statement (CheckInStore.heartbeats, on the same table and rows)
- * through the same batcher (CheckInBatcher: up to 500 check-ins a
+ * through the same batcher (Batcher: up to 500 check-ins a
  * statement, as many batches in flight as the plugin), on a pool of the
  * same size. What the backend adds on top (Backstage's HTTP stack and auth
  * middleware, body validation, the service) is what the ratio measures.
@@ -99,7 +97,7 @@ export async function startCeilingServer(
     jobs: new JobQueue(knex),
     audit: new AuditLog(knex),
   });
-  const batcher = new CheckInBatcher<HeartbeatInput, boolean>(
+  const batcher = new Batcher<HeartbeatInput, boolean>(
     async items => {
       const beats = await store.heartbeats(
         items.map(i => i.input),
