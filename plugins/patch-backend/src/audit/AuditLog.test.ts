@@ -1,22 +1,30 @@
 import { resolvePackagePath } from '@backstage/backend-plugin-api';
-import { mockServices, TestDatabases } from '@backstage/backend-test-utils';
+import {
+  mockServices,
+  TestDatabaseId,
+  TestDatabases,
+} from '@backstage/backend-test-utils';
 import { AuditLog } from './AuditLog';
 
 jest.setTimeout(60_000);
 
 describe('AuditLog', () => {
   const databases = TestDatabases.create();
+  const migrated = async (databaseId: TestDatabaseId) => {
+    const knex = await databases.init(databaseId);
+    await knex.migrate.latest({
+      directory: resolvePackagePath(
+        '@patchbay/plugin-patch-backend',
+        'migrations',
+      ),
+    });
+    return knex;
+  };
 
   it.each(databases.eachSupportedId())(
     'records, filters, pages and streams entries on %p',
     async databaseId => {
-      const knex = await databases.init(databaseId);
-      await knex.migrate.latest({
-        directory: resolvePackagePath(
-          '@patchbay/plugin-patch-backend',
-          'migrations',
-        ),
-      });
+      const knex = await migrated(databaseId);
       const auditor = mockServices.auditor.mock();
       const log = new AuditLog(knex, auditor);
       const before = new Date(Date.now() - 1000).toISOString();
@@ -80,16 +88,11 @@ describe('AuditLog', () => {
       await knex.destroy();
     },
   );
+
   it.each(databases.eachSupportedId())(
     'writes the rows of concurrent entries together, each caller returning once its row is stored, on %p',
     async databaseId => {
-      const knex = await databases.init(databaseId);
-      await knex.migrate.latest({
-        directory: resolvePackagePath(
-          '@patchbay/plugin-patch-backend',
-          'migrations',
-        ),
-      });
+      const knex = await migrated(databaseId);
       const log = new AuditLog(knex);
       let inserts = 0;
       knex.on('query', (q: { sql: string }) => {
