@@ -40,7 +40,7 @@
  */
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { Batcher } from '../database/batcher';
+import { batchedRead } from '../database/batcher';
 import { AgentCredentials, EndpointStore } from '../endpoints/EndpointStore';
 
 /** The one message of every agent authentication failure. @public */
@@ -144,7 +144,9 @@ export class AgentAuth {
   private readonly ttlMs: number;
   private readonly maxEntries: number;
   private readonly now: () => number;
-  private readonly reads: Batcher<undefined, AgentCredentials | undefined>;
+  private readonly read: (
+    agentId: string,
+  ) => Promise<AgentCredentials | undefined>;
 
   constructor(
     endpoints: EndpointStore,
@@ -158,11 +160,7 @@ export class AgentAuth {
     // Room for the whole fleet of one process, 100,000 agents, with margin.
     this.maxEntries = options.maxEntries ?? 200_000;
     this.now = options.now ?? Date.now;
-    this.reads = new Batcher(
-      items => endpoints.getCredentials(items.map(i => i.key)),
-      undefined,
-      { maxBatch: 500, maxInFlight: 2 },
-    );
+    this.read = batchedRead(ids => endpoints.getCredentials(ids));
   }
 
   /**
@@ -232,7 +230,7 @@ export class AgentAuth {
   }
 
   private async load(agentId: string): Promise<CacheEntry> {
-    const creds = await this.reads.submit(agentId, undefined);
+    const creds = await this.read(agentId);
     if (!creds) throw new AgentAuthError('unknown agent', agentId);
     if (creds.revoked) throw new AgentAuthError('revoked agent', agentId);
     const entry = {

@@ -109,3 +109,25 @@ export class Batcher<I, O> {
       });
   }
 }
+
+/**
+ * A read by key whose concurrent calls go out as one statement: `readMany`
+ * answers the rows of the keys it is given (keys without a row answer
+ * undefined). Each call's read starts after the call (a key whose read is
+ * running waits for the next batch), so a batched read is as fresh as a
+ * read of its own. @internal
+ */
+export function batchedRead<T>(
+  readMany: (keys: string[]) => Promise<Map<string, T>>,
+  options: { maxBatch?: number; maxInFlight?: number } = {},
+): (key: string) => Promise<T | undefined> {
+  const batcher = new Batcher<undefined, T | undefined>(
+    items => readMany(items.map(i => i.key)),
+    undefined,
+    {
+      maxBatch: options.maxBatch ?? 500,
+      maxInFlight: options.maxInFlight ?? 2,
+    },
+  );
+  return key => batcher.submit(key, undefined);
+}

@@ -1,5 +1,6 @@
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { ConflictError, NotFoundError } from '@backstage/errors';
+import { batchedRead } from '../database/batcher';
 import { rowsOf } from '../database/rows';
 import { Endpoint, osOf } from '../endpoints/EndpointStore';
 import { Knex } from 'knex';
@@ -318,19 +319,29 @@ export class InventoryStore {
     });
   }
 
-  /** The endpoint's inventory, or undefined when the endpoint does not exist. */
-  async getInventory(
-    endpointId: string,
-  ): Promise<EndpointInventory | undefined> {
-    const row = await this.db('patch_endpoints as e')
+  /**
+   * An endpoint's hash, time and ids: concurrent reads (every change upload
+   * reads its base) go out as one statement (database/batcher.ts).
+   */
+  private readonly readInventoryRow = batchedRead(async (ids: string[]) => {
+    const rows = await this.db('patch_endpoints as e')
       .leftJoin('patch_endpoint_inventories as x', 'x.endpoint_id', 'e.id')
-      .where('e.id', endpointId)
-      .first(
+      .whereIn('e.id', ids)
+      .select(
+        'e.id',
         'e.inventory_hash',
         'e.inventory_updated_at',
         'x.record_ids',
         'x.pending_ids',
       );
+    return new Map<string, any>(rows.map((r: any) => [r.id, r]));
+  });
+
+  /** The endpoint's inventory, or undefined when the endpoint does not exist. */
+  async getInventory(
+    endpointId: string,
+  ): Promise<EndpointInventory | undefined> {
+    const row = await this.readInventoryRow(endpointId);
     if (!row) return undefined;
     const { packages, pending } = await this.recordsOf({
       recordIds: this.sql.parseIds(row.record_ids),

@@ -16,6 +16,7 @@
  */
 import { JsonObject } from '@backstage/types';
 import { Knex } from 'knex';
+import { batchedRead } from '../database/batcher';
 import { Dialect, dialectOf } from '../database/dialect';
 import { fromDbJson, toDbTime } from '../database/time';
 import { LeaseStore, PgLeaseStore, SqliteLeaseStore } from './LeaseStore';
@@ -135,9 +136,15 @@ export class JobStore {
     for (const { sql, bindings } of statements) await tx.raw(sql, bindings);
   }
 
-  async get(id: string): Promise<any | undefined> {
-    return this.db('patch_jobs').where({ id }).first();
+  get(id: string): Promise<any | undefined> {
+    return this.readJob(id);
   }
+
+  /** `get`: concurrent reads go out as one statement (database/batcher.ts). */
+  private readonly readJob = batchedRead(async (ids: string[]) => {
+    const rows = await this.db('patch_jobs').whereIn('id', ids);
+    return new Map<string, any>(rows.map((r: any) => [r.id, r]));
+  });
 
   /** Jobs matching the filters (see `JobFilter`). */
   private filtered(filter: JobFilter): Knex.QueryBuilder {
@@ -465,11 +472,27 @@ export class JobStore {
 
   /** The endpoint's succeeded installs awaiting verification, oldest first. */
   async pendingVerifications(endpointId: string): Promise<any[]> {
-    return this.db('patch_jobs')
-      .where({ endpoint_id: endpointId, verification: 'pending' })
+    return (await this.readPending(endpointId)) ?? [];
+  }
+
+  /**
+   * `pendingVerifications`: concurrent reads (every verifying upload asks)
+   * go out as one statement.
+   */
+  private readonly readPending = batchedRead(async (endpointIds: string[]) => {
+    const rows = await this.db('patch_jobs')
+      .whereIn('endpoint_id', endpointIds)
+      .where({ verification: 'pending' })
       .select(JOB_COLUMNS)
       .orderBy('finished_at', 'asc');
-  }
+    const byEndpoint = new Map<string, any[]>();
+    for (const row of rows) {
+      const list = byEndpoint.get(row.endpoint_id) ?? [];
+      list.push(row);
+      byEndpoint.set(row.endpoint_id, list);
+    }
+    return byEndpoint;
+  });
 }
 
 /**
