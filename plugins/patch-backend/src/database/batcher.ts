@@ -1,23 +1,26 @@
 /*
  * Group commit for calls that each would send one small statement: the
- * check-in heartbeat (agent/CheckInService.ts), the agents' credential reads
- * (agent/AgentAuth.ts) and the audit rows written outside a transaction
- * (audit/AuditLog.ts). Under load, one statement serves many calls.
+ * check-in heartbeat (agent/CheckInService.ts), audit rows written outside a
+ * transaction (audit/AuditLog.ts), and reads by key (`batchedRead`: the
+ * agents' credentials, a job, an endpoint's pending verifications, an
+ * inventory's row). Under load, one statement serves many calls.
  */
 
 /**
- * Coalesces concurrent calls into batches (group commit): while `maxInFlight` batches are running, new calls wait, and
- * the next batch takes all of them (up to `maxBatch`) in one database
- * statement. A call that arrives when a slot is free runs at once, alone, so
- * a quiet server adds no latency; a busy one makes one round trip for many
- * calls instead of one each, which saves the database most of its work
- * (one statement to parse, plan and commit instead of dozens) and the
- * process the per-query cost of the client.
+ * Coalesces concurrent calls into batches (group commit): while
+ * `maxInFlight` batches are running, new calls wait, and the next batch
+ * takes all of them (up to `maxBatch`) in one database statement. A call
+ * that arrives when a slot is free runs at once, alone, so a quiet server
+ * adds no latency; a busy one makes one round trip for many calls instead
+ * of one each, which saves the database most of its work (one statement to
+ * parse, plan and commit instead of dozens) and the process the per-query
+ * cost of the client.
  *
- * Calls are keyed (by agent id, say): a key is never in two batches running at
- * the same time, and never twice in one batch. So two batches never lock the
- * same row, and cannot deadlock on each other, whatever order the database
- * locks their rows in; and each call gets the answer of its own statement.
+ * Calls are keyed (by agent id, say): a key is never in two batches running
+ * at the same time, and never twice in one batch. So two batches never lock
+ * the same row, and cannot deadlock on each other, whatever order the
+ * database locks their rows in; and each call gets the answer of its own
+ * statement.
  * @internal
  */
 export class Batcher<I, O> {
@@ -124,10 +127,7 @@ export function batchedRead<T>(
   const batcher = new Batcher<undefined, T | undefined>(
     items => readMany(items.map(i => i.key)),
     undefined,
-    {
-      maxBatch: options.maxBatch ?? 500,
-      maxInFlight: options.maxInFlight ?? 2,
-    },
+    options,
   );
   return key => batcher.submit(key, undefined);
 }
