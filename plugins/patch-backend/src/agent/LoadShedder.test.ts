@@ -100,6 +100,73 @@ describe('LoadShedder', () => {
     expect(shedder.queued).toBe(0);
   });
 
+  it("uses the share of its slots that another kind's latency allows, handing slots given back to those waiting", async () => {
+    let now = 0;
+    const shedder = new LoadShedder(
+      4,
+      undefined,
+      { length: 8, waitMs: 60_000 },
+      1000,
+      {
+        targetMs: 50,
+        quantile: 0.95,
+        windowMs: 500,
+        minSamples: 1,
+        now: () => now,
+      },
+    );
+    /** A window of check-ins served in `ms` each. */
+    const window = (ms: number) => {
+      for (let i = 0; i < 5; i++) {
+        now += 100;
+        shedder.observe(ms);
+      }
+    };
+    window(200);
+    expect(shedder.limit).toBe(2);
+    window(200);
+    expect(shedder.limit).toBe(1);
+    const granted: number[] = [];
+    const waits = Array.from({ length: 3 }, (_, i) =>
+      shedder.acquire().then(ok => ok && granted.push(i)),
+    );
+    await Promise.resolve();
+    expect(shedder.current).toBe(1);
+    expect(shedder.queued).toBe(2);
+
+    // Quick check-ins: a slot back per window, each to a waiting upload.
+    window(5);
+    await Promise.resolve();
+    expect(granted).toEqual([0, 1]);
+    expect(shedder.current).toBe(2);
+    expect(shedder.queued).toBe(1);
+    // A window with no check-in at all gives one back too (seen when an
+    // upload asks for a slot).
+    now += 500;
+    expect(shedder.tryAcquire()).toBe(false);
+    await Promise.all(waits);
+    expect(granted).toEqual([0, 1, 2]);
+    expect(shedder.current).toBe(3);
+
+    // Slow again: the share halves; releases past it are not passed on.
+    window(200);
+    expect(shedder.limit).toBe(1);
+    const late = shedder.acquire();
+    shedder.release();
+    shedder.release();
+    expect(shedder.queued).toBe(1);
+    shedder.release();
+    expect(await late).toBe(true);
+    expect(shedder.current).toBe(1);
+
+    // Precedence (an enrollment) holds it to one slot whatever the share.
+    window(5);
+    window(5);
+    expect(shedder.limit).toBe(3);
+    shedder.yieldTo();
+    expect(shedder.limit).toBe(1);
+  });
+
   it('paced, tells refused callers their turns at the rate it serves, and those past its range to come back at its end', async () => {
     jest.useFakeTimers({ now: new Date('2026-12-05T10:00:00Z') });
     const shedder = new LoadShedder(1, { min: 5, max: 60, paced: true });

@@ -1,3 +1,5 @@
+import { LatencyShare, LatencyShareOptions } from './latencyShare';
+
 /** The window over which a paced shedder measures how fast it serves. */
 const RATE_SECONDS = 10;
 
@@ -24,8 +26,9 @@ const RATE_SECONDS = 10;
  * enrollments. With uploads at their 16 slots a 10,000-agent fleet enrolled
  * at 45/s where the backend enrolls 243/s alone (with a quarter of them,
  * 56/s). An enrolled agent's upload only waits, or comes back later.
- * A check-in served slowly takes precedence over uploads in the same way
- * (`SLOW_CHECK_IN_MS`, service/checkInRoute.ts).
+ * Check-ins weigh on uploads by their latency (`latency`, `observe`): the
+ * uploads use the share of their slots that keeps check-ins under their
+ * target (`LatencyShare`).
  *
  * A refused caller is told when to come back (`retryAfterSeconds`): a time
  * drawn at random from a range, or, `paced`, its turn at the rate at which
@@ -40,10 +43,12 @@ const RATE_SECONDS = 10;
  */
 export class LoadShedder {
   private inFlight = 0;
-  /** Slots usable now: all of them, or one while another kind takes precedence. */
-  private limit: number;
   /** Requests of the kind that takes precedence being served now. */
   private yielding = 0;
+  /** Whether this kind keeps one slot now (see `yieldTo`). */
+  private yielded = false;
+  /** The share of the slots another kind's latency allows (`observe`). */
+  private readonly share?: LatencyShare;
   private restoreTimer?: ReturnType<typeof setTimeout>;
   private readonly waiting: Array<{
     grant: (granted: boolean) => void;
@@ -72,8 +77,27 @@ export class LoadShedder {
     },
     /** How long the reduced slots last after the last request that took precedence. */
     private readonly yieldMs = 1000,
+    /** The latency of another kind this one's slots follow (`observe`). */
+    latency?: LatencyShareOptions,
   ) {
-    this.limit = maxInFlight;
+    if (latency) this.share = new LatencyShare(maxInFlight, latency);
+  }
+
+  /** Slots usable now: the share, or one while another kind takes precedence. */
+  get limit(): number {
+    const share = this.share?.share ?? this.maxInFlight;
+    return this.yielded ? Math.min(share, 1) : share;
+  }
+
+  /**
+   * A request of the kind whose latency this one's slots follow (a
+   * check-in) was served in `ms`; without `latency`, nothing. Slots the
+   * share gives back go to the waiting requests at once.
+   */
+  observe(ms: number): void {
+    if (!this.share) return;
+    this.share.observe(ms);
+    this.fill();
   }
 
   /** Requests being served now. */
@@ -95,6 +119,8 @@ export class LoadShedder {
 
   /** Takes a slot if one is free now; false otherwise (then refuse, see `retryAfterSeconds`). */
   tryAcquire(): boolean {
+    // A share grown meanwhile first goes to those waiting.
+    this.fill();
     if (this.inFlight >= this.limit) return false;
     this.inFlight++;
     return true;
@@ -129,6 +155,12 @@ export class LoadShedder {
     this.inFlight--;
   }
 
+  /** Hands the usable slots not taken to the waiting requests. */
+  private fill(): void {
+    const limit = this.limit;
+    while (this.inFlight < limit && this.grantNext()) this.inFlight++;
+  }
+
   /** Hands a slot to the first waiting request, if any; whether there was one. */
   private grantNext(): boolean {
     const next = this.waiting.shift();
@@ -148,7 +180,7 @@ export class LoadShedder {
     this.yielding++;
     if (this.restoreTimer) clearTimeout(this.restoreTimer);
     this.restoreTimer = undefined;
-    this.limit = Math.min(this.maxInFlight, 1);
+    this.yielded = true;
     let done = false;
     return () => {
       if (done) return;
@@ -157,9 +189,9 @@ export class LoadShedder {
       this.restoreTimer = setTimeout(() => {
         this.restoreTimer = undefined;
         if (this.yielding > 0) return;
-        this.limit = this.maxInFlight;
+        this.yielded = false;
         // The slots given back go to the waiting requests.
-        while (this.inFlight < this.limit && this.grantNext()) this.inFlight++;
+        this.fill();
       }, this.yieldMs);
       this.restoreTimer.unref?.();
     };

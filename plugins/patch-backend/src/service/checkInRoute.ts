@@ -155,19 +155,14 @@ export interface CheckInRouteDeps {
   checkIns: CheckInService;
   /** Caps the check-ins in flight (`patch.agent.maxConcurrentCheckIns`). */
   checkInShedder: LoadShedder;
-  /** The uploads' slots, which a slow check-in takes precedence over. */
+  /**
+   * The uploads' slots, which follow the check-ins' latency
+   * (`LoadShedder.observe`): when a ring's endpoints verify their installs
+   * at once, uploads would take the process and every agent's check-in
+   * wait behind them.
+   */
   uploadShedder?: LoadShedder;
 }
-
-/**
- * A check-in served slower than this (half the fleet's 100 ms target) takes
- * precedence over inventory uploads (`LoadShedder.yieldTo`): for a second
- * they keep one slot, the rest waiting in their queue. When a ring's
- * endpoints verify their installs at once, uploads take the process and
- * every agent's check-in waits behind them; an upload waits, or comes back.
- * @internal
- */
-export const SLOW_CHECK_IN_MS = 50;
 
 /**
  * Registers the check-in: the fast handler on `fastRoutes` (in front of the
@@ -206,8 +201,7 @@ export function registerCheckInRoute(
       await http.refuse(error, req, res);
       return;
     }
-    if (uploadShedder && performance.now() - started > SLOW_CHECK_IN_MS)
-      uploadShedder.yieldTo()();
+    uploadShedder?.observe(performance.now() - started);
     sendJson(res, 200, {
       inventoryRequested: outcome.inventoryRequested,
       jobs: outcome.jobs.map(toLeasedJob),
