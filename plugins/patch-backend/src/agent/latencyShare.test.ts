@@ -47,6 +47,25 @@ describe('LatencyShare', () => {
     expect(window(latencies)).toBe(8);
   });
 
+  it('keeps its floor however slow the other kind is', () => {
+    let now = 0;
+    const s = new LatencyShare(16, {
+      targetMs: 50,
+      quantile: 0.95,
+      windowMs: 500,
+      minSamples: 1,
+      minShare: 4,
+      now: () => now,
+    });
+    const shares: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      now += 500;
+      s.observe(2000);
+      shares.push(s.share);
+    }
+    expect(shares).toEqual([8, 4, 4, 4]);
+  });
+
   it('gives back one slot per quick window, up to all of them', () => {
     const { window } = share(4);
     expect(window(slow())).toBe(2);

@@ -11,6 +11,8 @@ export interface LatencyShareOptions {
    * long), so that a quiet server decides on more than one or two.
    */
   minSamples: number;
+  /** The fewest slots the share keeps (default 1). */
+  minShare?: number;
   now?: () => number;
 }
 
@@ -19,7 +21,7 @@ export interface LatencyShareOptions {
  * matters more (inventory uploads against check-ins): additive increase,
  * multiplicative decrease, as TCP paces its sending. Each window's latencies
  * of the other kind decide once: over the target at the quantile, the share
- * halves (at least one slot); under it, one slot more (up to all of them),
+ * halves (down to `minShare`); under it, one slot more (up to all of them),
  * and a window with none of the other kind gives back a slot per window it
  * lasted.
  *
@@ -65,7 +67,8 @@ export class LatencyShare {
     const n = this.samples.length;
     if (n > 0 && n < minSamples && elapsed < 10 * windowMs) return;
     if (n > 0 && quantileOf(this.samples, quantile) > targetMs) {
-      this.current = Math.max(1, Math.floor(this.current / 2));
+      const floor = Math.min(this.max, this.options.minShare ?? 1);
+      this.current = Math.max(floor, Math.floor(this.current / 2));
     } else {
       const windows = n > 0 ? 1 : Math.floor(elapsed / windowMs);
       this.current = Math.min(this.max, this.current + windows);
