@@ -1,7 +1,7 @@
-import { LatencyShare } from './latencyShare';
+import { LatencyShare, LatencyShareOptions } from './latencyShare';
 
 describe('LatencyShare', () => {
-  function share(max = 16) {
+  function share(max = 16, more: Partial<LatencyShareOptions> = {}) {
     let now = 0;
     const s = new LatencyShare(max, {
       targetMs: 50,
@@ -9,6 +9,7 @@ describe('LatencyShare', () => {
       windowMs: 500,
       minSamples: 10,
       now: () => now,
+      ...more,
     });
     /** One window of check-ins with these latencies, then its end. */
     const window = (latencies: number[]) => {
@@ -48,21 +49,8 @@ describe('LatencyShare', () => {
   });
 
   it('keeps its floor however slow the other kind is', () => {
-    let now = 0;
-    const s = new LatencyShare(16, {
-      targetMs: 50,
-      quantile: 0.95,
-      windowMs: 500,
-      minSamples: 1,
-      minShare: 4,
-      now: () => now,
-    });
-    const shares: number[] = [];
-    for (let i = 0; i < 4; i++) {
-      now += 500;
-      s.observe(2000);
-      shares.push(s.share);
-    }
+    const { window } = share(16, { minShare: 4 });
+    const shares = [1, 2, 3, 4].map(() => window(slow()));
     expect(shares).toEqual([8, 4, 4, 4]);
   });
 
