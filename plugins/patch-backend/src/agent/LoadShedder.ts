@@ -45,8 +45,6 @@ export class LoadShedder {
   private inFlight = 0;
   /** Requests of the kind that takes precedence being served now. */
   private yielding = 0;
-  /** Whether this kind keeps one slot now (see `yieldTo`). */
-  private yielded = false;
   /** The share of the slots another kind's latency allows (`observe`). */
   private readonly share?: LatencyShare;
   private restoreTimer?: ReturnType<typeof setTimeout>;
@@ -86,7 +84,9 @@ export class LoadShedder {
   /** Slots usable now: the share, or one while another kind takes precedence. */
   get limit(): number {
     const share = this.share?.share ?? this.maxInFlight;
-    return this.yielded ? Math.min(share, 1) : share;
+    // Another kind is served, or was a moment ago (see `yieldTo`).
+    const yielded = this.yielding > 0 || this.restoreTimer !== undefined;
+    return yielded ? Math.min(share, 1) : share;
   }
 
   /**
@@ -180,7 +180,6 @@ export class LoadShedder {
     this.yielding++;
     if (this.restoreTimer) clearTimeout(this.restoreTimer);
     this.restoreTimer = undefined;
-    this.yielded = true;
     let done = false;
     return () => {
       if (done) return;
@@ -189,7 +188,6 @@ export class LoadShedder {
       this.restoreTimer = setTimeout(() => {
         this.restoreTimer = undefined;
         if (this.yielding > 0) return;
-        this.yielded = false;
         // The slots given back go to the waiting requests.
         this.fill();
       }, this.yieldMs);
