@@ -150,18 +150,24 @@ async function generate(db: Knex) {
   );
   for (const ix of indexes.rows) await db.raw(`DROP INDEX ${ix.indexname}`);
   await db.raw(
-    `INSERT INTO patch_endpoint_inventories (endpoint_id, record_ids, pending_ids)
+    `INSERT INTO patch_endpoint_inventories (endpoint_id, record_ids)
      SELECT 'ep-' || e,
             ARRAY(SELECT DISTINCT (abs(hashint4(e * 1000 + j)) % ?) * 9 + LEAST(e % 4, 2) * 3
                                   + abs(hashint4(e * 7919 + j * 31)) % 3 + 1
-                  FROM generate_series(0, ? - 1) AS j ORDER BY 1),
-            '{}'
+                  FROM generate_series(0, ? - 1) AS j ORDER BY 1)
      FROM generate_series(0, ? - 1) AS e`,
     [UNIVERSE, PACKAGES, ENDPOINTS],
+  );
+  // No changes since the base, no pending updates (the drift below edits
+  // the bases).
+  await db.raw(
+    `INSERT INTO patch_endpoint_inventory_changes (endpoint_id, added_ids, removed_ids, pending_ids)
+     SELECT endpoint_id, '{}', '{}', '{}' FROM patch_endpoint_inventories`,
   );
   for (const ix of indexes.rows) await db.raw(ix.indexdef);
   await db.raw('VACUUM ANALYZE patch_package_records');
   await db.raw('VACUUM ANALYZE patch_endpoint_inventories');
+  await db.raw('VACUUM ANALYZE patch_endpoint_inventory_changes');
   await db.raw('VACUUM ANALYZE patch_endpoints');
 }
 

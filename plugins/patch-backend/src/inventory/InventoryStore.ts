@@ -303,14 +303,7 @@ export class InventoryStore {
         inventory_updated_at: row.updatedAt,
       });
       if (updated === 0) return undefined;
-      await tx('patch_endpoint_inventories')
-        .insert({
-          endpoint_id: endpointId,
-          record_ids: recordIds,
-          pending_ids: pendingIds,
-        })
-        .onConflict('endpoint_id')
-        .merge(['record_ids', 'pending_ids']);
+      await tx.raw(this.sql.setIds, [endpointId, recordIds, pendingIds]);
       return osOf(
         await tx('patch_endpoints')
           .where({ id: endpointId })
@@ -324,16 +317,17 @@ export class InventoryStore {
    * reads its base) go out as one statement (database/batcher.ts).
    */
   private readonly readInventoryRow = batchedRead(async (ids: string[]) => {
-    const rows = await this.db('patch_endpoints as e')
-      .leftJoin('patch_endpoint_inventories as x', 'x.endpoint_id', 'e.id')
-      .whereIn('e.id', ids)
-      .select(
-        'e.id',
-        'e.inventory_hash',
-        'e.inventory_updated_at',
-        'x.record_ids',
-        'x.pending_ids',
-      );
+    const rows = rowsOf(
+      await this.db.raw(
+        `SELECT e.id, e.inventory_hash, e.inventory_updated_at, ${
+          this.sql.idColumns
+        }
+         FROM patch_endpoints e
+         ${this.sql.idJoin('e.id')}
+         WHERE e.id IN (${ids.map(() => '?').join(', ')})`,
+        ids,
+      ),
+    );
     return new Map<string, any>(rows.map((r: any) => [r.id, r]));
   });
 
@@ -343,10 +337,7 @@ export class InventoryStore {
   ): Promise<EndpointInventory | undefined> {
     const row = await this.readInventoryRow(endpointId);
     if (!row) return undefined;
-    const { packages, pending } = await this.recordsOf({
-      recordIds: this.sql.parseIds(row.record_ids),
-      pendingIds: this.sql.parseIds(row.pending_ids),
-    });
+    const { packages, pending } = await this.recordsOf(this.sql.idsOf(row));
     return {
       endpointId,
       hash: row.inventory_hash ?? undefined,

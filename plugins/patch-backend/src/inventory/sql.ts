@@ -1,15 +1,32 @@
 /*
- * How an endpoint's inventory is read, on each database (see the migration
- * `20261206010000_shared_inventory.js`): each distinct package record and
- * pending update is stored once; an endpoint's inventory is one row of
- * `patch_endpoint_inventories` holding the ids of its records
- * (`record_ids`) and pending updates (`pending_ids`): `integer[]` with a
- * GIN index on PostgreSQL, JSON arrays on SQLite. Every reader of the
- * inventory builds its statement from these fragments; nothing else knows
- * how the ids are held.
+ * How an endpoint's inventory is read, on each database (see the migrations
+ * `20261206010000_shared_inventory.js` and `20261206020000_inventory_changes.js`):
+ * each distinct package record and pending update is stored once; an
+ * endpoint's inventory holds the ids of its records and pending updates.
+ *
+ * - PostgreSQL: the base (`patch_endpoint_inventories x`: `record_ids`,
+ *   `integer[]` under a GIN index) and the changes since it
+ *   (`patch_endpoint_inventory_changes c`: `added_ids` and `pending_ids`
+ *   under GIN indexes, `removed_ids`). The records are `record_ids` without
+ *   `removed_ids`, with `added_ids`. An upload rewrites the base only when
+ *   the inventory changed by more than `CHANGES_KEPT` records: a change of
+ *   a few packages writes a few index entries instead of ~1,000 (PostgreSQL
+ *   writes all of a row's GIN entries again when an indexed array changes).
+ * - SQLite: one row per inventory, `record_ids` and `pending_ids` as JSON
+ *   arrays (no index to spare writes on).
+ *
+ * Every reader of the inventory builds its statement from these fragments;
+ * nothing else knows how the ids are held.
  */
 import { Knex } from 'knex';
 import { Dialect, dialectOf } from '../database/dialect';
+
+/**
+ * Most records an inventory may differ from its base by before an upload
+ * writes a new base (PostgreSQL): a verification's change is one or two.
+ * @internal
+ */
+export const CHANGES_KEPT = 64;
 
 /** The fragments of one database. @internal */
 export interface InventorySql {
@@ -22,18 +39,24 @@ export interface InventorySql {
   /** As `installed`, for the pending updates `p` (`patch_pending_records`). */
   readonly pending: string;
   /**
-   * Condition: the inventory `x` holds the package record whose id is
-   * `id` (an SQL expression). On PostgreSQL one GIN probe; on SQLite a scan
-   * of that inventory's ids, for per-endpoint checks only.
+   * Condition: the inventory `x` (a row of `patch_endpoint_inventories`)
+   * holds the package record whose id is `id` (an SQL expression), for
+   * checks of one endpoint at a time.
    */
   holds(id: string): string;
   /** As `holds`, for a pending record. */
   holdsPending(id: string): string;
   /**
+   * FROM fragment (PostgreSQL): joins `x`, with `x.endpoint_id`, the
+   * inventories that hold the record (`record`) or pending update
+   * (`pending`) whose id is `id`: by GIN index, for fleet-wide reads.
+   */
+  holderJoin(kind: 'record' | 'pending', id: string): string;
+  /**
    * Statement: `(endpoint_id, id)` of every inventory holding any of some
    * records, package (`record`) or pending (`pending`); its one binding is
    * the records' ids in their stored form (`ids`). Fleet-wide: on
-   * PostgreSQL one GIN probe per record, on SQLite one pass over the ids.
+   * PostgreSQL GIN probes per record, on SQLite one pass over the ids.
    */
   holders(kind: 'record' | 'pending'): string;
   /**
@@ -49,14 +72,30 @@ export interface InventorySql {
    */
   recordsById(table: string, columns: readonly string[]): string;
   /**
+   * FROM fragment: LEFT JOINs the stored ids of the inventory of the
+   * endpoint `endpointId` (an SQL expression), as `x` (and `c`); select
+   * `idColumns` and read them back with `idsOf`.
+   */
+  idJoin(endpointId: string): string;
+  /** Select list of `idJoin`. */
+  readonly idColumns: string;
+  /** The ids of an inventory from a row of `idColumns` (none: empty). */
+  idsOf(row: any): { recordIds: number[]; pendingIds: number[] };
+  /**
+   * Statement: sets an endpoint's ids as they are, its base and no changes
+   * (bindings: endpoint id, record ids, pending ids, as `ids`); no hash.
+   */
+  readonly setIds: string;
+  /**
    * Statement (PostgreSQL only; undefined on SQLite, where the store runs
    * the two writes in one transaction, which costs no round trip there):
    * replaces an endpoint's inventory in one round trip, its hash and time
-   * (`patch_endpoints`) and its ids (`patch_endpoint_inventories`), or
-   * nothing when the endpoint is not there or, with `ifHash`, its stored
-   * hash is another one. Bindings: hash, time, endpoint id, [the hash it
-   * must have,] record ids, pending ids (`ids`); answers the endpoint's
-   * `os_*` columns and `n` (1) when replaced, else no row.
+   * (`patch_endpoints`) and its ids, as changes to its base or as a new
+   * base (see `CHANGES_KEPT`), or nothing when the endpoint is not there
+   * or, with `ifHash`, its stored hash is another one. Bindings: hash,
+   * time, endpoint id, [the hash it must have,] record ids, pending ids
+   * (`ids`); answers the endpoint's `os_*` columns and `n` (1) when
+   * replaced, else no row.
    */
   replace?(ifHash: boolean): string;
   /** The stored form of a list of ids. */
@@ -69,40 +108,121 @@ function column(kind: 'record' | 'pending'): string {
   return kind === 'record' ? 'record_ids' : 'pending_ids';
 }
 
+const CHANGES = 'patch_endpoint_inventory_changes';
+
+/** PostgreSQL: the record ids of the inventories `x`, as `u(id)`. */
+const PG_RECORD_IDS = `patch_endpoint_inventories x
+    JOIN ${CHANGES} c ON c.endpoint_id = x.endpoint_id
+    CROSS JOIN LATERAL (
+      SELECT b.id FROM unnest(x.record_ids) AS b(id)
+       WHERE NOT b.id = ANY(c.removed_ids)
+      UNION ALL SELECT unnest(c.added_ids)) AS u(id)`;
+
+const pgParse = (stored: unknown) => (stored as number[] | null) ?? [];
+
 const PG: InventorySql = {
-  installed: `patch_endpoint_inventories x
-    CROSS JOIN unnest(x.record_ids) AS u(id)
+  installed: `${PG_RECORD_IDS}
     JOIN patch_package_records i ON i.id = u.id`,
-  pending: `patch_endpoint_inventories x
+  pending: `${CHANGES} x
     CROSS JOIN unnest(x.pending_ids) AS u(id)
     JOIN patch_pending_records p ON p.id = u.id`,
-  holds: id => `x.record_ids @> ARRAY[${id}]`,
-  holdsPending: id => `x.pending_ids @> ARRAY[${id}]`,
+  holds: id => `((x.record_ids @> ARRAY[${id}]
+      AND NOT EXISTS (SELECT 1 FROM ${CHANGES} c
+                       WHERE c.endpoint_id = x.endpoint_id
+                         AND c.removed_ids @> ARRAY[${id}]))
+    OR EXISTS (SELECT 1 FROM ${CHANGES} c
+                WHERE c.endpoint_id = x.endpoint_id
+                  AND c.added_ids @> ARRAY[${id}]))`,
+  holdsPending: id => `EXISTS (SELECT 1 FROM ${CHANGES} c
+     WHERE c.endpoint_id = x.endpoint_id AND c.pending_ids @> ARRAY[${id}])`,
+  holderJoin: (kind, id) =>
+    kind === 'pending'
+      ? `JOIN ${CHANGES} x ON x.pending_ids @> ARRAY[${id}]`
+      : `JOIN LATERAL (
+        SELECT b.endpoint_id FROM patch_endpoint_inventories b
+         WHERE b.record_ids @> ARRAY[${id}]
+           AND NOT EXISTS (SELECT 1 FROM ${CHANGES} c
+                            WHERE c.endpoint_id = b.endpoint_id
+                              AND c.removed_ids @> ARRAY[${id}])
+        UNION ALL
+        SELECT c.endpoint_id FROM ${CHANGES} c
+         WHERE c.added_ids @> ARRAY[${id}]) AS x ON true`,
   holders: kind => `SELECT x.endpoint_id, r.id
     FROM unnest(?::integer[]) AS r(id)
-    JOIN patch_endpoint_inventories x ON x.${column(kind)} @> ARRAY[r.id]`,
+    ${PG.holderJoin(kind, 'r.id')}`,
   heldBy: `SELECT x.endpoint_id, u.id
-    FROM patch_endpoint_inventories x
-    CROSS JOIN unnest(x.record_ids) AS u(id)
+    FROM ${PG_RECORD_IDS}
     WHERE x.endpoint_id = ANY(?) AND u.id = ANY(?::integer[])`,
   recordsById: table => `SELECT * FROM ${table} WHERE id = ANY(?::integer[])`,
+  idJoin: endpointId => `LEFT JOIN patch_endpoint_inventories x
+      ON x.endpoint_id = ${endpointId}
+    LEFT JOIN ${CHANGES} c ON c.endpoint_id = x.endpoint_id`,
+  idColumns: 'x.record_ids, c.added_ids, c.removed_ids, c.pending_ids',
+  idsOf: row => {
+    const base = pgParse(row?.record_ids);
+    const removed = new Set(pgParse(row?.removed_ids));
+    return {
+      recordIds: [
+        ...(removed.size > 0 ? base.filter(id => !removed.has(id)) : base),
+        ...pgParse(row?.added_ids),
+      ],
+      pendingIds: pgParse(row?.pending_ids),
+    };
+  },
+  setIds: `WITH x AS (
+      INSERT INTO patch_endpoint_inventories (endpoint_id, record_ids)
+      VALUES (?, ?::integer[])
+      ON CONFLICT (endpoint_id) DO UPDATE SET record_ids = excluded.record_ids
+      RETURNING endpoint_id
+    )
+    INSERT INTO ${CHANGES} (endpoint_id, added_ids, removed_ids, pending_ids)
+    SELECT x.endpoint_id, '{}', '{}', ?::integer[] FROM x
+    ON CONFLICT (endpoint_id) DO UPDATE SET added_ids = excluded.added_ids,
+      removed_ids = excluded.removed_ids, pending_ids = excluded.pending_ids`,
+  // The base row is locked and read at its latest (FOR UPDATE), so that the
+  // changes are always against the base they are stored with.
   replace: ifHash => `WITH e AS (
       UPDATE patch_endpoints SET inventory_hash = ?, inventory_updated_at = ?
       WHERE id = ?${ifHash ? ' AND inventory_hash = ?' : ''}
       RETURNING id, os_family, os_name, os_version, os_arch
+    ), n AS (
+      SELECT ?::integer[] AS ids, ?::integer[] AS pending
+    ), b AS (
+      SELECT x.record_ids FROM patch_endpoint_inventories x
+       WHERE x.endpoint_id = (SELECT id FROM e)
+       FOR UPDATE
+    ), d AS (
+      SELECT ARRAY(SELECT unnest(n.ids) EXCEPT SELECT unnest(b.record_ids)) AS added,
+             ARRAY(SELECT unnest(b.record_ids) EXCEPT SELECT unnest(n.ids)) AS removed
+        FROM n, b
+    ), k AS (
+      SELECT d.added, d.removed FROM d
+       WHERE cardinality(d.added) + cardinality(d.removed) <= ${CHANGES_KEPT}
     ), x AS (
-      INSERT INTO patch_endpoint_inventories (endpoint_id, record_ids, pending_ids)
-      SELECT e.id, ?::integer[], ?::integer[] FROM e
-      ON CONFLICT (endpoint_id) DO UPDATE
-        SET record_ids = excluded.record_ids, pending_ids = excluded.pending_ids
+      INSERT INTO patch_endpoint_inventories (endpoint_id, record_ids)
+      SELECT e.id, n.ids FROM e, n WHERE NOT EXISTS (SELECT 1 FROM k)
+      ON CONFLICT (endpoint_id) DO UPDATE SET record_ids = excluded.record_ids
+      RETURNING endpoint_id
+    ), c AS (
+      INSERT INTO ${CHANGES} (endpoint_id, added_ids, removed_ids, pending_ids)
+      SELECT e.id, COALESCE((SELECT added FROM k), '{}'),
+             COALESCE((SELECT removed FROM k), '{}'), n.pending
+        FROM e, n
+      ON CONFLICT (endpoint_id) DO UPDATE SET added_ids = excluded.added_ids,
+        removed_ids = excluded.removed_ids, pending_ids = excluded.pending_ids
       RETURNING endpoint_id
     )
-    SELECT (SELECT count(*) FROM x) AS n,
+    SELECT (SELECT count(*) FROM c) AS n,
       e.os_family, e.os_name, e.os_version, e.os_arch
     FROM e`,
   ids: values => [...values],
-  parseIds: stored => (stored as number[] | null) ?? [],
+  parseIds: pgParse,
 };
+
+const sqliteParse = (stored: unknown) =>
+  stored === null || stored === undefined
+    ? []
+    : (JSON.parse(String(stored)) as number[]);
 
 const SQLITE: InventorySql = {
   installed: `patch_endpoint_inventories x
@@ -115,6 +235,9 @@ const SQLITE: InventorySql = {
     `EXISTS (SELECT 1 FROM json_each(x.record_ids) AS h WHERE h.value = ${id})`,
   holdsPending: id =>
     `EXISTS (SELECT 1 FROM json_each(x.pending_ids) AS h WHERE h.value = ${id})`,
+  holderJoin: () => {
+    throw new Error('holderJoin is for PostgreSQL');
+  },
   holders: kind => `SELECT x.endpoint_id, u.value AS id
     FROM patch_endpoint_inventories x
     CROSS JOIN json_each(x.${column(kind)}) AS u
@@ -127,11 +250,19 @@ const SQLITE: InventorySql = {
   recordsById: (table, columns) =>
     `SELECT ${columns.join(', ')} FROM ${table}
      WHERE id IN (SELECT value FROM json_each(?))`,
+  idJoin: endpointId =>
+    `LEFT JOIN patch_endpoint_inventories x ON x.endpoint_id = ${endpointId}`,
+  idColumns: 'x.record_ids, x.pending_ids',
+  idsOf: row => ({
+    recordIds: sqliteParse(row?.record_ids),
+    pendingIds: sqliteParse(row?.pending_ids),
+  }),
+  setIds: `INSERT INTO patch_endpoint_inventories (endpoint_id, record_ids, pending_ids)
+    VALUES (?, ?, ?)
+    ON CONFLICT (endpoint_id) DO UPDATE SET record_ids = excluded.record_ids,
+      pending_ids = excluded.pending_ids`,
   ids: values => JSON.stringify(values),
-  parseIds: stored =>
-    stored === null || stored === undefined
-      ? []
-      : (JSON.parse(String(stored)) as number[]),
+  parseIds: sqliteParse,
 };
 
 /** The fragments of each database. @internal */

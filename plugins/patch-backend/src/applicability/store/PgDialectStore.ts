@@ -48,10 +48,10 @@ export class PgDialectStore implements DialectStore {
     withInventory = true,
   ): Promise<EndpointSnapshotIds> {
     const inventory = withInventory
-      ? `x.record_ids, x.pending_ids
+      ? `${INVENTORY.idColumns}
        FROM (SELECT 1) AS one
-       LEFT JOIN patch_endpoint_inventories x ON x.endpoint_id = :id`
-      : 'NULL AS record_ids, NULL AS pending_ids';
+       ${INVENTORY.idJoin(':id')}`
+      : 'NULL AS none';
     const result = await this.db.raw(
       `SELECT
          (SELECT json_build_array(e.os_family, e.os_name, e.os_version, r.match_key)
@@ -83,8 +83,7 @@ export class PgDialectStore implements DialectStore {
         fixedVersion: r[4],
         state: r[5] as ApplicabilityState,
       })),
-      recordIds: INVENTORY.parseIds(row.record_ids),
-      pendingIds: INVENTORY.parseIds(row.pending_ids),
+      ...INVENTORY.idsOf(row),
     };
   }
 

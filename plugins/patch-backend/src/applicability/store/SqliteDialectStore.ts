@@ -64,8 +64,7 @@ export class SqliteDialectStore implements DialectStore {
           }
         : undefined,
       existing: existing.map(toRow),
-      recordIds: INVENTORY.parseIds(inventory?.record_ids),
-      pendingIds: INVENTORY.parseIds(inventory?.pending_ids),
+      ...INVENTORY.idsOf(inventory),
     };
   }
 

@@ -148,11 +148,10 @@ function candidates(
       dialect === 'pg'
         ? `patch_applicability_verdicts v
         JOIN ${table} ${records} ON ${on}
-        JOIN patch_endpoint_inventories x ON ${
-          records === 'i'
-            ? INVENTORY_SQL.pg.holds(`${records}.id`)
-            : INVENTORY_SQL.pg.holdsPending(`${records}.id`)
-        }`
+        ${INVENTORY_SQL.pg.holderJoin(
+          records === 'i' ? 'record' : 'pending',
+          `${records}.id`,
+        )}`
         : `patch_endpoint_inventories x
         CROSS JOIN json_each(x.${ids}) AS u
         CROSS JOIN ${table} ${records}

@@ -138,14 +138,11 @@ export async function rewriteInventory(
       next.pending.map(strip),
     );
     const sorted = (ids: number[]) => [...new Set(ids)].sort((a, b) => a - b);
-    await db('patch_endpoint_inventories')
-      .insert({
-        endpoint_id: id,
-        record_ids: sql.ids(sorted(records)),
-        pending_ids: sql.ids(sorted(pending)),
-      })
-      .onConflict('endpoint_id')
-      .merge(['record_ids', 'pending_ids']);
+    await db.raw(sql.setIds, [
+      id,
+      sql.ids(sorted(records)),
+      sql.ids(sorted(pending)),
+    ]);
   }
 }
 
