@@ -112,7 +112,7 @@ export class InventoryService {
     const event = await this.deps.inventory.replaceInventory(
       agentId,
       { hash, packages, pending },
-      { ifHash: base },
+      { ifHash: base, over: stored },
     );
     await this.audit(agentId, event, {
       added: added.length,

@@ -12,7 +12,7 @@ import {
   RecordIds,
   RecordsById,
 } from './records';
-import { InventorySql, inventorySql } from './sql';
+import { changesAgainst, InventorySql, inventorySql } from './sql';
 import type { KnownRecords } from './validation';
 
 /** One installed package. @public */
@@ -102,6 +102,8 @@ export class InventoryStore {
   private readonly pendingIds: RecordIds<PendingUpdate>;
   private readonly packages: RecordsById<InventoryPackage>;
   private readonly pendings: RecordsById<PendingUpdate>;
+  /** The stored base of each inventory `getInventory` answered (PostgreSQL). */
+  private readonly bases = new WeakMap<EndpointInventory, number[]>();
 
   constructor(
     private readonly db: Knex,
@@ -209,7 +211,16 @@ export class InventoryStore {
       packages: InventoryPackage[];
       pending: PendingUpdate[];
     },
-    options: { ifHash?: string; lookedUp?: LookedUpRecords } = {},
+    options: {
+      ifHash?: string;
+      lookedUp?: LookedUpRecords;
+      /**
+       * The stored inventory the new one is a change to (`getInventory`'s
+       * answer): on PostgreSQL only what changed against its base is
+       * written, while that base is still stored.
+       */
+      over?: EndpointInventory;
+    } = {},
   ): Promise<InventoryChangedEvent> {
     const updatedAt = toDbTime((this.options.now ?? Date.now)());
     const { lookedUp } = options;
@@ -225,6 +236,7 @@ export class InventoryStore {
       endpointId,
       { hash: inventory.hash, updatedAt, recordIds, pendingIds },
       options.ifHash,
+      options.over && this.bases.get(options.over),
     );
     if (!os) {
       if (options.ifHash !== undefined)
@@ -269,6 +281,7 @@ export class InventoryStore {
    * Writes an endpoint's inventory hash and ids at once (see `replace` in
    * sql.ts), answering the endpoint's OS; undefined when the endpoint is not
    * there or, with `ifHash`, holds another hash, and then nothing is written.
+   * `base`: the stored base the ids may be written as changes to.
    */
   private async write(
     endpointId: string,
@@ -279,17 +292,22 @@ export class InventoryStore {
       pendingIds: number[];
     },
     ifHash: string | undefined,
+    base: number[] | undefined,
   ): Promise<Endpoint['os'] | undefined> {
     const recordIds = this.sql.ids(row.recordIds);
     const pendingIds = this.sql.ids(row.pendingIds);
     if (this.sql.replace) {
+      const changes = base && changesAgainst(base, row.recordIds);
       const [written] = rowsOf(
         await this.db.raw(this.sql.replace(ifHash !== undefined), [
           row.hash,
           row.updatedAt,
           endpointId,
           ...(ifHash !== undefined ? [ifHash] : []),
+          changes ? this.sql.ids(base!) : null,
           recordIds,
+          this.sql.ids(changes?.added ?? []),
+          this.sql.ids(changes?.removed ?? []),
           pendingIds,
         ]),
       );
@@ -337,8 +355,9 @@ export class InventoryStore {
   ): Promise<EndpointInventory | undefined> {
     const row = await this.readInventoryRow(endpointId);
     if (!row) return undefined;
-    const { packages, pending } = await this.recordsOf(this.sql.idsOf(row));
-    return {
+    const ids = this.sql.idsOf(row);
+    const { packages, pending } = await this.recordsOf(ids);
+    const inventory: EndpointInventory = {
       endpointId,
       hash: row.inventory_hash ?? undefined,
       updatedAt: fromDbTime(row.inventory_updated_at),
@@ -355,6 +374,8 @@ export class InventoryStore {
           compare(a.currentVersion, b.currentVersion),
       ),
     };
+    if (ids.base) this.bases.set(inventory, ids.base);
+    return inventory;
   }
 
   /**

@@ -6,12 +6,12 @@
  */
 import { resolvePackagePath } from '@backstage/backend-plugin-api';
 import { mockServices, TestDatabases } from '@backstage/backend-test-utils';
-import { InventoryPackage, PatchEntity } from '@patchbay/plugin-patch-common';
+import { PatchEntity } from '@patchbay/plugin-patch-common';
 import { Knex } from 'knex';
 import { ApplicabilityService } from '../applicability/ApplicabilityService';
 import { ApplicabilityStore } from '../applicability/ApplicabilityStore';
 import { packageRows } from './__testUtils__/inventoryRows';
-import { InventoryStore } from './InventoryStore';
+import { InventoryPackage, InventoryStore } from './InventoryStore';
 import { CHANGES_KEPT } from './sql';
 
 jest.setTimeout(60_000);
@@ -64,6 +64,25 @@ async function withEndpoints(db: Knex, ids: string[]): Promise<void> {
   );
 }
 
+/** How 'a' is stored on PostgreSQL: its base and its changes. */
+async function layoutOf(db: Knex, firstBase: number[]) {
+  const [base] = await db('patch_endpoint_inventories').where({
+    endpoint_id: 'a',
+  });
+  const [change] = await db('patch_endpoint_inventory_changes').where({
+    endpoint_id: 'a',
+  });
+  return {
+    baseSize: base.record_ids.length,
+    firstBase: JSON.stringify(base.record_ids) === JSON.stringify(firstBase),
+    added: change.added_ids.length,
+    removed: change.removed_ids.length,
+    pending: change.pending_ids.length,
+  };
+}
+/** SQLite keeps one row per inventory. */
+const ONE_ROW = 'one row';
+
 const versionsOf = async (store: InventoryStore, name: string) =>
   (await store.findInstalled('deb', name))
     .map(h => `${h.endpointId}@${h.version}`)
@@ -92,10 +111,12 @@ describe('inventory changes', () => {
             },
           ],
         });
-      const baseIds = pg
-        ? (await db('patch_endpoint_inventories').where({ endpoint_id: 'a' }))[0]
-            .record_ids
-        : undefined;
+      const firstBase = pg
+        ? (
+            await db('patch_endpoint_inventories').where({ endpoint_id: 'a' })
+          )[0].record_ids
+        : [];
+      const layout = async () => (pg ? layoutOf(db, firstBase) : ONE_ROW);
 
       // 'a' upgrades pkg-1, loses pkg-2 and gains extra; nothing pending.
       const changed = [
@@ -106,7 +127,7 @@ describe('inventory changes', () => {
       await store.replaceInventory(
         'a',
         { hash: 'h-a-1', packages: changed, pending: [] },
-        { ifHash: 'h-a-0' },
+        { ifHash: 'h-a-0', over: await store.getInventory('a') },
       );
 
       const a = await new InventoryStore(db).getInventory('a');
@@ -129,19 +150,12 @@ describe('inventory changes', () => {
       expect(binaries.get('a')?.map(p => p.version)).toEqual(['1.1']);
       expect(binaries.get('b')?.map(p => p.version)).toEqual(['1.0']);
 
-      if (pg) {
-        // Only the change was written: the base is the first upload's.
-        const [base] = await db('patch_endpoint_inventories').where({
-          endpoint_id: 'a',
-        });
-        expect(base.record_ids).toEqual(baseIds);
-        const [change] = await db('patch_endpoint_inventory_changes').where({
-          endpoint_id: 'a',
-        });
-        expect(change.added_ids).toHaveLength(2);
-        expect(change.removed_ids).toHaveLength(2);
-        expect(change.pending_ids).toEqual([]);
-      }
+      // Only the change was written: the base is the first upload's.
+      expect(await layout()).toEqual(
+        pg
+          ? { baseSize: 80, firstBase: true, added: 2, removed: 2, pending: 0 }
+          : ONE_ROW,
+      );
 
       // Applicability, per patch and fleet-wide, from the inventory as
       // uploaded: 'a' took pkg-1's fix and lost pkg-2.
@@ -179,16 +193,33 @@ describe('inventory changes', () => {
           packages: [...changed.filter(p => p.name !== 'pkg-1'), BASE[1]],
           pending: [],
         },
-        { ifHash: 'h-a-1' },
+        { ifHash: 'h-a-1', over: await store.getInventory('a') },
       );
       expect(await versionsOf(store, 'pkg-1')).toEqual(['a@1.0', 'b@1.0']);
-      if (pg) {
-        const [change] = await db('patch_endpoint_inventory_changes').where({
-          endpoint_id: 'a',
-        });
-        expect(change.added_ids).toHaveLength(1);
-        expect(change.removed_ids).toHaveLength(1);
-      }
+      expect(await layout()).toEqual(
+        pg
+          ? { baseSize: 80, firstBase: true, added: 1, removed: 1, pending: 0 }
+          : ONE_ROW,
+      );
+
+      // Without the stored inventory it changes, the same upload is a new
+      // base; the inventory reads the same.
+      await store.replaceInventory(
+        'a',
+        {
+          hash: 'h-a-2b',
+          packages: [...changed.filter(p => p.name !== 'pkg-1'), BASE[1]],
+          pending: [],
+        },
+        { ifHash: 'h-a-2' },
+      );
+      expect(await versionsOf(store, 'pkg-1')).toEqual(['a@1.0', 'b@1.0']);
+      expect(await versionsOf(store, 'extra')).toEqual(['a@2.0']);
+      expect(await layout()).toEqual(
+        pg
+          ? { baseSize: 80, firstBase: false, added: 0, removed: 0, pending: 0 }
+          : ONE_ROW,
+      );
 
       // A change of more than CHANGES_KEPT records is a new base.
       const many = BASE.map((p, i) =>
@@ -197,22 +228,16 @@ describe('inventory changes', () => {
       await store.replaceInventory(
         'a',
         { hash: 'h-a-3', packages: many, pending: [] },
-        { ifHash: 'h-a-2' },
+        { ifHash: 'h-a-2b', over: await store.getInventory('a') },
       );
       expect(await versionsOf(store, 'pkg-1')).toEqual(['a@3.0', 'b@1.0']);
       expect(await versionsOf(store, 'extra')).toEqual([]);
       expect((await store.getInventory('a'))?.packages).toHaveLength(80);
-      if (pg) {
-        const [base] = await db('patch_endpoint_inventories').where({
-          endpoint_id: 'a',
-        });
-        expect(base.record_ids).toHaveLength(80);
-        const [change] = await db('patch_endpoint_inventory_changes').where({
-          endpoint_id: 'a',
-        });
-        expect(change.added_ids).toEqual([]);
-        expect(change.removed_ids).toEqual([]);
-      }
+      expect(await layout()).toEqual(
+        pg
+          ? { baseSize: 80, firstBase: false, added: 0, removed: 0, pending: 0 }
+          : ONE_ROW,
+      );
     },
   );
 });

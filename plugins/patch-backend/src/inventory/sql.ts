@@ -79,8 +79,15 @@ export interface InventorySql {
   idJoin(endpointId: string): string;
   /** Select list of `idJoin`. */
   readonly idColumns: string;
-  /** The ids of an inventory from a row of `idColumns` (none: empty). */
-  idsOf(row: any): { recordIds: number[]; pendingIds: number[] };
+  /**
+   * The ids of an inventory from a row of `idColumns` (none: empty), and
+   * on PostgreSQL its base's as stored (what `replace` compares).
+   */
+  idsOf(row: any): {
+    recordIds: number[];
+    pendingIds: number[];
+    base?: number[];
+  };
   /**
    * Statement: sets an endpoint's ids as they are, its base and no changes
    * (bindings: endpoint id, record ids, pending ids, as `ids`); no hash.
@@ -90,18 +97,38 @@ export interface InventorySql {
    * Statement (PostgreSQL only; undefined on SQLite, where the store runs
    * the two writes in one transaction, which costs no round trip there):
    * replaces an endpoint's inventory in one round trip, its hash and time
-   * (`patch_endpoints`) and its ids, as changes to its base or as a new
-   * base (see `CHANGES_KEPT`), or nothing when the endpoint is not there
-   * or, with `ifHash`, its stored hash is another one. Bindings: hash,
-   * time, endpoint id, [the hash it must have,] record ids, pending ids
-   * (`ids`); answers the endpoint's `os_*` columns and `n` (1) when
-   * replaced, else no row.
+   * (`patch_endpoints`) and its ids, or nothing when the endpoint is not
+   * there or, with `ifHash`, its stored hash is another one. When the
+   * stored base is `base`, only the changes against it are written (the
+   * ids gained and lost, see `changesAgainst`); otherwise the ids are a new
+   * base. Bindings: hash, time, endpoint id, [the hash it must have,] base
+   * (or null), record ids, ids gained, ids lost, pending ids (`ids`);
+   * answers the endpoint's `os_*` columns and `n` (1) when replaced, else
+   * no row.
    */
   replace?(ifHash: boolean): string;
   /** The stored form of a list of ids. */
   ids<T extends number | string>(values: readonly T[]): T[] | string;
   /** A list of ids as read back. */
   parseIds(stored: unknown): number[];
+}
+
+/**
+ * The ids gained and lost by `ids` against `base`, or undefined when they
+ * are more than `CHANGES_KEPT` (the ids are then a new base). @internal
+ */
+export function changesAgainst(
+  base: readonly number[],
+  ids: readonly number[],
+): { added: number[]; removed: number[] } | undefined {
+  const inBase = new Set(base);
+  const inIds = new Set(ids);
+  const added = ids.filter(id => !inBase.has(id));
+  if (added.length > CHANGES_KEPT) return undefined;
+  const removed = base.filter(id => !inIds.has(id));
+  return added.length + removed.length > CHANGES_KEPT
+    ? undefined
+    : { added, removed };
 }
 
 function column(kind: 'record' | 'pending'): string {
@@ -167,6 +194,7 @@ const PG: InventorySql = {
         ...pgParse(row?.added_ids),
       ],
       pendingIds: pgParse(row?.pending_ids),
+      ...(row?.record_ids ? { base: row.record_ids as number[] } : {}),
     };
   },
   setIds: `WITH x AS (
@@ -179,35 +207,27 @@ const PG: InventorySql = {
     SELECT x.endpoint_id, '{}', '{}', ?::integer[] FROM x
     ON CONFLICT (endpoint_id) DO UPDATE SET added_ids = excluded.added_ids,
       removed_ids = excluded.removed_ids, pending_ids = excluded.pending_ids`,
-  // The base row is locked and read at its latest (FOR UPDATE), so that the
-  // changes are always against the base they are stored with.
+  // The base is locked and compared at its latest (FOR UPDATE): the changes
+  // are stored only with the base they were computed against.
   replace: ifHash => `WITH e AS (
       UPDATE patch_endpoints SET inventory_hash = ?, inventory_updated_at = ?
       WHERE id = ?${ifHash ? ' AND inventory_hash = ?' : ''}
       RETURNING id, os_family, os_name, os_version, os_arch
-    ), n AS (
-      SELECT ?::integer[] AS ids, ?::integer[] AS pending
     ), b AS (
-      SELECT x.record_ids FROM patch_endpoint_inventories x
-       WHERE x.endpoint_id = (SELECT id FROM e)
+      SELECT x.endpoint_id FROM patch_endpoint_inventories x
+       WHERE x.endpoint_id = (SELECT id FROM e) AND x.record_ids = ?::integer[]
        FOR UPDATE
-    ), d AS (
-      SELECT ARRAY(SELECT unnest(n.ids) EXCEPT SELECT unnest(b.record_ids)) AS added,
-             ARRAY(SELECT unnest(b.record_ids) EXCEPT SELECT unnest(n.ids)) AS removed
-        FROM n, b
-    ), k AS (
-      SELECT d.added, d.removed FROM d
-       WHERE cardinality(d.added) + cardinality(d.removed) <= ${CHANGES_KEPT}
     ), x AS (
       INSERT INTO patch_endpoint_inventories (endpoint_id, record_ids)
-      SELECT e.id, n.ids FROM e, n WHERE NOT EXISTS (SELECT 1 FROM k)
+      SELECT e.id, ?::integer[] FROM e WHERE NOT EXISTS (SELECT 1 FROM b)
       ON CONFLICT (endpoint_id) DO UPDATE SET record_ids = excluded.record_ids
-      RETURNING endpoint_id
     ), c AS (
       INSERT INTO ${CHANGES} (endpoint_id, added_ids, removed_ids, pending_ids)
-      SELECT e.id, COALESCE((SELECT added FROM k), '{}'),
-             COALESCE((SELECT removed FROM k), '{}'), n.pending
-        FROM e, n
+      SELECT e.id,
+             CASE WHEN EXISTS (SELECT 1 FROM b) THEN ?::integer[] ELSE '{}' END,
+             CASE WHEN EXISTS (SELECT 1 FROM b) THEN ?::integer[] ELSE '{}' END,
+             ?::integer[]
+        FROM e
       ON CONFLICT (endpoint_id) DO UPDATE SET added_ids = excluded.added_ids,
         removed_ids = excluded.removed_ids, pending_ids = excluded.pending_ids
       RETURNING endpoint_id

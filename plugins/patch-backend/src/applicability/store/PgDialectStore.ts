@@ -64,6 +64,7 @@ export class PgDialectStore implements DialectStore {
       { id: endpointId },
     );
     const row = result.rows[0];
+    const ids = INVENTORY.idsOf(row);
     const os = row.os as Array<string | null> | null;
     return {
       os: os
@@ -83,7 +84,8 @@ export class PgDialectStore implements DialectStore {
         fixedVersion: r[4],
         state: r[5] as ApplicabilityState,
       })),
-      ...INVENTORY.idsOf(row),
+      recordIds: ids.recordIds,
+      pendingIds: ids.pendingIds,
     };
   }
 

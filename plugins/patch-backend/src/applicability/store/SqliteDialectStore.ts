@@ -54,6 +54,7 @@ export class SqliteDialectStore implements DialectStore {
             .first('record_ids', 'pending_ids')
         : undefined,
     ]);
+    const ids = INVENTORY.idsOf(inventory);
     return {
       os: os
         ? {
@@ -64,7 +65,8 @@ export class SqliteDialectStore implements DialectStore {
           }
         : undefined,
       existing: existing.map(toRow),
-      ...INVENTORY.idsOf(inventory),
+      recordIds: ids.recordIds,
+      pendingIds: ids.pendingIds,
     };
   }
 
