@@ -39,9 +39,14 @@ export interface InventorySql {
   /** As `installed`, for the pending updates `p` (`patch_pending_records`). */
   readonly pending: string;
   /**
-   * Condition: the inventory `x` (a row of `patch_endpoint_inventories`)
-   * holds the package record whose id is `id` (an SQL expression), for
-   * checks of one endpoint at a time.
+   * FROM fragment: JOINs the inventory of the endpoint `endpointId` (an SQL
+   * expression) for `holds` and `holdsPending`, as `x` (and `c`).
+   */
+  inventoryOf(endpointId: string): string;
+  /**
+   * Condition: the inventory joined by `inventoryOf` holds the package
+   * record whose id is `id` (an SQL expression), for checks of one
+   * endpoint at a time.
    */
   holds(id: string): string;
   /** As `holds`, for a pending record. */
@@ -153,24 +158,22 @@ const PG: InventorySql = {
   pending: `${CHANGES} x
     CROSS JOIN unnest(x.pending_ids) AS u(id)
     JOIN patch_pending_records p ON p.id = u.id`,
+  inventoryOf: endpointId => `JOIN patch_endpoint_inventories x
+      ON x.endpoint_id = ${endpointId}
+    JOIN ${CHANGES} c ON c.endpoint_id = x.endpoint_id`,
   holds: id => `((x.record_ids @> ARRAY[${id}]
-      AND NOT EXISTS (SELECT 1 FROM ${CHANGES} c
-                       WHERE c.endpoint_id = x.endpoint_id
-                         AND c.removed_ids @> ARRAY[${id}]))
-    OR EXISTS (SELECT 1 FROM ${CHANGES} c
-                WHERE c.endpoint_id = x.endpoint_id
-                  AND c.added_ids @> ARRAY[${id}]))`,
-  holdsPending: id => `EXISTS (SELECT 1 FROM ${CHANGES} c
-     WHERE c.endpoint_id = x.endpoint_id AND c.pending_ids @> ARRAY[${id}])`,
+      AND NOT c.removed_ids @> ARRAY[${id}])
+    OR c.added_ids @> ARRAY[${id}])`,
+  holdsPending: id => `c.pending_ids @> ARRAY[${id}]`,
   holderJoin: (kind, id) =>
     kind === 'pending'
       ? `JOIN ${CHANGES} x ON x.pending_ids @> ARRAY[${id}]`
       : `JOIN LATERAL (
         SELECT b.endpoint_id FROM patch_endpoint_inventories b
          WHERE b.record_ids @> ARRAY[${id}]
-           AND NOT EXISTS (SELECT 1 FROM ${CHANGES} c
-                            WHERE c.endpoint_id = b.endpoint_id
-                              AND c.removed_ids @> ARRAY[${id}])
+           AND b.endpoint_id <> ALL (ARRAY(
+                 SELECT c.endpoint_id FROM ${CHANGES} c
+                  WHERE c.removed_ids @> ARRAY[${id}]))
         UNION ALL
         SELECT c.endpoint_id FROM ${CHANGES} c
          WHERE c.added_ids @> ARRAY[${id}]) AS x ON true`,
@@ -251,6 +254,8 @@ const SQLITE: InventorySql = {
   pending: `patch_endpoint_inventories x
     CROSS JOIN json_each(x.pending_ids) AS u
     JOIN patch_pending_records p ON p.id = u.value`,
+  inventoryOf: endpointId =>
+    `JOIN patch_endpoint_inventories x ON x.endpoint_id = ${endpointId}`,
   holds: id =>
     `EXISTS (SELECT 1 FROM json_each(x.record_ids) AS h WHERE h.value = ${id})`,
   holdsPending: id =>

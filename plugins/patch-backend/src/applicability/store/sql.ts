@@ -239,8 +239,8 @@ export function candidatesStatement(
       JOIN patch_applicability_verdicts v
         ON v.patch_ref = f.patch_ref AND v.package = f.package AND v.match_key = r.match_key
       JOIN ${table} ${records} ON ${on}
-      JOIN patch_endpoint_inventories x ON x.endpoint_id = f.endpoint_id AND ${holds}
-      WHERE v.via = '${via}'`;
+      ${inventory.inventoryOf('f.endpoint_id')}
+      WHERE v.via = '${via}' AND ${holds}`;
   };
   const branches = stagedVias(staged).map(([via, on]) =>
     branch('v.version', 'i', on, via),
