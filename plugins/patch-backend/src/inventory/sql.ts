@@ -171,9 +171,9 @@ const PG: InventorySql = {
       : `JOIN LATERAL (
         SELECT b.endpoint_id FROM patch_endpoint_inventories b
          WHERE b.record_ids @> ARRAY[${id}]
-           AND b.endpoint_id <> ALL (ARRAY(
-                 SELECT c.endpoint_id FROM ${CHANGES} c
-                  WHERE c.removed_ids @> ARRAY[${id}]))
+           AND NOT EXISTS (SELECT 1 FROM ${CHANGES} c
+                            WHERE c.endpoint_id = b.endpoint_id
+                              AND c.removed_ids @> ARRAY[${id}])
         UNION ALL
         SELECT c.endpoint_id FROM ${CHANGES} c
          WHERE c.added_ids @> ARRAY[${id}]) AS x ON true`,
