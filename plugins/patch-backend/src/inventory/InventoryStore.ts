@@ -379,7 +379,7 @@ export class InventoryStore {
   }
 
   /**
-   * The records of an inventory read as its ids (`parseIds` of its
+   * The records of an inventory read as its ids (`idsOf` of its
    * `record_ids` and `pending_ids`), in the order of the ids; from memory
    * where this process has read them before.
    */

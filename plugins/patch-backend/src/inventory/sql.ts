@@ -114,8 +114,6 @@ export interface InventorySql {
   replace?(ifHash: boolean): string;
   /** The stored form of a list of ids. */
   ids<T extends number | string>(values: readonly T[]): T[] | string;
-  /** A list of ids as read back. */
-  parseIds(stored: unknown): number[];
 }
 
 /**
@@ -239,7 +237,6 @@ const PG: InventorySql = {
       e.os_family, e.os_name, e.os_version, e.os_arch
     FROM e`,
   ids: values => [...values],
-  parseIds: pgParse,
 };
 
 const sqliteParse = (stored: unknown) =>
@@ -287,7 +284,6 @@ const SQLITE: InventorySql = {
     ON CONFLICT (endpoint_id) DO UPDATE SET record_ids = excluded.record_ids,
       pending_ids = excluded.pending_ids`,
   ids: values => JSON.stringify(values),
-  parseIds: sqliteParse,
 };
 
 /** The fragments of each database. @internal */
