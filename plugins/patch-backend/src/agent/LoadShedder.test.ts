@@ -210,4 +210,50 @@ describe('LoadShedder', () => {
       expect(t).toBeLessThanOrEqual(30);
     }
   });
+
+  it('promises free places to callers told to come, each counted until it comes or its promise runs out', async () => {
+    jest.useFakeTimers({ now: new Date('2026-12-06T10:00:00Z') });
+    // One slot and one place in the queue: two places.
+    const shedder = new LoadShedder(1, undefined, {
+      length: 1,
+      waitMs: 1000,
+      inviteMs: 5000,
+    });
+    expect(shedder.invite('a')).toBe(true);
+    expect(shedder.invite('b')).toBe(true);
+    // Both places promised: nobody else is told to come.
+    expect(shedder.invite('c')).toBe(false);
+    // Promised again, still one place.
+    expect(shedder.invite('a')).toBe(true);
+    expect(shedder.invited).toBe(2);
+
+    // a comes: it takes the slot its promise stood for.
+    expect(await shedder.acquire('a')).toBe(true);
+    expect(shedder.invited).toBe(1);
+    expect(shedder.invite('c')).toBe(false);
+    shedder.release();
+    // The slot is free again, and one place is promised (b): room for c.
+    expect(shedder.invite('c')).toBe(true);
+    expect(shedder.invite('d')).toBe(false);
+
+    // b and c never come: their promises run out and the places are free.
+    jest.advanceTimersByTime(5000);
+    expect(shedder.invite('d')).toBe(true);
+    expect(shedder.invite('e')).toBe(true);
+    expect(shedder.invite('f')).toBe(false);
+    // A caller not told to come still takes a free place (promises limit
+    // only who is told to come).
+    expect(await shedder.acquire()).toBe(true);
+    expect(shedder.invite('f')).toBe(false);
+    shedder.release();
+
+    // While another kind takes precedence the uploads keep one slot: the
+    // places are that slot and the queue.
+    jest.advanceTimersByTime(5000);
+    const done = shedder.yieldTo();
+    expect(shedder.invite('g')).toBe(true);
+    expect(shedder.invite('h')).toBe(true);
+    expect(shedder.invite('i')).toBe(false);
+    done();
+  });
 });

@@ -39,6 +39,16 @@ const RATE_SECONDS = 10;
  * each refusal: ~98,000 refusals (and as many check-ins again) for 10,000
  * uploads stored, and answering them took more of the backend than storing
  * the uploads did.
+ *
+ * A caller may be told to come before it sends anything (`invite`: the
+ * check-in's answer asks an agent for its inventory only while a place is
+ * free for its upload, and otherwise tells it its turn). A place promised
+ * is counted until the caller comes (`acquire` with its key) or
+ * `inviteMs` passes, so one free place is not promised to every agent that
+ * checks in before the first of them comes. At 100,000 agents, with the
+ * upload asked of every agent whose inventory the server lacked, ~900
+ * uploads a second (each a whole inventory, ~150 KB) were refused while
+ * ~19 were stored: reading and dropping their bodies took the backend.
  * @public
  */
 export class LoadShedder {
@@ -57,6 +67,8 @@ export class LoadShedder {
   private servedSecond = 0;
   /** Paced: when the last refused caller was told to come back (epoch ms). */
   private horizon = 0;
+  /** Places promised (`invite`): the caller's key → until when (epoch ms), oldest first. */
+  private readonly invitations = new Map<string, number>();
 
   constructor(
     private readonly maxInFlight: number,
@@ -69,7 +81,12 @@ export class LoadShedder {
       min: 5,
       max: 30,
     },
-    private readonly queue: { length: number; waitMs: number } = {
+    private readonly queue: {
+      length: number;
+      waitMs: number;
+      /** How long a place promised by `invite` is kept. Default 10 s. */
+      inviteMs?: number;
+    } = {
       length: 0,
       waitMs: 0,
     },
@@ -127,10 +144,43 @@ export class LoadShedder {
   }
 
   /**
-   * Takes a slot, waiting in the queue for one when all are taken; false
-   * when the queue is full too or the wait ran out (then refuse).
+   * Promises `key` a place (a slot or a place in the queue) if one is
+   * neither taken nor promised: true, and the place stays promised until
+   * `key` comes (`acquire(key)`) or `inviteMs` passes. False when every
+   * place is taken or promised: tell the caller its turn
+   * (`retryAfterSeconds`) instead.
    */
-  acquire(): Promise<boolean> {
+  invite(key: string): boolean {
+    const now = Date.now();
+    for (const [k, until] of this.invitations) {
+      if (until > now) break;
+      this.invitations.delete(k);
+    }
+    // Promised again: counted once, from now.
+    this.invitations.delete(key);
+    const free =
+      this.limit +
+      this.queue.length -
+      this.inFlight -
+      this.waiting.length -
+      this.invitations.size;
+    if (free <= 0) return false;
+    this.invitations.set(key, now + (this.queue.inviteMs ?? 10_000));
+    return true;
+  }
+
+  /** Places promised and not yet taken (`invite`), expired ones included until the next `invite`. */
+  get invited(): number {
+    return this.invitations.size;
+  }
+
+  /**
+   * Takes a slot, waiting in the queue for one when all are taken; false
+   * when the queue is full too or the wait ran out (then refuse). `key`:
+   * the caller, whose promised place (`invite`) it now takes.
+   */
+  acquire(key?: string): Promise<boolean> {
+    if (key !== undefined) this.invitations.delete(key);
     if (this.tryAcquire()) return Promise.resolve(true);
     if (this.waiting.length >= this.queue.length) return Promise.resolve(false);
     return new Promise(resolve => {

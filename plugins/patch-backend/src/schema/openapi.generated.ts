@@ -482,7 +482,8 @@ export const spec = {
         ],
         "properties": {
           "inventoryRequested": {
-            "type": "boolean"
+            "type": "boolean",
+            "description": "Upload the inventory now: the server's differs from the agent's and a place is free for the upload. While every upload place is taken, false, and `nextCheckInSeconds` is the agent's turn."
           },
           "jobs": {
             "type": "array",

@@ -102,7 +102,8 @@ export function registerAgentRoutes(
     }
     const agent = await http.agentOf(req, res, { fresh: true });
     if (!agent) return undefined;
-    if (!(await uploadShedder.acquire())) {
+    // An agent asked by its check-in takes the place promised to it.
+    if (!(await uploadShedder.acquire(agent.agentId))) {
       sendShed(res, uploadShedder);
       return undefined;
     }

@@ -8,7 +8,8 @@ import { PatchRouter } from './typedRouter';
 
 /*
  * Inventory uploads make way for slow check-ins: the route tells the
- * uploads' shedder each check-in's latency. The check-in service here is a
+ * uploads' shedder each check-in's latency, and asks an agent for its
+ * inventory only while an upload place is free. The check-in service here is a
  * stand-in that answers after a chosen delay (the delay stands for a busy
  * database or event loop, which a test cannot produce on demand); the
  * route, the body handling and the load shedders are the real ones.
@@ -16,20 +17,23 @@ import { PatchRouter } from './typedRouter';
 const TARGET_MS = 50;
 
 describe('check-in precedence over uploads', () => {
-  function app(delayMs: number) {
-    const uploadShedder = new LoadShedder(
+  function app(
+    delayMs: number,
+    uploadShedder = new LoadShedder(
       4,
       undefined,
       { length: 16, waitMs: 10_000 },
       undefined,
       { targetMs: TARGET_MS, quantile: 0.95, windowMs: 100, minSamples: 2 },
-    );
+    ),
+    inventoryRequested = false,
+  ) {
     const checkIns = {
-      checkIn: async () => {
+      checkIn: async (authorization: string) => {
         if (delayMs > 0) await new Promise(r => setTimeout(r, delayMs));
         return {
-          agentId: 'a1',
-          inventoryRequested: false,
+          agentId: authorization ?? 'a1',
+          inventoryRequested,
           jobs: [],
           nextCheckInSeconds: 60,
         };
@@ -73,10 +77,11 @@ describe('check-in precedence over uploads', () => {
     return n;
   }
 
-  const checkIn = (server: express.Express) =>
+  const checkIn = (server: express.Express, agent = 'a1') =>
     request(server)
       .post('/agent/v1/checkin')
       .set('Content-Type', 'application/json')
+      .set('Authorization', agent)
       .send({ inventoryHash: 'h1', machineId: 'm1', maxJobs: 1 });
 
   it('leaves the uploads their slots while check-ins are quick', async () => {
@@ -95,5 +100,32 @@ describe('check-in precedence over uploads', () => {
     expect(first.body.nextCheckInSeconds).toBe(60);
     expect((await checkIn(server)).status).toBe(200);
     expect(freeSlots(uploadShedder)).toBe(2);
+  });
+
+  it('asks for an inventory only while an upload place is free, and tells the others their turn', async () => {
+    // One upload slot and one place in its queue; paced turns.
+    const uploadShedder = new LoadShedder(
+      1,
+      { min: 5, max: 60, paced: true },
+      { length: 1, waitMs: 10_000 },
+    );
+    const { server } = app(0, uploadShedder, true);
+    const a1 = await checkIn(server, 'a1');
+    const a2 = await checkIn(server, 'a2');
+    expect(a1.body.inventoryRequested).toBe(true);
+    expect(a2.body.inventoryRequested).toBe(true);
+    expect(uploadShedder.invited).toBe(2);
+    // Both places promised: a3 is not asked to send a body that would be
+    // refused, and comes back within its interval.
+    const a3 = await checkIn(server, 'a3');
+    expect(a3.status).toBe(200);
+    expect(a3.body.inventoryRequested).toBe(false);
+    expect(a3.body.nextCheckInSeconds).toBeGreaterThanOrEqual(5);
+    expect(a3.body.nextCheckInSeconds).toBeLessThanOrEqual(60);
+    // a1 uploads (its place taken) and is done: a place is free for a3.
+    expect(await uploadShedder.acquire('a1')).toBe(true);
+    expect((await checkIn(server, 'a3')).body.inventoryRequested).toBe(false);
+    uploadShedder.release();
+    expect((await checkIn(server, 'a3')).body.inventoryRequested).toBe(true);
   });
 });

@@ -159,7 +159,8 @@ export interface CheckInRouteDeps {
    * The uploads' slots, which follow the check-ins' latency
    * (`LoadShedder.observe`): when a ring's endpoints verify their installs
    * at once, uploads would take the process and every agent's check-in
-   * wait behind them.
+   * wait behind them. An agent whose inventory the server lacks is asked
+   * for it only while an upload place is free (`LoadShedder.invite`).
    */
   uploadShedder?: LoadShedder;
 }
@@ -202,13 +203,29 @@ export function registerCheckInRoute(
       return;
     }
     uploadShedder?.observe(performance.now() - started);
+    let { inventoryRequested, nextCheckInSeconds } = outcome;
+    if (
+      inventoryRequested &&
+      uploadShedder &&
+      !uploadShedder.invite(outcome.agentId)
+    ) {
+      // Every upload place is taken or promised: the upload would be
+      // refused after its whole body was sent. Asked at its turn instead
+      // (the pace at which uploads are stored), by its interval at the
+      // latest; the stored inventory stays what it was meanwhile.
+      inventoryRequested = false;
+      nextCheckInSeconds = Math.min(
+        nextCheckInSeconds,
+        uploadShedder.retryAfterSeconds(),
+      );
+    }
     sendJson(res, 200, {
-      inventoryRequested: outcome.inventoryRequested,
+      inventoryRequested,
       jobs: outcome.jobs.map(toLeasedJob),
       ...(outcome.maintenanceWindows
         ? { maintenanceWindows: outcome.maintenanceWindows }
         : {}),
-      nextCheckInSeconds: outcome.nextCheckInSeconds,
+      nextCheckInSeconds,
     });
   }
 

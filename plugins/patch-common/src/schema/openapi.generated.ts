@@ -917,6 +917,7 @@ export interface components {
             state: "fixed" | "not-fixed" | "unknown";
         };
         CheckInResponse: {
+            /** @description Upload the inventory now: the server's differs from the agent's and a place is free for the upload. While every upload place is taken, false, and `nextCheckInSeconds` is the agent's turn. */
             inventoryRequested: boolean;
             jobs: components["schemas"]["LeasedJob"][];
             /** @description Seconds until the next check-in, jitter included. */
