@@ -347,7 +347,14 @@ export class Fleet {
     let built: { of: string; change?: string; whole?: Buffer } | undefined;
     let changeRefused = false;
     for (let attempt = 0; attempt < attempts; attempt++) {
-      if (attempt > 0) await sleep(this.nextIn((retryAfter || 1) as number));
+      if (attempt > 0) {
+        await sleep(this.nextIn((retryAfter || 1) as number));
+        // The fleet stopped meanwhile (the measured phases are over): a
+        // refused upload is not sent again, so that stopping takes at most
+        // one Retry-After, not the agents' whole retries (a 100,000-agent
+        // run stopped at its deadline was still winding down 4 min later).
+        if (!this.running) return retryAfter;
+      }
       // As the real agent: a change to the inventory the server stored,
       // whole the first time or when the server cannot apply the change.
       const state: InventoryState = {
