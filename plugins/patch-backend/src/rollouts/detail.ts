@@ -81,33 +81,43 @@ export async function rolloutDetail(
   };
 }
 
-/** Completions and failures per time bucket (minute, hour or day by span). */
+/**
+ * Completions and failures per time bucket (minute, hour or day by span),
+ * counted by the database (`HistoryStore.finishedJobCounts`).
+ */
 export async function timeSeries(
   deps: RolloutDeps,
   id: string,
 ): Promise<JsonObject> {
-  const rows = await deps.store.history.finishedJobTimes(id);
-  if (rows.length === 0) return { bucketSeconds: 60, points: [] };
-  const times = rows.map(r => Date.parse(r.finishedAt));
-  const span = Math.max(...times) - Math.min(...times);
+  const { history } = deps.store;
+  const span = await history.finishedJobSpan(id);
+  if (!span) return { bucketSeconds: 60, points: [] };
+  const spanMs = Date.parse(span.last) - Date.parse(span.first);
   // Minutes up to two hours, hours up to two days, days beyond.
   let bucketSeconds = 86400;
-  if (span <= 2 * 3600_000) bucketSeconds = 60;
-  else if (span <= 2 * 86400_000) bucketSeconds = 3600;
+  if (spanMs <= 2 * 3600_000) bucketSeconds = 60;
+  else if (spanMs <= 2 * 86400_000) bucketSeconds = 3600;
   const buckets = new Map<
     number,
     { succeeded: number; failed: number; rolledBack: number }
   >();
-  rows.forEach((r, i) => {
-    const key =
-      Math.floor(times[i] / (bucketSeconds * 1000)) * bucketSeconds * 1000;
-    const b = buckets.get(key) ?? { succeeded: 0, failed: 0, rolledBack: 0 };
+  for (const r of await history.finishedJobCounts(id, bucketSeconds)) {
+    const b = buckets.get(r.bucketStart) ?? {
+      succeeded: 0,
+      failed: 0,
+      rolledBack: 0,
+    };
+    // A success awaiting verification is not one yet.
+    const state =
+      r.state === 'succeeded' && r.verification === 'pending'
+        ? 'awaiting_verification'
+        : r.state;
     if (r.kind === 'rollback') {
-      if (r.state === 'succeeded') b.rolledBack++;
-    } else if (r.state === 'succeeded') b.succeeded++;
-    else if (r.state === 'failed' || r.state === 'timed_out') b.failed++;
-    buckets.set(key, b);
-  });
+      if (state === 'succeeded') b.rolledBack += r.n;
+    } else if (state === 'succeeded') b.succeeded += r.n;
+    else if (state === 'failed' || state === 'timed_out') b.failed += r.n;
+    buckets.set(r.bucketStart, b);
+  }
   return {
     bucketSeconds,
     points: [...buckets.entries()]

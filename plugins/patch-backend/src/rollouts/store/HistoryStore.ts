@@ -1,6 +1,7 @@
 import { JsonObject } from '@backstage/types';
 import { Knex } from 'knex';
 import { hostname } from 'node:os';
+import { Dialect, dialectOf } from '../../database/dialect';
 import { fromDbTime, toDbTime } from '../../database/time';
 
 /**
@@ -10,7 +11,11 @@ import { fromDbTime, toDbTime } from '../../database/time';
  * @internal
  */
 export class HistoryStore {
-  constructor(private readonly db: Knex) {}
+  private readonly dialect: Dialect;
+
+  constructor(private readonly db: Knex) {
+    this.dialect = dialectOf(db);
+  }
 
   /** Records a gate evaluation. */
   async recordGate(entry: {
@@ -129,22 +134,65 @@ export class HistoryStore {
     }));
   }
 
-  /** Finished jobs of a rollout (time and state only), for the time series. */
-  async finishedJobTimes(
+  /**
+   * When a rollout's first and last jobs finished, or undefined when none
+   * has: the time series' span, which sets its bucket size.
+   */
+  async finishedJobSpan(
     rolloutId: string,
-  ): Promise<Array<{ finishedAt: string; state: string; kind: string }>> {
+  ): Promise<{ first: string; last: string } | undefined> {
+    const [row] = await this.db('patch_jobs')
+      .where({ rollout_id: rolloutId })
+      .whereNotNull('finished_at')
+      .min({ first: 'finished_at' })
+      .max({ last: 'finished_at' });
+    if (!row || row.first === null || row.first === undefined) return undefined;
+    return { first: fromDbTime(row.first), last: fromDbTime(row.last) };
+  }
+
+  /**
+   * A rollout's finished jobs counted per time bucket of `bucketSeconds`
+   * (from the epoch), kind, state and verification: the time series'
+   * figures, counted by the database. Reading every finished job into the
+   * process cost a rollout page ~100,000 rows at a 100,000-endpoint ring,
+   * and the page is polled while a rollout runs.
+   */
+  async finishedJobCounts(
+    rolloutId: string,
+    bucketSeconds: number,
+  ): Promise<
+    Array<{
+      bucketStart: number;
+      kind: string;
+      state: string;
+      verification: string | null;
+      n: number;
+    }>
+  > {
+    const seconds = Math.max(1, Math.floor(bucketSeconds));
+    // Whole seconds since the epoch, then down to the bucket's start.
+    const epoch =
+      this.dialect === 'pg'
+        ? 'floor(extract(epoch from finished_at))::bigint'
+        : "CAST(strftime('%s', finished_at) AS INTEGER)";
+    const bucket = `(${epoch} / ${seconds}) * ${seconds}`;
     const rows = await this.db('patch_jobs')
       .where({ rollout_id: rolloutId })
       .whereNotNull('finished_at')
-      .select('finished_at', 'state', 'kind', 'verification');
-    return rows.map((r: any) => ({
-      finishedAt: fromDbTime(r.finished_at),
-      // A success awaiting verification is not one yet.
-      state:
-        r.state === 'succeeded' && r.verification === 'pending'
-          ? 'awaiting_verification'
-          : r.state,
+      .select(
+        this.db.raw(`${bucket} AS bucket_start`),
+        'kind',
+        'state',
+        'verification',
+      )
+      .count({ n: '*' })
+      .groupByRaw(`${bucket}, kind, state, verification`);
+    return (rows as any[]).map(r => ({
+      bucketStart: Number(r.bucket_start) * 1000,
       kind: r.kind,
+      state: r.state,
+      verification: r.verification ?? null,
+      n: Number(r.n),
     }));
   }
 }

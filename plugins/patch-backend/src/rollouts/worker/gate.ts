@@ -20,7 +20,9 @@ export async function waveCounts(
   deps: RolloutDeps,
   wave: Wave,
 ): Promise<Record<string, number>> {
+  // The rollout too: its index (rollout, wave) serves the count.
   const byState = await deps.jobs.countOutcomes({
+    rolloutId: wave.rolloutId,
     waveId: wave.id,
     kind: 'install',
   });
