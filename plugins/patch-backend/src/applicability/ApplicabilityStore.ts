@@ -24,6 +24,7 @@ import {
   PendingUpdate,
 } from '../inventory/InventoryStore';
 import { toDbTime } from '../database/time';
+import { flushHolderIndexes } from '../inventory/sql';
 import { diffRows, rowKey } from './fold';
 import { ApplicabilityQueries } from './store/ApplicabilityQueries';
 import { DialectStore } from './store/DialectStore';
@@ -272,6 +273,8 @@ export class ApplicabilityStore {
         ),
       );
     const ranges = await this.targets.packageRanges(this.dialect.checkRanges);
+    // The check probes the inventories' GIN indexes per record.
+    await flushHolderIndexes(this.db);
     const parts = await Promise.all(
       ranges.map(range =>
         this.dialect.check(

@@ -12,7 +12,12 @@ import {
   RecordIds,
   RecordsById,
 } from './records';
-import { changesAgainst, InventorySql, inventorySql } from './sql';
+import {
+  changesAgainst,
+  flushHolderIndexes,
+  InventorySql,
+  inventorySql,
+} from './sql';
 import type { KnownRecords } from './validation';
 
 /** One installed package. @public */
@@ -412,6 +417,7 @@ export class InventoryStore {
       });
     }
     if (records.size === 0) return [];
+    await flushHolderIndexes(this.db);
     const holders = rowsOf(
       await this.db.raw(this.sql.holders('record'), [
         this.sql.ids([...records.keys()]),

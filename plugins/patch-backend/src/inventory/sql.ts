@@ -65,6 +65,16 @@ export interface InventorySql {
    */
   holders(kind: 'record' | 'pending'): string;
   /**
+   * Statement (PostgreSQL only): moves the entries waiting in the pending
+   * lists of the inventory tables' GIN indexes into the indexes, so that
+   * the probes of a fleet-wide read (`holderJoin`, `holders`) do not each
+   * read them all; run by `flushHolderIndexes` before such a read. The
+   * lists are kept long (4 MB) for the writes' sake: a new inventory adds
+   * ~1,000 entries, moved in bulk (migration
+   * `20261207010000_inventory_gin_pending_lists.js`).
+   */
+  flushIndexes?: string;
+  /**
    * Statement: `(endpoint_id, id)` for the package records among some
    * (second binding, `ids`) that some inventories (first binding, `ids` of
    * endpoint ids) hold: a pass over those inventories' own ids, with no
@@ -151,6 +161,13 @@ const PG_RECORD_IDS = `patch_endpoint_inventories x
 const pgParse = (stored: unknown) => (stored as number[] | null) ?? [];
 
 const PG: InventorySql = {
+  flushIndexes: `SELECT gin_clean_pending_list(i.indexrelid::regclass)
+    FROM pg_index i
+    JOIN pg_class c ON c.oid = i.indexrelid
+    JOIN pg_am a ON a.oid = c.relam
+    WHERE a.amname = 'gin'
+      AND i.indrelid IN ('patch_endpoint_inventories'::regclass,
+                         '${CHANGES}'::regclass)`,
   installed: `${PG_RECORD_IDS}
     JOIN patch_package_records i ON i.id = u.id`,
   pending: `${CHANGES} x
@@ -295,4 +312,22 @@ export const INVENTORY_SQL: Record<Dialect, InventorySql> = {
 /** The fragments for a knex client's database. @internal */
 export function inventorySql(db: Knex): InventorySql {
   return INVENTORY_SQL[dialectOf(db)];
+}
+
+/**
+ * Before a fleet-wide read of who holds some records: the GIN indexes'
+ * pending lists moved into the indexes (`flushIndexes`; nothing on SQLite).
+ * Only speed depends on it: a probe reads the entries still pending too,
+ * so a role that may not flush (not the indexes' owner) gets the same
+ * answers, slower, and the read goes on.
+ * @internal
+ */
+export async function flushHolderIndexes(db: Knex): Promise<void> {
+  const statement = inventorySql(db).flushIndexes;
+  if (!statement) return;
+  try {
+    await db.raw(statement);
+  } catch {
+    // Not the owner of the indexes: the probes read the pending lists.
+  }
 }

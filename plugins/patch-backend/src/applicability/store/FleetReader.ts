@@ -6,7 +6,11 @@
  */
 import { rowsOf } from '../../database/rows';
 import { Knex } from 'knex';
-import { InventorySql, inventorySql } from '../../inventory/sql';
+import {
+  flushHolderIndexes,
+  InventorySql,
+  inventorySql,
+} from '../../inventory/sql';
 import { endpointMatchKey } from '../release';
 import { chunks, toInventoryRow } from './rows';
 import { InventoryRow, PackageKey } from './types';
@@ -135,6 +139,7 @@ export class FleetReader {
   ): Promise<Array<[T, { endpointId: string; matchKey: string }]>> {
     const out: Array<[T, { endpointId: string; matchKey: string }]> = [];
     const keyOf = keyCache();
+    if (records.size > 0) await flushHolderIndexes(this.db);
     for (const ids of chunks([...records.keys()], 5000)) {
       const rows = rowsOf(
         await this.db.raw(
