@@ -79,6 +79,13 @@ export interface Config {
       maxConcurrentCheckIns?: number;
       /** Inventory uploads in flight per process before the server sheds with 429. Default 16. */
       maxConcurrentUploads?: number;
+      /**
+       * Inventory changes (a PATCH of at most 64 KiB: the few records a job
+       * changed, which verify it) in flight per process, apart from whole
+       * uploads; at least half of them whatever the check-ins' latency.
+       * Default 32.
+       */
+      maxConcurrentChangeUploads?: number;
       /** An endpoint not seen for this many seconds is `stale`. Default 180. */
       staleAfterSeconds?: number;
       /** Whether enrollment claims a Resource already in the catalog (by `patchbay.dev/machine-id`). Default true. */

@@ -50,6 +50,8 @@ export interface PatchConfig {
     maxConcurrentCheckIns: number;
     /** Default 16. */
     maxConcurrentUploads: number;
+    /** Default 32. */
+    maxConcurrentChangeUploads: number;
     /** Default 180. */
     staleAfterSeconds: number;
     /** Default true. */
@@ -237,6 +239,10 @@ export function readPatchConfig(config: Config): PatchConfig {
       maxCheckInBatch: num('patch.agent.maxCheckInBatch', 500),
       maxConcurrentCheckIns: num('patch.agent.maxConcurrentCheckIns', 256),
       maxConcurrentUploads: num('patch.agent.maxConcurrentUploads', 16),
+      maxConcurrentChangeUploads: num(
+        'patch.agent.maxConcurrentChangeUploads',
+        32,
+      ),
       staleAfterSeconds: num('patch.agent.staleAfterSeconds', 180),
       claimCatalogEntities: bool('patch.agent.claimCatalogEntities', true),
       reenrollGrantSeconds: num('patch.agent.reenrollGrantSeconds', 900),

@@ -62,6 +62,11 @@ export interface AgentServices {
   checkInShedder: LoadShedder;
   /** Caps the inventory uploads in flight (`patch.agent.maxConcurrentUploads`). */
   uploadShedder: LoadShedder;
+  /**
+   * Caps the inventory changes in flight, apart from whole uploads
+   * (`patch.agent.maxConcurrentChangeUploads`, see `CHANGE_BODY_BYTES`).
+   */
+  changeShedder: LoadShedder;
   enrollment: EnrollmentService;
   inventoryUploads: InventoryService;
   agentJobs: AgentJobService;
@@ -151,6 +156,24 @@ export function createAgentServices(deps: {
       {
         ...CHECK_IN_LATENCY,
         minShare: Math.ceil(agent.maxConcurrentUploads / 4),
+      },
+    ),
+    // Changes (a job's few records, which verify it) have slots of their
+    // own: behind whole inventories, a ring's verifications waited for the
+    // four slots the check-ins' latency left to all uploads. At 100,000
+    // agents the broad ring verified ~6.5 endpoints a second, each change
+    // holding its slot ~600 ms (its few statements waiting for a busy
+    // database and event loop, ~3 ms of the backend's CPU), and refusing
+    // the changes that found no place took ~19 % of the backend. A change
+    // keeps half its slots whatever the latency.
+    changeShedder: new LoadShedder(
+      agent.maxConcurrentChangeUploads,
+      { min: 5, max: Math.max(30, interval), paced: true },
+      { length: agent.maxConcurrentChangeUploads, waitMs: 10_000 },
+      undefined,
+      {
+        ...CHECK_IN_LATENCY,
+        minShare: Math.ceil(agent.maxConcurrentChangeUploads / 2),
       },
     ),
     enrollment: new EnrollmentService({

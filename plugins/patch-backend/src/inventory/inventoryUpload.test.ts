@@ -8,6 +8,8 @@ import {
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { canonicalInventory } from '@patchbay/plugin-patch-common';
 import { createHash } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { patchPlugin } from '../plugin';
 import { packageRows, pendingRows } from './__testUtils__/inventoryRows';
@@ -15,8 +17,13 @@ import { packageRows, pendingRows } from './__testUtils__/inventoryRows';
 jest.setTimeout(120_000);
 
 const operator = mockCredentials.user.header('user:default/ops');
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
-async function startBackend(databases: TestDatabases, id: TestDatabaseId) {
+async function startBackend(
+  databases: TestDatabases,
+  id: TestDatabaseId,
+  agent: Record<string, number> = {},
+) {
   const knex = await databases.init(id);
   const { server } = await startTestBackend({
     features: [
@@ -24,7 +31,7 @@ async function startBackend(databases: TestDatabases, id: TestDatabaseId) {
       mockServices.database.factory({ knex }),
       catalogServiceMock.factory({ entities: [] }),
       mockServices.rootConfig.factory({
-        data: { patch: { jobs: { reaperIntervalSeconds: 3600 } } },
+        data: { patch: { jobs: { reaperIntervalSeconds: 3600 }, agent } },
       }),
     ],
   });
@@ -382,6 +389,107 @@ describe('PATCH /agent/v1/inventory (a change to the stored inventory)', () => {
       const legacy = await send('patch', { ...change, base: 'legacy' });
       expect(legacy.status).toBe(409);
       expect((await stored()).hash).toBe('legacy');
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'admits a small change on slots of its own while whole uploads are shed on %p',
+    async databaseId => {
+      const h = await startBackend(databases, databaseId, {
+        maxConcurrentUploads: 1,
+        maxConcurrentChangeUploads: 1,
+      });
+      const agent = await enrolledAgent(h);
+      const base = digest(GOOD.packages, GOOD.pending);
+      const whole = await request(h.server)
+        .put('/api/patch/agent/v1/inventory')
+        .set('Authorization', agent.auth)
+        .send({ ...GOOD, hash: base });
+      expect(whole.status).toBe(200);
+
+      // Uploads whose bodies never finish: admitted before their bodies are
+      // read, they hold the uploads' one slot and fill its queue (four
+      // places), or the change's slot and its queue (one place).
+      const port = (h.server.address() as AddressInfo).port;
+      const stall = (method: string, length: number) => {
+        const req = httpRequest({
+          port,
+          host: '127.0.0.1',
+          method,
+          path: '/api/patch/agent/v1/inventory',
+          headers: {
+            authorization: agent.auth,
+            'content-type': 'application/json',
+            'content-length': String(length),
+          },
+        });
+        req.on('error', () => {});
+        req.write('{');
+        return req;
+      };
+      const stalled = Array.from({ length: 5 }, () => stall('PUT', 1000));
+      await sleep(500);
+
+      const [libssl] = GOOD.packages;
+      const fixed = {
+        ...libssl,
+        version: '3.0.15-1~deb12u1',
+        sourceVersion: '3.0.15-1~deb12u1',
+      };
+      const after = [fixed, ...GOOD.packages.slice(1)];
+      const change = {
+        base,
+        hash: digest(after, GOOD.pending),
+        added: [fixed],
+        removed: [libssl],
+        pending: GOOD.pending,
+      };
+      const send = (method: 'put' | 'patch', body: string) =>
+        request(h.server)
+          [method]('/api/patch/agent/v1/inventory')
+          .set('Authorization', agent.auth)
+          .set('Content-Type', 'application/json')
+          .send(body);
+      // A whole upload is shed; so is a change too long for a change's
+      // slot (padded past 64 KiB with spaces: the same change, admitted as
+      // a whole upload would be).
+      const shedWhole = await send(
+        'put',
+        JSON.stringify({ ...GOOD, hash: 'x' }),
+      );
+      expect(shedWhole.status).toBe(429);
+      const long = JSON.stringify(change) + ' '.repeat(64 * 1024);
+      const shedLong = await send('patch', long);
+      expect(shedLong.status).toBe(429);
+      const row = () =>
+        h
+          .knex('patch_endpoints')
+          .where({ id: agent.id })
+          .first('inventory_hash');
+      expect((await row()).inventory_hash).toBe(base);
+
+      // The small change is admitted on its own slot and stored.
+      const ok = await send('patch', JSON.stringify(change));
+      expect(ok.status).toBe(200);
+      expect((await row()).inventory_hash).toBe(change.hash);
+
+      // With the change's slot and its queue taken, a change is shed too.
+      stalled.push(stall('PATCH', 1000), stall('PATCH', 1000));
+      await sleep(500);
+      const back = {
+        ...change,
+        base: change.hash,
+        hash: base,
+        added: [libssl],
+        removed: [fixed],
+      };
+      const shedChange = await send('patch', JSON.stringify(back));
+      expect(shedChange.status).toBe(429);
+      expect(Number(shedChange.headers['retry-after'])).toBeGreaterThanOrEqual(
+        1,
+      );
+      expect((await row()).inventory_hash).toBe(change.hash);
+      for (const req of stalled) req.destroy();
     },
   );
 });

@@ -4771,7 +4771,7 @@ export const spec = {
             }
           },
           "429": {
-            "description": "Shed under load (patch.agent.maxConcurrentUploads); retry after the `Retry-After` header.",
+            "description": "Shed under load (patch.agent.maxConcurrentChangeUploads for a change of at most 64 KiB, else patch.agent.maxConcurrentUploads); retry after the `Retry-After` header.",
             "content": {
               "application/json": {
                 "schema": {

@@ -26,6 +26,14 @@ import { authorize, AuthorizeDeps } from './authorize';
 import { CheckInRouteDeps, registerCheckInRoute } from './checkInRoute';
 import { PatchRouter } from './typedRouter';
 
+/**
+ * The largest change (PATCH) that takes a change's slot: 64 KiB, what a
+ * change of 64 records (`CHANGES_KEPT`) with a hundred pending updates
+ * takes with room to spare; a longer one is admitted as a whole upload.
+ * @internal
+ */
+export const CHANGE_BODY_BYTES = 64 * 1024;
+
 /** The services the agent API and the credential routes use. @internal */
 export interface AgentRouteDeps extends CheckInRouteDeps, AuthorizeDeps {
   agentAuth: AgentAuth;
@@ -34,6 +42,8 @@ export interface AgentRouteDeps extends CheckInRouteDeps, AuthorizeDeps {
   inventoryUploads: InventoryService;
   /** Caps the inventory uploads in flight (`patch.agent.maxConcurrentUploads`). */
   uploadShedder: LoadShedder;
+  /** Caps the inventory changes in flight (`patch.agent.maxConcurrentChangeUploads`). */
+  changeShedder: LoadShedder;
   agentJobs: AgentJobService;
   endpointService: EndpointService;
 }
@@ -49,7 +59,7 @@ export function registerAgentRoutes(
   deps: AgentRouteDeps,
   fastRoutes?: express.Router,
 ) {
-  const { enrollment, uploadShedder, agentJobs } = deps;
+  const { enrollment, uploadShedder, changeShedder, agentJobs } = deps;
   const http = createAgentHttp(deps);
 
   registerCheckInRoute(router, fastRoutes, deps, http);
@@ -74,42 +84,59 @@ export function registerAgentRoutes(
     }
   });
 
+  /**
+   * The slots an upload takes: a change whose declared length is at most
+   * `CHANGE_BODY_BYTES` those of the changes, anything else (a whole
+   * inventory, a change of unknown or larger length) the uploads'. With a
+   * declared length the body is that many bytes (HTTP's framing), so a
+   * change cannot take a change's slot for a whole inventory's work.
+   */
+  const shedderOf = (req: express.Request): LoadShedder => {
+    if (req.method !== 'PATCH') return uploadShedder;
+    const length = Number(req.headers['content-length']);
+    return Number.isSafeInteger(length) && length <= CHANGE_BODY_BYTES
+      ? changeShedder
+      : uploadShedder;
+  };
+
   // An upload is authenticated and given its slot (waiting in the upload
   // queue, see LoadShedder) by the route in front, before its body (a whole
   // inventory, ~150 KB at a thousand packages) is read, parsed and
   // validated: a refused or shed upload costs no parsing, and a waiting one
   // only its socket. At a fleet's boot most uploads wait or are shed, and
   // parsing each one only to refuse it took the CPU that enrollments and
-  // check-ins needed.
+  // check-ins needed. A change (PATCH) that says it is small takes a slot
+  // of the changes' own (`shedderOf`).
   const admitUpload = async (
     req: express.Request,
     res: express.Response,
   ): Promise<{ agentId: string } | undefined> => {
     const admitted = res.locals.patchUpload as { agentId: string } | undefined;
     if (admitted) return admitted;
+    const shedder = shedderOf(req);
     // Every slot and place taken: the caller is refused as it is known
     // (the cache of check-ins: the database is asked only for one it does
     // not hold; a stranger still gets its 401), and told when to come back.
     // A refusal changes nothing, so it needs no fresh look; a ring's
     // endpoints verifying their installs at once were refused ~65,000
     // times in a 10,000-agent run, each refusal a query.
-    if (uploadShedder.full) {
+    if (shedder.full) {
       if (!(await http.agentOf(req, res))) return undefined;
-      if (uploadShedder.full) {
-        sendShed(res, uploadShedder);
+      if (shedder.full) {
+        sendShed(res, shedder);
         return undefined;
       }
     }
     const agent = await http.agentOf(req, res, { fresh: true });
     if (!agent) return undefined;
     // An agent asked by its check-in takes the place promised to it.
-    if (!(await uploadShedder.acquire(agent.agentId))) {
-      sendShed(res, uploadShedder);
+    if (!(await shedder.acquire(agent.agentId))) {
+      sendShed(res, shedder);
       return undefined;
     }
     // Given back when the answer is sent or the connection is gone,
     // whatever happens on the way (a 400 from validation included).
-    res.once('close', () => uploadShedder.release());
+    res.once('close', () => shedder.release());
     res.locals.patchUpload = { agentId: agent.agentId };
     return res.locals.patchUpload;
   };

@@ -163,6 +163,8 @@ export interface CheckInRouteDeps {
    * for it only while an upload place is free (`LoadShedder.invite`).
    */
   uploadShedder?: LoadShedder;
+  /** The inventory changes' slots, which follow the check-ins' latency too. */
+  changeShedder?: LoadShedder;
 }
 
 /**
@@ -177,7 +179,12 @@ export function registerCheckInRoute(
   deps: CheckInRouteDeps,
   http: AgentHttp,
 ) {
-  const { checkIns, checkInShedder: shedder, uploadShedder } = deps;
+  const {
+    checkIns,
+    checkInShedder: shedder,
+    uploadShedder,
+    changeShedder,
+  } = deps;
   const maxBodyBytes = parseByteSize(deps.settings.agent.maxBodySize);
   const validate = compileCheckInValidator();
 
@@ -202,7 +209,9 @@ export function registerCheckInRoute(
       await http.refuse(error, req, res);
       return;
     }
-    uploadShedder?.observe(performance.now() - started);
+    const ms = performance.now() - started;
+    uploadShedder?.observe(ms);
+    changeShedder?.observe(ms);
     let { inventoryRequested, nextCheckInSeconds } = outcome;
     if (
       inventoryRequested &&

@@ -2365,7 +2365,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Shed under load (patch.agent.maxConcurrentUploads); retry after the `Retry-After` header. */
+            /** @description Shed under load (patch.agent.maxConcurrentChangeUploads for a change of at most 64 KiB, else patch.agent.maxConcurrentUploads); retry after the `Retry-After` header. */
             429: {
                 headers: {
                     [name: string]: unknown;
