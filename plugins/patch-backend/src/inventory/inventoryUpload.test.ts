@@ -278,6 +278,25 @@ const digest = (packages: unknown[], pending: unknown[]) =>
     .update(canonicalInventory(packages as any, pending as any))
     .digest('hex');
 
+/** GOOD with libssl3 fixed, as a change to `base` with these pending updates. */
+function libsslFixed(base: string, pending: unknown[]) {
+  const [libssl] = GOOD.packages;
+  const fixed = {
+    ...libssl,
+    version: '3.0.15-1~deb12u1',
+    sourceVersion: '3.0.15-1~deb12u1',
+  };
+  const after = [fixed, ...GOOD.packages.slice(1)];
+  const change = {
+    base,
+    hash: digest(after, pending),
+    added: [fixed],
+    removed: [libssl],
+    pending,
+  };
+  return { libssl, fixed, after, change };
+}
+
 describe('PATCH /agent/v1/inventory (a change to the stored inventory)', () => {
   const databases = TestDatabases.create();
 
@@ -313,20 +332,8 @@ describe('PATCH /agent/v1/inventory (a change to the stored inventory)', () => {
       // A first, whole inventory under its canonical hash.
       const base = digest(GOOD.packages, GOOD.pending);
       expect((await send('put', { ...GOOD, hash: base })).status).toBe(200);
-      const [libssl, bash] = GOOD.packages;
-      const fixed = {
-        ...libssl,
-        version: '3.0.15-1~deb12u1',
-        sourceVersion: '3.0.15-1~deb12u1',
-      };
-      const after = [fixed, ...GOOD.packages.slice(1)];
-      const change = {
-        base,
-        hash: digest(after, []),
-        added: [fixed],
-        removed: [libssl],
-        pending: [],
-      };
+      const bash = GOOD.packages[1];
+      const { fixed, after, change } = libsslFixed(base, []);
 
       // Refused, and nothing written: not this agent, a base the server does
       // not hold, a record it does not hold, a result that does not hash to
@@ -430,20 +437,7 @@ describe('PATCH /agent/v1/inventory (a change to the stored inventory)', () => {
       const stalled = Array.from({ length: 5 }, () => stall('PUT', 1000));
       await sleep(500);
 
-      const [libssl] = GOOD.packages;
-      const fixed = {
-        ...libssl,
-        version: '3.0.15-1~deb12u1',
-        sourceVersion: '3.0.15-1~deb12u1',
-      };
-      const after = [fixed, ...GOOD.packages.slice(1)];
-      const change = {
-        base,
-        hash: digest(after, GOOD.pending),
-        added: [fixed],
-        removed: [libssl],
-        pending: GOOD.pending,
-      };
+      const { libssl, fixed, change } = libsslFixed(base, GOOD.pending);
       const send = (method: 'put' | 'patch', body: string) =>
         request(h.server)
           [method]('/api/patch/agent/v1/inventory')
