@@ -169,6 +169,15 @@ export class LoadShedder {
     return true;
   }
 
+  /**
+   * Takes back the place promised to `key` (`invite`), if any: the caller
+   * came with an upload another shedder admits (a change, not the whole
+   * inventory the place was kept for).
+   */
+  withdraw(key: string): void {
+    this.invitations.delete(key);
+  }
+
   /** Places promised and not yet taken (`invite`), expired ones included until the next `invite`. */
   get invited(): number {
     return this.invitations.size;

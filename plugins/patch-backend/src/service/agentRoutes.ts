@@ -129,7 +129,12 @@ export function registerAgentRoutes(
     }
     const agent = await http.agentOf(req, res, { fresh: true });
     if (!agent) return undefined;
-    // An agent asked by its check-in takes the place promised to it.
+    // An agent asked by its check-in takes the place promised to it (on
+    // the other shedder, when it sends another kind of upload than the one
+    // its place was kept for, the place is given back).
+    (shedder === changeShedder ? uploadShedder : changeShedder).withdraw(
+      agent.agentId,
+    );
     if (!(await shedder.acquire(agent.agentId))) {
       sendShed(res, shedder);
       return undefined;

@@ -27,12 +27,17 @@ describe('check-in precedence over uploads', () => {
       { targetMs: TARGET_MS, quantile: 0.95, windowMs: 100, minSamples: 2 },
     ),
     inventoryRequested = false,
+    changeShedder?: LoadShedder,
   ) {
     const checkIns = {
       checkIn: async (authorization: string) => {
         if (delayMs > 0) await new Promise(r => setTimeout(r, delayMs));
         return {
           agentId: authorization ?? 'a1',
+          // Agents named `held-…` have an inventory the server holds.
+          ...(authorization?.startsWith('held-')
+            ? { inventoryHash: 'h0' }
+            : {}),
           inventoryRequested,
           jobs: [],
           nextCheckInSeconds: 60,
@@ -53,6 +58,7 @@ describe('check-in precedence over uploads', () => {
         checkIns,
         checkInShedder: new LoadShedder(8),
         uploadShedder,
+        changeShedder,
       },
       http,
     );
@@ -127,5 +133,41 @@ describe('check-in precedence over uploads', () => {
     expect((await checkIn(server, 'a3')).body.inventoryRequested).toBe(false);
     uploadShedder.release();
     expect((await checkIn(server, 'a3')).body.inventoryRequested).toBe(true);
+  });
+
+  it('keeps the place of an agent whose inventory the server holds among the changes', async () => {
+    const uploadShedder = new LoadShedder(1, undefined, {
+      length: 0,
+      waitMs: 10_000,
+    });
+    const changeShedder = new LoadShedder(2, undefined, {
+      length: 0,
+      waitMs: 10_000,
+    });
+    const { server } = app(0, uploadShedder, true, changeShedder);
+    // No inventory yet: the whole one, on the uploads' one place.
+    expect((await checkIn(server, 'new-1')).body.inventoryRequested).toBe(true);
+    expect((await checkIn(server, 'new-2')).body.inventoryRequested).toBe(
+      false,
+    );
+    // An inventory held: a change, on the changes' two places, whatever
+    // the uploads' place.
+    expect((await checkIn(server, 'held-1')).body.inventoryRequested).toBe(
+      true,
+    );
+    expect((await checkIn(server, 'held-2')).body.inventoryRequested).toBe(
+      true,
+    );
+    expect((await checkIn(server, 'held-3')).body.inventoryRequested).toBe(
+      false,
+    );
+    expect(uploadShedder.invited).toBe(1);
+    expect(changeShedder.invited).toBe(2);
+    // An agent asked for a change that sends its whole inventory gives its
+    // change's place back (the route in front withdraws it).
+    changeShedder.withdraw('held-1');
+    expect((await checkIn(server, 'held-3')).body.inventoryRequested).toBe(
+      true,
+    );
   });
 });

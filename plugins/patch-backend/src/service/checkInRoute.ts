@@ -213,11 +213,14 @@ export function registerCheckInRoute(
     uploadShedder?.observe(ms);
     changeShedder?.observe(ms);
     let { inventoryRequested, nextCheckInSeconds } = outcome;
-    if (
-      inventoryRequested &&
-      uploadShedder &&
-      !uploadShedder.invite(outcome.agentId)
-    ) {
+    // The place is kept where the upload will be admitted: an agent whose
+    // inventory the server holds sends a change (a job's few records),
+    // which takes a change's slot; else the whole inventory.
+    const places =
+      outcome.inventoryHash !== undefined
+        ? changeShedder ?? uploadShedder
+        : uploadShedder;
+    if (inventoryRequested && places && !places.invite(outcome.agentId)) {
       // Every upload place is taken or promised: the upload would be
       // refused after its whole body was sent. Asked at its turn instead
       // (the pace at which uploads are stored), by its interval at the
@@ -225,7 +228,7 @@ export function registerCheckInRoute(
       inventoryRequested = false;
       nextCheckInSeconds = Math.min(
         nextCheckInSeconds,
-        uploadShedder.retryAfterSeconds(),
+        places.retryAfterSeconds(),
       );
     }
     sendJson(res, 200, {
