@@ -12,14 +12,8 @@
  * in again after the `Retry-After`, holding none of the simulator's
  * in-flight places while it waits; and for a
  * leased job: start it, take the simulated provider's install time (2 s ±
- * 50 %), report per package, then check in again a second later, whose
- * answer asks for the new inventory at the agent's turn (which is what
- * verifies the install on the server), as the real agent does
- * (agent/src/Agent.ts: after a job, the next check-in comes after
- * `minIntervalSeconds`, and the inventory goes when asked). Until the
- * twenty-ninth session the simulator uploaded right after the result and
- * retried every refusal: at 100,000 agents 1.1 million refused uploads in a
- * broad ring that the real agent does not send. A 429 on a check-in is retried after
+ * 50 %), report per package, then upload its new inventory, which is what
+ * verifies the install on the server. A 429 on a check-in is retried after
  * its `Retry-After`. As the real agent, a check-in that fails in any way
  * (a network error, a 5xx) is followed by the next one an interval later,
  * and a result that could not be delivered is sent again (the agent's
@@ -51,11 +45,6 @@ interface Agent {
   storedState?: InventoryState;
   /** An install of the rollout is running: the agent checks in meanwhile. */
   installing: boolean;
-  /**
-   * The wheel slot of the agent's next check-in: an agent scheduled again
-   * (a second after a job) leaves its earlier slot, which is skipped.
-   */
-  slot?: number;
 }
 
 /** A reported job, for the final accounting. */
@@ -215,8 +204,6 @@ export class Fleet {
   private schedule(i: number, at: number) {
     // Never into a slot the wheel has passed already.
     const slot = Math.max(Math.floor(at / this.slotMs), this.wheelAt);
-    const agent = this.agents[i];
-    if (agent) agent.slot = slot;
     let list = this.wheel.get(slot);
     if (!list) this.wheel.set(slot, (list = []));
     list.push(i);
@@ -236,11 +223,8 @@ export class Fleet {
       const list = this.wheel.get(this.wheelAt);
       if (!list) continue;
       this.wheel.delete(this.wheelAt);
-      for (const i of list) {
-        // Scheduled again since (a second after a job): not this slot's.
-        if (this.agents[i]?.slot !== this.wheelAt) continue;
+      for (const i of list)
         this.backlog.push({ i, due: this.wheelAt * this.slotMs });
-      }
     }
     this.pump();
   }
@@ -503,13 +487,11 @@ export class Fleet {
         status: res.status,
         duplicate,
       });
+      // As the real agent: the inventory after a job, which verifies it.
+      await this.upload(a);
     } finally {
       a.installing = false;
       this.jobsInHand.delete(job.id);
-      // As the real agent after a job, whatever its outcome: the next
-      // check-in a second on (plus up to 10 %), which asks for the new
-      // inventory that verifies it.
-      if (this.running) this.schedule(a.index, Date.now() + this.nextIn(1));
     }
   }
 
