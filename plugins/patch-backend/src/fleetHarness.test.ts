@@ -8,6 +8,13 @@
  * - A check-in that fails is followed by the next one, as the real agent
  *   does: a simulated agent never stops checking in (one that did never
  *   leased its rollout job, and its wave waited for it).
+ * - After a job, an agent checks in again a second later and sends its
+ *   inventory only when that check-in asks for it, as the real agent does
+ *   (agent/src/Agent.ts): it does not upload on its own, nor retry a
+ *   refused upload until it is asked again.
+ * - An agent has one check-in out at a time, as the real agent's loop: two
+ *   at once were both asked for the inventory, and the second of two
+ *   identical changes found its base gone (409).
  */
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
@@ -113,6 +120,138 @@ describe('the fleet benchmark harness', () => {
       await until(() => checkIns >= 3);
       expect(stats.errors).toBe(1);
       expect(checkIns).toBeGreaterThanOrEqual(3);
+    } finally {
+      await fleet.stop();
+      client.destroy();
+      await server.close();
+    }
+  });
+
+  it('checks in a second after a job and uploads only when asked', async () => {
+    const events: Array<{ what: string; at: number }> = [];
+    let checkIns = 0;
+    const server = await serve((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const url = req.url ?? '';
+        const at = Date.now();
+        if (url.endsWith('/agent/v1/enroll')) {
+          json(res, 201, { agentId: 'a-1', secret: 's' });
+          return;
+        }
+        if (url.endsWith('/agent/v1/checkin')) {
+          checkIns++;
+          events.push({ what: `checkin ${checkIns}`, at });
+          json(res, 200, {
+            // The inventory is asked for by the third check-in only.
+            inventoryRequested: checkIns === 3,
+            jobs:
+              checkIns === 1
+                ? [{ id: 'j-1', attempt: 1, kind: 'install', payload: {} }]
+                : [],
+            // Long: a check-in a second after the job is the agent's own.
+            nextCheckInSeconds: checkIns === 2 ? 1 : 60,
+          });
+          return;
+        }
+        if (url.includes('/agent/v1/jobs/j-1/')) {
+          events.push({
+            what: url.endsWith('/start') ? 'start' : 'result',
+            at,
+          });
+          json(res, 200, {});
+          return;
+        }
+        if (url.endsWith('/agent/v1/inventory')) {
+          events.push({ what: `${req.method} inventory`, at });
+          json(res, 200, { accepted: true, packages: 1, pending: 0 });
+          return;
+        }
+        json(res, 404, {});
+      });
+    });
+    const client = new FleetHttp(server.baseUrl, 4);
+    const stats = new FleetStats(Date.now(), 1);
+    const fleet = new Fleet(client, new FleetInventories(2, 650), stats, {
+      intervalSeconds: 60,
+      maxInFlight: 4,
+      installMs: 10,
+    });
+    try {
+      await fleet.enroll('token', 1, 1);
+      await until(() => events.some(e => e.what.endsWith('inventory')));
+      const whats = events.map(e => e.what);
+      // No upload before the third check-in asked for it.
+      expect(whats).toEqual([
+        'checkin 1',
+        'start',
+        'result',
+        'checkin 2',
+        'checkin 3',
+        'PUT inventory',
+      ]);
+      const result = events.find(e => e.what === 'result')!.at;
+      const second = events.find(e => e.what === 'checkin 2')!.at;
+      expect(second - result).toBeGreaterThanOrEqual(900);
+      expect(second - result).toBeLessThan(5000);
+    } finally {
+      await fleet.stop();
+      client.destroy();
+      await server.close();
+    }
+  });
+
+  it('keeps one check-in of an agent out at a time, a job ending while one is out', async () => {
+    let checkIns = 0;
+    let out = 0;
+    let mostOut = 0;
+    const server = await serve((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const url = req.url ?? '';
+        if (url.endsWith('/agent/v1/enroll')) {
+          json(res, 201, { agentId: 'a-1', secret: 's' });
+          return;
+        }
+        if (url.endsWith('/agent/v1/checkin')) {
+          const n = ++checkIns;
+          out++;
+          mostOut = Math.max(mostOut, out);
+          // The first answer leases a job (150–450 ms) and asks for the
+          // next check-in at once; the second is slow: the job ends, and
+          // its check-in a second on falls due, while it is out.
+          setTimeout(
+            () => {
+              out--;
+              json(res, 200, {
+                inventoryRequested: false,
+                jobs:
+                  n === 1
+                    ? [{ id: 'j-1', attempt: 1, kind: 'install', payload: {} }]
+                    : [],
+                nextCheckInSeconds: n === 1 ? 0.05 : 60,
+              });
+            },
+            n === 2 ? 1500 : 0,
+          );
+          return;
+        }
+        json(res, 200, {});
+      });
+    });
+    const client = new FleetHttp(server.baseUrl, 4);
+    const stats = new FleetStats(Date.now(), 1);
+    const fleet = new Fleet(client, new FleetInventories(2, 650), stats, {
+      intervalSeconds: 60,
+      maxInFlight: 4,
+      installMs: 300,
+    });
+    try {
+      await fleet.enroll('token', 1, 1);
+      // The job's check-in comes after the slow one, not beside it.
+      await until(() => checkIns >= 3);
+      expect(checkIns).toBe(3);
+      expect(mostOut).toBe(1);
     } finally {
       await fleet.stop();
       client.destroy();

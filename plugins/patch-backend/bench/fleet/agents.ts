@@ -12,8 +12,14 @@
  * in again after the `Retry-After`, holding none of the simulator's
  * in-flight places while it waits; and for a
  * leased job: start it, take the simulated provider's install time (2 s ±
- * 50 %), report per package, then upload its new inventory, which is what
- * verifies the install on the server. A 429 on a check-in is retried after
+ * 50 %), report per package, then check in again a second later, whose
+ * answer asks for the new inventory at the agent's turn (which is what
+ * verifies the install on the server), as the real agent does
+ * (agent/src/Agent.ts: after a job, the next check-in comes after
+ * `minIntervalSeconds`, and the inventory goes when asked). Until the
+ * twenty-ninth session the simulator uploaded right after the result and
+ * retried every refusal: at 100,000 agents 1.1 million refused uploads in a
+ * broad ring that the real agent does not send. A 429 on a check-in is retried after
  * its `Retry-After`. As the real agent, a check-in that fails in any way
  * (a network error, a 5xx) is followed by the next one an interval later,
  * and a result that could not be delivered is sent again (the agent's
@@ -45,6 +51,15 @@ interface Agent {
   storedState?: InventoryState;
   /** An install of the rollout is running: the agent checks in meanwhile. */
   installing: boolean;
+  /**
+   * The wheel slot of the agent's next check-in: an agent scheduled again
+   * (a second after a job) leaves its earlier slot, which is skipped.
+   */
+  slot?: number;
+  /** A check-in of the agent is out (one at a time, as the real agent). */
+  turning?: boolean;
+  /** Check in a second after the one that is out (a job ended meanwhile). */
+  soon?: boolean;
 }
 
 /** A reported job, for the final accounting. */
@@ -115,7 +130,8 @@ export class Fleet {
   private readonly wheel = new Map<number, number[]>();
   private wheelAt = 0;
   private readonly slotMs = 25;
-  private readonly backlog: Array<{ i: number; due: number }> = [];
+  private readonly backlog: Array<{ i: number; due: number; slot: number }> =
+    [];
   private inFlight = 0;
   private timer?: NodeJS.Timeout;
   private running = false;
@@ -204,6 +220,8 @@ export class Fleet {
   private schedule(i: number, at: number) {
     // Never into a slot the wheel has passed already.
     const slot = Math.max(Math.floor(at / this.slotMs), this.wheelAt);
+    const agent = this.agents[i];
+    if (agent) agent.slot = slot;
     let list = this.wheel.get(slot);
     if (!list) this.wheel.set(slot, (list = []));
     list.push(i);
@@ -223,8 +241,15 @@ export class Fleet {
       const list = this.wheel.get(this.wheelAt);
       if (!list) continue;
       this.wheel.delete(this.wheelAt);
-      for (const i of list)
-        this.backlog.push({ i, due: this.wheelAt * this.slotMs });
+      for (const i of list) {
+        // Scheduled again since (a second after a job): not this slot's.
+        if (this.agents[i]?.slot !== this.wheelAt) continue;
+        this.backlog.push({
+          i,
+          due: this.wheelAt * this.slotMs,
+          slot: this.wheelAt,
+        });
+      }
     }
     this.pump();
   }
@@ -235,10 +260,21 @@ export class Fleet {
       this.backlog.length > 0 &&
       this.inFlight < this.options.maxInFlight
     ) {
-      const { i, due } = this.backlog.shift()!;
+      const { i, due, slot } = this.backlog.shift()!;
+      const a = this.agents[i];
+      // Scheduled again while it waited here (a second after a job): the
+      // later entry is the one that counts.
+      if (a.slot !== slot) continue;
+      // One check-in of an agent at a time, as the real agent's loop: due
+      // while its last one is still out, it comes a second after that one.
+      if (a.turning) {
+        a.soon = true;
+        continue;
+      }
       if (Math.random() < 0.05) this.stats.lateness.push(Date.now() - due);
       this.inFlight++;
-      this.turn(this.agents[i])
+      a.turning = true;
+      this.turn(a)
         .catch(e => {
           // The real agent checks in again an interval later, whatever
           // went wrong; an agent that stopped here would never lease its
@@ -248,10 +284,18 @@ export class Fleet {
             this.schedule(i, Date.now() + this.nextIn(undefined));
         })
         .finally(() => {
+          a.turning = false;
+          if (a.soon) this.checkInSoon(a);
           this.inFlight--;
           this.pump();
         });
     }
+  }
+
+  /** The agent's next check-in a second on (plus up to 10 %), as after a job. */
+  private checkInSoon(a: Agent) {
+    a.soon = false;
+    if (this.running) this.schedule(a.index, Date.now() + this.nextIn(1));
   }
 
   /** Stops the check-ins and waits for the running ones and their jobs. */
@@ -487,11 +531,14 @@ export class Fleet {
         status: res.status,
         duplicate,
       });
-      // As the real agent: the inventory after a job, which verifies it.
-      await this.upload(a);
     } finally {
       a.installing = false;
       this.jobsInHand.delete(job.id);
+      // As the real agent after a job, whatever its outcome: the next
+      // check-in a second on, which asks for the new inventory that
+      // verifies it (after the check-in out now, if one is).
+      if (a.turning) a.soon = true;
+      else this.checkInSoon(a);
     }
   }
 
