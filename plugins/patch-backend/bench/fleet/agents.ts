@@ -241,15 +241,12 @@ export class Fleet {
       const list = this.wheel.get(this.wheelAt);
       if (!list) continue;
       this.wheel.delete(this.wheelAt);
-      for (const i of list) {
-        // Scheduled again since (a second after a job): not this slot's.
-        if (this.agents[i]?.slot !== this.wheelAt) continue;
+      for (const i of list)
         this.backlog.push({
           i,
           due: this.wheelAt * this.slotMs,
           slot: this.wheelAt,
         });
-      }
     }
     this.pump();
   }
@@ -358,7 +355,7 @@ export class Fleet {
     // the agent comes back after the Retry-After (not waiting in the turn).
     let retryAfter: number | undefined;
     if (body.inventoryRequested && !a.installing) {
-      const upload = await this.upload(a, 1);
+      const upload = await this.upload(a);
       if (typeof upload === 'number') retryAfter = upload;
     }
     for (const job of body.jobs) {
@@ -377,82 +374,54 @@ export class Fleet {
   }
 
   /**
-   * Uploads the agent's inventory, up to `attempts` times, sleeping the
-   * Retry-After between shed attempts; true when stored, else the last
-   * Retry-After (seconds) or false.
+   * Uploads the agent's inventory once, as the real agent when its check-in
+   * asked: a change to the inventory the server stored, whole the first
+   * time or when the server cannot apply the change. True when stored, else
+   * the Retry-After (seconds) of a shed upload, or false.
    */
-  private async upload(
-    a: Agent,
-    attempts = 200,
-  ): Promise<true | number | false> {
-    let retryAfter: number | false = false;
-    // The bodies of this upload, built once for all its attempts (again
-    // only when the inventory changed meanwhile).
-    let built: { of: string; change?: string; whole?: Buffer } | undefined;
-    let changeRefused = false;
-    for (let attempt = 0; attempt < attempts; attempt++) {
-      if (attempt > 0) {
-        await sleep(this.nextIn((retryAfter || 1) as number));
-        // The fleet stopped meanwhile (the measured phases are over): a
-        // refused upload is not sent again, so that stopping takes at most
-        // one Retry-After, not the agents' whole retries (a 100,000-agent
-        // run stopped at its deadline was still winding down 4 min later).
-        if (!this.running) return retryAfter;
-      }
-      // As the real agent: a change to the inventory the server stored,
-      // whole the first time or when the server cannot apply the change.
-      const state: InventoryState = {
-        image: a.image,
-        seed: a.seed,
-        generation: a.generation,
-        patched: a.patched,
-      };
-      const hash = a.hash;
-      if (built?.of !== hash) built = { of: hash };
-      let body: string | Buffer;
-      let res: Answer | undefined;
-      if (a.storedState && a.stored !== hash && !changeRefused) {
-        body = built.change ??= this.inventories.change(
-          a.storedState,
-          state,
-          a.stored!,
-          hash,
-        );
-        res = await this.http.request('PATCH', '/agent/v1/inventory', body, {
-          authorization: a.auth,
-        });
-        if (res.status === 409 || res.status === 400) {
-          this.stats.changesRefused++;
-          changeRefused = true;
-          res = undefined;
-        } else if (res.status === 200) this.stats.changes++;
-      }
-      if (!res) {
-        body = built.whole ??= this.inventories.body(state, hash);
-        res = await this.http.request('PUT', '/agent/v1/inventory', body, {
-          authorization: a.auth,
-        });
-      }
-      if (res.status === 200) {
-        this.stats.uploads++;
-        this.stats.uploadBytes += Buffer.byteLength(body!);
-        if (a.stored === undefined) {
-          this.pendingFirstUpload--;
-          this.lastFirstUploadAt = Date.now();
-        }
-        a.stored = hash;
-        a.storedState = state;
-        return true;
-      }
-      if (res.status === 429) {
-        this.stats.uploadShed++;
-        retryAfter = res.retryAfter ?? 1;
-        continue;
-      }
-      this.stats.error(`inventory ${res.status} ${res.body.slice(0, 200)}`);
-      return false;
+  private async upload(a: Agent): Promise<true | number | false> {
+    const state: InventoryState = {
+      image: a.image,
+      seed: a.seed,
+      generation: a.generation,
+      patched: a.patched,
+    };
+    const hash = a.hash;
+    let body: string | Buffer | undefined;
+    let res: Answer | undefined;
+    if (a.storedState && a.stored !== hash) {
+      body = this.inventories.change(a.storedState, state, a.stored!, hash);
+      res = await this.http.request('PATCH', '/agent/v1/inventory', body, {
+        authorization: a.auth,
+      });
+      if (res.status === 409 || res.status === 400) {
+        this.stats.changesRefused++;
+        res = undefined;
+      } else if (res.status === 200) this.stats.changes++;
     }
-    return retryAfter;
+    if (!res) {
+      body = this.inventories.body(state, hash);
+      res = await this.http.request('PUT', '/agent/v1/inventory', body, {
+        authorization: a.auth,
+      });
+    }
+    if (res.status === 200) {
+      this.stats.uploads++;
+      this.stats.uploadBytes += Buffer.byteLength(body!);
+      if (a.stored === undefined) {
+        this.pendingFirstUpload--;
+        this.lastFirstUploadAt = Date.now();
+      }
+      a.stored = hash;
+      a.storedState = state;
+      return true;
+    }
+    if (res.status === 429) {
+      this.stats.uploadShed++;
+      return res.retryAfter ?? 1;
+    }
+    this.stats.error(`inventory ${res.status} ${res.body.slice(0, 200)}`);
+    return false;
   }
 
   /** Runs a leased job as the simulated provider would, then reports it. */
