@@ -2,7 +2,7 @@
  * Fleet benchmark: `yarn bench:fleet [--agents N] [--day-seconds D]
  * [--steady-seconds S] [--enroll-concurrency C] [--max-in-flight F]
  * [--rollout-timeout T] [--chart docs/fleet-bench.png] [--pg postgresql://...]
- * [--cpu-prof <dir>]`.
+ * [--cpu-prof <dir>] [--backend-node-options "--flag ..."]`.
  *
  * One process simulates N agents (default 100,000) over real HTTP against a
  * backend process with the patch plugin on PostgreSQL, from enrollment to a
@@ -16,7 +16,8 @@
  * backend_rss_mb=<n> db_mb_per_1k=<n> cold_recompute_ms=<n>`,
  * and renders the chart of check-in latency and rollout progress.
  * `--cpu-prof <dir>` writes a V8 CPU profile of the backend there (at its
- * exit; the log's times tell the phases apart).
+ * exit; the log's times tell the phases apart); `--backend-node-options`
+ * passes more node options to the backend process (e.g. a V8 heap setting).
  */
 /* eslint-disable no-console */
 import fs from 'node:fs';
@@ -48,6 +49,9 @@ async function main() {
     maxInFlight: Number(arg('max-in-flight', '256')),
     rolloutTimeoutSeconds: Number(arg('rollout-timeout', '1800')),
     cpuProfileDir: arg('cpu-prof', '') || undefined,
+    backendNodeOptions: arg('backend-node-options', '')
+      .split(' ')
+      .filter(Boolean),
     log: line =>
       console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`),
   });

@@ -192,9 +192,12 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
     pgUrl: options.pgUrl,
     entities: fleetEntities(options.failureLimits),
     patchConfig: patchConfig(interval),
-    nodeOptions: options.cpuProfileDir
-      ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`]
-      : [],
+    nodeOptions: [
+      ...(options.cpuProfileDir
+        ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`]
+        : []),
+      ...(options.backendNodeOptions ?? []),
+    ],
   });
   log(`backend ${backend.pid}, log ${backend.logFile}`);
   const http = new FleetHttp(backend.baseUrl, options.maxInFlight ?? 256);
@@ -261,7 +264,9 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
             stats.uploads
           } stored, ${stats.uploadShed} shed, ${stats.checkIns} check-ins, ${
             stats.errors
-          } errors${stats.firstError ? ` (first: ${stats.firstError})` : ''}`,
+          } errors${
+            stats.firstError ? ` (first: ${stats.firstError})` : ''
+          }${rssNote(backend.pid)}`,
         );
       }
       if (Date.now() - t0 > 3_600_000)
@@ -370,7 +375,7 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
             detail.state
           }, waves ${(detail.waves ?? [])
             .map((w: any) => `${w.ring}:${w.state}:${w.size}`)
-            .join(' ')}`,
+            .join(' ')}${rssNote(backend.pid)}`,
         );
       }
       // A gate that stopped the rollout (a breach, or a hold: too few
@@ -554,4 +559,10 @@ export function lastLine(r: FleetResult): string {
     r.dbMbPer1k,
     1,
   )} cold_recompute_ms=${n(r.coldRecomputeMs)}`;
+}
+
+/** The backend's RSS now and its peak so far, for the progress lines. */
+function rssNote(pid: number): string {
+  const rss = rssMb(pid);
+  return `; backend RSS ${rss.now.toFixed(0)} MB (peak ${rss.peak.toFixed(0)})`;
 }

@@ -31,6 +31,8 @@ export interface FleetRunOptions {
   log?: (line: string) => void;
   /** Write a V8 CPU profile of the backend into this directory. */
   cpuProfileDir?: string;
+  /** More node options of the backend process (`--backend-node-options`). */
+  backendNodeOptions?: string[];
 }
 
 /** A point of the progress series. */
