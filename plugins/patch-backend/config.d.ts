@@ -2,6 +2,18 @@ export interface Config {
   /** Configuration of the Patchbay backend plugin. */
   patch?: {
     /**
+     * The root HTTP router's access log, when the backend uses
+     * `applyPatchAgentDefaults` (the demo backend does).
+     */
+    accessLog?: {
+      /**
+       * Whether the access log lists the agent routes
+       * (`/api/patch/agent/v1/*`: check-ins, enrollments, uploads). Default
+       * false: with a fleet they drown every other request.
+       */
+      agentRoutes?: boolean;
+    };
+    /**
      * Name of the catalog group whose members operate rollouts and enrollment,
      * as an entity ref, e.g. `group:default/it-operations`.
      */

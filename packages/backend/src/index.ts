@@ -5,17 +5,22 @@
  */
 
 import { createBackend } from '@backstage/backend-defaults';
+import { rootHttpRouterServiceFactory } from '@backstage/backend-defaults/rootHttpRouter';
 import {
+  applyPatchAgentDefaults,
   permissionModulePatchPolicy,
   techInsightsModulePatchFacts,
 } from '@patchbay/plugin-patch-backend';
-import { rootHttpRouterWithQuietAgentRoutes } from './accessLog';
 import { configuredSignInProviders } from './auth/demoProvider';
 
 const backend = createBackend();
 
-// The access log without the agents' check-ins (patch.accessLog.agentRoutes).
-backend.add(rootHttpRouterWithQuietAgentRoutes);
+// The root HTTP router's defaults, the agent API passing by the browser
+// middleware (helmet, CORS, compression) and the access log
+// (patch.accessLog.agentRoutes): see the plugin's README.
+backend.add(
+  rootHttpRouterServiceFactory({ configure: applyPatchAgentDefaults }),
+);
 
 backend.add(import('@backstage/plugin-app-backend'));
 

@@ -5,6 +5,12 @@
  */
 
 export { patchPlugin as default } from './plugin';
+export {
+  applyPatchAgentDefaults,
+  isPatchAgentRequest,
+  PATCH_AGENT_API_PREFIX,
+  type PatchAgentRootRouterContext,
+} from './service/agentRootRouter';
 export type { PatchStore } from './database/PatchStore';
 export { DatabasePatchStore } from './database/DatabasePatchStore';
 export { patchItsmExtensionPoint, WebhookItsmConnector } from './itsm';
