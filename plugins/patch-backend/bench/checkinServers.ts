@@ -58,7 +58,16 @@ export async function startPatchBackend(
       },
     },
   });
+  const {
+    rootHttpRouterServiceFactory,
+  } = require('@backstage/backend-defaults/rootHttpRouter');
+  const { applyPatchAgentDefaults } = require('../src');
   const backend = createBackend();
+  // The root router as the plugin's README sets it up for a fleet: the
+  // agent API passes by helmet, CORS, compression and the access log.
+  backend.add(
+    rootHttpRouterServiceFactory({ configure: applyPatchAgentDefaults }),
+  );
   backend.add(
     createServiceFactory({
       service: coreServices.rootConfig,
