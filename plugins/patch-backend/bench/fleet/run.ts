@@ -169,13 +169,19 @@ async function runTask(http: FleetHttp, id: string): Promise<number> {
   }
 }
 
-/** The in-process recompute's logger: warnings and errors only. */
-const quietLogger: LoggerService = {
-  info: () => {},
-  debug: () => {},
-  warn: (message: string) => console.warn(message),
-  error: (message: string) => console.error(message),
-  child: () => quietLogger,
+/**
+ * The in-process recompute's logger: its info lines (the recompute's steps
+ * and their times) into the run's log, warnings and errors to stderr.
+ */
+const recomputeLogger = (log: (line: string) => void): LoggerService => {
+  const logger: LoggerService = {
+    info: (message: string) => log(message),
+    debug: () => {},
+    warn: (message: string) => console.warn(message),
+    error: (message: string) => console.error(message),
+    child: () => logger,
+  };
+  return logger;
 };
 
 /** Runs the fleet benchmark. */
@@ -477,7 +483,7 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
       // scheduler's poll (0-5 s after a trigger) and the approvals' reconcile.
       const service = new ApplicabilityService(
         new ApplicabilityStore(knex),
-        quietLogger,
+        recomputeLogger(log),
       );
       const coldStart = Date.now();
       await service.refreshAll();

@@ -65,6 +65,8 @@ async function seed(db: Knex) {
       pkg('a', 'libssl3', '3.0.11-1+b1', ['openssl', '3.0.11-1']),
       pkg('b', 'bash', '5.2.15-3'),
       pkg('b', 'openssl', '3.0.15-1'),
+      // A second binary of the same source: its candidate equals the first.
+      pkg('b', 'libssl3', '3.0.15-1', ['openssl', '3.0.15-1']),
       pkg('gone', 'bash', '5.2.15-1'),
     ],
     [
@@ -249,7 +251,8 @@ describe('DialectStore', () => {
           )
           .sort();
       // a's rows equal their candidates: not flagged. b's are new; the
-      // revoked endpoint has no release key, so no candidate.
+      // revoked endpoint has no release key, so no candidate. b's two
+      // binaries of openssl give one candidate: equal ones come once.
       expect(await check(['name', 'source'])).toEqual([
         'b|bash|needed|-',
         'b|openssl|installed|-',

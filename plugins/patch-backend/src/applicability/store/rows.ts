@@ -38,39 +38,37 @@ export function toInventoryRow(r: any): InventoryRow {
   };
 }
 
-/** One row of the full recompute's check (see `checkStatement`). */
+/**
+ * One row of the full recompute's check (see `checkStatement`). Built
+ * without spreads: a cold start maps a row per key of the fleet.
+ */
 export function toCheckRow(r: any): CheckRow {
-  const key = {
+  const row: CheckRow = {
     endpointId: r.endpoint_id,
     patchRef: r.patch_ref,
     package: r.package,
   };
-  const present = (v: unknown) => v !== null && v !== undefined;
-  return {
-    ...key,
-    ...(present(r.c_state)
-      ? {
-          candidate: {
-            ...key,
-            ecosystem: r.c_ecosystem,
-            installedVersion: r.c_installed_version,
-            fixedVersion: r.c_fixed_version,
-            state: r.c_state as ApplicabilityState,
-          },
-        }
-      : {}),
-    ...(present(r.a_state)
-      ? {
-          stored: {
-            ...key,
-            ecosystem: r.a_ecosystem,
-            installedVersion: r.a_installed_version,
-            fixedVersion: r.a_fixed_version,
-            state: r.a_state as ApplicabilityState,
-          },
-        }
-      : {}),
-  };
+  if (r.c_state !== null && r.c_state !== undefined)
+    row.candidate = {
+      endpointId: r.endpoint_id,
+      patchRef: r.patch_ref,
+      package: r.package,
+      ecosystem: r.c_ecosystem,
+      installedVersion: r.c_installed_version,
+      fixedVersion: r.c_fixed_version,
+      state: r.c_state as ApplicabilityState,
+    };
+  if (r.a_state !== null && r.a_state !== undefined)
+    row.stored = {
+      endpointId: r.endpoint_id,
+      patchRef: r.patch_ref,
+      package: r.package,
+      ecosystem: r.a_ecosystem,
+      installedVersion: r.a_installed_version,
+      fixedVersion: r.a_fixed_version,
+      state: r.a_state as ApplicabilityState,
+    };
+  return row;
 }
 
 /** One raw candidate (see `candidatesStatement`). */

@@ -120,12 +120,20 @@ function inRange(column: string, range: Range): [string, string[]] {
  * release is concerned; the release table holds unrevoked endpoints only,
  * so revoked ones have no candidate.
  *
+ * Equal candidates fold to what one of them folds to (the fold takes the
+ * highest rank and the least versions), so each distinct one comes once:
+ * the binaries of one source (curl, libcurl4, libcurl3-gnutls, ...) each
+ * hold the same source verdict, four or more records per Debian endpoint,
+ * and a cold start would otherwise carry every one of them to the fold.
+ *
  * The inventory is read the way each database reads it fastest (see
- * `inventory/sql.ts`): on PostgreSQL from the staged verdicts to the few
- * records they name (by index), then to the inventories holding each record
- * (one GIN probe per record); on SQLite, which has no index into its JSON
- * arrays, from each inventory's ids to their records and the verdicts of
- * each record (by index), in that order (`CROSS JOIN` fixes it).
+ * `inventory/sql.ts`): on PostgreSQL from each staged verdict to the few
+ * records it names (by index), then to the inventories holding each record
+ * (one GIN probe per record), the holders of one verdict made distinct
+ * before anything else joins them; on SQLite, which has no index into its
+ * JSON arrays, from each inventory's ids to their records and the verdicts
+ * of each record (by index), in that order (`CROSS JOIN` fixes it), made
+ * distinct at the end.
  */
 function candidates(
   dialect: Dialect,
@@ -143,30 +151,34 @@ function candidates(
     bindings.push(...condBindings);
     const table =
       records === 'i' ? 'patch_package_records' : 'patch_pending_records';
+    if (dialect === 'pg')
+      return `
+        SELECT h.endpoint_id, v.patch_ref, v.package, v.ecosystem,
+               h.installed_version, v.fixed_version, v.state
+        FROM patch_applicability_verdicts v
+        CROSS JOIN LATERAL (
+          SELECT DISTINCT x.endpoint_id, ${select} AS installed_version
+          FROM ${table} ${records}
+          ${INVENTORY_SQL.pg.holderJoin(
+            records === 'i' ? 'record' : 'pending',
+            `${records}.id`,
+          )}
+          WHERE ${on}
+        ) h
+        JOIN patch_endpoint_releases r
+          ON r.endpoint_id = h.endpoint_id AND r.match_key = v.match_key
+        WHERE v.via = '${via}'${cond}`;
     const ids = records === 'i' ? 'record_ids' : 'pending_ids';
-    const from =
-      dialect === 'pg'
-        ? `patch_applicability_verdicts v
-        JOIN ${table} ${records} ON ${on}
-        ${INVENTORY_SQL.pg.holderJoin(
-          records === 'i' ? 'record' : 'pending',
-          `${records}.id`,
-        )}`
-        : `patch_endpoint_inventories x
-        CROSS JOIN json_each(x.${ids}) AS u
-        CROSS JOIN ${table} ${records}
-        CROSS JOIN patch_applicability_verdicts v`;
-    const where =
-      dialect === 'pg'
-        ? `v.via = '${via}'${cond}`
-        : `${records}.id = u.value AND ${on} AND v.via = '${via}'${cond}`;
     return `
         SELECT x.endpoint_id, v.patch_ref, v.package, v.ecosystem,
                ${select} AS installed_version, v.fixed_version, v.state
-        FROM ${from}
+        FROM patch_endpoint_inventories x
+        CROSS JOIN json_each(x.${ids}) AS u
+        CROSS JOIN ${table} ${records}
+        CROSS JOIN patch_applicability_verdicts v
         JOIN patch_endpoint_releases r
           ON r.endpoint_id = x.endpoint_id AND r.match_key = v.match_key
-        WHERE ${where}`;
+        WHERE ${records}.id = u.value AND ${on} AND v.via = '${via}'${cond}`;
   };
   const branches = stagedVias(staged).map(([via, on]) =>
     branch('v.version', 'i', on, via),
@@ -174,7 +186,11 @@ function candidates(
   if (staged.has('pending')) {
     branches.push(branch('p.current_version', 'p', JOIN_PENDING, 'pending'));
   }
-  return [branches.join('\n        UNION ALL'), bindings];
+  const all = branches.join('\n        UNION ALL');
+  return [
+    dialect === 'pg' ? all : `SELECT DISTINCT * FROM (${all}\n      ) d`,
+    bindings,
+  ];
 }
 
 /**
