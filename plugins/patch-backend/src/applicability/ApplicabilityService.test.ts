@@ -8,6 +8,7 @@ import {
 } from '../inventory/__testUtils__/inventoryRows';
 import { ApplicabilityService } from './ApplicabilityService';
 import { ApplicabilityStore } from './ApplicabilityStore';
+import { ApplicabilityQueries } from './store/ApplicabilityQueries';
 
 jest.setTimeout(60_000);
 
@@ -353,6 +354,74 @@ describe('ApplicabilityService', () => {
       await db('patch_applicability').insert(stale);
       expect(await fresh.refreshAll()).toEqual({ upserted: 0, deleted: 1 });
       expect(await store.list({})).toEqual([]);
+      await db.destroy();
+    },
+  );
+
+  // SQLite runs every statement on one connection, which a transaction
+  // holds: nothing can land between its reads there.
+  it.each(
+    databases.eachSupportedId().filter(([id]) => id.startsWith('POSTGRES')),
+  )(
+    'a per-patch refresh keeps the rows of an inventory stored while it reads, on %p',
+    async databaseId => {
+      const db = await databases.init(databaseId);
+      await db.migrate.latest({ directory: migrationsDir });
+      await seed(db);
+      const store = new ApplicabilityStore(db);
+      const service = new ApplicabilityService(
+        store,
+        mockServices.logger.mock(),
+      );
+      await service.syncPatches(PATCHES);
+      // An upload's own path, on other connections: an endpoint enrolls,
+      // its inventory is stored and refreshed, between the refresh's read
+      // of the inventories and its read of the stored rows.
+      const uploader = new ApplicabilityService(
+        new ApplicabilityStore(db),
+        mockServices.logger.mock(),
+      );
+      const storeLate = async () => {
+        await db('patch_endpoints').insert({
+          id: 'deb12-late',
+          machine_id: 'm-deb12-late',
+          hostname: 'deb12-late',
+          entity_ref: 'resource:default/deb12-late',
+          os_family: 'debian',
+          os_name: 'Debian GNU/Linux',
+          os_version: '12',
+          secret_hash: 'x',
+          enrolled_at: new Date().toISOString(),
+        });
+        await insertInventoryRows(db, [
+          {
+            endpoint_id: 'deb12-late',
+            ecosystem: 'deb',
+            name: 'openssl',
+            version: '3.0.11-1~deb12u2',
+            arch: 'amd64',
+          },
+        ]);
+        await uploader.refreshEndpoint('deb12-late');
+      };
+      const rowsForPatches = ApplicabilityQueries.prototype.rowsForPatches;
+      const spy = jest
+        .spyOn(ApplicabilityQueries.prototype, 'rowsForPatches')
+        .mockImplementationOnce(async function between(
+          this: ApplicabilityQueries,
+          ...args
+        ) {
+          await storeLate();
+          return rowsForPatches.apply(this, args);
+        });
+      await service.refreshPatches(['patch:default/openssl-deb']);
+      expect(spy).toHaveBeenCalled();
+      spy.mockRestore();
+      // Stored after the refresh began: neither desired nor stored in its
+      // snapshot, so it is left as the upload wrote it.
+      expect(sorted(await store.list({ endpointId: 'deb12-late' }))).toEqual([
+        'deb12-late|patch:default/openssl-deb|openssl|needed|3.0.11-1~deb12u2|3.0.15-1~deb12u1',
+      ]);
       await db.destroy();
     },
   );

@@ -110,10 +110,20 @@ export class ApplicabilityService {
       refs.has(t.patchRef),
     );
     const byPkg = indexTargets(targets);
-    const inventory = await this.store.getInventoryForPackages({
-      byName: [...byPkg.byName.keys(), ...byPkg.byBinary.keys()].map(keyParts),
-      bySource: [...byPkg.bySource.keys()].map(keyParts),
-    });
+    const kbs = targets.filter(t => t.ecosystem === 'windows-kb');
+    const kbIndex = indexTargets(kbs);
+    // One snapshot: uploads go on meanwhile (see `patchesSnapshot`).
+    const { inventory, pendingKbs, existing } =
+      await this.store.patchesSnapshot({
+        packages: {
+          byName: [...byPkg.byName.keys(), ...byPkg.byBinary.keys()].map(
+            keyParts,
+          ),
+          bySource: [...byPkg.bySource.keys()].map(keyParts),
+        },
+        kbNames: kbs.map(t => t.package),
+        patchRefs: [...refs],
+      });
     const candidates: Candidate[] = [];
     for (const row of inventory) {
       for (const t of concerning(byPkg, row)) {
@@ -121,20 +131,12 @@ export class ApplicabilityService {
         candidates.push(candidate(row.endpointId, t, row));
       }
     }
-    const kbs = targets.filter(t => t.ecosystem === 'windows-kb');
-    if (kbs.length > 0) {
-      const kbIndex = indexTargets(kbs);
-      for (const p of await this.store.getPendingForKbs(
-        kbs.map(t => t.package),
-      )) {
-        for (const t of kbIndex.byName.get(pkgKey('windows-kb', p.name)) ??
-          []) {
-          if (!releaseAccepts(t.release, p.matchKey)) continue;
-          candidates.push(pendingCandidate(p.endpointId, t, p.currentVersion));
-        }
+    for (const p of pendingKbs) {
+      for (const t of kbIndex.byName.get(pkgKey('windows-kb', p.name)) ?? []) {
+        if (!releaseAccepts(t.release, p.matchKey)) continue;
+        candidates.push(pendingCandidate(p.endpointId, t, p.currentVersion));
       }
     }
-    const existing = await this.store.rowsForPatches([...refs]);
     const diff = await this.store.applyDiff(existing, fold(candidates), now);
     await this.emit(diff);
     return diff;

@@ -54,10 +54,13 @@ export class FleetReader {
    * table may not know an endpoint yet when a patch arrives before its
    * first refresh.
    */
-  async inventoryForPackages(packages: {
-    byName: PackageKey[];
-    bySource: PackageKey[];
-  }): Promise<Array<InventoryRow & { endpointId: string; matchKey: string }>> {
+  async inventoryForPackages(
+    packages: {
+      byName: PackageKey[];
+      bySource: PackageKey[];
+    },
+    db: Knex | Knex.Transaction = this.db,
+  ): Promise<Array<InventoryRow & { endpointId: string; matchKey: string }>> {
     // The records of those packages (a record of a source that is also a
     // named binary is found twice: kept once), then the inventories that
     // hold them.
@@ -70,7 +73,7 @@ export class FleetReader {
       chunks(list, 200).map(chunk => [expr, chunk] as const),
     );
     for (const [expr, chunk] of parts) {
-      const rows = await this.db('patch_package_records as i')
+      const rows = await db('patch_package_records as i')
         .where(q => {
           for (const p of chunk) {
             q.orWhere(w =>
@@ -91,7 +94,7 @@ export class FleetReader {
       for (const r of rows) records.set(Number(r.id), toInventoryRow(r));
     }
     const out = [];
-    for (const [row, holder] of await this.holders('record', records)) {
+    for (const [row, holder] of await this.holders('record', records, db)) {
       out.push({ ...row, ...holder });
     }
     return out;
@@ -101,7 +104,10 @@ export class FleetReader {
    * Pending KBs of the given names across the fleet's unrevoked endpoints,
    * with each endpoint's release key.
    */
-  async pendingForKbs(names: string[]): Promise<
+  async pendingForKbs(
+    names: string[],
+    db: Knex | Knex.Transaction = this.db,
+  ): Promise<
     Array<{
       endpointId: string;
       name: string;
@@ -111,7 +117,7 @@ export class FleetReader {
   > {
     const records = new Map<number, { name: string; currentVersion: string }>();
     for (const chunk of chunks(names, 500)) {
-      const rows = await this.db('patch_pending_records')
+      const rows = await db('patch_pending_records')
         .where('ecosystem', 'windows-kb')
         .whereIn('name', chunk)
         .select('id', 'name', 'current_version');
@@ -123,7 +129,7 @@ export class FleetReader {
       }
     }
     const out = [];
-    for (const [row, holder] of await this.holders('pending', records)) {
+    for (const [row, holder] of await this.holders('pending', records, db)) {
       out.push({ ...row, ...holder });
     }
     return out;
@@ -136,13 +142,14 @@ export class FleetReader {
   private async holders<T>(
     kind: 'record' | 'pending',
     records: Map<number, T>,
+    db: Knex | Knex.Transaction,
   ): Promise<Array<[T, { endpointId: string; matchKey: string }]>> {
     const out: Array<[T, { endpointId: string; matchKey: string }]> = [];
     const keyOf = keyCache();
-    if (records.size > 0) await flushHolderIndexes(this.db);
+    if (records.size > 0) await flushHolderIndexes(db);
     for (const ids of chunks([...records.keys()], 5000)) {
       const rows = rowsOf(
-        await this.db.raw(
+        await db.raw(
           `SELECT h.endpoint_id, h.id, e.os_family, e.os_name, e.os_version
            FROM (${this.sql.holders(kind)}) h
            JOIN patch_endpoints e ON e.id = h.endpoint_id
