@@ -1,8 +1,8 @@
 /*
  * Fleet benchmark: `yarn bench:fleet [--agents N] [--day-seconds D]
  * [--steady-seconds S] [--enroll-concurrency C] [--max-in-flight F]
- * [--rollout-timeout T] [--chart docs/fleet-bench.png] [--pg postgresql://...]
- * [--cpu-prof <dir>] [--backend-node-options "--flag ..."]`.
+ * [--rollout-timeout T] [--poll-seconds P] [--chart docs/fleet-bench.png]
+ * [--pg postgresql://...] [--cpu-prof <dir>] [--backend-node-options "--flag ..."]`.
  *
  * One process simulates N agents (default 100,000) over real HTTP against a
  * backend process with the patch plugin on PostgreSQL, from enrollment to a
@@ -48,6 +48,7 @@ async function main() {
     enrollConcurrency: Number(arg('enroll-concurrency', '64')),
     maxInFlight: Number(arg('max-in-flight', '256')),
     rolloutTimeoutSeconds: Number(arg('rollout-timeout', '1800')),
+    pollSeconds: Number(arg('poll-seconds', '5')),
     cpuProfileDir: arg('cpu-prof', '') || undefined,
     backendNodeOptions: arg('backend-node-options', '')
       .split(' ')

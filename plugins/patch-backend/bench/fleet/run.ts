@@ -17,7 +17,8 @@
  * 4. during: until 99 % of the needing endpoints are verified
  *    (`rollout_verified_s`, from the rollout's creation; the same from the
  *    broad ring's start is printed too), then up to a grace period for the
- *    rest; progress is read from GET /rollouts/{id}.
+ *    rest; progress is read from GET /rollouts/{id} every `pollSeconds` (5 s,
+ *    as the portal's rollout page).
  * 5. accounting over GET /jobs: lost results (reported but not stored as
  *    such), duplicated ones (a second install for one endpoint, a job handed
  *    out again after its result, a `duplicate` answer), verified share.
@@ -342,8 +343,10 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
     let broadStart: number | undefined;
     let lastLog = 0;
     let pollFailures = 0;
+    // As an operator's open page: every 5 s by default.
+    const pollMs = Math.max(0.1, options.pollSeconds ?? 5) * 1000;
     for (;;) {
-      await sleep(1000);
+      await sleep(pollMs);
       if (backend.exitCode() !== null)
         throw new Error(
           `the backend exited (code ${backend.exitCode()}) during the rollout; its log: ${

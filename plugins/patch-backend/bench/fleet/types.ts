@@ -15,6 +15,12 @@ export interface FleetRunOptions {
   /** Give up the rollout after this many seconds (default 1,800). */
   rolloutTimeoutSeconds?: number;
   /**
+   * Seconds between two reads of the rollout page during the rollout
+   * (default 5: the portal's rollout page polls every 5 s). The time to
+   * 99 % verified is read at this resolution.
+   */
+  pollSeconds?: number;
+  /**
    * Wait for every needing endpoint to be verified (or the timeout), not
    * only for 99 % and a grace period after it (the test's setting: a last
    * upload shed by the backend comes back only after its Retry-After).
