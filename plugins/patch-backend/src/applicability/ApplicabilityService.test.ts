@@ -1,5 +1,9 @@
 import { resolvePackagePath } from '@backstage/backend-plugin-api';
-import { mockServices, TestDatabases } from '@backstage/backend-test-utils';
+import {
+  mockServices,
+  TestDatabaseId,
+  TestDatabases,
+} from '@backstage/backend-test-utils';
 import { PatchEntity } from '@patchbay/plugin-patch-common';
 import { Knex } from 'knex';
 import {
@@ -141,17 +145,20 @@ const sorted = (rows: any[]) =>
 describe('ApplicabilityService', () => {
   const databases = TestDatabases.create();
 
+  /** A migrated, seeded database with a store and a service over it. */
+  async function seeded(databaseId: TestDatabaseId) {
+    const db = await databases.init(databaseId);
+    await db.migrate.latest({ directory: migrationsDir });
+    await seed(db);
+    const store = new ApplicabilityStore(db);
+    const service = new ApplicabilityService(store, mockServices.logger.mock());
+    return { db, store, service };
+  }
+
   it.each(databases.eachSupportedId())(
     'full and incremental paths agree on %p',
     async databaseId => {
-      const db = await databases.init(databaseId);
-      await db.migrate.latest({ directory: migrationsDir });
-      await seed(db);
-      const store = new ApplicabilityStore(db);
-      const service = new ApplicabilityService(
-        store,
-        mockServices.logger.mock(),
-      );
+      const { db, store, service } = await seeded(databaseId);
 
       // Patch path: syncPatches stores the targets and refreshes each patch.
       const changed = await service.syncPatches(PATCHES);
@@ -365,14 +372,7 @@ describe('ApplicabilityService', () => {
   )(
     'a per-patch refresh keeps the rows of an inventory stored while it reads, on %p',
     async databaseId => {
-      const db = await databases.init(databaseId);
-      await db.migrate.latest({ directory: migrationsDir });
-      await seed(db);
-      const store = new ApplicabilityStore(db);
-      const service = new ApplicabilityService(
-        store,
-        mockServices.logger.mock(),
-      );
+      const { db, store, service } = await seeded(databaseId);
       await service.syncPatches(PATCHES);
       // An upload's own path, on other connections: an endpoint enrolls,
       // its inventory is stored and refreshed, between the refresh's read
