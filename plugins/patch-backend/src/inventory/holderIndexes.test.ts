@@ -8,6 +8,7 @@ import { resolvePackagePath } from '@backstage/backend-plugin-api';
 import { TestDatabases } from '@backstage/backend-test-utils';
 import { Knex } from 'knex';
 import { InventoryStore } from './InventoryStore';
+import { flushHolderIndexes } from './sql';
 
 jest.setTimeout(60_000);
 
@@ -102,6 +103,30 @@ describe('the inventories holder indexes', () => {
       if (pg)
         for (const index of INDEXES) left.push(await cleanPending(db, index));
       expect(left).toEqual(pg ? [0, 0, 0, 0] : []);
+      await db.destroy();
+    },
+  );
+
+  it.each(
+    databases.eachSupportedId().filter(([id]) => id.startsWith('POSTGRES')),
+  )(
+    'a role that may not empty them leaves a transaction usable, %p',
+    async databaseId => {
+      const db = await databases.init(databaseId);
+      await db.migrate.latest({ directory: migrationsDir });
+      // Roles are the cluster's: created once, kept.
+      await db.raw(`DO $$ BEGIN CREATE ROLE patch_test_reader;
+        EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+      await db.raw(
+        'GRANT SELECT ON ALL TABLES IN SCHEMA public TO patch_test_reader',
+      );
+      const read = await db.transaction(async trx => {
+        await trx.raw('SET LOCAL ROLE patch_test_reader');
+        await flushHolderIndexes(trx);
+        // Refused (not the indexes' owner), and the transaction reads on.
+        return trx('patch_endpoint_inventories').count({ n: '*' });
+      });
+      expect(read).toEqual([{ n: '0' }]);
       await db.destroy();
     },
   );

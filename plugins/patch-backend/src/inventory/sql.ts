@@ -326,7 +326,9 @@ export async function flushHolderIndexes(db: Knex): Promise<void> {
   const statement = inventorySql(db).flushIndexes;
   if (!statement) return;
   try {
-    await db.raw(statement);
+    // In a transaction, under a savepoint: a refusal must not abort it.
+    if (db.isTransaction) await db.transaction(t => t.raw(statement));
+    else await db.raw(statement);
   } catch {
     // Not the owner of the indexes: the probes read the pending lists.
   }
