@@ -173,7 +173,10 @@ export class ApplicabilityStore {
    * the stored ones but not among the desired: the refresh deleted them
    * (the 200-agent fleet test, 30 of 180 needing endpoints left without a
    * row until the next full recompute). PostgreSQL: a repeatable-read
-   * transaction; a SQLite transaction already reads one snapshot.
+   * transaction; a SQLite transaction already reads one snapshot. Left:
+   * an endpoint in the snapshot whose inventory changes before the refresh
+   * writes may get its row as of the snapshot over the upload's newer one;
+   * the next full recompute repairs it.
    */
   patchesSnapshot(query: {
     packages: { byName: PackageKey[]; bySource: PackageKey[] };
