@@ -38,6 +38,27 @@ export function toInventoryRow(r: any): InventoryRow {
   };
 }
 
+/** The columns of each side of a check row: the candidate's and the stored row's. */
+const SIDES = {
+  c: ['c_ecosystem', 'c_installed_version', 'c_fixed_version', 'c_state'],
+  a: ['a_ecosystem', 'a_installed_version', 'a_fixed_version', 'a_state'],
+} as const;
+
+/** One side of a check row; undefined when the row has none. */
+function checkSide(r: any, side: keyof typeof SIDES): CandidateRow | undefined {
+  const [ecosystem, installed, fixed, state] = SIDES[side];
+  if (r[state] === null || r[state] === undefined) return undefined;
+  return {
+    endpointId: r.endpoint_id,
+    patchRef: r.patch_ref,
+    package: r.package,
+    ecosystem: r[ecosystem],
+    installedVersion: r[installed],
+    fixedVersion: r[fixed],
+    state: r[state] as ApplicabilityState,
+  };
+}
+
 /**
  * One row of the full recompute's check (see `checkStatement`). Built
  * without spreads: a cold start maps a row per key of the fleet.
@@ -48,26 +69,10 @@ export function toCheckRow(r: any): CheckRow {
     patchRef: r.patch_ref,
     package: r.package,
   };
-  if (r.c_state !== null && r.c_state !== undefined)
-    row.candidate = {
-      endpointId: r.endpoint_id,
-      patchRef: r.patch_ref,
-      package: r.package,
-      ecosystem: r.c_ecosystem,
-      installedVersion: r.c_installed_version,
-      fixedVersion: r.c_fixed_version,
-      state: r.c_state as ApplicabilityState,
-    };
-  if (r.a_state !== null && r.a_state !== undefined)
-    row.stored = {
-      endpointId: r.endpoint_id,
-      patchRef: r.patch_ref,
-      package: r.package,
-      ecosystem: r.a_ecosystem,
-      installedVersion: r.a_installed_version,
-      fixedVersion: r.a_fixed_version,
-      state: r.a_state as ApplicabilityState,
-    };
+  const candidate = checkSide(r, 'c');
+  if (candidate) row.candidate = candidate;
+  const stored = checkSide(r, 'a');
+  if (stored) row.stored = stored;
   return row;
 }
 
