@@ -108,12 +108,17 @@ export const rolloutColumns: TableColumn<RolloutSummary>[] = [
 
 /** Ring names and states never wrap inside a word ("pass / ed"). */
 const NOWRAP = { whiteSpace: 'nowrap' } as const;
+// The theme's table cells may break a word anywhere (word-break: break-word),
+// which lets a narrow column cut "breached" in two; these cells wrap between
+// words only, so the column is at least as wide as its longest word.
+const WHOLE_WORDS = { wordBreak: 'normal' } as const;
 
 const waveColumns: TableColumn<Wave>[] = [
   { title: 'Ring', field: 'ring', cellStyle: NOWRAP },
   {
     // Two-word states ("awaiting promotion") may wrap between their words.
     title: 'State',
+    cellStyle: WHOLE_WORDS,
     render: w => <StateLabel state={w.state} />,
   },
   { title: 'Endpoints', field: 'total', type: 'numeric' },
