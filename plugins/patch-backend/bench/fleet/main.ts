@@ -1,7 +1,7 @@
 /*
  * Fleet benchmark: `yarn bench:fleet [--agents N] [--day-seconds D]
  * [--steady-seconds S] [--enroll-concurrency C] [--max-in-flight F]
- * [--rollout-timeout T] [--poll-seconds P] [--chart docs/fleet-bench.png]
+ * [--rollout-timeout T] [--inventory-timeout I] [--poll-seconds P] [--chart docs/fleet-bench.png]
  * [--pg postgresql://...] [--cpu-prof <dir>] [--backend-node-options "--flag ..."]`.
  *
  * One process simulates N agents (default 100,000) over real HTTP against a
@@ -48,6 +48,7 @@ async function main() {
     enrollConcurrency: Number(arg('enroll-concurrency', '64')),
     maxInFlight: Number(arg('max-in-flight', '256')),
     rolloutTimeoutSeconds: Number(arg('rollout-timeout', '1800')),
+    inventoryTimeoutSeconds: Number(arg('inventory-timeout', '3600')),
     pollSeconds: Number(arg('poll-seconds', '5')),
     cpuProfileDir: arg('cpu-prof', '') || undefined,
     backendNodeOptions: arg('backend-node-options', '')

@@ -276,8 +276,11 @@ export async function runFleet(options: FleetRunOptions): Promise<FleetResult> {
           }${rssNote(backend.pid)}`,
         );
       }
-      if (Date.now() - t0 > 3_600_000)
-        throw new Error('inventories not stored within an hour');
+      const limitS = options.inventoryTimeoutSeconds ?? 3600;
+      if (Date.now() - t0 > limitS * 1000)
+        throw new Error(
+          `inventories not stored within ${limitS} s (--inventory-timeout)`,
+        );
     }
     const inventoriesS = (fleet.lastFirstUploadAt - t0) / 1000;
     log(

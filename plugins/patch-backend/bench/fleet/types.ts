@@ -14,6 +14,8 @@ export interface FleetRunOptions {
   steadySeconds?: number;
   /** Give up the rollout after this many seconds (default 1,800). */
   rolloutTimeoutSeconds?: number;
+  /** Seconds to wait for every first inventory (default 3,600). */
+  inventoryTimeoutSeconds?: number;
   /**
    * Seconds between two reads of the rollout page during the rollout
    * (default 5: the portal's rollout page polls every 5 s). The time to
