@@ -110,15 +110,7 @@ const ROLES: Array<{ person: string; stops: Stop[] }> = [
       },
       {
         name: 'rollout',
-        path: async page => {
-          await page.goto('/patches/rollouts');
-          const first = page
-            .getByRole('table')
-            .first()
-            .getByRole('link', { name: / via / })
-            .first();
-          await first.click();
-        },
+        path: openFirstRollout,
         ready: page => page.getByRole('heading', { name: 'Waves' }),
         readme: 'rollout-in-progress.png',
       },
@@ -128,13 +120,7 @@ const ROLES: Array<{ person: string; stops: Stop[] }> = [
         // the rollback by ring.
         name: 'rollout-plan',
         path: async page => {
-          await page.goto('/patches/rollouts');
-          await page
-            .getByRole('table')
-            .first()
-            .getByRole('link', { name: / via / })
-            .first()
-            .click();
+          await openFirstRollout(page);
           await page
             .getByText('Plan per ring', { exact: true })
             .first()
@@ -206,6 +192,17 @@ const ROLES: Array<{ person: string; stops: Stop[] }> = [
     ],
   },
 ];
+
+/** Opens the first rollout of the Rollouts tab's list. */
+async function openFirstRollout(page: Page) {
+  await goTo(page, '/patches/rollouts');
+  await page
+    .getByRole('table')
+    .first()
+    .getByRole('link', { name: / via / })
+    .first()
+    .click();
+}
 
 /**
  * page.goto, once more when the browser aborted it: the app may still be
@@ -335,13 +332,7 @@ test('a rollout page fits whatever state its rings, its gates and itself are in'
   await expect(
     page.getByRole('heading', { name: 'Catalog', level: 1 }),
   ).toBeVisible();
-  await goTo(page, '/patches/rollouts');
-  await page
-    .getByRole('table')
-    .first()
-    .getByRole('link', { name: / via / })
-    .first()
-    .click();
+  await openFirstRollout(page);
   const rolloutPath = new URL(page.url()).pathname;
   const problems: string[] = [];
   const rounds = Math.max(WAVE_STATES.length, ROLLOUT_STATES.length);
